@@ -1,0 +1,143 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Node. The zero value of every field means "use the default" stated in the
+// field's comment; DefaultConfig returns a Config with the defaults filled in. New never modifies
+// the caller's Config.
+type Config struct {
+	// MaxMemory bounds the bytes held by the cache: keys, values and a fixed per-entry overhead.
+	// Default 256 MiB. Least-recently-used entries are evicted to stay under it; evictions are
+	// local and never replicated.
+	MaxMemory int64
+
+	// MaxEntries optionally bounds the number of entries as well. Default 0: bounded by
+	// MaxMemory only.
+	MaxEntries int
+
+	// MaxKeySize is the largest key accepted, in bytes. Default 16 KiB.
+	MaxKeySize int
+
+	// MaxValueSize is the largest value accepted, in bytes. Default 1 MiB. Raising it raises the
+	// size of replication frames as well.
+	MaxValueSize int
+
+	// DefaultTTL is applied to writes that give no expiry. Default 0: keys never expire unless
+	// told to.
+	DefaultTTL time.Duration
+
+	// TombstoneTTL is how long a replicated delete is kept as a full tombstone entry so that late,
+	// older writes arriving from other regions cannot resurrect the key. After it, the delete
+	// shrinks to a local tombstone (key hash and timestamp) that is collected once causally
+	// stable. Default 1 hour: longer protects against longer partitions at the cost of memory.
+	TombstoneTTL time.Duration
+
+	// MaxTombstones bounds the local tombstones left by evictions, expiries and aged deletes.
+	// Default 1<<20 (about 16 MiB). When full, the oldest are dropped and a timestamp floor is
+	// raised, so a late delta for an absent key older than the floor becomes a miss, never a
+	// stale value.
+	MaxTombstones int
+
+	// MaxClockOffset is how far ahead of local wall time a remote timestamp may be before it is
+	// rejected (and counted) instead of adopted. Default 500 ms.
+	MaxClockOffset time.Duration
+
+	// JanitorInterval is how often expired entries are reclaimed without reads and stable
+	// tombstones are collected. Default 100 ms; each pass does bounded work.
+	JanitorInterval time.Duration
+
+	// Now is the wall clock. Default time.Now. Tests inject a fake clock to move an hour of
+	// TTL in an instant.
+	Now func() time.Time
+
+	// Logger receives the node's structured logs. Default: slog.Default().
+	Logger *slog.Logger
+
+	// Region names this node's region, for example "eu-west". Default "local".
+	Region string
+
+	// Lat and Lon are this node's coordinates in degrees, used for nearest-node selection when
+	// no RTT has been measured. Default 0, 0.
+	Lat, Lon float64
+}
+
+// DefaultConfig returns the configuration used for zero-valued fields.
+func DefaultConfig() Config {
+	return Config{
+		MaxMemory:       256 << 20,
+		MaxKeySize:      16 << 10,
+		MaxValueSize:    1 << 20,
+		TombstoneTTL:    time.Hour,
+		MaxTombstones:   1 << 20,
+		MaxClockOffset:  500 * time.Millisecond,
+		JanitorInterval: 100 * time.Millisecond,
+		Now:             time.Now,
+		Logger:          slog.Default(),
+		Region:          "local",
+	}
+}
+
+// withDefaults returns a copy of c with zero fields replaced by defaults, or an error naming the
+// first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	switch {
+	case c.MaxMemory < 0:
+		return c, fmt.Errorf("node: MaxMemory must not be negative, got %d", c.MaxMemory)
+	case c.MaxEntries < 0:
+		return c, fmt.Errorf("node: MaxEntries must not be negative, got %d", c.MaxEntries)
+	case c.MaxKeySize < 0:
+		return c, fmt.Errorf("node: MaxKeySize must not be negative, got %d", c.MaxKeySize)
+	case c.MaxValueSize < 0:
+		return c, fmt.Errorf("node: MaxValueSize must not be negative, got %d", c.MaxValueSize)
+	case c.DefaultTTL < 0:
+		return c, fmt.Errorf("node: DefaultTTL must not be negative, got %s", c.DefaultTTL)
+	case c.TombstoneTTL < 0:
+		return c, fmt.Errorf("node: TombstoneTTL must not be negative, got %s", c.TombstoneTTL)
+	case c.MaxTombstones < 0:
+		return c, fmt.Errorf("node: MaxTombstones must not be negative, got %d", c.MaxTombstones)
+	case c.MaxClockOffset < 0:
+		return c, fmt.Errorf("node: MaxClockOffset must not be negative, got %s", c.MaxClockOffset)
+	case c.JanitorInterval < 0:
+		return c, fmt.Errorf("node: JanitorInterval must not be negative, got %s", c.JanitorInterval)
+	case c.Lat < -90 || c.Lat > 90:
+		return c, fmt.Errorf("node: Lat must be within [-90, 90], got %g", c.Lat)
+	case c.Lon < -180 || c.Lon > 180:
+		return c, fmt.Errorf("node: Lon must be within [-180, 180], got %g", c.Lon)
+	}
+	if c.MaxMemory == 0 {
+		c.MaxMemory = d.MaxMemory
+	}
+	if c.MaxKeySize == 0 {
+		c.MaxKeySize = d.MaxKeySize
+	}
+	if c.MaxValueSize == 0 {
+		c.MaxValueSize = d.MaxValueSize
+	}
+	if c.TombstoneTTL == 0 {
+		c.TombstoneTTL = d.TombstoneTTL
+	}
+	if c.MaxTombstones == 0 {
+		c.MaxTombstones = d.MaxTombstones
+	}
+	if c.MaxClockOffset == 0 {
+		c.MaxClockOffset = d.MaxClockOffset
+	}
+	if c.JanitorInterval == 0 {
+		c.JanitorInterval = d.JanitorInterval
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.Region == "" {
+		c.Region = d.Region
+	}
+	return c, nil
+}

@@ -1,0 +1,18 @@
+// Package node is the embeddable geocache node: a bounded LRU cache of last-writer-wins
+// registers, stamped with a hybrid logical clock, that accepts reads and writes locally.
+//
+// # Model
+//
+// Every key holds one register (crdt.Entry): value, absolute expiry, version (HLC timestamp,
+// replica id) and dot (replica id, sequence). A local write is stamped with a version greater
+// than the one it replaces, applied with one atomic compare-and-apply on the store, and handed to
+// replication as a delta. Deletes are replicated tombstones kept as entries for
+// Config.TombstoneTTL; evictions and expiries are local and leave local tombstones (key hash and
+// timestamp) so a late, older delta cannot re-insert a stale value.
+//
+// # Concurrency
+//
+// All methods of Node are safe for concurrent use. Node owns its goroutines (a janitor that
+// reclaims expired entries without reads and collects stable tombstones); Close stops them and
+// waits. User code (a Loader, a Codec) is never called under a lock.
+package node

@@ -1,0 +1,124 @@
+package node
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memNet is an in-memory network for replication tests in the style of etcd-raft's: gossip is
+// delivered synchronously, sync streams are net.Pipe pairs, and links can be cut, healed and
+// made lossy. It never sleeps.
+type memNet struct {
+	mu     sync.Mutex
+	nodes  map[string]*Node
+	clocks map[*Node]*fakeClock
+	cut    map[[2]string]bool
+	drop   float64 // fraction of gossip messages lost
+	rng    *rand.Rand
+}
+
+func newMemNet() *memNet {
+	return &memNet{nodes: map[string]*Node{}, clocks: map[*Node]*fakeClock{}, cut: map[[2]string]bool{}, rng: rand.New(rand.NewPCG(1, 2))}
+}
+
+type memTransport struct {
+	net *memNet
+	id  string
+}
+
+func (t *memTransport) Publish(_ context.Context, data []byte) error {
+	t.net.mu.Lock()
+	var to []*Node
+	for id, n := range t.net.nodes {
+		if id == t.id || t.net.cut[[2]string{t.id, id}] {
+			continue
+		}
+		if t.net.drop > 0 && t.net.rng.Float64() < t.net.drop {
+			continue
+		}
+		to = append(to, n)
+	}
+	t.net.mu.Unlock()
+	for _, n := range to {
+		n.repl.onMessage(t.id, append([]byte(nil), data...))
+	}
+	return nil
+}
+
+func (t *memTransport) OpenSync(_ context.Context, peer string) (io.ReadWriteCloser, error) {
+	t.net.mu.Lock()
+	n := t.net.nodes[peer]
+	cut := t.net.cut[[2]string{t.id, peer}]
+	t.net.mu.Unlock()
+	if n == nil || cut {
+		return nil, io.ErrClosedPipe
+	}
+	a, b := net.Pipe()
+	if !n.goAsync(func() { n.repl.handleSync(t.id, b) }) {
+		a.Close()
+		return nil, io.ErrClosedPipe
+	}
+	return a, nil
+}
+
+// add starts a replicating node named id on the network and connects it to every other node.
+func (m *memNet) add(t *testing.T, id string, mod func(*Config)) *Node {
+	t.Helper()
+	n, clk := newTestNode(t, mod)
+	n.enableReplication(&memTransport{net: m, id: id}, replConfig{HeartbeatInterval: 20 * time.Millisecond, SyncInterval: 200 * time.Millisecond})
+	m.mu.Lock()
+	others := make(map[string]*Node, len(m.nodes))
+	for k, v := range m.nodes {
+		others[k] = v
+	}
+	m.nodes[id] = n
+	m.clocks[n] = clk
+	m.mu.Unlock()
+	for oid, o := range others {
+		o.repl.onPeer(id, true)
+		n.repl.onPeer(oid, true)
+	}
+	return n
+}
+
+// partition cuts every link between the groups a and b.
+func (m *memNet) partition(a, b []string) {
+	m.mu.Lock()
+	for _, x := range a {
+		for _, y := range b {
+			m.cut[[2]string{x, y}], m.cut[[2]string{y, x}] = true, true
+		}
+	}
+	nodes := m.nodes
+	m.mu.Unlock()
+	for _, x := range a {
+		for _, y := range b {
+			nodes[x].repl.onPeer(y, false)
+			nodes[y].repl.onPeer(x, false)
+		}
+	}
+}
+
+// heal restores every link and reconnects, which starts anti-entropy.
+func (m *memNet) heal() {
+	m.mu.Lock()
+	links := m.cut
+	m.cut = map[[2]string]bool{}
+	nodes := m.nodes
+	m.mu.Unlock()
+	for l := range links {
+		nodes[l[0]].repl.onPeer(l[1], true)
+	}
+}
+
+// clock returns the fake clock of a node on this network.
+func (m *memNet) clock(n *Node) *fakeClock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.clocks[n]
+}

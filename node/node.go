@@ -1,0 +1,257 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// Sentinel errors. Callers compare with errors.Is.
+var (
+	ErrClosed        = errors.New("node: closed")
+	ErrKeyTooLarge   = errors.New("node: key too large")
+	ErrValueTooLarge = errors.New("node: value too large")
+)
+
+// Node is one cache node: a bounded LRU store of LWW registers stamped with a hybrid logical
+// clock. All methods are safe for concurrent use.
+type Node struct {
+	cfg     Config
+	replica crdt.ReplicaID
+	store   *lru.Cache[string, value]
+
+	clockMu sync.Mutex
+	clock   *crdt.Clock
+	seq     uint64 // last dot sequence number issued by this replica; guarded by clockMu
+
+	// sink receives every local write as a delta, in no particular order. nil on a node that
+	// does not replicate. Set once before the node is shared.
+	sink func(crdt.Delta)
+
+	loads singleflight.Group
+
+	tombEntries atomic.Int64 // replicated delete tombstones held as entries (not live keys)
+	tombHits    atomic.Uint64
+	sets        atomic.Uint64
+	deletes     atomic.Uint64
+
+	// repl is the replication engine; nil on a node without peers.
+	repl *replicator
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	goMu      sync.RWMutex // orders goAsync's wg.Add before Close's wg.Wait
+	stop      chan struct{}
+	// life is the parent of the node's own background work (never of a caller's request); Close
+	// cancels it.
+	life    context.Context
+	endLife context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// value is what the store holds per key: a crdt.Entry without the key and the expiry, which the
+// store keeps itself. Kept small: it is paid per entry.
+type value struct {
+	data  []byte
+	ver   crdt.Version
+	seq   uint64
+	typ   crdt.Type
+	flags crdt.Flags
+}
+
+func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 }
+
+func (v *value) entry(expiry int64) crdt.Entry {
+	return crdt.Entry{Value: v.data, Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ, Flags: v.flags}
+}
+
+func valueOf(e *crdt.Entry) value {
+	return value{data: e.Value, ver: e.Version, seq: e.Seq, typ: e.Type, flags: e.Flags}
+}
+
+// New starts a node. It validates cfg (errors are prefixed "node:") and never modifies it.
+func New(cfg Config) (*Node, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:     c,
+		replica: newReplicaID(),
+		clock:   crdt.NewClock(c.MaxClockOffset),
+		stop:    make(chan struct{}),
+	}
+	n.life, n.endLife = context.WithCancel(context.Background())
+	n.store, err = lru.New(lru.Options[string, value]{
+		MaxBytes:      c.MaxMemory,
+		MaxEntries:    c.MaxEntries,
+		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead },
+		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
+		MaxTombstones: c.MaxTombstones,
+		OnRemove:      n.onRemove,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.janitor()
+	return n, nil
+}
+
+// valueOverhead is the size of a value's metadata beyond its bytes (version, dot, type, flags
+// and the slice header), charged against MaxMemory on top of the store's own per-entry overhead.
+const valueOverhead = 24 + 16 + 8 + 8
+
+// newReplicaID draws a fresh random, non-zero 64-bit id naming this process's write stream.
+func newReplicaID() crdt.ReplicaID {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic("node: no randomness: " + err.Error())
+		}
+		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
+			return crdt.ReplicaID(id)
+		}
+	}
+}
+
+// Close stops the node's goroutines and waits for them. It is idempotent; later calls return nil.
+// Every method called after Close returns ErrClosed.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.goMu.Lock()
+		n.closed.Store(true)
+		n.goMu.Unlock()
+		close(n.stop)
+		n.endLife()
+		n.wg.Wait()
+	})
+	return nil
+}
+
+// goAsync runs f on a goroutine owned by the node (Close waits for it) and reports false,
+// without running f, once the node is closing.
+func (n *Node) goAsync(f func()) bool {
+	n.goMu.RLock()
+	defer n.goMu.RUnlock()
+	if n.closed.Load() {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// stopCtx returns a context for the node's own background work, cancelled when the node closes.
+func (n *Node) stopCtx() (context.Context, context.CancelFunc) {
+	return context.WithCancel(n.life)
+}
+
+// ReplicaID names this process's write stream. It is fresh on every start.
+func (n *Node) ReplicaID() crdt.ReplicaID { return n.replica }
+
+// Region is the region this node was configured with.
+func (n *Node) Region() string { return n.cfg.Region }
+
+// Now is the node's wall clock (Config.Now).
+func (n *Node) Now() time.Time { return n.cfg.Now() }
+
+func (n *Node) nowMs() int64 { return n.cfg.Now().UnixMilli() }
+
+// stamp issues the version and dot for a local write. The version is greater than after, the
+// version of the entry being replaced, even if that came from a peer whose clock is slightly
+// ahead (it was observed when applied, but stamp does not rely on that).
+func (n *Node) stamp(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64) {
+	n.clockMu.Lock()
+	ts := n.clock.Now(nowMs)
+	if ts <= after {
+		// Only reachable when after was never observed (e.g. loaded from a snapshot of a node
+		// with a skewed clock within the allowed offset): adopt it so the write still wins.
+		if t, err := n.clock.Observe(after, nowMs); err == nil {
+			ts = t
+		}
+	}
+	n.seq++
+	seq := n.seq
+	n.clockMu.Unlock()
+	return crdt.Version{TS: ts, Replica: n.replica}, seq
+}
+
+// emit hands a local write to replication.
+func (n *Node) emit(key string, e crdt.Entry) {
+	if n.sink != nil {
+		n.sink(crdt.Delta{Key: key, Entry: e})
+	}
+}
+
+// onRemove is called by the store after an eviction or expiry, outside its locks.
+func (n *Node) onRemove(_ string, v value, _ lru.Reason) {
+	if v.tombstone() {
+		n.tombEntries.Add(-1)
+	}
+}
+
+// janitor reclaims expired entries without reads and collects stable tombstones.
+func (n *Node) janitor() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.JanitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			n.sweep(n.nowMs())
+		}
+	}
+}
+
+// sweepBudget bounds the work of one janitor pass so that a mass expiry cannot stall writers.
+const sweepBudget = 4096
+
+// sweep does one bounded janitor pass at time nowMs.
+func (n *Node) sweep(nowMs int64) {
+	n.store.ExpireTick(nowMs, sweepBudget)
+	n.store.CollectTombstones(uint64(n.stableTime(nowMs)))
+}
+
+// stableTime is the HLC timestamp below which this node has applied every write it will ever
+// receive, so local tombstones older than it can go. A node without peers only receives its own
+// writes, which are all newer than its clock.
+func (n *Node) stableTime(nowMs int64) crdt.Timestamp {
+	_ = nowMs
+	n.clockMu.Lock()
+	own := n.clock.Last()
+	n.clockMu.Unlock()
+	if n.repl != nil {
+		return n.repl.stableTime(own)
+	}
+	return own
+}
+
+func (n *Node) check(ctx context.Context) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+func (n *Node) checkKey(key string) error {
+	// An empty key is valid, as in Redis.
+	if len(key) > n.cfg.MaxKeySize {
+		return ErrKeyTooLarge
+	}
+	return nil
+}

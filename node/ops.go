@@ -1,0 +1,405 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// Item is a cached value as returned by reads.
+type Item struct {
+	// Value is the stored bytes. It is shared with the cache: do not modify it.
+	Value []byte
+	// ContentType is the content type given when the value was written, or "".
+	ContentType string
+	// ExpireAt is when the key expires; the zero Time means never.
+	ExpireAt time.Time
+	// Version is the (HLC timestamp, replica) pair that won for this key.
+	Version crdt.Version
+}
+
+func itemOf(v *value, expiry int64) Item {
+	e := v.entry(expiry)
+	it := Item{Value: e.Data(), ContentType: e.ContentType(), Version: v.ver}
+	if expiry != 0 {
+		it.ExpireAt = time.UnixMilli(expiry)
+	}
+	return it
+}
+
+// Get returns the live value of key and marks it recently used.
+func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return Item{}, false, err
+	}
+	v, exp, ok := n.store.Get(key, n.nowMs())
+	if !ok {
+		return Item{}, false, nil
+	}
+	if v.tombstone() {
+		n.tombHits.Add(1)
+		return Item{}, false, nil
+	}
+	return itemOf(&v, exp), true, nil
+}
+
+// Peek is Get without touching the key's recency or the hit statistics.
+func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return Item{}, false, err
+	}
+	v, exp, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return Item{}, false, nil
+	}
+	return itemOf(&v, exp), true, nil
+}
+
+// MGet returns the items of keys in order; found[i] reports whether keys[i] was live.
+func (n *Node) MGet(ctx context.Context, keys ...string) (items []Item, found []bool, err error) {
+	items = make([]Item, len(keys))
+	found = make([]bool, len(keys))
+	for i, k := range keys {
+		if items[i], found[i], err = n.Get(ctx, k); err != nil {
+			return nil, nil, err
+		}
+	}
+	return items, found, nil
+}
+
+// SetOptions modify a Set.
+type SetOptions struct {
+	// TTL is a relative expiry; 0 means none (or Config.DefaultTTL).
+	TTL time.Duration
+	// ExpireAt is an absolute expiry and wins over TTL when non-zero. A time in the past
+	// writes a value that is already expired, as Redis does.
+	ExpireAt time.Time
+	// KeepTTL keeps the expiry of the value being replaced.
+	KeepTTL bool
+	// NX writes only if the key is absent; XX only if it is present.
+	NX, XX bool
+	// Get asks for the previous item in SetResult.
+	Get bool
+	// ContentType is stored with the value and returned by reads (at most 255 bytes).
+	ContentType string
+}
+
+// SetResult reports what a Set did.
+type SetResult struct {
+	// Written is false when NX or XX prevented the write.
+	Written bool
+	// Prev is the replaced item when SetOptions.Get was set and HadPrev is true.
+	Prev    Item
+	HadPrev bool
+	// Version is the version of the write when Written.
+	Version crdt.Version
+}
+
+// Set writes value under key on this node and hands the write to replication. It returns once
+// the write is applied locally.
+func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) (SetResult, error) {
+	if err := n.check(ctx); err != nil {
+		return SetResult{}, err
+	}
+	if err := n.checkKey(key); err != nil {
+		return SetResult{}, err
+	}
+	if len(val) > n.cfg.MaxValueSize {
+		return SetResult{}, ErrValueTooLarge
+	}
+	data, flags, err := crdt.EncodeValue(opt.ContentType, val)
+	if err != nil {
+		return SetResult{}, err
+	}
+	nowMs := n.nowMs()
+	expiry := n.expiryFor(opt, nowMs)
+	var res SetResult
+	var out crdt.Entry
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		live := cur.Exists && !cur.Value.tombstone()
+		if live && opt.Get {
+			res.Prev, res.HadPrev = itemOf(&cur.Value, cur.Expiry), true
+		}
+		if (opt.NX && live) || (opt.XX && !live) {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		exp := expiry
+		if opt.KeepTTL && live {
+			exp = cur.Expiry
+		}
+		v := n.newValue(nowMs, &cur, data, flags)
+		res.Written, res.Version = true, v.ver
+		out = v.entry(exp)
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if res.Written {
+		n.sets.Add(1)
+		n.emit(key, out)
+	}
+	return res, nil
+}
+
+// newValue stamps a local write replacing cur. It runs under the key's store lock.
+func (n *Node) newValue(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {
+	after := crdt.Timestamp(cur.Floor)
+	if cur.Exists {
+		after = cur.Value.ver.TS
+	}
+	ver, seq := n.stamp(nowMs, after)
+	v := value{data: data, ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	n.trackTombstone(cur, &v)
+	return v
+}
+
+// trackTombstone keeps the count of delete tombstones held as entries when cur is replaced by
+// next, so Len counts live keys only.
+func (n *Node) trackTombstone(cur *lru.Current[value], next *value) {
+	was := cur.Exists && cur.Value.tombstone()
+	if was != next.tombstone() {
+		if was {
+			n.tombEntries.Add(-1)
+		} else {
+			n.tombEntries.Add(1)
+		}
+	}
+}
+
+func (n *Node) expiryFor(opt SetOptions, nowMs int64) int64 {
+	switch {
+	case !opt.ExpireAt.IsZero():
+		return opt.ExpireAt.UnixMilli()
+	case opt.TTL > 0:
+		return nowMs + opt.TTL.Milliseconds()
+	case n.cfg.DefaultTTL > 0 && !opt.KeepTTL:
+		return nowMs + n.cfg.DefaultTTL.Milliseconds()
+	}
+	return 0
+}
+
+// MSet writes every pair with no expiry (or Config.DefaultTTL). The pairs are applied one by
+// one; each is replicated as its own write.
+func (n *Node) MSet(ctx context.Context, kv map[string][]byte) error {
+	for k, v := range kv {
+		if err := n.checkKey(k); err != nil {
+			return err
+		}
+		if len(v) > n.cfg.MaxValueSize {
+			return ErrValueTooLarge
+		}
+	}
+	for k, v := range kv {
+		if _, err := n.Set(ctx, k, v, SetOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete deletes keys and returns how many were live here. A delete is replicated as a
+// tombstone even for a key absent on this node (it may live in other regions), so an older
+// write arriving late cannot bring the key back anywhere.
+func (n *Node) Delete(ctx context.Context, keys ...string) (int, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, err
+	}
+	count := 0
+	for _, k := range keys {
+		if err := n.checkKey(k); err != nil {
+			return count, err
+		}
+		if _, live := n.remove(k, false, false); live {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// GetDel deletes key and returns the item it held.
+func (n *Node) GetDel(ctx context.Context, key string) (Item, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return Item{}, false, err
+	}
+	if err := n.checkKey(key); err != nil {
+		return Item{}, false, err
+	}
+	it, live := n.remove(key, true, false)
+	return it, live, nil
+}
+
+// remove writes a delete tombstone for key unless it already holds one (or, with onlyLive, unless
+// the key is not live), and reports whether the key was live (with its item when wantItem).
+func (n *Node) remove(key string, wantItem, onlyLive bool) (Item, bool) {
+	nowMs := n.nowMs()
+	var it Item
+	var live, wrote bool
+	var out crdt.Entry
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		if (cur.Exists && cur.Value.tombstone()) || (onlyLive && !cur.Exists) {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		live = cur.Exists
+		if live && wantItem {
+			it = itemOf(&cur.Value, cur.Expiry)
+		}
+		v := n.newValue(nowMs, &cur, nil, crdt.FlagTombstone)
+		exp := nowMs + n.cfg.TombstoneTTL.Milliseconds()
+		out, wrote = v.entry(exp), true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if wrote {
+		n.deletes.Add(1)
+		n.emit(key, out)
+	}
+	return it, live
+}
+
+// Exists counts the keys that are live, counting a key once per mention as Redis does. It does
+// not touch recency.
+func (n *Node) Exists(ctx context.Context, keys ...string) (int, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, err
+	}
+	nowMs, count := n.nowMs(), 0
+	for _, k := range keys {
+		if v, _, ok := n.store.Peek(k, nowMs); ok && !v.tombstone() {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// Touch marks keys recently used and returns how many were live.
+func (n *Node) Touch(ctx context.Context, keys ...string) (int, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, err
+	}
+	nowMs, count := n.nowMs(), 0
+	for _, k := range keys {
+		if v, _, ok := n.store.Peek(k, nowMs); ok && !v.tombstone() && n.store.Touch(k, nowMs) {
+			count++
+		}
+	}
+	return count, nil
+}
+
+// Expire sets key to expire at the given time and reports whether the key was live. A time not
+// after now deletes the key. The new expiry is an ordinary replicated write.
+func (n *Node) Expire(ctx context.Context, key string, at time.Time) (bool, error) {
+	return n.rewriteExpiry(ctx, key, at.UnixMilli(), false)
+}
+
+// Persist removes key's expiry and reports whether there was one to remove.
+func (n *Node) Persist(ctx context.Context, key string) (bool, error) {
+	return n.rewriteExpiry(ctx, key, 0, true)
+}
+
+func (n *Node) rewriteExpiry(ctx context.Context, key string, atMs int64, persist bool) (bool, error) {
+	if err := n.check(ctx); err != nil {
+		return false, err
+	}
+	if err := n.checkKey(key); err != nil {
+		return false, err
+	}
+	nowMs := n.nowMs()
+	if !persist && atMs <= nowMs {
+		_, live := n.remove(key, false, true)
+		return live, nil
+	}
+	var done bool
+	var out crdt.Entry
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		if !cur.Exists || cur.Value.tombstone() || (persist && cur.Expiry == 0) {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		v := n.newValue(nowMs, &cur, cur.Value.data, cur.Value.flags)
+		out, done = v.entry(atMs), true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
+	})
+	if done {
+		n.sets.Add(1)
+		n.emit(key, out)
+	}
+	return done, nil
+}
+
+// TTL reports the time left before key expires. exists is false for an absent key; hasExpiry is
+// false for a key that never expires.
+func (n *Node) TTL(ctx context.Context, key string) (ttl time.Duration, exists, hasExpiry bool, err error) {
+	if err := n.check(ctx); err != nil {
+		return 0, false, false, err
+	}
+	nowMs := n.nowMs()
+	v, exp, ok := n.store.Peek(key, nowMs)
+	if !ok || v.tombstone() {
+		return 0, false, false, nil
+	}
+	if exp == 0 {
+		return 0, true, false, nil
+	}
+	return time.Duration(exp-nowMs) * time.Millisecond, true, true, nil
+}
+
+// Len is the number of live keys held by this node (Redis DBSIZE). Expired keys not yet
+// reclaimed are counted until the janitor or a read removes them, as in Redis.
+func (n *Node) Len() int {
+	l := n.store.Len() - int(n.tombEntries.Load())
+	return max(l, 0)
+}
+
+// Scan iterates live keys with Redis SCAN semantics: start with cursor 0 and continue with the
+// returned cursor until it is 0. A key present for the whole iteration is returned at least once.
+// match is a Redis glob pattern ("" matches everything); count is a hint for the work per call.
+func (n *Node) Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error) {
+	if err := n.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	if count <= 0 {
+		count = 10
+	}
+	var keys []string
+	next := n.store.Scan(cursor, count, n.nowMs(), func(k string, v value, _ int64) {
+		if !v.tombstone() && (match == "" || match == "*" || Match(match, k)) {
+			keys = append(keys, k)
+		}
+	})
+	return keys, next, nil
+}
+
+// Stats are counters and gauges of one node.
+type Stats struct {
+	Hits, Misses           uint64 // reads of live keys / of absent, expired or deleted keys
+	Sets, Deletes          uint64 // local writes
+	Evictions, Expirations uint64
+	Keys                   int   // live keys (Len)
+	Entries                int   // store entries, delete tombstones included
+	Bytes                  int64 // bytes charged against MaxMemory
+	MaxMemory              int64
+	DeleteTombstones       int    // replicated deletes held as entries
+	LocalTombstones        uint64 // key hash + timestamp records of evictions and expiries
+	LocalTombstonesDropped uint64 // dropped at the cap; see TombstoneFloor
+	TombstoneFloor         crdt.Timestamp
+}
+
+// Stats returns a snapshot of the node's counters.
+func (n *Node) Stats() Stats {
+	s := n.store.Stats()
+	th := n.tombHits.Load()
+	return Stats{
+		Hits:                   s.Hits - min(th, s.Hits),
+		Misses:                 s.Misses + th,
+		Sets:                   n.sets.Load(),
+		Deletes:                n.deletes.Load(),
+		Evictions:              s.Evictions,
+		Expirations:            s.Expirations,
+		Keys:                   n.Len(),
+		Entries:                int(s.Entries),
+		Bytes:                  s.Bytes,
+		MaxMemory:              n.cfg.MaxMemory,
+		DeleteTombstones:       int(n.tombEntries.Load()),
+		LocalTombstones:        s.Tombstones,
+		LocalTombstonesDropped: s.TombstonesDropped,
+		TombstoneFloor:         crdt.Timestamp(s.Floor),
+	}
+}

@@ -1,0 +1,553 @@
+package node
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// transport is what replication needs from the network. The libp2p cluster implements it; tests
+// may use an in-memory one. Publish is best effort: anti-entropy repairs what it loses.
+type transport interface {
+	Publish(ctx context.Context, data []byte) error
+	OpenSync(ctx context.Context, peer string) (io.ReadWriteCloser, error)
+}
+
+// replConfig tunes replication. Zero fields take the defaults in withDefaults.
+type replConfig struct {
+	MaxBatch          int           // deltas per gossip message (64)
+	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
+	LogBytes          int           // delta log bound (64 MiB)
+	HeartbeatInterval time.Duration // 250 ms
+	AckDelay          time.Duration // delay of the early heartbeat after applying peer writes (2 ms)
+	PeerTimeout       time.Duration // a peer silent this long is unreachable (3 s)
+	SyncInterval      time.Duration // periodic anti-entropy (5 s)
+	SyncChunk         int           // deltas per sync frame (256)
+}
+
+func (c replConfig) withDefaults() replConfig {
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	setD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&c.MaxBatch, 64)
+	set(&c.QueueSize, 1<<16)
+	set(&c.LogBytes, 64<<20)
+	set(&c.SyncChunk, 256)
+	setD(&c.HeartbeatInterval, 250*time.Millisecond)
+	setD(&c.AckDelay, 2*time.Millisecond)
+	setD(&c.PeerTimeout, 3*time.Second)
+	setD(&c.SyncInterval, 5*time.Second)
+	return c
+}
+
+// peerState is what this node knows of one peer, from its heartbeats and sync hello.
+type peerState struct {
+	id        string
+	replica   crdt.ReplicaID
+	lastHB    time.Time
+	seq       uint64         // its latest issued seq
+	hlc       crdt.Timestamp // its clock at the last heartbeat
+	vector    *crdt.Vector   // what it has applied
+	gapStrike int            // consecutive heartbeats showing dots we lack
+	lag       time.Duration  // smoothed apply lag of its writes here
+	syncing   bool
+	lastSync  time.Time
+	connected bool
+}
+
+// ReplicationStats are the replication counters of one node.
+type ReplicationStats struct {
+	DeltasSent, BatchesSent           uint64 // gossip
+	DeltasDropped                     uint64 // outbound queue full (repaired by anti-entropy)
+	DeltasApplied, DeltasStale        uint64 // remote deltas that won / lost LWW (or hit a tombstone)
+	DeltasDuplicate                   uint64 // already applied
+	DeltasRejected, ClockSkewRejected uint64 // malformed or disallowed / too far in the future
+	HeartbeatsSent, HeartbeatsRecv    uint64
+	SyncSessions, SyncFailures        uint64
+	SyncDeltasSent, SyncDeltasRecv    uint64
+	SnapshotsSent                     uint64
+	LogBytes                          int
+}
+
+// replicator owns the node's replication state: the outbound queue, the version vector, the
+// delta log and what it knows of peers. Its goroutines are owned by the Node.
+type replicator struct {
+	n   *Node
+	cfg replConfig
+	tr  transport
+	lim crdt.Limits
+
+	out chan crdt.Delta
+
+	mu      sync.Mutex
+	vec     *crdt.Vector
+	log     *deltaLog
+	peers   map[string]*peerState
+	byRepl  map[crdt.ReplicaID]string // replica id -> peer id, bound by authenticated sync hellos
+	changed chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
+
+	ackPending atomic.Bool
+	kick       chan struct{} // wakes the heartbeat loop for an early ack
+
+	st struct {
+		deltasSent, batchesSent, deltasDropped             atomic.Uint64
+		applied, stale, duplicate, rejected, skew          atomic.Uint64
+		hbSent, hbRecv, sessions, syncFail, syncSent, recv atomic.Uint64
+		snapshots                                          atomic.Uint64
+	}
+
+	// applied, when set (benchmarks), is called after a remote delta is applied.
+	applied func(d *crdt.Delta)
+}
+
+func newReplicator(n *Node, cfg replConfig, tr transport) *replicator {
+	cfg = cfg.withDefaults()
+	lim := crdt.Limits{MaxKey: n.cfg.MaxKeySize, MaxValue: n.cfg.MaxValueSize + crdt.MaxContentType + 1}
+	return &replicator{
+		n: n, cfg: cfg, tr: tr, lim: lim,
+		out:     make(chan crdt.Delta, cfg.QueueSize),
+		vec:     crdt.NewVector(),
+		log:     newDeltaLog(cfg.LogBytes),
+		peers:   map[string]*peerState{},
+		byRepl:  map[crdt.ReplicaID]string{},
+		changed: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// start launches the replicator's goroutines under the node's WaitGroup.
+func (r *replicator) start() {
+	r.n.wg.Add(2)
+	go r.gossipLoop()
+	go r.heartbeatLoop()
+}
+
+// local records a local write and queues it for gossip. Called after the store lock is
+// released, from any goroutine.
+func (r *replicator) local(d crdt.Delta) {
+	r.mu.Lock()
+	r.vec.Add(d.Entry.Dot(), d.Entry.Version.TS)
+	r.log.append(d)
+	r.mu.Unlock()
+	select {
+	case r.out <- d:
+	default:
+		// The write is applied, logged and in our vector: peers notice the gap from our next
+		// heartbeat and fetch it by anti-entropy.
+		r.st.deltasDropped.Add(1)
+	}
+}
+
+// gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch as
+// the queue fills while a publish is in flight.
+func (r *replicator) gossipLoop() {
+	defer r.n.wg.Done()
+	ctx, cancel := r.n.stopCtx()
+	defer cancel()
+	batch := crdt.Batch{From: r.n.replica, Deltas: make([]crdt.Delta, 0, r.cfg.MaxBatch)}
+	var buf []byte
+	for {
+		select {
+		case <-r.n.stop:
+			return
+		case d := <-r.out:
+			batch.Deltas = append(batch.Deltas[:0], d)
+		}
+	fill:
+		for len(batch.Deltas) < r.cfg.MaxBatch {
+			select {
+			case d := <-r.out:
+				batch.Deltas = append(batch.Deltas, d)
+			default:
+				break fill
+			}
+		}
+		buf = crdt.AppendBatch(append(buf[:0], msgDeltas), &batch)
+		if err := r.tr.Publish(ctx, buf); err != nil {
+			r.st.deltasDropped.Add(uint64(len(batch.Deltas)))
+			continue
+		}
+		r.st.batchesSent.Add(1)
+		r.st.deltasSent.Add(uint64(len(batch.Deltas)))
+	}
+}
+
+// heartbeatLoop publishes heartbeats periodically and early after peer writes were applied
+// (so WAIT and lag see acknowledgements quickly), marks silent peers unreachable, and starts
+// periodic anti-entropy.
+func (r *replicator) heartbeatLoop() {
+	defer r.n.wg.Done()
+	ctx, cancel := r.n.stopCtx()
+	defer cancel()
+	t := time.NewTicker(r.cfg.HeartbeatInterval)
+	defer t.Stop()
+	lastSyncRound := time.Now()
+	var buf []byte
+	for {
+		select {
+		case <-r.n.stop:
+			return
+		case <-t.C:
+		case <-r.kick:
+			timer := time.NewTimer(r.cfg.AckDelay)
+			select {
+			case <-r.n.stop:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+		}
+		r.ackPending.Store(false)
+		buf = r.heartbeatFrame(buf[:0])
+		if err := r.tr.Publish(ctx, buf); err == nil {
+			r.st.hbSent.Add(1)
+		}
+		if time.Since(lastSyncRound) >= r.cfg.SyncInterval {
+			lastSyncRound = time.Now()
+			r.periodicSync()
+		}
+	}
+}
+
+func (r *replicator) heartbeatFrame(dst []byte) []byte {
+	r.n.clockMu.Lock()
+	h := heartbeat{replica: r.n.replica, seq: r.n.seq, hlc: r.n.clock.Now(r.n.nowMs())}
+	r.n.clockMu.Unlock()
+	r.mu.Lock()
+	h.vector = r.vec.Summary()
+	r.mu.Unlock()
+	return appendHeartbeat(dst, &h)
+}
+
+// onMessage handles one gossip message from peer from. Malformed or disallowed messages are
+// counted and change nothing.
+func (r *replicator) onMessage(from string, data []byte) {
+	if len(data) == 0 {
+		r.st.rejected.Add(1)
+		return
+	}
+	switch data[0] {
+	case msgDeltas:
+		b, err := crdt.DecodeBatch(data[1:], r.lim)
+		if err != nil {
+			r.st.rejected.Add(1)
+			return
+		}
+		// Gossip carries only the sender's own writes; relayed writes travel over
+		// authenticated sync streams.
+		for i := range b.Deltas {
+			if b.Deltas[i].Entry.Version.Replica != b.From {
+				r.st.rejected.Add(uint64(len(b.Deltas)))
+				return
+			}
+		}
+		if b.From == r.n.replica {
+			// Someone claims to be us: refuse rather than corrupt our own write stream.
+			r.st.rejected.Add(uint64(len(b.Deltas)))
+			return
+		}
+		for i := range b.Deltas {
+			r.apply(&b.Deltas[i])
+		}
+		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		}
+	case msgHeartbeat:
+		h, err := decodeHeartbeat(data, crdt.DefaultMaxReplicas)
+		if err != nil || h.replica == r.n.replica {
+			r.st.rejected.Add(1)
+			return
+		}
+		r.st.hbRecv.Add(1)
+		r.onHeartbeat(from, &h)
+	default:
+		r.st.rejected.Add(1)
+	}
+}
+
+// apply merges one remote delta into the store and records its dot. It reports whether the
+// delta was new here (not a duplicate or rejected).
+func (r *replicator) apply(d *crdt.Delta) bool {
+	e := &d.Entry
+	if e.Type != crdt.TypeLWW || len(d.Key) > r.n.cfg.MaxKeySize || e.Seq == 0 {
+		r.st.rejected.Add(1)
+		return false
+	}
+	r.mu.Lock()
+	seen := r.vec.Contains(e.Dot())
+	r.mu.Unlock()
+	if seen {
+		r.st.duplicate.Add(1)
+		return false
+	}
+	nowMs := r.n.nowMs()
+	r.n.clockMu.Lock()
+	_, err := r.n.clock.Observe(e.Version.TS, nowMs)
+	r.n.clockMu.Unlock()
+	if err != nil {
+		// Not recorded in the vector: once our clock catches up a later sync delivers it.
+		r.st.skew.Add(1)
+		return false
+	}
+	won := false
+	r.n.store.Apply(d.Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		if !cur.Exists {
+			if uint64(e.Version.TS) <= cur.Floor {
+				return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
+			}
+		} else if !cur.Value.ver.Less(e.Version) {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		v := valueOf(e)
+		r.n.trackTombstone(&cur, &v)
+		won = true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
+	})
+	if won {
+		r.st.applied.Add(1)
+	} else {
+		r.st.stale.Add(1)
+	}
+	r.mu.Lock()
+	added := r.vec.Add(e.Dot(), e.Version.TS)
+	if added {
+		r.log.append(*d)
+	}
+	if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil && won {
+		lag := time.Duration(nowMs-e.Version.TS.Millis()) * time.Millisecond
+		p.lag = (p.lag*7 + max(lag, 0)) / 8
+	}
+	r.mu.Unlock()
+	if won && r.applied != nil {
+		r.applied(d)
+	}
+	return added
+}
+
+// onHeartbeat updates what we know of a peer and starts anti-entropy when it holds writes we
+// lack for two heartbeats in a row (one could be gossip still in flight).
+func (r *replicator) onHeartbeat(from string, h *heartbeat) {
+	peerVec := crdt.VectorFromSummary(h.vector)
+	r.mu.Lock()
+	p := r.peerLocked(from)
+	if p.replica == 0 || p.replica != h.replica {
+		// First heartbeat, or the peer restarted with a new replica id.
+		p.replica = h.replica
+		if _, taken := r.byRepl[h.replica]; !taken {
+			r.byRepl[h.replica] = from
+		}
+	}
+	p.lastHB, p.seq, p.hlc, p.vector = time.Now(), h.seq, h.hlc, peerVec
+	missing := r.vec.Missing(peerVec)
+	if len(missing) > 0 {
+		p.gapStrike++
+	} else {
+		p.gapStrike = 0
+	}
+	needSync := p.gapStrike >= 2 && !p.syncing
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	if needSync {
+		r.startSync(from)
+	}
+}
+
+func (r *replicator) peerLocked(id string) *peerState {
+	p := r.peers[id]
+	if p == nil {
+		p = &peerState{id: id}
+		r.peers[id] = p
+	}
+	return p
+}
+
+// onPeer is told when a peer connects or disconnects. A connect starts anti-entropy.
+func (r *replicator) onPeer(id string, up bool) {
+	r.mu.Lock()
+	p := r.peerLocked(id)
+	p.connected = up
+	r.mu.Unlock()
+	if up {
+		r.startSync(id)
+	}
+}
+
+// periodicSync runs anti-entropy with every live peer whose last heartbeat differs from our
+// vector in either direction.
+func (r *replicator) periodicSync() {
+	r.mu.Lock()
+	var ids []string
+	for id, p := range r.peers {
+		if p.connected && p.vector != nil && !(r.vec.Covers(p.vector) && p.vector.Covers(r.vec)) {
+			ids = append(ids, id)
+		}
+	}
+	r.mu.Unlock()
+	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	for _, id := range ids {
+		r.startSync(id)
+	}
+}
+
+// stableTime is the HLC below which this node has applied every write of every live replica:
+// for each live peer, the HLC of its heartbeat when we hold all its writes, else the HLC of the
+// last contiguous write we hold from it. Local tombstones older than this can go.
+func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
+	stable := own
+	cutoff := time.Now().Add(-r.cfg.PeerTimeout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.peers {
+		if p.replica == 0 || p.lastHB.Before(cutoff) {
+			continue
+		}
+		seq, ts := r.vec.Prefix(p.replica)
+		if seq >= p.seq {
+			ts = p.hlc
+		}
+		stable = min(stable, ts)
+	}
+	return stable
+}
+
+// waitAcked blocks until `want` live peers have applied every write up to seq, or ctx ends,
+// and returns how many have.
+func (r *replicator) waitAcked(ctx context.Context, seq uint64, want int) int {
+	for {
+		r.mu.Lock()
+		got := 0
+		cutoff := time.Now().Add(-r.cfg.PeerTimeout)
+		for _, p := range r.peers {
+			if p.vector == nil || p.lastHB.Before(cutoff) {
+				continue
+			}
+			if s, _ := p.vector.Prefix(r.n.replica); s >= seq {
+				got++
+			}
+		}
+		ch := r.changed
+		r.mu.Unlock()
+		if got >= want {
+			return got
+		}
+		select {
+		case <-ctx.Done():
+			return got
+		case <-r.n.stop:
+			return got
+		case <-ch:
+		}
+	}
+}
+
+// PeerInfo is replication's view of one peer.
+type PeerInfo struct {
+	ID        string
+	Replica   crdt.ReplicaID
+	Connected bool
+	Reachable bool          // heartbeat seen within the peer timeout
+	LastSeen  time.Time     // last heartbeat
+	Lag       time.Duration // smoothed delay between a peer's write and its apply here
+	Behind    uint64        // our writes the peer has not acknowledged
+}
+
+func (r *replicator) peerInfos() []PeerInfo {
+	r.n.clockMu.Lock()
+	own := r.n.seq
+	r.n.clockMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cutoff := time.Now().Add(-r.cfg.PeerTimeout)
+	out := make([]PeerInfo, 0, len(r.peers))
+	for _, p := range r.peers {
+		pi := PeerInfo{ID: p.id, Replica: p.replica, Connected: p.connected, LastSeen: p.lastHB,
+			Reachable: !p.lastHB.Before(cutoff), Lag: p.lag}
+		if p.vector != nil {
+			s, _ := p.vector.Prefix(r.n.replica)
+			pi.Behind = own - min(s, own)
+		}
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (r *replicator) stats() ReplicationStats {
+	r.mu.Lock()
+	lb := r.log.bytes
+	r.mu.Unlock()
+	return ReplicationStats{
+		DeltasSent: r.st.deltasSent.Load(), BatchesSent: r.st.batchesSent.Load(),
+		DeltasDropped: r.st.deltasDropped.Load(),
+		DeltasApplied: r.st.applied.Load(), DeltasStale: r.st.stale.Load(),
+		DeltasDuplicate: r.st.duplicate.Load(),
+		DeltasRejected:  r.st.rejected.Load(), ClockSkewRejected: r.st.skew.Load(),
+		HeartbeatsSent: r.st.hbSent.Load(), HeartbeatsRecv: r.st.hbRecv.Load(),
+		SyncSessions: r.st.sessions.Load(), SyncFailures: r.st.syncFail.Load(),
+		SyncDeltasSent: r.st.syncSent.Load(), SyncDeltasRecv: r.st.recv.Load(),
+		SnapshotsSent: r.st.snapshots.Load(), LogBytes: lb,
+	}
+}
+
+// enableReplication attaches a replicator speaking over tr. Called once, before the node is
+// shared.
+func (n *Node) enableReplication(tr transport, rc replConfig) *replicator {
+	r := newReplicator(n, rc, tr)
+	n.repl = r
+	n.sink = r.local
+	r.start()
+	return r
+}
+
+// WaitReplicated blocks until `replicas` other live nodes have applied every write this node
+// issued before the call, or ctx ends, and returns how many had (Redis WAIT semantics: the
+// count is returned on timeout too). replicas <= 0 returns at once.
+func (n *Node) WaitReplicated(ctx context.Context, replicas int) (int, error) {
+	if n.closed.Load() {
+		return 0, ErrClosed
+	}
+	if n.repl == nil {
+		if replicas > 0 {
+			<-ctx.Done()
+		}
+		return 0, nil
+	}
+	n.clockMu.Lock()
+	seq := n.seq
+	n.clockMu.Unlock()
+	return n.repl.waitAcked(ctx, seq, replicas), nil
+}
+
+// Peers reports replication's view of every peer seen; empty on a node without replication.
+func (n *Node) Peers() []PeerInfo {
+	if n.repl == nil {
+		return nil
+	}
+	return n.repl.peerInfos()
+}
+
+// ReplicationStats returns the replication counters; zero on a node without replication.
+func (n *Node) ReplicationStats() ReplicationStats {
+	if n.repl == nil {
+		return ReplicationStats{}
+	}
+	return n.repl.stats()
+}

@@ -1,0 +1,275 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// state is a node's full store contents, delete tombstones included, for convergence checks.
+func state(n *Node) map[string]string {
+	out := map[string]string{}
+	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
+		out[k] = fmt.Sprintf("%v tomb=%v exp=%d %q", v.ver, v.tombstone(), exp, v.data)
+		return true
+	})
+	return out
+}
+
+func diff(a, b map[string]string) string {
+	var d []string
+	for k, v := range a {
+		if b[k] != v {
+			d = append(d, fmt.Sprintf("%s: %s | %s", k, v, b[k]))
+		}
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok {
+			d = append(d, fmt.Sprintf("%s: <none> | %s", k, v))
+		}
+	}
+	sort.Strings(d)
+	if len(d) > 5 {
+		d = append(d[:5], fmt.Sprintf("... %d more", len(d)-5))
+	}
+	return strings.Join(d, "\n")
+}
+
+// converged waits until all nodes hold identical state.
+func converged(t *testing.T, nodes ...*Node) {
+	t.Helper()
+	var last string
+	ok := false
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		s0 := state(nodes[0])
+		last, ok = "", true
+		for _, n := range nodes[1:] {
+			if d := diff(s0, state(n)); d != "" {
+				last, ok = d, false
+				break
+			}
+		}
+		if ok {
+			return
+		}
+		waitTick()
+	}
+	t.Fatalf("nodes did not converge:\n%s", last)
+}
+
+// waitTick blocks for one polling interval.
+func waitTick() { <-time.After(5 * time.Millisecond) }
+
+func TestReplicationConverges(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b, c := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	ctx := context.Background()
+	for i := range 100 {
+		for j, n := range []*Node{a, b, c} {
+			mustSet(t, n, fmt.Sprintf("k%d", i), fmt.Sprintf("n%d-%d", j, i), SetOptions{})
+		}
+	}
+	a.Delete(ctx, "k5")
+	converged(t, a, b, c)
+	if _, ok := mustGet(t, b, "k5"); ok {
+		t.Fatal("delete not replicated")
+	}
+	// The last writer in real time wins: c wrote every key last, on a clock no earlier.
+	for _, n := range []*Node{a, b, c} {
+		if v, _ := mustGet(t, n, "k7"); v != "n2-7" {
+			t.Fatalf("k7 = %q, want n2-7", v)
+		}
+	}
+	st := b.ReplicationStats()
+	if st.DeltasApplied == 0 || st.DeltasRejected != 0 {
+		t.Fatalf("b stats: %+v", st)
+	}
+}
+
+func TestPartitionHeal(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b, c := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	mustSet(t, a, "shared", "before", SetOptions{})
+	converged(t, a, b, c)
+	net.partition([]string{"a"}, []string{"b", "c"})
+	for i := range 200 {
+		mustSet(t, a, fmt.Sprintf("a%d", i), "x", SetOptions{})
+		mustSet(t, b, fmt.Sprintf("b%d", i), "y", SetOptions{})
+	}
+	mustSet(t, a, "shared", "from-a", SetOptions{})
+	// b's clock is ahead (within the allowed offset): its later write must win everywhere.
+	net.clock(b).Advance(100 * time.Millisecond)
+	mustSet(t, b, "shared", "from-b", SetOptions{})
+	if v, _ := mustGet(t, a, "shared"); v != "from-a" {
+		t.Fatalf("partitioned a sees %q", v)
+	}
+	net.heal()
+	converged(t, a, b, c)
+	for _, n := range []*Node{a, b, c} {
+		if v, _ := mustGet(t, n, "shared"); v != "from-b" {
+			t.Fatalf("shared = %q, want from-b", v)
+		}
+		if n.Len() != 401 {
+			t.Fatalf("Len = %d, want 401", n.Len())
+		}
+	}
+}
+
+func TestDeleteNeverResurrects(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	net.partition([]string{"a"}, []string{"b"})
+	mustSet(t, a, "k", "old", SetOptions{})
+	net.clock(b).Advance(50 * time.Millisecond)
+	if _, err := b.Delete(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	net.heal()
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		if v, ok := mustGet(t, n, "k"); ok {
+			t.Fatalf("deleted key resurrected with %q", v)
+		}
+	}
+}
+
+func TestEvictedKeyNotReinsertedByOlderDelta(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	b := net.add(t, "b", func(c *Config) { c.MaxMemory = 32 << 10 })
+	old := crdt.Delta{Key: "k", Entry: crdt.Entry{Value: []byte("old"), Type: crdt.TypeLWW, Seq: 1,
+		Version: crdt.Version{TS: crdt.MakeTimestamp(b.nowMs()-10, 0), Replica: 99}}}
+	mustSet(t, b, "k", "new", SetOptions{})
+	for i := 0; ; i++ {
+		mustSet(t, b, fmt.Sprint("fill", i), strings.Repeat("x", 500), SetOptions{})
+		if _, _, ok := b.store.Peek("k", b.nowMs()); !ok {
+			break
+		}
+	}
+	b.repl.apply(&old)
+	if v, ok := mustGet(t, b, "k"); ok {
+		t.Fatalf("older delta re-inserted evicted key: %q", v)
+	}
+	newer := old
+	newer.Entry.Seq, newer.Entry.Version.TS = 2, crdt.MakeTimestamp(b.nowMs()+10, 0)
+	newer.Entry.Value = []byte("newer")
+	b.repl.apply(&newer)
+	if v, _ := mustGet(t, b, "k"); v != "newer" {
+		t.Fatalf("newer delta not applied after eviction: %q", v)
+	}
+}
+
+func TestLostGossipRepaired(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b, c := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	net.mu.Lock()
+	net.drop = 0.3
+	net.mu.Unlock()
+	for i := range 500 {
+		mustSet(t, a, fmt.Sprint("k", i), fmt.Sprint(i), SetOptions{})
+	}
+	net.mu.Lock()
+	net.drop = 0
+	net.mu.Unlock()
+	converged(t, a, b, c)
+	if b.Len() != 500 || c.Len() != 500 {
+		t.Fatalf("after repair b=%d c=%d keys, want 500", b.Len(), c.Len())
+	}
+	if b.ReplicationStats().SyncDeltasRecv == 0 && c.ReplicationStats().SyncDeltasRecv == 0 {
+		t.Fatal("nothing was repaired by anti-entropy: was anything dropped?")
+	}
+}
+
+func TestRelayThroughThirdNode(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b, c := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	net.partition([]string{"a"}, []string{"c"})
+	for i := range 50 {
+		mustSet(t, a, fmt.Sprint("k", i), "from-a", SetOptions{})
+	}
+	waitFor(t, func() bool { return c.Len() == 50 })
+	if v, _ := mustGet(t, c, "k3"); v != "from-a" {
+		t.Fatalf("relayed value = %q", v)
+	}
+	_ = b
+}
+
+func TestSnapshotWhenLogDoesNotCover(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a := net.add(t, "a", nil)
+	a.repl.mu.Lock()
+	a.repl.log = newDeltaLog(4 << 10) // tiny: most writes fall out before b arrives
+	a.repl.mu.Unlock()
+	for i := range 300 {
+		mustSet(t, a, fmt.Sprint("k", i), strings.Repeat("v", 100), SetOptions{})
+	}
+	b := net.add(t, "b", nil)
+	converged(t, a, b)
+	if a.ReplicationStats().SnapshotsSent == 0 {
+		t.Fatal("expected a snapshot")
+	}
+	mustSet(t, a, "after", "1", SetOptions{})
+	converged(t, a, b)
+}
+
+func TestBadMessagesChangeNothing(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a := net.add(t, "a", nil)
+	mustSet(t, a, "k", "v", SetOptions{})
+	before := state(a)
+	bad := [][]byte{nil, {0x01}, {0x01, 0xff, 0xff}, {0x02, 0x80}, {0x7f, 1, 2, 3}}
+	// A valid batch claiming a's own replica id.
+	forged := crdt.AppendBatch([]byte{msgDeltas}, &crdt.Batch{From: a.ReplicaID(), Deltas: []crdt.Delta{{Key: "k",
+		Entry: crdt.Entry{Value: []byte("evil"), Type: crdt.TypeLWW, Seq: 99, Version: crdt.Version{TS: crdt.MakeTimestamp(a.nowMs(), 5), Replica: a.ReplicaID()}}}}})
+	// A batch whose deltas are another replica's writes.
+	mixed := crdt.AppendBatch([]byte{msgDeltas}, &crdt.Batch{From: 7, Deltas: []crdt.Delta{{Key: "k",
+		Entry: crdt.Entry{Value: []byte("evil"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: crdt.MakeTimestamp(a.nowMs(), 5), Replica: 8}}}}})
+	// A write from too far in the future.
+	skewed := crdt.AppendBatch([]byte{msgDeltas}, &crdt.Batch{From: 7, Deltas: []crdt.Delta{{Key: "k",
+		Entry: crdt.Entry{Value: []byte("future"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: crdt.MakeTimestamp(a.nowMs()+time.Hour.Milliseconds(), 0), Replica: 7}}}}})
+	bad = append(bad, forged, mixed)
+	for _, m := range bad {
+		a.repl.onMessage("mallory", m)
+	}
+	a.repl.onMessage("mallory", skewed)
+	if d := diff(before, state(a)); d != "" {
+		t.Fatalf("bad messages changed state:\n%s", d)
+	}
+	st := a.ReplicationStats()
+	if st.DeltasRejected < uint64(len(bad)) || st.ClockSkewRejected != 1 {
+		t.Fatalf("rejections not counted: %+v", st)
+	}
+}
+
+func TestWaitReplicated(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, _, _ := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	mustSet(t, a, "k", "v", SetOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := a.WaitReplicated(ctx, 2)
+	if err != nil || got < 2 {
+		t.Fatalf("WaitReplicated = %d, %v; want 2", got, err)
+	}
+	net.partition([]string{"a"}, []string{"b", "c"})
+	mustSet(t, a, "k2", "v", SetOptions{})
+	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if got, _ := a.WaitReplicated(short, 1); got != 0 {
+		t.Fatalf("partitioned WaitReplicated = %d, want 0", got)
+	}
+}

@@ -1,0 +1,265 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// Anti-entropy. A session runs over one bidirectional stream and is symmetric: each side sends a
+// hello (its replica id and version vector), then streams what the other lacks — from the delta
+// log when the log still covers the gap, otherwise a snapshot of its entries (live values and
+// delete tombstones) written by the uncovered replicas, followed by "adopt" frames — and ends
+// with done. Because each side sends every dot it holds, a node cut off from X but not from Y
+// receives X's writes through Y.
+
+// sessionTimeout bounds one anti-entropy session.
+const sessionTimeout = 2 * time.Minute
+
+// errPeerClaim is returned when a peer presents a replica id that belongs to someone else.
+var errPeerClaim = errors.New("node: peer claims another node's replica id")
+
+// startSync runs one session with peer in the background unless one is already running.
+func (r *replicator) startSync(id string) {
+	r.mu.Lock()
+	p := r.peerLocked(id)
+	if p.syncing {
+		r.mu.Unlock()
+		return
+	}
+	p.syncing = true
+	r.mu.Unlock()
+	started := r.n.goAsync(func() {
+		ctx, cancel := r.n.stopCtx()
+		defer cancel()
+		ctx, cancel2 := context.WithTimeout(ctx, sessionTimeout)
+		defer cancel2()
+		rw, err := r.tr.OpenSync(ctx, id)
+		if err == nil {
+			err = r.session(ctx, id, rw)
+		}
+		if err != nil {
+			r.st.syncFail.Add(1)
+			r.n.cfg.Logger.Debug("anti-entropy failed", "peer", id, "err", err)
+		}
+		r.mu.Lock()
+		p.syncing = false
+		p.lastSync = time.Now()
+		r.mu.Unlock()
+	})
+	if !started {
+		r.mu.Lock()
+		p.syncing = false
+		r.mu.Unlock()
+	}
+}
+
+// handleSync serves a session a peer opened. It blocks until the session ends.
+func (r *replicator) handleSync(id string, rw io.ReadWriteCloser) {
+	ctx, cancel := r.n.stopCtx()
+	defer cancel()
+	ctx, cancel2 := context.WithTimeout(ctx, sessionTimeout)
+	defer cancel2()
+	if err := r.session(ctx, id, rw); err != nil {
+		r.st.syncFail.Add(1)
+		r.n.cfg.Logger.Debug("anti-entropy failed", "peer", id, "err", err)
+	}
+}
+
+func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCloser) error {
+	defer rw.Close()
+	defer context.AfterFunc(ctx, func() { rw.Close() })()
+	r.st.sessions.Add(1)
+	br := bufio.NewReaderSize(rw, 64<<10)
+	bw := bufio.NewWriterSize(rw, 64<<10)
+	fw := &frameWriter{w: bw}
+
+	r.mu.Lock()
+	mine := r.vec.Summary()
+	r.mu.Unlock()
+	if err := fw.write(appendHello(nil, r.n.replica, mine)); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	frame, err := readFrame(br, nil)
+	if err != nil {
+		return err
+	}
+	if frame[0] != frameHello {
+		r.st.rejected.Add(1)
+		return fmt.Errorf("%w: expected hello", errBadMessage)
+	}
+	theirRep, theirSummary, err := decodeHello(frame, crdt.DefaultMaxReplicas)
+	if err != nil {
+		r.st.rejected.Add(1)
+		return err
+	}
+	if err := r.bind(peer, theirRep); err != nil {
+		r.st.rejected.Add(1)
+		return err
+	}
+
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- r.sendMissing(fw, bw, crdt.VectorFromSummary(theirSummary)) }()
+	recvErr := r.receive(br)
+	if recvErr != nil {
+		rw.Close() // unblock the sender
+	}
+	if err := <-sendErr; err != nil && recvErr == nil {
+		return err
+	}
+	return recvErr
+}
+
+// bind records that peer writes as replica rep, refusing a replica id another live peer holds.
+func (r *replicator) bind(peer string, rep crdt.ReplicaID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep == 0 || rep == r.n.replica {
+		return errPeerClaim
+	}
+	if owner, ok := r.byRepl[rep]; ok && owner != peer {
+		return errPeerClaim
+	}
+	r.byRepl[rep] = peer
+	r.peerLocked(peer).replica = rep
+	return nil
+}
+
+// sendMissing streams to the peer whatever it lacks according to its vector.
+func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt.Vector) error {
+	type adopt struct {
+		rep crdt.ReplicaID
+		seq uint64
+		ts  crdt.Timestamp
+	}
+	r.mu.Lock()
+	var fromLog []crdt.Range
+	snap := map[crdt.ReplicaID]bool{}
+	for _, rg := range theirs.Missing(r.vec) {
+		if r.log.covers(rg.Replica, rg.From) {
+			fromLog = append(fromLog, rg)
+		} else {
+			snap[rg.Replica] = true
+		}
+	}
+	deltas := r.log.collect(fromLog)
+	var adopts []adopt
+	for rep := range snap {
+		seq, ts := r.vec.Prefix(rep)
+		adopts = append(adopts, adopt{rep, seq, ts})
+	}
+	r.mu.Unlock()
+
+	chunk := crdt.Batch{From: r.n.replica}
+	var buf []byte
+	flush := func() error {
+		if len(chunk.Deltas) == 0 {
+			return nil
+		}
+		buf = crdt.AppendBatch(append(buf[:0], frameDeltas), &chunk)
+		r.st.syncSent.Add(uint64(len(chunk.Deltas)))
+		chunk.Deltas = chunk.Deltas[:0]
+		return fw.write(buf)
+	}
+	for i := range deltas {
+		chunk.Deltas = append(chunk.Deltas, deltas[i])
+		if len(chunk.Deltas) >= r.cfg.SyncChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(snap) > 0 {
+		r.st.snapshots.Add(1)
+		var err error
+		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
+			if !snap[v.ver.Replica] {
+				return true
+			}
+			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Key: k, Entry: v.entry(exp)})
+			if len(chunk.Deltas) >= r.cfg.SyncChunk {
+				err = flush()
+			}
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for _, a := range adopts {
+		if err := fw.write(appendAdopt(buf[:0], a.rep, a.seq, a.ts)); err != nil {
+			return err
+		}
+	}
+	if err := fw.write([]byte{frameDone}); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// receive applies what the peer sends until its done frame.
+func (r *replicator) receive(br *bufio.Reader) error {
+	lim := r.lim
+	lim.MaxBatch = max(r.cfg.SyncChunk, crdt.DefaultLimits().MaxBatch)
+	var buf []byte
+	for {
+		frame, err := readFrame(br, buf)
+		if err != nil {
+			return err
+		}
+		buf = frame
+		switch frame[0] {
+		case frameDeltas:
+			b, err := crdt.DecodeBatch(frame[1:], lim)
+			if err != nil {
+				r.st.rejected.Add(1)
+				return err
+			}
+			for i := range b.Deltas {
+				if r.apply(&b.Deltas[i]) {
+					r.st.recv.Add(1)
+				}
+			}
+		case frameAdopt:
+			rep, seq, ts, err := decodeAdopt(frame)
+			if err != nil {
+				r.st.rejected.Add(1)
+				return err
+			}
+			r.adopt(rep, seq, ts)
+		case frameDone:
+			return nil
+		default:
+			r.st.rejected.Add(1)
+			return fmt.Errorf("%w: unknown sync frame %#x", errBadMessage, frame[0])
+		}
+	}
+}
+
+// maxAdoptGap bounds how many seqs one adopt frame may mark as held.
+const maxAdoptGap = 1 << 24
+
+// adopt marks replica rep's seqs up to seq as held after a snapshot: the peer sent every entry
+// of rep it holds, and whatever it no longer holds was evicted or superseded there.
+func (r *replicator) adopt(rep crdt.ReplicaID, seq uint64, ts crdt.Timestamp) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, _ := r.vec.Prefix(rep)
+	if seq <= cur || seq-cur > maxAdoptGap || rep == r.n.replica {
+		return
+	}
+	for s := cur + 1; s <= seq; s++ {
+		r.vec.Add(crdt.Dot{Replica: rep, Seq: s}, ts)
+	}
+}

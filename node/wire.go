@@ -1,0 +1,150 @@
+package node
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// Messages carried on the cluster's gossip topic and on sync streams. Each starts with a kind
+// byte; the body reuses crdt's versioned frames, so the entry format is versioned once.
+const (
+	msgDeltas    byte = 0x01 // gossip: crdt batch of the sender's own writes
+	msgHeartbeat byte = 0x02 // gossip: replica, latest seq, HLC, applied vector
+
+	frameHello  byte = 0x11 // sync: replica + vector
+	frameDeltas byte = 0x12 // sync: crdt batch (any writer's deltas: relays allowed)
+	frameAdopt  byte = 0x13 // sync: after a snapshot, "you now hold replica R up to seq S"
+	frameDone   byte = 0x14 // sync: the sender has sent everything
+)
+
+// errBadMessage reports a malformed or disallowed replication message.
+var errBadMessage = errors.New("node: bad replication message")
+
+// maxFrame bounds one sync frame: a batch of large values. Larger frames are refused before
+// they are read.
+const maxFrame = 8 << 20
+
+// heartbeat is what every node publishes periodically and soon after applying peer writes.
+type heartbeat struct {
+	replica crdt.ReplicaID
+	seq     uint64         // the sender's latest issued seq
+	hlc     crdt.Timestamp // the sender's clock when sending
+	vector  []crdt.ReplicaState
+}
+
+func appendHeartbeat(dst []byte, h *heartbeat) []byte {
+	dst = append(dst, msgHeartbeat)
+	dst = binary.AppendUvarint(dst, uint64(h.replica))
+	dst = binary.AppendUvarint(dst, h.seq)
+	dst = binary.AppendUvarint(dst, uint64(h.hlc))
+	return crdt.AppendVector(dst, h.vector)
+}
+
+func decodeHeartbeat(b []byte, maxReplicas int) (heartbeat, error) {
+	var h heartbeat
+	if len(b) == 0 || b[0] != msgHeartbeat {
+		return h, fmt.Errorf("%w: not a heartbeat", errBadMessage)
+	}
+	b = b[1:]
+	var vals [3]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return h, fmt.Errorf("%w: truncated heartbeat", errBadMessage)
+		}
+		vals[i], b = v, b[n:]
+	}
+	h.replica, h.seq, h.hlc = crdt.ReplicaID(vals[0]), vals[1], crdt.Timestamp(vals[2])
+	vec, n, err := crdt.DecodeVector(b, maxReplicas)
+	if err != nil {
+		return h, err
+	}
+	if n != len(b) {
+		return h, fmt.Errorf("%w: trailing bytes after heartbeat", errBadMessage)
+	}
+	h.vector = vec
+	return h, nil
+}
+
+// frameWriter writes length-prefixed sync frames.
+type frameWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+func (fw *frameWriter) write(frame []byte) error {
+	fw.buf = binary.AppendUvarint(fw.buf[:0], uint64(len(frame)))
+	if _, err := fw.w.Write(fw.buf); err != nil {
+		return err
+	}
+	_, err := fw.w.Write(frame)
+	return err
+}
+
+// readFrame reads one length-prefixed frame into buf (grown as needed, up to maxFrame).
+func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
+	size, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 || size > maxFrame {
+		return nil, fmt.Errorf("%w: frame of %d bytes", errBadMessage, size)
+	}
+	if cap(buf) < int(size) {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState) []byte {
+	dst = append(dst, frameHello)
+	dst = binary.AppendUvarint(dst, uint64(r))
+	return crdt.AppendVector(dst, vec)
+}
+
+func decodeHello(b []byte, maxReplicas int) (crdt.ReplicaID, []crdt.ReplicaState, error) {
+	r, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
+	}
+	vec, m, err := crdt.DecodeVector(b[1+n:], maxReplicas)
+	if err != nil {
+		return 0, nil, err
+	}
+	if 1+n+m != len(b) {
+		return 0, nil, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+	}
+	return crdt.ReplicaID(r), vec, nil
+}
+
+func appendAdopt(dst []byte, r crdt.ReplicaID, seq uint64, ts crdt.Timestamp) []byte {
+	dst = append(dst, frameAdopt)
+	dst = binary.AppendUvarint(dst, uint64(r))
+	dst = binary.AppendUvarint(dst, seq)
+	return binary.AppendUvarint(dst, uint64(ts))
+}
+
+func decodeAdopt(b []byte) (crdt.ReplicaID, uint64, crdt.Timestamp, error) {
+	b = b[1:]
+	var vals [3]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, 0, 0, fmt.Errorf("%w: truncated adopt", errBadMessage)
+		}
+		vals[i], b = v, b[n:]
+	}
+	if len(b) != 0 {
+		return 0, 0, 0, fmt.Errorf("%w: trailing bytes after adopt", errBadMessage)
+	}
+	return crdt.ReplicaID(vals[0]), vals[1], crdt.Timestamp(vals[2]), nil
+}
