@@ -79,43 +79,67 @@ func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCl
 	bw := bufio.NewWriterSize(rw, 64<<10)
 	fw := &frameWriter{w: bw}
 
-	r.mu.Lock()
-	mine := r.vec.Summary()
-	r.mu.Unlock()
-	if err := fw.write(appendHello(nil, r.n.replica, mine)); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	frame, err := readFrame(br, nil)
-	if err != nil {
-		return err
-	}
-	if frame[0] != frameHello {
-		r.st.rejected.Add(1)
-		return fmt.Errorf("%w: expected hello", errBadMessage)
-	}
-	theirRep, theirSummary, err := decodeHello(frame, crdt.DefaultMaxReplicas)
-	if err != nil {
-		r.st.rejected.Add(1)
-		return err
-	}
-	if err := r.bind(peer, theirRep); err != nil {
-		r.st.rejected.Add(1)
-		return err
-	}
-
+	// The writer sends our hello at once and, once the peer's hello arrived, what it lacks; the
+	// reader takes the peer's hello and then applies what it sends. Neither waits for the other
+	// to read, so the session works over unbuffered transports too.
+	theirs := make(chan *crdt.Vector, 1)
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- r.sendMissing(fw, bw, crdt.VectorFromSummary(theirSummary)) }()
-	recvErr := r.receive(br)
+	go func() {
+		r.mu.Lock()
+		mine := r.vec.Summary()
+		r.mu.Unlock()
+		if err := fw.write(appendHello(nil, r.n.replica, mine)); err != nil {
+			sendErr <- err
+			return
+		}
+		if err := bw.Flush(); err != nil {
+			sendErr <- err
+			return
+		}
+		v, ok := <-theirs
+		if !ok {
+			sendErr <- nil
+			return
+		}
+		sendErr <- r.sendMissing(fw, bw, v)
+	}()
+	recvErr := r.receiveHello(peer, br, theirs)
+	if recvErr == nil {
+		recvErr = r.receive(br)
+	}
 	if recvErr != nil {
-		rw.Close() // unblock the sender
+		rw.Close() // unblock the writer
 	}
 	if err := <-sendErr; err != nil && recvErr == nil {
 		return err
 	}
 	return recvErr
+}
+
+// receiveHello reads and checks the peer's hello and hands its vector to the writer; on error it
+// closes theirs so the writer stops.
+func (r *replicator) receiveHello(peer string, br *bufio.Reader, theirs chan<- *crdt.Vector) error {
+	frame, err := readFrame(br, nil)
+	if err != nil {
+		close(theirs)
+		return err
+	}
+	if frame[0] != frameHello {
+		r.st.rejected.Add(1)
+		close(theirs)
+		return fmt.Errorf("%w: expected hello", errBadMessage)
+	}
+	rep, summary, err := decodeHello(frame, crdt.DefaultMaxReplicas)
+	if err == nil {
+		err = r.bind(peer, rep)
+	}
+	if err != nil {
+		r.st.rejected.Add(1)
+		close(theirs)
+		return err
+	}
+	theirs <- crdt.VectorFromSummary(summary)
+	return nil
 }
 
 // bind records that peer writes as replica rep, refusing a replica id another live peer holds.
