@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -63,6 +64,42 @@ type Config struct {
 	// Lat and Lon are this node's coordinates in degrees, used for nearest-node selection when
 	// no RTT has been measured. Default 0, 0.
 	Lat, Lon float64
+
+	// ListenAddrs are the libp2p multiaddrs this node replicates on, for example
+	// "/ip4/0.0.0.0/tcp/7946". Default empty: the node does not replicate (an in-process cache).
+	ListenAddrs []string
+
+	// AnnounceAddrs replace the listen addresses in what peers are told, for nodes behind port
+	// forwards or the testnet WAN emulator. Default: the listen addresses.
+	AnnounceAddrs []string
+
+	// Join lists the libp2p addresses (with /p2p/<peer id>) of any existing members; the rest of
+	// the cluster is learnt from the catalog. Default empty: start a new cluster.
+	Join []string
+
+	// DataDir persists the node's libp2p identity and the cluster catalog. Default "": both in
+	// memory, so the node has a new identity on every start. Cached data is never persisted.
+	DataDir string
+
+	// ClusterName namespaces gossip topics and protocols; nodes with different names never
+	// exchange data. Default "geocache".
+	ClusterName string
+
+	// ClusterKey is an optional 32-byte pre-shared key: peers without it cannot complete a
+	// handshake. Default none.
+	ClusterKey []byte
+
+	// AllowPeers is the allow-list of peer ids that may connect. Default empty: any peer
+	// (development mode) unless ClusterKey is set.
+	AllowPeers []string
+
+	// RESPAddr and HTTPAddr are the client addresses advertised in the cluster catalog for
+	// nearest-node lookups. Default empty; front ends set them with SetClientAddrs.
+	RESPAddr, HTTPAddr string
+
+	// WarmupTimeout bounds how long a joining node reports not ready while anti-entropy warms it.
+	// Default 10 s. The node serves reads and writes meanwhile.
+	WarmupTimeout time.Duration
 }
 
 // DefaultConfig returns the configuration used for zero-valued fields.
@@ -78,6 +115,8 @@ func DefaultConfig() Config {
 		Now:             time.Now,
 		Logger:          slog.Default(),
 		Region:          "local",
+		ClusterName:     "geocache",
+		WarmupTimeout:   10 * time.Second,
 	}
 }
 
@@ -139,5 +178,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Region == "" {
 		c.Region = d.Region
 	}
+	if c.ClusterName == "" {
+		c.ClusterName = d.ClusterName
+	}
+	if c.WarmupTimeout <= 0 {
+		c.WarmupTimeout = d.WarmupTimeout
+	}
+	if len(c.ClusterKey) != 0 && len(c.ClusterKey) != 32 {
+		return c, fmt.Errorf("node: ClusterKey must be 32 bytes, got %d", len(c.ClusterKey))
+	}
+	// Slices are copied so that the caller's Config is never shared with the node.
+	c.ListenAddrs = slices.Clone(c.ListenAddrs)
+	c.AnnounceAddrs = slices.Clone(c.AnnounceAddrs)
+	c.Join = slices.Clone(c.Join)
+	c.AllowPeers = slices.Clone(c.AllowPeers)
+	c.ClusterKey = slices.Clone(c.ClusterKey)
 	return c, nil
 }

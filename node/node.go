@@ -13,6 +13,7 @@ import (
 
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
+	"github.com/geocache/geocache/node/internal/cluster"
 )
 
 // Sentinel errors. Callers compare with errors.Is.
@@ -44,8 +45,12 @@ type Node struct {
 	sets        atomic.Uint64
 	deletes     atomic.Uint64
 
-	// repl is the replication engine; nil on a node without peers.
-	repl *replicator
+	// repl is the replication engine and cluster the libp2p layer; both nil on a node that
+	// does not replicate.
+	repl    *replicator
+	cluster *cluster.Cluster
+	addrMu  sync.Mutex // guards cfg.RESPAddr, cfg.HTTPAddr
+	ready   atomic.Bool
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -102,9 +107,51 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(c.ListenAddrs) == 0 {
+		n.ready.Store(true)
+	} else if err := n.startCluster(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	// Started after replication is wired: the janitor reads n.repl.
 	n.wg.Add(1)
 	go n.janitor()
+	if len(c.ListenAddrs) == 0 {
+		return n, nil
+	}
+	if len(c.Join) == 0 {
+		n.markReady()
+	} else {
+		n.goAsync(func() {
+			t := time.NewTimer(c.WarmupTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				n.markReady()
+			case <-n.stop:
+			}
+		})
+	}
 	return n, nil
+}
+
+// Ready reports whether the node is warmed: it does not replicate, started a new cluster,
+// completed anti-entropy with a peer after joining, or waited Config.WarmupTimeout. A node serves
+// reads and writes before it is ready; readiness tells load balancers it has caught up.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+// markReady flips the node to ready once and announces it in the catalog.
+func (n *Node) markReady() {
+	if n.ready.Swap(true) || n.cluster == nil {
+		return
+	}
+	n.goAsync(func() {
+		ctx, cancel := n.stopCtx()
+		defer cancel()
+		if err := n.cluster.UpdateSelf(ctx, n.record(cluster.StateServing)); err != nil {
+			n.cfg.Logger.Warn("announce serving", "err", err)
+		}
+	})
 }
 
 // valueOverhead is the size of a value's metadata beyond its bytes (version, dot, type, flags
@@ -128,14 +175,34 @@ func newReplicaID() crdt.ReplicaID {
 // Every method called after Close returns ErrClosed.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.cluster != nil {
+			n.leave()
+		}
 		n.goMu.Lock()
 		n.closed.Store(true)
 		n.goMu.Unlock()
 		close(n.stop)
 		n.endLife()
 		n.wg.Wait()
+		if n.cluster != nil {
+			n.cluster.Close()
+		}
 	})
 	return nil
+}
+
+// leaveTimeout bounds a graceful leave: announcing it and flushing queued deltas.
+const leaveTimeout = 3 * time.Second
+
+// leave announces that this node is leaving and waits, bounded, until queued deltas were
+// published, so writes acknowledged just before shutdown still reach the other regions.
+func (n *Node) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	if err := n.cluster.UpdateSelf(ctx, n.record(cluster.StateLeaving)); err != nil {
+		n.cfg.Logger.Warn("announce leaving", "err", err)
+	}
+	n.repl.flush(ctx)
 }
 
 // goAsync runs f on a goroutine owned by the node (Close waits for it) and reports false,

@@ -101,6 +101,7 @@ type replicator struct {
 	changed chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
 
 	ackPending atomic.Bool
+	publishing atomic.Bool // a batch taken from out is being published
 	kick       chan struct{} // wakes the heartbeat loop for an early ack
 
 	st struct {
@@ -152,6 +153,19 @@ func (r *replicator) local(d crdt.Delta) {
 	}
 }
 
+// flush waits until every queued delta was handed to the transport, or ctx ends.
+func (r *replicator) flush(ctx context.Context) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for len(r.out) > 0 || r.publishing.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch as
 // the queue fills while a publish is in flight.
 func (r *replicator) gossipLoop() {
@@ -165,6 +179,7 @@ func (r *replicator) gossipLoop() {
 		case <-r.n.stop:
 			return
 		case d := <-r.out:
+			r.publishing.Store(true)
 			batch.Deltas = append(batch.Deltas[:0], d)
 		}
 	fill:
@@ -177,7 +192,9 @@ func (r *replicator) gossipLoop() {
 			}
 		}
 		buf = crdt.AppendBatch(append(buf[:0], msgDeltas), &batch)
-		if err := r.tr.Publish(ctx, buf); err != nil {
+		err := r.tr.Publish(ctx, buf)
+		r.publishing.Store(false)
+		if err != nil {
 			r.st.deltasDropped.Add(uint64(len(batch.Deltas)))
 			continue
 		}

@@ -43,6 +43,9 @@ func (r *replicator) startSync(id string) {
 		if err == nil {
 			err = r.session(ctx, id, rw)
 		}
+		if err == nil {
+			r.n.markReady()
+		}
 		if err != nil {
 			r.st.syncFail.Add(1)
 			r.n.cfg.Logger.Debug("anti-entropy failed", "peer", id, "err", err)
