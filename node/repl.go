@@ -101,7 +101,7 @@ type replicator struct {
 	changed chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
 
 	ackPending atomic.Bool
-	publishing atomic.Bool // a batch taken from out is being published
+	publishing atomic.Bool   // a batch taken from out is being published
 	kick       chan struct{} // wakes the heartbeat loop for an early ack
 
 	st struct {
