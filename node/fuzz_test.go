@@ -1,0 +1,49 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// FuzzGossipMessage feeds arbitrary gossip payloads to a replicating node: it must never panic,
+// and anything it accepts must be a well-formed write of another replica.
+func FuzzGossipMessage(f *testing.F) {
+	hb := appendHeartbeat(nil, &heartbeat{replica: 7, seq: 3, hlc: 99, vector: []crdt.ReplicaState{{Replica: 7, Prefix: 3}}})
+	batch := crdt.AppendBatch([]byte{msgDeltas}, &crdt.Batch{From: 7, Deltas: []crdt.Delta{{Key: "k",
+		Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: 1, Replica: 7}}}}})
+	f.Add(hb)
+	f.Add(batch)
+	f.Add([]byte{0x02, 0x01})
+	net := newMemNet()
+	n := net.add(&testing.T{}, "fuzz", nil)
+	f.Cleanup(func() { n.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n.repl.onMessage("peer", data)
+	})
+}
+
+// FuzzSyncStream feeds an arbitrary byte stream to the anti-entropy receiver.
+func FuzzSyncStream(f *testing.F) {
+	frame := func(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+	good := frame(appendHello(nil, 9, nil))
+	good = append(good, frame(crdt.AppendBatch([]byte{frameDeltas}, &crdt.Batch{From: 9, Deltas: []crdt.Delta{{Key: "k",
+		Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: 1, Replica: 9}}}}}))...)
+	good = append(good, frame(appendAdopt(nil, 9, 5, 10))...)
+	good = append(good, frame([]byte{frameDone})...)
+	f.Add(good)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	net := newMemNet()
+	n := net.add(&testing.T{}, "fuzz", nil)
+	f.Cleanup(func() { n.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		theirs := make(chan *crdt.Vector, 1)
+		br := bufio.NewReader(bytes.NewReader(data))
+		if err := n.repl.receiveHello("peer", br, theirs); err == nil {
+			n.repl.receive(br)
+		}
+	})
+}
