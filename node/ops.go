@@ -403,3 +403,28 @@ func (n *Node) Stats() Stats {
 		TombstoneFloor:         crdt.Timestamp(s.Floor),
 	}
 }
+
+// DumpEntry is one register as held by this node, delete tombstones included; for convergence
+// checkers and debugging.
+type DumpEntry struct {
+	Key         string
+	Value       []byte
+	ContentType string
+	ExpireAtMs  int64 // unix ms, 0 = never
+	Version     crdt.Version
+	Deleted     bool // a replicated delete tombstone
+}
+
+// Dump calls fn for every register this node holds, live or deleted (expired entries are
+// skipped), until fn returns false. fn is called without locks held.
+func (n *Node) Dump(ctx context.Context, fn func(DumpEntry) bool) error {
+	if err := n.check(ctx); err != nil {
+		return err
+	}
+	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
+		e := v.entry(exp)
+		return ctx.Err() == nil && fn(DumpEntry{Key: k, Value: e.Data(), ContentType: e.ContentType(),
+			ExpireAtMs: exp, Version: v.ver, Deleted: v.tombstone()})
+	})
+	return ctx.Err()
+}
