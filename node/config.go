@@ -97,6 +97,23 @@ type Config struct {
 	// nearest-node lookups. Default empty; front ends set them with SetClientAddrs.
 	RESPAddr, HTTPAddr string
 
+	// DisableReadThrough turns off filling a local miss from the nearest peers. By default a
+	// replicating node asks its nearest healthy peers (hedged) before reporting a miss.
+	DisableReadThrough bool
+
+	// ReadThroughTimeout bounds a read-through. Default 250 ms: above most inter-region round
+	// trips; lower it to cap miss latency.
+	ReadThroughTimeout time.Duration
+
+	// NegativeTTL is how long a key no peer held is remembered as absent, so a truly absent key
+	// does not cost a round trip on every read. Default 2 s.
+	NegativeTTL time.Duration
+
+	// LoadLeaseTTL bounds how long one node may hold the cluster-wide right to load a cold key
+	// in GetOrLoad. Others wait up to this long for its result before loading themselves (the
+	// failure behaviour when the holder dies). Default 5 s.
+	LoadLeaseTTL time.Duration
+
 	// WarmupTimeout bounds how long a joining node reports not ready while anti-entropy warms it.
 	// Default 10 s. The node serves reads and writes meanwhile.
 	WarmupTimeout time.Duration
@@ -105,18 +122,21 @@ type Config struct {
 // DefaultConfig returns the configuration used for zero-valued fields.
 func DefaultConfig() Config {
 	return Config{
-		MaxMemory:       256 << 20,
-		MaxKeySize:      16 << 10,
-		MaxValueSize:    1 << 20,
-		TombstoneTTL:    time.Hour,
-		MaxTombstones:   1 << 20,
-		MaxClockOffset:  500 * time.Millisecond,
-		JanitorInterval: 100 * time.Millisecond,
-		Now:             time.Now,
-		Logger:          slog.Default(),
-		Region:          "local",
-		ClusterName:     "geocache",
-		WarmupTimeout:   10 * time.Second,
+		MaxMemory:          256 << 20,
+		MaxKeySize:         16 << 10,
+		MaxValueSize:       1 << 20,
+		TombstoneTTL:       time.Hour,
+		MaxTombstones:      1 << 20,
+		MaxClockOffset:     500 * time.Millisecond,
+		JanitorInterval:    100 * time.Millisecond,
+		Now:                time.Now,
+		Logger:             slog.Default(),
+		Region:             "local",
+		ClusterName:        "geocache",
+		WarmupTimeout:      10 * time.Second,
+		ReadThroughTimeout: 250 * time.Millisecond,
+		NegativeTTL:        2 * time.Second,
+		LoadLeaseTTL:       5 * time.Second,
 	}
 }
 
@@ -183,6 +203,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WarmupTimeout <= 0 {
 		c.WarmupTimeout = d.WarmupTimeout
+	}
+	if c.ReadThroughTimeout <= 0 {
+		c.ReadThroughTimeout = d.ReadThroughTimeout
+	}
+	if c.NegativeTTL <= 0 {
+		c.NegativeTTL = d.NegativeTTL
+	}
+	if c.LoadLeaseTTL <= 0 {
+		c.LoadLeaseTTL = d.LoadLeaseTTL
 	}
 	if len(c.ClusterKey) != 0 && len(c.ClusterKey) != 32 {
 		return c, fmt.Errorf("node: ClusterKey must be 32 bytes, got %d", len(c.ClusterKey))

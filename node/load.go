@@ -26,13 +26,34 @@ func (n *Node) GetOrLoad(ctx context.Context, key string, load Loader) (Item, er
 	if err := n.checkKey(key); err != nil {
 		return Item{}, err
 	}
-	ch := n.loads.DoChan(key, func() (any, error) {
+	ch := n.loads.DoChan(key, func() (_ any, loadErr error) {
 		// A caller that lost the race to an earlier load finds the value stored.
 		if it, ok, err := n.Peek(ctx, key); err == nil && ok {
 			return it, nil
 		}
-		val, ttl, err := callLoader(context.WithoutCancel(ctx), key, load)
+		lctx := context.WithoutCancel(ctx)
+		if n.repl != nil {
+			// Across regions: one node loads, the others wait for its result.
+			owner, granted, wait, err := n.acquireLease(lctx, key)
+			if err == nil && !granted {
+				if it, ok := n.awaitRemoteLoad(lctx, key, wait+n.cfg.ReadThroughTimeout); ok {
+					return it, nil
+				}
+			}
+			if granted && err == nil {
+				// On success the lease simply runs out: until then, latecomers are told to
+				// wait and find the value by read-through instead of loading again.
+				defer func() {
+					if loadErr != nil {
+						n.releaseLease(key, owner)
+					}
+				}()
+			}
+		}
+		n.originLoads.Add(1)
+		val, ttl, err := callLoader(lctx, key, load)
 		if err != nil {
+			loadErr = err
 			return nil, err
 		}
 		res, err := n.Set(context.WithoutCancel(ctx), key, val, SetOptions{TTL: ttl})

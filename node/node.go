@@ -52,6 +52,12 @@ type Node struct {
 	addrMu  sync.Mutex // guards cfg.RESPAddr, cfg.HTTPAddr
 	ready   atomic.Bool
 
+	leases       leaseTable
+	neg          negCache
+	remoteHits   atomic.Uint64 // misses filled from a peer
+	remoteMisses atomic.Uint64 // read-throughs no peer could fill
+	originLoads  atomic.Uint64 // GetOrLoad loader calls on this node
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 	goMu      sync.RWMutex // orders goAsync's wg.Add before Close's wg.Wait

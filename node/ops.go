@@ -35,14 +35,16 @@ func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
 		return Item{}, false, err
 	}
 	v, exp, ok := n.store.Get(key, n.nowMs())
-	if !ok {
-		return Item{}, false, nil
+	if ok && !v.tombstone() {
+		return itemOf(&v, exp), true, nil
 	}
-	if v.tombstone() {
+	if ok {
+		// A local delete tombstone is authoritative here: no read-through.
 		n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
-	return itemOf(&v, exp), true, nil
+	it, found := n.readThrough(ctx, key)
+	return it, found, nil
 }
 
 // Peek is Get without touching the key's recency or the hit statistics.
@@ -369,17 +371,19 @@ func (n *Node) Scan(ctx context.Context, cursor uint64, match string, count int)
 
 // Stats are counters and gauges of one node.
 type Stats struct {
-	Hits, Misses           uint64 // reads of live keys / of absent, expired or deleted keys
-	Sets, Deletes          uint64 // local writes
-	Evictions, Expirations uint64
-	Keys                   int   // live keys (Len)
-	Entries                int   // store entries, delete tombstones included
-	Bytes                  int64 // bytes charged against MaxMemory
-	MaxMemory              int64
-	DeleteTombstones       int    // replicated deletes held as entries
-	LocalTombstones        uint64 // key hash + timestamp records of evictions and expiries
-	LocalTombstonesDropped uint64 // dropped at the cap; see TombstoneFloor
-	TombstoneFloor         crdt.Timestamp
+	Hits, Misses             uint64 // reads of live keys / of absent, expired or deleted keys
+	Sets, Deletes            uint64 // local writes
+	Evictions, Expirations   uint64
+	Keys                     int   // live keys (Len)
+	Entries                  int   // store entries, delete tombstones included
+	Bytes                    int64 // bytes charged against MaxMemory
+	MaxMemory                int64
+	RemoteHits, RemoteMisses uint64 // read-throughs filled from a peer / not
+	OriginLoads              uint64 // GetOrLoad loader calls made by this node
+	DeleteTombstones         int    // replicated deletes held as entries
+	LocalTombstones          uint64 // key hash + timestamp records of evictions and expiries
+	LocalTombstonesDropped   uint64 // dropped at the cap; see TombstoneFloor
+	TombstoneFloor           crdt.Timestamp
 }
 
 // Stats returns a snapshot of the node's counters.
@@ -397,6 +401,9 @@ func (n *Node) Stats() Stats {
 		Entries:                int(s.Entries),
 		Bytes:                  s.Bytes,
 		MaxMemory:              n.cfg.MaxMemory,
+		RemoteHits:             n.remoteHits.Load(),
+		RemoteMisses:           n.remoteMisses.Load(),
+		OriginLoads:            n.originLoads.Load(),
 		DeleteTombstones:       int(n.tombEntries.Load()),
 		LocalTombstones:        s.Tombstones,
 		LocalTombstonesDropped: s.TombstonesDropped,

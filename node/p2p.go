@@ -36,6 +36,14 @@ func (t clusterTransport) OpenSync(ctx context.Context, p string) (io.ReadWriteC
 	return t.c.OpenStream(ctx, id, syncProto)
 }
 
+func (t clusterTransport) OpenRPC(ctx context.Context, p string) (io.ReadWriteCloser, error) {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return nil, err
+	}
+	return t.c.OpenStream(ctx, id, rpcProto)
+}
+
 // startCluster starts the libp2p host, gossip and catalog, and wires them to a replicator.
 func (n *Node) startCluster() error {
 	c := n.cfg
@@ -68,6 +76,11 @@ func (n *Node) startCluster() error {
 	cl.OnMessage(func(from peer.ID, data []byte) { r.onMessage(from.String(), data) })
 	cl.HandleStream(syncProto, func(s network.Stream) {
 		if !n.goAsync(func() { r.handleSync(s.Conn().RemotePeer().String(), s) }) {
+			s.Reset()
+		}
+	})
+	cl.HandleStream(rpcProto, func(s network.Stream) {
+		if !n.goAsync(func() { n.serveRPC(s.Conn().RemotePeer().String(), s) }) {
 			s.Reset()
 		}
 	})

@@ -1,0 +1,128 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// Peer RPC: one request and one response per stream (streams are cheap on a multiplexed
+// connection). Used for read-through on a local miss and for cluster-wide load leases.
+//
+//	request:  op byte, uvarint key length, key, then op-specific fields
+//	opGet     -> status (0 miss, 1 hit) [+ crdt delta]
+//	opLease   uvarint ttl ms -> status (1 granted, 2 held by another) + uvarint remaining ms
+//	opRelease -> status 1
+const (
+	rpcProto = "peer/1"
+
+	opGet     byte = 0x01
+	opLease   byte = 0x02
+	opRelease byte = 0x03
+
+	stMiss    byte = 0
+	stHit     byte = 1
+	stGranted byte = 1
+	stHeld    byte = 2
+
+	// rpcDeadline bounds serving one request.
+	rpcDeadline = 5 * time.Second
+)
+
+// peerRPC is the transport side of peer requests.
+type peerRPC interface {
+	OpenRPC(ctx context.Context, peer string) (io.ReadWriteCloser, error)
+}
+
+func appendRequest(dst []byte, op byte, key string) []byte {
+	dst = append(dst, op)
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
+}
+
+// call sends one request to peer and returns the raw response (bounded by maxFrame).
+func (n *Node) call(ctx context.Context, peer string, req []byte) ([]byte, error) {
+	rpc, ok := n.repl.tr.(peerRPC)
+	if !ok {
+		return nil, fmt.Errorf("node: transport has no peer rpc")
+	}
+	s, err := rpc.OpenRPC(ctx, peer)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	defer context.AfterFunc(ctx, func() { s.Close() })()
+	bw := bufio.NewWriter(s)
+	fw := &frameWriter{w: bw}
+	if err := fw.write(req); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if cw, ok := s.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	return readFrame(bufio.NewReader(s), nil)
+}
+
+// serveRPC answers one peer request on s.
+func (n *Node) serveRPC(from string, s io.ReadWriteCloser) {
+	defer s.Close()
+	ctx, cancel := n.stopCtx()
+	defer cancel()
+	ctx, cancel2 := context.WithTimeout(ctx, rpcDeadline)
+	defer cancel2()
+	defer context.AfterFunc(ctx, func() { s.Close() })()
+	req, err := readFrame(bufio.NewReader(s), nil)
+	if err != nil || len(req) < 2 {
+		n.repl.st.rejected.Add(1)
+		return
+	}
+	op := req[0]
+	klen, m := binary.Uvarint(req[1:])
+	if m <= 0 || klen > uint64(n.cfg.MaxKeySize) || uint64(len(req)-1-m) < klen {
+		n.repl.st.rejected.Add(1)
+		return
+	}
+	key := string(req[1+m : 1+m+int(klen)])
+	rest := req[1+m+int(klen):]
+	var resp []byte
+	switch op {
+	case opGet:
+		resp = n.serveGet(key)
+	case opLease:
+		ttl, k := binary.Uvarint(rest)
+		if k <= 0 || ttl > uint64(time.Minute.Milliseconds()) {
+			n.repl.st.rejected.Add(1)
+			return
+		}
+		resp = n.leases.acquire(key, from, time.Duration(ttl)*time.Millisecond, time.Now())
+	case opRelease:
+		n.leases.release(key, from)
+		resp = []byte{stGranted}
+	default:
+		n.repl.st.rejected.Add(1)
+		return
+	}
+	bw := bufio.NewWriter(s)
+	fw := &frameWriter{w: bw}
+	if fw.write(resp) == nil {
+		bw.Flush()
+	}
+}
+
+// serveGet answers a read-through: the live register for key, with its original version.
+func (n *Node) serveGet(key string) []byte {
+	v, exp, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return []byte{stMiss}
+	}
+	d := crdt.Delta{Key: key, Entry: v.entry(exp)}
+	return crdt.AppendDelta([]byte{stHit}, &d)
+}
