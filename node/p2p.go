@@ -67,6 +67,9 @@ func (n *Node) startCluster() error {
 		ClusterKey:    c.ClusterKey,
 		Logger:        c.Logger,
 		Self:          n.record(cluster.StateJoining),
+		// Every member is a direct peer: gossip relaying would deliver each batch N-1 times.
+		// A member cut off from a writer gets its writes by anti-entropy through a third node.
+		NoRelay: true,
 	})
 	if err != nil {
 		return fmt.Errorf("node: start cluster: %w", err)

@@ -1,0 +1,58 @@
+// Package cluster is the transport and membership layer of geocache
+// replication. It moves opaque bytes between cluster members and reports who
+// the members are; it knows nothing about cache entries.
+//
+// # Model
+//
+// Each member runs one libp2p host with a persistent Ed25519 identity,
+// TCP, Noise and yamux. Only members may connect: a [Gater] admits the
+// peers on the allow-list (or everyone in development mode), and an
+// optional 32-byte cluster key turns the host into a libp2p private network
+// so strangers cannot even complete a handshake.
+//
+// Data travels on one gossipsub topic, "<cluster>/deltas/1", with unsigned
+// messages (StrictNoSign: connections are authenticated and members are
+// trusted), flood publishing, every member as a direct peer and queues
+// raised well above gossipsub's defaults. Every drop gossipsub reports is
+// counted in [Stats]. Because unsigned gossip carries no author, each
+// message carries a small envelope with the publisher's peer ID and a
+// sequence number; it names the publisher even when the message was relayed
+// by another member (a member cut off from the publisher still gets its
+// messages through a third one) and serves as the message ID. Forwarding
+// multiplies each member's inbound traffic by N-1; Config.NoRelay turns it
+// off. [Cluster.Publish] is best effort; the caller's anti-entropy repairs
+// losses.
+//
+// Membership lives in a catalog: a go-ds-crdt Merkle-CRDT replicated over
+// an ipfs-lite DAG service (bitswap) on the same host and a broadcaster on
+// the same gossipsub ("<cluster>/catalog/1"). Each member writes only its
+// own [Record] under /members/<peer id> ([Cluster.UpdateSelf]); the catalog
+// is persisted in LevelDB when a data directory is set. Records say where a
+// member is and how to reach it, not whether it is alive: liveness comes
+// from connections. When a record arrives, the member is dialled and made
+// a gossipsub direct peer, so joining through any one member is enough to
+// find all of them: every member announces its DAG heads to each peer that
+// connects and whenever they change, so records spread hop by hop even
+// without gossip relays. Members that are not connected are redialled with
+// per-peer exponential backoff, which also heals partitions. Connected
+// peers are pinged every PingInterval; [Member.RTT] is the smoothed result.
+//
+// Stream protocols for request/response work (anti-entropy, read-through)
+// are registered with [Cluster.HandleStream] and opened with
+// [Cluster.OpenStream], under "/<cluster>/".
+//
+// # Concurrency
+//
+// All exported methods are safe for concurrent use. The cluster owns its
+// goroutines (connection watcher, notifier, dialer, pinger, record
+// refresher, catalog head announcer, message delivery); [Cluster.Close]
+// stops them and waits for them, then closes the catalog, gossipsub, the
+// host and the datastore. Close is idempotent.
+//
+// Callbacks never run under a lock of this package. The [Cluster.OnMessage]
+// handler runs on one goroutine, one message at a time; while it runs,
+// messages wait in a bounded queue and overflow is dropped and counted.
+// [Cluster.Notify] callbacks run on another single goroutine; changes are
+// coalesced per peer while they run, so nothing upstream ever blocks on
+// them. Neither kind is called after Close returns.
+package cluster
