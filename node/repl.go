@@ -277,9 +277,7 @@ func (r *replicator) onMessage(from string, data []byte) {
 			r.st.rejected.Add(uint64(len(b.Deltas)))
 			return
 		}
-		for i := range b.Deltas {
-			r.apply(&b.Deltas[i])
-		}
+		r.applyBatch(b.Deltas)
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
 			case r.kick <- struct{}{}:
@@ -302,58 +300,93 @@ func (r *replicator) onMessage(from string, data []byte) {
 // apply merges one remote delta into the store and records its dot. It reports whether the
 // delta was new here (not a duplicate or rejected).
 func (r *replicator) apply(d *crdt.Delta) bool {
-	e := &d.Entry
-	if e.Type != crdt.TypeLWW || len(d.Key) > r.n.cfg.MaxKeySize || e.Seq == 0 {
-		r.st.rejected.Add(1)
-		return false
-	}
+	return r.applyBatch([]crdt.Delta{*d}) == 1
+}
+
+// applyBatch merges remote deltas into the store (LWW, inside the store's compare-and-apply)
+// and records their dots and log entries, taking each replication lock once per batch. It
+// returns how many deltas were new here.
+func (r *replicator) applyBatch(ds []crdt.Delta) int {
+	const (
+		skip = iota
+		fresh
+		won
+	)
+	state := make([]uint8, len(ds))
 	r.mu.Lock()
-	seen := r.vec.Contains(e.Dot())
-	r.mu.Unlock()
-	if seen {
-		r.st.duplicate.Add(1)
-		return false
+	for i := range ds {
+		e := &ds[i].Entry
+		switch {
+		case e.Type != crdt.TypeLWW || len(ds[i].Key) > r.n.cfg.MaxKeySize || e.Seq == 0:
+			r.st.rejected.Add(1)
+		case r.vec.Contains(e.Dot()):
+			r.st.duplicate.Add(1)
+		default:
+			state[i] = fresh
+		}
 	}
+	r.mu.Unlock()
 	nowMs := r.n.nowMs()
 	r.n.clockMu.Lock()
-	_, err := r.n.clock.Observe(e.Version.TS, nowMs)
-	r.n.clockMu.Unlock()
-	if err != nil {
-		// Not recorded in the vector: once our clock catches up a later sync delivers it.
-		r.st.skew.Add(1)
-		return false
-	}
-	won := false
-	r.n.store.Apply(d.Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-		if !cur.Exists {
-			if uint64(e.Version.TS) <= cur.Floor {
-				return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
+	for i := range ds {
+		if state[i] == fresh {
+			if _, err := r.n.clock.Observe(ds[i].Entry.Version.TS, nowMs); err != nil {
+				// Not recorded in the vector: once our clock catches up a later sync delivers it.
+				state[i] = skip
+				r.st.skew.Add(1)
 			}
-		} else if !cur.Value.ver.Less(e.Version) {
-			return lru.Update[value]{Action: lru.Keep}
 		}
-		v := valueOf(e)
-		r.n.trackTombstone(&cur, &v)
-		won = true
-		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
-	})
-	if won {
-		r.st.applied.Add(1)
-	} else {
-		r.st.stale.Add(1)
 	}
+	r.n.clockMu.Unlock()
+	for i := range ds {
+		if state[i] != fresh {
+			continue
+		}
+		e := &ds[i].Entry
+		r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			if !cur.Exists {
+				if uint64(e.Version.TS) <= cur.Floor {
+					return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
+				}
+			} else if !cur.Value.ver.Less(e.Version) {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			v := valueOf(e)
+			r.n.trackTombstone(&cur, &v)
+			state[i] = won
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
+		})
+		if state[i] == won {
+			r.st.applied.Add(1)
+		} else {
+			r.st.stale.Add(1)
+		}
+	}
+	added := 0
 	r.mu.Lock()
-	added := r.vec.Add(e.Dot(), e.Version.TS)
-	if added {
-		r.log.append(*d)
-	}
-	if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil && won {
-		lag := time.Duration(nowMs-e.Version.TS.Millis()) * time.Millisecond
-		p.lag = (p.lag*7 + max(lag, 0)) / 8
+	for i := range ds {
+		if state[i] == skip {
+			continue
+		}
+		e := &ds[i].Entry
+		if r.vec.Add(e.Dot(), e.Version.TS) {
+			r.log.append(ds[i])
+			added++
+		}
+		if state[i] == won {
+			if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil {
+				lag := time.Duration(nowMs-e.Version.TS.Millis()) * time.Millisecond
+				p.lag = (p.lag*7 + max(lag, 0)) / 8
+			}
+		}
 	}
 	r.mu.Unlock()
-	if won && r.applied != nil {
-		r.applied(d)
+	if r.applied != nil {
+		for i := range ds {
+			if state[i] == won {
+				r.applied(&ds[i])
+			}
+		}
 	}
 	return added
 }

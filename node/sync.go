@@ -253,11 +253,7 @@ func (r *replicator) receive(br *bufio.Reader) error {
 				r.st.rejected.Add(1)
 				return err
 			}
-			for i := range b.Deltas {
-				if r.apply(&b.Deltas[i]) {
-					r.st.recv.Add(1)
-				}
-			}
+			r.st.recv.Add(uint64(r.applyBatch(b.Deltas)))
 		case frameAdopt:
 			rep, seq, ts, err := decodeAdopt(frame)
 			if err != nil {

@@ -1,0 +1,320 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/node"
+	"github.com/geocache/geocache/node/httpapi"
+)
+
+var _ httpapi.Backend = (*node.Node)(nil)
+
+type fakeClock struct{ now time.Time }
+
+func newAPI(t *testing.T, b httpapi.Backend, cfg httpapi.Config) *httptest.Server {
+	t.Helper()
+	api, err := httpapi.New(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newNode(t *testing.T, clock *fakeClock) *node.Node {
+	t.Helper()
+	cfg := node.Config{Region: "eu-west"}
+	if clock != nil {
+		cfg.Now = func() time.Time { return clock.now }
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func do(t *testing.T, method, url string, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+	n := newNode(t, clock)
+	srv := newAPI(t, n, httpapi.Config{})
+	url := srv.URL + "/v1/keys/"
+
+	resp, body := do(t, "GET", url+"missing", "", nil)
+	if resp.StatusCode != 404 || !strings.Contains(body, "key not found") {
+		t.Fatalf("GET missing: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "PUT", url+"user/42?ttl=90s", `{"name":"ada"}`, map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"written": true`) || resp.Header.Get("ETag") == "" {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	putTag := resp.Header.Get("ETag")
+	it, ok, _ := n.Peek(context.Background(), "user/42")
+	if !ok || string(it.Value) != `{"name":"ada"}` || it.ContentType != "application/json" ||
+		!it.ExpireAt.Equal(clock.now.Add(90*time.Second)) {
+		t.Fatalf("stored item %+v %v", it, ok)
+	}
+	resp, body = do(t, "GET", url+"user/42", "", nil)
+	if resp.StatusCode != 200 || body != `{"name":"ada"}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp.Header.Get("ETag") != putTag || resp.Header.Get("X-Geocache-TTL") != "90000ms" ||
+		resp.Header.Get("X-Geocache-Version") != it.Version.String() {
+		t.Fatalf("GET headers: %v", resp.Header)
+	}
+	resp, _ = do(t, "GET", url+"user/42", "", map[string]string{"If-None-Match": putTag})
+	if resp.StatusCode != 304 {
+		t.Fatalf("conditional GET: %d", resp.StatusCode)
+	}
+	resp, body = do(t, "HEAD", url+"user/42", "", nil)
+	if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len(`{"name":"ada"}`)) {
+		t.Fatalf("HEAD: %d %q %d", resp.StatusCode, body, resp.ContentLength)
+	}
+
+	// TTL from the header, in seconds; no content type: octet-stream.
+	do(t, "PUT", url+"raw", "\x00\x01", map[string]string{"X-Geocache-TTL": "30"})
+	resp, body = do(t, "GET", url+"raw", "", nil)
+	if body != "\x00\x01" || resp.Header.Get("Content-Type") != "application/octet-stream" ||
+		resp.Header.Get("X-Geocache-TTL") != "30000ms" {
+		t.Fatalf("GET raw: %q %v", body, resp.Header)
+	}
+	// A new write changes the version.
+	resp, _ = do(t, "PUT", url+"raw", "2", nil)
+	if resp.Header.Get("ETag") == "" || resp.Header.Get("ETag") == putTag {
+		t.Fatalf("second PUT ETag %q", resp.Header.Get("ETag"))
+	}
+	// If-None-Match: * writes only an absent key.
+	resp, _ = do(t, "PUT", url+"raw", "3", map[string]string{"If-None-Match": "*"})
+	if resp.StatusCode != 412 {
+		t.Fatalf("PUT If-None-Match existing: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, "PUT", url+"fresh", "3", map[string]string{"If-None-Match": "*"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT If-None-Match absent: %d", resp.StatusCode)
+	}
+	// Keys with escapes round-trip.
+	do(t, "PUT", url+"a%20b%2Fc", "spaced", nil)
+	if _, ok, _ := n.Peek(context.Background(), "a b/c"); !ok {
+		t.Fatal("escaped key not stored as decoded")
+	}
+
+	resp, body = do(t, "DELETE", url+"raw", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"deleted": true`) {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "DELETE", url+"raw", "", nil)
+	if !strings.Contains(body, `"deleted": false`) {
+		t.Fatalf("DELETE again: %d %s", resp.StatusCode, body)
+	}
+	// Expiry follows the node's clock.
+	clock.now = clock.now.Add(91 * time.Second)
+	if resp, _ := do(t, "GET", url+"user/42", "", nil); resp.StatusCode != 404 {
+		t.Fatalf("GET after expiry: %d", resp.StatusCode)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nil)
+	srv := newAPI(t, n, httpapi.Config{MaxBodySize: 10})
+	for _, c := range []struct {
+		method, path, body string
+		hdr                map[string]string
+		code               int
+	}{
+		{"PUT", "/v1/keys/k?ttl=abc", "v", nil, 400},
+		{"PUT", "/v1/keys/k?ttl=-5s", "v", nil, 400},
+		{"PUT", "/v1/keys/k?ttl=0", "v", nil, 400},
+		{"PUT", "/v1/keys/k", "v", map[string]string{"X-Geocache-TTL": "soon"}, 400},
+		{"PUT", "/v1/keys/k?replicas=x", "v", nil, 400},
+		{"PUT", "/v1/keys/k?replicas=1&timeout=-1s", "v", nil, 400},
+		{"PUT", "/v1/keys/k", "this body is too long", nil, 413},
+		{"PUT", "/v1/keys/k", "v", map[string]string{"Content-Type": strings.Repeat("x", 300)}, 400},
+		{"PUT", "/v1/keys/" + strings.Repeat("k", 17<<10), "v", nil, 414},
+		{"GET", "/v1/keys/", "", nil, 400},
+		{"POST", "/v1/keys/k", "v", nil, 405},
+		{"GET", "/v1/nosuch", "", nil, 404},
+	} {
+		resp, body := do(t, c.method, srv.URL+c.path, c.body, c.hdr)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s %.40s: %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.code)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nil)
+	token := "0123456789abcdef-token"
+	srv := newAPI(t, n, httpapi.Config{Tokens: []string{token}})
+	for _, path := range []string{"/v1/keys/k", "/v1/members", "/metrics", "/"} {
+		resp, _ := do(t, "GET", srv.URL+path, "", nil)
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s without a token: %d", path, resp.StatusCode)
+		}
+		resp, _ = do(t, "GET", srv.URL+path, "", map[string]string{"Authorization": "Bearer wrong"})
+		if resp.StatusCode != 401 {
+			t.Errorf("GET %s with a wrong token: %d", path, resp.StatusCode)
+		}
+	}
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	if resp, _ := do(t, "PUT", srv.URL+"/v1/keys/k", "v", auth); resp.StatusCode != 200 {
+		t.Fatalf("PUT with the token: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, "GET", srv.URL+"/v1/keys/k", "", auth); resp.StatusCode != 200 || body != "v" {
+		t.Fatalf("GET with the token: %d %q", resp.StatusCode, body)
+	}
+	// Probes stay open for load balancers.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, _ := do(t, "GET", srv.URL+path, "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// cluster wraps a node with the optional cluster interfaces.
+type cluster struct {
+	*node.Node
+	ready   bool
+	waited  []crdt.Version
+	members []httpapi.Member
+}
+
+func (c *cluster) Ready() bool { return c.ready }
+func (c *cluster) WaitReplicated(_ context.Context, v crdt.Version, n int) (int, error) {
+	c.waited = append(c.waited, v)
+	return min(n, 2), nil
+}
+func (c *cluster) Members() []httpapi.Member { return c.members }
+
+func TestClusterViews(t *testing.T) {
+	t.Parallel()
+	c := &cluster{Node: newNode(t, nil), members: []httpapi.Member{
+		{ID: "self", Region: "eu-west", State: "self"},
+		{ID: "p2", Region: "us-east", State: "connected", RTT: 81500 * time.Microsecond,
+			Lag: 4 * time.Millisecond, DeltasRejected: 3, DeltasDropped: 5, SyncSessions: 7},
+	}}
+	srv := newAPI(t, c, httpapi.Config{})
+
+	if resp, body := do(t, "GET", srv.URL+"/readyz", "", nil); resp.StatusCode != 503 || !strings.Contains(body, "warming") {
+		t.Fatalf("readyz while warming: %d %s", resp.StatusCode, body)
+	}
+	c.ready = true
+	if resp, _ := do(t, "GET", srv.URL+"/readyz", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("readyz: %d", resp.StatusCode)
+	}
+	resp, body := do(t, "PUT", srv.URL+"/v1/keys/k?replicas=3&timeout=1s", "v", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 2`) || len(c.waited) != 1 {
+		t.Fatalf("PUT with replicas: %d %s (waited %v)", resp.StatusCode, body, c.waited)
+	}
+	if it, _, _ := c.Peek(context.Background(), "k"); c.waited[0] != it.Version {
+		t.Fatalf("waited for %v, want the write's version %v", c.waited[0], it.Version)
+	}
+	_, body = do(t, "GET", srv.URL+"/v1/members", "", nil)
+	for _, want := range []string{`"id": "p2"`, `"region": "us-east"`, `"state": "connected"`, `"rtt_ms": 81.5`, `"lag_ms": 4`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("members lacks %s:\n%s", want, body)
+		}
+	}
+	_, page := do(t, "GET", srv.URL+"/", "", nil)
+	if !strings.Contains(page, "us-east") || !strings.Contains(page, "81.50") {
+		t.Errorf("status page lacks the peer:\n%s", page)
+	}
+}
+
+func TestMembersDefaultsToSelf(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nil)
+	srv := newAPI(t, n, httpapi.Config{Self: httpapi.Member{RESP: "127.0.0.1:6379"}})
+	_, body := do(t, "GET", srv.URL+"/v1/members", "", nil)
+	for _, want := range []string{`"id": "` + n.ReplicaID().String() + `"`, `"region": "eu-west"`, `"state": "self"`, `"resp": "127.0.0.1:6379"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("members lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	c := &cluster{Node: newNode(t, nil), ready: true, members: []httpapi.Member{
+		{ID: "p2", Region: "us-east", State: "connected", Lag: 250 * time.Millisecond, DeltasRejected: 3,
+			DeltasDropped: 5, SyncSessions: 7},
+	}}
+	api, err := httpapi.New(c, httpapi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	ctx := context.Background()
+	c.Set(ctx, "a", []byte("1"), node.SetOptions{})
+	c.Set(ctx, "b", []byte("2"), node.SetOptions{})
+	c.Get(ctx, "a")
+	c.Get(ctx, "zz")
+	c.Delete(ctx, "b")
+	do(t, "GET", srv.URL+"/v1/keys/a", "", nil)
+
+	_, body := do(t, "GET", srv.URL+"/metrics", "", nil)
+	for _, want := range []string{
+		`geocache_operations_total{op="get"} 3`,
+		`geocache_operations_total{op="set"} 2`,
+		`geocache_operations_total{op="delete"} 1`,
+		`geocache_hits_total 2`,
+		`geocache_misses_total 1`,
+		`geocache_entries 1`,
+		`geocache_evictions_total 0`,
+		`geocache_expirations_total 0`,
+		`geocache_tombstones{kind="delete"} 1`,
+		`geocache_replication_lag_seconds{peer="p2",region="us-east"} 0.25`,
+		`geocache_deltas_rejected_total{peer="p2",region="us-east"} 3`,
+		`geocache_deltas_dropped_total{peer="p2",region="us-east"} 5`,
+		`geocache_sync_sessions_total{peer="p2",region="us-east"} 7`,
+		`geocache_http_requests_total{code="200",route="keys"} 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	mfs, err := api.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "geocache_bytes" {
+			found = len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetGauge().GetValue() > 0
+		}
+	}
+	if !found {
+		t.Error("geocache_bytes missing or zero")
+	}
+}

@@ -1,0 +1,69 @@
+package resp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/geocache/geocache/node"
+)
+
+// discardConn is a net.Conn whose writes vanish; benchmarks feed its client's input buffer
+// directly.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(b []byte) (int, error)     { return len(b), nil }
+func (discardConn) Close() error                    { return nil }
+func (discardConn) RemoteAddr() net.Addr            { return &net.TCPAddr{} }
+func (discardConn) LocalAddr() net.Addr             { return &net.TCPAddr{} }
+func (discardConn) SetReadDeadline(time.Time) error { return nil }
+
+// benchPipeline measures the server side of a pipeline of 16 requests: parsing, dispatch, the
+// node and reply encoding, without the network.
+func benchPipeline(b *testing.B, req func(i int) []byte) {
+	n, err := node.New(node.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	s, err := New(n, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := newClient(s, discardConn{}, "", "")
+	ctx := context.Background()
+	const depth = 16
+	var batch []byte
+	for i := range depth {
+		batch = append(batch, req(i)...)
+	}
+	// Warm the keys so GET hits.
+	c.in = append(c.in[:0], batch...)
+	c.r, c.w = 0, len(batch)
+	c.process(ctx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		c.in = append(c.in[:0], batch...)
+		c.r, c.w = 0, len(batch)
+		if c.process(ctx) != procOK {
+			b.Fatal("connection closed")
+		}
+	}
+}
+
+func BenchmarkPipelineSET(b *testing.B) {
+	benchPipeline(b, func(i int) []byte {
+		k := fmt.Sprintf("key:%06d", i)
+		return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
+	})
+}
+
+func BenchmarkPipelineGET(b *testing.B) {
+	benchPipeline(b, func(i int) []byte {
+		k := fmt.Sprintf("key:%06d", i)
+		return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(k), k, len(k), k)
+	})
+}

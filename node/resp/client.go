@@ -1,0 +1,288 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// Connection states, for the sweeper.
+const (
+	stateReading int32 = iota // waiting for input: subject to IdleTimeout
+	stateRunning              // executing commands
+	stateWriting              // writing replies: subject to WriteTimeout
+	stateBlocked              // blocked in WAIT: neither
+)
+
+const (
+	initialInBuf = 8 << 10
+	shrinkInBuf  = 64 << 10 // an empty input buffer larger than this is given back
+	flushOutBuf  = 64 << 10 // replies are written out once this many bytes are buffered
+	keepOutBuf   = 1 << 20  // a larger reply buffer is given back after writing
+)
+
+// client is one connection. Its fields are owned by its goroutine except where noted.
+type client struct {
+	s     *Server
+	conn  net.Conn // nil when an event loop serves the connection
+	fd    int      // the socket, when an event loop serves the connection; else -1
+	loop  *loop
+	id    uint64
+	addr  string
+	laddr string
+	born  time.Time
+	// ctx lives as long as the connection and is cancelled by kill. It is kept here, unlike a
+	// request-scoped context, because an event loop serves many connections and needs each
+	// one's context when it runs its commands.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	in   []byte // input buffer; in[r:w] is unparsed
+	r, w int
+	need int // bytes the incomplete request at in[r:] needs, when known
+	out  []byte
+	wpos int // bytes of out already written (event loops write without blocking)
+	p    parser
+
+	outBlocked bool         // the socket took only part of out; wait until writable
+	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
+
+	authed          bool
+	closeAfterReply bool
+	lastWrite       crdt.Version // version of this connection's latest write, for WAIT
+	pending         int          // replies buffered since the last write-out
+
+	// mu guards the fields CLIENT LIST reads from other goroutines. The owner reads them
+	// without the lock and writes them with it.
+	mu    sync.Mutex
+	proto int    // 2 or 3
+	name  string // CLIENT SETNAME
+	user  string
+
+	lastActive atomic.Int64 // unix ns of the last read or write-out
+	state      atomic.Int32
+	cmds       atomic.Uint64 // commands processed
+}
+
+func newClient(s *Server, conn net.Conn, addr, laddr string) *client {
+	c := &client{
+		s:     s,
+		conn:  conn,
+		fd:    -1,
+		id:    s.nextID.Add(1),
+		addr:  addr,
+		laddr: laddr,
+		born:  time.Now(),
+		proto: 2,
+		user:  "default",
+		in:    make([]byte, initialInBuf),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.p.maxBulk = int64(s.cfg.MaxBulkLen)
+	c.authed = !s.authOn
+	c.lastActive.Store(c.born.UnixNano())
+	return c
+}
+
+// interrupt asks the client's goroutine or loop to finish: a read in progress returns at once, a
+// WAIT in progress returns its current count. Safe from any goroutine.
+func (c *client) interrupt() {
+	if c.state.Load() == stateBlocked {
+		c.cancel()
+	}
+	if c.loop != nil {
+		c.loop.wake()
+		return
+	}
+	c.conn.SetReadDeadline(time.Now())
+}
+
+// kill closes the connection under the client's goroutine or loop. Safe from any goroutine while
+// holding s.mu with c still registered (so that an event loop's socket is still open).
+func (c *client) kill() {
+	c.cancel()
+	if c.loop != nil {
+		shutdownSocket(c.fd)
+		return
+	}
+	c.conn.Close()
+}
+
+func (c *client) authRequired() bool { return !c.authed }
+
+func (s *Server) serveClient(c *client) {
+	ctx := c.ctx
+	defer func() {
+		c.cancel()
+		c.conn.Close()
+		s.removeClient(c)
+	}()
+	if s.shutting.Load() {
+		return
+	}
+	c.state.Store(stateReading)
+	for {
+		n, err := c.conn.Read(c.in[c.w:])
+		c.state.Store(stateRunning)
+		if n > 0 {
+			c.lastActive.Store(c.s.clock.Load())
+			c.w += n
+			if c.process(ctx) != procOK {
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				s.cfg.Logger.Debug("resp: connection read failed", "client", c.addr, "err", err)
+			}
+			return
+		}
+		if s.shutting.Load() {
+			return
+		}
+		if !c.makeRoom() {
+			s.protoErrors.Add(1)
+			s.cfg.Logger.Warn("resp: closing client over the request size limit",
+				"client", c.addr, "limit", s.cfg.MaxRequestSize)
+			return
+		}
+		c.state.Store(stateReading)
+		if s.shutting.Load() { // Shutdown may have set the read deadline before we got here
+			return
+		}
+	}
+}
+
+// Results of process.
+const (
+	procOK       = iota // all complete requests ran and their replies are written
+	procClose           // the connection must close
+	procBlocked         // replies wait for the socket to drain (event loops only)
+	procDetached        // a WAIT went to a goroutine (event loops only)
+)
+
+// process runs every complete request in the input buffer and writes the replies out.
+func (c *client) process(ctx context.Context) int {
+	for c.r < c.w {
+		if c.outBlocked {
+			return procBlocked
+		}
+		n, argv, need, err := c.p.parse(c.in[c.r:c.w], c.authRequired())
+		if err != nil {
+			c.s.protoErrors.Add(1)
+			c.out = appendError(c.out, "ERR "+err.Error())
+			c.flush()
+			return procClose
+		}
+		if n == 0 {
+			c.need = need
+			break
+		}
+		c.r += n
+		if len(argv) == 0 {
+			continue
+		}
+		c.s.dispatch(ctx, c, argv)
+		c.cmds.Add(1)
+		c.pending++
+		if c.wait != nil {
+			return procDetached
+		}
+		if c.closeAfterReply {
+			c.flush()
+			return procClose
+		}
+		if len(c.out) >= flushOutBuf || c.pending >= c.s.cfg.MaxPipeline {
+			if !c.flush() {
+				return procClose
+			}
+		}
+	}
+	if c.r == c.w {
+		c.r, c.w, c.need = 0, 0, 0
+	}
+	if !c.flush() {
+		return procClose
+	}
+	if c.outBlocked {
+		return procBlocked
+	}
+	return procOK
+}
+
+// flush writes the buffered replies. It returns false if the connection failed. On an event
+// loop the socket may take only part of them: then outBlocked is set and the rest waits.
+func (c *client) flush() bool {
+	c.pending = 0
+	if len(c.out) == c.wpos {
+		return true
+	}
+	c.lastActive.Store(c.s.clock.Load())
+	if c.loop != nil {
+		n, err := writeSocket(c.fd, c.out[c.wpos:])
+		c.wpos += n
+		if err != nil {
+			return false
+		}
+		if c.wpos < len(c.out) {
+			c.outBlocked = true
+			c.state.Store(stateWriting)
+			return true
+		}
+		c.outBlocked = false
+	} else {
+		c.state.Store(stateWriting)
+		_, err := c.conn.Write(c.out)
+		c.state.Store(stateRunning)
+		if err != nil {
+			return false
+		}
+	}
+	c.wpos = 0
+	if cap(c.out) > keepOutBuf {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return true
+}
+
+// makeRoom prepares the input buffer for the next read: it moves an incomplete request to the
+// front and grows the buffer to what the request needs. It returns false if the request would
+// exceed MaxRequestSize.
+func (c *client) makeRoom() bool {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		if len(c.in) > shrinkInBuf {
+			c.in = make([]byte, initialInBuf)
+		}
+		return true
+	}
+	if c.r > 0 {
+		c.w = copy(c.in, c.in[c.r:c.w])
+		c.r = 0
+	}
+	want := c.w + 1
+	if c.need > want {
+		want = c.need
+	}
+	if want <= len(c.in) {
+		return true
+	}
+	if want > c.s.cfg.MaxRequestSize {
+		return false
+	}
+	size := max(2*len(c.in), want)
+	size = min(size, c.s.cfg.MaxRequestSize)
+	in := make([]byte, size)
+	copy(in, c.in[:c.w])
+	c.in = in
+	return true
+}

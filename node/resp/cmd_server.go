@@ -1,0 +1,285 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/node"
+)
+
+// cmdWait serves WAIT numreplicas timeout: block until numreplicas other regions have applied
+// this connection's latest write, or timeout milliseconds pass (0: no limit), and reply with how
+// many have.
+func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	want, ok := string2ll(argv[1])
+	if !ok {
+		c.out = appendError(c.out, errNotInteger)
+		return
+	}
+	timeout, ok := string2ll(argv[2])
+	if !ok {
+		c.out = appendError(c.out, "ERR timeout is not an integer or out of range")
+		return
+	}
+	if timeout < 0 {
+		c.out = appendError(c.out, "ERR timeout is negative")
+		return
+	}
+	if s.repl == nil {
+		// No replication: no region can acknowledge, as for a Redis master without replicas.
+		c.out = appendInt(c.out, 0)
+		return
+	}
+	req := &waitRequest{version: c.lastWrite, replicas: int(min(max(want, 0), math.MaxInt32))}
+	if timeout > 0 && timeout < math.MaxInt64/int64(time.Millisecond) { // longer is forever
+		req.timeout = time.Duration(timeout) * time.Millisecond
+	}
+	if c.loop != nil && req.replicas > 0 {
+		// An event loop must not block: it hands the connection to a goroutine that runs
+		// the WAIT and hands it back with the reply.
+		c.wait = req
+		return
+	}
+	s.runWait(ctx, c, req)
+}
+
+// waitRequest is a parsed WAIT.
+type waitRequest struct {
+	version  crdt.Version
+	replicas int
+	timeout  time.Duration // 0: no limit
+}
+
+// runWait blocks until the request is answered and appends the reply.
+func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if req.timeout > 0 {
+		var cancelT context.CancelFunc
+		wctx, cancelT = context.WithTimeout(wctx, req.timeout)
+		defer cancelT()
+	}
+	if req.replicas > 0 {
+		// Shutdown cancels blocked connections; it checks the state after setting the flag,
+		// and we check the flag after setting the state, so one of us sees the other.
+		c.state.Store(stateBlocked)
+		s.blockedConns.Add(1)
+		defer func() {
+			s.blockedConns.Add(-1)
+			c.state.Store(stateRunning)
+		}()
+		if s.shutting.Load() {
+			cancel()
+		}
+	}
+	n, err := s.repl.WaitReplicated(wctx, req.version, req.replicas)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		c.out = appendError(c.out, backendError(err))
+		return
+	}
+	c.out = appendInt(c.out, int64(n))
+}
+
+// infoSections lists INFO's sections in output order; the bool says whether INFO without
+// arguments includes it.
+var infoSections = []struct {
+	name      string
+	byDefault bool
+}{
+	{"server", true}, {"clients", true}, {"memory", true}, {"stats", true},
+	{"replication", true}, {"keyspace", true},
+}
+
+func cmdInfo(_ context.Context, s *Server, c *client, argv [][]byte) {
+	want := map[string]bool{}
+	all, def := false, len(argv) == 1
+	for _, a := range argv[1:] {
+		name := strings.ToLower(string(a))
+		switch name {
+		case "all", "everything":
+			all = true
+		case "default":
+			def = true
+		default:
+			want[name] = true
+		}
+	}
+	var b strings.Builder
+	n := 0
+	for _, sec := range infoSections {
+		if !all && !(def && sec.byDefault) && !want[sec.name] {
+			continue
+		}
+		if n > 0 {
+			b.WriteString("\r\n")
+		}
+		n++
+		s.writeInfo(&b, c, sec.name)
+	}
+	c.out = appendVerbatim(c.out, b.String(), c.proto)
+}
+
+func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
+	line := func(k string, v any) {
+		b.WriteString(k)
+		b.WriteByte(':')
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v)
+		case int:
+			b.WriteString(strconv.Itoa(v))
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case uint64:
+			b.WriteString(strconv.FormatUint(v, 10))
+		case float64:
+			b.WriteString(strconv.FormatFloat(v, 'f', 2, 64))
+		}
+		b.WriteString("\r\n")
+	}
+	now := time.Now()
+	switch section {
+	case "server":
+		b.WriteString("# Server\r\n")
+		line("redis_version", redisVersion)
+		line("geocache_version", s.cfg.Version)
+		line("redis_mode", "standalone")
+		line("os", runtime.GOOS+" "+runtime.GOARCH)
+		line("arch_bits", strconv.Itoa(strconv.IntSize))
+		line("go_version", runtime.Version())
+		line("process_id", os.Getpid())
+		line("tcp_port", s.tcpPort.Load())
+		line("server_time_usec", now.UnixMicro())
+		up := now.Sub(s.started)
+		line("uptime_in_seconds", int64(up/time.Second))
+		line("uptime_in_days", int64(up/(24*time.Hour)))
+	case "clients":
+		b.WriteString("# Clients\r\n")
+		line("connected_clients", s.connected.Load())
+		line("maxclients", s.cfg.MaxClients)
+		line("blocked_clients", s.blockedConns.Load())
+	case "memory":
+		st := s.b.Stats()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.WriteString("# Memory\r\n")
+		line("used_memory", st.Bytes)
+		line("used_memory_human", humanBytes(st.Bytes))
+		line("maxmemory", st.MaxMemory)
+		line("maxmemory_human", humanBytes(st.MaxMemory))
+		line("maxmemory_policy", "allkeys-lru")
+		line("process_heap_bytes", ms.HeapAlloc)
+		line("process_sys_bytes", ms.Sys)
+	case "stats":
+		st := s.b.Stats()
+		ss := s.Stats()
+		b.WriteString("# Stats\r\n")
+		line("total_connections_received", ss.ConnectionsTotal)
+		line("total_commands_processed", ss.Commands)
+		line("rejected_connections", ss.ConnectionsRejected)
+		line("protocol_errors", ss.ProtocolErrors)
+		line("expired_keys", st.Expirations)
+		line("evicted_keys", st.Evictions)
+		line("keyspace_hits", st.Hits)
+		line("keyspace_misses", st.Misses)
+		line("total_writes", st.Sets)
+		line("total_deletes", st.Deletes)
+		line("delete_tombstones", st.DeleteTombstones)
+		line("local_tombstones", st.LocalTombstones)
+		line("local_tombstones_dropped", st.LocalTombstonesDropped)
+	case "replication":
+		b.WriteString("# Replication\r\n")
+		line("role", "master")
+		line("connected_slaves", 0)
+		var cs ClusterStatus
+		if s.cluster != nil {
+			cs = s.cluster.ClusterStatus()
+		}
+		connected := 0
+		for _, p := range cs.Peers {
+			if p.Connected {
+				connected++
+			}
+		}
+		line("cluster_enabled", boolInt(s.cluster != nil))
+		line("cluster_region", cs.Region)
+		line("cluster_replica_id", cs.ReplicaID)
+		line("cluster_peers", len(cs.Peers))
+		line("cluster_peers_connected", connected)
+		for i, p := range cs.Peers {
+			state := "disconnected"
+			if p.Connected {
+				state = "connected"
+			}
+			line("peer"+strconv.Itoa(i), "id="+p.ID+",region="+p.Region+",addr="+p.Addr+
+				",state="+state+",lag_ms="+strconv.FormatInt(p.Lag.Milliseconds(), 10)+
+				",rtt_ms="+strconv.FormatFloat(float64(p.RTT.Microseconds())/1000, 'f', 3, 64))
+		}
+	case "keyspace":
+		b.WriteString("# Keyspace\r\n")
+		if n := s.b.Len(); n > 0 {
+			line("db0", "keys="+strconv.Itoa(n))
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// humanBytes formats n as Redis's used_memory_human does ("1.50M").
+func humanBytes(n int64) string {
+	f := float64(n)
+	switch {
+	case f < 1024:
+		return strconv.FormatInt(n, 10) + "B"
+	case f < 1024*1024:
+		return strconv.FormatFloat(f/1024, 'f', 2, 64) + "K"
+	case f < 1024*1024*1024:
+		return strconv.FormatFloat(f/(1024*1024), 'f', 2, 64) + "M"
+	case f < 1024*1024*1024*1024:
+		return strconv.FormatFloat(f/(1024*1024*1024), 'f', 2, 64) + "G"
+	}
+	return strconv.FormatFloat(f/(1024*1024*1024*1024), 'f', 2, 64) + "T"
+}
+
+// cmdConfigGet serves CONFIG GET for the few parameters clients and tools read at start
+// (redis-benchmark reads save and appendonly). Nothing is configurable at run time.
+func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
+	st := s.b.Stats()
+	params := []struct{ k, v string }{
+		{"maxmemory", strconv.FormatInt(st.MaxMemory, 10)},
+		{"maxmemory-policy", "allkeys-lru"},
+		{"maxclients", strconv.Itoa(s.cfg.MaxClients)},
+		{"timeout", strconv.FormatInt(int64(max(s.cfg.IdleTimeout, 0)/time.Second), 10)},
+		{"proto-max-bulk-len", strconv.Itoa(s.cfg.MaxBulkLen)},
+		{"client-query-buffer-limit", strconv.Itoa(s.cfg.MaxRequestSize)},
+		{"databases", "1"},
+		{"save", ""},
+		{"appendonly", "no"},
+	}
+	var out []int
+	for i, p := range params {
+		for _, pat := range argv[2:] {
+			if node.Match(strings.ToLower(string(pat)), p.k) {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	c.out = appendMapLen(c.out, len(out), c.proto)
+	for _, i := range out {
+		c.out = appendBulkString(c.out, params[i].k)
+		c.out = appendBulkString(c.out, params[i].v)
+	}
+}

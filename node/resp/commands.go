@@ -1,0 +1,229 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/geocache/geocache/node"
+)
+
+// Command flags.
+const (
+	flagNoAuth = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
+	flagWrite              // may write
+)
+
+// handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
+// commands). Arguments alias the input buffer: a handler must copy what it keeps.
+type handler func(ctx context.Context, s *Server, c *client, argv [][]byte)
+
+// command is one entry of the command table, with Redis's arity convention: n means exactly n
+// arguments including the name, -n at least n.
+type command struct {
+	name  string // full name as Redis reports it: "get", "client|setname"
+	arity int
+	flags int
+	fn    handler
+	subs  map[string]*command // subcommands of a container command (CLIENT, COMMAND, CONFIG)
+}
+
+// commandTable builds the command table. It is built per Server and never modified after.
+func commandTable() map[string]*command {
+	t := make(map[string]*command)
+	add := func(name string, arity, flags int, fn handler) *command {
+		c := &command{name: name, arity: arity, flags: flags, fn: fn}
+		t[name] = c
+		return c
+	}
+	container := func(name string, arity, flags int, fn handler, subs ...*command) {
+		c := add(name, arity, flags, fn)
+		c.subs = make(map[string]*command, len(subs))
+		for _, sub := range subs {
+			sub.name = name + "|" + sub.name
+			c.subs[sub.name[len(name)+1:]] = sub
+		}
+	}
+	sub := func(name string, arity, flags int, fn handler) *command {
+		return &command{name: name, arity: arity, flags: flags, fn: fn}
+	}
+
+	// Strings.
+	add("get", 2, 0, cmdGet)
+	add("set", -3, flagWrite, cmdSet)
+	add("getdel", 2, flagWrite, cmdGetDel)
+	add("getex", -2, flagWrite, cmdGetEx)
+	add("mget", -2, 0, cmdMGet)
+	add("mset", -3, flagWrite, cmdMSet)
+
+	// Keyspace.
+	add("del", -2, flagWrite, cmdDel)
+	add("unlink", -2, flagWrite, cmdDel)
+	add("exists", -2, 0, cmdExists)
+	add("touch", -2, 0, cmdTouch)
+	add("expire", -3, flagWrite, cmdExpire)
+	add("pexpire", -3, flagWrite, cmdExpire)
+	add("expireat", -3, flagWrite, cmdExpire)
+	add("pexpireat", -3, flagWrite, cmdExpire)
+	add("expiretime", 2, 0, cmdExpireTime)
+	add("pexpiretime", 2, 0, cmdExpireTime)
+	add("ttl", 2, 0, cmdTTL)
+	add("pttl", 2, 0, cmdTTL)
+	add("persist", 2, flagWrite, cmdPersist)
+	add("type", 2, 0, cmdType)
+	add("dbsize", 1, 0, cmdDBSize)
+	add("scan", -2, 0, cmdScan)
+	add("keys", 2, 0, cmdKeys)
+
+	// Connection.
+	add("ping", -1, 0, cmdPing)
+	add("echo", 2, 0, cmdEcho)
+	add("hello", -1, flagNoAuth, cmdHello)
+	add("auth", -2, flagNoAuth, cmdAuth)
+	add("select", 2, 0, cmdSelect)
+	add("quit", -1, flagNoAuth, cmdQuit)
+	add("reset", 1, flagNoAuth, cmdReset)
+	container("client", -2, 0, nil,
+		sub("id", 2, 0, cmdClientID),
+		sub("getname", 2, 0, cmdClientGetName),
+		sub("setname", 3, 0, cmdClientSetName),
+		sub("setinfo", 4, 0, cmdClientSetInfo),
+		sub("info", 2, 0, cmdClientInfo),
+		sub("list", -2, 0, cmdClientList),
+	)
+
+	// Server.
+	add("info", -1, 0, cmdInfo)
+	add("wait", 3, 0, cmdWait)
+	container("command", -1, 0, cmdCommand,
+		sub("count", 2, 0, cmdCommandCount),
+		sub("info", -2, 0, cmdCommandInfo),
+		sub("docs", -2, 0, cmdCommandDocs),
+		sub("list", -2, 0, cmdCommandList),
+	)
+	container("config", -2, 0, nil,
+		sub("get", -3, 0, cmdConfigGet),
+	)
+	return t
+}
+
+// lookup finds a command by name, ignoring ASCII case, without allocating.
+func lookup(t map[string]*command, name []byte) *command {
+	var buf [16]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		buf[i] = ch
+	}
+	return t[string(buf[:len(name)])]
+}
+
+// dispatch runs one request, in the order Redis's processCommand checks it: unknown command,
+// unknown subcommand, arity, authentication.
+func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
+	cmd := lookup(s.cmds, argv[0])
+	if cmd == nil {
+		c.out = appendError(c.out, unknownCommand(argv))
+		return
+	}
+	if cmd.subs != nil && len(argv) >= 2 {
+		sub := lookup(cmd.subs, argv[1])
+		if sub == nil {
+			c.out = appendError(c.out, "ERR unknown subcommand '"+trunc(cstr(argv[1]), 128)+
+				"'. Try "+strings.ToUpper(string(cstr(argv[0])))+" HELP.")
+			return
+		}
+		cmd = sub
+	}
+	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity {
+		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+		return
+	}
+	if !c.authed && cmd.flags&flagNoAuth == 0 {
+		c.out = appendError(c.out, "NOAUTH Authentication required.")
+		return
+	}
+	if cmd.fn == nil { // a container called without a subcommand is caught by its arity
+		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+		return
+	}
+	cmd.fn(ctx, s, c, argv)
+}
+
+// unknownCommand formats Redis's unknown-command error: the name and the first arguments,
+// each cut at a NUL byte as C formats them, with at most 128 bytes of arguments.
+func unknownCommand(argv [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(trunc(cstr(argv[0]), 128))
+	b.WriteString("', with args beginning with: ")
+	n := 0
+	for _, a := range argv[1:] {
+		if n >= 128 {
+			break
+		}
+		a = cstr(a)
+		if len(a) > 128-n {
+			a = a[:128-n]
+		}
+		b.WriteByte('\'')
+		b.Write(a)
+		b.WriteString("' ")
+		n += len(a) + 3
+	}
+	return b.String()
+}
+
+func trunc(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+// Error replies shared by several commands, worded as Redis words them.
+const (
+	errSyntax     = "ERR syntax error"
+	errNotInteger = "ERR value is not an integer or out of range"
+	errWrongPass  = "WRONGPASS invalid username-password pair or user is disabled."
+)
+
+func errExpireTime(cmd string) string {
+	return "ERR invalid expire time in '" + cmd + "' command"
+}
+
+// backendError turns a Backend error into an error reply.
+func backendError(err error) string {
+	switch {
+	case errors.Is(err, node.ErrKeyTooLarge):
+		return "ERR key exceeds the maximum key size"
+	case errors.Is(err, node.ErrValueTooLarge):
+		return "ERR string exceeds maximum allowed size"
+	case errors.Is(err, node.ErrClosed):
+		return "ERR server is shutting down"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "ERR command canceled: connection closing"
+	}
+	return "ERR " + strings.TrimPrefix(err.Error(), "node: ")
+}
+
+// equalFold reports whether b equals the lower-case ASCII word w, ignoring case.
+func equalFold(b []byte, w string) bool {
+	if len(b) != len(w) {
+		return false
+	}
+	for i := range len(b) {
+		ch := b[i]
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != w[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,149 @@
+package resp
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/geocache/geocache/node"
+)
+
+// recordConn is a net.Conn that keeps what the server writes.
+type recordConn struct {
+	discardConn
+	out bytes.Buffer
+}
+
+func (c *recordConn) Write(b []byte) (int, error) { return c.out.Write(b) }
+
+// FuzzRESP feeds arbitrary bytes, cut into arbitrary reads, to a connection. The server must
+// not crash, must only write well-formed replies, and must answer every complete request
+// before closing for a protocol error.
+func FuzzRESP(f *testing.F) {
+	for _, seed := range []string{
+		"*1\r\n$4\r\nPING\r\n",
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+		"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nEX\r\n$2\r\n10\r\n",
+		"*4\r\n$6\r\nGETEX\r\n$1\r\nk\r\n$4\r\nPXAT\r\n$1\r\n1\r\n",
+		"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n",
+		"*3\r\n$4\r\nSCAN\r\n$1\r\n0\r\n$5\r\nMATCH\r\n",
+		"*2\r\n$4\r\nKEYS\r\n$3\r\n*[a\r\n",
+		"*1\r\n$4\r\nINFO\r\n*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n",
+		"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nx\r\n*1\r\n$5\r\nRESET\r\n",
+		"PING\r\nECHO \"a\\x41\" 'b'\r\n",
+		"ECHO \"unterminated\r\n",
+		"*x\r\n", "*1\r\n$-1\r\n", "*-1\r\n*0\r\n", "*1\r\n:1\r\n", "$3\r\nabc\r\n",
+		"*2\r\n$4\r\nWAIT\r\n$1\r\n1\r\n", "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n1\r\n",
+		"*3\r\n$6\r\nEXPIRE\r\n$1\r\nk\r\n$20\r\n-9223372036854775808\r\n",
+		"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
+	} {
+		f.Add([]byte(seed), uint8(7))
+	}
+	n, err := node.New(node.Config{MaxMemory: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { n.Close() })
+	s, err := New(n, Config{Password: "", MaxBulkLen: 1 << 16, MaxRequestSize: 1 << 18, EventLoops: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, input []byte, chunk uint8) {
+		conn := &recordConn{}
+		c := newClient(s, conn, "fuzz", "fuzz")
+		step := int(chunk)%64 + 1
+		closed := false
+		for off := 0; off < len(input) && !closed; off += step {
+			piece := input[off:min(off+step, len(input))]
+			for len(piece) > 0 && !closed {
+				n := copy(c.in[c.w:], piece)
+				c.w += n
+				piece = piece[n:]
+				if c.process(c.ctx) != procOK {
+					closed = true
+					break
+				}
+				if !c.makeRoom() {
+					closed = true
+				}
+			}
+		}
+		if c.r > c.w || c.w > len(c.in) {
+			t.Fatalf("buffer indexes out of order: r=%d w=%d len=%d", c.r, c.w, len(c.in))
+		}
+		// Every reply must parse.
+		r := bufio.NewReader(bytes.NewReader(conn.out.Bytes()))
+		for {
+			if _, err := r.Peek(1); err == io.EOF {
+				break
+			}
+			if err := checkReply(r, 0); err != nil {
+				t.Fatalf("malformed reply stream %q: %v", conn.out.Bytes(), err)
+			}
+		}
+	})
+}
+
+// checkReply reads one RESP2/RESP3 reply and reports whether it is well formed.
+func checkReply(r *bufio.Reader, depth int) error {
+	if depth > 16 {
+		return fmt.Errorf("nesting too deep")
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return fmt.Errorf("bad line %q", line)
+	}
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+', '-':
+		if bytes.ContainsAny([]byte(body), "\r\n") {
+			return fmt.Errorf("CR or LF inside %q", line)
+		}
+		return nil
+	case ':':
+		_, err := strconv.ParseInt(body, 10, 64)
+		return err
+	case '_':
+		if body != "" {
+			return fmt.Errorf("bad null %q", line)
+		}
+		return nil
+	case '$', '=':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 {
+			return fmt.Errorf("bad length in %q", line)
+		}
+		if n == -1 {
+			return nil
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return err
+		}
+		if b[n] != '\r' || b[n+1] != '\n' {
+			return fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
+		}
+		return nil
+	case '*', '%', '~':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 {
+			return fmt.Errorf("bad count in %q", line)
+		}
+		if line[0] == '%' {
+			n *= 2
+		}
+		for range n {
+			if err := checkReply(r, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown reply type %q", line)
+}

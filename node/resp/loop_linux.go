@@ -1,0 +1,281 @@
+package resp
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+)
+
+// An event loop serves many plain TCP connections from one goroutine with epoll, as Redis does:
+// per batch of requests one read and one write, with no goroutine wake-up and no read that
+// only finds the socket empty (which Go's netpoller needs before it can park a goroutine). It
+// owns its connections' sockets and buffers; other goroutines reach a connection only through
+// the loop (wake, the incoming queue) or through shutdownSocket while holding Server.mu.
+
+const loopsSupported = true
+
+type loop struct {
+	s      *Server
+	epfd   int
+	wakeR  int // read end of the wake-up pipe, registered with epoll
+	wakeW  int
+	conns  map[int]*client // by socket; touched by the loop goroutine only
+	waits  int             // connections handed to a goroutine for WAIT
+	mu     sync.Mutex
+	queue  []*client // new connections and connections back from WAIT
+	events []syscall.EpollEvent
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, err
+	}
+	l := &loop{s: s, epfd: epfd, wakeR: p[0], wakeW: p[1], conns: make(map[int]*client),
+		events: make([]syscall.EpollEvent, 256)}
+	if err := l.ctl(syscall.EPOLL_CTL_ADD, l.wakeR, syscall.EPOLLIN); err != nil {
+		l.release()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *loop) release() {
+	syscall.Close(l.epfd)
+	syscall.Close(l.wakeR)
+	syscall.Close(l.wakeW)
+}
+
+func (l *loop) ctl(op, fd int, events uint32) error {
+	return syscall.EpollCtl(l.epfd, op, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
+}
+
+// wake makes the loop look at its queue and at the server's state. Safe from any goroutine.
+func (l *loop) wake() {
+	var b [1]byte
+	syscall.Write(l.wakeW, b[:]) // a full pipe already means "wake up"
+}
+
+// enqueue hands a connection to the loop.
+func (l *loop) enqueue(c *client) {
+	l.mu.Lock()
+	l.queue = append(l.queue, c)
+	l.mu.Unlock()
+	l.wake()
+}
+
+// takeConn turns an accepted TCP connection into a socket the loop owns, closing conn. It
+// returns -1 if that is not possible (the caller then serves conn on a goroutine).
+func takeConn(conn net.Conn) int {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return -1
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	rc.Control(func(s uintptr) {
+		if nfd, err := syscall.Dup(int(s)); err == nil {
+			fd = nfd
+		}
+	})
+	if fd < 0 {
+		return -1
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1
+	}
+	conn.Close() // the duplicate keeps the connection open
+	return fd
+}
+
+func shutdownSocket(fd int) { syscall.Shutdown(fd, syscall.SHUT_RDWR) }
+
+func closeSocket(fd int) { syscall.Close(fd) }
+
+// writeSocket writes without blocking; it returns how much the socket took. A full socket is
+// not an error.
+func writeSocket(fd int, b []byte) (int, error) {
+	total := 0
+	for total < len(b) {
+		n, err := syscall.Write(fd, b[total:])
+		if n > 0 {
+			total += n
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.EAGAIN):
+			return total, nil
+		default:
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// run serves until the server stops and every connection of the loop is closed.
+func (l *loop) run() {
+	defer l.s.loopWG.Done()
+	defer l.release()
+	for {
+		n, err := syscall.EpollWait(l.epfd, l.events, -1)
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			l.s.cfg.Logger.Error("resp: epoll failed; closing the loop's connections", "err", err)
+			for _, c := range l.conns {
+				l.close(c)
+			}
+			return
+		}
+		for i := 0; i < n; i++ {
+			ev := l.events[i]
+			fd := int(ev.Fd)
+			if fd == l.wakeR {
+				l.drainWake()
+				continue
+			}
+			c := l.conns[fd]
+			if c == nil {
+				continue
+			}
+			if c.outBlocked && ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+				if !c.flush() {
+					l.close(c)
+					continue
+				}
+				if c.outBlocked {
+					continue
+				}
+				l.ctl(syscall.EPOLL_CTL_MOD, fd, syscall.EPOLLIN|syscall.EPOLLRDHUP)
+				c.state.Store(stateReading)
+				// Requests that arrived while the replies were stuck are waiting in the buffer.
+				if !l.after(c, c.process(c.ctx)) {
+					continue
+				}
+			}
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && !c.outBlocked {
+				l.readable(c)
+			}
+		}
+		if l.s.shutting.Load() && l.stopping() {
+			return
+		}
+	}
+}
+
+func (l *loop) drainWake() {
+	var b [64]byte
+	for {
+		if n, _ := syscall.Read(l.wakeR, b[:]); n < len(b) {
+			break
+		}
+	}
+	l.mu.Lock()
+	q := l.queue
+	l.queue = nil
+	l.mu.Unlock()
+	for _, c := range q {
+		if c.wait != nil { // back from WAIT with its reply
+			c.wait = nil
+			l.waits--
+		}
+		l.conns[c.fd] = c
+		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, syscall.EPOLLIN|syscall.EPOLLRDHUP); err != nil {
+			l.close(c)
+			continue
+		}
+		c.state.Store(stateRunning)
+		l.after(c, c.process(c.ctx))
+	}
+}
+
+// readable reads what the socket has and runs the requests.
+func (l *loop) readable(c *client) {
+	n, err := syscall.Read(c.fd, c.in[c.w:])
+	if n > 0 {
+		c.lastActive.Store(c.s.clock.Load())
+		c.w += n
+		c.state.Store(stateRunning)
+		if !l.after(c, c.process(c.ctx)) {
+			return
+		}
+	}
+	switch {
+	case n == 0 && err == nil: // EOF
+		l.close(c)
+	case err == nil:
+	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+	default:
+		l.close(c)
+	}
+}
+
+// after acts on the result of process. It returns false if the connection is no longer the
+// loop's to serve (closed, waiting for the socket, or in WAIT).
+func (l *loop) after(c *client, res int) bool {
+	switch res {
+	case procClose:
+		l.close(c)
+		return false
+	case procBlocked:
+		l.ctl(syscall.EPOLL_CTL_MOD, c.fd, syscall.EPOLLOUT)
+		return false
+	case procDetached:
+		l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
+		delete(l.conns, c.fd)
+		l.waits++
+		req := c.wait
+		go func() {
+			l.s.runWait(c.ctx, c, req)
+			l.enqueue(c)
+		}()
+		return false
+	}
+	if l.s.shutting.Load() {
+		l.close(c)
+		return false
+	}
+	if !c.makeRoom() {
+		l.s.protoErrors.Add(1)
+		l.s.cfg.Logger.Warn("resp: closing client over the request size limit",
+			"client", c.addr, "limit", l.s.cfg.MaxRequestSize)
+		l.close(c)
+		return false
+	}
+	c.state.Store(stateReading)
+	return true
+}
+
+func (l *loop) close(c *client) {
+	delete(l.conns, c.fd)
+	c.cancel()
+	// Unregister before closing the socket so that kill, which runs under s.mu, never
+	// shuts down a reused descriptor.
+	l.s.removeClient(c)
+	syscall.Close(c.fd)
+}
+
+// stopping closes the connections that have nothing left to write during a shutdown and
+// reports whether the loop is done: no connection of the server is left, so none can still be
+// handed to this loop.
+func (l *loop) stopping() bool {
+	for _, c := range l.conns {
+		if !c.outBlocked {
+			l.close(c)
+		}
+	}
+	l.s.mu.Lock()
+	left := len(l.s.clients)
+	l.s.mu.Unlock()
+	return left == 0
+}
