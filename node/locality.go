@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
-	"math"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/geo"
 	"github.com/geocache/geocache/lru"
 )
 
@@ -104,69 +103,56 @@ func (c *negCache) forget(key string) {
 	c.mu.Unlock()
 }
 
-// estimatedRTT ranks a peer: its measured RTT, else one estimated from great-circle distance
-// (about 1 ms of round trip per 100 km over fibre with routing overhead).
-func estimatedRTT(m *Member, lat, lon float64) time.Duration {
-	if m.RTT > 0 {
-		return m.RTT
-	}
-	return time.Duration(haversineKm(lat, lon, m.Lat, m.Lon)/100*float64(time.Millisecond)) + time.Millisecond
-}
-
-func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371.0
-	rad := math.Pi / 180
-	dlat, dlon := (lat2-lat1)*rad, (lon2-lon1)*rad
-	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
-	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
-}
-
 // healthy reports whether a member can serve: reachable, connected and not leaving.
 func healthy(m *Member) bool {
 	return m.Self || (m.Connected && m.Reachable && m.State != "leaving")
 }
 
-// rankedPeers returns up to n healthy peers (not this node), nearest first by RTT, then by
-// distance, then by peer id.
-func (n *Node) rankedPeers(limit int) []Member {
-	var out []Member
-	for _, m := range n.Members() {
-		if !m.Self && healthy(&m) {
-			out = append(out, m)
+// candidates turns members into geo candidates, remembering each by id.
+func candidates(ms []Member, keep func(*Member) bool) ([]geo.Candidate, map[string]Member) {
+	cands := make([]geo.Candidate, 0, len(ms))
+	byID := make(map[string]Member, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		if !keep(m) {
+			continue
 		}
+		c := geo.Candidate{ID: m.PeerID, RTT: m.RTT, Healthy: true}
+		if m.Region != "" || m.Lat != 0 || m.Lon != 0 {
+			c.Coords = &geo.Coordinates{Lat: m.Lat, Lon: m.Lon}
+		}
+		cands = append(cands, c)
+		byID[m.PeerID] = *m
 	}
-	lat, lon := n.cfg.Lat, n.cfg.Lon
-	sort.SliceStable(out, func(i, j int) bool {
-		ri, rj := estimatedRTT(&out[i], lat, lon), estimatedRTT(&out[j], lat, lon)
-		if ri != rj {
-			return ri < rj
-		}
-		return out[i].PeerID < out[j].PeerID
-	})
-	if len(out) > limit {
-		out = out[:limit]
+	return cands, byID
+}
+
+// rankedPeers returns up to limit healthy peers (not this node), nearest first: by measured
+// RTT, else by RTT estimated from distance, then by peer id (geo.Rank).
+func (n *Node) rankedPeers(limit int) []rankedPeer {
+	cands, byID := candidates(n.Members(), func(m *Member) bool { return !m.Self && healthy(m) })
+	ranked := geo.Rank(&geo.Coordinates{Lat: n.cfg.Lat, Lon: n.cfg.Lon}, cands)
+	out := make([]rankedPeer, 0, min(limit, len(ranked)))
+	for _, r := range ranked[:min(limit, len(ranked))] {
+		out = append(out, rankedPeer{Member: byID[r.ID], rtt: r.EffectiveRTT})
 	}
 	return out
 }
 
+// rankedPeer is a peer with the round trip its rank used (measured or estimated).
+type rankedPeer struct {
+	Member
+	rtt time.Duration
+}
+
 // Nearest returns up to count healthy members (this node included) nearest to (lat, lon) by
-// great-circle distance, ties broken by peer id.
+// great-circle distance, ties broken by peer id (geo.Nearest).
 func (n *Node) Nearest(lat, lon float64, count int) []Member {
-	var out []Member
-	for _, m := range n.Members() {
-		if healthy(&m) {
-			out = append(out, m)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		di, dj := haversineKm(lat, lon, out[i].Lat, out[i].Lon), haversineKm(lat, lon, out[j].Lat, out[j].Lon)
-		if di != dj {
-			return di < dj
-		}
-		return out[i].PeerID < out[j].PeerID
-	})
-	if count > 0 && len(out) > count {
-		out = out[:count]
+	cands, byID := candidates(n.Members(), healthy)
+	ranked := geo.Nearest(geo.Coordinates{Lat: lat, Lon: lon}, cands, count)
+	out := make([]Member, 0, len(ranked))
+	for _, r := range ranked {
+		out = append(out, byID[r.ID])
 	}
 	return out
 }
@@ -200,7 +186,7 @@ func (n *Node) readThrough(ctx context.Context, key string) (Item, bool) {
 		}
 	}
 	launch()
-	hedge := time.NewTimer(hedgeDelay(&peers[0], n.cfg.Lat, n.cfg.Lon))
+	hedge := time.NewTimer(hedgeDelay(peers[0].rtt))
 	defer hedge.Stop()
 	for answered < launched {
 		select {
@@ -219,7 +205,7 @@ func (n *Node) readThrough(ctx context.Context, key string) (Item, bool) {
 		case <-hedge.C:
 			if launched < len(peers) {
 				launch()
-				hedge.Reset(hedgeDelay(&peers[launched-1], n.cfg.Lat, n.cfg.Lon))
+				hedge.Reset(hedgeDelay(peers[launched-1].rtt))
 			}
 		case <-ctx.Done():
 			n.remoteMisses.Add(1)
@@ -233,8 +219,10 @@ func (n *Node) readThrough(ctx context.Context, key string) (Item, bool) {
 	return Item{}, false
 }
 
-func hedgeDelay(m *Member, lat, lon float64) time.Duration {
-	return max(2*estimatedRTT(m, lat, lon)+time.Millisecond, 2*time.Millisecond)
+// hedgeDelay is how long to wait for a peer before asking the next one too: twice its round
+// trip plus a millisecond of service time.
+func hedgeDelay(rtt time.Duration) time.Duration {
+	return max(2*rtt+time.Millisecond, 2*time.Millisecond)
 }
 
 func (n *Node) fetch(ctx context.Context, peer, key string) fetchResult {

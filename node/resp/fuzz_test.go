@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/geocache/geocache/node"
 )
@@ -52,6 +53,16 @@ func FuzzRESP(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, input []byte, chunk uint8) {
+		// A request must never hang the connection: report the input if one does.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("input %q (chunk %d) hangs", input, chunk))
+			}
+		}()
 		conn := &recordConn{}
 		c := newClient(s, conn, "fuzz", "fuzz")
 		step := int(chunk)%64 + 1
