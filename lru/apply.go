@@ -1,0 +1,97 @@
+package lru
+
+import "strconv"
+
+// Current is the state of a key presented to an Apply function.
+type Current[V any] struct {
+	Value  V
+	Expiry int64
+	Exists bool
+	// Floor, when !Exists, is max(the key's local tombstone stamp, the global floor), 0 if
+	// neither: a version at or below it was evicted, expired or deleted here.
+	Floor uint64
+}
+
+// Action is what an Apply function decides.
+type Action uint8
+
+const (
+	// Keep leaves the key as it is.
+	Keep Action = iota
+	// Put stores Update.Value and Update.Expiry, marks the key recently used (possibly
+	// evicting others) and removes the key's local tombstone.
+	Put
+	// Delete removes the key (if present), leaving a local tombstone when Update.Tombstone is
+	// set. OnRemove is not called.
+	Delete
+)
+
+// String returns "keep", "put", "delete" or "action(N)".
+func (a Action) String() string {
+	switch a {
+	case Keep:
+		return "keep"
+	case Put:
+		return "put"
+	case Delete:
+		return "delete"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Update is the outcome of an Apply function.
+type Update[V any] struct {
+	Action Action
+	Value  V
+	Expiry int64
+	// Tombstone, with Delete, leaves a local tombstone with Stamp(old value).
+	Tombstone bool
+}
+
+// Apply atomically reads key and applies fn's decision: the compare-and-apply used for
+// last-writer-wins merges. fn runs under the key's shard write lock, so no other operation on
+// the key (or its shard) interleaves; it must be fast and must not call the cache. An expired
+// entry is first reclaimed (tombstone left, OnRemove called with Expired after the lock is
+// released) and then presented as absent. Apply returns the state fn saw and what it returned.
+// If fn panics the lock is released and the panic propagates; nothing is changed.
+func (c *Cache[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
+	h := c.hash(key)
+	s := c.shardOf(h)
+	var buf []removal[K, V]
+	cur, up := s.apply(c, h, key, now, fn, c.collector(&buf))
+	c.notify(buf)
+	return cur, up
+}
+
+func (s *shard[K, V]) apply(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.find(h, key)
+	var e *entry[K, V]
+	if l != 0 {
+		e = s.at(l - 1)
+		if IsExpired(e.expiry(), now) {
+			s.drop(c, l, e, h, Expired, rm)
+			l, e = 0, nil
+		}
+	}
+	if e != nil {
+		cur = Current[V]{Value: e.value, Expiry: e.expiry(), Exists: true}
+	} else {
+		cur.Floor = max(s.tomb[h], c.floor.Load())
+	}
+	up = fn(cur)
+	switch up.Action {
+	case Put:
+		s.set(c, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
+	case Delete:
+		if e != nil {
+			if up.Tombstone && c.stamp != nil {
+				s.addTomb(c, h, c.stamp(e.value))
+			}
+			s.bytes -= c.cost(e.key, e.value)
+			s.remove(l, e, h)
+		}
+	}
+	return cur, up
+}
