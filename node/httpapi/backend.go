@@ -20,17 +20,11 @@ type Backend interface {
 	Region() string
 }
 
-// Replicator is implemented by a Backend that replicates to other regions. PUT and DELETE with
-// ?replicas=N use it to wait until N other regions have applied the write. On ctx expiry it
-// returns the count reached so far with ctx.Err().
+// Replicator is implemented by a Backend that replicates to other regions (as *node.Node
+// does). PUT and DELETE with ?replicas=N use it to wait until N other nodes have applied the
+// write. It returns the count reached also when ctx expires.
 type Replicator interface {
-	WaitReplicated(ctx context.Context, v crdt.Version, replicas int) (int, error)
-}
-
-// LastWriter optionally reports the version of the backend's latest local write, used to wait
-// for a DELETE's replication.
-type LastWriter interface {
-	LastWrite() crdt.Version
+	WaitReplicated(ctx context.Context, replicas int) (int, error)
 }
 
 // Readiness is implemented by a Backend that needs warming before it serves well (a node that
@@ -40,32 +34,10 @@ type Readiness interface {
 	Ready() bool
 }
 
-// MemberLister supplies the cluster view of /v1/members and the per-peer metrics. It is taken
-// from Config.Members, or from the Backend when it implements MemberLister itself. It must not
-// block on the network.
-type MemberLister interface {
-	Members() []Member
-}
-
-// Member is one cluster member as this node sees it.
-type Member struct {
-	ID     string  `json:"id"`
-	Region string  `json:"region"`
-	Lat    float64 `json:"lat"`
-	Lon    float64 `json:"lon"`
-	// RESP and HTTP are the member's public client addresses, when it published them.
-	RESP string `json:"resp,omitempty"`
-	HTTP string `json:"http,omitempty"`
-	// State is "self", "connected" or "disconnected".
-	State string `json:"state"`
-	// RTT is the smoothed round-trip time; Lag the replication lag from this node to the
-	// member (age of the oldest write it has not acknowledged). Zero when unknown.
-	RTT time.Duration `json:"-"`
-	Lag time.Duration `json:"-"`
-	// Counters about replication with this member, when the backend tracks them: deltas
-	// received from it and rejected (clock too far ahead, malformed) or dropped (older than
-	// what this node holds), and anti-entropy sync sessions run with it.
-	DeltasRejected uint64 `json:"deltas_rejected"`
-	DeltasDropped  uint64 `json:"deltas_dropped"`
-	SyncSessions   uint64 `json:"sync_sessions"`
+// Cluster is implemented by a Backend that knows its cluster (as *node.Node does): it feeds
+// /v1/members, the status page and the replication metrics. Its methods must not block on the
+// network.
+type Cluster interface {
+	Members() []node.Member
+	ReplicationStats() node.ReplicationStats
 }

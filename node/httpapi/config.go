@@ -18,10 +18,6 @@ type Config struct {
 	// MaxBodySize bounds a PUT body. Default 8 MiB; larger bodies get 413.
 	MaxBodySize int64
 
-	// Members supplies /v1/members and per-peer metrics. Default: the Backend if it implements
-	// MemberLister, else this node alone.
-	Members MemberLister
-
 	// Collectors are registered on /metrics beside the cache's own metrics (for example the
 	// RESP server's connection counters). A Backend that implements prometheus.Collector is
 	// registered too.
@@ -32,10 +28,6 @@ type Config struct {
 
 	// Version is reported on the status page. Default "dev".
 	Version string
-
-	// Self describes this node's public addresses for /v1/members when no MemberLister is
-	// set. Optional.
-	Self Member
 
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger

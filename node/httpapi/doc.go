@@ -6,8 +6,9 @@
 //
 // A Server is an http.Handler over a Backend (a *node.Node); the caller owns the http.Server,
 // its listener, TLS and timeouts. Optional interfaces light features up when the backend has
-// them: Replicator (?replicas=N on writes), Readiness (/readyz while warming), MemberLister
-// (/v1/members and per-peer metrics), prometheus.Collector (its metrics on /metrics).
+// them: Replicator (?replicas=N on writes), Readiness (/readyz while warming), Cluster
+// (/v1/members, the status page and the replication metrics), prometheus.Collector (its
+// metrics on /metrics). *node.Node implements all of them.
 //
 // # Concurrency
 //

@@ -32,18 +32,27 @@ var (
 	descTombstonesDropped = prometheus.NewDesc("geocache_tombstones_dropped_total",
 		"Local tombstones dropped at their cap (the timestamp floor rose).", nil, nil)
 	descLag = prometheus.NewDesc("geocache_replication_lag_seconds",
-		"Replication lag from this node to a peer: age of the oldest write it has not acknowledged.",
-		[]string{"peer", "region"}, nil)
+		"Smoothed delay between a peer's write and its apply here.", []string{"peer", "region"}, nil)
+	descBehind = prometheus.NewDesc("geocache_replication_behind_writes",
+		"This node's writes a peer has not acknowledged yet.", []string{"peer", "region"}, nil)
 	descRTT = prometheus.NewDesc("geocache_peer_rtt_seconds",
-		"Smoothed round-trip time to a peer.", []string{"peer", "region"}, nil)
+		"Smoothed libp2p round-trip time to a peer.", []string{"peer", "region"}, nil)
 	descPeerUp = prometheus.NewDesc("geocache_peer_connected",
-		"1 if the peer is connected.", []string{"peer", "region"}, nil)
+		"1 if the peer has a live connection.", []string{"peer", "region"}, nil)
+	descDeltas = prometheus.NewDesc("geocache_deltas_total",
+		"Replication deltas by outcome: sent (gossip), applied (won), stale (lost to a newer version or a tombstone), duplicate.",
+		[]string{"outcome"}, nil)
 	descRejected = prometheus.NewDesc("geocache_deltas_rejected_total",
-		"Deltas from a peer rejected (timestamp too far ahead, malformed).", []string{"peer", "region"}, nil)
+		"Remote deltas refused, by reason: malformed (or from a disallowed peer) or clock_skew (timestamp too far ahead).",
+		[]string{"reason"}, nil)
 	descDropped = prometheus.NewDesc("geocache_deltas_dropped_total",
-		"Deltas from a peer dropped because this node already held a newer version.", []string{"peer", "region"}, nil)
+		"Local deltas dropped because the outbound queue was full (anti-entropy repairs them).", nil, nil)
 	descSync = prometheus.NewDesc("geocache_sync_sessions_total",
-		"Anti-entropy sync sessions run with a peer.", []string{"peer", "region"}, nil)
+		"Anti-entropy sync sessions run with peers.", nil, nil)
+	descSyncFailed = prometheus.NewDesc("geocache_sync_failures_total",
+		"Anti-entropy sync sessions that failed.", nil, nil)
+	descLogBytes = prometheus.NewDesc("geocache_replication_log_bytes",
+		"Bytes held by the delta log used to repair gaps.", nil, nil)
 )
 
 // cacheCollector exports the node's statistics and the per-peer cluster view.
@@ -52,7 +61,7 @@ type cacheCollector struct{ s *Server }
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOps, descHits, descMisses, descEvictions, descExpirations,
 		descBytes, descMaxBytes, descEntries, descStoreEntries, descTombstones, descTombstonesDropped,
-		descLag, descRTT, descPeerUp, descRejected, descDropped, descSync} {
+		descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes} {
 		ch <- d
 	}
 }
@@ -80,22 +89,31 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descTombstones, float64(st.LocalTombstones), "local")
 	counter(descTombstonesDropped, st.LocalTombstonesDropped)
 
-	if c.s.members == nil {
+	if c.s.cluster == nil {
 		return
 	}
-	for _, m := range c.s.members.Members() {
-		if m.State == "self" {
+	for _, m := range c.s.cluster.Members() {
+		if m.Self {
 			continue
 		}
 		up := 0.0
-		if m.State == "connected" {
+		if m.Connected {
 			up = 1
 		}
-		gauge(descLag, m.Lag.Seconds(), m.ID, m.Region)
-		gauge(descRTT, m.RTT.Seconds(), m.ID, m.Region)
-		gauge(descPeerUp, up, m.ID, m.Region)
-		counter(descRejected, m.DeltasRejected, m.ID, m.Region)
-		counter(descDropped, m.DeltasDropped, m.ID, m.Region)
-		counter(descSync, m.SyncSessions, m.ID, m.Region)
+		gauge(descLag, m.Lag.Seconds(), m.PeerID, m.Region)
+		gauge(descBehind, float64(m.Behind), m.PeerID, m.Region)
+		gauge(descRTT, m.RTT.Seconds(), m.PeerID, m.Region)
+		gauge(descPeerUp, up, m.PeerID, m.Region)
 	}
+	rs := c.s.cluster.ReplicationStats()
+	counter(descDeltas, rs.DeltasSent, "sent")
+	counter(descDeltas, rs.DeltasApplied, "applied")
+	counter(descDeltas, rs.DeltasStale, "stale")
+	counter(descDeltas, rs.DeltasDuplicate, "duplicate")
+	counter(descRejected, rs.DeltasRejected, "malformed")
+	counter(descRejected, rs.ClockSkewRejected, "clock_skew")
+	counter(descDropped, rs.DeltasDropped)
+	counter(descSync, rs.SyncSessions)
+	counter(descSyncFailed, rs.SyncFailures)
+	gauge(descLogBytes, float64(rs.LogBytes))
 }

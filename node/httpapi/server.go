@@ -27,9 +27,8 @@ type Server struct {
 	b       Backend
 	cfg     Config
 	repl    Replicator
-	last    LastWriter
 	ready   Readiness
-	members MemberLister
+	cluster Cluster
 	mux     *http.ServeMux
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
@@ -48,12 +47,8 @@ func New(b Backend, cfg Config) (*Server, error) {
 	}
 	s := &Server{b: b, cfg: c, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), started: time.Now()}
 	s.repl, _ = b.(Replicator)
-	s.last, _ = b.(LastWriter)
 	s.ready, _ = b.(Readiness)
-	s.members = c.Members
-	if s.members == nil {
-		s.members, _ = b.(MemberLister)
-	}
+	s.cluster, _ = b.(Cluster)
 
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "geocache_http_requests_total",
@@ -339,26 +334,26 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := putResult{Written: true, Version: res.Version.String(), ETag: etag(res.Version)}
-	if ttl > 0 {
-		out.ExpiresAt = s.b.Now().Add(ttl).UTC().Format(time.RFC3339Nano)
+	if ttl > 0 { // as the node computes it: whole milliseconds
+		out.ExpiresAt = time.UnixMilli(s.b.Now().UnixMilli() + ttl.Milliseconds()).UTC().Format(time.RFC3339Nano)
 	}
 	if replicas > 0 {
-		n := s.waitReplicated(r.Context(), res.Version, replicas, timeout)
+		n := s.waitReplicated(r.Context(), replicas, timeout)
 		out.Replicas = &n
 	}
 	w.Header().Set("ETag", out.ETag)
 	writeJSON(w, http.StatusOK, out)
 }
 
-// waitReplicated waits for replicas other regions to apply v, up to timeout, and returns how
-// many did. Without replication that is none.
-func (s *Server) waitReplicated(ctx context.Context, v crdt.Version, replicas int, timeout time.Duration) int {
+// waitReplicated waits for replicas other nodes to apply this node's writes so far, up to
+// timeout, and returns how many did. Without replication that is none.
+func (s *Server) waitReplicated(ctx context.Context, replicas int, timeout time.Duration) int {
 	if s.repl == nil {
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	n, err := s.repl.WaitReplicated(ctx, v, replicas)
+	n, err := s.repl.WaitReplicated(ctx, replicas)
 	if err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Warn("httpapi: waiting for replication failed", "err", err)
 	}
@@ -382,11 +377,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"deleted": n > 0}
 	if replicas > 0 {
-		var v crdt.Version
-		if s.last != nil {
-			v = s.last.LastWrite()
-		}
-		out["replicas"] = s.waitReplicated(r.Context(), v, replicas, timeout)
+		out["replicas"] = s.waitReplicated(r.Context(), replicas, timeout)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -410,31 +401,49 @@ func (s *Server) backendError(w http.ResponseWriter, err error) {
 	}
 }
 
-// memberJSON is a Member as /v1/members shows it.
+// memberJSON is a node.Member as /v1/members shows it.
 type memberJSON struct {
-	Member
-	RTTMs float64 `json:"rtt_ms"`
-	LagMs float64 `json:"lag_ms"`
+	ID        string  `json:"id"`
+	Region    string  `json:"region"`
+	Lat       float64 `json:"lat"`
+	Lon       float64 `json:"lon"`
+	RESP      string  `json:"resp,omitempty"`
+	HTTP      string  `json:"http,omitempty"`
+	State     string  `json:"state"`
+	Version   string  `json:"version,omitempty"`
+	Self      bool    `json:"self"`
+	Connected bool    `json:"connected"`
+	Reachable bool    `json:"reachable"`
+	RTTMs     float64 `json:"rtt_ms"`
+	LagMs     float64 `json:"lag_ms"`
+	Behind    uint64  `json:"behind"`
+	LastSeen  string  `json:"last_seen,omitempty"`
 }
 
-func (s *Server) memberList() []Member {
-	if s.members != nil {
-		return s.members.Members()
+// members is the cluster view: the backend's, or this node alone.
+func (s *Server) members() []node.Member {
+	if s.cluster != nil {
+		return s.cluster.Members()
 	}
-	self := s.cfg.Self
-	self.ID = s.b.ReplicaID().String()
-	self.Region = s.b.Region()
-	self.State = "self"
-	return []Member{self}
+	return []node.Member{{Region: s.b.Region(), Self: true, State: "serving", Connected: true, Reachable: true}}
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, _ *http.Request) {
-	ms := s.memberList()
+	ms := s.members()
 	out := make([]memberJSON, len(ms))
 	for i, m := range ms {
-		out[i] = memberJSON{Member: m, RTTMs: durMs(m.RTT), LagMs: durMs(m.Lag)}
+		id := m.PeerID
+		if id == "" && m.Self {
+			id = s.b.ReplicaID().String()
+		}
+		out[i] = memberJSON{ID: id, Region: m.Region, Lat: m.Lat, Lon: m.Lon, RESP: m.RESP, HTTP: m.HTTP,
+			State: m.State, Version: m.Version, Self: m.Self, Connected: m.Connected, Reachable: m.Reachable,
+			RTTMs: durMs(m.RTT), LagMs: durMs(m.Lag), Behind: m.Behind}
+		if !m.LastSeen.IsZero() {
+			out[i].LastSeen = m.LastSeen.UTC().Format(time.RFC3339Nano)
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"self": s.b.ReplicaID().String(), "members": out})
+	writeJSON(w, http.StatusOK, map[string]any{"replica": s.b.ReplicaID().String(), "members": out})
 }
 
 func durMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

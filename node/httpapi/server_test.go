@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,12 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/node"
 	"github.com/geocache/geocache/node/httpapi"
 )
 
-var _ httpapi.Backend = (*node.Node)(nil)
+// *node.Node is what the API serves, with every optional interface.
+var (
+	_ httpapi.Backend    = (*node.Node)(nil)
+	_ httpapi.Replicator = (*node.Node)(nil)
+	_ httpapi.Readiness  = (*node.Node)(nil)
+	_ httpapi.Cluster    = (*node.Node)(nil)
+)
 
 type fakeClock struct{ now time.Time }
 
@@ -200,28 +206,31 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-// cluster wraps a node with the optional cluster interfaces.
+// cluster wraps a node with fake cluster state.
 type cluster struct {
 	*node.Node
 	ready   bool
-	waited  []crdt.Version
-	members []httpapi.Member
+	waited  []int
+	members []node.Member
+	stats   node.ReplicationStats
 }
 
 func (c *cluster) Ready() bool { return c.ready }
-func (c *cluster) WaitReplicated(_ context.Context, v crdt.Version, n int) (int, error) {
-	c.waited = append(c.waited, v)
+func (c *cluster) WaitReplicated(_ context.Context, n int) (int, error) {
+	c.waited = append(c.waited, n)
 	return min(n, 2), nil
 }
-func (c *cluster) Members() []httpapi.Member { return c.members }
+func (c *cluster) Members() []node.Member                  { return c.members }
+func (c *cluster) ReplicationStats() node.ReplicationStats { return c.stats }
+
+var peer2 = node.Member{PeerID: "12D3KooWpeer2", Region: "us-east", State: "serving", Connected: true,
+	Reachable: true, RTT: 81500 * time.Microsecond, Lag: 250 * time.Millisecond, Behind: 4,
+	RESP: "10.0.0.2:6379", HTTP: "https://10.0.0.2:8080"}
 
 func TestClusterViews(t *testing.T) {
 	t.Parallel()
-	c := &cluster{Node: newNode(t, nil), members: []httpapi.Member{
-		{ID: "self", Region: "eu-west", State: "self"},
-		{ID: "p2", Region: "us-east", State: "connected", RTT: 81500 * time.Microsecond,
-			Lag: 4 * time.Millisecond, DeltasRejected: 3, DeltasDropped: 5, SyncSessions: 7},
-	}}
+	c := &cluster{Node: newNode(t, nil), members: []node.Member{
+		{Self: true, PeerID: "12D3KooWself", Region: "eu-west", State: "serving"}, peer2}}
 	srv := newAPI(t, c, httpapi.Config{})
 
 	if resp, body := do(t, "GET", srv.URL+"/readyz", "", nil); resp.StatusCode != 503 || !strings.Contains(body, "warming") {
@@ -232,14 +241,16 @@ func TestClusterViews(t *testing.T) {
 		t.Fatalf("readyz: %d", resp.StatusCode)
 	}
 	resp, body := do(t, "PUT", srv.URL+"/v1/keys/k?replicas=3&timeout=1s", "v", nil)
-	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 2`) || len(c.waited) != 1 {
+	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 2`) || fmt.Sprint(c.waited) != "[3]" {
 		t.Fatalf("PUT with replicas: %d %s (waited %v)", resp.StatusCode, body, c.waited)
 	}
-	if it, _, _ := c.Peek(context.Background(), "k"); c.waited[0] != it.Version {
-		t.Fatalf("waited for %v, want the write's version %v", c.waited[0], it.Version)
+	resp, body = do(t, "DELETE", srv.URL+"/v1/keys/k?replicas=1", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 1`) || fmt.Sprint(c.waited) != "[3 1]" {
+		t.Fatalf("DELETE with replicas: %d %s (waited %v)", resp.StatusCode, body, c.waited)
 	}
 	_, body = do(t, "GET", srv.URL+"/v1/members", "", nil)
-	for _, want := range []string{`"id": "p2"`, `"region": "us-east"`, `"state": "connected"`, `"rtt_ms": 81.5`, `"lag_ms": 4`} {
+	for _, want := range []string{`"id": "12D3KooWpeer2"`, `"region": "us-east"`, `"state": "serving"`,
+		`"connected": true`, `"rtt_ms": 81.5`, `"lag_ms": 250`, `"behind": 4`, `"id": "12D3KooWself"`, `"self": true`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("members lacks %s:\n%s", want, body)
 		}
@@ -250,12 +261,14 @@ func TestClusterViews(t *testing.T) {
 	}
 }
 
-func TestMembersDefaultsToSelf(t *testing.T) {
+func TestMembersOfASingleNode(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nil)
-	srv := newAPI(t, n, httpapi.Config{Self: httpapi.Member{RESP: "127.0.0.1:6379"}})
+	n.SetClientAddrs(context.Background(), "127.0.0.1:6379", "http://127.0.0.1:8080")
+	srv := newAPI(t, n, httpapi.Config{})
 	_, body := do(t, "GET", srv.URL+"/v1/members", "", nil)
-	for _, want := range []string{`"id": "` + n.ReplicaID().String() + `"`, `"region": "eu-west"`, `"state": "self"`, `"resp": "127.0.0.1:6379"`} {
+	for _, want := range []string{`"replica": "` + n.ReplicaID().String() + `"`, `"region": "eu-west"`,
+		`"self": true`, `"resp": "127.0.0.1:6379"`, `"http": "http://127.0.0.1:8080"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("members lacks %s:\n%s", want, body)
 		}
@@ -264,10 +277,9 @@ func TestMembersDefaultsToSelf(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	c := &cluster{Node: newNode(t, nil), ready: true, members: []httpapi.Member{
-		{ID: "p2", Region: "us-east", State: "connected", Lag: 250 * time.Millisecond, DeltasRejected: 3,
-			DeltasDropped: 5, SyncSessions: 7},
-	}}
+	c := &cluster{Node: newNode(t, nil), ready: true, members: []node.Member{{Self: true}, peer2},
+		stats: node.ReplicationStats{DeltasSent: 11, DeltasApplied: 9, DeltasStale: 2, DeltasRejected: 3,
+			ClockSkewRejected: 1, DeltasDropped: 5, SyncSessions: 7, SyncFailures: 1, LogBytes: 4096}}
 	api, err := httpapi.New(c, httpapi.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -293,10 +305,18 @@ func TestMetrics(t *testing.T) {
 		`geocache_evictions_total 0`,
 		`geocache_expirations_total 0`,
 		`geocache_tombstones{kind="delete"} 1`,
-		`geocache_replication_lag_seconds{peer="p2",region="us-east"} 0.25`,
-		`geocache_deltas_rejected_total{peer="p2",region="us-east"} 3`,
-		`geocache_deltas_dropped_total{peer="p2",region="us-east"} 5`,
-		`geocache_sync_sessions_total{peer="p2",region="us-east"} 7`,
+		`geocache_replication_lag_seconds{peer="12D3KooWpeer2",region="us-east"} 0.25`,
+		`geocache_replication_behind_writes{peer="12D3KooWpeer2",region="us-east"} 4`,
+		`geocache_peer_rtt_seconds{peer="12D3KooWpeer2",region="us-east"} 0.0815`,
+		`geocache_peer_connected{peer="12D3KooWpeer2",region="us-east"} 1`,
+		`geocache_deltas_total{outcome="applied"} 9`,
+		`geocache_deltas_total{outcome="stale"} 2`,
+		`geocache_deltas_rejected_total{reason="malformed"} 3`,
+		`geocache_deltas_rejected_total{reason="clock_skew"} 1`,
+		`geocache_deltas_dropped_total 5`,
+		`geocache_sync_sessions_total 7`,
+		`geocache_sync_failures_total 1`,
+		`geocache_replication_log_bytes 4096`,
 		`geocache_http_requests_total{code="200",route="keys"} 1`,
 		"go_goroutines",
 	} {

@@ -27,8 +27,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <tr><th>tombstones (delete / local)</th><td>{{.Stats.DeleteTombstones}} / {{.Stats.LocalTombstones}}</td></tr>
 </table>
 <h2>Members</h2>
-<table><tr><th>id</th><th>region</th><th>state</th><th>RTT ms</th><th>lag ms</th><th>RESP</th><th>HTTP</th></tr>
-{{range .Members}}<tr><td>{{.ID}}</td><td>{{.Region}}</td><td>{{.State}}</td><td>{{printf "%.2f" (ms .RTT)}}</td><td>{{printf "%.2f" (ms .Lag)}}</td><td>{{.RESP}}</td><td>{{.HTTP}}</td></tr>
+<table><tr><th>peer</th><th>region</th><th>state</th><th>RTT ms</th><th>lag ms</th><th>RESP</th><th>HTTP</th></tr>
+{{range .Members}}<tr><td>{{if .Self}}self{{else}}{{.PeerID}}{{end}}</td><td>{{.Region}}</td><td>{{.State}}</td><td>{{printf "%.2f" (ms .RTT)}}</td><td>{{printf "%.2f" (ms .Lag)}}</td><td>{{.RESP}}</td><td>{{.HTTP}}</td></tr>
 {{end}}</table>
 <p><a href="/metrics">metrics</a> · <a href="/v1/members">members (JSON)</a> · <a href="/readyz">readiness</a></p>
 </body></html>
@@ -42,6 +42,6 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		"Version": s.cfg.Version,
 		"Uptime":  time.Since(s.started).Truncate(time.Second).String(),
 		"Stats":   s.b.Stats(),
-		"Members": s.memberList(),
+		"Members": s.members(),
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/node"
 )
 
@@ -27,47 +26,18 @@ type Backend interface {
 	Now() time.Time
 }
 
-// Replicator is implemented by a Backend that replicates to other regions; WAIT uses it. A
-// Backend without it answers WAIT with 0 at once, as a Redis master without replicas does.
+// Replicator is implemented by a Backend that replicates to other regions (as *node.Node
+// does); WAIT uses it. A Backend without it answers WAIT with 0 at once.
 type Replicator interface {
-	// WaitReplicated blocks until replicas other regions have applied the local write v (or
-	// everything this node wrote up to it), or ctx is done, and returns how many have. On ctx
-	// expiry it returns the count reached so far together with ctx.Err(). It may block; it is
-	// called concurrently.
-	WaitReplicated(ctx context.Context, v crdt.Version, replicas int) (int, error)
+	// WaitReplicated blocks until replicas other nodes have applied every write the backend
+	// issued before the call, or ctx is done, and returns how many have (also on ctx expiry,
+	// as Redis's WAIT does). It may block; it is called concurrently.
+	WaitReplicated(ctx context.Context, replicas int) (int, error)
 }
 
-// LastWriter is optionally implemented by a Backend to report the version of its most recent
-// local write. WAIT after a write that returns no version (DEL, EXPIRE, MSET, ...) then waits
-// for that version, which covers the connection's own write.
-type LastWriter interface {
-	LastWrite() crdt.Version
-}
-
-// ClusterView is the replication state INFO shows. It is taken from Config.Cluster, or from the
-// Backend when it implements ClusterView itself. It is called from INFO only and may take locks;
-// it must not block on the network.
-type ClusterView interface {
-	ClusterStatus() ClusterStatus
-}
-
-// ClusterStatus is a snapshot of this node's place in the cluster.
-type ClusterStatus struct {
-	// Region and ReplicaID name this node.
-	Region    string
-	ReplicaID string
-	// Peers are the other known members.
-	Peers []PeerStatus
-}
-
-// PeerStatus describes one peer as seen from this node.
-type PeerStatus struct {
-	ID        string
-	Region    string
-	Addr      string
-	Connected bool
-	// Lag is the replication lag from this node to the peer (age of the oldest write the peer
-	// has not acknowledged), RTT the smoothed round-trip time. Zero when unknown.
-	Lag time.Duration
-	RTT time.Duration
+// Cluster is implemented by a Backend that knows its cluster (as *node.Node does); INFO shows
+// it in its replication section. Its methods must not block on the network.
+type Cluster interface {
+	Members() []node.Member
+	ReplicationStats() node.ReplicationStats
 }

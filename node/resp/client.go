@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/geocache/geocache/crdt"
 )
 
 // Connection states, for the sweeper.
@@ -56,8 +54,7 @@ type client struct {
 
 	authed          bool
 	closeAfterReply bool
-	lastWrite       crdt.Version // version of this connection's latest write, for WAIT
-	pending         int          // replies buffered since the last write-out
+	pending         int // replies buffered since the last write-out
 
 	// mu guards the fields CLIENT LIST reads from other goroutines. The owner reads them
 	// without the lock and writes them with it.
@@ -190,7 +187,6 @@ func (c *client) process(ctx context.Context) int {
 			continue
 		}
 		c.s.dispatch(ctx, c, argv)
-		c.cmds.Add(1)
 		c.pending++
 		if c.wait != nil {
 			return procDetached
@@ -220,7 +216,10 @@ func (c *client) process(ctx context.Context) int {
 // flush writes the buffered replies. It returns false if the connection failed. On an event
 // loop the socket may take only part of them: then outBlocked is set and the rest waits.
 func (c *client) flush() bool {
-	c.pending = 0
+	if c.pending > 0 {
+		c.cmds.Add(uint64(c.pending)) // counted per batch: one atomic add, not one per command
+		c.pending = 0
+	}
 	if len(c.out) == c.wpos {
 		return true
 	}

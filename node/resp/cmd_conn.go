@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/geocache/geocache/crdt"
 )
 
 func cmdPing(_ context.Context, _ *Server, c *client, argv [][]byte) {
@@ -55,7 +53,6 @@ func cmdReset(_ context.Context, s *Server, c *client, _ [][]byte) {
 	c.proto, c.name, c.user = 2, "", "default"
 	c.mu.Unlock()
 	c.authed = !s.authOn
-	c.lastWrite = crdt.Version{}
 	c.out = append(c.out, "+RESET\r\n"...)
 }
 

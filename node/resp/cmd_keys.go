@@ -22,7 +22,6 @@ func cmdDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
-	c.noteWrite(s)
 	c.out = appendInt(c.out, int64(n))
 }
 
@@ -137,7 +136,6 @@ func cmdExpire(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	if ok {
-		c.noteWrite(s)
 		c.out = appendInt(c.out, 1)
 	} else {
 		c.out = appendInt(c.out, 0)
@@ -187,7 +185,6 @@ func cmdPersist(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
 	case ok:
-		c.noteWrite(s)
 		c.out = appendInt(c.out, 1)
 	default:
 		c.out = appendInt(c.out, 0)

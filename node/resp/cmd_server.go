@@ -14,9 +14,9 @@ import (
 	"github.com/geocache/geocache/node"
 )
 
-// cmdWait serves WAIT numreplicas timeout: block until numreplicas other regions have applied
-// this connection's latest write, or timeout milliseconds pass (0: no limit), and reply with how
-// many have.
+// cmdWait serves WAIT numreplicas timeout: block until numreplicas other nodes have applied
+// every write this node issued before the call (this connection's writes among them), or
+// timeout milliseconds pass (0: no limit), and reply with how many have.
 func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	want, ok := string2ll(argv[1])
 	if !ok {
@@ -37,7 +37,7 @@ func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendInt(c.out, 0)
 		return
 	}
-	req := &waitRequest{version: c.lastWrite, replicas: int(min(max(want, 0), math.MaxInt32))}
+	req := &waitRequest{replicas: int(min(max(want, 0), math.MaxInt32))}
 	if timeout > 0 && timeout < math.MaxInt64/int64(time.Millisecond) { // longer is forever
 		req.timeout = time.Duration(timeout) * time.Millisecond
 	}
@@ -52,7 +52,6 @@ func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 // waitRequest is a parsed WAIT.
 type waitRequest struct {
-	version  crdt.Version
 	replicas int
 	timeout  time.Duration // 0: no limit
 }
@@ -79,7 +78,7 @@ func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
 			cancel()
 		}
 	}
-	n, err := s.repl.WaitReplicated(wctx, req.version, req.replicas)
+	n, err := s.repl.WaitReplicated(wctx, req.replicas)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -198,43 +197,64 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		b.WriteString("# Replication\r\n")
 		line("role", "master")
 		line("connected_slaves", 0)
-		var cs ClusterStatus
+		region, replica := "", ""
+		if r, ok := s.b.(interface{ Region() string }); ok {
+			region = r.Region()
+		}
+		if r, ok := s.b.(interface{ ReplicaID() crdt.ReplicaID }); ok {
+			replica = r.ReplicaID().String()
+		}
+		var peers []node.Member
+		var rs node.ReplicationStats
 		if s.cluster != nil {
-			cs = s.cluster.ClusterStatus()
+			for _, m := range s.cluster.Members() {
+				if !m.Self {
+					peers = append(peers, m)
+				}
+			}
+			rs = s.cluster.ReplicationStats()
 		}
 		connected := 0
-		for _, p := range cs.Peers {
+		for _, p := range peers {
 			if p.Connected {
 				connected++
 			}
 		}
-		line("cluster_enabled", boolInt(s.cluster != nil))
-		line("cluster_region", cs.Region)
-		line("cluster_replica_id", cs.ReplicaID)
-		line("cluster_peers", len(cs.Peers))
-		line("cluster_peers_connected", connected)
-		for i, p := range cs.Peers {
-			state := "disconnected"
-			if p.Connected {
-				state = "connected"
-			}
-			line("peer"+strconv.Itoa(i), "id="+p.ID+",region="+p.Region+",addr="+p.Addr+
-				",state="+state+",lag_ms="+strconv.FormatInt(p.Lag.Milliseconds(), 10)+
-				",rtt_ms="+strconv.FormatFloat(float64(p.RTT.Microseconds())/1000, 'f', 3, 64))
+		peerID := ""
+		if r, ok := s.b.(interface{ PeerID() string }); ok {
+			peerID = r.PeerID()
 		}
+		line("cluster_region", region)
+		line("cluster_replica_id", replica)
+		line("cluster_peer_id", peerID)
+		line("cluster_peers", len(peers))
+		line("cluster_peers_connected", connected)
+		for i, p := range peers {
+			conn := "disconnected"
+			if p.Connected {
+				conn = "connected"
+			}
+			line("peer"+strconv.Itoa(i), "id="+p.PeerID+",region="+p.Region+",state="+p.State+
+				",link="+conn+",lag_ms="+strconv.FormatFloat(float64(p.Lag.Microseconds())/1000, 'f', 3, 64)+
+				",rtt_ms="+strconv.FormatFloat(float64(p.RTT.Microseconds())/1000, 'f', 3, 64)+
+				",behind="+strconv.FormatUint(p.Behind, 10)+",resp="+p.RESP)
+		}
+		line("repl_deltas_sent", rs.DeltasSent)
+		line("repl_deltas_applied", rs.DeltasApplied)
+		line("repl_deltas_stale", rs.DeltasStale)
+		line("repl_deltas_duplicate", rs.DeltasDuplicate)
+		line("repl_deltas_rejected", rs.DeltasRejected)
+		line("repl_clock_skew_rejected", rs.ClockSkewRejected)
+		line("repl_deltas_dropped", rs.DeltasDropped)
+		line("repl_sync_sessions", rs.SyncSessions)
+		line("repl_sync_failures", rs.SyncFailures)
+		line("repl_log_bytes", rs.LogBytes)
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
 		if n := s.b.Len(); n > 0 {
 			line("db0", "keys="+strconv.Itoa(n))
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // humanBytes formats n as Redis's used_memory_human does ("1.50M").

@@ -127,9 +127,6 @@ func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
-	if res.Written {
-		c.lastWrite = res.Version
-	}
 	switch {
 	case opt.Get && res.HadPrev:
 		c.out = appendBulk(c.out, res.Prev.Value)
@@ -148,7 +145,6 @@ func cmdGetDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case !ok:
 		c.out = appendNull(c.out, c.proto)
 	default:
-		c.noteWrite(s)
 		c.out = appendBulk(c.out, it.Value)
 	}
 }
@@ -190,9 +186,7 @@ func cmdGetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if err != nil {
 		// The reply is already out, as in Redis, which cannot fail at this point.
 		s.cfg.Logger.Warn("resp: GETEX could not change the expiry", "err", err)
-		return
 	}
-	c.noteWrite(s)
 }
 
 func cmdMGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
@@ -221,14 +215,5 @@ func cmdMSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
-	c.noteWrite(s)
 	c.out = append(c.out, "+OK\r\n"...)
-}
-
-// noteWrite records the backend's latest write as this connection's, for WAIT, after a write
-// whose version the Backend does not return.
-func (c *client) noteWrite(s *Server) {
-	if s.last != nil {
-		c.lastWrite = s.last.LastWrite()
-	}
 }

@@ -23,7 +23,7 @@
 // # Connections and concurrency
 //
 // On Linux, plain TCP connections are served by a few epoll event loops (Config.EventLoops,
-// default one per CPU): a loop reads what a socket has, runs the complete requests, and writes
+// default half the CPUs): a loop reads what a socket has, runs the complete requests, and writes
 // the replies with one write, as Redis does, saving the empty read and the goroutine switch
 // Go's netpoller needs per batch. TLS connections and other platforms get a goroutine per
 // connection. Either way the commands of one connection run in order, and the Backend is
@@ -35,6 +35,9 @@
 // (IdleTimeout) and time stuck writing to a client that does not read (WriteTimeout). Malformed
 // input gets Redis's protocol error and the connection closes; the server never crashes on
 // input (FuzzRESP).
+//
+// WAIT and the replication section of INFO use the Backend's optional Replicator and Cluster
+// methods, which *node.Node has.
 //
 // Shutdown stops accepting, lets every connection finish the requests it has received and
 // closes it; blocked WAITs return the count they have. Close cuts everything at once. Both

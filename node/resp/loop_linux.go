@@ -20,8 +20,8 @@ type loop struct {
 	epfd   int
 	wakeR  int // read end of the wake-up pipe, registered with epoll
 	wakeW  int
-	conns  map[int]*client // by socket; touched by the loop goroutine only
-	waits  int             // connections handed to a goroutine for WAIT
+	conns  []*client // by socket number; touched by the loop goroutine only
+	waits  int       // connections handed to a goroutine for WAIT
 	mu     sync.Mutex
 	queue  []*client // new connections and connections back from WAIT
 	events []syscall.EpollEvent
@@ -37,8 +37,7 @@ func newLoop(s *Server) (*loop, error) {
 		syscall.Close(epfd)
 		return nil, err
 	}
-	l := &loop{s: s, epfd: epfd, wakeR: p[0], wakeW: p[1], conns: make(map[int]*client),
-		events: make([]syscall.EpollEvent, 256)}
+	l := &loop{s: s, epfd: epfd, wakeR: p[0], wakeW: p[1], events: make([]syscall.EpollEvent, 256)}
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, l.wakeR, syscall.EPOLLIN); err != nil {
 		l.release()
 		return nil, err
@@ -133,7 +132,9 @@ func (l *loop) run() {
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			l.s.cfg.Logger.Error("resp: epoll failed; closing the loop's connections", "err", err)
 			for _, c := range l.conns {
-				l.close(c)
+				if c != nil {
+					l.close(c)
+				}
 			}
 			return
 		}
@@ -144,10 +145,10 @@ func (l *loop) run() {
 				l.drainWake()
 				continue
 			}
-			c := l.conns[fd]
-			if c == nil {
+			if fd >= len(l.conns) || l.conns[fd] == nil {
 				continue
 			}
+			c := l.conns[fd]
 			if c.outBlocked && ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 				if !c.flush() {
 					l.close(c)
@@ -189,7 +190,7 @@ func (l *loop) drainWake() {
 			c.wait = nil
 			l.waits--
 		}
-		l.conns[c.fd] = c
+		l.add(c)
 		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, syscall.EPOLLIN|syscall.EPOLLRDHUP); err != nil {
 			l.close(c)
 			continue
@@ -232,7 +233,7 @@ func (l *loop) after(c *client, res int) bool {
 		return false
 	case procDetached:
 		l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
-		delete(l.conns, c.fd)
+		l.remove(c)
 		l.waits++
 		req := c.wait
 		go func() {
@@ -256,8 +257,21 @@ func (l *loop) after(c *client, res int) bool {
 	return true
 }
 
+func (l *loop) add(c *client) {
+	for c.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*client, max(len(l.conns), 64))...)
+	}
+	l.conns[c.fd] = c
+}
+
+func (l *loop) remove(c *client) {
+	if c.fd < len(l.conns) && l.conns[c.fd] == c {
+		l.conns[c.fd] = nil
+	}
+}
+
 func (l *loop) close(c *client) {
-	delete(l.conns, c.fd)
+	l.remove(c)
 	c.cancel()
 	// Unregister before closing the socket so that kill, which runs under s.mu, never
 	// shuts down a reused descriptor.
@@ -270,7 +284,7 @@ func (l *loop) close(c *client) {
 // handed to this loop.
 func (l *loop) stopping() bool {
 	for _, c := range l.conns {
-		if !c.outBlocked {
+		if c != nil && !c.outBlocked {
 			l.close(c)
 		}
 	}

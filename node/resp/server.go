@@ -15,9 +15,8 @@ import (
 type Server struct {
 	b       Backend
 	cfg     Config
-	repl    Replicator  // nil if the backend does not replicate
-	last    LastWriter  // nil if the backend cannot report its last write
-	cluster ClusterView // nil for a single node
+	repl    Replicator // nil if the backend does not replicate
+	cluster Cluster    // nil if the backend has no cluster view
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -71,11 +70,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	}
 	s.clock.Store(time.Now().UnixNano())
 	s.repl, _ = b.(Replicator)
-	s.last, _ = b.(LastWriter)
-	s.cluster = c.Cluster
-	if s.cluster == nil {
-		s.cluster, _ = b.(ClusterView)
-	}
+	s.cluster, _ = b.(Cluster)
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -18,12 +19,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/node"
 	"github.com/geocache/geocache/node/resp"
 )
 
-var _ resp.Backend = (*node.Node)(nil)
+// *node.Node is what the server serves, with WAIT and the cluster view.
+var (
+	_ resp.Backend    = (*node.Node)(nil)
+	_ resp.Replicator = (*node.Node)(nil)
+	_ resp.Cluster    = (*node.Node)(nil)
+)
 
 func TestMaxClients(t *testing.T) {
 	t.Parallel()
@@ -142,20 +147,19 @@ func testShutdown(t *testing.T, loops int) {
 	s.Close() // idempotent
 }
 
-// replicating wraps a node with a fake replication layer for WAIT.
+// replicating wraps a node with a fake replication layer for WAIT and INFO.
 type replicating struct {
 	*node.Node
 	mu      sync.Mutex
-	waited  []crdt.Version
+	waited  []int // replicas asked for, per WaitReplicated call
 	acks    int
 	block   bool
-	last    crdt.Version
 	blocked chan struct{}
 }
 
-func (r *replicating) WaitReplicated(ctx context.Context, v crdt.Version, replicas int) (int, error) {
+func (r *replicating) WaitReplicated(ctx context.Context, replicas int) (int, error) {
 	r.mu.Lock()
-	r.waited = append(r.waited, v)
+	r.waited = append(r.waited, replicas)
 	acks, block := r.acks, r.block
 	r.mu.Unlock()
 	if block && acks < replicas {
@@ -163,16 +167,20 @@ func (r *replicating) WaitReplicated(ctx context.Context, v crdt.Version, replic
 		<-ctx.Done()
 		return acks, ctx.Err()
 	}
-	return acks, nil
+	return min(acks, max(replicas, acks)), nil
 }
 
-func (r *replicating) LastWrite() crdt.Version { return r.last }
+func (r *replicating) Members() []node.Member {
+	return []node.Member{
+		{Self: true, Region: "eu-west", State: "serving"},
+		{PeerID: "12D3KooWpeer2", Region: "us-east", State: "serving", Connected: true, RESP: "10.0.0.2:6379",
+			Lag: 3 * time.Millisecond, RTT: 80 * time.Millisecond, Behind: 4},
+	}
+}
 
-func (r *replicating) ClusterStatus() resp.ClusterStatus {
-	return resp.ClusterStatus{Region: "eu-west", ReplicaID: "r1", Peers: []resp.PeerStatus{
-		{ID: "p2", Region: "us-east", Addr: "/ip4/10.0.0.2/tcp/7379", Connected: true,
-			Lag: 3 * time.Millisecond, RTT: 80 * time.Millisecond},
-	}}
+func (r *replicating) ReplicationStats() node.ReplicationStats {
+	return node.ReplicationStats{DeltasSent: 10, DeltasApplied: 7, DeltasRejected: 2, ClockSkewRejected: 1,
+		DeltasDropped: 5, SyncSessions: 3}
 }
 
 func startReplicating(t *testing.T, r *replicating, loops int) (string, *resp.Server) {
@@ -196,27 +204,33 @@ func startReplicating(t *testing.T, r *replicating, loops int) (string, *resp.Se
 	return ln.Addr().String(), s
 }
 
-func TestWaitUsesTheConnectionsLastWrite(t *testing.T) {
+func TestWaitAsksTheBackend(t *testing.T) {
 	t.Parallel()
-	r := &replicating{acks: 2}
-	addr, _ := startReplicating(t, r, 0)
-	c := dialRaw(t, addr)
-	if got := c.do(t, "WAIT", "1", "0"); got != ":2\r\n" {
-		t.Fatalf("WAIT before any write: %q", got)
-	}
-	c.do(t, "SET", "k", "v")
-	it, _, _ := r.Peek(context.Background(), "k")
-	if got := c.do(t, "WAIT", "2", "100"); got != ":2\r\n" {
-		t.Fatalf("WAIT: %q", got)
-	}
-	r.last = crdt.Version{TS: 12345, Replica: 7}
-	c.do(t, "DEL", "k")
-	c.do(t, "WAIT", "1", "0")
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	want := []crdt.Version{{}, it.Version, r.last}
-	if len(r.waited) != 3 || r.waited[0] != want[0] || r.waited[1] != want[1] || r.waited[2] != want[2] {
-		t.Fatalf("WaitReplicated got versions %v, want %v", r.waited, want)
+	for _, mode := range transports {
+		t.Run(mode.name, func(t *testing.T) {
+			r := &replicating{acks: 2}
+			addr, _ := startReplicating(t, r, mode.loops)
+			c := dialRaw(t, addr)
+			c.do(t, "SET", "k", "v")
+			if got := c.do(t, "WAIT", "2", "100"); got != ":2\r\n" {
+				t.Fatalf("WAIT 2: %q", got)
+			}
+			if got := c.do(t, "WAIT", "0", "0"); got != ":2\r\n" {
+				t.Fatalf("WAIT 0: %q", got)
+			}
+			// Pipelined after a WAIT, requests still run in order.
+			c.Write(append(append(encode("WAIT", "1", "0"), encode("GET", "k")...), encode("PING")...))
+			for _, want := range []string{":2\r\n", "$1\r\nv\r\n", "+PONG\r\n"} {
+				if got, err := c.readReply(5 * time.Second); got != want {
+					t.Fatalf("pipelined after WAIT: %q, %v; want %q", got, err, want)
+				}
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if fmt.Sprint(r.waited) != "[2 0 1]" {
+				t.Fatalf("WaitReplicated asked for %v", r.waited)
+			}
+		})
 	}
 }
 
@@ -275,8 +289,9 @@ func TestInfo(t *testing.T) {
 	for _, want := range []string{"# Server\r\n", "redis_version:7.0.15\r\n", "# Clients\r\n",
 		"connected_clients:1\r\n", "# Memory\r\n", "maxmemory_policy:allkeys-lru\r\n", "# Stats\r\n",
 		"keyspace_hits:1\r\n", "keyspace_misses:1\r\n", "# Replication\r\n", "role:master\r\n",
-		"cluster_region:eu-west\r\n", "cluster_peers:1\r\n", "cluster_peers_connected:1\r\n",
-		"peer0:id=p2,region=us-east,addr=/ip4/10.0.0.2/tcp/7379,state=connected,lag_ms=3,rtt_ms=80.000\r\n",
+		"cluster_region:local\r\n", "cluster_peers:1\r\n", "cluster_peers_connected:1\r\n",
+		"peer0:id=12D3KooWpeer2,region=us-east,state=serving,link=connected,lag_ms=3.000,rtt_ms=80.000,behind=4,resp=10.0.0.2:6379\r\n",
+		"repl_deltas_rejected:2\r\n", "repl_clock_skew_rejected:1\r\n", "repl_sync_sessions:3\r\n",
 		"# Keyspace\r\ndb0:keys=1\r\n"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("INFO lacks %q:\n%s", want, info)

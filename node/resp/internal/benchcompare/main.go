@@ -33,6 +33,7 @@ func main() {
 	requests := flag.Int("n", 200000, "requests per redis-benchmark run")
 	clients := flag.Int("c", 50, "parallel clients")
 	extra := flag.String("geocache-args", "", "extra geocache arguments")
+	pipes := flag.String("pipelines", "1,16", "pipeline depths to run (-P), comma-separated")
 	flag.Parse()
 	if *bin == "" {
 		log.Fatal("-geocache is required")
@@ -60,9 +61,17 @@ func main() {
 		server, test string
 		pipeline     int
 	}
+	var pipelines []int
+	for _, f := range strings.Split(*pipes, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 1 {
+			log.Fatalf("bad -pipelines %q", *pipes)
+		}
+		pipelines = append(pipelines, p)
+	}
 	results := map[key][]result{}
 	for r := 0; r < *rounds; r++ {
-		for _, p := range []int{1, 16} {
+		for _, p := range pipelines {
 			for _, s := range []struct {
 				name string
 				port int
@@ -84,7 +93,7 @@ func main() {
 		*clients, *requests, *rounds)
 	fmt.Println("| test | pipeline | redis rps | geocache rps | ratio | redis p50 / p99 ms | geocache p50 / p99 ms | server CPU µs/req redis / geocache | CPU ratio redis/geocache |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	for _, p := range []int{1, 16} {
+	for _, p := range pipelines {
 		for _, test := range []string{"SET", "GET"} {
 			r := median(results[key{"redis", test, p}])
 			g := median(results[key{"geocache", test, p}])

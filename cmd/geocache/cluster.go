@@ -1,0 +1,87 @@
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/geocache/geocache/node"
+)
+
+// nodeConfig maps the daemon's configuration onto the node's.
+func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
+	nc := node.Config{
+		MaxMemory:     int64(cfg.MaxMemory),
+		MaxEntries:    cfg.MaxEntries,
+		MaxKeySize:    int(cfg.MaxKeySize),
+		MaxValueSize:  int(cfg.MaxValueSize),
+		DefaultTTL:    cfg.DefaultTTL,
+		Region:        cfg.Region,
+		Lat:           cfg.Lat,
+		Lon:           cfg.Lon,
+		ListenAddrs:   cfg.P2PListen,
+		AnnounceAddrs: cfg.P2PAnnounce,
+		Join:          cfg.Join,
+		DataDir:       cfg.DataDir,
+		ClusterName:   cfg.ClusterName,
+		AllowPeers:    cfg.Peers,
+		Logger:        log,
+	}
+	if cfg.ClusterKey != "" {
+		// The node wants 32 bytes; any secret string shared by the members derives them.
+		k := sha256.Sum256([]byte(cfg.ClusterKey))
+		nc.ClusterKey = k[:]
+	}
+	if len(cfg.P2PListen) == 0 && (len(cfg.Join) > 0 || len(cfg.Peers) > 0 || cfg.ClusterKey != "") {
+		return nc, errors.New("--join, --peer and --cluster-key need a --p2p-listen address")
+	}
+	return nc, nil
+}
+
+// p2pStatus describes the replication listener for the start-up banner.
+func p2pStatus(n *node.Node) string {
+	addrs := n.P2PAddrs()
+	if len(addrs) == 0 {
+		return "disabled (no --p2p-listen): a single node, not replicating"
+	}
+	return strings.Join(addrs, " ")
+}
+
+// checkExposure refuses to serve a client API on a non-loopback address without credentials,
+// unless told to: a cache reachable from the network without a password is an open door.
+func checkExposure(cfg Config) error {
+	if cfg.AllowInsecureRemote {
+		return nil
+	}
+	if cfg.RESPListen != "" && cfg.Password == "" && len(cfg.Users) == 0 && !isLoopback(cfg.RESPListen) {
+		return fmt.Errorf("refusing to serve RESP on %s without credentials: anyone who can reach it could "+
+			"read and write the cache. Set --password (or GEOCACHE_PASSWORD) or --user, listen on a loopback "+
+			"address, or pass --allow-insecure-remote to accept unauthenticated clients from the network",
+			cfg.RESPListen)
+	}
+	if cfg.HTTPListen != "" && len(cfg.HTTPTokens) == 0 && !isLoopback(cfg.HTTPListen) {
+		return fmt.Errorf("refusing to serve HTTP on %s without credentials: anyone who can reach it could "+
+			"read and write the cache. Set --http-token (or GEOCACHE_HTTP_TOKEN), listen on a loopback "+
+			"address, or pass --allow-insecure-remote to accept unauthenticated clients from the network",
+			cfg.HTTPListen)
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen address is reachable from this machine only. An empty
+// host means every interface; a host name other than localhost is not resolved and counts as
+// remote.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

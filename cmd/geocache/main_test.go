@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as the daemon, for the signal test.
+func TestMain(m *testing.M) {
+	if os.Getenv("GEOCACHE_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "geocache.yaml")
+	os.WriteFile(file, []byte(`
+region: from-file
+lat: 48.85
+lon: 2.35
+max-memory: 64MiB
+default-ttl: 1h
+join: [/ip4/10.0.0.1/tcp/7379/p2p/QmA, /ip4/10.0.0.2/tcp/7379/p2p/QmB]
+user: ["alice:pw1"]
+resp-listen: 127.0.0.1:7000
+`), 0o600)
+	cfg, err := loadConfig([]string{"--config", file, "--region=from-flag", "--max-entries", "5",
+		"--join", "/ip4/10.0.0.9/tcp/7379/p2p/QmZ"},
+		env(map[string]string{"GEOCACHE_REGION": "from-env", "GEOCACHE_LAT": "1.5",
+			"GEOCACHE_USER": "bob:pw2, carol:pw3", "GEOCACHE_IDLE_TIMEOUT": "30s"}), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"region: flag over env over file", cfg.Region, "from-flag"},
+		{"lat: env over file", cfg.Lat, 1.5},
+		{"lon: file", cfg.Lon, 2.35},
+		{"max-memory: file, with a unit", cfg.MaxMemory, ByteSize(64 << 20)},
+		{"default-ttl: file", cfg.DefaultTTL, time.Hour},
+		{"max-entries: flag", cfg.MaxEntries, 5},
+		{"idle-timeout: env", cfg.IdleTimeout, 30 * time.Second},
+		{"join: the flag replaces the file's list", strings.Join(cfg.Join, " "), "/ip4/10.0.0.9/tcp/7379/p2p/QmZ"},
+		{"user: the env replaces the file's list", strings.Join(cfg.Users, " "), "bob:pw2 carol:pw3"},
+		{"resp-listen: file", cfg.RESPListen, "127.0.0.1:7000"},
+		{"http-listen: default", cfg.HTTPListen, "127.0.0.1:8080"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("regoin: typo\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--nosuch"}, nil, "unknown flag --nosuch"},
+		{[]string{"stray"}, nil, "unexpected argument"},
+		{[]string{"--region"}, nil, "needs a value"},
+		{[]string{"--max-memory", "lots"}, nil, "not a size"},
+		{[]string{"--idle-timeout", "5"}, nil, "not a duration"},
+		{[]string{"--lat", "91"}, nil, "--lat must be within"},
+		{[]string{"--tls-cert", "x.pem"}, nil, "go together"},
+		{[]string{"--user", "nopassword"}, nil, "NAME:PASSWORD"},
+		{[]string{"--http-token", "short"}, nil, "at least 16"},
+		{[]string{"--log-level", "loud"}, nil, "--log-level"},
+		{nil, map[string]string{"GEOCACHE_MAX_CLIENTS": "many"}, "GEOCACHE_MAX_CLIENTS: not an integer"},
+		{[]string{"--config", bad}, nil, "field regoin not found"},
+		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "reading the configuration file"},
+	} {
+		_, err := loadConfig(c.args, env(c.env), func() {})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("loadConfig(%q, %v) = %v, want an error containing %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "512KiB": 512 << 10, "256MiB": 256 << 20,
+		"2GB": 2e9, "1g": 1 << 30, "1.5MiB": 3 << 19, "10 kb": 10000} {
+		var b ByteSize
+		if err := b.UnmarshalText([]byte(in)); err != nil || b != want {
+			t.Errorf("%q = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "5 parsecs"} {
+		var b ByteSize
+		if err := b.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("%q parsed as %d", in, b)
+		}
+	}
+	if s := ByteSize(256 << 20).String(); s != "256MiB" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+func TestHelpIsCompleteAndGrouped(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	code := run(context.Background(), func() {}, []string{"--help"}, env(nil), &out, io.Discard)
+	if code != 0 {
+		t.Fatalf("--help exit code %d", code)
+	}
+	help := out.String()
+	for _, g := range groups {
+		if !strings.Contains(help, "\n"+g+":\n") {
+			t.Errorf("help lacks the group %q", g)
+		}
+	}
+	for _, o := range options() {
+		if !strings.Contains(help, "--"+o.name) || !strings.Contains(help, envName(o.name)) {
+			t.Errorf("help lacks --%s or %s", o.name, envName(o.name))
+		}
+	}
+	for _, want := range []string{"--version", "SIGTERM", "(default 127.0.0.1:6379)", "(default 256MiB)"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+func TestRefusesRemoteListenWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string // "" means accepted
+	}{
+		{[]string{"--resp-listen", "0.0.0.0:0", "--http-listen", ""}, "refusing to serve RESP on 0.0.0.0:0 without credentials"},
+		{[]string{"--resp-listen", ":0", "--http-listen", ""}, "--allow-insecure-remote"},
+		{[]string{"--resp-listen", "", "--http-listen", "[::]:0"}, "refusing to serve HTTP on [::]:0 without credentials"},
+		{[]string{"--resp-listen", "0.0.0.0:0", "--http-listen", "", "--password", "pw"}, ""},
+		{[]string{"--resp-listen", "", "--http-listen", "0.0.0.0:0", "--http-token", "0123456789abcdef"}, ""},
+		{[]string{"--resp-listen", "0.0.0.0:0", "--http-listen", "0.0.0.0:0", "--allow-insecure-remote"}, ""},
+		{[]string{"--resp-listen", "localhost:0", "--http-listen", "[::1]:0"}, ""},
+	} {
+		cfg, err := loadConfig(c.args, env(nil), func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkExposure(cfg)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// startDaemon runs the daemon in-process on free ports and returns its banner.
+func startDaemon(t *testing.T, args ...string) (banner string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	all := append([]string{"--resp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "warn"}, args...)
+	go func() {
+		done <- run(ctx, func() {}, all, env(nil), pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var lines []string
+	for len(lines) < 4 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	go io.Copy(io.Discard, pr)
+	if len(lines) < 4 {
+		cancel()
+		t.Fatalf("daemon did not start: %q (exit %d)", lines, <-done)
+	}
+	var once sync.Once
+	code := 0
+	stop = func() int {
+		once.Do(func() { cancel(); code = <-done })
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return strings.Join(lines, "\n"), stop
+}
+
+var addrRE = regexp.MustCompile(`RESP\s+(\S+)[\s\S]*HTTP\s+(\S+)[\s\S]*libp2p\s+(\S+)`)
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	t.Parallel()
+	banner, stop := startDaemon(t, "--region", "eu-west", "--lat", "48.8", "--lon", "2.3")
+	m := addrRE.FindStringSubmatch(banner)
+	if m == nil || !strings.Contains(banner, "region eu-west (48.8, 2.3)") || !strings.Contains(banner, "libp2p") {
+		t.Fatalf("banner:\n%s", banner)
+	}
+	respAddr, httpURL := m[1], m[2]
+	c, err := net.Dial("tcp", respAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$5\r\nworld\r\n"))
+	r := bufio.NewReader(c)
+	if line, _ := r.ReadString('\n'); line != "+OK\r\n" {
+		t.Fatalf("SET: %q", line)
+	}
+	resp, err := http.Get(httpURL + "/v1/keys/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "world" {
+		t.Fatalf("HTTP GET: %q", body)
+	}
+	resp, err = http.Get(httpURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "geocache_resp_commands_total 1") {
+		t.Errorf("metrics lack the RESP counters:\n%.2000s", metrics)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	// The connection is closed and nothing listens any more.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("RESP connection after shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", respAddr); err == nil {
+		t.Fatal("RESP still listening")
+	}
+}
+
+// respDo sends one command and reads a one-line reply (or a bulk string's payload).
+func respDo(t *testing.T, r *bufio.Reader, c net.Conn, args ...string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+		payload, _ := r.ReadString('\n')
+		return strings.TrimSuffix(payload, "\r\n")
+	}
+	return strings.TrimSuffix(line, "\r\n")
+}
+
+// TestTwoDaemonsReplicate starts two daemons, the second joining the first, and checks that a
+// write on one is read on the other and that WAIT sees the acknowledgement.
+func TestTwoDaemonsReplicate(t *testing.T) {
+	t.Parallel()
+	bannerA, _ := startDaemon(t, "--region", "eu-west", "--cluster-key", "test-secret")
+	ma := addrRE.FindStringSubmatch(bannerA)
+	if ma == nil || !strings.Contains(ma[3], "/p2p/") {
+		t.Fatalf("banner A:\n%s", bannerA)
+	}
+	bannerB, _ := startDaemon(t, "--region", "us-east", "--cluster-key", "test-secret", "--join", ma[3])
+	mb := addrRE.FindStringSubmatch(bannerB)
+	if mb == nil || !strings.Contains(bannerB, "joining the cluster") {
+		t.Fatalf("banner B:\n%s", bannerB)
+	}
+	ca, err := net.Dial("tcp", ma[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cb, err := net.Dial("tcp", mb[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	ra, rb := bufio.NewReader(ca), bufio.NewReader(cb)
+	if got := respDo(t, ra, ca, "SET", "greeting", "hello from eu-west"); got != "+OK" {
+		t.Fatalf("SET on A: %q", got)
+	}
+	if got := respDo(t, ra, ca, "WAIT", "1", "5000"); got != ":1" {
+		t.Fatalf("WAIT 1 on A: %q", got)
+	}
+	if got := respDo(t, rb, cb, "GET", "greeting"); got != "hello from eu-west" {
+		t.Fatalf("GET on B after WAIT: %q", got)
+	}
+	info := ""
+	waitFor(t, func() bool {
+		resp, err := http.Get(mb[2] + "/v1/members")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		info = string(b)
+		return strings.Contains(info, `"region": "eu-west"`) && strings.Contains(info, `"resp": "`+ma[1]+`"`)
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 15s")
+		}
+		<-tick.C
+	}
+}
+
+func TestClusterFlagsNeedAListenAddress(t *testing.T) {
+	t.Parallel()
+	var stderr strings.Builder
+	code := run(context.Background(), func() {}, []string{"--resp-listen", "127.0.0.1:0", "--http-listen", "",
+		"--p2p-listen", "", "--join", "/ip4/10.0.0.1/tcp/7379/p2p/QmA"}, env(nil), io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "need a --p2p-listen") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestSignalShutdown runs the real main in a child process and stops it with SIGTERM.
+func TestSignalShutdown(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "--resp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--shutdown-timeout", "5s")
+	cmd.Env = append(os.Environ(), "GEOCACHE_TEST_RUN_MAIN=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.Contains(sc.Text(), "ready") {
+		t.Fatalf("no banner: %q %s", sc.Text(), stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("logs lack the shutdown: %s", stderr.String())
+	}
+}
