@@ -1,54 +1,69 @@
 package node
 
 // Match reports whether s matches the Redis glob pattern: '*' any run, '?' any byte, '[abc]',
-// '[^a-z]' classes, and '\' escaping the next byte. It follows Redis's stringmatchlen, so SCAN
-// MATCH and KEYS select the same keys as Redis would. It works on bytes, not runes.
+// '[^a-z]' classes, and '\' escaping the next byte. It is a port of Redis's stringmatchlen,
+// including its defences against pathological patterns (CVE-2022-36021): a star that failed
+// to match the rest at some offset stops every enclosing star from trying longer matches, and
+// recursion is capped at 1000 nested stars. So SCAN MATCH and KEYS select what Redis would, in
+// time polynomial in the pattern and key lengths. It works on bytes, not runes.
 func Match(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
+	skip := false
+	return matchGlob(pattern, s, &skip, 0)
+}
+
+const maxGlobNesting = 1000
+
+func matchGlob(p, s string, skipLonger *bool, nesting int) bool {
+	if nesting > maxGlobNesting {
+		return false
+	}
+	for len(p) > 0 && len(s) > 0 {
+		switch p[0] {
 		case '*':
-			for len(pattern) > 1 && pattern[1] == '*' {
-				pattern = pattern[1:]
+			for len(p) > 1 && p[1] == '*' {
+				p = p[1:]
 			}
-			if len(pattern) == 1 {
+			if len(p) == 1 {
 				return true
 			}
-			for i := 0; i <= len(s); i++ {
-				if Match(pattern[1:], s[i:]) {
+			for len(s) > 0 {
+				if matchGlob(p[1:], s, skipLonger, nesting+1) {
 					return true
 				}
+				if *skipLonger {
+					return false
+				}
+				s = s[1:]
 			}
+			*skipLonger = true
 			return false
 		case '?':
-			if len(s) == 0 {
-				return false
-			}
-			s = s[1:]
+			p, s = p[1:], s[1:]
 		case '[':
-			if len(s) == 0 {
-				return false
-			}
-			var ok bool
-			ok, pattern = matchClass(pattern[1:], s[0])
+			ok, rest := matchClass(p[1:], s[0])
 			if !ok {
 				return false
 			}
-			s = s[1:]
-			continue
+			p, s = rest, s[1:]
 		case '\\':
-			if len(pattern) >= 2 {
-				pattern = pattern[1:]
+			if len(p) >= 2 {
+				p = p[1:]
 			}
 			fallthrough
 		default:
-			if len(s) == 0 || pattern[0] != s[0] {
+			if p[0] != s[0] {
 				return false
 			}
-			s = s[1:]
+			p, s = p[1:], s[1:]
 		}
-		pattern = pattern[1:]
+		if len(s) == 0 {
+			for len(p) > 0 && p[0] == '*' {
+				p = p[1:]
+			}
+			break
+		}
 	}
-	return len(s) == 0
+	return len(p) == 0 && len(s) == 0
 }
 
 // matchClass matches c against the class starting after '[' and returns the pattern after the

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -357,6 +358,9 @@ func TestMatch(t *testing.T) {
 		{"", "", true},
 		{"a*b*c", "abbbbc", true},
 		{"a*b*c", "acb", false},
+		{"a[bc]*", "ab", true},
+		{"a[bc]", "ab", true},
+		{"*[bc]", "xxc", true},
 	} {
 		if got := Match(tc.p, tc.s); got != tc.want {
 			t.Errorf("Match(%q, %q) = %v, want %v", tc.p, tc.s, got, tc.want)
@@ -508,5 +512,18 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 20s")
 		case <-tick.C:
 		}
+	}
+}
+
+func TestMatchPathological(t *testing.T) {
+	t.Parallel()
+	// Exponential without Redis's skipLongerMatches: 40 stars against a 60-byte key.
+	p := strings.Repeat("a*", 40) + "b"
+	s := strings.Repeat("a", 60)
+	if Match(p, s) {
+		t.Fatal("matched a key without the final b")
+	}
+	if !Match(strings.Repeat("a*", 40), s[:40]+"x") {
+		t.Fatal("star-heavy pattern failed to match")
 	}
 }

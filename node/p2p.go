@@ -95,8 +95,11 @@ func (n *Node) startCluster() error {
 }
 
 func (n *Node) record(state string) cluster.Record {
-	c := n.cfg
-	return cluster.Record{Region: c.Region, Lat: c.Lat, Lon: c.Lon, RESP: c.RESPAddr, HTTP: c.HTTPAddr,
+	n.addrMu.Lock()
+	resp, http := n.cfg.RESPAddr, n.cfg.HTTPAddr
+	n.addrMu.Unlock()
+	c := &n.cfg
+	return cluster.Record{Region: c.Region, Lat: c.Lat, Lon: c.Lon, RESP: resp, HTTP: http,
 		Version: Version, State: state, ReplicaID: uint64(n.replica)}
 }
 

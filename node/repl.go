@@ -91,17 +91,19 @@ type replicator struct {
 	tr  transport
 	lim crdt.Limits
 
-	out chan crdt.Delta
+	wake chan struct{} // signals the gossip loop that pending grew
 
-	mu      sync.Mutex
-	vec     *crdt.Vector
-	log     *deltaLog
-	peers   map[string]*peerState
-	byRepl  map[crdt.ReplicaID]string // replica id -> peer id, bound by authenticated sync hellos
-	changed chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
+	mu         sync.Mutex
+	vec        *crdt.Vector
+	log        *deltaLog
+	peers      map[string]*peerState
+	byRepl     map[crdt.ReplicaID]string // replica id -> peer id, bound by authenticated sync hellos
+	pending    []crdt.Delta              // local writes waiting for gossip, bounded by QueueSize
+	publishing bool                      // the gossip loop holds taken-but-unpublished deltas
+	changed    chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
 
 	ackPending atomic.Bool
-	publishing atomic.Bool   // a batch taken from out is being published
+	peersUp    atomic.Int32  // connected peers; gossip is skipped when there are none
 	kick       chan struct{} // wakes the heartbeat loop for an early ack
 
 	st struct {
@@ -120,7 +122,7 @@ func newReplicator(n *Node, cfg replConfig, tr transport) *replicator {
 	lim := crdt.Limits{MaxKey: n.cfg.MaxKeySize, MaxValue: n.cfg.MaxValueSize + crdt.MaxContentType + 1}
 	return &replicator{
 		n: n, cfg: cfg, tr: tr, lim: lim,
-		out:     make(chan crdt.Delta, cfg.QueueSize),
+		wake:    make(chan struct{}, 1),
 		vec:     crdt.NewVector(),
 		log:     newDeltaLog(cfg.LogBytes),
 		peers:   map[string]*peerState{},
@@ -143,13 +145,20 @@ func (r *replicator) local(d crdt.Delta) {
 	r.mu.Lock()
 	r.vec.Add(d.Entry.Dot(), d.Entry.Version.TS)
 	r.log.append(d)
+	queued := len(r.pending) < r.cfg.QueueSize
+	if queued {
+		r.pending = append(r.pending, d)
+	}
 	r.mu.Unlock()
-	select {
-	case r.out <- d:
-	default:
+	if !queued {
 		// The write is applied, logged and in our vector: peers notice the gap from our next
 		// heartbeat and fetch it by anti-entropy.
 		r.st.deltasDropped.Add(1)
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -157,7 +166,13 @@ func (r *replicator) local(d crdt.Delta) {
 func (r *replicator) flush(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for len(r.out) > 0 || r.publishing.Load() {
+	for {
+		r.mu.Lock()
+		idle := len(r.pending) == 0 && !r.publishing
+		r.mu.Unlock()
+		if idle {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -166,40 +181,45 @@ func (r *replicator) flush(ctx context.Context) {
 	}
 }
 
-// gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch as
-// the queue fills while a publish is in flight.
+// gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch when
+// writes queue up while a publish is in flight. With no peer connected nothing is published:
+// a peer that connects later is brought up to date by anti-entropy.
 func (r *replicator) gossipLoop() {
 	defer r.n.wg.Done()
 	ctx, cancel := r.n.stopCtx()
 	defer cancel()
-	batch := crdt.Batch{From: r.n.replica, Deltas: make([]crdt.Delta, 0, r.cfg.MaxBatch)}
+	batch := crdt.Batch{From: r.n.replica}
+	var taken []crdt.Delta
 	var buf []byte
 	for {
 		select {
 		case <-r.n.stop:
 			return
-		case d := <-r.out:
-			r.publishing.Store(true)
-			batch.Deltas = append(batch.Deltas[:0], d)
+		case <-r.wake:
 		}
-	fill:
-		for len(batch.Deltas) < r.cfg.MaxBatch {
-			select {
-			case d := <-r.out:
-				batch.Deltas = append(batch.Deltas, d)
-			default:
-				break fill
+		r.mu.Lock()
+		taken, r.pending = r.pending, taken[:0]
+		r.publishing = len(taken) > 0
+		r.mu.Unlock()
+		if r.peersUp.Load() > 0 {
+			for len(taken) > 0 {
+				k := min(len(taken), r.cfg.MaxBatch)
+				batch.Deltas = taken[:k]
+				taken = taken[k:]
+				buf = crdt.AppendBatch(append(buf[:0], msgDeltas), &batch)
+				if err := r.tr.Publish(ctx, buf); err != nil {
+					r.st.deltasDropped.Add(uint64(k))
+					continue
+				}
+				r.st.batchesSent.Add(1)
+				r.st.deltasSent.Add(uint64(k))
 			}
 		}
-		buf = crdt.AppendBatch(append(buf[:0], msgDeltas), &batch)
-		err := r.tr.Publish(ctx, buf)
-		r.publishing.Store(false)
-		if err != nil {
-			r.st.deltasDropped.Add(uint64(len(batch.Deltas)))
-			continue
-		}
-		r.st.batchesSent.Add(1)
-		r.st.deltasSent.Add(uint64(len(batch.Deltas)))
+		clear(taken[:cap(taken)])
+		taken = taken[:0]
+		r.mu.Lock()
+		r.publishing = false
+		r.mu.Unlock()
 	}
 }
 
@@ -433,6 +453,13 @@ func (r *replicator) peerLocked(id string) *peerState {
 func (r *replicator) onPeer(id string, up bool) {
 	r.mu.Lock()
 	p := r.peerLocked(id)
+	if p.connected != up {
+		if up {
+			r.peersUp.Add(1)
+		} else {
+			r.peersUp.Add(-1)
+		}
+	}
 	p.connected = up
 	r.mu.Unlock()
 	if up {
