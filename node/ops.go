@@ -29,22 +29,53 @@ func itemOf(v *value, expiry int64) Item {
 	return it
 }
 
-// Get returns the live value of key and marks it recently used.
+// Get returns the live value of key and marks it recently used. On a local miss a replicating
+// node asks its nearest peers (read-through, see Config.DisableReadThrough), which can take up
+// to Config.ReadThroughTimeout; GetLocal never leaves the node.
 func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
+	it, ok, err := n.GetLocal(ctx, key)
+	if err != nil || ok || !n.ReadThroughCandidate(key) {
+		return it, ok, err
+	}
+	return n.ReadThrough(ctx, key)
+}
+
+// GetLocal is Get without read-through: it answers from this node only.
+func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
 	if err := n.check(ctx); err != nil {
 		return Item{}, false, err
 	}
 	v, exp, ok := n.store.Get(key, n.nowMs())
-	if ok && !v.tombstone() {
-		return itemOf(&v, exp), true, nil
+	if !ok {
+		return Item{}, false, nil
 	}
-	if ok {
-		// A local delete tombstone is authoritative here: no read-through.
+	if v.tombstone() {
 		n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
-	it, found := n.readThrough(ctx, key)
-	return it, found, nil
+	return itemOf(&v, exp), true, nil
+}
+
+// ReadThroughCandidate reports whether a local miss of key would be worth a read-through: the
+// node replicates with read-through on, has a connected peer, holds no delete tombstone for the
+// key and has not recently found it absent everywhere. It never blocks, so event-loop front ends
+// call it to decide whether to hand a miss to a goroutine.
+func (n *Node) ReadThroughCandidate(key string) bool {
+	if n.repl == nil || n.cfg.DisableReadThrough || n.repl.peersUp.Load() == 0 || n.neg.has(key, time.Now()) {
+		return false
+	}
+	v, _, ok := n.store.Peek(key, n.nowMs())
+	return !ok || !v.tombstone()
+}
+
+// ReadThrough asks the nearest peers for key (hedged, bounded by Config.ReadThroughTimeout)
+// and keeps a hit locally under its original version. It may block for the timeout.
+func (n *Node) ReadThrough(ctx context.Context, key string) (Item, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return Item{}, false, err
+	}
+	it, ok := n.readThrough(ctx, key)
+	return it, ok, nil
 }
 
 // Peek is Get without touching the key's recency or the hit statistics.
@@ -59,12 +90,13 @@ func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
 	return itemOf(&v, exp), true, nil
 }
 
-// MGet returns the items of keys in order; found[i] reports whether keys[i] was live.
+// MGet returns the items of keys in order; found[i] reports whether keys[i] was live. It
+// answers from this node only (no read-through), so it never waits on the network.
 func (n *Node) MGet(ctx context.Context, keys ...string) (items []Item, found []bool, err error) {
 	items = make([]Item, len(keys))
 	found = make([]bool, len(keys))
 	for i, k := range keys {
-		if items[i], found[i], err = n.Get(ctx, k); err != nil {
+		if items[i], found[i], err = n.GetLocal(ctx, k); err != nil {
 			return nil, nil, err
 		}
 	}

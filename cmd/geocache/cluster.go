@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/geocache/geocache/node"
 )
@@ -29,6 +30,9 @@ func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
 		ClusterName:   cfg.ClusterName,
 		AllowPeers:    cfg.Peers,
 		Logger:        log,
+	}
+	if off := cfg.ClockOffset; off != 0 {
+		nc.Now = func() time.Time { return time.Now().Add(off) }
 	}
 	if cfg.ClusterKey != "" {
 		// The node wants 32 bytes; any secret string shared by the members derives them.

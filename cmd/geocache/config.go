@@ -41,6 +41,7 @@ type Config struct {
 	MaxKeySize   ByteSize      `yaml:"max-key-size"`
 	MaxValueSize ByteSize      `yaml:"max-value-size"`
 	DefaultTTL   time.Duration `yaml:"default-ttl"`
+	ClockOffset  time.Duration `yaml:"clock-offset"`
 
 	// Client APIs and security.
 	RESPListen          string   `yaml:"resp-listen"`
@@ -200,6 +201,8 @@ func options() []option {
 	add(opt("max-value-size", "Cache", "SIZE", "largest value accepted", s, g))
 	s, g = dur(func(c *Config) *time.Duration { return &c.DefaultTTL })
 	add(opt("default-ttl", "Cache", "DURATION", "expiry applied to writes that give none; 0 means never", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.ClockOffset })
+	add(opt("clock-offset", "Cache", "DURATION", "testing only: shift this node's wall clock (e.g. 300ms, -1s) to emulate clock skew", s, g))
 
 	s, g = str(func(c *Config) *string { return &c.RESPListen })
 	add(opt("resp-listen", "Client APIs and security", "ADDR", "Redis protocol listen address; empty disables", s, g))

@@ -290,7 +290,8 @@ func TestTwoDaemonsReplicate(t *testing.T) {
 	if ma == nil || !strings.Contains(ma[3], "/p2p/") {
 		t.Fatalf("banner A:\n%s", bannerA)
 	}
-	bannerB, _ := startDaemon(t, "--region", "us-east", "--cluster-key", "test-secret", "--join", ma[3])
+	bannerB, _ := startDaemon(t, "--region", "us-east", "--cluster-key", "test-secret", "--join", ma[3],
+		"--max-memory", "256KiB")
 	mb := addrRE.FindStringSubmatch(bannerB)
 	if mb == nil || !strings.Contains(bannerB, "joining the cluster") {
 		t.Fatalf("banner B:\n%s", bannerB)
@@ -314,6 +315,24 @@ func TestTwoDaemonsReplicate(t *testing.T) {
 	}
 	if got := respDo(t, rb, cb, "GET", "greeting"); got != "hello from eu-west" {
 		t.Fatalf("GET on B after WAIT: %q", got)
+	}
+	// B evicts the key under memory pressure; GET reads it through from A (off B's event
+	// loop), and the connection stays usable for pipelined commands after it.
+	big := strings.Repeat("x", 1000)
+	for i := 0; respDo(t, rb, cb, "EXISTS", "greeting") == ":1"; i++ {
+		if i > 2000 {
+			t.Fatal("greeting never evicted on B")
+		}
+		respDo(t, rb, cb, "SET", fmt.Sprint("fill", i), big)
+	}
+	if got := respDo(t, rb, cb, "GET", "greeting"); got != "hello from eu-west" {
+		t.Fatalf("GET on B after eviction (read-through): %q", got)
+	}
+	if got := respDo(t, rb, cb, "GET", "nowhere"); got != "(nil)" && got != "$-1" {
+		t.Fatalf("GET of an absent key on B: %q", got)
+	}
+	if got := respDo(t, rb, cb, "PING"); got != "+PONG" {
+		t.Fatalf("PING after read-through: %q", got)
 	}
 	info := ""
 	waitFor(t, func() bool {

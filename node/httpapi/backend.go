@@ -41,3 +41,15 @@ type Cluster interface {
 	Members() []node.Member
 	ReplicationStats() node.ReplicationStats
 }
+
+// Dumper is implemented by a Backend that can list every register it holds, delete tombstones
+// included (as *node.Node does); it feeds GET /v1/dump, used by convergence checkers.
+type Dumper interface {
+	Dump(ctx context.Context, fn func(node.DumpEntry) bool) error
+}
+
+// Locator is implemented by a Backend that knows where its cluster's members are (as
+// *node.Node does); it feeds GET /v1/nearest.
+type Locator interface {
+	Nearest(lat, lon float64, count int) []node.Member
+}

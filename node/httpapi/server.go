@@ -74,6 +74,8 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.handle("PUT /v1/keys/{key...}", "keys", s.putKey)
 	s.handle("DELETE /v1/keys/{key...}", "keys", s.deleteKey)
 	s.handle("GET /v1/members", "members", s.listMembers)
+	s.handle("GET /v1/nearest", "nearest", s.nearest)
+	s.handle("GET /v1/dump", "dump", s.dump)
 	s.handle("GET /healthz", "healthz", s.healthz)
 	s.handle("GET /readyz", "readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.count("metrics", s.auth(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))))

@@ -41,3 +41,12 @@ type Cluster interface {
 	Members() []node.Member
 	ReplicationStats() node.ReplicationStats
 }
+
+// ReadThrougher is implemented by a Backend that can fill a local miss from other regions (as
+// *node.Node does). GET answers from GetLocal and, when ReadThroughCandidate says a miss is
+// worth it, runs ReadThrough off the event loop, since it can wait for a WAN round trip.
+type ReadThrougher interface {
+	GetLocal(ctx context.Context, key string) (node.Item, bool, error)
+	ReadThroughCandidate(key string) bool
+	ReadThrough(ctx context.Context, key string) (node.Item, bool, error)
+}

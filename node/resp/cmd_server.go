@@ -50,14 +50,20 @@ func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	s.runWait(ctx, c, req)
 }
 
-// waitRequest is a parsed WAIT.
+// waitRequest is a parsed WAIT, or (run set) another request that must not block an event
+// loop, such as a GET that reads through to another region.
 type waitRequest struct {
 	replicas int
 	timeout  time.Duration // 0: no limit
+	run      func(ctx context.Context)
 }
 
 // runWait blocks until the request is answered and appends the reply.
 func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
+	if req.run != nil {
+		req.run(ctx)
+		return
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if req.timeout > 0 {

@@ -94,7 +94,32 @@ func expireMillis(s *Server, c *client, arg []byte, flags int, cmd string) (int6
 }
 
 func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	it, ok, err := s.b.Get(ctx, string(argv[1]))
+	rt := s.rt
+	if rt == nil {
+		it, ok, err := s.b.Get(ctx, string(argv[1]))
+		replyGet(c, it, ok, err)
+		return
+	}
+	key := string(argv[1])
+	it, ok, err := rt.GetLocal(ctx, key)
+	if err != nil || ok || !rt.ReadThroughCandidate(key) {
+		replyGet(c, it, ok, err)
+		return
+	}
+	run := func(ctx context.Context) {
+		it, ok, err := rt.ReadThrough(ctx, key)
+		replyGet(c, it, ok, err)
+	}
+	if c.loop != nil {
+		// An event loop must not wait for another region: hand the connection to a goroutine,
+		// as WAIT does.
+		c.wait = &waitRequest{run: run}
+		return
+	}
+	run(ctx)
+}
+
+func replyGet(c *client, it node.Item, ok bool, err error) {
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))

@@ -15,8 +15,9 @@ import (
 type Server struct {
 	b       Backend
 	cfg     Config
-	repl    Replicator // nil if the backend does not replicate
-	cluster Cluster    // nil if the backend has no cluster view
+	repl    Replicator    // nil if the backend does not replicate
+	rt      ReadThrougher // nil if the backend cannot read through to other regions
+	cluster Cluster       // nil if the backend has no cluster view
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -70,6 +71,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	}
 	s.clock.Store(time.Now().UnixNano())
 	s.repl, _ = b.(Replicator)
+	s.rt, _ = b.(ReadThrougher)
 	s.cluster, _ = b.(Cluster)
 	return s, nil
 }
