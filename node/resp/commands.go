@@ -92,6 +92,9 @@ func commandTable() map[string]*command {
 		sub("list", -2, 0, cmdClientList),
 	)
 
+	// geocache's own.
+	add("geocache.nearest", -3, 0, cmdNearest)
+
 	// Server.
 	add("info", -1, 0, cmdInfo)
 	add("wait", 3, 0, cmdWait)

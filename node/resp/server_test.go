@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	redis "github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 
@@ -445,5 +447,24 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := resp.New(nil, resp.Config{}); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+}
+
+func TestNearestCommand(t *testing.T) {
+	srv, _, _ := startGeocache(t, resp.Config{}, func(c *node.Config) { c.Region, c.Lat, c.Lon = "eu-west", 53.3, -6.3 })
+	rdb := redis.NewClient(&redis.Options{Addr: srv, Protocol: 2})
+	defer rdb.Close()
+	got, err := rdb.Do(context.Background(), "GEOCACHE.NEAREST", "51.5", "-0.1", "COUNT", "2").Slice()
+	if err != nil || len(got) != 1 {
+		t.Fatalf("GEOCACHE.NEAREST = %v, %v", got, err)
+	}
+	fields := got[0].([]any)
+	if len(fields) != 16 || fields[2] != "region" || fields[3] != "eu-west" {
+		t.Fatalf("entry = %v", fields)
+	}
+	for _, bad := range [][]any{{"GEOCACHE.NEAREST", "91", "0"}, {"GEOCACHE.NEAREST", "1", "1", "COUNT", "0"}, {"GEOCACHE.NEAREST", "1", "1", "X"}} {
+		if err := rdb.Do(context.Background(), bad...).Err(); err == nil {
+			t.Fatalf("%v: no error", bad)
+		}
 	}
 }
