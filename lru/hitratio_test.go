@@ -61,8 +61,8 @@ func TestHitRatioMatchesExactLRU(t *testing.T) {
 			}
 			got := 100 * float64(hits) / float64(len(trace))
 			want := 100 * float64(exactHits) / float64(len(trace))
-			t.Logf("hit ratio: lru %.3f%%, exact LRU %.3f%%, diff %+.3f point (%d shards)",
-				got, want, got-want, len(c.shards))
+			t.Logf("%s: hit ratio lru %.3f%%, exact LRU %.3f%%, diff %+.3f point (%d shards, %d accesses)",
+				tc.name, got, want, got-want, len(c.shards), len(trace))
 			if d := got - want; d > 0.5 || d < -0.5 {
 				t.Errorf("hit ratio %.3f%% differs from exact LRU %.3f%% by more than 0.5 point", got, want)
 			}

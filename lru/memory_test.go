@@ -56,7 +56,7 @@ var memCases = []struct {
 		}
 		return c
 	}},
-	{"lru/bytes+expiry+tombstones", func(n int, key func(int) string) any {
+	{"lru/bytes+expiry", func(n int, key func(int) string) any {
 		c, _ := New(Options[string, []byte]{MaxEntries: 2 * n, Stamp: func([]byte) uint64 { return 1 },
 			Size: func(k string, v []byte) int { return len(k) + len(v) }})
 		for i := range n {

@@ -32,7 +32,7 @@ const (
 
 	// entry.meta packs the expiry (low 48 bits) and the access stamp (high 16 bits).
 	stampShift = 48
-	expiryMask = 1<<stampShift - 1
+	expiryMask = MaxExpiry
 
 	// The slab grows by chunks of 16, 16, 32, ... 512 slots (1024 in all), then 1024 at a
 	// time; the bucket heads likewise up to 4096 at a time. Small caches stay small; large
@@ -42,7 +42,7 @@ const (
 )
 
 // MaxExpiry is the largest expiry stored (unix ms in year 10889); later ones are clamped.
-const MaxExpiry = expiryMask
+const MaxExpiry = 1<<48 - 1
 
 // entry is one slab slot: 56 bytes with K = string and V = []byte, 48 with V = string.
 type entry[K comparable, V any] struct {
