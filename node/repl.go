@@ -485,11 +485,15 @@ func (r *replicator) periodicSync() {
 }
 
 // stableTime is the HLC below which this node has applied every write of every live replica:
-// for each live peer, the HLC of its heartbeat when we hold all its writes, else the HLC of the
-// last contiguous write we hold from it. Local tombstones older than this can go.
+// for each peer, the HLC of its heartbeat when we hold all its writes, else the HLC of the last
+// contiguous write we hold from it. Local tombstones older than this can go.
+//
+// A peer counts as live until it has been silent for the grace horizon (TombstoneTTL), not just
+// the few seconds after which it is reported unreachable: a partitioned region keeps writing,
+// and its writes may still arrive, older than tombstones left here meanwhile.
 func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
 	stable := own
-	cutoff := time.Now().Add(-r.cfg.PeerTimeout)
+	cutoff := time.Now().Add(-r.n.cfg.TombstoneTTL)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.peers {

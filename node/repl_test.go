@@ -288,3 +288,36 @@ func TestWaitReplicated(t *testing.T) {
 		t.Fatalf("partitioned WaitReplicated = %d, want 0", got)
 	}
 }
+
+// An expired value's local tombstone must survive while a partitioned peer may still send an
+// older write, even after that peer is reported unreachable.
+func TestExpiredNotResurrectedAfterPartition(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	reachable := func(n *Node, id string) bool {
+		for _, p := range n.Peers() {
+			if p.ID == id {
+				return p.Reachable
+			}
+		}
+		return false
+	}
+	waitFor(t, func() bool { return reachable(a, "b") })
+	net.partition([]string{"a"}, []string{"b"})
+	mustSet(t, b, "k", "old", SetOptions{})
+	net.clock(a).Advance(100 * time.Millisecond)
+	mustSet(t, a, "k", "new", SetOptions{TTL: time.Second})
+	net.clock(a).Advance(2 * time.Second)
+	net.clock(b).Advance(2100 * time.Millisecond) // both clocks agree again
+	waitFor(t, func() bool { return !reachable(a, "b") })
+	a.sweep(a.nowMs()) // reclaims the expired entry; must keep its tombstone
+	net.heal()
+	waitFor(t, func() bool { return b.ReplicationStats().DeltasApplied+b.ReplicationStats().SyncDeltasRecv > 0 })
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		if v, ok := mustGet(t, n, "k"); ok {
+			t.Fatalf("expired key came back as %q", v)
+		}
+	}
+}
