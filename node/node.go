@@ -160,9 +160,10 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is the size of a value's metadata beyond its bytes (version, dot, type, flags
-// and the slice header), charged against MaxMemory on top of the store's own per-entry overhead.
-const valueOverhead = 24 + 16 + 8 + 8
+// valueOverhead is the size of a value's metadata beyond its bytes and slice header (version,
+// seq, type and flags, padded), charged against MaxMemory on top of the store's own per-entry
+// overhead (lru.EntryOverhead, which already counts a slice-sized value).
+const valueOverhead = 16 + 8 + 8
 
 // newReplicaID draws a fresh random, non-zero 64-bit id naming this process's write stream.
 func newReplicaID() crdt.ReplicaID {
