@@ -17,8 +17,10 @@ type deltaLog struct {
 	dropped map[crdt.ReplicaID]uint64
 }
 
-// logEntryOverhead approximates the bytes a logged delta costs beyond its key and value.
-const logEntryOverhead = 64
+// logEntryOverhead is what a logged delta costs beyond its key and value bytes: its ring slot
+// (a crdt.Delta, 80 bytes) plus slack for the ring's doubling. Key and value bytes are charged
+// in full even while the store shares them, because the log keeps them alive after an eviction.
+const logEntryOverhead = 96
 
 func newDeltaLog(maxBytes int) *deltaLog {
 	return &deltaLog{maxBytes: maxBytes, dropped: map[crdt.ReplicaID]uint64{}}
