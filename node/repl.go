@@ -145,6 +145,11 @@ func (r *replicator) local(d crdt.Delta) {
 	r.mu.Lock()
 	r.vec.Add(d.Entry.Dot(), d.Entry.Version.TS)
 	r.log.append(d)
+	if r.peersUp.Load() == 0 {
+		// Nobody to gossip to: a peer that connects later catches up from the log.
+		r.mu.Unlock()
+		return
+	}
 	queued := len(r.pending) < r.cfg.QueueSize
 	if queued {
 		r.pending = append(r.pending, d)
