@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,3 +237,44 @@ func BenchmarkAnchorTCPOneWay(b *testing.B) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// BenchmarkGetOrLoadStampede: 3 nodes x 10 concurrent callers ask for the same cold key at
+// once; the loader takes 20 ms (a slow origin). Reports origin loads per key (1 is ideal) and
+// the callers' p50/max latency.
+func BenchmarkGetOrLoadStampede(b *testing.B) {
+	for b.Loop() {
+		a, x, y := benchCluster(b)
+		const keys, callers = 20, 10
+		var loads atomic.Int64
+		load := func(ctx context.Context, key string) ([]byte, time.Duration, error) {
+			loads.Add(1)
+			<-time.After(20 * time.Millisecond)
+			return []byte("v"), time.Minute, nil
+		}
+		rec := &lagRecorder{}
+		for k := range keys {
+			key := fmt.Sprint("cold", k)
+			var wg sync.WaitGroup
+			for _, n := range []*Node{a, x, y} {
+				for range callers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						start := time.Now()
+						if _, err := n.GetOrLoad(context.Background(), key, load); err != nil {
+							b.Error(err)
+						}
+						rec.mu.Lock()
+						rec.lags = append(rec.lags, time.Since(start))
+						rec.mu.Unlock()
+					}()
+				}
+			}
+			wg.Wait()
+		}
+		p50, _, pmax, _ := rec.quantiles()
+		b.ReportMetric(float64(loads.Load())/keys, "origin-loads/key")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(pmax.Microseconds())/1000, "max-ms")
+	}
+}
