@@ -1,0 +1,109 @@
+package testnet
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Scenarios returns the built-in scenarios by name. "$i" is the i-th region of the network.
+func Scenarios() map[string]Scenario {
+	list := []Scenario{
+		{Name: "steady", Description: "Steady state: the workload and lag probes on a healthy network; replication lag against the emulated one-way delay.",
+			Script: `
+sleep 20s
+`},
+		{Name: "partition", Description: "Partition and heal: the first region is cut from the others for 10 s while every region keeps writing; then writes stop, the partition heals and the time to agreement is measured.",
+			Script: `
+sleep 4s
+partition $0 | *
+sleep 10s
+workload off
+heal
+converge
+workload on
+sleep 3s
+`},
+		{Name: "crash", Description: "Crash and restart: a node is killed with SIGKILL (no graceful leave), stays down 5 s, restarts with the same identity and a fresh replica id, and warms up from its peers while the workload continues.",
+			Script: `
+sleep 4s
+kill $1
+sleep 5s
+restart $1
+warmup $1
+sleep 4s
+`},
+		{Name: "flap", Description: "Flapping link: the links between the first two regions are cut and healed every 0.5 s for 8 s.",
+			Script: `
+sleep 3s
+flap $0 $1 period=1s for=8s
+sleep 9s
+sleep 3s
+`},
+		{Name: "skew", Description: "Clock skew: two nodes run with offsets within the allowed 500 ms (+300 ms, -250 ms) from the start; the third is restarted 1.5 s ahead (beyond the bound: its deltas are rejected until the others' clocks catch up), then set right again.",
+			Offsets: map[string]time.Duration{"$0": 300 * time.Millisecond, "$1": -250 * time.Millisecond},
+			Script: `
+sleep 5s
+skew $2 1500ms
+sleep 8s
+skew $2 0s
+warmup $2
+sleep 3s
+`},
+		{Name: "stall", Description: "Stalled link: one direction between the first two regions black-holes its bytes (connection kept, data held) for 6 s, longer than the 3 s heartbeat timeout, then resumes.",
+			Script: `
+sleep 3s
+stall $0 $1
+sleep 6s
+resume $0 $1
+sleep 4s
+`},
+		{Name: "pause", Description: "Paused process: the third node is frozen with SIGSTOP for 5 s (sockets open, nothing processed), then continued.",
+			Script: `
+sleep 3s
+pause $2
+sleep 5s
+continue $2
+sleep 4s
+`},
+		{Name: "ci", Description: "The short CI scenario: steady-state lag, a partition with heal and measured convergence, a kill -9 with restart and warm-up, then the full check.",
+			Script: `
+sleep 8s
+partition $0 | *
+sleep 5s
+workload off
+heal
+converge
+workload on
+kill $1
+sleep 3s
+restart $1
+warmup $1
+sleep 3s
+`},
+	}
+	out := map[string]Scenario{}
+	for _, s := range list {
+		out[s.Name] = s
+	}
+	return out
+}
+
+// ScenarioNames lists the built-in scenarios in a stable order.
+func ScenarioNames() []string {
+	var out []string
+	for n := range Scenarios() {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LookupScenario returns a built-in scenario.
+func LookupScenario(name string) (Scenario, error) {
+	s, ok := Scenarios()[name]
+	if !ok {
+		return Scenario{}, fmt.Errorf("testnet: no scenario %q (have %v)", name, ScenarioNames())
+	}
+	return s, nil
+}
