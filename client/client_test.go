@@ -57,7 +57,7 @@ func leakedGoroutines(wait time.Duration) string {
 		if time.Now().After(deadline) {
 			return strings.Join(leaks, "\n\n")
 		}
-		time.Sleep(10 * time.Millisecond)
+		<-time.After(10 * time.Millisecond) // poll interval of the deadline loop above
 	}
 }
 
