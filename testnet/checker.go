@@ -370,6 +370,15 @@ func (c *checker) history() {
 				if o.Kind == OpDel && (r.Deleted || !o.Found) {
 					continue
 				}
+				// A delete tombstone older than a write that has expired everywhere since reads
+				// the same as the winner (nothing); only the register's version is stale.
+				if r.Deleted && o.Kind == OpSet && o.TTL > 0 && !o.Complete.Add(o.TTL).After(d.At) {
+					if c.floorOf(o).Compare(r.Version) > 0 {
+						c.res.Notes = append(c.res.Notes, fmt.Sprintf("key %q: %s holds a delete tombstone %s older than "+
+							"the expired write %s (%s)", k, d.Node, r.Version, o.Client, c.floorOf(o)))
+					}
+					continue
+				}
 				if f := c.floorOf(o); r.Version.Less(f) && (worst == nil || worstFloor.Less(f)) {
 					worst, worstFloor = o, f
 				}

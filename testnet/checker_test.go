@@ -229,6 +229,26 @@ func TestCheckerDeleteSemantics(t *testing.T) {
 	}
 }
 
+func TestCheckerStaleTombstoneUnderAnExpiredWrite(t *testing.T) {
+	// A tombstone older than a newer write that expired reads the same as the winner: a note.
+	var h hist
+	h.set("a", "k/1", "a1", 100, 0xa)
+	h.del("a", "k/1", 200)
+	h.set("b", "k/1", "b1", 300, 0xb).TTL = time.Second
+	tomb := Register{Key: "k/1", Deleted: true, Version: ver(200, 0xa)}
+	r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", tomb), dump("b")}})
+	if !r.OK() || len(r.Notes) == 0 {
+		t.Fatalf("want no violation and a note: %v %v", r.Violations, r.Notes)
+	}
+	// A live value under the expired write is a stale read: a violation.
+	d := live("k/1", "a1", ver(100, 0xa))
+	h.ops = h.ops[:1]
+	h.set("b", "k/1", "b1", 300, 0xb).TTL = time.Second
+	if r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", d), dump("b")}}); r.OK() {
+		t.Fatal("a stale value under an expired newer write went unnoticed")
+	}
+}
+
 func TestCheckerExcusesWritesLostWithAKilledProcess(t *testing.T) {
 	var h hist
 	h.set("a", "k/1", "a1", 100, 0xa)

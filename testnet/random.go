@@ -88,11 +88,20 @@ type RandomRun struct {
 	Result *Result
 }
 
-// RunRandom starts one network and runs randomized fault schedules on it, seeds seed,
-// seed+1, ..., each on its own key prefix, checking each run after heal and quiescence. onRun is
-// called after each run (for progress and early reports). It returns every run; the error means
-// the network failed, not that a run found violations.
-func RunRandom(ctx context.Context, rc RunConfig, runs int, seed uint64, onRun func(i int, rr RandomRun)) ([]RandomRun, error) {
+// Seeds returns seed, seed+1, ..., seed+runs-1.
+func Seeds(seed uint64, runs int) []uint64 {
+	out := make([]uint64, runs)
+	for i := range out {
+		out[i] = seed + uint64(i)
+	}
+	return out
+}
+
+// RunRandom starts one network and runs one randomized fault schedule per seed on it, each on its
+// own key prefix, checking each run after heal and quiescence. onRun is called after each run
+// (for progress and early reports). It returns every run; the error means the network failed,
+// not that a run found violations.
+func RunRandom(ctx context.Context, rc RunConfig, seeds []uint64, onRun func(i int, rr RandomRun)) ([]RandomRun, error) {
 	if rc.ConvergeTimeout <= 0 {
 		rc.ConvergeTimeout = 30 * time.Second
 	}
@@ -112,11 +121,10 @@ func RunRandom(ctx context.Context, rc RunConfig, runs int, seed uint64, onRun f
 		nodes = append(nodes, n.Name)
 	}
 	var out []RandomRun
-	for i := 0; i < runs; i++ {
+	for i, s := range seeds {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		s := seed + uint64(i)
 		script := RandomScript(s, regions, nodes)
 		steps, err := ParseScript(script)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.Float64("scale", 1, "multiply every emulated delay by this")
 	seed := fs.Uint64("seed", 1, "seed for the workload and, with random, the first fault schedule")
 	runs := fs.Int("runs", 20, "random: number of fault schedules (seeds seed .. seed+runs-1)")
+	seedList := fs.String("seeds", "", "random: comma-separated seeds to run instead of --seed/--runs (to replay failures)")
 	script := fs.String("script", "", "run this scenario script file (scenario name: its base name)")
 	rate := fs.Float64("rate", 0, "operations per second per client (default 25)")
 	keys := fs.Int("keys", 0, "workload key space (default 24)")
@@ -187,9 +189,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "random":
 			rcr := rc
 			rcr.Out = dir
+			seeds := testnet.Seeds(*seed, *runs)
+			if *seedList != "" {
+				seeds = nil
+				for _, f := range strings.Split(*seedList, ",") {
+					v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+					if err != nil {
+						fmt.Fprintf(stderr, "testnet: --seeds: %q is not a seed\n", f)
+						return 2
+					}
+					seeds = append(seeds, v)
+				}
+			}
 			start := time.Now()
 			passed := 0
-			rr, err := testnet.RunRandom(ctx, rcr, *runs, *seed, func(i int, r testnet.RandomRun) {
+			rr, err := testnet.RunRandom(ctx, rcr, seeds, func(i int, r testnet.RandomRun) {
 				status := "error"
 				if r.Result != nil {
 					status = fmt.Sprintf("%d violations, %d ops, converged in %.0f ms", len(r.Result.Check.Violations),
@@ -202,8 +216,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					}
 				}
 				el := time.Since(start)
-				eta := time.Duration(float64(el) / float64(i+1) * float64(*runs-i-1))
-				fmt.Fprintf(stderr, "  run %d/%d seed %d: %s | %d/%d passed | elapsed %v, eta %v\n", i+1, *runs, r.Seed,
+				eta := time.Duration(float64(el) / float64(i+1) * float64(len(seeds)-i-1))
+				fmt.Fprintf(stderr, "  run %d/%d seed %d: %s | %d/%d passed | elapsed %v, eta %v\n", i+1, len(seeds), r.Seed,
 					status, passed, i+1, el.Round(time.Second), eta.Round(time.Second))
 			})
 			if err := os.MkdirAll(dir, 0o755); err == nil {
@@ -221,8 +235,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					failed = true
 				}
 			}
-			fmt.Fprintf(stdout, "random: %d runs (seeds %d..%d), %d passed; report %s\n", len(rr), *seed,
-				*seed+uint64(len(rr))-1, passed, filepath.Join(dir, "report.md"))
+			var failedSeeds []string
+			for _, r := range rr {
+				if r.Result == nil || !r.Result.Passed() {
+					failedSeeds = append(failedSeeds, strconv.FormatUint(r.Seed, 10))
+				}
+			}
+			fmt.Fprintf(stdout, "random: %d runs, %d passed; failed seeds: [%s]; report %s\n", len(rr), passed,
+				strings.Join(failedSeeds, ","), filepath.Join(dir, "report.md"))
 		default:
 			var sc testnet.Scenario
 			for _, s := range scenarios {
