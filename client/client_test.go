@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -479,5 +481,78 @@ func TestConcurrentCallsDuringFailover(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("a call failed during failover: %v", err)
 		}
+	}
+}
+
+func TestDialerRoutesEveryConnection(t *testing.T) {
+	t.Parallel()
+	near, mid, _, fc := threeRegions(t)
+	var mu sync.Mutex
+	dials := map[string]int{}
+	cfg := testConfig(fc.URL())
+	// A route that cannot reach near: probes and commands must both take it, so the client
+	// settles on mid although near is up and nearer.
+	cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dials[addr]++
+		mu.Unlock()
+		if addr == near.Addr() {
+			return nil, errors.New("no route to near")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	c := newClient(t, cfg)
+	waitFor(t, "mid selected", currentIs(c, "mid"))
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mid.value("k"); !ok || v != "v" {
+		t.Fatalf("mid holds %q, %v", v, ok)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// One probe connection plus at least one command connection to mid, both through Dialer.
+	if dials[mid.Addr()] < 2 || dials[near.Addr()] == 0 {
+		t.Fatalf("dials through Dialer: %v; want >= 2 to mid (probe and command) and some to near", dials)
+	}
+	if near.count("PING") != 0 {
+		t.Fatal("near was probed around the Dialer")
+	}
+}
+
+// TestFailbackDoesNotWaitForRefresh: a node that comes back while the last
+// member list showed it not serving is used again as soon as its probes
+// answer: the client fetches the list early rather than after
+// RefreshInterval.
+func TestFailbackDoesNotWaitForRefresh(t *testing.T) {
+	t.Parallel()
+	near, _, _, fc := threeRegions(t)
+	near.setState("joining") // the only list the client fetches by itself
+	cfg := testConfig(fc.URL())
+	cfg.RefreshInterval = time.Hour
+	c := newClient(t, cfg)
+	waitFor(t, "mid selected (near is not serving)", currentIs(c, "mid"))
+
+	near.stop()
+	waitFor(t, "near down", func() bool {
+		for _, n := range c.Nodes() {
+			if n.ID == "near" {
+				return !n.Up
+			}
+		}
+		return false
+	})
+	near.setState("serving")
+	near.start(t)
+	waitFor(t, "failback to near", currentIs(c, "near"))
+	if cur := c.Current(); !cur.Healthy || cur.State != "serving" {
+		t.Fatalf("Current = %+v, want near healthy and serving", cur)
+	}
+	// New's, and one per recovery seen (near's first probes count as one):
+	// early fetches, not a polling loop.
+	if s := c.Stats(); s.Refreshes < 2 || s.Refreshes > 3 {
+		t.Fatalf("member lists fetched: %d, want 2 or 3", s.Refreshes)
 	}
 }

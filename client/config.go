@@ -1,10 +1,12 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,6 +97,16 @@ type Config struct {
 	// idle connections Close closes. HTTPTimeout bounds each request
 	// either way.
 	HTTPClient *http.Client
+
+	// Dialer, when set, opens the TCP connection of every RESP connection
+	// the client makes, probes and command clients alike (with TLS set, the
+	// handshake runs on top of it). Default: a net.Dialer. It lets an
+	// application route connections through a proxy, a tunnel or a test
+	// network (cmd/testnet sends them through its WAN emulator). It is
+	// called concurrently and should honour ctx. The member list requests
+	// use HTTPClient; give it a Transport with a DialContext to route them
+	// too.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// RedisOptions, when set, is called with the options of every command
 	// client (one per node) before it is created, to set anything else

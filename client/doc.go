@@ -28,7 +28,9 @@
 //   - A node whose probe fails is down too; the client leaves it at the end
 //     of that probe round even if no call noticed.
 //   - A down node is used again after RecoverProbes probes in a row
-//     succeed; if it is the nearest, the client fails back to it then.
+//     succeed; if it is the nearest, the client fails back to it then. If
+//     the last member list showed it not serving, the list is fetched
+//     again at once rather than after RefreshInterval.
 //   - Between healthy nodes the client moves only when another node's RTT
 //     is below SwitchRatio × the current one's, so two nodes at similar
 //     distance do not make it flap.
@@ -43,6 +45,6 @@
 // and refresh loop), which starts short-lived probe goroutines and waits
 // for them; [Client.Close] stops it and waits. Per node it holds one probe
 // connection and one go-redis client (a connection pool). Config hooks
-// (RedisOptions, the Logger's handler) are never called with the client's
-// lock held.
+// (RedisOptions, Dialer, the Logger's handler) are never called with the
+// client's lock held.
 package client

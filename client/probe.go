@@ -24,6 +24,7 @@ type prober struct {
 	username string
 	password string
 	tls      *tls.Config
+	dialer   func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
 	conn     net.Conn
 	r        *bufio.Reader
 }
@@ -74,7 +75,9 @@ func (p *prober) ping(ctx context.Context, timeout time.Duration) (time.Duration
 func (p *prober) dial(ctx context.Context) error {
 	var conn net.Conn
 	var err error
-	if p.tls != nil {
+	if p.dialer != nil {
+		conn, err = dialVia(ctx, p.dialer, p.tls, "tcp", p.addr)
+	} else if p.tls != nil {
 		d := tls.Dialer{Config: p.tls}
 		conn, err = d.DialContext(ctx, "tcp", p.addr)
 	} else {

@@ -206,9 +206,15 @@ func (c *Client) probeAll(ctx context.Context) {
 			continue
 		}
 		c.tracker.Observe(n.m.id, j.rtt, now)
+		wasUp := n.up()
 		n.okStreak = min(n.okStreak+1, 1<<20)
 		if n.up() {
 			n.lastErr = nil
+			if !wasUp && !n.m.viewOK {
+				// Back from a failure while the last member list showed it down:
+				// the list is stale for it, fetch it now.
+				c.refreshSoon = true
+			}
 		}
 		if j.fresh != nil {
 			if n.stale {

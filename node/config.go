@@ -114,6 +114,21 @@ type Config struct {
 	// failure behaviour when the holder dies). Default 5 s.
 	LoadLeaseTTL time.Duration
 
+	// Loader, when set, fills local misses of Get from an origin (a database, an HTTP service):
+	// after the read-through to peers finds nothing, Get loads the key as GetOrLoad does (once
+	// per node at a time, and once per cluster through a load lease unless DisableLoadLease),
+	// stores it and returns it. A loader that reports ErrNotFound makes Get a miss, remembered
+	// for NegativeTTL; any other loader error is returned as a *LoadError and nothing is stored.
+	// Default nil: a miss is a miss. The loader may block (the RESP front end calls Get off its
+	// event loops) and runs concurrently for different keys; it should bound its own duration.
+	Loader Loader
+
+	// DisableLoadLease makes loads (GetOrLoad and Loader) deduplicate per node only: every node
+	// that misses a cold key loads it itself instead of asking the key's lease owner and
+	// waiting for another region's load. Default false (one load per cluster). Set it when each
+	// region has its own nearby origin and a local load is cheaper than a cross-region wait.
+	DisableLoadLease bool
+
 	// WarmupTimeout bounds how long a joining node reports not ready while anti-entropy warms it.
 	// Default 10 s. The node serves reads and writes meanwhile.
 	WarmupTimeout time.Duration

@@ -25,18 +25,25 @@ type leaseTable struct {
 type lease struct {
 	holder string
 	until  time.Time
+	absent bool // the holder's loader found no such key: answer "absent" until `until`
 }
 
 const maxLeases = 1 << 16
 
-func (t *leaseTable) acquire(key, who string, ttl time.Duration, now time.Time) []byte {
+// acquire grants key's lease to who unless another node holds it. rich says the asker
+// understands stAbsent (otherwise an "absent" entry is answered stHeld).
+func (t *leaseTable) acquire(key, who string, ttl time.Duration, now time.Time, rich bool) []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.leases == nil {
 		t.leases = map[string]lease{}
 	}
-	if l, ok := t.leases[key]; ok && now.Before(l.until) && l.holder != who {
-		return binary.AppendUvarint([]byte{stHeld}, uint64(l.until.Sub(now).Milliseconds()))
+	if l, ok := t.leases[key]; ok && now.Before(l.until) && (l.absent || l.holder != who) {
+		st := stHeld
+		if l.absent && rich {
+			st = stAbsent
+		}
+		return binary.AppendUvarint([]byte{st}, uint64(l.until.Sub(now).Milliseconds()))
 	}
 	if len(t.leases) >= maxLeases {
 		for k, l := range t.leases {
@@ -53,40 +60,66 @@ func (t *leaseTable) acquire(key, who string, ttl time.Duration, now time.Time) 
 	return binary.AppendUvarint([]byte{stGranted}, uint64(ttl.Milliseconds()))
 }
 
-func (t *leaseTable) release(key, who string) {
+// release ends who's lease on key. With absent (the loader found no such key) the entry stays
+// for negTTL and answers "absent" to the nodes still waiting, so they do not load in turn.
+func (t *leaseTable) release(key, who string, absent bool, negTTL time.Duration, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if l, ok := t.leases[key]; ok && l.holder == who {
-		delete(t.leases, key)
+	if l, ok := t.leases[key]; ok && l.holder == who && !l.absent {
+		if absent {
+			t.leases[key] = lease{until: now.Add(negTTL), absent: true}
+		} else {
+			delete(t.leases, key)
+		}
 	}
 }
 
-// negCache remembers keys that no peer held, briefly, so a truly absent key does not cost a WAN
-// round trip on every read. Bounded; entries expire by time.
+// negCache remembers keys that no peer held, and keys a loader reported absent at the origin,
+// briefly, so a truly absent key does not cost a WAN round trip (or an origin request) on every
+// read. Bounded; entries expire by time.
 type negCache struct {
 	mu sync.Mutex
-	m  map[string]time.Time
+	m  map[string]negEntry
 }
+
+// negEntry says until when no peer held a key, and until when the origin does not have it.
+type negEntry struct{ peers, origin time.Time }
 
 const maxNegative = 1 << 16
 
 func (c *negCache) has(key string, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	until, ok := c.m[key]
-	return ok && now.Before(until)
+	e, ok := c.m[key]
+	return ok && now.Before(e.peers)
+}
+
+func (c *negCache) hasOrigin(key string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	return ok && now.Before(e.origin)
 }
 
 func (c *negCache) add(key string, until time.Time) {
+	c.update(key, func(e *negEntry) { e.peers = until })
+}
+
+func (c *negCache) addOrigin(key string, until time.Time) {
+	c.update(key, func(e *negEntry) { e.origin = until })
+}
+
+func (c *negCache) update(key string, f func(*negEntry)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]time.Time{}
+		c.m = map[string]negEntry{}
 	}
-	if len(c.m) >= maxNegative {
+	e, ok := c.m[key]
+	if !ok && len(c.m) >= maxNegative {
 		now := time.Now()
-		for k, u := range c.m {
-			if !now.Before(u) {
+		for k, e := range c.m {
+			if !now.Before(e.peers) && !now.Before(e.origin) {
 				delete(c.m, k)
 			}
 		}
@@ -94,13 +127,22 @@ func (c *negCache) add(key string, until time.Time) {
 			return
 		}
 	}
-	c.m[key] = until
+	f(&e)
+	c.m[key] = e
 }
 
+// forget drops the memory that no peer held key (not the origin's answer).
 func (c *negCache) forget(key string) {
 	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		if e.origin.IsZero() {
+			delete(c.m, key)
+		} else {
+			e.peers = time.Time{}
+			c.m[key] = e
+		}
+	}
 }
 
 // healthy reports whether a member can serve: reachable, connected and not leaving.
@@ -281,77 +323,227 @@ func (n *Node) leaseOwner(key string) string {
 		if !healthy(&m) {
 			continue
 		}
-		h := fnv.New64a()
-		h.Write([]byte(m.PeerID))
-		h.Write([]byte{0})
-		h.Write([]byte(key))
-		if s := h.Sum64(); s > bestScore || (s == bestScore && m.PeerID < best) {
+		if s := rendezvousScore(m.PeerID, key); s > bestScore || (s == bestScore && m.PeerID < best) {
 			best, bestScore = m.PeerID, s
 		}
 	}
 	return best
 }
 
-// acquireLease asks key's owner for the right to load it. It returns granted=true when this
-// node should load, or the time the current holder has left. Errors (owner unreachable) mean
-// "load it yourself".
-func (n *Node) acquireLease(ctx context.Context, key string) (owner string, granted bool, wait time.Duration, err error) {
-	owner = n.leaseOwner(key)
+// rendezvousScore is peer's score for key in the owner choice. FNV-1a alone is not enough: keys
+// that differ only in their last bytes (user:1, user:2) change only the low bits of the hash,
+// so one peer would own them all; the murmur3 finalizer spreads every input bit over the score.
+func rendezvousScore(peer, key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(peer))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// leaseAnswer is a lease owner's answer (see acquireLease).
+type leaseAnswer struct {
+	owner  string
+	status byte          // stGranted, stHeld, stAbsent or stOwnerHit
+	wait   time.Duration // stHeld, stAbsent: how long the answer holds
+	item   Item          // stOwnerHit: the owner's register, now stored here
+	err    error         // the owner could not be asked: load it yourself
+}
+
+// acquireLease asks key's owner for the right to load it. The owner answers stGranted (this
+// node should load), stHeld with the time the current holder has left, stAbsent (a load just
+// found no such key) with how long that answer holds, or stOwnerHit with its register, which is
+// then kept here as a read-through result. An error (owner unreachable) means "load it
+// yourself".
+func (n *Node) acquireLease(ctx context.Context, key string) leaseAnswer {
+	owner := n.leaseOwner(key)
+	a := leaseAnswer{owner: owner, status: stGranted}
 	ttl := n.cfg.LoadLeaseTTL
 	var resp []byte
 	if owner == n.PeerID() {
-		resp = n.leases.acquire(key, owner, ttl, time.Now())
+		resp = n.leases.acquire(key, owner, ttl, time.Now(), true)
 	} else {
 		req := binary.AppendUvarint(appendRequest(nil, opLease, key), uint64(ttl.Milliseconds()))
-		if resp, err = n.call(ctx, owner, req); err != nil {
-			return owner, true, 0, err
+		req = append(req, leaseFlagRich)
+		// Bounded: a black-holed owner must not hold the load up (then: load ourselves).
+		cctx, cancel := context.WithTimeout(ctx, 4*n.cfg.ReadThroughTimeout)
+		var err error
+		resp, err = n.call(cctx, owner, req)
+		cancel()
+		if err != nil {
+			a.err = err
+			return a
 		}
+	}
+	if len(resp) >= 1 && resp[0] == stOwnerHit {
+		d, used, err := crdt.DecodeDelta(resp[1:], n.repl.lim)
+		if err != nil || used != len(resp)-1 || d.Key != key || d.Entry.Tombstone() {
+			n.repl.st.rejected.Add(1)
+			a.err = errBadMessage
+			return a
+		}
+		n.remoteHits.Add(1)
+		a.status, a.item = stOwnerHit, n.storeFetched(&d)
+		return a
+	}
+	if len(resp) < 2 {
+		a.err = errBadMessage
+		return a
 	}
 	ms, k := binary.Uvarint(resp[1:])
 	if k <= 0 {
-		return owner, true, 0, errBadMessage
+		a.err = errBadMessage
+		return a
 	}
-	return owner, resp[0] == stGranted, time.Duration(ms) * time.Millisecond, nil
+	a.status, a.wait = resp[0], time.Duration(ms)*time.Millisecond
+	return a
 }
 
-// releaseLease tells the owner the load is done (best effort: leases also expire).
-func (n *Node) releaseLease(key, owner string) {
+// releaseLease tells the owner the load is done (best effort: leases also expire); absent says
+// the loader found no such key, which the owner then tells the nodes still waiting.
+func (n *Node) releaseLease(key, owner string, absent bool) {
 	if owner == n.PeerID() {
-		n.leases.release(key, owner)
+		n.leases.release(key, owner, absent, n.cfg.NegativeTTL, time.Now())
 		return
+	}
+	req := appendRequest(nil, opRelease, key)
+	if absent {
+		req = append(req, 1)
 	}
 	n.goAsync(func() {
 		ctx, cancel := n.stopCtx()
 		defer cancel()
 		ctx, cancel2 := context.WithTimeout(ctx, rpcDeadline)
 		defer cancel2()
-		n.call(ctx, owner, appendRequest(nil, opRelease, key))
+		n.call(ctx, owner, req)
 	})
 }
 
-// awaitRemoteLoad waits up to d for another node's load of key to arrive here (by gossip, or
-// read-through from peers), and returns it.
-func (n *Node) awaitRemoteLoad(ctx context.Context, key string, d time.Duration) (Item, bool) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	t := time.NewTicker(2 * time.Millisecond)
+// findResult is how looking for a cold key in the cluster ended.
+type findResult int
+
+const (
+	findArrived  findResult = iota // the value is here (a peer, the owner or gossip had it)
+	findAbsent                     // the holder's loader found no such key
+	findGranted                    // the lease is ours: load (and release on failure)
+	findLoadSelf                   // no value, no lease and no news: load without a lease
+)
+
+// findPoll is how often a node waiting for another node's load asks its peers for the value
+// and the owner for news; findTick how often it looks at its own store (gossip).
+const (
+	findPoll = 50 * time.Millisecond
+	findTick = 2 * time.Millisecond
+)
+
+// findOrLease looks for a locally missing key in the cluster and decides who loads it. It
+// reads through to the nearest peers and, at the same time, asks the key's lease owner, which
+// answers with the value if it holds it. The first value found wins. A granted lease means
+// load now (without waiting for slower peers: a duplicate load is cheaper than a stall). While
+// another node holds the lease, the key is watched in the local store (gossip) and, every
+// findPoll, asked of the peers and of the owner again, all off this goroutine so the value is
+// seen as soon as it arrives: a holder whose load failed released the lease, which then goes
+// to one waiter; a holder that found nothing left "absent". The wait lasts the holder's
+// remaining lease plus a read-through, extended while another live holder has the lease, but
+// never beyond twice the lease TTL; then (or if the owner cannot be asked) it returns
+// findLoadSelf.
+func (n *Node) findOrLease(ctx context.Context, key string) (Item, findResult, string) {
+	type rtAnswer struct {
+		it Item
+		ok bool
+	}
+	rtc := make(chan rtAnswer, 1)
+	lc := make(chan leaseAnswer, 1)
+	rtBusy, leaseBusy := false, false
+	startRT := func() {
+		if rtBusy || !n.ReadThroughCandidate(key) {
+			return
+		}
+		rtBusy = n.goAsync(func() {
+			it, ok := n.readThrough(ctx, key)
+			rtc <- rtAnswer{it, ok}
+		})
+	}
+	startLease := func() {
+		if !leaseBusy {
+			leaseBusy = n.goAsync(func() { lc <- n.acquireLease(ctx, key) })
+		}
+	}
+	defer func() {
+		if leaseBusy {
+			// A lease granted after we stopped caring must not block others until it expires.
+			n.goAsync(func() {
+				if a := <-lc; a.err == nil && a.status == stGranted {
+					n.releaseLease(key, a.owner, false)
+				}
+			})
+		}
+	}()
+	start := time.Now()
+	limit := start.Add(2*n.cfg.LoadLeaseTTL + n.cfg.ReadThroughTimeout)
+	var deadline time.Time // set once the owner said another node holds the lease
+	lastPoll := start
+	ownerDown := false
+	startRT()
+	startLease()
+	if !leaseBusy { // closing
+		return Item{}, findLoadSelf, ""
+	}
+	t := time.NewTicker(findTick)
 	defer t.Stop()
-	lastAsk := time.Now()
 	for {
 		if it, ok, err := n.Peek(ctx, key); err == nil && ok {
-			return it, true
-		}
-		if time.Since(lastAsk) > 50*time.Millisecond {
-			lastAsk = time.Now()
-			n.neg.forget(key)
-			if it, ok := n.readThrough(ctx, key); ok {
-				return it, true
-			}
+			return it, findArrived, ""
 		}
 		select {
+		case a := <-rtc:
+			rtBusy = false
+			if a.ok {
+				return a.it, findArrived, ""
+			}
+		case a := <-lc:
+			leaseBusy = false
+			switch {
+			case a.err != nil:
+				// Unreachable owner: before waiting on anyone, load ourselves (once the
+				// read-through in flight has missed); while waiting, keep waiting.
+				ownerDown = deadline.IsZero()
+			case a.status == stOwnerHit:
+				return a.item, findArrived, ""
+			case a.status == stGranted:
+				return Item{}, findGranted, a.owner
+			case a.status == stAbsent:
+				return Item{}, findAbsent, ""
+			case a.status == stHeld:
+				if d := time.Now().Add(a.wait + n.cfg.ReadThroughTimeout); d.After(deadline) {
+					deadline = d
+				}
+			}
 		case <-ctx.Done():
-			return Item{}, false
+			return Item{}, findLoadSelf, ""
 		case <-t.C:
+		}
+		now := time.Now()
+		switch {
+		case ownerDown && !rtBusy:
+			return Item{}, findLoadSelf, ""
+		case deadline.IsZero():
+			// Still waiting for the owner's first answer.
+		case now.After(deadline) || now.After(limit):
+			return Item{}, findLoadSelf, ""
+		case now.Sub(lastPoll) >= findPoll:
+			lastPoll = now
+			if !rtBusy {
+				n.neg.forget(key)
+				startRT()
+			}
+			startLease()
 		}
 	}
 }

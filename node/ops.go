@@ -31,13 +31,14 @@ func itemOf(v *value, expiry int64) Item {
 
 // Get returns the live value of key and marks it recently used. On a local miss a replicating
 // node asks its nearest peers (read-through, see Config.DisableReadThrough), which can take up
-// to Config.ReadThroughTimeout; GetLocal never leaves the node.
+// to Config.ReadThroughTimeout, and then, with Config.Loader, loads the key from the origin
+// (see Fill; a loader failure is a *LoadError). GetLocal never leaves the node.
 func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
 	it, ok, err := n.GetLocal(ctx, key)
-	if err != nil || ok || !n.ReadThroughCandidate(key) {
+	if err != nil || ok || !n.FillCandidate(key) {
 		return it, ok, err
 	}
-	return n.ReadThrough(ctx, key)
+	return n.Fill(ctx, key)
 }
 
 // GetLocal is Get without read-through: it answers from this node only.

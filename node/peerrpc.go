@@ -16,8 +16,10 @@ import (
 //
 //	request:  op byte, uvarint key length, key, then op-specific fields
 //	opGet     -> status (0 miss, 1 hit) [+ crdt delta]
-//	opLease   uvarint ttl ms -> status (1 granted, 2 held by another) + uvarint remaining ms
-//	opRelease -> status 1
+//	opLease   uvarint ttl ms [flags byte] -> status (1 granted, 2 held by another) + uvarint
+//	          remaining ms; with flag leaseFlagRich also 3 (absent: a load just found no such
+//	          key) + uvarint remaining ms, or 4 (the owner holds the key) + crdt delta
+//	opRelease [1 byte: 1 = the loader found no such key] -> status 1
 const (
 	rpcProto = "peer/1"
 
@@ -25,10 +27,16 @@ const (
 	opLease   byte = 0x02
 	opRelease byte = 0x03
 
-	stMiss    byte = 0
-	stHit     byte = 1
-	stGranted byte = 1
-	stHeld    byte = 2
+	stMiss     byte = 0
+	stHit      byte = 1
+	stGranted  byte = 1
+	stHeld     byte = 2
+	stAbsent   byte = 3
+	stOwnerHit byte = 4
+
+	// leaseFlagRich in an opLease request: the asker understands stAbsent and stOwnerHit
+	// (nodes before them read only granted/held).
+	leaseFlagRich byte = 1
 
 	// rpcDeadline bounds serving one request.
 	rpcDeadline = 5 * time.Second
@@ -102,9 +110,17 @@ func (n *Node) serveRPC(from string, s io.ReadWriteCloser) {
 			n.repl.st.rejected.Add(1)
 			return
 		}
-		resp = n.leases.acquire(key, from, time.Duration(ttl)*time.Millisecond, time.Now())
+		rich := len(rest) > k && rest[k]&leaseFlagRich != 0
+		if hit := n.serveGet(key); rich && hit[0] == stHit {
+			// We hold it: the asker needs no lease (a read-through answered by the owner).
+			hit[0] = stOwnerHit
+			resp = hit
+			break
+		}
+		resp = n.leases.acquire(key, from, time.Duration(ttl)*time.Millisecond, time.Now(), rich)
 	case opRelease:
-		n.leases.release(key, from)
+		absent := len(rest) > 0 && rest[0] == 1
+		n.leases.release(key, from, absent, n.cfg.NegativeTTL, time.Now())
 		resp = []byte{stGranted}
 	default:
 		n.repl.st.rejected.Add(1)

@@ -43,6 +43,12 @@ type Config struct {
 	DefaultTTL   time.Duration `yaml:"default-ttl"`
 	ClockOffset  time.Duration `yaml:"clock-offset"`
 
+	// Origin.
+	Origin        string        `yaml:"origin"`
+	OriginTimeout time.Duration `yaml:"origin-timeout"`
+	OriginTTL     time.Duration `yaml:"origin-ttl"`
+	OriginDedup   string        `yaml:"origin-dedup"`
+
 	// Client APIs and security.
 	RESPListen          string   `yaml:"resp-listen"`
 	HTTPListen          string   `yaml:"http-listen"`
@@ -73,6 +79,9 @@ func defaultConfig() Config {
 		MaxMemory:       256 << 20,
 		MaxKeySize:      16 << 10,
 		MaxValueSize:    1 << 20,
+		OriginTimeout:   5 * time.Second,
+		OriginTTL:       5 * time.Minute,
+		OriginDedup:     "cluster",
 		RESPListen:      "127.0.0.1:6379",
 		HTTPListen:      "127.0.0.1:8080",
 		MaxClients:      10000,
@@ -96,7 +105,7 @@ type option struct {
 }
 
 // Help groups, in display order.
-var groups = []string{"General", "Cluster", "Cache", "Client APIs and security", "Limits"}
+var groups = []string{"General", "Cluster", "Cache", "Origin", "Client APIs and security", "Limits"}
 
 func options() []option {
 	str := func(p func(*Config) *string) (func(*Config, string) error, func(*Config) string) {
@@ -203,6 +212,15 @@ func options() []option {
 	add(opt("default-ttl", "Cache", "DURATION", "expiry applied to writes that give none; 0 means never", s, g))
 	s, g = dur(func(c *Config) *time.Duration { return &c.ClockOffset })
 	add(opt("clock-offset", "Cache", "DURATION", "testing only: shift this node's wall clock (e.g. 300ms, -1s) to emulate clock skew", s, g))
+
+	s, g = str(func(c *Config) *string { return &c.Origin })
+	add(opt("origin", "Origin", "URL", "HTTP origin that fills misses of GET: a miss of key k fetches URL/<k, path-escaped>; 200 is the value, 404 a miss", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.OriginTimeout })
+	add(opt("origin-timeout", "Origin", "DURATION", "bound on one origin request; slower is an error to the client", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.OriginTTL })
+	add(opt("origin-ttl", "Origin", "DURATION", "expiry of loaded values whose response has no Cache-Control max-age; 0 means --default-ttl", s, g))
+	s, g = str(func(c *Config) *string { return &c.OriginDedup })
+	add(opt("origin-dedup", "Origin", "MODE", "cluster: one origin load per cold key across regions (a lease); node: every node loads for itself", s, g))
 
 	s, g = str(func(c *Config) *string { return &c.RESPListen })
 	add(opt("resp-listen", "Client APIs and security", "ADDR", "Redis protocol listen address; empty disables", s, g))
@@ -410,6 +428,12 @@ func (c *Config) validate() error {
 		return errors.New("--max-value-size must be below 2GiB")
 	case c.DefaultTTL < 0:
 		return errors.New("--default-ttl must not be negative")
+	case c.OriginTimeout <= 0:
+		return errors.New("--origin-timeout must be positive")
+	case c.OriginTTL < 0:
+		return errors.New("--origin-ttl must not be negative")
+	case c.OriginDedup != "cluster" && c.OriginDedup != "node":
+		return fmt.Errorf("--origin-dedup must be cluster or node, got %q", c.OriginDedup)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("--tls-cert and --tls-key go together")
 	case c.MaxClients <= 0:
@@ -422,6 +446,11 @@ func (c *Config) validate() error {
 		return errors.New("--max-pipeline must be positive")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
+	}
+	if c.Origin != "" {
+		if _, err := parseOrigin(c.Origin); err != nil {
+			return fmt.Errorf("--origin: %w", err)
+		}
 	}
 	for _, u := range c.Users {
 		name, pass, ok := strings.Cut(u, ":")

@@ -101,6 +101,7 @@ type daemon struct {
 	respAddr net.Addr
 	http     *http.Server
 	httpAddr net.Addr
+	origin   *origin    // nil without --origin
 	failed   chan error // a server stopped on its own
 	wg       sync.WaitGroup
 }
@@ -122,6 +123,13 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 		return nil, err
 	}
 	d = &daemon{cfg: cfg, log: log, failed: make(chan error, 2)}
+	if cfg.Origin != "" {
+		if d.origin, err = newOrigin(cfg); err != nil {
+			return nil, err
+		}
+		nc.Loader = d.origin.load
+		nc.DisableLoadLease = cfg.OriginDedup == "node"
+	}
 
 	// Listen first, so that the node publishes its client addresses in the cluster catalog
 	// from the start.
@@ -283,6 +291,9 @@ func (d *daemon) banner(w io.Writer) {
 		fmt.Fprintf(w, "  HTTP    disabled\n")
 	}
 	fmt.Fprintf(w, "  libp2p  %s\n", p2pStatus(d.node))
+	if d.origin != nil {
+		fmt.Fprintf(w, "  origin  %s (timeout %s, dedup per %s)\n", d.origin.base.Redacted(), d.cfg.OriginTimeout, d.cfg.OriginDedup)
+	}
 }
 
 // shutdown stops accepting, lets connections finish, then closes the node, which leaves the
@@ -316,6 +327,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	// stops replication.
 	if err := d.node.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if d.origin != nil {
+		d.origin.close()
 	}
 	return errors.Join(errs...)
 }

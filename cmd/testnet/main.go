@@ -35,6 +35,9 @@ Usage:
 Scenarios: %s,
   emulator (the emulator's accuracy alone), random (seeded random fault schedules, see --runs),
   all (every scripted scenario), or --script FILE for your own.
+Measurements: locality (clients in every region read from their nearest node; one region's
+  node is killed and restarted: failover and failback), stampede (a cold key requested in
+  every region at once: origin loads per key and latency, see --stampede-*).
 
 Each scenario writes OUT/SCENARIO/report.md with SVG charts, history.jsonl and summary.json,
 and prints a summary table. The exit status is 1 if any scenario found a violation, a bypass of
@@ -66,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "warn", "nodes' log level")
 	converge := fs.Duration("converge-timeout", 0, "how long to wait for agreement after the final heal (default 60s; 30s per random run)")
 	accN := fs.Int("accuracy-samples", 500, "emulator: messages per requested delay")
+	stKeys := fs.Int("stampede-keys", 20, "stampede: cold keys per variant")
+	stCallers := fs.Int("stampede-callers", 10, "stampede: concurrent callers per region per key")
+	stService := fs.Duration("origin-service", 50*time.Millisecond, "stampede: the origin's time per request")
+	stNoBase := fs.Bool("no-baseline", false, "stampede: skip the baseline run with --origin-dedup node")
+	locClients := fs.Int("locality-clients", 0, "locality: clients per region (default 2)")
+	locPhase := fs.Duration("locality-phase", 0, "locality: length of the healthy, down and restarted phases (default 8s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -103,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, n := range names {
 		switch n {
 		case "emulator":
-		case "random":
+		case "random", "stampede", "locality":
 			needBinary = true
 		default:
 			sc, err := testnet.LookupScenario(n)
@@ -157,6 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	failed := false
 	var results []*testnet.Result
+	var tables []func() // measurement tables printed after the summary
 	for _, n := range names {
 		if ctx.Err() != nil {
 			break
@@ -186,6 +196,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			testnet.WriteAccuracy(f, command, rows, *accN, interval)
 			f.Close()
 			testnet.WriteAccuracy(stdout, command, rows, *accN, interval)
+		case "stampede":
+			rcs := rc
+			rcs.Out = dir
+			sr, err := testnet.RunStampede(ctx, rcs, testnet.StampedeConfig{Keys: *stKeys, Callers: *stCallers,
+				Service: *stService, NoBaseline: *stNoBase})
+			if err != nil {
+				fmt.Fprintf(stderr, "testnet: stampede: %v\n", err)
+				failed = true
+			}
+			if sr == nil {
+				continue
+			}
+			if err := testnet.WriteStampedeReport(dir, command, sr); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+			if !sr.Passed() {
+				failed = true
+			}
+			results = append(results, testnet.StampedeSummary(sr))
+			tables = append(tables, func() { testnet.StampedeTable(stdout, sr) })
+			fmt.Fprintf(stderr, "== stampede done: report %s\n", filepath.Join(dir, "report.md"))
+		case "locality":
+			rcl := rc
+			rcl.Out = dir
+			lr, err := testnet.RunLocality(ctx, rcl, testnet.LocalityConfig{ClientsPerRegion: *locClients, Phase: *locPhase})
+			if err != nil {
+				fmt.Fprintf(stderr, "testnet: locality: %v\n", err)
+				failed = true
+			}
+			if lr == nil {
+				continue
+			}
+			if err := testnet.WriteLocalityReport(dir, command, lr); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+			if !lr.Passed() {
+				failed = true
+				for _, f := range lr.Failures {
+					fmt.Fprintf(stderr, "  locality: %s\n", f)
+				}
+			}
+			results = append(results, testnet.LocalitySummary(lr))
+			tables = append(tables, func() { testnet.LocalityTable(stdout, lr) })
+			fmt.Fprintf(stderr, "== locality done: report %s\n", filepath.Join(dir, "report.md"))
 		case "random":
 			rcr := rc
 			rcr.Out = dir
@@ -278,6 +332,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(results) > 0 {
 		testnet.SummaryTable(stdout, results)
+	}
+	for _, t := range tables {
+		t()
 	}
 	if failed {
 		return 1

@@ -31,6 +31,11 @@ var (
 		[]string{"kind"}, nil)
 	descTombstonesDropped = prometheus.NewDesc("geocache_tombstones_dropped_total",
 		"Local tombstones dropped at their cap (the timestamp floor rose).", nil, nil)
+	descReadThrough = prometheus.NewDesc("geocache_read_through_total",
+		"Local misses sent to the nearest peers, by result: hit (filled from a peer) or miss (no peer had it in time).",
+		[]string{"result"}, nil)
+	descOriginLoads = prometheus.NewDesc("geocache_origin_loads_total",
+		"Loader (origin) calls made by this node to fill misses (GetOrLoad, or GET with --origin); successful or not.", nil, nil)
 	descLag = prometheus.NewDesc("geocache_replication_lag_seconds",
 		"Smoothed delay between a peer's write and its apply here.", []string{"peer", "region"}, nil)
 	descBehind = prometheus.NewDesc("geocache_replication_behind_writes",
@@ -61,7 +66,7 @@ type cacheCollector struct{ s *Server }
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOps, descHits, descMisses, descEvictions, descExpirations,
 		descBytes, descMaxBytes, descEntries, descStoreEntries, descTombstones, descTombstonesDropped,
-		descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes} {
+		descReadThrough, descOriginLoads, descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes} {
 		ch <- d
 	}
 }
@@ -88,6 +93,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descTombstones, float64(st.DeleteTombstones), "delete")
 	gauge(descTombstones, float64(st.LocalTombstones), "local")
 	counter(descTombstonesDropped, st.LocalTombstonesDropped)
+	counter(descReadThrough, st.RemoteHits, "hit")
+	counter(descReadThrough, st.RemoteMisses, "miss")
+	counter(descOriginLoads, st.OriginLoads)
 
 	if c.s.cluster == nil {
 		return

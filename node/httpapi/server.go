@@ -386,7 +386,11 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 
 // backendError maps a Backend error to a status code.
 func (s *Server) backendError(w http.ResponseWriter, err error) {
+	var le *node.LoadError
 	switch {
+	case errors.As(err, &le):
+		// The origin failed or timed out: a gateway error with the loader's message.
+		writeError(w, http.StatusBadGateway, strings.TrimPrefix(le.Err.Error(), "node: "))
 	case errors.Is(err, node.ErrKeyTooLarge):
 		writeError(w, http.StatusRequestURITooLong, "key too large")
 	case errors.Is(err, node.ErrValueTooLarge):

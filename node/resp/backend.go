@@ -42,11 +42,13 @@ type Cluster interface {
 	ReplicationStats() node.ReplicationStats
 }
 
-// ReadThrougher is implemented by a Backend that can fill a local miss from other regions (as
-// *node.Node does). GET answers from GetLocal and, when ReadThroughCandidate says a miss is
-// worth it, runs ReadThrough off the event loop, since it can wait for a WAN round trip.
+// ReadThrougher is implemented by a Backend that can fill a local miss from other regions or an
+// origin (as *node.Node does: read-through to peers, then Config.Loader). GET answers from
+// GetLocal and, when FillCandidate (which must not block) says a miss is worth it, runs Fill off
+// the event loop, since it can wait for a WAN round trip or the origin. A *node.LoadError from
+// Fill is answered "-ERR " followed by the loader's message.
 type ReadThrougher interface {
 	GetLocal(ctx context.Context, key string) (node.Item, bool, error)
-	ReadThroughCandidate(key string) bool
-	ReadThrough(ctx context.Context, key string) (node.Item, bool, error)
+	FillCandidate(key string) bool
+	Fill(ctx context.Context, key string) (node.Item, bool, error)
 }

@@ -199,6 +199,9 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("delete_tombstones", st.DeleteTombstones)
 		line("local_tombstones", st.LocalTombstones)
 		line("local_tombstones_dropped", st.LocalTombstonesDropped)
+		line("read_through_hits", st.RemoteHits)
+		line("read_through_misses", st.RemoteMisses)
+		line("origin_loads", st.OriginLoads)
 	case "replication":
 		b.WriteString("# Replication\r\n")
 		line("role", "master")

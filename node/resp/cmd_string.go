@@ -102,17 +102,17 @@ func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	key := string(argv[1])
 	it, ok, err := rt.GetLocal(ctx, key)
-	if err != nil || ok || !rt.ReadThroughCandidate(key) {
+	if err != nil || ok || !rt.FillCandidate(key) {
 		replyGet(c, it, ok, err)
 		return
 	}
 	run := func(ctx context.Context) {
-		it, ok, err := rt.ReadThrough(ctx, key)
+		it, ok, err := rt.Fill(ctx, key)
 		replyGet(c, it, ok, err)
 	}
 	if c.loop != nil {
-		// An event loop must not wait for another region: hand the connection to a goroutine,
-		// as WAIT does.
+		// An event loop must not wait for another region or the origin: hand the connection
+		// to a goroutine, as WAIT does.
 		c.wait = &waitRequest{run: run}
 		return
 	}

@@ -201,7 +201,11 @@ func errExpireTime(cmd string) string {
 
 // backendError turns a Backend error into an error reply.
 func backendError(err error) string {
+	var le *node.LoadError
 	switch {
+	case errors.As(err, &le):
+		// The loader's own message ("origin: 503 Service Unavailable ..."), not the key.
+		return "ERR " + strings.TrimPrefix(le.Err.Error(), "node: ")
 	case errors.Is(err, node.ErrKeyTooLarge):
 		return "ERR key exceeds the maximum key size"
 	case errors.Is(err, node.ErrValueTooLarge):
