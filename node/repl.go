@@ -144,7 +144,7 @@ func (r *replicator) start() {
 func (r *replicator) local(d crdt.Delta) {
 	r.mu.Lock()
 	r.vec.Add(d.Entry.Dot(), d.Entry.Version.TS)
-	r.log.append(d)
+	r.log.append(&d)
 	if r.peersUp.Load() == 0 {
 		// Nobody to gossip to: a peer that connects later catches up from the log.
 		r.mu.Unlock()
@@ -395,7 +395,7 @@ func (r *replicator) applyBatch(ds []crdt.Delta) int {
 		}
 		e := &ds[i].Entry
 		if r.vec.Add(e.Dot(), e.Version.TS) {
-			r.log.append(ds[i])
+			r.log.append(&ds[i])
 			added++
 		}
 		if state[i] == won {

@@ -1,0 +1,150 @@
+package node
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+func logDelta(rep crdt.ReplicaID, seq uint64, key string, valLen int) crdt.Delta {
+	val := make([]byte, valLen)
+	for i := range val {
+		val[i] = byte(seq) + byte(i)
+	}
+	return crdt.Delta{Key: key, Entry: crdt.Entry{
+		Value: val, Expiry: int64(seq) * 7, Seq: seq, Type: crdt.TypeLWW,
+		Version: crdt.Version{TS: crdt.Timestamp(seq << 16), Replica: rep},
+	}}
+}
+
+// sameDelta compares deltas field by field (an empty value decodes as nil).
+func sameDelta(a, b *crdt.Delta) bool {
+	ea, eb := a.Entry, b.Entry
+	return a.Key == b.Key && bytes.Equal(ea.Value, eb.Value) && ea.Expiry == eb.Expiry &&
+		ea.Version == eb.Version && ea.Seq == eb.Seq && ea.Type == eb.Type && ea.Flags == eb.Flags
+}
+
+func recSize(d *crdt.Delta) int { return recHeader + len(crdt.AppendDelta(nil, d)) }
+
+// TestDeltaLogMatchesReference drives the log and a naive slice model with the same random
+// appends (sizes from tiny to larger than a segment) and compares what they hold, what they
+// cover and what a repair would collect.
+func TestDeltaLogMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, maxBytes := range []int{1 << 10, 64 << 10, 1 << 20} {
+		t.Run(strconv.Itoa(maxBytes), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(uint64(maxBytes), 1))
+			l := newDeltaLog(maxBytes)
+			var ref []crdt.Delta
+			refBytes := 0
+			refDropped := map[crdt.ReplicaID]uint64{}
+			seqs := map[crdt.ReplicaID]uint64{}
+			for i := range 5000 {
+				rep := crdt.ReplicaID(1 + rng.IntN(3))
+				seqs[rep]++
+				size := rng.IntN(64)
+				if rng.IntN(50) == 0 {
+					size = rng.IntN(2 * l.segSize) // a record larger than a segment, or the log
+				}
+				d := logDelta(rep, seqs[rep], "k"+strconv.Itoa(rng.IntN(100)), size)
+				l.append(&d)
+
+				sz := recSize(&d)
+				if sz > maxBytes {
+					refDropped[rep] = max(refDropped[rep], d.Entry.Seq)
+				} else {
+					for len(ref) > 0 && refBytes+sz > maxBytes {
+						o := ref[0]
+						refDropped[o.Entry.Version.Replica] = max(refDropped[o.Entry.Version.Replica], o.Entry.Seq)
+						refBytes -= recSize(&o)
+						ref = ref[1:]
+					}
+					ref = append(ref, d)
+					refBytes += sz
+				}
+				if l.bytes != refBytes || l.n != len(ref) || l.bytes > maxBytes {
+					t.Fatalf("append %d: log holds %d records in %d bytes, reference %d in %d (bound %d)",
+						i, l.n, l.bytes, len(ref), refBytes, maxBytes)
+				}
+				if i%97 == 0 {
+					var all []crdt.Range
+					for r, s := range seqs {
+						if !reflect.DeepEqual(l.covers(r, 1), refDropped[r] == 0) {
+							t.Fatalf("append %d: covers(%d, 1) = %v, reference dropped %d", i, r, l.covers(r, 1), refDropped[r])
+						}
+						all = append(all, crdt.Range{Replica: r, From: 1, To: s})
+					}
+					got := l.collect(all)
+					if len(got) != len(ref) {
+						t.Fatalf("append %d: collect returned %d deltas, reference holds %d", i, len(got), len(ref))
+					}
+					for j := range got {
+						if !sameDelta(&got[j], &ref[j]) {
+							t.Fatalf("append %d: collected delta %d is %+v, want %+v", i, j, got[j], ref[j])
+						}
+					}
+				}
+			}
+			if !reflect.DeepEqual(l.dropped, refDropped) {
+				t.Fatalf("dropped = %v, want %v", l.dropped, refDropped)
+			}
+		})
+	}
+}
+
+// TestDeltaLogCollectFilters checks that collect returns exactly the dots in the ranges, in
+// apply order, across segment boundaries.
+func TestDeltaLogCollectFilters(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(1 << 20)
+	for seq := uint64(1); seq <= 3000; seq++ {
+		for rep := crdt.ReplicaID(1); rep <= 2; rep++ {
+			d := logDelta(rep, seq, "key", 100)
+			l.append(&d)
+		}
+	}
+	if len(l.segs) < 2 {
+		t.Fatalf("want the records spread over several segments, have %d", len(l.segs))
+	}
+	got := l.collect([]crdt.Range{{Replica: 2, From: 10, To: 12}, {Replica: 1, From: 2999, To: 5000}})
+	var dots []crdt.Dot
+	for i := range got {
+		dots = append(dots, got[i].Entry.Dot())
+	}
+	want := []crdt.Dot{{Replica: 2, Seq: 10}, {Replica: 2, Seq: 11}, {Replica: 2, Seq: 12},
+		{Replica: 1, Seq: 2999}, {Replica: 1, Seq: 3000}}
+	if !reflect.DeepEqual(dots, want) {
+		t.Fatalf("collect = %v, want %v", dots, want)
+	}
+	if d := logDelta(2, 11, "key", 100); !sameDelta(&got[1], &d) {
+		t.Fatalf("collected delta %+v, want %+v", got[1], d)
+	}
+	if l.collect(nil) != nil {
+		t.Fatal("collect(nil) returned deltas")
+	}
+}
+
+// TestDeltaLogReleasesSegments checks that a draining log does not keep its old segments.
+func TestDeltaLogReleasesSegments(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(64 << 10)
+	for seq := uint64(1); seq <= 20000; seq++ {
+		d := logDelta(1, seq, "key", 50)
+		l.append(&d)
+	}
+	held := 0
+	for _, s := range l.segs {
+		held += cap(s)
+	}
+	if held > l.maxBytes+2*l.segSize {
+		t.Fatalf("segments hold %d bytes for a %d-byte log (segment %d)", held, l.maxBytes, l.segSize)
+	}
+	if !l.covers(1, 20000) || l.covers(1, 1) {
+		t.Fatalf("covers: want only recent seqs covered, dropped up to %d", l.dropped[1])
+	}
+}
