@@ -63,6 +63,13 @@ func (l *deltaLog) append(d *crdt.Delta) {
 		l.dropOldest()
 	}
 	last := len(l.segs) - 1
+	if last >= 0 && len(l.segs[last]) == 0 && cap(l.segs[last]) < sz {
+		// The log drained into an empty segment too small for this record: a record must
+		// never sit behind an empty segment (dropOldest reads at the front).
+		l.release(l.segs[last])
+		l.segs = l.segs[:last]
+		last--
+	}
 	if last < 0 || cap(l.segs[last])-len(l.segs[last]) < sz {
 		l.segs = append(l.segs, l.newSegment(sz))
 		last++
@@ -90,6 +97,13 @@ func (l *deltaLog) newSegment(need int) []byte {
 	return make([]byte, 0, need)
 }
 
+// release keeps a drained normal-sized segment for reuse.
+func (l *deltaLog) release(seg []byte) {
+	if cap(seg) == l.segSize {
+		l.spare = seg
+	}
+}
+
 // record returns the header fields of the record at off in seg and its total length.
 func record(seg []byte, off int) (rep crdt.ReplicaID, seq uint64, size int) {
 	n := int(binary.LittleEndian.Uint32(seg[off:]))
@@ -113,9 +127,7 @@ func (l *deltaLog) dropOldest() {
 		l.segs[0] = seg[:0] // the only segment is also the tail: reuse it in place
 		return
 	}
-	if cap(seg) == l.segSize {
-		l.spare = seg
-	}
+	l.release(seg)
 	l.segs[0] = nil
 	l.segs = l.segs[1:]
 }

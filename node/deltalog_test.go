@@ -51,6 +51,9 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 				if rng.IntN(50) == 0 {
 					size = rng.IntN(2 * l.segSize) // a record larger than a segment, or the log
 				}
+				if rng.IntN(200) == 0 {
+					size = maxBytes - 40 - rng.IntN(100) // about the whole log: drains it, or is refused
+				}
 				d := logDelta(rep, seqs[rep], "k"+strconv.Itoa(rng.IntN(100)), size)
 				l.append(&d)
 
@@ -146,5 +149,29 @@ func TestDeltaLogReleasesSegments(t *testing.T) {
 	}
 	if !l.covers(1, 20000) || l.covers(1, 1) {
 		t.Fatalf("covers: want only recent seqs covered, dropped up to %d", l.dropped[1])
+	}
+}
+
+// TestDeltaLogRecordLargerThanSegmentAfterDrain covers a record larger than a segment that
+// drains the whole log first: the drained segment must not stay in front of it.
+func TestDeltaLogRecordLargerThanSegmentAfterDrain(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(64 << 10)
+	for seq := uint64(1); seq <= 100; seq++ {
+		d := logDelta(1, seq, "small", 10)
+		l.append(&d)
+	}
+	big := logDelta(1, 101, "big", 64<<10-60) // only just fits: everything else must go
+	l.append(&big)
+	if l.n != 1 {
+		t.Fatalf("after the big record the log holds %d records, want 1", l.n)
+	}
+	for seq := uint64(102); seq <= 110; seq++ { // these push the big record out again
+		d := logDelta(1, seq, "small", 10)
+		l.append(&d)
+	}
+	got := l.collect([]crdt.Range{{Replica: 1, From: 1, To: 200}})
+	if len(got) != 9 || got[0].Entry.Seq != 102 || got[8].Entry.Seq != 110 {
+		t.Fatalf("collect returned %d deltas (first %v), want seqs 102..110", len(got), got[0].Entry.Seq)
 	}
 }
