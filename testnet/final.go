@@ -176,6 +176,7 @@ func (r *run) final(ctx context.Context) error {
 	r.res.Ops, r.res.history = len(ops), ops
 	if r.prober != nil {
 		r.res.Lag = r.prober.Results()
+		r.res.Probes = r.prober.Probes()
 	}
 	r.res.Emu = c.Emu.Stats()
 	r.res.Rejected, r.res.Dropped = c.Rejected(ctx)

@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,20 @@ type LagProber struct {
 	samples map[[2]string]*Samples // node pair -> lag
 	lost    map[[2]string]int      // probes that timed out
 	early   map[[2]string]int      // probes seen before the one-way delay had passed
+	probes  []LagProbe             // every measured probe, in completion order, up to maxProbes
+}
+
+// maxProbes bounds the per-probe record (six pairs at 20 probes/s: over two hours).
+const maxProbes = 1 << 17
+
+// LagProbe is one measured probe: when its SET was sent, how long the source took to
+// acknowledge it and when the destination first showed the key. Kept so a slow probe can be
+// matched with what happened at that time (faults, other pairs, the machine).
+type LagProbe struct {
+	At       time.Time     // the SET was sent
+	From, To string        // nodes
+	SetRTT   time.Duration // SET sent -> the source's reply
+	Lag      time.Duration // SET sent -> the first EXISTS reply that found the key
 }
 
 // StartLagProber starts probing every directed pair of nodes; it starts enabled.
@@ -122,6 +137,13 @@ func (p *LagProber) Results() []PairLag {
 	return out
 }
 
+// Probes returns a copy of every measured probe (up to the first 131072), in completion order.
+func (p *LagProber) Probes() []LagProbe {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.probes)
+}
+
 // healthy reports whether probing s -> d measures replication rather than a fault.
 func (p *LagProber) healthy(s, d *Node) bool {
 	if !p.on.Load() {
@@ -177,6 +199,7 @@ func (p *LagProber) pair(ctx context.Context, s, d *Node) {
 			src = nil
 			continue
 		}
+		setRTT := time.Since(t0)
 		// Bytes cannot arrive before the one-way delay; start reading a little before it.
 		// Nothing can arrive before the one-way delay (the emulator never delivers early; a
 		// probe found on the first read would show it as a lag below the delay).
@@ -197,12 +220,15 @@ func (p *LagProber) pair(ctx context.Context, s, d *Node) {
 			}
 		case err == nil && p.healthy(s, d):
 			p.samples[k].Add(lag)
+			p.mu.Lock()
 			if lag < oneWay {
 				// Faster than the emulated delay: only a path around the emulator can do that.
-				p.mu.Lock()
 				p.early[k]++
-				p.mu.Unlock()
 			}
+			if len(p.probes) < maxProbes {
+				p.probes = append(p.probes, LagProbe{At: t0, From: s.Name, To: d.Name, SetRTT: setRTT, Lag: lag})
+			}
+			p.mu.Unlock()
 		}
 	}
 }

@@ -28,6 +28,11 @@ func WriteReport(dir, command string, r *Result) error {
 			return err
 		}
 	}
+	if len(r.Probes) > 0 {
+		if err := writeFile(filepath.Join(dir, "lag-probes.csv"), func(w io.Writer) error { return writeProbes(w, r) }); err != nil {
+			return err
+		}
+	}
 	if len(r.Samples) > 0 {
 		if err := writeFile(filepath.Join(dir, "timeline.svg"), func(w io.Writer) error { return timelineChart(r).write(w) }); err != nil {
 			return err
@@ -47,6 +52,25 @@ func WriteReport(dir, command string, r *Result) error {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "report.md"), func(w io.Writer) error { return markdown(w, command, r) })
+}
+
+// writeProbes writes one line per lag probe: seconds since the run started, the pair, the
+// emulated one-way delay, the source's SET round trip and the lag, in milliseconds.
+func writeProbes(w io.Writer, r *Result) error {
+	if _, err := fmt.Fprintln(w, "t_s,from,to,one_way_ms,set_ms,lag_ms"); err != nil {
+		return err
+	}
+	oneWay := map[[2]string]time.Duration{}
+	for _, l := range r.Lag {
+		oneWay[[2]string{l.From, l.To}] = l.OneWay
+	}
+	for _, p := range r.Probes {
+		if _, err := fmt.Fprintf(w, "%.4f,%s,%s,%.2f,%.3f,%.3f\n", p.At.Sub(r.Start).Seconds(), p.From, p.To,
+			ms(oneWay[[2]string{p.From, p.To}]), ms(p.SetRTT), ms(p.Lag)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFile(path string, f func(io.Writer) error) error {
