@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -199,6 +200,9 @@ func (n *Node) Nearest(lat, lon float64, count int) []Member {
 	return out
 }
 
+// errStaleCopy: a peer's copy is older than what was deleted or expired here.
+var errStaleCopy = errors.New("node: peer copy older than local state")
+
 type fetchResult struct {
 	d   crdt.Delta
 	hit bool
@@ -235,8 +239,11 @@ func (n *Node) readThrough(ctx context.Context, key string) (Item, bool) {
 		case r := <-results:
 			answered++
 			if r.hit {
-				n.remoteHits.Add(1)
-				return n.storeFetched(&r.d), true
+				if it, ok := n.storeFetched(&r.d); ok {
+					n.remoteHits.Add(1)
+					return it, true
+				}
+				// Older than what was deleted or expired here: a miss.
 			}
 			if r.err == nil {
 				misses++
@@ -285,18 +292,24 @@ func (n *Node) fetch(ctx context.Context, peer, key string) fetchResult {
 
 // storeFetched keeps a register fetched from a peer under its original version (it is not a
 // new write: no dot is recorded and nothing is replicated) unless something newer is here, and
-// returns what is now current.
-func (n *Node) storeFetched(d *crdt.Delta) Item {
+// returns what is now current. It reports false when that is nothing: a newer local delete,
+// expiry or eviction stamp beats an older copy from a peer (which may not have the newer write
+// yet, or rejected it), and an expired copy is no copy.
+func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	e := &d.Entry
 	nowMs := n.nowMs()
 	n.clockMu.Lock()
 	_, err := n.clock.Observe(e.Version.TS, nowMs)
 	n.clockMu.Unlock()
 	v := valueOf(e)
-	if err != nil || e.Expired(nowMs) {
-		return itemOf(&v, e.Expiry)
+	if e.Expired(nowMs) {
+		return Item{}, false
+	}
+	if err != nil {
+		return itemOf(&v, e.Expiry), true
 	}
 	var cur lru.Current[value]
+	put := false
 	n.store.Apply(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {
 		cur = c
 		// ">=" on the floor: a local tombstone keeps only the timestamp, and an evicted
@@ -304,14 +317,18 @@ func (n *Node) storeFetched(d *crdt.Delta) Item {
 		// same HLC timestamp is possible only within one millisecond and logical tick.)
 		if (!c.Exists && uint64(e.Version.TS) >= c.Floor) || (c.Exists && c.Value.ver.Less(e.Version)) {
 			n.trackTombstone(&c, &v)
+			put = true
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
 		}
 		return lru.Update[value]{Action: lru.Keep}
 	})
-	if cur.Exists && !cur.Value.ver.Less(e.Version) && !cur.Value.tombstone() {
-		return itemOf(&cur.Value, cur.Expiry)
+	switch {
+	case put:
+		return itemOf(&v, e.Expiry), true
+	case cur.Exists && !cur.Value.tombstone():
+		return itemOf(&cur.Value, cur.Expiry), true
 	}
-	return itemOf(&v, e.Expiry)
+	return Item{}, false
 }
 
 // leaseOwner picks the node that arbitrates loads of key: rendezvous hashing over this node and
@@ -388,8 +405,14 @@ func (n *Node) acquireLease(ctx context.Context, key string) leaseAnswer {
 			a.err = errBadMessage
 			return a
 		}
+		it, ok := n.storeFetched(&d)
+		if !ok {
+			// The owner's copy is older than what was deleted or expired here: load it.
+			a.err = errStaleCopy
+			return a
+		}
 		n.remoteHits.Add(1)
-		a.status, a.item = stOwnerHit, n.storeFetched(&d)
+		a.status, a.item = stOwnerHit, it
 		return a
 	}
 	if len(resp) < 2 {

@@ -94,3 +94,41 @@ func TestP2PNearest(t *testing.T) {
 	}
 	_ = us
 }
+
+// A read-through must not bring back a register older than what expired (or was deleted) here.
+// Found by testnet's skew scenario: a node whose clock ran 1.5 s ahead wrote a key with a TTL;
+// its peers rejected the write (too far ahead) and kept an older value; once the write expired
+// on the writer, its GET read the older value through from a peer and served it.
+func TestP2PReadThroughNotOlderThanLocalExpiry(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	a := newP2PNode(t, nil)
+	b := newP2PNode(t, func(c *Config) { c.Join = a.P2PAddrs(); c.Now = clk.Now })
+	waitFor(t, func() bool { return reachablePeers(a) == 1 && reachablePeers(b) == 1 })
+	old := mustSetCtx(t, a, "k", "old")
+	waitFor(t, func() bool { _, ok, _ := b.Peek(context.Background(), "k"); return ok })
+
+	// b's clock jumps beyond MaxClockOffset: a rejects b's write and keeps "old".
+	clk.Advance(2 * time.Second)
+	res, err := b.Set(context.Background(), "k", []byte("new"), SetOptions{TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !old.Less(res.Version) {
+		t.Fatalf("b's write %v is not newer than a's %v", res.Version, old)
+	}
+	waitFor(t, func() bool { return a.ReplicationStats().ClockSkewRejected > 0 })
+	if it, ok, _ := a.Peek(context.Background(), "k"); !ok || string(it.Value) != "old" {
+		t.Fatalf("a holds %q %v, want the older value", it.Value, ok)
+	}
+
+	clk.Advance(1500 * time.Millisecond) // b's write expires on b
+	it, ok, err := b.Get(context.Background(), "k")
+	if err != nil || ok {
+		t.Fatalf("GET after the newer write expired = %q %v %v (version %v), want a miss", it.Value, ok, err, it.Version)
+	}
+	if _, ok, _ := b.Peek(context.Background(), "k"); ok {
+		t.Fatal("the older value was stored under the newer expiry's tombstone")
+	}
+}
