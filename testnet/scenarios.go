@@ -40,8 +40,10 @@ flap $0 $1 period=1s for=8s
 sleep 9s
 sleep 3s
 `},
-		{Name: "skew", Description: "Clock skew: two nodes run with offsets within the allowed 500 ms (+300 ms, -250 ms) from the start; the third is restarted 1.5 s ahead (beyond the bound: its deltas are rejected until the others' clocks catch up), then set right again.",
-			Offsets: map[string]time.Duration{"$0": 300 * time.Millisecond, "$1": -250 * time.Millisecond},
+		{Name: "skew", Description: "Clock skew: two nodes run with offsets +250 ms and -200 ms from the start (450 ms apart: within the allowed 500 ms, every delta accepted); the third is restarted 1.5 s ahead (beyond the bound: its deltas are rejected until the others' clocks catch up), then set right again.",
+			// The bound applies between two nodes' clocks: +300 and -250 ms (550 ms apart) had one
+			// node reject the other's every delta.
+			Offsets: map[string]time.Duration{"$0": 250 * time.Millisecond, "$1": -200 * time.Millisecond},
 			Script: `
 sleep 5s
 skew $2 1500ms
