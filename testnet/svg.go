@@ -37,6 +37,7 @@ type chart struct {
 	note           string // a smaller line under the title
 	xLabel, yLabel string
 	xMin, xMax     float64
+	xLog           bool // logarithmic x axis (xMin must then be > 0)
 	yMin, yMax     float64
 	series         []series
 	bands          []band
@@ -60,6 +61,12 @@ func (c *chart) write(w io.Writer) error {
 		c.yMax = c.yMin + 1
 	}
 	X := func(x float64) float64 { return left + (x-c.xMin)/(c.xMax-c.xMin)*pw }
+	xTicks := ticks(c.xMin, c.xMax, 8)
+	if c.xLog && c.xMin > 0 {
+		lo, hi := math.Log10(c.xMin), math.Log10(c.xMax)
+		X = func(x float64) float64 { return left + (math.Log10(math.Max(x, c.xMin))-lo)/(hi-lo)*pw }
+		xTicks = logTicks(c.xMin, c.xMax)
+	}
 	Y := func(y float64) float64 { return top + ph - (y-c.yMin)/(c.yMax-c.yMin)*ph }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", c.w, c.h)
@@ -81,7 +88,7 @@ func (c *chart) write(w io.Writer) error {
 	// Axes and ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="black"/>`+"\n", left, top, left, top+ph)
-	for _, t := range ticks(c.xMin, c.xMax, 8) {
+	for _, t := range xTicks {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", X(t), float64(top), X(t), top+ph)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", X(t), top+ph+16, fmtTick(t))
 	}
@@ -91,11 +98,15 @@ func (c *chart) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", left+pw/2, c.h-10, html.EscapeString(c.xLabel))
 	fmt.Fprintf(&b, `<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+ph/2, html.EscapeString(c.yLabel))
-	for _, v := range c.vlines {
+	for i, v := range c.vlines {
 		if v.x < c.xMin || v.x > c.xMax {
 			continue
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="3,3"/>`+"\n", X(v.x), top, X(v.x), top+ph, v.color)
+		if v.label != "" {
+			// Staggered below the band labels so neighbouring lines' labels do not overlap.
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="%s">%s</text>`+"\n", X(v.x)+3, top+26+(i%4)*12, v.color, html.EscapeString(v.label))
+		}
 	}
 	for i, s := range c.series {
 		if len(s.pts) == 0 {
@@ -152,6 +163,19 @@ func ticks(lo, hi float64, n int) []float64 {
 	var out []float64
 	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9; t += step {
 		out = append(out, t)
+	}
+	return out
+}
+
+// logTicks returns 1, 2 and 5 times the powers of ten within [lo, hi] (lo > 0).
+func logTicks(lo, hi float64) []float64 {
+	var out []float64
+	for p := math.Pow(10, math.Floor(math.Log10(lo))); p <= hi; p *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if t := m * p; t >= lo*(1-1e-9) && t <= hi*(1+1e-9) {
+				out = append(out, t)
+			}
+		}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChartIsWellFormedSVGAndBreaksLinesAtGaps(t *testing.T) {
@@ -46,5 +47,60 @@ func TestTicks(t *testing.T) {
 	got := ticks(0, 100, 5)
 	if len(got) != 6 || got[0] != 0 || got[5] != 100 {
 		t.Fatalf("ticks(0, 100, 5) = %v", got)
+	}
+	lg := logTicks(0.1, 30)
+	want := []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20}
+	if len(lg) != len(want) {
+		t.Fatalf("logTicks(0.1, 30) = %v, want %v", lg, want)
+	}
+	for i := range want {
+		if math.Abs(lg[i]-want[i]) > 1e-9 {
+			t.Fatalf("logTicks(0.1, 30) = %v, want %v", lg, want)
+		}
+	}
+}
+
+func TestLagChartPlotsLagBeyondTheDelay(t *testing.T) {
+	ms := time.Millisecond
+	r := &Result{Scenario: "s", Lag: []PairLag{
+		{From: "a-1", To: "b-1", OneWay: 34 * ms, Sorted: []time.Duration{35 * ms, 36 * ms, 60 * ms}, Lag: Summary{Max: 60 * ms}},
+		{From: "a-1", To: "c-1", OneWay: 106 * ms, Sorted: []time.Duration{107 * ms, 110 * ms}, Lag: Summary{Max: 110 * ms}},
+	}}
+	c := lagChart(r)
+	if len(c.series) != 2 {
+		t.Fatalf("%d series, want 2", len(c.series))
+	}
+	if got := c.series[0].pts; len(got) != 3 || got[0] != (point{1, 1.0 / 3}) || got[2] != (point{26, 1}) {
+		t.Errorf("first pair's points %v, want lag minus 34 ms", got)
+	}
+	if got := c.series[1].pts; got[1] != (point{4, 1}) {
+		t.Errorf("second pair's points %v, want lag minus 106 ms", got)
+	}
+	if !c.xLog || c.xMin != 0.1 || math.Abs(c.xMax-26*1.2) > 1e-9 {
+		t.Errorf("x axis log=%v %v..%v, want logarithmic 0.1 .. 1.2 × the worst lag beyond the delay (26 ms)", c.xLog, c.xMin, c.xMax)
+	}
+	if len(c.vlines) != 1 || c.vlines[0].x != 10 {
+		t.Errorf("vlines %+v, want one target line at +10 ms", c.vlines)
+	}
+}
+
+func TestConvergenceLinesAtHealAndAgreement(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	r := &Result{Start: t0, End: at(40), Converged: true, Convergence: 250 * time.Millisecond, Events: []Event{
+		{At: at(4), Kind: "partition", Target: "a | b"},
+		{At: at(14), Kind: "heal", Target: "all"},
+		{At: at(21), Kind: "converge", Target: "agreed after 7s"},
+		{At: at(25), Kind: "heal", Target: "all"},
+	}}
+	got := convergenceLines(r)
+	want := []float64{21, 25, 25.25}
+	if len(got) != len(want) {
+		t.Fatalf("lines %+v, want at %v", got, want)
+	}
+	for i, w := range want {
+		if math.Abs(got[i].x-w) > 1e-9 || got[i].label == "" {
+			t.Errorf("line %d at %v (%q), want at %v with a label", i, got[i].x, got[i].label, w)
+		}
 	}
 }
