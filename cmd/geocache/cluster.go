@@ -55,7 +55,8 @@ func p2pStatus(n *node.Node) string {
 }
 
 // checkExposure refuses to serve a client API on a non-loopback address without credentials,
-// unless told to: a cache reachable from the network without a password is an open door.
+// or to listen for replication on one without a cluster key or allow-list, unless told to: a
+// cache reachable from the network without a password is an open door.
 func checkExposure(cfg Config) error {
 	if cfg.AllowInsecureRemote {
 		return nil
@@ -72,7 +73,35 @@ func checkExposure(cfg Config) error {
 			"address, or pass --allow-insecure-remote to accept unauthenticated clients from the network",
 			cfg.HTTPListen)
 	}
+	if cfg.ClusterKey == "" && len(cfg.Peers) == 0 {
+		for _, a := range cfg.P2PListen {
+			if !isLoopbackMultiaddr(a) {
+				return fmt.Errorf("refusing to listen for replication on %s without a cluster key or peer allow-list: "+
+					"any host that can reach it could join the cluster and write to the cache. Set --cluster-key "+
+					"(or GEOCACHE_CLUSTER_KEY) on every member or list them with --peer, listen on a loopback "+
+					"address, or pass --allow-insecure-remote to accept any peer", a)
+			}
+		}
+	}
 	return nil
+}
+
+// isLoopbackMultiaddr reports whether a libp2p listen address (/ip4/127.0.0.1/tcp/7379) is
+// reachable from this machine only. Anything it cannot tell (a DNS name other than localhost,
+// an unknown protocol) counts as remote; a malformed address is left for the node to reject.
+func isLoopbackMultiaddr(ma string) bool {
+	parts := strings.Split(ma, "/")
+	if len(parts) < 3 || parts[0] != "" {
+		return true // malformed: the node reports it
+	}
+	switch parts[1] {
+	case "ip4", "ip6":
+		ip := net.ParseIP(parts[2])
+		return ip != nil && ip.IsLoopback()
+	case "dns", "dns4", "dns6":
+		return parts[2] == "localhost"
+	}
+	return false
 }
 
 // isLoopback reports whether a listen address is reachable from this machine only. An empty

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -237,16 +238,16 @@ func options() []option {
 	s, g = str(func(c *Config) *string { return &c.TLSKey })
 	add(opt("tls-key", "Client APIs and security", "FILE", "PEM private key for --tls-cert", s, g))
 	s, g = boolean(func(c *Config) *bool { return &c.AllowInsecureRemote })
-	add(bl(opt("allow-insecure-remote", "Client APIs and security", "", "allow listening on a non-loopback address without credentials", s, g)))
+	add(bl(opt("allow-insecure-remote", "Client APIs and security", "", "allow listening on a non-loopback address without credentials (RESP, HTTP) or cluster key (libp2p)", s, g)))
 	s, g = boolean(func(c *Config) *bool { return &c.Pprof })
 	add(bl(opt("pprof", "Client APIs and security", "", "serve Go profiling under /debug/pprof/ on the HTTP API", s, g)))
 
 	s, g = integer(func(c *Config) *int { return &c.MaxClients })
-	add(opt("max-clients", "Limits", "N", "concurrent RESP connections", s, g))
+	add(opt("max-clients", "Limits", "N", "concurrent connections, RESP and HTTP each; further RESP clients are refused, further HTTP clients wait", s, g))
 	s, g = dur(func(c *Config) *time.Duration { return &c.IdleTimeout })
 	add(opt("idle-timeout", "Limits", "DURATION", "close client connections idle this long; 0 disables", s, g))
 	s, g = size(func(c *Config) *ByteSize { return &c.MaxRequestSize })
-	add(opt("max-request-size", "Limits", "SIZE", "largest RESP request or HTTP body", s, g))
+	add(opt("max-request-size", "Limits", "SIZE", "largest RESP request, all arguments included (HTTP bodies are bounded by --max-value-size)", s, g))
 	s, g = integer(func(c *Config) *int { return &c.MaxPipeline })
 	add(opt("max-pipeline", "Limits", "N", "RESP replies buffered per connection before they are written", s, g))
 	s, g = integer(func(c *Config) *int { return &c.EventLoops })
@@ -342,7 +343,7 @@ func loadConfig(args []string, getenv func(string) string, usage func()) (Config
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
-			return Config{}, fmt.Errorf("configuration file %s: %w", file, err)
+			return Config{}, fmt.Errorf("configuration file %s: %s", file, yamlError(err))
 		}
 		cfg.ConfigFile = file
 	}
@@ -401,6 +402,18 @@ func loadConfig(args []string, getenv func(string) string, usage func()) (Config
 	return cfg, cfg.validate()
 }
 
+// yamlError rewords the YAML decoder's messages, which name Go types, in terms of the file's
+// keys: "field regoin not found in type main.Config" becomes "unknown key regoin (keys are the
+// flag names, see --help)".
+func yamlError(err error) string {
+	msg := err.Error()
+	msg = unknownField.ReplaceAllString(msg, "unknown key $1 (keys are the flag names, see --help)")
+	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
+	return strings.ReplaceAll(msg, " into time.Duration", " into a duration (like 90s, 5m, 1h)")
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type main\.Config`)
+
 // lookupEnv reports an environment variable that is set and not empty.
 func lookupEnv(getenv func(string) string, name string) (string, bool) {
 	v := getenv(name)
@@ -440,8 +453,9 @@ func (c *Config) validate() error {
 		return errors.New("--max-clients must be positive")
 	case c.IdleTimeout < 0:
 		return errors.New("--idle-timeout must not be negative")
-	case c.MaxRequestSize < c.MaxValueSize+c.MaxKeySize+64<<10:
-		return fmt.Errorf("--max-request-size (%s) must exceed --max-value-size plus --max-key-size by 64KiB", c.MaxRequestSize)
+	case c.MaxRequestSize < minRequestSize(c):
+		return fmt.Errorf("--max-request-size (%s) must be at least %s: the larger of --max-value-size and --max-key-size plus 192KiB",
+			c.MaxRequestSize, minRequestSize(c))
 	case c.MaxPipeline <= 0:
 		return errors.New("--max-pipeline must be positive")
 	case c.ShutdownTimeout <= 0:
@@ -465,6 +479,14 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// maxBulkLen is the largest single RESP argument accepted: room for the largest key or value
+// plus 64KiB, so that an oversized value gets a clean error reply rather than a protocol error.
+func maxBulkLen(c *Config) ByteSize { return max(c.MaxValueSize, c.MaxKeySize) + 64<<10 }
+
+// minRequestSize is the smallest --max-request-size the RESP server accepts: the largest
+// argument plus room for the rest of the request (resp.Config wants 128KiB).
+func minRequestSize(c *Config) ByteSize { return maxBulkLen(c) + 128<<10 }
 
 // redact hides the password of a NAME:PASSWORD pair.
 func redact(u string) string {

@@ -178,7 +178,7 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 			MaxClients:     cfg.MaxClients,
 			IdleTimeout:    cfg.IdleTimeout,
 			MaxRequestSize: int(cfg.MaxRequestSize),
-			MaxBulkLen:     int(max(cfg.MaxValueSize, cfg.MaxKeySize)) + 64<<10,
+			MaxBulkLen:     int(maxBulkLen(&cfg)),
 			MaxPipeline:    cfg.MaxPipeline,
 			EventLoops:     cfg.EventLoops,
 			Version:        buildVersion(),
@@ -224,7 +224,7 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
-		ln := httpLn
+		var ln net.Listener = newLimitListener(httpLn, cfg.MaxClients)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -286,7 +286,11 @@ func (d *daemon) banner(w io.Writer) {
 		fmt.Fprintf(w, "  RESP    disabled\n")
 	}
 	if d.httpAddr != nil {
-		fmt.Fprintf(w, "  HTTP    %-28s curl %s/v1/keys/hello\n", d.httpURL(), d.httpURL())
+		hint := "curl "
+		if d.cfg.TLSCert != "" {
+			hint += "-k "
+		}
+		fmt.Fprintf(w, "  HTTP    %-28s %s%s/v1/keys/hello\n", d.httpURL(), hint, d.httpURL())
 	} else {
 		fmt.Fprintf(w, "  HTTP    disabled\n")
 	}

@@ -80,6 +80,8 @@ func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("regoin: typo\n"), 0o600)
+	badTTL := filepath.Join(dir, "badttl.yaml")
+	os.WriteFile(badTTL, []byte("default-ttl: 5\n"), 0o600)
 	for _, c := range []struct {
 		args []string
 		env  map[string]string
@@ -96,7 +98,12 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--http-token", "short"}, nil, "at least 16"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{nil, map[string]string{"GEOCACHE_MAX_CLIENTS": "many"}, "GEOCACHE_MAX_CLIENTS: not an integer"},
-		{[]string{"--config", bad}, nil, "field regoin not found"},
+		{[]string{"--config", bad}, nil, "line 1: unknown key regoin (keys are the flag names"},
+		{[]string{"--config", badTTL}, nil, "line 1: cannot unmarshal !!int `5` into a duration"},
+		// The RESP server needs room for the largest argument plus 128KiB: caught here, with the
+		// flag names, rather than by resp.New with its field names.
+		{[]string{"--max-value-size", "64KiB", "--max-request-size", "200KiB"}, nil,
+			"--max-request-size (200KiB) must be at least 256KiB"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "reading the configuration file"},
 	} {
 		_, err := loadConfig(c.args, env(c.env), func() {})
@@ -164,6 +171,14 @@ func TestRefusesRemoteListenWithoutCredentials(t *testing.T) {
 		{[]string{"--resp-listen", "", "--http-listen", "0.0.0.0:0", "--http-token", "0123456789abcdef"}, ""},
 		{[]string{"--resp-listen", "0.0.0.0:0", "--http-listen", "0.0.0.0:0", "--allow-insecure-remote"}, ""},
 		{[]string{"--resp-listen", "localhost:0", "--http-listen", "[::1]:0"}, ""},
+		// libp2p: a routable listen address needs a cluster key or an allow-list.
+		{[]string{"--p2p-listen", "/ip4/0.0.0.0/tcp/7379"}, "refusing to listen for replication on /ip4/0.0.0.0/tcp/7379 without a cluster key"},
+		{[]string{"--p2p-listen", "/ip4/127.0.0.1/tcp/7379", "--p2p-listen", "/ip6/::/tcp/7379"}, "--allow-insecure-remote to accept any peer"},
+		{[]string{"--p2p-listen", "/dns4/cache.example.com/tcp/7379"}, "without a cluster key"},
+		{[]string{"--p2p-listen", "/ip4/0.0.0.0/tcp/7379", "--cluster-key", "s3cret"}, ""},
+		{[]string{"--p2p-listen", "/ip4/0.0.0.0/tcp/7379", "--peer", "12D3KooWA"}, ""},
+		{[]string{"--p2p-listen", "/ip4/0.0.0.0/tcp/7379", "--allow-insecure-remote"}, ""},
+		{[]string{"--p2p-listen", "/ip4/127.8.2.1/tcp/7379", "--p2p-listen", "/ip6/::1/tcp/7379", "--p2p-listen", "/dns/localhost/tcp/1"}, ""},
 	} {
 		cfg, err := loadConfig(c.args, env(nil), func() {})
 		if err != nil {

@@ -41,7 +41,7 @@ override the environment, which overrides the file.
 		}
 	}
 	fmt.Fprintf(w, "\nOther:\n  %-32s %s\n  %-32s %s\n", "--help", "show this help", "--version", "print the version")
-	fmt.Fprint(w, strings.TrimLeft(`
+	fmt.Fprint(w, "\n"+strings.TrimLeft(`
 Signals: SIGINT or SIGTERM stop accepting connections, finish requests in flight, leave the
 cluster and exit 0 within --shutdown-timeout; a second signal exits at once.
 `, "\n"))
