@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,65 @@ func testGoRedis(t *testing.T, loops int) {
 	})
 }
 
+// TestGoRedisDefaults uses go-redis exactly as most applications do: default options (RESP3 via
+// HELLO 3 without AUTH, CLIENT SETINFO on connect, a connection pool), a pipeline whose middle
+// command fails, and STRLEN.
+func TestGoRedisDefaults(t *testing.T) {
+	t.Parallel()
+	for _, mode := range transports {
+		t.Run(mode.name, func(t *testing.T) {
+			addr, _, _ := startGeocache(t, resp.Config{EventLoops: mode.loops}, nil)
+			ctx := context.Background()
+			rdb := redis.NewClient(&redis.Options{Addr: addr})
+			defer rdb.Close()
+			info, err := rdb.ClientInfo(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Resp != 3 {
+				t.Fatalf("go-redis negotiated RESP%d, want its default RESP3", info.Resp)
+			}
+			pipe := rdb.Pipeline()
+			set := pipe.Set(ctx, "k", "hello", time.Minute)
+			bad := pipe.Do(ctx, "EXPIRE", "k", "soon")
+			strlen := pipe.StrLen(ctx, "k")
+			ttl := pipe.TTL(ctx, "k")
+			missing := pipe.Get(ctx, "missing")
+			if _, err := pipe.Exec(ctx); err == nil {
+				t.Fatal("pipeline with a failing command reported no error")
+			}
+			if set.Err() != nil || set.Val() != "OK" {
+				t.Errorf("pipelined SET: %q, %v", set.Val(), set.Err())
+			}
+			if bad.Err() == nil || bad.Err().Error() != "ERR value is not an integer or out of range" {
+				t.Errorf("pipelined EXPIRE with a bad integer: %v", bad.Err())
+			}
+			if strlen.Err() != nil || strlen.Val() != 5 {
+				t.Errorf("pipelined STRLEN: %d, %v", strlen.Val(), strlen.Err())
+			}
+			if ttl.Err() != nil || ttl.Val() <= 59*time.Second || ttl.Val() > time.Minute {
+				t.Errorf("pipelined TTL: %v, %v", ttl.Val(), ttl.Err())
+			}
+			if !errors.Is(missing.Err(), redis.Nil) {
+				t.Errorf("pipelined GET of a missing key: %v, want redis.Nil", missing.Err())
+			}
+			// The pool opens several connections under concurrent use; each negotiates again.
+			errs := make(chan error, 20)
+			for i := range 20 {
+				go func() { errs <- rdb.Set(ctx, "c"+strconv.Itoa(i), i, 0).Err() }()
+			}
+			for range 20 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := rdb.DBSize(ctx).Result(); err != nil || n != 21 {
+				t.Fatalf("DBSIZE: %d, %v, want 21", n, err)
+			}
+		})
+	}
+}
+
 // TestRedisCLI runs redis-cli, unchanged, against the server.
 func TestRedisCLI(t *testing.T) {
 	t.Parallel()
@@ -166,6 +226,11 @@ func TestRedisCLI(t *testing.T) {
 		if c.want != "" && got != c.want {
 			t.Errorf("redis-cli %v = %q, want %q", c.args, got, c.want)
 		}
+	}
+	// --bigkeys sizes every key with TYPE and STRLEN.
+	if out := run("--bigkeys"); !strings.Contains(out, `Biggest string found '"greeting"' has 11 bytes`) ||
+		strings.Contains(out, "failed") {
+		t.Errorf("redis-cli --bigkeys:\n%s", out)
 	}
 	// Pipe mode: the mass-insertion protocol.
 	cmd := exec.Command(cli, "-h", host, "-p", port, "--no-auth-warning", "-a", "secret", "--pipe")

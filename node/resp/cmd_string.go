@@ -242,3 +242,17 @@ func cmdMSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	c.out = append(c.out, "+OK\r\n"...)
 }
+
+// cmdStrlen serves STRLEN key: the length of the value, 0 for a missing key. It reads with Peek,
+// so that tools sizing every key (redis-cli --bigkeys) neither reorder the LRU nor load misses.
+func cmdStrlen(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	it, found, err := s.b.Peek(ctx, string(argv[1]))
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case !found:
+		c.out = appendInt(c.out, 0)
+	default:
+		c.out = appendInt(c.out, int64(len(it.Value)))
+	}
+}

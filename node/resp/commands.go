@@ -55,6 +55,7 @@ func commandTable() map[string]*command {
 	add("getex", -2, flagWrite, cmdGetEx)
 	add("mget", -2, 0, cmdMGet)
 	add("mset", -3, flagWrite, cmdMSet)
+	add("strlen", 2, 0, cmdStrlen)
 
 	// Keyspace.
 	add("del", -2, flagWrite, cmdDel)

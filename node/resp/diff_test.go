@@ -138,6 +138,14 @@ var sessions = []session{
 		cmd("MSET", "a", "1", "b", "2", "a", "3"),
 		cmd("MGET", "a", "b", "c", "a"),
 		cmd("MGET"),
+		cmd("STRLEN", "a"),
+		cmd("STRLEN", "missing"),
+		cmd("SET", "bin", "a\x00b\r\n"),
+		cmd("STRLEN", "bin"),
+		cmd("SET", "empty", ""),
+		cmd("STRLEN", "empty"),
+		cmd("STRLEN"),
+		cmd("STRLEN", "a", "b"),
 		cmd("get", "a"),
 		cmd("gEt", "b"),
 	}},
@@ -416,7 +424,7 @@ var sessions = []session{
 // commandsWithRedisMetadata are compared one by one with COMMAND INFO and COMMAND DOCS. Container
 // commands are left out: geocache lists only the subcommands it implements.
 var commandsWithRedisMetadata = []string{
-	"get", "set", "getdel", "getex", "mget", "mset", "del", "unlink", "exists", "touch",
+	"get", "set", "getdel", "getex", "mget", "mset", "strlen", "del", "unlink", "exists", "touch",
 	"expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl",
 	"persist", "type", "dbsize", "scan", "keys", "ping", "echo", "hello", "auth", "select",
 	"quit", "reset", "info", "wait", "client|id", "client|getname", "client|setname",

@@ -25,7 +25,7 @@ import (
 
 // commands are geocache's commands; subcommands are listed as "container|sub".
 var commands = []string{
-	"get", "set", "getdel", "getex", "mget", "mset",
+	"get", "set", "getdel", "getex", "mget", "mset", "strlen",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
