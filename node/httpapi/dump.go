@@ -27,7 +27,7 @@ type dumpLine struct {
 func (s *Server) dump(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.b.(Dumper)
 	if !ok {
-		http.Error(w, "dump not supported", http.StatusNotImplemented)
+		writeError(w, http.StatusNotImplemented, "dump not supported")
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -60,21 +60,21 @@ type nearestNode struct {
 func (s *Server) nearest(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.b.(Locator)
 	if !ok {
-		http.Error(w, "nearest not supported", http.StatusNotImplemented)
+		writeError(w, http.StatusNotImplemented, "nearest not supported")
 		return
 	}
 	q := r.URL.Query()
 	lat, err1 := strconv.ParseFloat(q.Get("lat"), 64)
 	lon, err2 := strconv.ParseFloat(q.Get("lon"), 64)
 	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-		http.Error(w, "lat and lon must be degrees within [-90, 90] and [-180, 180]", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "lat and lon must be degrees within [-90, 90] and [-180, 180]")
 		return
 	}
 	count := 3
 	if c := q.Get("count"); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 || n > 1000 {
-			http.Error(w, fmt.Sprintf("count must be 1..1000, got %q", c), http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("count must be 1..1000, got %q", c))
 			return
 		}
 		count = n

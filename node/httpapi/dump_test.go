@@ -53,9 +53,19 @@ func TestNearest(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil || len(out) != 1 || out[0]["region"] != "eu-west" {
 		t.Fatalf("nearest: %d %s", resp.StatusCode, body)
 	}
-	for _, bad := range []string{"", "?lat=91&lon=0", "?lat=x&lon=1", "?lat=1&lon=1&count=0"} {
-		if resp, _ := do(t, "GET", srv.URL+"/v1/nearest"+bad, "", nil); resp.StatusCode != 400 {
-			t.Fatalf("nearest%s: status %d, want 400", bad, resp.StatusCode)
+	for bad, msg := range map[string]string{
+		"":                     "lat and lon must be degrees",
+		"?lat=91&lon=0":        "lat and lon must be degrees",
+		"?lat=x&lon=1":         "lat and lon must be degrees",
+		"?lat=1&lon=1&count=0": `count must be 1..1000, got "0"`,
+	} {
+		// Errors are JSON, as everywhere in the API.
+		resp, body := do(t, "GET", srv.URL+"/v1/nearest"+bad, "", nil)
+		var e map[string]string
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" ||
+			json.Unmarshal([]byte(body), &e) != nil || !strings.HasPrefix(e["error"], msg) {
+			t.Fatalf("nearest%s: %d %s %q, want 400 and a JSON error %q", bad, resp.StatusCode,
+				resp.Header.Get("Content-Type"), body, msg)
 		}
 	}
 }

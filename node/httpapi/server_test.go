@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +337,61 @@ func TestMetrics(t *testing.T) {
 	}
 	if !found {
 		t.Error("geocache_bytes missing or zero")
+	}
+}
+
+// TestMetricsMove checks that the eviction and expiration counters, and the gauges of bytes and
+// entries, follow what the node does.
+func TestMetricsMove(t *testing.T) {
+	t.Parallel()
+	// The node's expiry sweeper reads the clock from its own goroutine.
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	n, err := node.New(node.Config{Region: "eu-west", MaxEntries: 2, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	srv := newAPI(t, n, httpapi.Config{})
+	metric := func(name string) string {
+		t.Helper()
+		_, body := do(t, "GET", srv.URL+"/metrics", "", nil)
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("/metrics lacks %s", name)
+		return ""
+	}
+	if got := metric("geocache_bytes"); got != "0" {
+		t.Fatalf("geocache_bytes of an empty node = %s", got)
+	}
+	for _, k := range []string{"a", "b", "c"} { // the third evicts the least recently used
+		if resp, body := do(t, "PUT", srv.URL+"/v1/keys/"+k, "value", nil); resp.StatusCode != 200 {
+			t.Fatalf("PUT %s: %d %s", k, resp.StatusCode, body)
+		}
+	}
+	if got := metric("geocache_evictions_total"); got != "1" {
+		t.Errorf("geocache_evictions_total after 3 writes with MaxEntries 2 = %s, want 1", got)
+	}
+	if got := metric("geocache_entries"); got != "2" {
+		t.Errorf("geocache_entries = %s, want 2", got)
+	}
+	if got := metric("geocache_bytes"); got == "0" {
+		t.Errorf("geocache_bytes = 0 with 2 entries")
+	}
+	if resp, _ := do(t, "PUT", srv.URL+"/v1/keys/c?ttl=10s", "v", nil); resp.StatusCode != 200 {
+		t.Fatalf("PUT with TTL: %d", resp.StatusCode)
+	}
+	now.Add(int64(11 * time.Second))
+	if resp, _ := do(t, "GET", srv.URL+"/v1/keys/c", "", nil); resp.StatusCode != 404 {
+		t.Fatalf("GET of an expired key: %d, want 404", resp.StatusCode)
+	}
+	if got := metric("geocache_expirations_total"); got != "1" {
+		t.Errorf("geocache_expirations_total after an expiry = %s, want 1", got)
+	}
+	if got := metric("geocache_entries"); got != "1" {
+		t.Errorf("geocache_entries after an expiry = %s, want 1", got)
 	}
 }
