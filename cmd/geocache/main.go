@@ -100,6 +100,7 @@ type daemon struct {
 	resp     *resp.Server
 	respAddr net.Addr
 	http     *http.Server
+	api      *httpapi.Server
 	httpAddr net.Addr
 	origin   *origin    // nil without --origin
 	failed   chan error // a server stopped on its own
@@ -212,12 +213,11 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 		if d.resp != nil {
 			hc.Collectors = append(hc.Collectors, respCollector{d.resp})
 		}
-		api, err := httpapi.New(d.node, hc)
-		if err != nil {
+		if d.api, err = httpapi.New(d.node, hc); err != nil {
 			return d, err
 		}
 		d.http = &http.Server{
-			Handler:           api,
+			Handler:           d.api,
 			TLSConfig:         tlsCfg,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       cfg.IdleTimeout,
@@ -316,6 +316,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 		})
 	}
 	if d.http != nil {
+		// Writes waiting for other regions (?replicas=N) answer now with the count so far, as
+		// RESP WAIT does, instead of holding the shutdown until their timeout.
+		d.api.ReleaseWaits()
 		wg.Go(func() {
 			if err := d.http.Shutdown(ctx); err != nil {
 				d.http.Close()
@@ -328,9 +331,18 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	wg.Wait()
 	d.wg.Wait()
 	// Close announces the node is leaving, publishes the writes still queued (bounded), and
-	// stops replication.
-	if err := d.node.Close(); err != nil {
-		errs = append(errs, err)
+	// stops replication. It takes no deadline, and closing the libp2p host can outlast ours
+	// (a peer that stopped answering), so it is waited for only until the deadline: past it
+	// the process exits anyway.
+	closed := make(chan error, 1)
+	go func() { closed <- d.node.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			errs = append(errs, err)
+		}
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("closing the node: %w", ctx.Err()))
 	}
 	if d.origin != nil {
 		d.origin.close()

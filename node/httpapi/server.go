@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,9 @@ type Server struct {
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
 	started time.Time
+
+	release     chan struct{} // closed by ReleaseWaits
+	releaseOnce sync.Once
 }
 
 // New returns the API for b. It validates cfg (errors are prefixed "httpapi:") and never
@@ -45,7 +49,8 @@ func New(b Backend, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{b: b, cfg: c, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), started: time.Now()}
+	s := &Server{b: b, cfg: c, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), started: time.Now(),
+		release: make(chan struct{})}
 	s.repl, _ = b.(Replicator)
 	s.ready, _ = b.(Readiness)
 	s.cluster, _ = b.(Cluster)
@@ -93,6 +98,14 @@ func New(b Backend, cfg Config) (*Server, error) {
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
+}
+
+// ReleaseWaits makes every write waiting for other nodes (?replicas=N) answer at once with the
+// count so far, and later ones not wait at all, as Redis's WAIT does when the server stops.
+// Call it when a graceful shutdown begins, before http.Server.Shutdown, which would otherwise
+// wait for those requests until their timeout. It is idempotent and safe to call concurrently.
+func (s *Server) ReleaseWaits() {
+	s.releaseOnce.Do(func() { close(s.release) })
 }
 
 // Registry is the server's Prometheus registry, for tests and for embedding callers that want
@@ -355,6 +368,19 @@ func (s *Server) waitReplicated(ctx context.Context, replicas int, timeout time.
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	select {
+	case <-s.release:
+		cancel() // shutting down: count what has arrived, without waiting
+	default:
+		// ReleaseWaits cancels this wait; the goroutine ends when the wait does (deferred cancel).
+		go func() {
+			select {
+			case <-s.release:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	n, err := s.repl.WaitReplicated(ctx, replicas)
 	if err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Warn("httpapi: waiting for replication failed", "err", err)

@@ -395,3 +395,73 @@ func TestMetricsMove(t *testing.T) {
 		t.Errorf("geocache_entries after an expiry = %s, want 1", got)
 	}
 }
+
+// stuckPeers is a backend whose other nodes never acknowledge: WaitReplicated blocks until its
+// ctx ends and then reports the one node that had acknowledged.
+type stuckPeers struct {
+	*node.Node
+	waiting chan struct{} // receives once per wait that has begun
+}
+
+func (p *stuckPeers) WaitReplicated(ctx context.Context, _ int) (int, error) {
+	p.waiting <- struct{}{}
+	<-ctx.Done()
+	return 1, nil
+}
+
+// TestReleaseWaits checks that a graceful shutdown does not wait for writes blocked on other
+// regions: ReleaseWaits answers them at once with the count so far, as RESP WAIT does.
+func TestReleaseWaits(t *testing.T) {
+	t.Parallel()
+	p := &stuckPeers{Node: newNode(t, nil), waiting: make(chan struct{}, 4)}
+	api, err := httpapi.New(p, httpapi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	type reply struct {
+		code int
+		body string
+	}
+	replies := make(chan reply, 2)
+	for _, method := range []string{"PUT", "DELETE"} {
+		go func() {
+			req, _ := http.NewRequest(method, srv.URL+"/v1/keys/k?replicas=2&timeout=1h", strings.NewReader("v"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				replies <- reply{0, err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			replies <- reply{resp.StatusCode, string(b)}
+		}()
+	}
+	for range 2 { // both requests are waiting for the other nodes
+		select {
+		case <-p.waiting:
+		case r := <-replies:
+			t.Fatalf("a write answered before ReleaseWaits: %d %s", r.code, r.body)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the writes did not wait for the other nodes")
+		}
+	}
+	api.ReleaseWaits()
+	api.ReleaseWaits() // idempotent
+	for range 2 {
+		select {
+		case r := <-replies:
+			if r.code != 200 || !strings.Contains(r.body, `"replicas": 1`) {
+				t.Fatalf("released write: %d %s, want 200 with the 1 acknowledgement so far", r.code, r.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("ReleaseWaits did not release the waiting writes")
+		}
+	}
+	// Later writes do not wait either.
+	resp, body := do(t, "PUT", srv.URL+"/v1/keys/k2?replicas=2&timeout=1h", "v", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 1`) {
+		t.Fatalf("write after ReleaseWaits: %d %s", resp.StatusCode, body)
+	}
+}
