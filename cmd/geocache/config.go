@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -53,6 +55,8 @@ type Config struct {
 	// Client APIs and security.
 	RESPListen          string   `yaml:"resp-listen"`
 	HTTPListen          string   `yaml:"http-listen"`
+	RESPAnnounce        string   `yaml:"resp-announce"`
+	HTTPAnnounce        string   `yaml:"http-announce"`
 	Password            string   `yaml:"password"`
 	Users               []string `yaml:"user"`
 	HTTPTokens          []string `yaml:"http-token"`
@@ -101,8 +105,11 @@ type option struct {
 	help    string
 	list    bool // may be repeated (flag) or comma-separated (environment)
 	boolean bool
-	set     func(c *Config, v string) error
-	get     func(c *Config) string // current value, for help
+	// emptyDisables: an empty value turns the feature off, so a variable set to "" counts
+	// (every other empty variable counts as unset).
+	emptyDisables bool
+	set           func(c *Config, v string) error
+	get           func(c *Config) string // current value, for help
 }
 
 // Help groups, in display order.
@@ -170,6 +177,7 @@ func options() []option {
 	}
 	lst := func(o option) option { o.list = true; return o }
 	bl := func(o option) option { o.boolean = true; return o }
+	off := func(o option) option { o.emptyDisables = true; return o }
 	var o []option
 	add := func(x option) { o = append(o, x) }
 
@@ -187,7 +195,7 @@ func options() []option {
 	s, g = float(func(c *Config) *float64 { return &c.Lon })
 	add(opt("lon", "Cluster", "DEGREES", "longitude of this node", s, g))
 	s, g = list(func(c *Config) *[]string { return &c.P2PListen })
-	add(lst(opt("p2p-listen", "Cluster", "MULTIADDR", "libp2p listen address for replication; empty disables", s, g)))
+	add(off(lst(opt("p2p-listen", "Cluster", "MULTIADDR", "libp2p listen address for replication; empty disables", s, g))))
 	s, g = list(func(c *Config) *[]string { return &c.P2PAnnounce })
 	add(lst(opt("p2p-announce", "Cluster", "MULTIADDR", "address announced to peers instead of the listen addresses (behind NAT or a port forward)", s, g)))
 	s, g = list(func(c *Config) *[]string { return &c.Join })
@@ -224,9 +232,13 @@ func options() []option {
 	add(opt("origin-dedup", "Origin", "MODE", "cluster: one origin load per cold key across regions (a lease); node: every node loads for itself", s, g))
 
 	s, g = str(func(c *Config) *string { return &c.RESPListen })
-	add(opt("resp-listen", "Client APIs and security", "ADDR", "Redis protocol listen address; empty disables", s, g))
+	add(off(opt("resp-listen", "Client APIs and security", "ADDR", "Redis protocol listen address; empty disables", s, g)))
 	s, g = str(func(c *Config) *string { return &c.HTTPListen })
-	add(opt("http-listen", "Client APIs and security", "ADDR", "HTTP API listen address; empty disables", s, g))
+	add(off(opt("http-listen", "Client APIs and security", "ADDR", "HTTP API listen address; empty disables", s, g)))
+	s, g = str(func(c *Config) *string { return &c.RESPAnnounce })
+	add(opt("resp-announce", "Client APIs and security", "HOST:PORT", "RESP address published to the cluster for clients (GEOCACHE.NEAREST, /v1/nearest); default: the listen address", s, g))
+	s, g = str(func(c *Config) *string { return &c.HTTPAnnounce })
+	add(opt("http-announce", "Client APIs and security", "URL", "HTTP base URL published to the cluster for clients; default: the listen address", s, g))
 	s, g = str(func(c *Config) *string { return &c.Password })
 	add(opt("password", "Client APIs and security", "PASSWORD", "password of the RESP default user (AUTH password); prefer GEOCACHE_PASSWORD", s, g))
 	s, g = list(func(c *Config) *[]string { return &c.Users })
@@ -271,8 +283,8 @@ var (
 )
 
 // loadConfig builds the configuration from args (without the program name), the environment
-// (looked up with getenv) and the configuration file they name.
-func loadConfig(args []string, getenv func(string) string, usage func()) (Config, error) {
+// (looked up with lookupenv, like os.LookupEnv) and the configuration file they name.
+func loadConfig(args []string, lookupenv func(string) (string, bool), usage func()) (Config, error) {
 	opts := options()
 	byName := make(map[string]*option, len(opts))
 	for i := range opts {
@@ -329,7 +341,7 @@ func loadConfig(args []string, getenv func(string) string, usage func()) (Config
 	cfg := defaultConfig()
 
 	// The configuration file: from the flag, else from the environment.
-	file := getenv(envName("config"))
+	file, _ := lookupenv(envName("config"))
 	for _, fv := range fromFlags {
 		if fv.opt.name == "config" {
 			file = fv.val
@@ -367,8 +379,8 @@ func loadConfig(args []string, getenv func(string) string, usage func()) (Config
 	}
 	for i := range opts {
 		o := &opts[i]
-		v, ok := lookupEnv(getenv, envName(o.name))
-		if !ok || o.name == "config" {
+		v, ok := lookupenv(envName(o.name))
+		if !ok || o.name == "config" || (v == "" && !o.emptyDisables) {
 			continue
 		}
 		if o.list {
@@ -414,12 +426,6 @@ func yamlError(err error) string {
 
 var unknownField = regexp.MustCompile(`field (\S+) not found in type main\.Config`)
 
-// lookupEnv reports an environment variable that is set and not empty.
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
-}
-
 // validate checks values that the node and servers would otherwise reject less clearly.
 func (c *Config) validate() error {
 	switch {
@@ -460,6 +466,16 @@ func (c *Config) validate() error {
 		return errors.New("--max-pipeline must be positive")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
+	}
+	if c.RESPAnnounce != "" {
+		if _, _, err := net.SplitHostPort(c.RESPAnnounce); err != nil {
+			return fmt.Errorf("--resp-announce wants HOST:PORT, got %q", c.RESPAnnounce)
+		}
+	}
+	if c.HTTPAnnounce != "" {
+		if u, err := url.Parse(c.HTTPAnnounce); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--http-announce wants a URL like https://cache.example.com:8080, got %q", c.HTTPAnnounce)
+		}
 	}
 	if c.Origin != "" {
 		if _, err := parseOrigin(c.Origin); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -39,14 +40,14 @@ func buildVersion() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, stop, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, stop, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
 // run is the daemon: it returns the process exit code. It serves until ctx is done (a signal),
 // then shuts down gracefully; stopSignals is called at that point so that a second signal
 // kills the process at once.
-func run(ctx context.Context, stopSignals func(), args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig(args, getenv, func() { usage(stdout) })
+func run(ctx context.Context, stopSignals func(), args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(args, lookupenv, func() { usage(stdout) })
 	switch {
 	case errors.Is(err, errHelp):
 		return 0
@@ -149,14 +150,23 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 			return nil, fmt.Errorf("RESP: %w", err)
 		}
 		d.respAddr = respLn.Addr()
-		nc.RESPAddr = d.respAddr.String()
+		nc.RESPAddr = cmp.Or(cfg.RESPAnnounce, d.respAddr.String())
+		if cfg.RESPAnnounce == "" && isUnspecified(d.respAddr) && len(cfg.P2PListen) > 0 {
+			log.Warn("RESP listens on every interface and publishes that to the cluster; set --resp-announce "+
+				"so that clients finding nodes with GEOCACHE.NEAREST or /v1/nearest get a reachable address",
+				"addr", d.respAddr.String())
+		}
 	}
 	if cfg.HTTPListen != "" {
 		if httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
 			return nil, fmt.Errorf("HTTP: %w", err)
 		}
 		d.httpAddr = httpLn.Addr()
-		nc.HTTPAddr = d.httpURL()
+		nc.HTTPAddr = cmp.Or(strings.TrimSuffix(cfg.HTTPAnnounce, "/"), d.httpURL())
+		if cfg.HTTPAnnounce == "" && isUnspecified(d.httpAddr) && len(cfg.P2PListen) > 0 {
+			log.Warn("HTTP listens on every interface and publishes that to the cluster; set --http-announce "+
+				"so that clients finding nodes with /v1/nearest get a reachable URL", "addr", d.httpURL())
+		}
 	}
 
 	if d.node, err = node.New(nc); err != nil {
@@ -260,11 +270,30 @@ func (d *daemon) httpURL() string {
 	if d.httpAddr == nil {
 		return ""
 	}
-	scheme := "http"
+	return d.scheme() + "://" + d.httpAddr.String()
+}
+
+func (d *daemon) scheme() string {
 	if d.cfg.TLSCert != "" {
-		scheme = "https"
+		return "https"
 	}
-	return scheme + "://" + d.httpAddr.String()
+	return "http"
+}
+
+// isUnspecified reports whether a listener is bound to every interface (0.0.0.0 or ::).
+func isUnspecified(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsUnspecified()
+}
+
+// dialable is an address to reach a listener from this machine: a listener on every
+// interface is reached through loopback.
+func dialable(a net.Addr) string {
+	if isUnspecified(a) {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return a.String()
 }
 
 // banner tells where the node listens.
@@ -276,7 +305,7 @@ func (d *daemon) banner(w io.Writer) {
 	fmt.Fprintf(w, "geocache %s ready: %s, region %s (%g, %g), replica %s\n",
 		buildVersion(), mode, d.cfg.Region, d.cfg.Lat, d.cfg.Lon, d.node.ReplicaID())
 	if d.respAddr != nil {
-		host, port, _ := net.SplitHostPort(d.respAddr.String())
+		host, port, _ := net.SplitHostPort(dialable(d.respAddr))
 		hint := "redis-cli -h " + host + " -p " + port
 		if d.cfg.TLSCert != "" {
 			hint += " --tls --insecure"
@@ -290,7 +319,7 @@ func (d *daemon) banner(w io.Writer) {
 		if d.cfg.TLSCert != "" {
 			hint += "-k "
 		}
-		fmt.Fprintf(w, "  HTTP    %-28s %s%s/v1/keys/hello\n", d.httpURL(), hint, d.httpURL())
+		fmt.Fprintf(w, "  HTTP    %-28s %s%s/v1/keys/hello\n", d.httpURL(), hint, d.scheme()+"://"+dialable(d.httpAddr))
 	} else {
 		fmt.Fprintf(w, "  HTTP    disabled\n")
 	}

@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func TestConfigPrecedence(t *testing.T) {
@@ -421,5 +421,84 @@ func TestSignalShutdown(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "stopped") {
 		t.Errorf("logs lack the shutdown: %s", stderr.String())
+	}
+}
+
+func TestEnvironmentEmptyValues(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "geocache.yaml")
+	os.WriteFile(file, []byte("region: from-file\njoin: [/ip4/10.0.0.1/tcp/7379/p2p/QmA]\n"), 0o600)
+	cfg, err := loadConfig([]string{"--config", file}, env(map[string]string{
+		// An empty listen address disables the listener, as the empty flag does.
+		"GEOCACHE_HTTP_LISTEN": "", "GEOCACHE_P2P_LISTEN": "", "GEOCACHE_RESP_LISTEN": "",
+		// Any other empty variable counts as unset: the file's or the default value stays.
+		"GEOCACHE_REGION": "", "GEOCACHE_JOIN": "", "GEOCACHE_LOG_LEVEL": "", "GEOCACHE_MAX_CLIENTS": "",
+		"GEOCACHE_ALLOW_INSECURE_REMOTE": "", "GEOCACHE_DEFAULT_TTL": "",
+	}), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"http-listen", cfg.HTTPListen, ""},
+		{"resp-listen", cfg.RESPListen, ""},
+		{"p2p-listen", len(cfg.P2PListen), 0},
+		{"region", cfg.Region, "from-file"},
+		{"join", strings.Join(cfg.Join, ","), "/ip4/10.0.0.1/tcp/7379/p2p/QmA"},
+		{"log-level", cfg.LogLevel, "info"},
+		{"max-clients", cfg.MaxClients, 10000},
+		{"allow-insecure-remote", cfg.AllowInsecureRemote, false},
+		{"default-ttl", cfg.DefaultTTL, time.Duration(0)},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestAnnounceAddresses(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--resp-announce", "cache.example.com"}, "--resp-announce wants HOST:PORT"},
+		{[]string{"--http-announce", "cache.example.com:8080"}, "--http-announce wants a URL"},
+		{[]string{"--http-announce", "ftp://cache.example.com"}, "--http-announce wants a URL"},
+	} {
+		if _, err := loadConfig(c.args, env(nil), func() {}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+	banner, _ := startDaemon(t, "--resp-announce", "cache.example.com:6379",
+		"--http-announce", "https://cache.example.com:8443/")
+	m := addrRE.FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("banner:\n%s", banner)
+	}
+	resp, err := http.Get(m[2] + "/v1/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"resp": "cache.example.com:6379"`, `"http": "https://cache.example.com:8443"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/v1/members lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+func TestBannerOnEveryInterface(t *testing.T) {
+	t.Parallel()
+	banner, _ := startDaemon(t, "--resp-listen", "0.0.0.0:0", "--http-listen", "0.0.0.0:0",
+		"--allow-insecure-remote")
+	// The hints must work when pasted: a listener on every interface is reached on loopback.
+	if !regexp.MustCompile(`redis-cli -h 127\.0\.0\.1 -p \d+`).MatchString(banner) ||
+		!regexp.MustCompile(`curl http://127\.0\.0\.1:\d+/v1/keys/hello`).MatchString(banner) {
+		t.Fatalf("banner hints:\n%s", banner)
 	}
 }

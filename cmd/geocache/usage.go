@@ -15,8 +15,9 @@ Usage:
 
 With no flags it starts a single node in memory on this machine only: RESP on 127.0.0.1:6379,
 HTTP on 127.0.0.1:8080. Every flag can also be set with the environment variable shown (lists
-comma-separated) or in a YAML file given with --config, whose keys are the flag names. Flags
-override the environment, which overrides the file.
+comma-separated; an empty variable counts as unset, except for the listen addresses, which it
+disables) or in a YAML file given with --config, whose keys are the flag names. Flags override
+the environment, which overrides the file.
 `)
 	def := defaultConfig()
 	opts := options()
