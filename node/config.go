@@ -132,6 +132,11 @@ type Config struct {
 	// WarmupTimeout bounds how long a joining node reports not ready while anti-entropy warms it.
 	// Default 10 s. The node serves reads and writes meanwhile.
 	WarmupTimeout time.Duration
+
+	// Version is the software version this node announces in the cluster catalog (Members).
+	// Default the package's Version; the daemon sets its build version, so that INFO, the
+	// status page and other nodes' member lists agree.
+	Version string
 }
 
 // DefaultConfig returns the configuration used for zero-valued fields.
@@ -218,6 +223,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WarmupTimeout <= 0 {
 		c.WarmupTimeout = d.WarmupTimeout
+	}
+	if c.Version == "" {
+		c.Version = Version
 	}
 	if c.ReadThroughTimeout <= 0 {
 		c.ReadThroughTimeout = d.ReadThroughTimeout

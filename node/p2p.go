@@ -16,7 +16,8 @@ import (
 // syncProto is the anti-entropy stream protocol, relative to the cluster namespace.
 const syncProto = "sync/1"
 
-// Version is the software version written into the cluster catalog.
+// Version is the software version a node announces in the cluster catalog unless
+// Config.Version says otherwise.
 const Version = "0.1.0"
 
 // clusterTransport adapts the libp2p cluster to the replicator's transport.
@@ -100,7 +101,7 @@ func (n *Node) record(state string) cluster.Record {
 	n.addrMu.Unlock()
 	c := &n.cfg
 	return cluster.Record{Region: c.Region, Lat: c.Lat, Lon: c.Lon, RESP: resp, HTTP: http,
-		Version: Version, State: state, ReplicaID: uint64(n.replica)}
+		Version: n.cfg.Version, State: state, ReplicaID: uint64(n.replica)}
 }
 
 // SetClientAddrs records the public RESP and HTTP addresses of this node in the cluster catalog,
@@ -165,7 +166,7 @@ type Member struct {
 func (n *Node) Members() []Member {
 	n.addrMu.Lock()
 	self := Member{Region: n.cfg.Region, Lat: n.cfg.Lat, Lon: n.cfg.Lon, RESP: n.cfg.RESPAddr, HTTP: n.cfg.HTTPAddr,
-		State: n.state(), Version: Version, Self: true, Connected: true, Reachable: true, LastSeen: n.Now()}
+		State: n.state(), Version: n.cfg.Version, Self: true, Connected: true, Reachable: true, LastSeen: n.Now()}
 	n.addrMu.Unlock()
 	if n.cluster == nil {
 		return []Member{self}

@@ -302,7 +302,7 @@ func (r *replicator) onMessage(from string, data []byte) {
 			r.st.rejected.Add(uint64(len(b.Deltas)))
 			return
 		}
-		r.applyBatch(b.Deltas)
+		r.applyBatch(b.Deltas, true)
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
 			case r.kick <- struct{}{}:
@@ -325,13 +325,15 @@ func (r *replicator) onMessage(from string, data []byte) {
 // apply merges one remote delta into the store and records its dot. It reports whether the
 // delta was new here (not a duplicate or rejected).
 func (r *replicator) apply(d *crdt.Delta) bool {
-	return r.applyBatch([]crdt.Delta{*d}) == 1
+	return r.applyBatch([]crdt.Delta{*d}, false) == 1
 }
 
 // applyBatch merges remote deltas into the store (LWW, inside the store's compare-and-apply)
 // and records their dots and log entries, taking each replication lock once per batch. It
-// returns how many deltas were new here.
-func (r *replicator) applyBatch(ds []crdt.Delta) int {
+// returns how many deltas were new here. gossip says the deltas came by gossip: only those
+// feed the writer's smoothed lag, since a repair by anti-entropy delivers writes that may be
+// minutes old (a joining node would report the age of the data, not the link's delay).
+func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 	const (
 		skip = iota
 		fresh
@@ -398,7 +400,7 @@ func (r *replicator) applyBatch(ds []crdt.Delta) int {
 			r.log.append(&ds[i])
 			added++
 		}
-		if state[i] == won {
+		if state[i] == won && gossip {
 			if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil {
 				lag := time.Duration(nowMs-e.Version.TS.Millis()) * time.Millisecond
 				p.lag = (p.lag*7 + max(lag, 0)) / 8

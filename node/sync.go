@@ -253,7 +253,7 @@ func (r *replicator) receive(br *bufio.Reader) error {
 				r.st.rejected.Add(1)
 				return err
 			}
-			r.st.recv.Add(uint64(r.applyBatch(b.Deltas)))
+			r.st.recv.Add(uint64(r.applyBatch(b.Deltas, false)))
 		case frameAdopt:
 			rep, seq, ts, err := decodeAdopt(frame)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 // nodeConfig maps the daemon's configuration onto the node's.
 func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
 	nc := node.Config{
+		Version:       buildVersion(),
 		MaxMemory:     int64(cfg.MaxMemory),
 		MaxEntries:    cfg.MaxEntries,
 		MaxKeySize:    int(cfg.MaxKeySize),

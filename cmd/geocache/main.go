@@ -34,7 +34,7 @@ func buildVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	return node.Version + "-dev" // built from a checkout: the source's version, marked
 }
 
 func main() {
