@@ -230,9 +230,12 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 			Handler:           d.api,
 			TLSConfig:         tlsCfg,
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// A request (headers and body, at most --max-request-size) must arrive within this:
+			// a client trickling its body would otherwise hold a connection slot forever.
+			ReadTimeout:    30 * time.Second,
+			IdleTimeout:    cfg.IdleTimeout,
+			MaxHeaderBytes: 64 << 10,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		var ln net.Listener = newLimitListener(httpLn, cfg.MaxClients)
 		d.wg.Add(1)
