@@ -82,7 +82,9 @@ type Config struct {
 
 	// ReconnectMin and ReconnectMax bound the per-peer exponential backoff
 	// of redials to known members that are not connected. Defaults 250ms
-	// and 10s: a healed partition reconnects within ReconnectMax.
+	// and 2s: a healed partition reconnects within ReconnectMax (plus
+	// jitter), at the cost of one dial per unreachable member every 2 s.
+	// (With 10 s, the testnet measured 5.4-7.1 s from a heal to agreement.)
 	ReconnectMin, ReconnectMax time.Duration
 
 	// DialTimeout bounds one dial attempt. Default 5s.
@@ -134,7 +136,7 @@ func DefaultConfig() Config {
 		Logger:             slog.Default(),
 		PingInterval:       time.Second,
 		ReconnectMin:       250 * time.Millisecond,
-		ReconnectMax:       10 * time.Second,
+		ReconnectMax:       2 * time.Second,
 		DialTimeout:        5 * time.Second,
 		CatalogRebroadcast: 10 * time.Second,
 		RecordRefresh:      10 * time.Minute,
