@@ -93,12 +93,32 @@ func TestCIScenario(t *testing.T) {
 			t.Errorf("link %s -> %s carried nothing", l.From, l.To)
 		}
 	}
-	var warm bool
+	oneWay := map[[2]string]time.Duration{}
+	var slowest time.Duration
+	for _, l := range res.Lag {
+		oneWay[[2]string{l.From, l.To}] = l.OneWay
+		slowest = max(slowest, l.OneWay)
+	}
+	var warm, ready bool
 	for _, m := range res.Measures {
 		warm = warm || strings.Contains(m.Name, "caught up")
+		// A round of writes must have crossed the slowest link before the scenario started.
+		ready = ready || (m.Name == "gossip ready after connect" && m.Value >= slowest && slowest > 0)
 	}
 	if !warm {
 		t.Errorf("no warm-up measured: %+v", res.Measures)
+	}
+	if !ready {
+		t.Errorf("no gossip readiness measured: %+v", res.Measures)
+	}
+	if len(res.Probes) == 0 {
+		t.Errorf("no per-probe record")
+	}
+	for _, p := range res.Probes {
+		if d, ok := oneWay[[2]string{p.From, p.To}]; !ok || p.Lag < d || p.SetRTT <= 0 {
+			t.Errorf("probe %+v: lag below the one-way delay %v, or an unknown pair", p, d)
+			break
+		}
 	}
 	if t.Failed() {
 		b, _ := os.ReadFile(filepath.Join(out, "report.md"))
