@@ -69,12 +69,27 @@ func (t *memTransport) OpenSync(_ context.Context, peer string) (io.ReadWriteClo
 // add starts a replicating node named id on the network and connects it to every other node.
 func (m *memNet) add(t *testing.T, id string, mod func(*Config)) *Node {
 	t.Helper()
+	return m.addWith(t, id, mod, replConfig{})
+}
+
+// addWith is add with replication settings (heartbeats and syncs default to fast); it does not
+// connect the new node over links already cut.
+func (m *memNet) addWith(t *testing.T, id string, mod func(*Config), rc replConfig) *Node {
+	t.Helper()
 	n, clk := newTestNode(t, mod)
-	n.enableReplication(&memTransport{net: m, id: id}, replConfig{HeartbeatInterval: 20 * time.Millisecond, SyncInterval: 200 * time.Millisecond})
+	if rc.HeartbeatInterval == 0 {
+		rc.HeartbeatInterval = 20 * time.Millisecond
+	}
+	if rc.SyncInterval == 0 {
+		rc.SyncInterval = 200 * time.Millisecond
+	}
+	n.enableReplication(&memTransport{net: m, id: id}, rc)
 	m.mu.Lock()
 	others := make(map[string]*Node, len(m.nodes))
 	for k, v := range m.nodes {
-		others[k] = v
+		if !m.cut[[2]string{id, k}] {
+			others[k] = v
+		}
 	}
 	m.nodes[id] = n
 	m.clocks[n] = clk

@@ -76,7 +76,15 @@ func (n *Node) startCluster() error {
 		return fmt.Errorf("node: start cluster: %w", err)
 	}
 	n.cluster = cl
-	r := n.enableReplication(clusterTransport{cl}, replConfig{})
+	r := n.enableReplication(clusterTransport{cl}, replConfig{Members: func() []string {
+		var ids []string
+		for _, m := range cl.Members() {
+			if !m.Self && m.State != cluster.StateLeaving {
+				ids = append(ids, m.PeerID)
+			}
+		}
+		return ids
+	}})
 	cl.OnMessage(func(from peer.ID, data []byte) { r.onMessage(from.String(), data) })
 	cl.HandleStream(syncProto, func(s network.Stream) {
 		if !n.goAsync(func() { r.handleSync(s.Conn().RemotePeer().String(), s) }) {

@@ -30,6 +30,11 @@ type replConfig struct {
 	PeerTimeout       time.Duration // a peer silent this long is unreachable (3 s)
 	SyncInterval      time.Duration // periodic anti-entropy (5 s)
 	SyncChunk         int           // deltas per sync frame (256)
+
+	// Members, when set, lists the peer ids of the cluster's other members that have not left
+	// (the catalog). Causal stability waits for every one of them (stableTime). It must not
+	// call into the replicator.
+	Members func() []string
 }
 
 func (c replConfig) withDefaults() replConfig {
@@ -115,13 +120,15 @@ type replicator struct {
 
 	// applied, when set (benchmarks), is called after a remote delta is applied.
 	applied func(d *crdt.Delta)
+
+	started time.Time // process start, for peers not heard from since (stableTime)
 }
 
 func newReplicator(n *Node, cfg replConfig, tr transport) *replicator {
 	cfg = cfg.withDefaults()
 	lim := crdt.Limits{MaxKey: n.cfg.MaxKeySize, MaxValue: n.cfg.MaxValueSize + crdt.MaxContentType + 1}
 	return &replicator{
-		n: n, cfg: cfg, tr: tr, lim: lim,
+		n: n, cfg: cfg, tr: tr, lim: lim, started: time.Now(),
 		wake:    make(chan struct{}, 1),
 		vec:     crdt.NewVector(),
 		log:     newDeltaLog(cfg.LogBytes),
@@ -497,14 +504,41 @@ func (r *replicator) periodicSync() {
 //
 // A peer counts as live until it has been silent for the grace horizon (TombstoneTTL), not just
 // the few seconds after which it is reported unreachable: a partitioned region keeps writing,
-// and its writes may still arrive, older than tombstones left here meanwhile.
+// and its writes may still arrive, older than tombstones left here meanwhile. A peer this
+// process has not heard from yet — a catalog member cut off since before our start, or a
+// connected peer whose first heartbeat is on its way — counts as heard at our start: until the
+// grace horizon has passed since then, nothing is stable. So is nothing before a joining node
+// is warmed, while it may not know every member yet. (Found by the testnet's randomized mode: a
+// restarted node collected the marker of an expired write while a region partitioned since
+// before the restart still held an older write, which it then applied after the heal.)
 func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
-	stable := own
+	if !r.n.Ready() {
+		return 0
+	}
+	var members []string
+	if r.cfg.Members != nil {
+		members = r.cfg.Members() // outside r.mu: the catalog takes its own locks
+	}
 	cutoff := time.Now().Add(-r.n.cfg.TombstoneTTL)
+	unheardLive := !r.started.Before(cutoff)
+	stable := own
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if unheardLive {
+		for _, id := range members {
+			if p := r.peers[id]; p == nil || p.replica == 0 {
+				return 0
+			}
+		}
+	}
 	for _, p := range r.peers {
-		if p.replica == 0 || p.lastHB.Before(cutoff) {
+		if p.replica == 0 {
+			if unheardLive {
+				return 0
+			}
+			continue
+		}
+		if p.lastHB.Before(cutoff) {
 			continue
 		}
 		seq, ts := r.vec.Prefix(p.replica)
