@@ -369,7 +369,7 @@ func TestRestartedNodeWaitsForUnheardMembers(t *testing.T) {
 	}
 	hb := b.ReplicationStats().HeartbeatsSent
 	waitFor(t, func() bool { return b.ReplicationStats().HeartbeatsSent > hb+1 }) // a hears b's new clock
-	a.sweep(a.nowMs()) // reclaims the expired entry; must keep its marker: c was never heard
+	a.sweep(a.nowMs())                                                            // reclaims the expired entry; must keep its marker: c was never heard
 	if st := a.Stats(); st.LocalTombstones == 0 {
 		t.Fatalf("a collected the expiry marker of k (stats %+v)", st)
 	}
