@@ -524,15 +524,18 @@ func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
 	stable := own
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Heard means a heartbeat: a sync hello binds a peer's replica id before its first
+	// heartbeat, but says nothing of how far its writes go.
+	heard := func(p *peerState) bool { return p != nil && p.replica != 0 && !p.lastHB.IsZero() }
 	if unheardLive {
 		for _, id := range members {
-			if p := r.peers[id]; p == nil || p.replica == 0 {
+			if !heard(r.peers[id]) {
 				return 0
 			}
 		}
 	}
 	for _, p := range r.peers {
-		if p.replica == 0 {
+		if !heard(p) {
 			if unheardLive {
 				return 0
 			}
