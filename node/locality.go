@@ -308,6 +308,14 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	if err != nil {
 		return itemOf(&v, e.Expiry), true
 	}
+	// Whether this node applied that very write. If it did and holds neither it nor a tombstone
+	// stamped with it, it has since replaced or removed it and the tombstone that said so was
+	// collected: the copy may be older than what this node's clients already read (found by
+	// testnet seed 92: a node served its own superseded write back after the newer one
+	// expired). That costs a miss for a register evicted here long ago; never a stale read.
+	n.repl.mu.Lock()
+	applied := n.repl.vec.Contains(e.Dot())
+	n.repl.mu.Unlock()
 	var cur lru.Current[value]
 	put := false
 	n.store.Apply(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {
@@ -315,7 +323,8 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 		// ">=" on the floor: a local tombstone keeps only the timestamp, and an evicted
 		// register fetched back carries exactly that timestamp. (A different write with the
 		// same HLC timestamp is possible only within one millisecond and logical tick.)
-		if (!c.Exists && uint64(e.Version.TS) >= c.Floor) || (c.Exists && c.Value.ver.Less(e.Version)) {
+		ts := uint64(e.Version.TS)
+		if (!c.Exists && ts >= c.Floor && !(applied && ts > c.Floor)) || (c.Exists && c.Value.ver.Less(e.Version)) {
 			n.trackTombstone(&c, &v)
 			put = true
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/geocache/geocache/crdt"
 )
 
 func TestP2PReadThrough(t *testing.T) {
@@ -130,5 +132,39 @@ func TestP2PReadThroughNotOlderThanLocalExpiry(t *testing.T) {
 	}
 	if _, ok, _ := b.Peek(context.Background(), "k"); ok {
 		t.Fatal("the older value was stored under the newer expiry's tombstone")
+	}
+}
+
+// A copy of a write this node applied itself and has since superseded must not come back by
+// read-through once the tombstone of the newer write is collected (found by testnet seed 92,
+// a monotonic-reads violation). A register that was never here, or whose removal stamp is its
+// own version (evicted), is still taken.
+func TestStoreFetchedRefusesOwnSupersededWrite(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a := net.add(t, "a", nil)
+	ctx := context.Background()
+	old := mustSet(t, a, "k", "old", SetOptions{})
+	fetched := crdt.Delta{Key: "k", Entry: crdt.Entry{Value: []byte("old"), Version: old.Version,
+		Seq: 1, Type: crdt.TypeLWW}}
+	mustSet(t, a, "k", "new", SetOptions{TTL: time.Second})
+	net.clock(a).Advance(2 * time.Second)
+	a.sweep(a.nowMs())                            // expires "new", leaving its tombstone
+	mustSet(t, a, "unrelated", "x", SetOptions{}) // the clock moves past it
+	a.sweep(a.nowMs())                            // alone, the node holds every write: collected
+	if st := a.Stats(); st.LocalTombstones != 0 || st.Expirations != 1 {
+		t.Fatalf("want the expiry's tombstone collected, stats %+v", st)
+	}
+	if it, ok := a.storeFetched(&fetched); ok {
+		t.Fatalf("storeFetched served the superseded write back: %q %v", it.Value, it.Version)
+	}
+	if _, ok, _ := a.Peek(ctx, "k"); ok {
+		t.Fatal("the superseded write was stored")
+	}
+
+	other := crdt.Delta{Key: "j", Entry: crdt.Entry{Value: []byte("x"), Seq: 1, Type: crdt.TypeLWW,
+		Version: crdt.Version{TS: crdt.Timestamp(uint64(a.nowMs()) << 16), Replica: 99}}}
+	if it, ok := a.storeFetched(&other); !ok || string(it.Value) != "x" {
+		t.Fatalf("storeFetched of a register never here = %q %v, want it stored", it.Value, ok)
 	}
 }
