@@ -135,16 +135,27 @@ func (c *Cluster) metrics(ctx context.Context, n *Node) (map[string]float64, err
 
 // WaitConnected waits until every running node reports every other running node connected.
 func (c *Cluster) WaitConnected(ctx context.Context, timeout time.Duration) error {
+	return c.waitEveryoneSees(ctx, timeout, 50*time.Millisecond, "connected",
+		func(ctx context.Context, n *Node) (int, error) {
+			_, conn, err := c.members(ctx, n)
+			return conn, err
+		})
+}
+
+// waitEveryoneSees polls, every tick until timeout, until count says of every running node that
+// it sees all the other running nodes; what names the condition in the error.
+func (c *Cluster) waitEveryoneSees(ctx context.Context, timeout, tick time.Duration, what string,
+	count func(context.Context, *Node) (int, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+	t := time.NewTicker(tick)
+	defer t.Stop()
 	for {
 		running := c.Running()
 		ok := true
 		for _, n := range running {
-			_, conn, err := c.members(ctx, n)
-			if err != nil || conn < len(running)-1 {
+			k, err := count(ctx, n)
+			if err != nil || k < len(running)-1 {
 				ok = false
 				break
 			}
@@ -154,8 +165,8 @@ func (c *Cluster) WaitConnected(ctx context.Context, timeout time.Duration) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("testnet: nodes not all connected within %v", timeout)
-		case <-tick.C:
+			return fmt.Errorf("testnet: nodes do not all see each other %s within %v", what, timeout)
+		case <-t.C:
 		}
 	}
 }

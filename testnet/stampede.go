@@ -300,29 +300,7 @@ func stampedeVariant(ctx context.Context, c *Cluster, cn *ClientNet, o *Origin, 
 // waitHealthyMesh waits until every running node lists every other one as connected, reachable
 // and serving: the view the load lease's owner choice needs to agree on.
 func waitHealthyMesh(ctx context.Context, c *Cluster, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		running := c.Running()
-		ok := true
-		for _, n := range running {
-			ms, err := c.healthyPeers(ctx, n)
-			if err != nil || ms < len(running)-1 {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("testnet: nodes do not all see each other healthy within %v", timeout)
-		case <-tick.C:
-		}
-	}
+	return c.waitEveryoneSees(ctx, timeout, 100*time.Millisecond, "healthy", c.healthyPeers)
 }
 
 // healthyPeers counts the peers n lists as connected, reachable and serving.
