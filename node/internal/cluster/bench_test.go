@@ -47,10 +47,14 @@ type latencySink struct {
 	last atomic.Int64 // unix ns of the latest delivery
 	want int64
 	done chan struct{}
+	// arrived is signalled (without blocking) on every delivery, for a sender waiting on a
+	// flow-control window.
+	arrived chan struct{}
 }
 
 func newSink(want int) *latencySink {
-	return &latencySink{lat: make([]time.Duration, 0, want), want: int64(want), done: make(chan struct{})}
+	return &latencySink{lat: make([]time.Duration, 0, want), want: int64(want), done: make(chan struct{}),
+		arrived: make(chan struct{}, 1)}
 }
 
 func (s *latencySink) handle(_ peer.ID, data []byte) {
@@ -63,6 +67,10 @@ func (s *latencySink) handle(_ peer.ID, data []byte) {
 	s.mu.Unlock()
 	if s.got.Add(1) == s.want {
 		close(s.done)
+	}
+	select {
+	case s.arrived <- struct{}{}:
+	default:
 	}
 }
 
@@ -175,11 +183,16 @@ func BenchmarkGossipThroughput(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
-		for stall := time.Now(); int64(i)-sink.got.Load() > window; {
-			if time.Since(stall) > time.Second {
-				b.Fatalf("receiver stalled at %d of %d: %+v", sink.got.Load(), i, nodes[0].Stats())
+		if int64(i)-sink.got.Load() > window {
+			stall := time.NewTimer(time.Second)
+			for int64(i)-sink.got.Load() > window {
+				select {
+				case <-sink.arrived:
+				case <-stall.C:
+					b.Fatalf("receiver stalled at %d of %d: %+v", sink.got.Load(), i, nodes[0].Stats())
+				}
 			}
-			time.Sleep(20 * time.Microsecond)
+			stall.Stop()
 		}
 		binary.LittleEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 		if err := nodes[0].Publish(ctx, payload); err != nil {
