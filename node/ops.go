@@ -263,18 +263,22 @@ func (n *Node) GetDel(ctx context.Context, key string) (Item, bool, error) {
 	return it, live, nil
 }
 
-// remove writes a delete tombstone for key unless it already holds one (or, with onlyLive, unless
-// the key is not live), and reports whether the key was live (with its item when wantItem).
+// remove writes a delete tombstone for key with a fresh version and reports whether the key was
+// live (with its item when wantItem). The tombstone is written whether the key is live, absent or
+// already a tombstone here: the key may live in a region cut off from us, written there after our
+// last delete, and only a newer version lets this delete win there (the last writer in real time
+// wins under the one clock). With onlyLive it writes nothing for a key that is not live (an
+// EXPIRE into the past of a missing key).
 func (n *Node) remove(key string, wantItem, onlyLive bool) (Item, bool) {
 	nowMs := n.nowMs()
 	var it Item
 	var live, wrote bool
 	var out crdt.Entry
 	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-		if (cur.Exists && cur.Value.tombstone()) || (onlyLive && !cur.Exists) {
+		live = cur.Exists && !cur.Value.tombstone()
+		if onlyLive && !live {
 			return lru.Update[value]{Action: lru.Keep}
 		}
-		live = cur.Exists
 		if live && wantItem {
 			it = itemOf(&cur.Value, cur.Expiry)
 		}

@@ -365,9 +365,10 @@ func (c *checker) history() {
 				if o.Kind == OpGet || o.Status != StatusOK || excused[o.ID] {
 					continue
 				}
-				// A DEL is satisfied by any delete tombstone; one that removed nothing (reply 0)
-				// may not have written anything (deleting a deleted key is a no-op).
-				if o.Kind == OpDel && (r.Deleted || !o.Found) {
+				// A DEL is satisfied by any delete tombstone. One that removed nothing (reply 0)
+				// still wrote a tombstone with a fresh version, so a live value older than it is
+				// a resurrection like any other.
+				if o.Kind == OpDel && r.Deleted {
 					continue
 				}
 				// A delete tombstone older than a write that has expired everywhere since reads
@@ -463,9 +464,8 @@ func (c *checker) sessions() {
 				raise(c.floorOf(o), o)
 				s.lastSet = o
 			case OpDel:
-				if o.Found { // it removed a live value, so it wrote a tombstone
-					raise(crdt.Version{TS: o.lowerBound()}, o)
-				}
+				// Every DEL writes a tombstone with a fresh version, found or not.
+				raise(crdt.Version{TS: o.lowerBound()}, o)
 			case OpGet:
 				c.judgeRead(o, s, byKey[o.Key])
 				if o.Found {

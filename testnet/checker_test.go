@@ -207,15 +207,25 @@ func TestCheckerFindsViolations(t *testing.T) {
 }
 
 func TestCheckerDeleteSemantics(t *testing.T) {
-	// A DEL that found nothing (reply 0) on an already deleted key writes nothing: an older
-	// tombstone satisfies it, and it sets no floor for later reads.
+	// A DEL that found nothing (reply 0) on an already deleted key is satisfied by a tombstone.
 	var h hist
 	h.set("a", "k/1", "a1", 100, 0xa)
 	h.del("b", "k/1", 200)
 	h.del("a", "k/1", 300).Found = false
-	tomb := Register{Key: "k/1", Deleted: true, Version: ver(200, 0xb)}
+	tomb := Register{Key: "k/1", Deleted: true, Version: ver(300, 0xa)}
 	if r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", tomb), dump("b", tomb)}}); !r.OK() {
 		t.Fatalf("violations: %v", r.Violations)
+	}
+	// It still wrote a fresh tombstone: a write made elsewhere before it (in real time) must not
+	// survive it, even though it answered 0 (the DEL that lost, found by fault injection).
+	var h1 hist
+	h1.del("a", "k/1", 100)
+	h1.set("b", "k/1", "b1", 200, 0xb)
+	h1.del("a", "k/1", 300).Found = false
+	kept := live("k/1", "b1", ver(200, 0xb))
+	r1 := Check(CheckInput{Ops: h1.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", kept), dump("b", kept)}})
+	if got := kinds(r1); len(got) != 2 || got[0] != KindResurrected || got[1] != KindResurrected {
+		t.Fatalf("want resurrected on both nodes, got %v", got)
 	}
 	// A DEL that removed a value is a floor: the value may not come back.
 	var h2 hist
