@@ -14,14 +14,21 @@ type Type uint8
 // caught by Validate and by every decoder rather than replicated.
 const (
 	TypeLWW Type = 1 // last-writer-wins register
+	// TypeFlush is a cluster-wide flush marker (FLUSHALL): empty key and value, no flags. Every
+	// entry stamped at or before its timestamp is gone on every node that applied it. Type 2 is
+	// reserved for the counter.
+	TypeFlush Type = 3
 
-	maxType = TypeLWW
+	maxType = TypeFlush
 )
 
 // String returns the type's name, or "Type(n)" for an unknown one.
 func (t Type) String() string {
-	if t == TypeLWW {
+	switch t {
+	case TypeLWW:
 		return "lww"
+	case TypeFlush:
+		return "flush"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -126,8 +133,10 @@ func (e *Entry) validateTag() error {
 	switch {
 	case e.Type == 0:
 		return fmt.Errorf("%w: entry type 0", ErrMalformed)
-	case e.Type > maxType:
+	case e.Type > maxType || e.Type == 2:
 		return fmt.Errorf("%w: unknown entry type %d", ErrVersion, e.Type)
+	case e.Type == TypeFlush && (e.Flags != 0 || len(e.Value) != 0 || e.Expiry != 0):
+		return fmt.Errorf("%w: flush marker with a value, flags or expiry", ErrMalformed)
 	case e.Flags&^knownFlags != 0:
 		return fmt.Errorf("%w: unknown entry flags %#x", ErrVersion, uint8(e.Flags&^knownFlags))
 	}

@@ -17,15 +17,19 @@ const (
 	Evicted Reason = iota + 1
 	// Expired: its expiry time was reached.
 	Expired
+	// Cleared: removed by Clear.
+	Cleared
 )
 
-// String returns "evicted", "expired" or "reason(N)".
+// String returns "evicted", "expired", "cleared" or "reason(N)".
 func (r Reason) String() string {
 	switch r {
 	case Evicted:
 		return "evicted"
 	case Expired:
 		return "expired"
+	case Cleared:
+		return "cleared"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }

@@ -40,6 +40,11 @@ type Node struct {
 
 	loads singleflight.Group
 
+	// flushed is the newest flush marker (FLUSHALL) applied here; entries stamped at or before
+	// its timestamp are gone. Guarded by flushMu, which serialises flushes.
+	flushMu sync.Mutex
+	flushed crdt.Entry
+
 	tombEntries atomic.Int64 // replicated delete tombstones held as entries (not live keys)
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
@@ -271,7 +276,7 @@ func (n *Node) emit(key string, e crdt.Entry) {
 }
 
 // onRemove is called by the store after an eviction or expiry, outside its locks.
-func (n *Node) onRemove(_ string, v value, _ lru.Reason) {
+func (n *Node) onRemove(_ string, v value, _ lru.Reason) { // evictions, expiries and flushes
 	if v.tombstone() {
 		n.tombEntries.Add(-1)
 	}

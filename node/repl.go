@@ -351,7 +351,7 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 	for i := range ds {
 		e := &ds[i].Entry
 		switch {
-		case e.Type != crdt.TypeLWW || len(ds[i].Key) > r.n.cfg.MaxKeySize || e.Seq == 0:
+		case !validRemote(&ds[i], r.n.cfg.MaxKeySize):
 			r.st.rejected.Add(1)
 		case r.vec.Contains(e.Dot()):
 			r.st.duplicate.Add(1)
@@ -377,6 +377,15 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 			continue
 		}
 		e := &ds[i].Entry
+		if e.Type == crdt.TypeFlush {
+			if _, newer := r.n.applyFlush(e); newer {
+				state[i] = won
+				r.st.applied.Add(1)
+			} else {
+				r.st.stale.Add(1)
+			}
+			continue
+		}
 		r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 			if !cur.Exists {
 				if uint64(e.Version.TS) <= cur.Floor {
@@ -423,6 +432,18 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 		}
 	}
 	return added
+}
+
+// validRemote checks what the codec cannot: a known type in its place (a flush marker has an
+// empty key), the key bound, a dot.
+func validRemote(d *crdt.Delta, maxKey int) bool {
+	switch {
+	case d.Entry.Seq == 0 || len(d.Key) > maxKey:
+		return false
+	case d.Entry.Type == crdt.TypeFlush:
+		return d.Key == ""
+	}
+	return d.Entry.Type == crdt.TypeLWW
 }
 
 // onHeartbeat updates what we know of a peer and starts anti-entropy when it holds writes we

@@ -206,6 +206,11 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 	}
 	if len(snap) > 0 {
 		r.st.snapshots.Add(1)
+		// The newest flush marker goes first: the peer may be adopting the seqs of its writer
+		// without it, and entries the snapshot carries are all newer than it.
+		if f, ok := r.n.flushMarker(); ok {
+			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Entry: f})
+		}
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
 			if !snap[v.ver.Replica] {

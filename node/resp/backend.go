@@ -20,6 +20,8 @@ type Backend interface {
 	Touch(ctx context.Context, keys ...string) (int, error)
 	Expire(ctx context.Context, key string, at time.Time) (bool, error)
 	Persist(ctx context.Context, key string) (bool, error)
+	// Flush removes every key written before it, in every region (FLUSHALL).
+	Flush(ctx context.Context) (int, error)
 	Len() int
 	Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error)
 	Stats() node.Stats

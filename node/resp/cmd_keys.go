@@ -207,6 +207,22 @@ func cmdDBSize(_ context.Context, s *Server, c *client, _ [][]byte) {
 	c.out = appendInt(c.out, int64(s.b.Len()))
 }
 
+// cmdFlush serves FLUSHALL and FLUSHDB [ASYNC|SYNC] (one database, so they are the same). The
+// flush is a replicated cluster-wide write (node.Flush): it removes, in every region, every key
+// written before it and none written after. ASYNC and SYNC both return once this node's store is
+// clear.
+func cmdFlush(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if len(argv) > 2 || len(argv) == 2 && !equalFold(argv[1], "async") && !equalFold(argv[1], "sync") {
+		c.out = appendError(c.out, errSyntax)
+		return
+	}
+	if _, err := s.b.Flush(ctx); err != nil {
+		c.out = appendError(c.out, backendError(err))
+		return
+	}
+	c.out = append(c.out, "+OK\r\n"...)
+}
+
 // cmdScan serves SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. Every key is a string,
 // so TYPE string filters nothing and any other type filters everything.
 func cmdScan(ctx context.Context, s *Server, c *client, argv [][]byte) {

@@ -73,6 +73,8 @@ func commandTable() map[string]*command {
 	add("persist", 2, flagWrite, cmdPersist)
 	add("type", 2, 0, cmdType)
 	add("dbsize", 1, 0, cmdDBSize)
+	add("flushall", -1, flagWrite, cmdFlush)
+	add("flushdb", -1, flagWrite, cmdFlush)
 	add("scan", -2, 0, cmdScan)
 	add("keys", 2, 0, cmdKeys)
 

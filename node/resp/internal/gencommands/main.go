@@ -28,6 +28,7 @@ var commands = []string{
 	"get", "set", "getdel", "getex", "mget", "mset", "strlen",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
+	"flushall", "flushdb",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list",
 	"info", "wait",

@@ -1,0 +1,51 @@
+package node
+
+import (
+	"context"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+// Flush removes every key written before it — live values, delete tombstones, expired entries —
+// here and, by replication, in every region: Redis's FLUSHALL and FLUSHDB. It writes one flush
+// marker (a crdt.TypeFlush delta) stamped with a fresh version F; every node that applies it
+// removes the entries stamped at or before F's timestamp and refuses any later-arriving write
+// stamped at or before it. Writes stamped after F survive wherever they were made, so the result
+// is the same on every node whatever the order in which flushes and writes arrive, during
+// partitions too. It returns how many entries it removed here.
+func (n *Node) Flush(ctx context.Context) (int, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, err
+	}
+	nowMs := n.nowMs()
+	n.flushMu.Lock()
+	after := n.flushed.Version.TS
+	n.flushMu.Unlock()
+	// stamp advances the HLC past F, so every later local write is stamped after the flush.
+	ver, seq := n.stamp(nowMs, after)
+	e := crdt.Entry{Type: crdt.TypeFlush, Version: ver, Seq: seq}
+	removed, _ := n.applyFlush(&e)
+	n.emit("", e)
+	return removed, nil
+}
+
+// applyFlush applies a flush marker (local or remote; the caller has made our clock observe its
+// timestamp): if it is newer than the last one applied it becomes the flush floor and every
+// entry stamped at or before it is removed. It reports how many entries went and whether the
+// marker was newer.
+func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
+	n.flushMu.Lock()
+	defer n.flushMu.Unlock()
+	if !n.flushed.Version.Less(e.Version) {
+		return 0, false
+	}
+	n.flushed = *e
+	return n.store.Clear(uint64(e.Version.TS)), true
+}
+
+// flushMarker returns the newest flush marker applied here and whether there is one.
+func (n *Node) flushMarker() (crdt.Entry, bool) {
+	n.flushMu.Lock()
+	defer n.flushMu.Unlock()
+	return n.flushed, n.flushed.Type == crdt.TypeFlush
+}
