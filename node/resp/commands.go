@@ -110,6 +110,9 @@ func commandTable() map[string]*command {
 	container("config", -2, 0, nil,
 		sub("get", -3, 0, cmdConfigGet),
 	)
+	container("function", -2, 0, nil,
+		sub("flush", -2, flagWrite, cmdFunctionFlush),
+	)
 	return t
 }
 

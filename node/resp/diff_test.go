@@ -215,6 +215,14 @@ var sessions = []session{
 		cmd("SET", "again", "v"),
 		cmd("GET", "again"),
 		cmd("DBSIZE"),
+		cmd("FUNCTION", "FLUSH"),
+		cmd("FUNCTION", "flush", "async"),
+		cmd("FUNCTION", "FLUSH", "SYNC"),
+		cmd("FUNCTION", "FLUSH", "foo"),
+		cmd("FUNCTION", "FLUSH", "a", "b"),
+		cmd("FUNCTION"),
+		cmd("FUNCTION", "foo"),
+		cmd("GET", "again"),
 	}},
 	{name: "expire", steps: []step{
 		cmd("EXPIRE", "e", "100"),
@@ -485,7 +493,7 @@ var commandsWithRedisMetadata = []string{
 	"persist", "type", "dbsize", "scan", "keys", "flushall", "flushdb", "ping", "echo", "hello", "auth", "select",
 	"quit", "reset", "info", "wait", "client|id", "client|getname", "client|setname",
 	"client|info", "client|list", "command|count", "command|info", "command|docs",
-	"command|list", "config|get",
+	"command|list", "config|get", "function|flush",
 }
 
 func init() {

@@ -34,6 +34,7 @@ var commands = []string{
 	"info", "wait",
 	"command", "command|count", "command|info", "command|docs", "command|list",
 	"config", "config|get",
+	"function", "function|flush",
 }
 
 func main() {
