@@ -327,3 +327,6 @@ func (c *Cache[K, V]) Stats() Stats {
 	st.Floor = c.floor.Load()
 	return st
 }
+
+// Shards returns the number of shards (the high half of a Scan cursor ranges below it).
+func (c *Cache[K, V]) Shards() int { return len(c.shards) }

@@ -22,6 +22,9 @@ type Backend interface {
 	Persist(ctx context.Context, key string) (bool, error)
 	// Flush removes every key written before it, in every region (FLUSHALL).
 	Flush(ctx context.Context) (int, error)
+	Rename(ctx context.Context, src, dst string, nx bool) (bool, error)
+	Copy(ctx context.Context, src, dst string, replace bool) (bool, error)
+	RandomKey(ctx context.Context) (string, bool, error)
 	Len() int
 	Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error)
 	Stats() node.Stats

@@ -75,6 +75,16 @@ func commandTable() map[string]*command {
 	add("dbsize", 1, 0, cmdDBSize)
 	add("flushall", -1, flagWrite, cmdFlush)
 	add("flushdb", -1, flagWrite, cmdFlush)
+	add("rename", 3, flagWrite, cmdRename)
+	add("renamenx", 3, flagWrite, cmdRename)
+	add("copy", -3, flagWrite, cmdCopy)
+	add("randomkey", 1, 0, cmdRandomKey)
+	container("object", -2, 0, nil,
+		sub("encoding", 3, 0, cmdObjectEncoding),
+		sub("refcount", 3, 0, cmdObjectRefcount),
+		sub("freq", 3, 0, cmdObjectFreq),
+		sub("help", 2, 0, cmdObjectHelp),
+	)
 	add("scan", -2, 0, cmdScan)
 	add("keys", 2, 0, cmdKeys)
 
@@ -101,6 +111,7 @@ func commandTable() map[string]*command {
 	// Server.
 	add("info", -1, 0, cmdInfo)
 	add("wait", 3, 0, cmdWait)
+	add("time", 1, 0, cmdTime)
 	container("command", -1, 0, cmdCommand,
 		sub("count", 2, 0, cmdCommandCount),
 		sub("info", -2, 0, cmdCommandInfo),
