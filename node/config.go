@@ -129,9 +129,20 @@ type Config struct {
 	// region has its own nearby origin and a local load is cheaper than a cross-region wait.
 	DisableLoadLease bool
 
-	// WarmupTimeout bounds how long a joining node reports not ready while anti-entropy warms it.
-	// Default 10 s. The node serves reads and writes meanwhile.
+	// WarmupTimeout is no longer used: a joining node is ready after its first completed
+	// anti-entropy session with a member, however long that takes (readiness.go), because a
+	// timeout made a node that never reached anyone look ready. Kept so configurations that set
+	// it still compile.
 	WarmupTimeout time.Duration
+
+	// ForgetAfter is how long a member may stay unreachable (not connected; counted from this
+	// node's start for a member never seen since) before it is forgotten: removed from the
+	// catalog of every member, member lists, metrics and causal stability (see Forget). Default
+	// 24 h, and at least TombstoneTTL: a member silent for longer than TombstoneTTL already no
+	// longer holds back tombstone collection here, so forgetting it later loses no safety,
+	// while a day is far longer than any partition we expect to heal by itself. It must not be
+	// below TombstoneTTL. Negative disables it (forget only with Forget).
+	ForgetAfter time.Duration
 
 	// Version is the software version this node announces in the cluster catalog (Members).
 	// Default the package's Version; the daemon sets its build version, so that INFO, the
@@ -157,6 +168,7 @@ func DefaultConfig() Config {
 		ReadThroughTimeout: 250 * time.Millisecond,
 		NegativeTTL:        2 * time.Second,
 		LoadLeaseTTL:       5 * time.Second,
+		ForgetAfter:        24 * time.Hour,
 	}
 }
 
@@ -223,6 +235,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WarmupTimeout <= 0 {
 		c.WarmupTimeout = d.WarmupTimeout
+	}
+	switch {
+	case c.ForgetAfter > 0 && c.ForgetAfter < c.TombstoneTTL:
+		return c, fmt.Errorf("node: ForgetAfter (%s) must not be below TombstoneTTL (%s)", c.ForgetAfter, c.TombstoneTTL)
+	case c.ForgetAfter == 0:
+		c.ForgetAfter = max(d.ForgetAfter, c.TombstoneTTL)
+	case c.ForgetAfter < 0:
+		c.ForgetAfter = 0 // the cluster's "never"
 	}
 	if c.Version == "" {
 		c.Version = Version

@@ -146,9 +146,9 @@ func (c *negCache) forget(key string) {
 	}
 }
 
-// healthy reports whether a member can serve: reachable, connected and not leaving.
+// healthy reports whether a member can serve: reachable, connected and not leaving or left.
 func healthy(m *Member) bool {
-	return m.Self || (m.Connected && m.Reachable && m.State != "leaving")
+	return m.Self || (m.Connected && m.Reachable && m.State != "leaving" && m.State != "left")
 }
 
 // candidates turns members into geo candidates, remembering each by id.

@@ -56,6 +56,8 @@ type Node struct {
 	cluster *cluster.Cluster
 	addrMu  sync.Mutex // guards cfg.RESPAddr, cfg.HTTPAddr
 	ready   atomic.Bool
+	leaving atomic.Bool // Close has begun: writes are refused and the node is not ready
+	reached atomic.Bool // connected to a member at least once (readiness.go)
 
 	leases       leaseTable
 	neg          negCache
@@ -130,26 +132,18 @@ func New(cfg Config) (*Node, error) {
 	if len(c.ListenAddrs) == 0 {
 		return n, nil
 	}
-	if len(c.Join) == 0 {
+	if len(c.Join) == 0 && len(n.liveMembers()) == 0 {
+		// A new cluster: nobody to catch up with. Otherwise the first completed anti-entropy
+		// session makes the node ready (readiness.go).
 		n.markReady()
-	} else {
-		n.goAsync(func() {
-			t := time.NewTimer(c.WarmupTimeout)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				n.markReady()
-			case <-n.stop:
-			}
-		})
 	}
 	return n, nil
 }
 
-// Ready reports whether the node is warmed: it does not replicate, started a new cluster,
-// completed anti-entropy with a peer after joining, or waited Config.WarmupTimeout. A node serves
-// reads and writes before it is ready; readiness tells load balancers it has caught up.
-func (n *Node) Ready() bool { return n.ready.Load() }
+// Ready reports whether the node is warmed: it does not replicate, started a new cluster, or
+// completed anti-entropy with a member; and it is not closing. A node serves reads and writes
+// before it is ready; readiness tells load balancers it has caught up. ReadyReason says why not.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.leaving.Load() }
 
 // markReady flips the node to ready once and announces it in the catalog.
 func (n *Node) markReady() {
@@ -187,6 +181,7 @@ func newReplicaID() crdt.ReplicaID {
 // Every method called after Close returns ErrClosed.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.leaving.Store(true)
 		if n.cluster != nil {
 			n.leave()
 		}
@@ -201,20 +196,6 @@ func (n *Node) Close() error {
 		}
 	})
 	return nil
-}
-
-// leaveTimeout bounds a graceful leave: announcing it and flushing queued deltas.
-const leaveTimeout = 3 * time.Second
-
-// leave announces that this node is leaving and waits, bounded, until queued deltas were
-// published, so writes acknowledged just before shutdown still reach the other regions.
-func (n *Node) leave() {
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	if err := n.cluster.UpdateSelf(ctx, n.record(cluster.StateLeaving)); err != nil {
-		n.cfg.Logger.Warn("announce leaving", "err", err)
-	}
-	n.repl.flush(ctx)
 }
 
 // goAsync runs f on a goroutine owned by the node (Close waits for it) and reports false,
@@ -321,7 +302,7 @@ func (n *Node) stableTime(nowMs int64) crdt.Timestamp {
 }
 
 func (n *Node) check(ctx context.Context) error {
-	if n.closed.Load() {
+	if n.closed.Load() || n.leaving.Load() {
 		return ErrClosed
 	}
 	return ctx.Err()

@@ -68,6 +68,7 @@ func (n *Node) startCluster() error {
 		ClusterKey:    c.ClusterKey,
 		Logger:        c.Logger,
 		Self:          n.record(cluster.StateJoining),
+		ForgetAfter:   c.ForgetAfter,
 		// Every member is a direct peer: gossip relaying would deliver each batch N-1 times.
 		// A member cut off from a writer gets its writes by anti-entropy through a third node.
 		NoRelay: true,
@@ -79,7 +80,7 @@ func (n *Node) startCluster() error {
 	r := n.enableReplication(clusterTransport{cl}, replConfig{Members: func() []string {
 		var ids []string
 		for _, m := range cl.Members() {
-			if !m.Self && m.State != cluster.StateLeaving {
+			if !m.Self && m.State != cluster.StateLeaving && m.State != cluster.StateLeft {
 				ids = append(ids, m.PeerID)
 			}
 		}
@@ -96,8 +97,15 @@ func (n *Node) startCluster() error {
 			s.Reset()
 		}
 	})
-	cl.Notify(func(p peer.ID, up bool) { r.onPeer(p.String(), up) })
+	cl.Notify(func(p peer.ID, up bool) {
+		if up {
+			n.reached.Store(true)
+		}
+		r.onPeer(p.String(), up)
+	})
+	cl.OnForget(func(p peer.ID) { r.forget(p.String()) })
 	for _, p := range cl.ConnectedPeers() {
+		n.reached.Store(true)
 		r.onPeer(p.String(), true)
 	}
 	return nil
@@ -125,6 +133,9 @@ func (n *Node) SetClientAddrs(ctx context.Context, resp, http string) error {
 }
 
 func (n *Node) state() string {
+	if n.leaving.Load() {
+		return cluster.StateLeaving
+	}
 	if n.Ready() {
 		return cluster.StateServing
 	}
@@ -158,7 +169,7 @@ type Member struct {
 	Lat, Lon  float64
 	RESP      string // client address for the Redis protocol
 	HTTP      string // client address for HTTP/JSON
-	State     string // joining, serving or leaving
+	State     string // joining, serving, leaving or left
 	Version   string
 	Self      bool
 	Connected bool          // a live libp2p connection

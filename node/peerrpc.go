@@ -20,12 +20,14 @@ import (
 //	          remaining ms; with flag leaseFlagRich also 3 (absent: a load just found no such
 //	          key) + uvarint remaining ms, or 4 (the owner holds the key) + crdt delta
 //	opRelease [1 byte: 1 = the loader found no such key] -> status 1
+//	opLeave   (empty key) uvarint replica, seq, hlc: the sender is leaving -> status 1 (leave.go)
 const (
 	rpcProto = "peer/1"
 
 	opGet     byte = 0x01
 	opLease   byte = 0x02
 	opRelease byte = 0x03
+	opLeave   byte = 0x04
 
 	stMiss     byte = 0
 	stHit      byte = 1
@@ -121,6 +123,12 @@ func (n *Node) serveRPC(from string, s io.ReadWriteCloser) {
 	case opRelease:
 		absent := len(rest) > 0 && rest[0] == 1
 		n.leases.release(key, from, absent, n.cfg.NegativeTTL, time.Now())
+		resp = []byte{stGranted}
+	case opLeave:
+		if !n.serveGoodbye(from, rest) {
+			n.repl.st.rejected.Add(1)
+			return
+		}
 		resp = []byte{stGranted}
 	default:
 		n.repl.st.rejected.Add(1)

@@ -72,6 +72,8 @@ type peerState struct {
 	syncing   bool
 	lastSync  time.Time
 	connected bool
+	left      crdt.ReplicaID // the replica that said goodbye (leave.go); 0 = none
+	forgotten bool           // forgotten (forget.go) while we still lacked some of its writes
 }
 
 // ReplicationStats are the replication counters of one node.
@@ -452,6 +454,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	peerVec := crdt.VectorFromSummary(h.vector)
 	r.mu.Lock()
 	p := r.peerLocked(from)
+	p.forgotten = false // it is back
 	if p.replica == 0 || p.replica != h.replica {
 		// First heartbeat, or the peer restarted with a new replica id.
 		p.replica = h.replica
@@ -556,6 +559,12 @@ func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
 		}
 	}
 	for _, p := range r.peers {
+		if r.leftComplete(p) {
+			if p.forgotten {
+				delete(r.peers, p.id) // nothing more to wait for
+			}
+			continue // said goodbye or was forgotten, and we hold all it wrote
+		}
 		if !heard(p) {
 			if unheardLive {
 				return 0
@@ -624,6 +633,9 @@ func (r *replicator) peerInfos() []PeerInfo {
 	cutoff := time.Now().Add(-r.cfg.PeerTimeout)
 	out := make([]PeerInfo, 0, len(r.peers))
 	for _, p := range r.peers {
+		if p.forgotten {
+			continue
+		}
 		pi := PeerInfo{ID: p.id, Replica: p.replica, Connected: p.connected, LastSeen: p.lastHB,
 			Reachable: !p.lastHB.Before(cutoff), Lag: p.lag}
 		if p.vector != nil {

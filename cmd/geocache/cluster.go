@@ -32,6 +32,10 @@ func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
 		AllowPeers:    cfg.Peers,
 		Logger:        log,
 	}
+	nc.ForgetAfter = cfg.ForgetAfter
+	if nc.ForgetAfter == 0 {
+		nc.ForgetAfter = -1 // never
+	}
 	if off := cfg.ClockOffset; off != 0 {
 		nc.Now = func() time.Time { return time.Now().Add(off) }
 	}

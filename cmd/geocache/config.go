@@ -27,16 +27,17 @@ type Config struct {
 	LogFormat  string `yaml:"log-format"`
 
 	// Cluster and locality.
-	Region      string   `yaml:"region"`
-	Lat         float64  `yaml:"lat"`
-	Lon         float64  `yaml:"lon"`
-	P2PListen   []string `yaml:"p2p-listen"`
-	P2PAnnounce []string `yaml:"p2p-announce"`
-	Join        []string `yaml:"join"`
-	ClusterName string   `yaml:"cluster-name"`
-	Peers       []string `yaml:"peer"`
-	ClusterKey  string   `yaml:"cluster-key"`
-	DataDir     string   `yaml:"data-dir"`
+	Region      string        `yaml:"region"`
+	Lat         float64       `yaml:"lat"`
+	Lon         float64       `yaml:"lon"`
+	P2PListen   []string      `yaml:"p2p-listen"`
+	P2PAnnounce []string      `yaml:"p2p-announce"`
+	Join        []string      `yaml:"join"`
+	ClusterName string        `yaml:"cluster-name"`
+	Peers       []string      `yaml:"peer"`
+	ClusterKey  string        `yaml:"cluster-key"`
+	DataDir     string        `yaml:"data-dir"`
+	ForgetAfter time.Duration `yaml:"forget-after"`
 
 	// Cache.
 	MaxMemory    ByteSize      `yaml:"max-memory"`
@@ -85,6 +86,7 @@ func defaultConfig() Config {
 		MaxKeySize:      16 << 10,
 		MaxValueSize:    1 << 20,
 		OriginTimeout:   5 * time.Second,
+		ForgetAfter:     24 * time.Hour,
 		OriginTTL:       5 * time.Minute,
 		OriginDedup:     "cluster",
 		RESPListen:      "127.0.0.1:6379",
@@ -208,6 +210,8 @@ func options() []option {
 	add(opt("cluster-key", "Cluster", "SECRET", "pre-shared secret every member must hold (any string; prefer GEOCACHE_CLUSTER_KEY)", s, g))
 	s, g = str(func(c *Config) *string { return &c.DataDir })
 	add(opt("data-dir", "Cluster", "DIR", "directory for the node identity and cluster catalog; default: in memory only", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.ForgetAfter })
+	add(opt("forget-after", "Cluster", "DURATION", "forget a member unreachable this long (at least 1h, the tombstone grace horizon); 0 means never", s, g))
 
 	s, g = size(func(c *Config) *ByteSize { return &c.MaxMemory })
 	add(opt("max-memory", "Cache", "SIZE", "memory bound for keys and values (LRU eviction beyond it), like 256MiB or 2GB", s, g))
@@ -449,6 +453,8 @@ func (c *Config) validate() error {
 		return errors.New("--default-ttl must not be negative")
 	case c.OriginTimeout <= 0:
 		return errors.New("--origin-timeout must be positive")
+	case c.ForgetAfter < 0 || (c.ForgetAfter > 0 && c.ForgetAfter < time.Hour):
+		return errors.New("--forget-after must be 0 (never) or at least 1h (the tombstone grace horizon)")
 	case c.OriginTTL < 0:
 		return errors.New("--origin-ttl must not be negative")
 	case c.OriginDedup != "cluster" && c.OriginDedup != "node":

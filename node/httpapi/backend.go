@@ -34,6 +34,18 @@ type Readiness interface {
 	Ready() bool
 }
 
+// ReadyReasoner is implemented by a Backend that can say why it is not ready (as *node.Node
+// does); /readyz puts the reason in its body.
+type ReadyReasoner interface {
+	ReadyReason() (ready bool, reason string)
+}
+
+// Forgetter is implemented by a Backend that can forget a cluster member (as *node.Node does);
+// it feeds DELETE /v1/members/{peer}.
+type Forgetter interface {
+	Forget(ctx context.Context, peerID string) error
+}
+
 // Cluster is implemented by a Backend that knows its cluster (as *node.Node does): it feeds
 // /v1/members, the status page and the replication metrics. Its methods must not block on the
 // network.

@@ -79,6 +79,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.handle("PUT /v1/keys/{key...}", "keys", s.putKey)
 	s.handle("DELETE /v1/keys/{key...}", "keys", s.deleteKey)
 	s.handle("GET /v1/members", "members", s.listMembers)
+	s.handle("DELETE /v1/members/{peer}", "members", s.forgetMember)
 	s.handle("GET /v1/nearest", "nearest", s.nearest)
 	s.handle("GET /v1/dump", "dump", s.dump)
 	s.handle("GET /healthz", "healthz", s.healthz)
@@ -485,10 +486,18 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz is readiness: 200 once the node has caught up with its cluster, else 503 with the
+// reason (see node.Node.ReadyReason).
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if s.ready != nil && !s.ready.Ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "warming"})
+		reason := "warming up"
+		if rr, ok := s.b.(ReadyReasoner); ok {
+			if _, why := rr.ReadyReason(); why != "" {
+				reason = why
+			}
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "status": "warming", "reason": reason})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "status": "ready"})
 }

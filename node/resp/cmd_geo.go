@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/geocache/geocache/node"
 )
@@ -55,4 +56,35 @@ func cmdNearest(_ context.Context, s *Server, c *client, argv [][]byte) {
 			c.out = appendBulkString(c.out, kv[1])
 		}
 	}
+}
+
+// Forgetter is implemented by a Backend that can forget a cluster member (as *node.Node does);
+// GEOCACHE.FORGET uses it.
+type Forgetter interface {
+	Forget(ctx context.Context, peerID string) error
+}
+
+// cmdForget serves GEOCACHE.FORGET peer-id: forget an unreachable cluster member now (see
+// node.Node.Forget). +OK, or an error saying why not (this node itself, a connected member, an
+// unknown peer id).
+func cmdForget(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	f, ok := s.b.(Forgetter)
+	if !ok {
+		c.out = appendError(c.out, "ERR this node has no cluster")
+		return
+	}
+	id := string(argv[1])
+	run := func(ctx context.Context) {
+		if err := f.Forget(ctx, id); err != nil {
+			c.out = appendError(c.out, "ERR "+strings.TrimPrefix(err.Error(), "node: "))
+			return
+		}
+		c.out = appendSimple(c.out, "OK")
+	}
+	if c.loop != nil {
+		// It writes the catalog: off the event loop, as WAIT.
+		c.wait = &waitRequest{run: run}
+		return
+	}
+	run(ctx)
 }

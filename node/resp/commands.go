@@ -107,6 +107,7 @@ func commandTable() map[string]*command {
 
 	// geocache's own.
 	add("geocache.nearest", -3, 0, cmdNearest)
+	add("geocache.forget", 2, 0, cmdForget)
 
 	// Server.
 	add("info", -1, 0, cmdInfo)

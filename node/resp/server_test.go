@@ -468,3 +468,54 @@ func TestNearestCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestForgetCommand(t *testing.T) {
+	p2p := func(c *node.Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"} }
+	srv, a, _ := startGeocache(t, resp.Config{}, p2p)
+	b, err := node.New(node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Join: a.P2PAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitUntil(t, 20*time.Second, func() bool {
+		for _, m := range a.Members() {
+			if m.PeerID == b.PeerID() && m.Connected {
+				return true
+			}
+		}
+		return false
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: srv})
+	defer rdb.Close()
+	ctx := context.Background()
+	for _, tc := range []struct{ id, want string }{
+		{a.PeerID(), "ERR cannot forget this node itself"},
+		{b.PeerID(), "ERR member is connected; only unreachable members can be forgotten: " + b.PeerID()},
+		{"12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq", "ERR no such member: 12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"},
+	} {
+		if err := rdb.Do(ctx, "GEOCACHE.FORGET", tc.id).Err(); err == nil || err.Error() != tc.want {
+			t.Errorf("GEOCACHE.FORGET %s: %v, want %q", tc.id, err, tc.want)
+		}
+	}
+	if err := rdb.Do(ctx, "GEOCACHE.FORGET").Err(); err == nil || !strings.Contains(err.Error(), "wrong number of arguments") {
+		t.Errorf("no argument: %v", err)
+	}
+	// b closes: a lists it as left, no longer connected, and it can be forgotten.
+	b.Close()
+	waitUntil(t, 20*time.Second, func() bool {
+		for _, m := range a.Members() {
+			if m.PeerID == b.PeerID() {
+				return !m.Connected
+			}
+		}
+		return false
+	})
+	if got, err := rdb.Do(ctx, "GEOCACHE.FORGET", b.PeerID()).Text(); err != nil || got != "OK" {
+		t.Fatalf("forget a gone member: %q %v", got, err)
+	}
+	for _, m := range a.Members() {
+		if m.PeerID == b.PeerID() {
+			t.Fatal("still listed after GEOCACHE.FORGET")
+		}
+	}
+}

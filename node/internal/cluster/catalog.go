@@ -66,8 +66,9 @@ func openStore(dataDir string) (ds.Batching, error) {
 // openCatalog starts the catalog on h and ps. onPut receives every record
 // that becomes current (local and remote writes); it runs on go-ds-crdt's
 // goroutines while it holds its locks, so it must be quick and must not
-// call back into the catalog.
-func openCatalog(cfg *Config, h host.Host, ps *pubsub.PubSub, env *envelopeSource, onPut func(Record)) (*catalog, error) {
+// call back into the catalog. onDelete receives the peer id of every record deleted (see
+// onRecordDeleted), under the same rules.
+func openCatalog(cfg *Config, h host.Host, ps *pubsub.PubSub, env *envelopeSource, onPut func(Record), onDelete func(string)) (*catalog, error) {
 	store, err := openStore(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -113,6 +114,11 @@ func openCatalog(cfg *Config, h host.Host, ps *pubsub.PubSub, env *envelopeSourc
 			return
 		}
 		onPut(r)
+	}
+	opts.DeleteHook = func(k ds.Key) {
+		if id, ok := memberID(k); ok {
+			onDelete(id)
+		}
 	}
 	cat.crdt, err = crdt.New(store, ds.NewKey(crdtNamespace), cat.lite, cat.bc, opts)
 	if err != nil {

@@ -49,9 +49,13 @@ type Cluster struct {
 	self   Record
 
 	table   *table
+	started time.Time // when New ran: the forget horizon of members never seen counts from it
 	notes   *notifier
 	connSub event.Subscription
 	kick    chan struct{}
+
+	forgetMu  sync.Mutex
+	forgetFns []func(peer.ID)
 
 	// Lifecycle: every goroutine we start is counted in wg, and none is
 	// started once closing is set.
@@ -84,6 +88,8 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		table: newTable(),
 		notes: newNotifier(),
 		kick:  make(chan struct{}, 1),
+
+		started: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.start(ctx, key); err != nil {
@@ -140,7 +146,7 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		return err
 	}
 
-	if c.cat, err = openCatalog(cfg, c.host, c.ps, c.env, c.onRecord); err != nil {
+	if c.cat, err = openCatalog(cfg, c.host, c.ps, c.env, c.onRecord, c.onRecordDeleted); err != nil {
 		return err
 	}
 	recs, err := c.cat.records(ctx)
@@ -176,6 +182,9 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 	if cfg.RecordRefresh > 0 {
 		c.goFn(func() { c.refreshLoop(c.ctx) })
 	}
+	if cfg.ForgetAfter > 0 {
+		c.goFn(func() { c.forgetLoop(c.ctx) })
+	}
 	c.goFn(func() { c.cat.watchJoins(c.ctx, announce) })
 	c.goFn(func() {
 		c.cat.announceLoop(c.ctx, announce, func(err error) { c.log.Debug("announce catalog heads", "err", err) })
@@ -201,7 +210,7 @@ func (c *Cluster) goFn(fn func()) bool {
 
 // Close stops every goroutine the cluster started, leaves the topics,
 // closes the catalog, the host and the datastore, and waits for all of it.
-// It does not announce departure: write State "leaving" with UpdateSelf
+// It does not announce departure: write State "left" with UpdateSelf
 // first for a graceful exit. Close is idempotent; later calls return the
 // first result.
 func (c *Cluster) Close() error {
@@ -389,5 +398,6 @@ func (c *Cluster) Stats() Stats {
 		CatalogUpdates:    c.c.catalogUpdates.Load(),
 		Dials:             c.c.dials.Load(),
 		DialFailures:      c.c.dialFailures.Load(),
+		Forgotten:         c.c.forgotten.Load(),
 	}
 }

@@ -102,6 +102,11 @@ type Config struct {
 	// connections, not from this timestamp. Default 10m; negative disables.
 	RecordRefresh time.Duration
 
+	// ForgetAfter, when positive, forgets a member (Forget) that has not been connected for
+	// this long; a member never connected since New counts from New. Default 0: members are
+	// forgotten only by Forget. See node.Config.ForgetAfter for the choice of horizon.
+	ForgetAfter time.Duration
+
 	// NoRelay turns gossip forwarding off. By default (false) every member
 	// is a gossipsub direct peer and forwards each message it receives to
 	// the others, so a member cut off from the publisher still gets it
@@ -217,7 +222,7 @@ func (cfg *Config) validate() error {
 		}
 	}
 	if cfg.PingInterval < 0 || cfg.ReconnectMin < 0 || cfg.ReconnectMax < cfg.ReconnectMin ||
-		cfg.DialTimeout < 0 || cfg.CatalogRebroadcast < 0 {
+		cfg.DialTimeout < 0 || cfg.CatalogRebroadcast < 0 || cfg.ForgetAfter < 0 {
 		return errors.New("cluster: negative interval or ReconnectMax < ReconnectMin")
 	}
 	if cfg.MaxMessageSize < 1024 || cfg.OutboundQueue < 0 || cfg.ReceiveQueue < 0 {

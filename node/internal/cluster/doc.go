@@ -37,6 +37,10 @@
 // per-peer exponential backoff, which also heals partitions. Connected
 // peers are pinged every PingInterval; [Member.RTT] is the smoothed result.
 //
+// A member that left (MarkLeft, or a record with StateLeft) is listed as left
+// and no longer dialled; Forget, or ForgetAfter without a connection, deletes
+// a member's record from the catalog for everyone (forget.go).
+//
 // Stream protocols for request/response work (anti-entropy, read-through)
 // are registered with [Cluster.HandleStream] and opened with
 // [Cluster.OpenStream], under "/<cluster>/".

@@ -27,6 +27,10 @@ type peerState struct {
 	dialing  bool
 	backoff  time.Duration // delay before the next dial after this one
 	nextDial time.Time
+
+	// leftMs is the unix ms (the member's clock) of its goodbye or of its last record saying it
+	// left; 0 while it is a member. A record written later makes it a member again.
+	leftMs int64
 }
 
 // table is the membership view: catalog records joined with connection
@@ -97,6 +101,12 @@ func (t *table) setRecord(p peer.ID, r Record) bool {
 	st := t.get(p)
 	fresh := !st.known
 	st.rec, st.known = r, true
+	switch {
+	case departed(r.State):
+		st.leftMs = max(st.leftMs, r.UpdatedMs, 1)
+	case r.UpdatedMs > st.leftMs:
+		st.leftMs = 0 // back after leaving (a goodbye older than this record)
+	}
 	return fresh
 }
 
@@ -122,8 +132,9 @@ func (t *table) dueDials(now time.Time, lo, hi time.Duration, may func(peer.ID) 
 		if st.connected || st.dialing || !(st.known || st.seed) || now.Before(st.nextDial) || !may(p) {
 			continue
 		}
-		if st.known && st.rec.State == StateLeaving && !st.seed {
-			// It said goodbye; if it comes back it will dial us.
+		if st.leftMs != 0 && !st.seed {
+			// It said goodbye; if it comes back it will dial us. Join peers are still
+			// dialled, so that a cluster restarted as a whole finds itself again.
 			continue
 		}
 		st.dialing = true
@@ -172,6 +183,9 @@ func (t *table) members() []Member {
 		m := Member{Record: st.rec, Known: st.known, Connected: st.connected, RTT: st.rtt, LastSeen: st.lastSeen}
 		if !st.known {
 			m.Record = Record{PeerID: p.String()}
+		}
+		if st.leftMs != 0 {
+			m.State = StateLeft
 		}
 		m.Addrs = slices.Clone(m.Addrs)
 		out = append(out, m)

@@ -11,11 +11,15 @@ const (
 	StateJoining = "joining" // started, warming up via anti-entropy
 	StateServing = "serving" // serving normally
 	StateLeaving = "leaving" // shutting down gracefully
+	StateLeft    = "left"    // shut down gracefully: said goodbye (MarkLeft) or wrote it as its last record
 )
 
 func validState(s string) bool {
-	return s == StateJoining || s == StateServing || s == StateLeaving
+	return s == StateJoining || s == StateServing || s == StateLeaving || s == StateLeft
 }
+
+// departed reports whether a record state says the member has gone for good.
+func departed(s string) bool { return s == StateLeaving || s == StateLeft }
 
 // Record is one member's entry in the cluster catalog. Each node writes only
 // its own record; the catalog replicates it to everyone. It changes rarely:
@@ -28,7 +32,7 @@ type Record struct {
 	RESP      string   `json:"resp,omitempty"`       // client address for the Redis protocol
 	HTTP      string   `json:"http,omitempty"`       // client address for HTTP/JSON
 	Version   string   `json:"version,omitempty"`    // software version
-	State     string   `json:"state,omitempty"`      // StateJoining, StateServing or StateLeaving
+	State     string   `json:"state,omitempty"`      // StateJoining, StateServing, StateLeaving or StateLeft
 	Addrs     []string `json:"addrs,omitempty"`      // full libp2p multiaddrs (with /p2p/); default: our announced addresses
 	ReplicaID uint64   `json:"replica_id,omitempty"` // the node's current write-stream id (changes per process start)
 	UpdatedMs int64    `json:"updated_ms,omitempty"` // unix ms of the write (set by the cluster)

@@ -29,6 +29,7 @@ type Stats struct {
 	CatalogUpdates uint64 // member records applied from the catalog (local writes included)
 	Dials          uint64 // dial attempts to known members
 	DialFailures   uint64 // failed dial attempts
+	Forgotten      uint64 // members forgotten (Forget, ForgetAfter, or deleted by another member)
 }
 
 // counters are the live, atomically updated source of Stats.
@@ -38,6 +39,7 @@ type counters struct {
 	rejected                                        atomic.Uint64
 	connects, disconnects                           atomic.Uint64
 	catalogUpdates, dials, dialFailures             atomic.Uint64
+	forgotten                                       atomic.Uint64
 }
 
 // tracer counts gossipsub drops. gossipsub calls it from its event loop, so
