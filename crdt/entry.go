@@ -13,15 +13,19 @@ type Type uint8
 // Known entry types. 0 is deliberately invalid so a forgotten field is
 // caught by Validate and by every decoder rather than replicated.
 const (
-	TypeLWW Type = 1 // last-writer-wins register
+	TypeLWW     Type = 1 // last-writer-wins register
+	TypeCounter Type = 2 // PN-counter started from a base (see Counter); Value is its encoding
 
-	maxType = TypeLWW
+	maxType = TypeCounter
 )
 
 // String returns the type's name, or "Type(n)" for an unknown one.
 func (t Type) String() string {
-	if t == TypeLWW {
+	switch t {
+	case TypeLWW:
 		return "lww"
+	case TypeCounter:
+		return "counter"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -107,6 +111,14 @@ func (e *Entry) ctLen() (int, bool) {
 // checked separately (see Limits).
 func (e *Entry) Validate() error {
 	if err := e.validateTag(); err != nil {
+		return err
+	}
+	if e.Type == TypeCounter {
+		// A counter is never a tombstone (a delete is a register) and carries no content type.
+		if e.Flags != 0 {
+			return fmt.Errorf("%w: counter entry with flags %#x", ErrMalformed, uint8(e.Flags))
+		}
+		_, err := CounterOf(e)
 		return err
 	}
 	if e.Tombstone() && len(e.Value) != 0 {

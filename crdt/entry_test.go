@@ -90,7 +90,7 @@ func TestEntryValidate(t *testing.T) {
 		{"tombstone", Entry{Type: TypeLWW, Flags: FlagTombstone}, nil},
 		{"content type", Entry{Type: TypeLWW, Flags: FlagContentType, Value: []byte{1, 'a', 'b'}}, nil},
 		{"type 0", Entry{Value: []byte("x")}, ErrMalformed},
-		{"future type", Entry{Type: 2}, ErrVersion},
+		{"future type", Entry{Type: maxType + 1}, ErrVersion},
 		{"future flag", Entry{Type: TypeLWW, Flags: 1 << 2}, ErrVersion},
 		{"tombstone with value", Entry{Type: TypeLWW, Flags: FlagTombstone, Value: []byte("x")}, ErrMalformed},
 		{"tombstone with content type", Entry{Type: TypeLWW, Flags: FlagTombstone | FlagContentType}, ErrMalformed},
