@@ -20,6 +20,8 @@ type Backend interface {
 	Touch(ctx context.Context, keys ...string) (int, error)
 	Expire(ctx context.Context, key string, at time.Time) (bool, error)
 	Persist(ctx context.Context, key string) (bool, error)
+	IncrBy(ctx context.Context, key string, delta int64) (int64, error)
+	Modify(ctx context.Context, key string, fn func(cur []byte, live bool) ([]byte, bool, error)) ([]byte, error)
 	Len() int
 	Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error)
 	Stats() node.Stats
