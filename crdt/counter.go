@@ -39,7 +39,7 @@ type Counter struct {
 type Slot struct {
 	Replica ReplicaID
 	Seq     uint64
-	Sum     int64
+	Sum     Sum
 }
 
 // ErrOverflow is returned by Counter.Add when the value or the replica's contribution would
@@ -54,15 +54,23 @@ const MaxCounterSlots = DefaultMaxReplicas
 // Value returns the counter's value and ok=false if it does not fit an int64 (possible only
 // when concurrent increments add up past the range; BigValue has the exact sum).
 func (c *Counter) Value() (int64, bool) {
-	v := c.Base
-	for _, s := range c.Slots {
-		r, ok := add64(v, s.Sum)
-		if !ok {
-			return 0, false
-		}
-		v = r
+	t, ok := c.total()
+	if !ok {
+		return 0, false
 	}
-	return v, true
+	return t.Int64()
+}
+
+// total is the exact value; false only past 128 bits (never with int64 increments).
+func (c *Counter) total() (Sum, bool) {
+	t := SumOf(c.Base)
+	for _, s := range c.Slots {
+		var ok bool
+		if t, ok = t.Add(s.Sum); !ok {
+			return Sum{}, false
+		}
+	}
+	return t, true
 }
 
 // AppendValue appends the counter's exact value in decimal, as GET shows it.
@@ -72,7 +80,7 @@ func (c *Counter) AppendValue(dst []byte) []byte {
 	}
 	sum := big.NewInt(c.Base)
 	for _, s := range c.Slots {
-		sum.Add(sum, big.NewInt(s.Sum))
+		sum.Add(sum, s.Sum.Big())
 	}
 	return sum.Append(dst, 10)
 }
@@ -98,7 +106,7 @@ func (c *Counter) Add(rep ReplicaID, seq uint64, delta int64) (int64, error) {
 	if !found {
 		c.Slots = slices.Insert(c.Slots, i, Slot{Replica: rep})
 	}
-	sum, ok := add64(c.Slots[i].Sum, delta)
+	sum, ok := c.Slots[i].Sum.Add(SumOf(delta))
 	if !ok {
 		if !found {
 			c.Slots = slices.Delete(c.Slots, i, i+1)
@@ -182,7 +190,7 @@ func MergeCounters(a, b Counter) (Counter, bool) {
 			j++
 		default:
 			sa, sb := a.Slots[i], b.Slots[j]
-			if sb.Seq > sa.Seq || (sb.Seq == sa.Seq && sb.Sum > sa.Sum) {
+			if sb.Seq > sa.Seq || (sb.Seq == sa.Seq && sb.Sum.Compare(sa.Sum) > 0) {
 				sa, changed = sb, true
 			}
 			out.Slots = append(out.Slots, sa)
@@ -202,8 +210,13 @@ func cloneCounter(c Counter) Counter {
 //
 //	counter = format:u8 bits:u8 [base:varint] [baseTS:fixed64 baseReplica:fixed64]
 //	          [expTS:fixed64 expReplica:fixed64] n:uvarint slot*n
-//	slot    = sum:varint                                  (bit self, first slot only)
-//	        | replica:fixed64 seq:uvarint sum:varint
+//	slot    = sum                                         (bit self, first slot only)
+//	        | replica:fixed64 seq:uvarint sum
+//	sum     = low:varint [high:varint]                    (high with bit wide only)
+//
+// A sum is the low 64 bits as a signed varint; with the wide bit every sum also carries the
+// difference between its high word and the low word's sign extension (0 for a sum that fits
+// an int64), so a counter whose slots all fit pays nothing for the 128 bits.
 //
 // The self bit says the first slot is the entry's own write (replica = Entry.Version.Replica,
 // seq = Entry.Seq), so a delta carrying a small increment of a fresh key has a 4-byte value.
@@ -214,8 +227,9 @@ const (
 	cbBaseVer             // base version is non-zero
 	cbExpVer              // expiry version is non-zero
 	cbSelf                // the first slot is the writer's own (replica and seq from the entry)
+	cbWide                // sums carry a high word
 
-	knownCounterBits = cbBase | cbBaseVer | cbExpVer | cbSelf
+	knownCounterBits = cbBase | cbBaseVer | cbExpVer | cbSelf | cbWide
 )
 
 // AppendCounter appends the value encoding of c for an entry written by writer with dot seq.
@@ -233,6 +247,11 @@ func AppendCounter(dst []byte, c *Counter, writer ReplicaID, seq uint64) []byte 
 	if len(c.Slots) > 0 && c.Slots[0].Replica == writer && c.Slots[0].Seq == seq {
 		bits |= cbSelf
 	}
+	for _, s := range c.Slots {
+		if _, ok := s.Sum.Int64(); !ok {
+			bits |= cbWide
+		}
+	}
 	dst = append(dst, counterFormat, bits)
 	if bits&cbBase != 0 {
 		dst = binary.AppendVarint(dst, c.Base)
@@ -249,7 +268,10 @@ func AppendCounter(dst []byte, c *Counter, writer ReplicaID, seq uint64) []byte 
 			dst = binary.LittleEndian.AppendUint64(dst, uint64(s.Replica))
 			dst = binary.AppendUvarint(dst, s.Seq)
 		}
-		dst = binary.AppendVarint(dst, s.Sum)
+		dst = binary.AppendVarint(dst, int64(s.Sum.Lo))
+		if bits&cbWide != 0 {
+			dst = binary.AppendVarint(dst, s.Sum.Hi-int64(s.Sum.Lo)>>63)
+		}
 	}
 	return dst
 }
@@ -332,8 +354,17 @@ func decodeCounter(src []byte, expiry int64, writer ReplicaID, seq uint64) (Coun
 				return Counter{}, err
 			}
 		}
-		if s.Sum, err = r.varint("counter slot sum"); err != nil {
+		lo, err := r.varint("counter slot sum")
+		if err != nil {
 			return Counter{}, err
+		}
+		s.Sum = SumOf(lo)
+		if bits&cbWide != 0 {
+			hi, err := r.varint("counter slot sum high word")
+			if err != nil {
+				return Counter{}, err
+			}
+			s.Sum.Hi += hi
 		}
 		if s.Seq == 0 {
 			return Counter{}, fmt.Errorf("%w: counter slot of %s with seq 0", ErrMalformed, s.Replica)

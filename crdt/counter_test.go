@@ -265,7 +265,7 @@ func TestCounterCodecRoundTrip(t *testing.T) {
 			c.ExpVer = Version{TS: Timestamp(rng.Uint64()), Replica: ReplicaID(rng.Uint64())}
 		}
 		for r := range rng.IntN(5) {
-			c.Slots = append(c.Slots, Slot{Replica: ReplicaID(r*3 + 1), Seq: rng.Uint64N(1<<40) + 1, Sum: rng.Int64() - math.MaxInt64/2})
+			c.Slots = append(c.Slots, Slot{Replica: ReplicaID(r*3 + 1), Seq: rng.Uint64N(1<<40) + 1, Sum: randSum(rng)})
 		}
 		writer, seq := ReplicaID(1), uint64(5)
 		if len(c.Slots) > 0 && rng.IntN(2) == 0 {
@@ -328,7 +328,7 @@ func TestCounterOverflow(t *testing.T) {
 		t.Fatal("a failed Add changed the counter")
 	}
 	// Concurrent increments may add up past the range: the exact value is still shown.
-	a := Counter{Base: math.MaxInt64, Slots: []Slot{{Replica: 1, Seq: 1, Sum: 5}}}
+	a := Counter{Base: math.MaxInt64, Slots: []Slot{{Replica: 1, Seq: 1, Sum: SumOf(5)}}}
 	if _, ok := a.Value(); ok {
 		t.Fatal("Value reported an overflowed sum as ok")
 	}
@@ -338,7 +338,7 @@ func TestCounterOverflow(t *testing.T) {
 }
 
 func TestCounterDecodeRejects(t *testing.T) {
-	good := Counter{Slots: []Slot{{Replica: 1, Seq: 1, Sum: 1}, {Replica: 2, Seq: 1, Sum: 1}}}
+	good := Counter{Slots: []Slot{{Replica: 1, Seq: 1, Sum: SumOf(1)}, {Replica: 2, Seq: 1, Sum: SumOf(1)}}}
 	enc := AppendCounter(nil, &good, 9, 9)
 	cases := map[string]struct {
 		val  []byte
@@ -372,7 +372,7 @@ func TestCounterDecodeRejects(t *testing.T) {
 // itself.
 func FuzzCounterOf(f *testing.F) {
 	c := Counter{Base: -3, BaseVer: Version{TS: 5, Replica: 2}, ExpVer: Version{TS: 6, Replica: 3},
-		Slots: []Slot{{Replica: 1, Seq: 4, Sum: 9}, {Replica: 7, Seq: 1, Sum: -1}}}
+		Slots: []Slot{{Replica: 1, Seq: 4, Sum: SumOf(9)}, {Replica: 7, Seq: 1, Sum: Sum{Hi: 3, Lo: 7}}}}
 	f.Add(AppendCounter(nil, &c, 1, 4), uint64(1), uint64(4))
 	f.Add(AppendCounter(nil, &c, 9, 9), uint64(9), uint64(9))
 	f.Add([]byte{1, 0, 0}, uint64(1), uint64(1))
@@ -400,4 +400,33 @@ func FuzzCounterOf(f *testing.F) {
 		}
 		_ = got.AppendValue(nil)
 	})
+}
+
+func randSum(rng *rand.Rand) Sum {
+	if rng.IntN(4) == 0 {
+		return Sum{Hi: rng.Int64N(5) - 2, Lo: rng.Uint64()}
+	}
+	return SumOf(rng.Int64() - math.MaxInt64/2)
+}
+
+// A replica's own total may leave the int64 range while the value stays in it, as Redis
+// allows: MaxInt64, then INCRBY -MaxInt64 twice.
+func TestCounterWideSlot(t *testing.T) {
+	c := Counter{Base: math.MaxInt64}
+	for i, want := range []int64{0, -math.MaxInt64} {
+		if v, err := c.Add(1, uint64(i+1), -math.MaxInt64); err != nil || v != want {
+			t.Fatalf("step %d: %d %v", i, v, err)
+		}
+	}
+	if _, err := c.Add(1, 3, -2); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("past MinInt64: %v", err)
+	}
+	e := Entry{Type: TypeCounter, Version: Version{TS: 1, Replica: 1}, Seq: 2, Value: AppendCounter(nil, &c, 1, 2)}
+	got, err := CounterOf(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.Value(); !ok || v != -math.MaxInt64 || got.Slots[0].Sum.Compare(SumOf(math.MinInt64)) >= 0 {
+		t.Fatalf("wide slot round trip: %+v %d %v", got, v, ok)
+	}
 }
