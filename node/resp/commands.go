@@ -70,6 +70,7 @@ func commandTable() map[string]*command {
 	add("incrby", 3, flagWrite, cmdIncrBy)
 	add("decrby", 3, flagWrite, cmdIncrBy)
 	add("incrbyfloat", 3, flagWrite, cmdIncrByFloat)
+	add("lcs", -3, 0, cmdLCS)
 
 	// Keyspace.
 	add("del", -2, flagWrite, cmdDel)

@@ -248,7 +248,35 @@ func init() {
 			cmd("GETSET", "gr"),
 			cmd("PSETEX", "gr", "1"),
 		}},
+		session{name: "lcs", steps: []step{
+			cmd("SET", "virus1", "ohmytext"),
+			cmd("SET", "virus2", "mynewtext"),
+			cmd("LCS", "virus1", "virus2"),
+			cmd("LCS", "virus1", "virus2", "LEN"),
+			cmd("LCS", "virus1", "virus2", "IDX"),
+			cmd("LCS", "virus1", "virus2", "IDX", "WITHMATCHLEN"),
+			cmd("LCS", "virus1", "virus2", "IDX", "MINMATCHLEN", "4"),
+			cmd("LCS", "virus1", "virus2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+			cmd("LCS", "virus1", "virus2", "idx", "minmatchlen", "-3", "withmatchlen"),
+			cmd("LCS", "virus1", "virus2", "LEN", "IDX"),
+			cmd("LCS", "virus1", "virus2", "MINMATCHLEN"),
+			cmd("LCS", "virus1", "virus2", "MINMATCHLEN", "x"),
+			cmd("LCS", "virus1", "virus2", "BOGUS"),
+			cmd("LCS", "virus1", "missing"),
+			cmd("LCS", "missing", "missing2", "IDX"),
+			cmd("LCS", "virus1", "missing", "LEN"),
+			cmd("SET", "a", "abcabcabcxyzxyz"),
+			cmd("SET", "b", "xyzabcxyzabcabc"),
+			cmd("LCS", "a", "b", "IDX", "WITHMATCHLEN"),
+			cmd("LCS", "b", "a", "IDX"),
+			cmd("INCR", "n1"),
+			cmd("SET", "n2", "111"),
+			cmd("LCS", "n1", "n2", "IDX"),
+			cmd("LCS", "virus1"),
+			cmd("HELLO", "3").helloID(),
+			cmd("LCS", "virus1", "virus2", "IDX", "WITHMATCHLEN"),
+		}},
 	)
 	commandsWithRedisMetadata = append(commandsWithRedisMetadata, strings.Fields(
-		"setex psetex setnx getset msetnx append setrange getrange substr incr decr incrby decrby incrbyfloat")...)
+		"setex psetex setnx getset msetnx append setrange getrange substr incr decr incrby decrby incrbyfloat lcs")...)
 }

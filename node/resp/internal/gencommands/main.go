@@ -27,7 +27,7 @@ import (
 var commands = []string{
 	"get", "set", "getdel", "getex", "mget", "mset", "strlen",
 	"setex", "psetex", "setnx", "getset", "msetnx", "append", "setrange", "getrange", "substr",
-	"incr", "decr", "incrby", "decrby", "incrbyfloat",
+	"incr", "decr", "incrby", "decrby", "incrbyfloat", "lcs",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
