@@ -28,7 +28,8 @@ type Counter struct {
 	BaseVer Version
 	// Expiry is the absolute expiry in unix ms (0 = none). On the wire it is Entry.Expiry.
 	Expiry int64
-	// ExpVer is the version of the write that set Expiry (EXPIRE, PERSIST, or the base).
+	// ExpVer is the version of the write that set Expiry (EXPIRE, PERSIST, or the base: then
+	// it equals BaseVer, which the encoding writes once).
 	ExpVer Version
 	// Slots are the replicas' contributions, sorted by Replica, at most one per replica.
 	Slots []Slot
@@ -225,7 +226,7 @@ const counterFormat = 1
 const (
 	cbBase    = 1 << iota // base value is non-zero
 	cbBaseVer             // base version is non-zero
-	cbExpVer              // expiry version is non-zero
+	cbExpVer              // expiry version differs from the base version (else it is the base's)
 	cbSelf                // the first slot is the writer's own (replica and seq from the entry)
 	cbWide                // sums carry a high word
 
@@ -241,7 +242,7 @@ func AppendCounter(dst []byte, c *Counter, writer ReplicaID, seq uint64) []byte 
 	if !c.BaseVer.IsZero() {
 		bits |= cbBaseVer
 	}
-	if !c.ExpVer.IsZero() {
+	if c.ExpVer != c.BaseVer {
 		bits |= cbExpVer
 	}
 	if len(c.Slots) > 0 && c.Slots[0].Replica == writer && c.Slots[0].Seq == seq {
@@ -319,6 +320,7 @@ func decodeCounter(src []byte, expiry int64, writer ReplicaID, seq uint64) (Coun
 			return Counter{}, err
 		}
 	}
+	c.ExpVer = c.BaseVer
 	if bits&cbExpVer != 0 {
 		if c.ExpVer, err = r.version("counter expiry version"); err != nil {
 			return Counter{}, err

@@ -80,12 +80,13 @@ func counterFrom(cur *lru.Current[value]) (crdt.Counter, error) {
 		}
 		// Replica 0 is never a writer: this base sorts after every write at or below the
 		// floor (all of which this node dropped) and before any later write.
-		return crdt.Counter{BaseVer: crdt.Version{TS: crdt.Timestamp(cur.Floor + 1)}}, nil
+		v := crdt.Version{TS: crdt.Timestamp(cur.Floor + 1)}
+		return crdt.Counter{BaseVer: v, ExpVer: v}, nil
 	case cur.Value.typ == crdt.TypeCounter:
 		e := cur.Value.entry(cur.Expiry)
 		return crdt.CounterOf(&e)
 	case cur.Value.tombstone():
-		return crdt.Counter{BaseVer: cur.Value.ver}, nil
+		return crdt.Counter{BaseVer: cur.Value.ver, ExpVer: cur.Value.ver}, nil
 	}
 	e := cur.Value.entry(cur.Expiry)
 	b, ok := parseInt(e.Data())

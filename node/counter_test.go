@@ -264,7 +264,17 @@ func TestCounterDeltaBytes(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d deltas", len(got))
 	}
-	if n := len(crdt.AppendDelta(nil, &got[0])); n > 30+len("k") {
+	n := len(crdt.AppendDelta(nil, &got[0]))
+	if n > 30+len("k") {
 		t.Fatalf("one increment is %d bytes on the wire", n)
 	}
+	t.Logf("one INCR of key %q: %d bytes in a delta (value %d bytes)", "k", n, len(got[0].Entry.Value))
+	// A counter started from a SET carries the base's value and version (17 bytes more).
+	mustSet(t, nodes[0], "s", "100", SetOptions{})
+	mustIncr(t, nodes[0], "s", 1)
+	n = len(crdt.AppendDelta(nil, &got[len(got)-1]))
+	if n > 30+len("s")+17 {
+		t.Fatalf("one increment of a counter started from a SET is %d bytes on the wire", n)
+	}
+	t.Logf("one INCR of key %q after SET: %d bytes in a delta", "s", n)
 }
