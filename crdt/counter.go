@@ -95,27 +95,40 @@ func add64(a, b int64) (int64, bool) {
 // Add adds delta to replica rep's slot as the write with dot seq and returns the new value.
 // It fails with ErrOverflow, leaving c unchanged, if the value or the slot would overflow.
 func (c *Counter) Add(rep ReplicaID, seq uint64, delta int64) (int64, error) {
-	cur, ok := c.Value()
-	if !ok {
-		return 0, ErrOverflow
+	next, sum, i, found, err := c.check(rep, delta)
+	if err != nil {
+		return 0, err
 	}
-	next, ok := add64(cur, delta)
-	if !ok {
-		return 0, ErrOverflow
-	}
-	i, found := slices.BinarySearchFunc(c.Slots, rep, func(s Slot, r ReplicaID) int { return cmpReplica(s.Replica, r) })
 	if !found {
 		c.Slots = slices.Insert(c.Slots, i, Slot{Replica: rep})
 	}
-	sum, ok := c.Slots[i].Sum.Add(SumOf(delta))
-	if !ok {
-		if !found {
-			c.Slots = slices.Delete(c.Slots, i, i+1)
-		}
-		return 0, ErrOverflow
-	}
 	c.Slots[i].Sum, c.Slots[i].Seq = sum, seq
 	return next, nil
+}
+
+// Check returns what Add(rep, seq, delta) would, without changing c: a caller can refuse an
+// overflow before it spends a seq on the write.
+func (c *Counter) Check(rep ReplicaID, delta int64) (int64, error) {
+	next, _, _, _, err := c.check(rep, delta)
+	return next, err
+}
+
+func (c *Counter) check(rep ReplicaID, delta int64) (next int64, sum Sum, i int, found bool, err error) {
+	cur, ok := c.Value()
+	if !ok {
+		return 0, Sum{}, 0, false, ErrOverflow
+	}
+	if next, ok = add64(cur, delta); !ok {
+		return 0, Sum{}, 0, false, ErrOverflow
+	}
+	i, found = slices.BinarySearchFunc(c.Slots, rep, func(s Slot, r ReplicaID) int { return cmpReplica(s.Replica, r) })
+	if found {
+		sum = c.Slots[i].Sum
+	}
+	if sum, ok = sum.Add(SumOf(delta)); !ok {
+		return 0, Sum{}, 0, false, ErrOverflow
+	}
+	return next, sum, i, found, nil
 }
 
 func cmpReplica(a, b ReplicaID) int {
@@ -129,11 +142,12 @@ func cmpReplica(a, b ReplicaID) int {
 }
 
 // Only returns the part of c a delta from rep carries: base, expiry and rep's slot (if any).
-// Deltas stay this small however many replicas contributed.
+// Deltas stay this small however many replicas contributed. The result shares c's slot
+// memory (it is meant to be encoded, not changed).
 func (c *Counter) Only(rep ReplicaID) Counter {
 	d := Counter{Base: c.Base, BaseVer: c.BaseVer, Expiry: c.Expiry, ExpVer: c.ExpVer}
 	if i, ok := slices.BinarySearchFunc(c.Slots, rep, func(s Slot, r ReplicaID) int { return cmpReplica(s.Replica, r) }); ok {
-		d.Slots = []Slot{c.Slots[i]}
+		d.Slots = c.Slots[i : i+1 : i+1]
 	}
 	return d
 }

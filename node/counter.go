@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
@@ -43,9 +42,7 @@ func (n *Node) IncrBy(ctx context.Context, key string, delta int64) (int64, erro
 		}
 		// Check the addition before stamping: a stamp takes a seq, and a seq must not be
 		// skipped (peers would wait for that dot forever).
-		probe := c
-		probe.Slots = slices.Clone(c.Slots)
-		if _, err = probe.Add(n.replica, 1, delta); err != nil {
+		if _, err = c.Check(n.replica, delta); err != nil {
 			err = ErrOverflow
 			return lru.Update[value]{Action: lru.Keep}
 		}

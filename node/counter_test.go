@@ -278,3 +278,60 @@ func TestCounterDeltaBytes(t *testing.T) {
 	}
 	t.Logf("one INCR of key %q after SET: %d bytes in a delta", "s", n)
 }
+
+// The same over libp2p: three nodes cut off from each other increment one key; after the heal
+// every node shows the sum of every acknowledged increment.
+func TestP2PCounterSumsAfterPartition(t *testing.T) {
+	t.Parallel()
+	a, b, c := p2pCluster(t)
+	nodes := []*Node{a, b, c}
+	mustIncr(t, a, "k", 1)
+	converged(t, a, b, c)
+	block(a, b)
+	block(a, c)
+	block(b, c)
+	for _, n := range nodes {
+		waitFor(t, func() bool { return reachablePeers(n) == 0 })
+	}
+	want := int64(1)
+	for i := range 30 {
+		d := int64(i%7 - 2)
+		mustIncr(t, nodes[i%3], "k", d)
+		want += d
+	}
+	unblock(a, b)
+	unblock(a, c)
+	unblock(b, c)
+	converged(t, a, b, c)
+	for _, n := range nodes {
+		if got := counterValue(t, n, "k"); got != strconv.FormatInt(want, 10) {
+			t.Fatalf("%s: k = %s, want %d", n.PeerID(), got, want)
+		}
+	}
+}
+
+// BenchmarkIncrBy measures a local increment of one hot key and of many keys, standalone
+// (compare BenchmarkSet).
+//
+//	go test ./node -run '^$' -bench 'BenchmarkIncrBy' -benchmem
+func BenchmarkIncrBy(b *testing.B) {
+	for _, keys := range []int{1, 1 << 16} {
+		b.Run("keys="+strconv.Itoa(keys), func(b *testing.B) {
+			n, err := New(Config{MaxMemory: 1 << 30})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Close()
+			names := make([]string, keys)
+			for i := range names {
+				names[i] = "counter:" + strconv.Itoa(i)
+			}
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				if _, err := n.IncrBy(ctx, names[i%keys], 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
