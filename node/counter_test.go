@@ -335,3 +335,38 @@ func BenchmarkIncrBy(b *testing.B) {
 		})
 	}
 }
+
+// The rate-limiter pattern across regions: INCR + EXPIRE, the window ends on every node at the
+// same moment, and the next window's increments made on both sides of a partition add up
+// (both restart from the same base, derived from the expired counter's version).
+func TestCounterWindowAfterExpiry(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	ctx := context.Background()
+	mustIncr(t, a, "rl", 1)
+	mustIncr(t, b, "rl", 1)
+	if ok, err := a.Expire(ctx, "rl", net.clock(a).Now().Add(10*time.Second)); err != nil || !ok {
+		t.Fatal("EXPIRE", ok, err)
+	}
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		net.clock(n).Advance(11 * time.Second)
+		if _, ok := mustGet(t, n, "rl"); ok {
+			t.Fatal("the window did not expire")
+		}
+	}
+	net.partition([]string{"a"}, []string{"b"})
+	if v := mustIncr(t, a, "rl", 1); v != 1 {
+		t.Fatalf("first INCR of the new window on a = %d", v)
+	}
+	mustIncr(t, b, "rl", 1)
+	mustIncr(t, b, "rl", 1)
+	net.heal()
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		if got := counterValue(t, n, "rl"); got != "3" {
+			t.Fatalf("new window = %s, want 3", got)
+		}
+	}
+}
