@@ -1,5 +1,6 @@
 // Package crdt holds the replication core of geocache: hybrid logical
-// clocks, versions and dots, the LWW-register entry and its merge rule,
+// clocks, versions and dots, the LWW-register and counter entries and their
+// merge rule,
 // version vectors for anti-entropy, and the binary wire codec.
 //
 // # Model
@@ -15,6 +16,14 @@
 // Deletes are entries with [FlagTombstone], ordinary LWW writes, so an older
 // write that arrives late loses to the tombstone and never resurrects a key.
 //
+// A [TypeCounter] entry holds a [Counter]: a PN-counter (one running total
+// per replica, merged by the replica's highest seq) started from a base,
+// the register it replaced. Against registers it follows the observed-reset
+// order: a register wins over a counter whose base version is lower (the
+// increments had not seen it) and loses to the counter started from it or
+// from a newer one. [Merge] applies this when either side is a counter; it
+// stays commutative, associative and idempotent over both types.
+//
 // Each write also carries a dot (writer replica, sequence number counting
 // from 1 per process start). A [Vector] records which dots a node has
 // applied as a contiguous prefix per replica plus a bounded set of
@@ -26,7 +35,7 @@
 // The codec ([AppendBatch], [DecodeBatch], [AppendVector], [DecodeVector])
 // is a versioned binary format. Frames start with [WireMagic], [WireVersion]
 // and a [Kind] byte, every entry carries a [Type] tag, so new frame kinds
-// and new CRDT types (counters) can be added without breaking old frames.
+// and new CRDT types can be added without breaking old frames.
 // Decoders treat input as hostile: every length is checked against
 // [Limits] and against the remaining input before anything is allocated,
 // and decoded values never alias the input buffer.

@@ -13,10 +13,10 @@ type Type uint8
 // Known entry types. 0 is deliberately invalid so a forgotten field is
 // caught by Validate and by every decoder rather than replicated.
 const (
-	TypeLWW Type = 1 // last-writer-wins register
+	TypeLWW     Type = 1 // last-writer-wins register
+	TypeCounter Type = 2 // PN-counter started from a base (see Counter); Value is its encoding
 	// TypeFlush is a cluster-wide flush marker (FLUSHALL): empty key and value, no flags. Every
-	// entry stamped at or before its timestamp is gone on every node that applied it. Type 2 is
-	// reserved for the counter.
+	// entry stamped at or before its timestamp is gone on every node that applied it.
 	TypeFlush Type = 3
 
 	maxType = TypeFlush
@@ -27,6 +27,8 @@ func (t Type) String() string {
 	switch t {
 	case TypeLWW:
 		return "lww"
+	case TypeCounter:
+		return "counter"
 	case TypeFlush:
 		return "flush"
 	}
@@ -116,6 +118,14 @@ func (e *Entry) Validate() error {
 	if err := e.validateTag(); err != nil {
 		return err
 	}
+	if e.Type == TypeCounter {
+		// A counter is never a tombstone (a delete is a register) and carries no content type.
+		if e.Flags != 0 {
+			return fmt.Errorf("%w: counter entry with flags %#x", ErrMalformed, uint8(e.Flags))
+		}
+		_, err := CounterOf(e)
+		return err
+	}
 	if e.Tombstone() && len(e.Value) != 0 {
 		return fmt.Errorf("%w: tombstone with a %d-byte value", ErrMalformed, len(e.Value))
 	}
@@ -133,7 +143,7 @@ func (e *Entry) validateTag() error {
 	switch {
 	case e.Type == 0:
 		return fmt.Errorf("%w: entry type 0", ErrMalformed)
-	case e.Type > maxType || e.Type == 2:
+	case e.Type > maxType:
 		return fmt.Errorf("%w: unknown entry type %d", ErrVersion, e.Type)
 	case e.Type == TypeFlush && (e.Flags != 0 || len(e.Value) != 0 || e.Expiry != 0):
 		return fmt.Errorf("%w: flush marker with a value, flags or expiry", ErrMalformed)

@@ -90,7 +90,7 @@ func TestEntryValidate(t *testing.T) {
 		{"tombstone", Entry{Type: TypeLWW, Flags: FlagTombstone}, nil},
 		{"content type", Entry{Type: TypeLWW, Flags: FlagContentType, Value: []byte{1, 'a', 'b'}}, nil},
 		{"type 0", Entry{Value: []byte("x")}, ErrMalformed},
-		{"future type", Entry{Type: 9}, ErrVersion},
+		{"future type", Entry{Type: maxType + 1}, ErrVersion},
 		{"flush", Entry{Type: TypeFlush}, nil},
 		{"flush with value", Entry{Type: TypeFlush, Value: []byte("x")}, ErrMalformed},
 		{"flush with flags", Entry{Type: TypeFlush, Flags: FlagTombstone}, ErrMalformed},

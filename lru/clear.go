@@ -8,7 +8,11 @@ package lru
 // each removed entry, after its shard's lock is released. Clear locks one shard at a time, so a
 // concurrent reader may briefly see some shards cleared and others not; it returns how many
 // entries it removed.
-func (c *Cache[K, V]) Clear(floor uint64) int {
+func (c *Cache[K, V]) Clear(floor uint64) int { return c.ClearBy(floor, c.stamp) }
+
+// ClearBy is Clear with the stamp each entry is compared by given by stamp (nil: every entry
+// goes), for values whose age as far as a clear is concerned differs from their Stamp.
+func (c *Cache[K, V]) ClearBy(floor uint64, stamp func(V) uint64) int {
 	c.raiseFloor(floor)
 	removed := 0
 	var buf []removal[K, V]
@@ -18,7 +22,7 @@ func (c *Cache[K, V]) Clear(floor uint64) int {
 		s.mu.Lock()
 		for slot := uint32(0); slot < s.used; slot++ {
 			e := s.at(slot)
-			if !e.live() || (c.stamp != nil && c.stamp(e.value) > floor) {
+			if !e.live() || (stamp != nil && stamp(e.value) > floor) {
 				continue
 			}
 			if c.onRemove != nil {

@@ -40,7 +40,36 @@ func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
 		return 0, false
 	}
 	n.flushed = *e
-	return n.store.Clear(uint64(e.Version.TS)), true
+	n.flushTS.Store(uint64(e.Version.TS))
+	return n.store.ClearBy(uint64(e.Version.TS), flushStamp), true
+}
+
+// flushStamp is the timestamp a flush compares an entry by: its version, but a counter's base
+// version. A counter started from a base before the flush holds increments that did not observe
+// it (a region that had not heard of the flush kept incrementing), and a flush, like a DEL,
+// wins over every increment that did not observe it; increments made after observing it start
+// from a base above the flush floor (counterFrom).
+func flushStamp(v value) uint64 {
+	if v.typ == crdt.TypeCounter {
+		e := v.entry(0)
+		if c, err := crdt.CounterOf(&e); err == nil {
+			return uint64(c.BaseVer.TS)
+		}
+	}
+	return uint64(v.ver.TS)
+}
+
+// flushedBefore reports whether a remote entry predates the newest flush applied here (by
+// flushStamp): it must not be stored.
+func (n *Node) flushedBefore(e *crdt.Entry) bool {
+	f := n.flushTS.Load()
+	if f == 0 {
+		return false
+	}
+	if uint64(e.Version.TS) <= f {
+		return true
+	}
+	return e.Type == crdt.TypeCounter && flushStamp(valueOf(e)) <= f
 }
 
 // flushMarker returns the newest flush marker applied here and whether there is one.

@@ -138,3 +138,42 @@ func TestFlushRefusesLateOlderWrite(t *testing.T) {
 		t.Fatalf("the late write was not counted as stale: %+v", st)
 	}
 }
+
+// A counter incremented in a region that has not heard of a flush loses those increments, as
+// after a DEL, on every node; increments made after observing the flush survive.
+func TestFlushAndCounters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	for _, n := range []*Node{a, b} {
+		if _, err := n.IncrBy(ctx, "c", 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converged(t, a, b)
+	net.partition([]string{"a"}, []string{"b"})
+	net.clock(a).Advance(10 * time.Millisecond)
+	mustFlush(t, a)
+	if _, err := a.IncrBy(ctx, "after", 1); err != nil { // after the flush, on a
+		t.Fatal(err)
+	}
+	// b has not heard of the flush: its increment is stamped later but did not observe it.
+	net.clock(b).Advance(20 * time.Millisecond)
+	if got, err := b.IncrBy(ctx, "c", 100); err != nil || got != 110 {
+		t.Fatalf("INCRBY on b = %d, %v", got, err)
+	}
+	net.heal()
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		if v, ok := mustGet(t, n, "c"); ok {
+			t.Fatalf("counter c = %q survived a flush its increments did not observe", v)
+		}
+		if v, ok := mustGet(t, n, "after"); !ok || v != "1" {
+			t.Fatalf("counter written after the flush = %q, %v", v, ok)
+		}
+	}
+	if got, err := b.IncrBy(ctx, "c", 1); err != nil || got != 1 {
+		t.Fatalf("INCR after the flush = %d, %v; want 1", got, err)
+	}
+}

@@ -13,7 +13,8 @@ import (
 var ErrNoSuchKey = errors.New("node: no such key")
 
 // Multi-key writes (RENAME, COPY) are ordinary per-key writes with fresh versions: the copy of
-// the value under the new key is a last-writer-wins write of that key, the removal of the old
+// the value under the new key is a last-writer-wins write of that key (a counter's current
+// value), the removal of the old
 // key a delete tombstone. Each key then resolves by its own rule in every region; see
 // docs/api.md for what that means when regions write the same keys concurrently.
 
@@ -32,7 +33,8 @@ func (n *Node) Rename(ctx context.Context, src, dst string, nx bool) (bool, erro
 	if src == dst {
 		return !nx, nil
 	}
-	if !n.writeCopy(dst, v.data, v.flags, exp, nx) {
+	data, flags := registerData(&v, exp)
+	if !n.writeCopy(dst, data, flags, exp, nx) {
 		return false, nil
 	}
 	n.remove(src, false, false)
@@ -50,7 +52,18 @@ func (n *Node) Copy(ctx context.Context, src, dst string, replace bool) (bool, e
 	if !ok || v.tombstone() || src == dst {
 		return false, nil
 	}
-	return n.writeCopy(dst, v.data, v.flags, exp, !replace), nil
+	data, flags := registerData(&v, exp)
+	return n.writeCopy(dst, data, flags, exp, !replace), nil
+}
+
+// registerData returns the bytes and flags of a register holding v's current value: a
+// counter's value in decimal (the destination of a RENAME or COPY is a new key, whose own
+// increments start from that register), any other value as stored.
+func registerData(v *value, exp int64) ([]byte, crdt.Flags) {
+	if v.typ == crdt.TypeCounter {
+		return counterItemValue(v, exp), 0
+	}
+	return v.data, v.flags
 }
 
 func (n *Node) checkKeys(ctx context.Context, keys ...string) error {

@@ -68,3 +68,21 @@ func TestRandomKey(t *testing.T) {
 		t.Fatalf("RandomKey = %q with only tombstones", k)
 	}
 }
+
+func TestRenameCounter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, _ := newTestNode(t, nil)
+	if _, err := n.IncrBy(ctx, "c", 41); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := n.Rename(ctx, "c", "d", false); !ok || err != nil {
+		t.Fatalf("Rename = %v, %v", ok, err)
+	}
+	if v, ok := mustGet(t, n, "d"); !ok || v != "41" {
+		t.Fatalf("renamed counter reads %q, %v", v, ok)
+	}
+	if got, err := n.IncrBy(ctx, "d", 1); err != nil || got != 42 {
+		t.Fatalf("INCR of the renamed counter = %d, %v", got, err)
+	}
+}

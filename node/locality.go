@@ -317,23 +317,32 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	applied := n.repl.vec.Contains(e.Dot())
 	n.repl.mu.Unlock()
 	var cur lru.Current[value]
-	put := false
+	put, exp := false, e.Expiry
 	n.store.Apply(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {
 		cur = c
 		// ">=" on the floor: a local tombstone keeps only the timestamp, and an evicted
 		// register fetched back carries exactly that timestamp. (A different write with the
 		// same HLC timestamp is possible only within one millisecond and logical tick.)
 		ts := uint64(e.Version.TS)
-		if (!c.Exists && ts >= c.Floor && !(applied && ts > c.Floor)) || (c.Exists && c.Value.ver.Less(e.Version)) {
+		put = !c.Exists && ts >= c.Floor && !(applied && ts > c.Floor)
+		if n.flushedBefore(e) {
+			put = false // written before a FLUSHALL applied here (a peer may not have it yet)
+		} else if c.Exists {
+			// LWW between registers; a counter merges with what is here.
+			var mv value
+			if mv, exp, put = mergeValue(&c, e); put {
+				v = mv
+			}
+		}
+		if put {
 			n.trackTombstone(&c, &v)
-			put = true
-			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 		}
 		return lru.Update[value]{Action: lru.Keep}
 	})
 	switch {
 	case put:
-		return itemOf(&v, e.Expiry), true
+		return itemOf(&v, exp), true
 	case cur.Exists && !cur.Value.tombstone():
 		return itemOf(&cur.Value, cur.Expiry), true
 	}

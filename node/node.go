@@ -44,6 +44,7 @@ type Node struct {
 	// its timestamp are gone. Guarded by flushMu, which serialises flushes.
 	flushMu sync.Mutex
 	flushed crdt.Entry
+	flushTS atomic.Uint64 // flushed's timestamp, read without the lock
 
 	tombEntries atomic.Int64 // replicated delete tombstones held as entries (not live keys)
 	tombHits    atomic.Uint64

@@ -23,6 +23,9 @@ type Item struct {
 func itemOf(v *value, expiry int64) Item {
 	e := v.entry(expiry)
 	it := Item{Value: e.Data(), ContentType: e.ContentType(), Version: v.ver}
+	if v.typ == crdt.TypeCounter {
+		it.Value = counterItemValue(v, expiry)
+	}
 	if expiry != 0 {
 		it.ExpireAt = time.UnixMilli(expiry)
 	}
@@ -352,6 +355,14 @@ func (n *Node) rewriteExpiry(ctx context.Context, key string, atMs int64, persis
 		if !cur.Exists || cur.Value.tombstone() || (persist && cur.Expiry == 0) {
 			return lru.Update[value]{Action: lru.Keep}
 		}
+		if cur.Value.typ == crdt.TypeCounter {
+			v, d, ok := n.rewriteCounterExpiry(nowMs, &cur, atMs)
+			if !ok {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			out, done = d, true
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
+		}
 		v := n.newValue(nowMs, &cur, cur.Value.data, cur.Value.flags)
 		out, done = v.entry(atMs), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
@@ -466,8 +477,8 @@ func (n *Node) Dump(ctx context.Context, fn func(DumpEntry) bool) error {
 		return err
 	}
 	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
-		e := v.entry(exp)
-		return ctx.Err() == nil && fn(DumpEntry{Key: k, Value: e.Data(), ContentType: e.ContentType(),
+		it := itemOf(&v, exp)
+		return ctx.Err() == nil && fn(DumpEntry{Key: k, Value: it.Value, ContentType: it.ContentType,
 			ExpireAtMs: exp, Version: v.ver, Deleted: v.tombstone()})
 	})
 	return ctx.Err()

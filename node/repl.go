@@ -355,7 +355,10 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 		switch {
 		case !validRemote(&ds[i], r.n.cfg.MaxKeySize):
 			r.st.rejected.Add(1)
-		case r.vec.Contains(e.Dot()):
+		case r.vec.Contains(e.Dot()) && e.Type != crdt.TypeCounter:
+			// A counter is merged even under a dot we hold: a snapshot sends a counter's
+			// whole state under its newest dot, and it may carry other replicas' slots
+			// (merging is idempotent, so a repeat costs only the merge).
 			r.st.duplicate.Add(1)
 		default:
 			state[i] = fresh
@@ -389,17 +392,23 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 			continue
 		}
 		r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			// Checked under the key's lock: a flush publishes its floor before it clears, so a
+			// counter stored here after the check would have been cleared with the rest.
+			if e.Type == crdt.TypeCounter && r.n.flushedBefore(e) {
+				return lru.Update[value]{Action: lru.Keep} // increments that did not observe a flush
+			}
 			if !cur.Exists {
 				if uint64(e.Version.TS) <= cur.Floor {
 					return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
 				}
-			} else if !cur.Value.ver.Less(e.Version) {
+			}
+			v, exp, ok := mergeValue(&cur, e)
+			if !ok {
 				return lru.Update[value]{Action: lru.Keep}
 			}
-			v := valueOf(e)
 			r.n.trackTombstone(&cur, &v)
 			state[i] = won
-			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 		})
 		if state[i] == won {
 			r.st.applied.Add(1)
@@ -445,7 +454,7 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 	case d.Entry.Type == crdt.TypeFlush:
 		return d.Key == ""
 	}
-	return d.Entry.Type == crdt.TypeLWW
+	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type == crdt.TypeCounter
 }
 
 // onHeartbeat updates what we know of a peer and starts anti-entropy when it holds writes we

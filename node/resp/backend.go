@@ -25,6 +25,8 @@ type Backend interface {
 	Rename(ctx context.Context, src, dst string, nx bool) (bool, error)
 	Copy(ctx context.Context, src, dst string, replace bool) (bool, error)
 	RandomKey(ctx context.Context) (string, bool, error)
+	IncrBy(ctx context.Context, key string, delta int64) (int64, error)
+	Modify(ctx context.Context, key string, fn func(cur []byte, live bool) ([]byte, bool, error)) ([]byte, error)
 	Len() int
 	Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error)
 	Stats() node.Stats

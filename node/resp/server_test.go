@@ -61,11 +61,13 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	addr, _, _ := startGeocache(t, resp.Config{IdleTimeout: 50 * time.Millisecond}, nil)
 	c := dialRaw(t, addr)
+	// The server's idle clock starts when it has read the PING, which is after it was sent:
+	// timing from before the send gives a lower bound however slowly the reply comes back.
+	start := time.Now()
 	if r := c.do(t, "PING"); r != "+PONG\r\n" {
 		t.Fatalf("PING: %q", r)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	start := time.Now()
 	if _, err := c.r.ReadByte(); err != io.EOF {
 		t.Fatalf("idle connection: read returned %v, want EOF", err)
 	}

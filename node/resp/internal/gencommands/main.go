@@ -26,6 +26,8 @@ import (
 // commands are geocache's commands; subcommands are listed as "container|sub".
 var commands = []string{
 	"get", "set", "getdel", "getex", "mget", "mset", "strlen",
+	"setex", "psetex", "setnx", "getset", "msetnx", "append", "setrange", "getrange", "substr",
+	"incr", "decr", "incrby", "decrby", "incrbyfloat", "lcs",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
 	"flushall", "flushdb", "rename", "renamenx", "copy", "randomkey",
