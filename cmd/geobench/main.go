@@ -101,6 +101,8 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 		}
 		defer os.RemoveAll(d)
 		cfg.dir = d
+	} else if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return err
 	}
 	if cfg.geocache == "" {
 		cfg.geocache = filepath.Join(cfg.dir, "geocache")
