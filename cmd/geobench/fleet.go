@@ -69,17 +69,17 @@ func startFleet(ctx context.Context, cfg *config, dir string) (*fleet, error) {
 			"--maxmemory", mem, "--maxmemory-policy", "allkeys-lru", "--dir", dir}
 	}
 	for i := range 3 {
-		a := redisArgs(cfg.basePort + offRedis + i)
+		a := redisArgs(cfg.port(offRedis + i))
 		if i > 0 {
-			a = append(a, "--replicaof", "127.0.0.1", strconv.Itoa(cfg.basePort+offRedis))
+			a = append(a, "--replicaof", "127.0.0.1", strconv.Itoa(cfg.port(offRedis)))
 		}
-		s, err := startServer(ctx, dir, "redis-"+strconv.Itoa(i), addr(cfg.basePort+offRedis+i), cfg.redisServer, a...)
+		s, err := startServer(ctx, dir, "redis-"+strconv.Itoa(i), addr(cfg.port(offRedis+i)), cfg.redisServer, a...)
 		if err != nil {
 			return nil, err
 		}
 		f.redis = append(f.redis, s)
 	}
-	s, err := startServer(ctx, dir, "redis-standalone", addr(cfg.basePort+offRedis+3), cfg.redisServer, redisArgs(cfg.basePort+offRedis+3)...)
+	s, err := startServer(ctx, dir, "redis-standalone", addr(cfg.port(offRedis+3)), cfg.redisServer, redisArgs(cfg.port(offRedis+3))...)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +93,8 @@ func startFleet(ctx context.Context, cfg *config, dir string) (*fleet, error) {
 	}
 	geoArgs := func(i int) []string {
 		return []string{
-			"--resp-listen", addr(cfg.basePort + offGeoRESP + i),
-			"--http-listen", addr(cfg.basePort + offGeoHTTP + i),
+			"--resp-listen", addr(cfg.port(offGeoRESP + i)),
+			"--http-listen", addr(cfg.port(offGeoHTTP + i)),
 			"--max-memory", mem,
 			"--log-level", "warn",
 			"--pprof",
@@ -102,20 +102,20 @@ func startFleet(ctx context.Context, cfg *config, dir string) (*fleet, error) {
 	}
 	for i := range 3 {
 		a := append(geoArgs(i),
-			"--p2p-listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", cfg.basePort+offGeoP2P+i),
+			"--p2p-listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", cfg.port(offGeoP2P+i)),
 			"--data-dir", filepath.Join(dir, "geo-"+strconv.Itoa(i)))
 		for j := range 3 {
 			if j != i {
-				a = append(a, "--join", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", cfg.basePort+offGeoP2P+j, ids[j]))
+				a = append(a, "--join", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", cfg.port(offGeoP2P+j), ids[j]))
 			}
 		}
-		s, err := startServer(ctx, dir, "geocache-"+string(rune('a'+i)), addr(cfg.basePort+offGeoRESP+i), cfg.geocache, a...)
+		s, err := startServer(ctx, dir, "geocache-"+string(rune('a'+i)), addr(cfg.port(offGeoRESP+i)), cfg.geocache, a...)
 		if err != nil {
 			return nil, err
 		}
 		f.geo = append(f.geo, s)
 	}
-	if s, err = startServer(ctx, dir, "geocache-standalone", addr(cfg.basePort+offGeoRESP+3), cfg.geocache, append(geoArgs(3), "--p2p-listen", "")...); err != nil {
+	if s, err = startServer(ctx, dir, "geocache-standalone", addr(cfg.port(offGeoRESP+3)), cfg.geocache, append(geoArgs(3), "--p2p-listen", "")...); err != nil {
 		return nil, err
 	}
 	f.geoSA = s

@@ -34,6 +34,7 @@ type config struct {
 	redisServer    string
 	redisBenchmark string
 	basePort       int
+	ports          map[int]int // offset -> port, overriding basePort+offset (tests: ephemeral ports)
 	rounds         int
 	requests       int
 	clients        int
@@ -42,6 +43,14 @@ type config struct {
 	floodRequests  int
 	rows           string // comma-separated row names; "" = all
 	dir            string
+}
+
+// port is the loopback port at offset off of the layout (fleet.go).
+func (c *config) port(off int) int {
+	if p, ok := c.ports[off]; ok {
+		return p
+	}
+	return c.basePort + off
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -86,36 +95,36 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+	if _, err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-// run measures every row and writes the report to out; progress goes to log.
-func run(ctx context.Context, cfg *config, out, log io.Writer) error {
+// run measures every row and writes the report to out (and returns it); progress goes to log.
+func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) {
 	if cfg.dir == "" {
 		d, err := os.MkdirTemp("", "geobench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(d)
 		cfg.dir = d
 	} else if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.geocache == "" {
 		cfg.geocache = filepath.Join(cfg.dir, "geocache")
 		fmt.Fprintln(log, "building geocache ...")
 		b, err := exec.CommandContext(ctx, "go", "build", "-o", cfg.geocache, "github.com/geocache/geocache/cmd/geocache").CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("geobench: go build: %v: %s", err, b)
+			return nil, fmt.Errorf("geobench: go build: %v: %s", err, b)
 		}
 	}
 	rep := &report{cfg: cfg, loadStart: loadavg()}
 	f, err := startFleet(ctx, cfg, cfg.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.stop()
 	rs := rows(cfg)
@@ -138,7 +147,7 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 				}
 				smp, err := runRow(ctx, cfg, r, targets, procs)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if geoSide {
 					res.geo = append(res.geo, smp)
@@ -153,12 +162,12 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) error {
 	}
 	if cfg.floodRequests > 0 {
 		if rep.flood, err = flood(ctx, cfg, f, log); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	rep.loadEnd = loadavg()
 	rep.write(out)
-	return nil
+	return rep, nil
 }
 
 func dedup(ss []*server) []*server {
