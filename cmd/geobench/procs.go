@@ -22,6 +22,8 @@ type server struct {
 	addr string // host:port of its RESP listener
 	cmd  *exec.Cmd
 	log  *os.File
+	// exited is closed once the process has exited (and was reaped).
+	exited chan struct{}
 }
 
 // pid is the process id (0 once stopped).
@@ -35,6 +37,11 @@ func (s *server) pid() int {
 // startServer starts bin with args, its output in dir/name.log, and waits until its RESP
 // address answers PING.
 func startServer(ctx context.Context, dir, name, addr, bin string, args ...string) (*server, error) {
+	// Something already answering there would be measured instead of our process.
+	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("geobench: %s: port %s is already in use", name, addr)
+	}
 	f, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
@@ -46,9 +53,16 @@ func startServer(ctx context.Context, dir, name, addr, bin string, args ...strin
 		f.Close()
 		return nil, fmt.Errorf("geobench: start %s: %w", name, err)
 	}
-	s := &server{name: name, addr: addr, cmd: cmd, log: f}
+	s := &server{name: name, addr: addr, cmd: cmd, log: f, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case <-s.exited:
+			f.Close()
+			return nil, fmt.Errorf("geobench: %s exited at start (see %s)", name, f.Name())
+		default:
+		}
 		c, err := dialRESP(addr, time.Second)
 		if err == nil {
 			r, err := c.do("PING")
@@ -71,13 +85,11 @@ func (s *server) stop() {
 		return
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(5 * time.Second):
 		s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 	s.cmd = nil
 	s.log.Close()
