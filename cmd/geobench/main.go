@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ type config struct {
 	keyspace       int
 	maxMemory      int64
 	floodRequests  int
+	lagRates       []int // writes/s of the lag rows
+	lagDuration    time.Duration
 	rows           string // comma-separated row names; "" = all
 	dir            string
 }
@@ -67,12 +70,24 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.keyspace, "keyspace", 100000, "keys of the GET/SET rows (-r)")
 	mem := fs.Int64("max-memory-mib", 64, "memory limit of every process, MiB (redis --maxmemory, geocache --max-memory)")
 	fs.IntVar(&c.floodRequests, "flood-n", 3000000, "SETs of 100-byte values to random keys in the peak-RSS flood (0 skips it)")
+	lagRates := fs.String("lag-rates", "1000,10000", "comma-separated write rates (writes/s) of the replication lag rows; empty skips them")
+	fs.DurationVar(&c.lagDuration, "lag-duration", 3*time.Second, "duration of one lag measurement")
 	fs.StringVar(&c.rows, "rows", "", "comma-separated rows to run (default all): misses-p1,misses-p16,set-p16,get-p16,aggregate-writes")
 	fs.StringVar(&c.dir, "dir", "", "work directory for logs and node data (default a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	c.maxMemory = *mem << 20
+	for _, f := range strings.Split(*lagRates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.Atoi(f)
+		if err != nil || r < 1 {
+			return nil, fmt.Errorf("geobench: --lag-rates: %q is not a positive rate", f)
+		}
+		c.lagRates = append(c.lagRates, r)
+	}
 	switch {
 	case c.rounds < 1 || c.requests < 1 || c.clients < 1 || c.keyspace < 1:
 		return nil, errors.New("geobench: --rounds, -n, -c and --keyspace must be positive")
@@ -159,6 +174,33 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) 
 			}
 		}
 		rep.rows = append(rep.rows, res)
+	}
+	for _, rate := range cfg.lagRates {
+		lr := lagRow{rate: rate}
+		for round := range cfg.rounds {
+			sides := []bool{false, true}
+			if round%2 == 1 {
+				sides = []bool{true, false}
+			}
+			for _, geoSide := range sides {
+				src, dst := f.redis[0], f.redis[1]
+				if geoSide {
+					src, dst = f.geo[0], f.geo[1]
+				}
+				res, err := measureLag(ctx, src, dst, rate, cfg.lagDuration, fmt.Sprintf("%d-%d-%v", rate, round, geoSide))
+				if err != nil {
+					return nil, err
+				}
+				if geoSide {
+					lr.geo = append(lr.geo, res)
+				} else {
+					lr.redis = append(lr.redis, res)
+				}
+				fmt.Fprintf(log, "lag %d/s round %d %s: p50 %v p99 %v (%d probes, %.0f writes/s sent; load %s)\n", rate, round+1,
+					map[bool]string{false: "redis", true: "geocache"}[geoSide], res.p50, res.p99, res.probes, res.achieved, loadavg())
+			}
+		}
+		rep.lag = append(rep.lag, lr)
 	}
 	if cfg.floodRequests > 0 {
 		if rep.flood, err = flood(ctx, cfg, f, log); err != nil {

@@ -32,7 +32,8 @@ func TestGeobenchRuns(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
 	cfg, err := parseFlags([]string{"--geocache", geo, "--dir", filepath.Join(dir, "run"), "--rounds", "2", "-n", "2000",
-		"-c", "10", "--keyspace", "100", "--flood-n", "20000"}, io.Discard)
+		"-c", "10", "--keyspace", "100", "--flood-n", "20000",
+		"--lag-rates", "1000", "--lag-duration", "300ms"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,14 @@ func TestGeobenchRuns(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "| "+r.row.name+" |") {
 			t.Errorf("report lacks row %s", r.row.name)
+		}
+	}
+	if len(rep.lag) != 1 || len(rep.lag[0].redis) != 2 || len(rep.lag[0].geo) != 2 {
+		t.Fatalf("lag rows: %+v", rep.lag)
+	}
+	for _, l := range append(append([]lagResult{}, rep.lag[0].redis...), rep.lag[0].geo...) {
+		if l.probes == 0 || l.p50 <= 0 || l.p99 < l.p50 {
+			t.Errorf("lag round: %+v", l)
 		}
 	}
 	if len(rep.flood) != 8 {

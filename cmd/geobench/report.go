@@ -27,7 +27,14 @@ type report struct {
 	cfg                *config
 	loadStart, loadEnd string
 	rows               []rowResult
+	lag                []lagRow
 	flood              []peak
+}
+
+// lagRow is every round of one lag rate.
+type lagRow struct {
+	rate       int
+	redis, geo []lagResult
 }
 
 // flood writes cfg.floodRequests SETs of 100-byte values to random keys, at once, to the redis
@@ -92,6 +99,17 @@ func (r *report) write(w io.Writer) {
 			res.row.name, kilo(median(rr)), res.row.anchor, kilo(median(gr)), ratio, res.row.target, mark,
 			us(medianDur(res.redis)), us(medianDur(res.geo)))
 	}
+	if len(r.lag) > 0 {
+		fmt.Fprintf(w, "\nReplication visibility lag, SET on one node, EXISTS polled on another (redis: primary → replica; geocache: node a → node b), %v per round, medians of the rounds' p50 and p99 (target ≤ 2×):\n\n", r.cfg.lagDuration)
+		fmt.Fprintln(w, "| writes/s | redis p50 / p99 | geocache p50 / p99 | ratio p50 / p99 | probes per round |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
+		for _, l := range r.lag {
+			rp50, rp99 := lagMedians(l.redis)
+			gp50, gp99 := lagMedians(l.geo)
+			fmt.Fprintf(w, "| %d | %.3f / %.3f ms | %.3f / %.3f ms | %.2f× / %.2f× | %d |\n", l.rate, ms(rp50), ms(rp99), ms(gp50), ms(gp99),
+				ms(gp50)/ms(rp50), ms(gp99)/ms(rp99), l.geo[0].probes)
+		}
+	}
 	if len(r.flood) > 0 {
 		lim := r.cfg.maxMemory
 		bound := lim + lim/2 + 32<<20
@@ -116,6 +134,9 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintln(w)
 	for _, res := range r.rows {
 		fmt.Fprintf(w, "- %s: redis %s; geocache %s\n", res.row.name, list(res.redis), list(res.geo))
+	}
+	for _, l := range r.lag {
+		fmt.Fprintf(w, "- lag at %d writes/s (p50/p99 ms): redis %s; geocache %s\n", l.rate, lagList(l.redis), lagList(l.geo))
 	}
 }
 
@@ -148,4 +169,22 @@ func kilo(x float64) string {
 		return fmt.Sprintf("%.1fk", x/1000)
 	}
 	return fmt.Sprintf("%.0f", x)
+}
+
+func lagMedians(ls []lagResult) (p50, p99 time.Duration) {
+	a, b := make([]float64, len(ls)), make([]float64, len(ls))
+	for i, l := range ls {
+		a[i], b[i] = float64(l.p50), float64(l.p99)
+	}
+	return time.Duration(median(a)), time.Duration(median(b))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func lagList(ls []lagResult) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%.3f/%.3f", ms(l.p50), ms(l.p99))
+	}
+	return strings.Join(parts, ", ")
 }
