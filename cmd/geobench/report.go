@@ -86,8 +86,10 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- machine: %s (%s), load average %s at the start, %s at the end\n", machine(), host, r.loadStart, r.loadEnd)
 	fmt.Fprintf(w, "- %d alternating rounds of `redis-benchmark -c %d -n %d`; medians; CPU per request is the server processes' user+system time\n\n",
 		r.cfg.rounds, r.cfg.clients, r.cfg.requests)
-	fmt.Fprintln(w, "| row | redis-server | geocache cluster node | ratio | target | redis CPU/op | geocache CPU/op (all 3 nodes) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	if len(r.rows) > 0 {
+		fmt.Fprintln(w, "| row | redis-server | geocache cluster node | ratio | target | redis CPU/op | geocache CPU/op (all 3 nodes) |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	}
 	for _, res := range r.rows {
 		rr, gr := rates(res.redis), rates(res.geo)
 		ratio := median(gr) / median(rr)
