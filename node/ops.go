@@ -29,9 +29,9 @@ func itemOf(v *value, expiry int64) Item {
 	return it
 }
 
-// Get returns the live value of key and marks it recently used. On a local miss a replicating
-// node asks its nearest peers (read-through, see Config.DisableReadThrough), which can take up
-// to Config.ReadThroughTimeout, and then, with Config.Loader, loads the key from the origin
+// Get returns the live value of key and marks it recently used. On a local miss of a key that
+// may live elsewhere (ReadThroughCandidate) a replicating node asks its nearest peers
+// (read-through, see Config.DisableReadThrough), which can take up to Config.ReadThroughTimeout, and then, with Config.Loader, loads the key from the origin
 // (see Fill; a loader failure is a *LoadError). GetLocal never leaves the node.
 func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
 	it, ok, err := n.GetLocal(ctx, key)
