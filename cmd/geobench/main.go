@@ -3,8 +3,9 @@
 // redis-server on one side, a three-node geocache cluster on loopback (peers connected) plus a
 // standalone node on the other. Every row runs the same redis-benchmark command against both
 // sides, alternating which side goes first from round to round, and prints medians and ratios
-// as a markdown table; then a write flood measures each process's peak RSS against the memory
-// limit both sides were given.
+// as a markdown table; then the replication visibility lag (SET on one node, EXISTS polled on
+// another, beside paced background writes, --lag-rates); then a write flood measures each
+// process's peak RSS against the memory limit both sides were given.
 //
 //	go build -o /tmp/geocache ./cmd/geocache
 //	go run ./cmd/geobench --geocache /tmp/geocache --rounds 5
