@@ -98,7 +98,8 @@ type Config struct {
 	RESPAddr, HTTPAddr string
 
 	// DisableReadThrough turns off filling a local miss from the nearest peers. By default a
-	// replicating node asks its nearest healthy peers (hedged) before reporting a miss.
+	// replicating node asks its nearest healthy peers (hedged) before reporting a miss of a key
+	// it evicted, or of any key while it is not Ready; other misses never leave the node.
 	DisableReadThrough bool
 
 	// ReadThroughTimeout bounds a read-through. Default 250 ms: above most inter-region round

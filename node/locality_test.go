@@ -26,24 +26,76 @@ func TestP2PReadThrough(t *testing.T) {
 			break
 		}
 	}
+	// An evicted key may live elsewhere: its miss reads through.
+	if !b.FillCandidate("far") {
+		t.Fatal("FillCandidate false for a key evicted here")
+	}
+	calls := b.Stats().PeerRequests
 	it, ok, err := b.Get(context.Background(), "far")
 	if err != nil || !ok || string(it.Value) != "value" || it.Version != v {
 		t.Fatalf("read-through = %q %v %v, version %v want %v", it.Value, ok, err, it.Version, v)
 	}
-	if b.Stats().RemoteHits != 1 {
-		t.Fatalf("remote hits = %d", b.Stats().RemoteHits)
+	if st := b.Stats(); st.RemoteHits != 1 || st.PeerRequests == calls {
+		t.Fatalf("remote hits = %d, peer requests %d -> %d", st.RemoteHits, calls, st.PeerRequests)
 	}
 	// Stored locally with its original version: the next read is local.
 	if _, ok, _ := b.Peek(context.Background(), "far"); !ok {
 		t.Fatal("read-through result not kept")
 	}
-	// A key nobody holds is a miss, remembered briefly.
-	if _, ok, _ := b.Get(context.Background(), "nowhere"); ok {
+	// An explicit read-through of a key nobody holds is a miss, remembered briefly.
+	if _, ok, _ := b.ReadThrough(context.Background(), "nowhere"); ok {
 		t.Fatal("absent key found")
 	}
-	b.Get(context.Background(), "nowhere")
+	b.ReadThrough(context.Background(), "nowhere")
 	if st := b.Stats(); st.RemoteMisses != 1 {
 		t.Fatalf("remote misses = %d, want 1 (second miss served by the negative cache)", st.RemoteMisses)
+	}
+}
+
+// On a warmed node, a key never seen here lives nowhere else either (it would have arrived by
+// replication): its miss is answered locally, without a peer request.
+func TestP2PNoReadThroughForNeverSeenKey(t *testing.T) {
+	t.Parallel()
+	a := newP2PNode(t, nil)
+	b := newP2PNode(t, joining(a))
+	waitFor(t, func() bool { return reachablePeers(a) == 1 && reachablePeers(b) == 1 && b.Ready() })
+	// Expired here means expired everywhere (the expiry is replicated): no read-through either.
+	mustSet(t, b, "brief", "x", SetOptions{TTL: time.Millisecond})
+	waitFor(t, func() bool { _, ok, _ := b.Peek(context.Background(), "brief"); return !ok })
+	before := b.Stats()
+	for _, k := range []string{"never", "never", "brief"} {
+		if b.FillCandidate(k) {
+			t.Fatalf("FillCandidate(%q) true on a ready node", k)
+		}
+		if it, ok, err := b.Get(context.Background(), k); ok || err != nil {
+			t.Fatalf("Get(%q) = %q %v %v, want a miss", k, it.Value, ok, err)
+		}
+	}
+	after := b.Stats()
+	if after.PeerRequests != before.PeerRequests || after.RemoteMisses != before.RemoteMisses {
+		t.Fatalf("peer requests %d -> %d, remote misses %d -> %d: a never-seen key left the node",
+			before.PeerRequests, after.PeerRequests, before.RemoteMisses, after.RemoteMisses)
+	}
+}
+
+// A node that is not warmed yet (joining, restarted) may lack any key: every miss is worth a
+// read-through until it is ready; then only evicted keys are.
+func TestReadThroughWhileWarmingUp(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a := net.add(t, "a", nil)
+	net.add(t, "b", nil) // a connected peer
+	a.ready.Store(false)
+	if !a.ReadThroughCandidate("never") {
+		t.Fatal("no read-through for a miss while warming up")
+	}
+	a.ready.Store(true)
+	if a.ReadThroughCandidate("never") {
+		t.Fatal("read-through for a never-seen key on a ready node")
+	}
+	a.evicted.add("gone")
+	if !a.ReadThroughCandidate("gone") {
+		t.Fatal("no read-through for an evicted key")
 	}
 }
 
@@ -129,7 +181,10 @@ func TestP2PReadThroughNotOlderThanLocalExpiry(t *testing.T) {
 	}
 
 	clk.Advance(1500 * time.Millisecond) // b's write expires on b
-	it, ok, err := b.Get(context.Background(), "k")
+	// An expired key is not a read-through candidate (it expired everywhere); ask explicitly,
+	// as a node warming up or one that evicted the key would.
+	b.Get(context.Background(), "k")
+	it, ok, err := b.ReadThrough(context.Background(), "k")
 	if err != nil || ok {
 		t.Fatalf("GET after the newer write expired = %q %v %v (version %v), want a miss", it.Value, ok, err, it.Version)
 	}

@@ -64,6 +64,8 @@ type Node struct {
 	neg          negCache
 	remoteHits   atomic.Uint64 // misses filled from a peer
 	remoteMisses atomic.Uint64 // read-throughs no peer could fill
+	peerCalls    atomic.Uint64 // peer requests sent (read-through, load leases)
+	evicted      *evictedSet   // keys evicted here: the misses worth a read-through
 	originLoads  atomic.Uint64 // GetOrLoad loader calls on this node
 
 	closeOnce sync.Once
@@ -108,6 +110,7 @@ func New(cfg Config) (*Node, error) {
 		replica: newReplicaID(),
 		clock:   crdt.NewClock(c.MaxClockOffset),
 		stop:    make(chan struct{}),
+		evicted: newEvictedSet(c.MaxMemory),
 	}
 	n.life, n.endLife = context.WithCancel(context.Background())
 	n.store, err = lru.New(lru.Options[string, value]{
@@ -258,9 +261,11 @@ func (n *Node) emit(key string, e crdt.Entry) {
 }
 
 // onRemove is called by the store after an eviction or expiry, outside its locks.
-func (n *Node) onRemove(_ string, v value, _ lru.Reason) { // evictions, expiries and flushes
+func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, expiries and flushes
 	if v.tombstone() {
 		n.tombEntries.Add(-1)
+	} else if why == lru.Evicted {
+		n.evicted.add(key)
 	}
 }
 

@@ -32,9 +32,9 @@ func itemOf(v *value, expiry int64) Item {
 	return it
 }
 
-// Get returns the live value of key and marks it recently used. On a local miss a replicating
-// node asks its nearest peers (read-through, see Config.DisableReadThrough), which can take up
-// to Config.ReadThroughTimeout, and then, with Config.Loader, loads the key from the origin
+// Get returns the live value of key and marks it recently used. On a local miss of a key that
+// may live elsewhere (ReadThroughCandidate) a replicating node asks its nearest peers
+// (read-through, see Config.DisableReadThrough), which can take up to Config.ReadThroughTimeout, and then, with Config.Loader, loads the key from the origin
 // (see Fill; a loader failure is a *LoadError). GetLocal never leaves the node.
 func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
 	it, ok, err := n.GetLocal(ctx, key)
@@ -61,11 +61,12 @@ func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
 }
 
 // ReadThroughCandidate reports whether a local miss of key would be worth a read-through: the
-// node replicates with read-through on, has a connected peer, holds no delete tombstone for the
-// key and has not recently found it absent everywhere. It never blocks, so event-loop front ends
+// node replicates with read-through on, has a connected peer, the key may live elsewhere while
+// absent here (mayLiveElsewhere: this node evicted it, or is still warming up), it holds no
+// delete tombstone for the key and has not recently found it absent everywhere. It never blocks, so event-loop front ends
 // call it to decide whether to hand a miss to a goroutine.
 func (n *Node) ReadThroughCandidate(key string) bool {
-	if n.repl == nil || n.cfg.DisableReadThrough || n.repl.peersUp.Load() == 0 || n.neg.has(key, time.Now()) {
+	if n.repl == nil || n.cfg.DisableReadThrough || n.repl.peersUp.Load() == 0 || !n.mayLiveElsewhere(key) || n.neg.has(key, time.Now()) {
 		return false
 	}
 	v, _, ok := n.store.Peek(key, n.nowMs())
@@ -427,6 +428,7 @@ type Stats struct {
 	Bytes                    int64 // bytes charged against MaxMemory
 	MaxMemory                int64
 	RemoteHits, RemoteMisses uint64 // read-throughs filled from a peer / not
+	PeerRequests             uint64 // peer requests sent: read-throughs and load leases
 	OriginLoads              uint64 // GetOrLoad loader calls made by this node
 	DeleteTombstones         int    // replicated deletes held as entries
 	LocalTombstones          uint64 // key hash + timestamp records of evictions and expiries
@@ -451,6 +453,7 @@ func (n *Node) Stats() Stats {
 		MaxMemory:              n.cfg.MaxMemory,
 		RemoteHits:             n.remoteHits.Load(),
 		RemoteMisses:           n.remoteMisses.Load(),
+		PeerRequests:           n.peerCalls.Load(),
 		OriginLoads:            n.originLoads.Load(),
 		DeleteTombstones:       int(n.tombEntries.Load()),
 		LocalTombstones:        s.Tombstones,

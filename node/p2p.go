@@ -71,13 +71,15 @@ func (n *Node) startCluster() error {
 		ForgetAfter:   c.ForgetAfter,
 		// Every member is a direct peer: gossip relaying would deliver each batch N-1 times.
 		// A member cut off from a writer gets its writes by anti-entropy through a third node.
-		NoRelay: true,
+		NoRelay:       true,
+		OutboundQueue: gossipQueueMessages,
+		ReceiveQueue:  gossipQueueMessages,
 	})
 	if err != nil {
 		return fmt.Errorf("node: start cluster: %w", err)
 	}
 	n.cluster = cl
-	r := n.enableReplication(clusterTransport{cl}, replConfig{Members: func() []string {
+	r := n.enableReplication(clusterTransport{cl}, replConfig{LogBytes: logBytesFor(c.MaxMemory), Members: func() []string {
 		var ids []string
 		for _, m := range cl.Members() {
 			if !m.Self && m.State != cluster.StateLeaving && m.State != cluster.StateLeft {

@@ -61,6 +61,7 @@ func (n *Node) call(ctx context.Context, peer string, req []byte) ([]byte, error
 	if !ok {
 		return nil, fmt.Errorf("node: transport has no peer rpc")
 	}
+	n.peerCalls.Add(1)
 	s, err := rpc.OpenRPC(ctx, peer)
 	if err != nil {
 		return nil, err

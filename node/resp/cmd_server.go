@@ -177,6 +177,14 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		b.WriteString("# Memory\r\n")
 		line("used_memory", st.Bytes)
 		line("used_memory_human", humanBytes(st.Bytes))
+		// Redis's used_memory_rss is the process's resident set; used_memory above is the
+		// data (what counts against maxmemory).
+		rss := processRSS()
+		if rss == 0 {
+			rss = int64(ms.Sys)
+		}
+		line("used_memory_rss", rss)
+		line("used_memory_rss_human", humanBytes(rss))
 		line("maxmemory", st.MaxMemory)
 		line("maxmemory_human", humanBytes(st.MaxMemory))
 		line("maxmemory_policy", "allkeys-lru")
@@ -311,4 +319,22 @@ func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendBulkString(c.out, params[i].k)
 		c.out = appendBulkString(c.out, params[i].v)
 	}
+}
+
+// processRSS is this process's resident set size in bytes, from /proc/self/statm (0 where that
+// does not exist).
+func processRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }

@@ -301,6 +301,12 @@ func TestInfo(t *testing.T) {
 			t.Errorf("INFO lacks %q:\n%s", want, info)
 		}
 	}
+	// The process figure beside the data figure: a resident set of at least a MiB.
+	if _, v, ok := strings.Cut(info, "used_memory_rss:"); !ok {
+		t.Errorf("INFO lacks used_memory_rss")
+	} else if rss, err := strconv.ParseInt(v[:strings.Index(v, "\r")], 10, 64); err != nil || rss < 1<<20 {
+		t.Errorf("used_memory_rss = %q, want the process RSS", v[:strings.Index(v, "\r")])
+	}
 	if !strings.HasPrefix(info, "$") || strings.Contains(info, "\r\n\r\n\r\n") {
 		t.Errorf("INFO framing: %q", info[:40])
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -13,6 +14,9 @@ import (
 // pubsubSlack is added to MaxMessageSize for gossipsub's own limit, which
 // applies to whole RPCs (topic name, framing, piggybacked control).
 const pubsubSlack = 64 << 10
+
+// seenTTLNoRelay is how long message IDs are remembered when nothing is relayed (NoRelay).
+const seenTTLNoRelay = 30 * time.Second
 
 // validateQueue is gossipsub's validation queue length.
 const validateQueue = 4096
@@ -32,7 +36,14 @@ func newPubSub(ctx context.Context, cfg *Config, h host.Host, tr *tracer) (*pubs
 		// dialLoop, since direct peers always get forwarded messages.)
 		p := pubsub.DefaultGossipSubParams()
 		p.D, p.Dlo, p.Dhi, p.Dout, p.Dscore, p.Dlazy, p.GossipFactor = 0, 0, 0, 0, 0, 0, 0
-		relay = append(relay, pubsub.WithGossipSubParams(p))
+		// Nobody advertises (IHAVE) what it holds, so the message cache answers no one: keep
+		// one heartbeat of it (the least gossipsub allows) instead of five. Under a write
+		// flood the cache held ~45 MB of published batches (5 s of them).
+		p.HistoryLength, p.HistoryGossip = 1, 1
+		// Without relays a message arrives once, straight from its publisher, so the seen-IDs
+		// cache guards against nothing beyond a few seconds; its default 2 min held ~5 MB of
+		// IDs under a flood.
+		relay = append(relay, pubsub.WithGossipSubParams(p), pubsub.WithSeenMessagesTTL(seenTTLNoRelay))
 	}
 	ps, err := pubsub.NewGossipSubWithRouter(ctx, h, pubsub.DefaultGossipSubRouter(h), append(relay,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),

@@ -1,0 +1,29 @@
+package node
+
+// The memory budget: what grows with traffic is sized from Config.MaxMemory or bounded by a
+// small constant, so that a process given MaxMemory stays within 1.5 × MaxMemory + 32 MiB of
+// RSS under a sustained write flood (docs/design.md, "Memory budget"). The store holds
+// MaxMemory; beside it:
+//
+//   - the delta log: logBytesFor(MaxMemory), a sixteenth of it, between 1 and 64 MiB;
+//   - the evicted-keys table: 8 bytes per KiB of MaxMemory, 32 KiB to 8 MiB (evicted.go);
+//   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
+//   - gossipsub's per-peer send queue and the receive queue: gossipQueueMessages messages each,
+//     a message being one batch of up to 64 deltas; gossipsub keeps what it published for one
+//     heartbeat (1 s) only (node/internal/cluster, HistoryLength 1).
+const (
+	minLogBytes = 1 << 20
+	maxLogBytes = 64 << 20
+
+	// gossipQueueMessages bounds gossipsub's per-peer outbound queue and our receive queue.
+	// 512 batches of 64 deltas is 32k deltas, ~5 MiB with 100-byte values; a full queue drops
+	// (counted) and anti-entropy repairs from the delta log.
+	gossipQueueMessages = 512
+)
+
+// logBytesFor is the delta log bound for a store of maxMemory bytes: a sixteenth of it (64 MiB
+// from 1 GiB up), so a gap of up to a sixteenth of the data's bytes is repaired from the log and
+// a larger one by a snapshot of the uncovered writers' entries.
+func logBytesFor(maxMemory int64) int {
+	return int(min(max(maxMemory/16, minLogBytes), maxLogBytes))
+}

@@ -1,0 +1,60 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestLogBytesFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ mem, want int64 }{
+		{1 << 20, minLogBytes},  // tiny stores still keep a MiB of log
+		{64 << 20, 4 << 20},     // a sixteenth
+		{256 << 20, 16 << 20},   // the node default
+		{1 << 30, maxLogBytes},  // capped
+		{16 << 30, maxLogBytes}, // capped
+		{100 << 20, 100 << 20 / 16},
+	} {
+		if got := logBytesFor(c.mem); int64(got) != c.want {
+			t.Errorf("logBytesFor(%d) = %d, want %d", c.mem, got, c.want)
+		}
+	}
+}
+
+func TestEvictedSet(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		mem   int64
+		slots int
+	}{{0, evictedMinSlots}, {1 << 20, evictedMinSlots}, {64 << 20, 1 << 16}, {100 << 20, 1 << 17}, {1 << 40, evictedMaxSlots}} {
+		if got := len(newEvictedSet(c.mem).slots); got != c.slots {
+			t.Errorf("newEvictedSet(%d): %d slots, want %d", c.mem, got, c.slots)
+		}
+	}
+	s := newEvictedSet(0)
+	if s.has("a") {
+		t.Fatal("empty set has a key")
+	}
+	s.add("a")
+	if !s.has("a") || s.has("b") {
+		t.Fatalf("after add(a): has(a)=%v has(b)=%v", s.has("a"), s.has("b"))
+	}
+	// Lossy by design: filling far more keys than slots forgets old ones, never invents keys.
+	for i := range 10 * evictedMinSlots {
+		s.add(fmt.Sprint("k", i))
+	}
+	recent, falsePos := 0, 0
+	for i := 9 * evictedMinSlots; i < 10*evictedMinSlots; i++ {
+		if s.has(fmt.Sprint("k", i)) {
+			recent++
+		}
+	}
+	for i := range 1000 {
+		if s.has(fmt.Sprint("never", i)) {
+			falsePos++
+		}
+	}
+	if recent < evictedMinSlots/2 || falsePos != 0 {
+		t.Fatalf("%d of the last %d evictions remembered, %d never-evicted keys reported", recent, evictedMinSlots, falsePos)
+	}
+}
