@@ -27,6 +27,19 @@ type peerState struct {
 	dialing  bool
 	backoff  time.Duration // delay before the next dial after this one
 	nextDial time.Time
+
+	// probe marks a placeholder for a join address without a peer id (or
+	// an HTTP URL): dialling it only learns who answers there.
+	probe bool
+	// replacedBy is the peer now answering at this peer's address (a
+	// restart with a new identity, or the answer to a probe). While it is
+	// connected (or is us) this entry is not dialled.
+	replacedBy peer.ID
+
+	failures  int       // consecutive failed dials (for loud-failure logging)
+	failSince time.Time // first failure of the current run
+	failLog   time.Time // last failure logged
+	lost      bool      // a known member whose connection dropped
 }
 
 // table is the membership view: catalog records joined with connection
@@ -34,10 +47,25 @@ type peerState struct {
 // calls out while holding it.
 type table struct {
 	mu    sync.Mutex
+	self  peer.ID
 	peers map[peer.ID]*peerState
 }
 
 func newTable() *table { return &table{peers: make(map[peer.ID]*peerState)} }
+
+// superseded reports whether st answers at an address now held by a peer
+// that is connected (or by us): redialling st would only reach that peer.
+// Caller holds mu.
+func (t *table) superseded(st *peerState) bool {
+	if st.replacedBy == "" {
+		return false
+	}
+	if st.replacedBy == t.self {
+		return true
+	}
+	r := t.peers[st.replacedBy]
+	return r != nil && r.connected
+}
 
 // get returns the state for p, creating it. Caller holds mu.
 func (t *table) get(p peer.ID) *peerState {
@@ -115,11 +143,12 @@ func (t *table) dueDials(now time.Time, lo, hi time.Duration, may func(peer.ID) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, st := range t.peers {
-		if !st.direct && (st.known || st.connected) {
+		if !st.direct && !st.probe && (st.known || st.connected) {
 			st.direct = true
 			direct = append(direct, p)
 		}
-		if st.connected || st.dialing || !(st.known || st.seed) || now.Before(st.nextDial) || !may(p) {
+		if st.connected || st.dialing || !(st.known || st.seed) || now.Before(st.nextDial) ||
+			t.superseded(st) || (!st.probe && !may(p)) {
 			continue
 		}
 		if st.known && st.rec.State == StateLeaving && !st.seed {
@@ -166,7 +195,7 @@ func (t *table) members() []Member {
 	defer t.mu.Unlock()
 	out := make([]Member, 0, len(t.peers)+1)
 	for p, st := range t.peers {
-		if !st.known && !st.connected {
+		if !st.known && !st.connected || st.probe {
 			continue
 		}
 		m := Member{Record: st.rec, Known: st.known, Connected: st.connected, RTT: st.rtt, LastSeen: st.lastSeen}
@@ -290,8 +319,10 @@ func (c *Cluster) watchConnections(sub <-chan any) {
 		}
 		if connected {
 			c.c.connects.Add(1)
+			c.linkUp(e.Peer, time.Now())
 		} else {
 			c.c.disconnects.Add(1)
+			c.linkDown(e.Peer)
 		}
 		c.notes.post(e.Peer, connected)
 		c.kickDialer() // register direct peer / schedule redial

@@ -27,8 +27,15 @@ type Stats struct {
 	Disconnects uint64 // peer disconnected transitions
 
 	CatalogUpdates uint64 // member records applied from the catalog (local writes included)
-	Dials          uint64 // dial attempts to known members
-	DialFailures   uint64 // failed dial attempts
+	Dials          uint64 // dial attempts to known members and join addresses
+	DialFailures   uint64 // failed dial attempts (each logged, rate-limited per peer)
+
+	HandshakeFailures uint64 // dials whose security handshake failed (different cluster key, not a geocache node)
+	MembersLost       uint64 // connections to known members lost without a goodbye
+	MembersRegained   uint64 // lost members connected again
+	IdentityChanges   uint64 // a new peer id found at a member's address (restart without data dir), adopted
+	StaleConnsClosed  uint64 // connections of a peer's previous incarnation that no longer answered, closed
+	GossipResets      uint64 // peers disconnected because gossip had no stream to them while connected
 }
 
 // counters are the live, atomically updated source of Stats.
@@ -38,6 +45,8 @@ type counters struct {
 	rejected                                        atomic.Uint64
 	connects, disconnects                           atomic.Uint64
 	catalogUpdates, dials, dialFailures             atomic.Uint64
+	handshakeFailures, membersLost, membersRegained atomic.Uint64
+	identityChanges, staleConns, gossipResets       atomic.Uint64
 }
 
 // tracer counts gossipsub drops. gossipsub calls it from its event loop, so
