@@ -112,7 +112,7 @@ func (c *Cluster) closeStaleConns(ctx context.Context, p peer.ID) {
 		go func() {
 			defer wg.Done()
 			if err := probeConn(ctx, cn, c.probeTimeout()); err != nil && ctx.Err() == nil {
-				c.log.Info("a connection no longer answers (peer restarted?): reconnecting", "peer", p,
+				c.log.Info("a connection no longer answers (peer restarted?): reconnecting", "remote", p,
 					"addr", cn.RemoteMultiaddr(), "opened", cn.Stat().Opened.Format(time.RFC3339), "err", err)
 				mu.Lock()
 				dead = append(dead, cn)

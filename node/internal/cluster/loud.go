@@ -52,7 +52,7 @@ func (c *Cluster) warnPeer(p peer.ID, msg string, args ...any) {
 // onStranger is the gater's hook for a refused handshake with a peer not
 // on the allow-list. It runs on a libp2p goroutine: log and return.
 func (c *Cluster) onStranger(dir network.Direction, p peer.ID, addr multiaddr.Multiaddr) {
-	c.warnPeer(p, "refused a peer that is not on the allow-list", "peer", p, "addr", addr, "direction", dir.String())
+	c.warnPeer(p, "refused a peer that is not on the allow-list", "remote", p, "addr", addr, "direction", dir.String())
 }
 
 // dialFailed counts and (rate-limited) logs a failed dial of p.
@@ -84,7 +84,7 @@ func (c *Cluster) dialFailed(p peer.ID, err error) {
 	}
 	args := []any{"reason", reason, "attempts", n, "err", err}
 	if !probe {
-		args = append([]any{"peer", p}, args...)
+		args = append([]any{"remote", p}, args...)
 	}
 	if addrs := c.host.Peerstore().Addrs(p); len(addrs) > 0 {
 		args = append(args, "addrs", addrs)
@@ -133,9 +133,9 @@ func (c *Cluster) linkUp(p peer.ID, now time.Time) {
 	}
 	switch {
 	case n > 0:
-		c.log.Info("member reachable again", "peer", p, "attempts", n, "down_for", now.Sub(since).Round(time.Millisecond).String())
+		c.log.Info("member reachable again", "remote", p, "attempts", n, "down_for", now.Sub(since).Round(time.Millisecond).String())
 	case lost:
-		c.log.Info("member reconnected", "peer", p)
+		c.log.Info("member reconnected", "remote", p)
 	}
 }
 
@@ -152,6 +152,6 @@ func (c *Cluster) linkDown(p peer.ID) {
 	c.table.mu.Unlock()
 	if lost && !c.closed.Load() {
 		c.c.membersLost.Add(1)
-		c.log.Info("lost connection to member", "peer", p, "region", region)
+		c.log.Info("lost connection to member", "remote", p, "region", region)
 	}
 }

@@ -56,6 +56,13 @@ func parseJoin(s string) (joinTarget, error) {
 	return joinTarget{ai: &peer.AddrInfo{ID: id, Addrs: []multiaddr.Multiaddr{addr}}}, nil
 }
 
+// ValidateJoin reports whether s is a valid Join entry, saying what is
+// wrong with it when it is not.
+func ValidateJoin(s string) error {
+	_, err := parseJoin(s)
+	return err
+}
+
 // placeholderID returns a fresh peer id that nobody holds the key of, so a
 // dial expecting it always ends in a peer-id mismatch that names the peer
 // actually listening.
@@ -161,7 +168,11 @@ func (c *Cluster) adopt(ctx context.Context, old, actual peer.ID, addrs []multia
 	ost.failures = 0
 	c.table.mu.Unlock()
 	if n > 0 {
-		c.log.Info("join address reachable again", "peer", actual, "addrs", addrs, "attempts", n,
+		what := "member reachable again"
+		if probe {
+			what = "join address reachable again"
+		}
+		c.log.Info(what, "remote", actual, "addrs", addrs, "attempts", n,
 			"down_for", time.Since(since).Round(time.Millisecond).String())
 	}
 	return true

@@ -432,3 +432,44 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 		t.Fatal("the dead connection was not closed")
 	}
 }
+
+// go-ds-crdt's routine errors are not ERRORs: "context canceled" on Close
+// and fetch timeouts for heads of vanished authors.
+func TestCatalogLogDemotesRoutineErrors(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	l := crdtLogger{slog.New(rec)}
+	l.Errorf("error processing new head: %s", context.DeadlineExceeded)
+	l.Error("error in worker: ", context.Canceled)
+	l.Error("disk on fire")
+	if rec.count(slog.LevelWarn, "error processing new head: context deadline exceeded") != 1 ||
+		rec.count(slog.LevelDebug, "error in worker: context canceled") != 1 ||
+		rec.count(slog.LevelError, "disk on fire") != 1 {
+		t.Fatalf("levels not mapped as documented: %+v", rec.recs)
+	}
+}
+
+// A normal shutdown of a connected pair logs no ERROR.
+func TestCloseLogsNoError(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	cfg := testConfig()
+	cfg.Logger = slog.New(rec)
+	a := newNode(t, cfg)
+	cfg.Join = []string{joinAddr(a)}
+	b := newNode(t, cfg)
+	waitFor(t, 10*time.Second, "connected with gossip ready", func() bool { return connectedTo(a, b) && gossipReady(a, b) && gossipReady(b, a) })
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, r := range rec.recs {
+		if r.Level >= slog.LevelError {
+			t.Errorf("ERROR logged on a normal shutdown: %s", r.Message)
+		}
+	}
+}
