@@ -134,7 +134,8 @@ func (c *Cluster) adopt(ctx context.Context, old, actual peer.ID, addrs []multia
 	c.table.mu.Lock()
 	ost := c.table.get(old)
 	probe := ost.probe
-	changed := ost.replacedBy != actual
+	prev := ost.replacedBy
+	changed := prev != actual
 	ost.replacedBy = actual
 	c.table.mu.Unlock()
 	if actual == c.id {
