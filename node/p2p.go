@@ -165,6 +165,7 @@ type ClusterStats struct {
 	MembersRegained     uint64 // lost members connected again
 	IdentityChanges     uint64 // members found again under a new peer id (restart without data dir)
 	StaleConnsClosed    uint64 // dead connections of a restarted peer closed
+	GossipResets        uint64 // members reconnected because gossip held no stream to them
 }
 
 // ClusterStats returns the cluster's connection counters (zero without replication).
@@ -175,7 +176,7 @@ func (n *Node) ClusterStats() ClusterStats {
 	s := n.cluster.Stats()
 	return ClusterStats{Dials: s.Dials, DialFailures: s.DialFailures, HandshakeFailures: s.HandshakeFailures,
 		RefusedPeers: s.Refused, MembersLost: s.MembersLost, MembersRegained: s.MembersRegained,
-		IdentityChanges: s.IdentityChanges, StaleConnsClosed: s.StaleConnsClosed}
+		IdentityChanges: s.IdentityChanges, StaleConnsClosed: s.StaleConnsClosed, GossipResets: s.GossipResets}
 }
 
 // Member describes one node of the cluster as this node sees it.

@@ -497,6 +497,9 @@ func (c *Config) validate() error {
 	}
 	for _, j := range c.Join {
 		if err := node.ValidateJoin(j); err != nil {
+			if u, perr := url.Parse(j); perr == nil && u.User != nil {
+				j = u.Redacted() // a join URL may carry an HTTP token
+			}
 			return fmt.Errorf("--join %s: %w", j, err)
 		}
 	}

@@ -62,7 +62,7 @@ var (
 		"Bytes held by the delta log used to repair gaps.", nil, nil)
 	descClusterEvents = prometheus.NewDesc("geocache_cluster_events_total",
 		"Cluster connection events: dial, dial_failure, handshake_failure, refused_peer, member_lost, "+
-			"member_regained, identity_change, stale_conn_closed. Each failure is also logged.", []string{"event"}, nil)
+			"member_regained, identity_change, stale_conn_closed, gossip_reset. Each failure is also logged.", []string{"event"}, nil)
 )
 
 // cacheCollector exports the node's statistics and the per-peer cluster view.
@@ -137,7 +137,8 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			v    uint64
 		}{{"dial", st.Dials}, {"dial_failure", st.DialFailures}, {"handshake_failure", st.HandshakeFailures},
 			{"refused_peer", st.RefusedPeers}, {"member_lost", st.MembersLost}, {"member_regained", st.MembersRegained},
-			{"identity_change", st.IdentityChanges}, {"stale_conn_closed", st.StaleConnsClosed}} {
+			{"identity_change", st.IdentityChanges}, {"stale_conn_closed", st.StaleConnsClosed},
+			{"gossip_reset", st.GossipResets}} {
 			counter(descClusterEvents, e.v, e.name)
 		}
 	}

@@ -268,6 +268,7 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 			line("cluster_members_regained", st.MembersRegained)
 			line("cluster_identity_changes", st.IdentityChanges)
 			line("cluster_stale_conns_closed", st.StaleConnsClosed)
+			line("cluster_gossip_resets", st.GossipResets)
 		}
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")

@@ -35,6 +35,7 @@ type Cluster struct {
 	c     counters
 
 	ps       *pubsub.PubSub
+	tr       *tracer
 	psCancel context.CancelFunc
 	env      *envelopeSource
 
@@ -137,6 +138,7 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		}
 	}
 	tr := &tracer{topic: cfg.ClusterName + "/deltas/1", c: &c.c, newStream: kickAnnounce}
+	c.tr = tr
 	if c.ps, err = newPubSub(psCtx, cfg, c.host, tr); err != nil {
 		return err
 	}

@@ -161,3 +161,37 @@ func probeConn(ctx context.Context, conn network.Conn, timeout time.Duration) er
 	}
 	return nil
 }
+
+// gossipGrace is how long a connected member may stay without an outbound
+// gossip stream before we reconnect it. gossipsub opens the stream within
+// a round trip of connecting; it gives up on a peer whose streams died four
+// times while it stayed connected, and then never sends to it again.
+func (c *Cluster) gossipGrace() time.Duration { return max(5*c.cfg.PingInterval, time.Second) }
+
+// checkGossipStreams is the safety net behind closeStaleConns: a connected
+// member that gossipsub has held no outbound stream to for gossipGrace is
+// disconnected and redialled, which resets gossipsub's state for it on
+// both sides.
+func (c *Cluster) checkGossipStreams(now time.Time) {
+	var reset []peer.ID
+	c.table.mu.Lock()
+	for p, st := range c.table.peers {
+		switch {
+		case !st.connected || !st.known || c.tr.hasStream(p):
+			st.noStream = time.Time{}
+		case st.noStream.IsZero():
+			st.noStream = now
+		case now.Sub(st.noStream) >= c.gossipGrace():
+			st.noStream = time.Time{}
+			reset = append(reset, p)
+		}
+	}
+	c.table.mu.Unlock()
+	for _, p := range reset {
+		c.c.gossipResets.Add(1)
+		c.log.Warn("gossip has no stream to a connected member: reconnecting", "remote", p, "after", c.gossipGrace())
+		_ = c.host.Network().ClosePeer(p)
+		c.table.resetDial(p)
+		c.kickDialer()
+	}
+}

@@ -59,7 +59,7 @@ func (c *Cluster) onStranger(dir network.Direction, p peer.ID, addr multiaddr.Mu
 func (c *Cluster) dialFailed(p peer.ID, err error) {
 	c.c.dialFailures.Add(1)
 	reason := dialReason(err)
-	if reason == reasonHandshake {
+	if reason == reasonHandshake || reason == reasonHandshakeClosed {
 		c.c.handshakeFailures.Add(1)
 	}
 	now := time.Now()
@@ -95,7 +95,10 @@ func (c *Cluster) dialFailed(p peer.ID, err error) {
 	c.log.Warn(what, args...)
 }
 
-const reasonHandshake = "handshake failed (different cluster key, or not a geocache node?)"
+const (
+	reasonHandshake       = "handshake failed (different cluster key, or not a geocache node?)"
+	reasonHandshakeClosed = "connection closed during the handshake (different cluster key, refused by the peer's allow-list, or a proxy with nothing behind it)"
+)
 
 // dialReason names the usual causes of a failed dial in a few words.
 func dialReason(err error) string {
@@ -103,6 +106,9 @@ func dialReason(err error) string {
 	switch {
 	case strings.Contains(s, "connection refused"):
 		return "connection refused (nothing listens there)"
+	case strings.Contains(s, "failed to negotiate security protocol") &&
+		(strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")):
+		return reasonHandshakeClosed
 	case strings.Contains(s, "failed to negotiate security protocol"),
 		strings.Contains(s, "failed to setup private network"):
 		return reasonHandshake

@@ -40,6 +40,7 @@ type peerState struct {
 	failSince time.Time // first failure of the current run
 	failLog   time.Time // last failure logged
 	lost      bool      // a known member whose connection dropped
+	noStream  time.Time // connected but without an outbound gossip stream since (zero: has one)
 }
 
 // table is the membership view: catalog records joined with connection

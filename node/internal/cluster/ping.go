@@ -33,6 +33,7 @@ func (c *Cluster) pingLoop(ctx context.Context) {
 			}()
 		}
 		wg.Wait()
+		c.checkGossipStreams(time.Now())
 	}
 }
 

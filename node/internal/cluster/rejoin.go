@@ -184,9 +184,26 @@ func (c *Cluster) adopt(ctx context.Context, old, actual peer.ID, addrs []multia
 func (c *Cluster) resolveURL(ctx context.Context, u string) (peer.ID, []multiaddr.Multiaddr, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", nil, err
+	}
+	// http://TOKEN@host:port carries the member's --http-token.
+	token := ""
+	if pu.User != nil {
+		token = pu.User.Username()
+		if pw, ok := pu.User.Password(); ok {
+			token = pw
+		}
+		pu.User = nil
+	}
+	u = pu.String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/v1/members", nil)
 	if err != nil {
 		return "", nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

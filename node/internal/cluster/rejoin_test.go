@@ -179,6 +179,10 @@ func TestJoinByURL(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
+		if r.Header.Get("Authorization") != "Bearer s3cret-token-0123" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
 		var p2p []string
 		for _, m := range a.Addrs() {
 			p2p = append(p2p, m.String())
@@ -190,7 +194,7 @@ func TestJoinByURL(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	cfg := testConfig()
-	cfg.Join = []string{srv.URL + "/"}
+	cfg.Join = []string{strings.Replace(srv.URL, "http://", "http://s3cret-token-0123@", 1) + "/"}
 	b := newNode(t, cfg)
 	waitFor(t, 10*time.Second, "b joins a through its URL", func() bool { return connectedTo(b, a) })
 	gossipFlows(t, 5*time.Second, a, b)
@@ -471,5 +475,27 @@ func TestCloseLogsNoError(t *testing.T) {
 		if r.Level >= slog.LevelError {
 			t.Errorf("ERROR logged on a normal shutdown: %s", r.Message)
 		}
+	}
+}
+
+// When gossipsub holds no outbound stream to a connected member (it gives
+// up on a peer whose streams died repeatedly while it stayed connected),
+// the member is reconnected so that gossipsub starts afresh.
+func TestGossipWithoutStreamIsReconnected(t *testing.T) {
+	t.Parallel()
+	a := newNode(t, testConfig())
+	cfg := testConfig()
+	cfg.Join = []string{joinAddr(a)}
+	b := newNode(t, cfg)
+	waitFor(t, 10*time.Second, "connected, records known, gossip ready", func() bool {
+		m, ok := member(a, b.ID())
+		return ok && m.Known && connectedTo(a, b) && gossipReady(a, b) && gossipReady(b, a) && a.tr.hasStream(b.ID())
+	})
+	a.tr.OnClosedOutboundStream(b.ID()) // what gossipsub reports when it drops the peer
+	waitFor(t, 5*time.Second, "the member is reconnected", func() bool { return a.Stats().GossipResets == 1 })
+	waitFor(t, 5*time.Second, "a new stream", func() bool { return connectedTo(a, b) && a.tr.hasStream(b.ID()) })
+	gossipFlows(t, 5*time.Second, a, b)
+	if n := a.Stats().GossipResets; n != 1 {
+		t.Fatalf("%d resets, want 1", n)
 	}
 }

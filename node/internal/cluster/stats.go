@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync"
 	"sync/atomic"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -58,11 +59,26 @@ type tracer struct {
 	// when our outbound gossip stream to a peer opens: from then on
 	// publications can reach that peer.
 	newStream func()
+
+	mu      sync.Mutex
+	streams map[peer.ID]struct{} // peers we hold an outbound gossip stream to
+}
+
+// hasStream reports whether gossipsub holds an outbound stream to p.
+func (t *tracer) hasStream(p peer.ID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.streams[p]
+	return ok
 }
 
 var _ pubsub.RawTracer = (*tracer)(nil)
 
-func (t *tracer) OnClosedOutboundStream(peer.ID)   {}
+func (t *tracer) OnClosedOutboundStream(p peer.ID) {
+	t.mu.Lock()
+	delete(t.streams, p)
+	t.mu.Unlock()
+}
 func (t *tracer) Join(string)                      {}
 func (t *tracer) Leave(string)                     {}
 func (t *tracer) Graft(peer.ID, string)            {}
@@ -94,7 +110,13 @@ func (t *tracer) RejectMessage(m *pubsub.Message, reason string) {
 	}
 }
 
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {
+func (t *tracer) OnNewOutboundStream(p peer.ID, _ protocol.ID) {
+	t.mu.Lock()
+	if t.streams == nil {
+		t.streams = make(map[peer.ID]struct{})
+	}
+	t.streams[p] = struct{}{}
+	t.mu.Unlock()
 	if t.newStream != nil {
 		t.newStream()
 	}
