@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +113,7 @@ func dialReason(err error) string {
 		return reasonHandshake
 	case strings.Contains(s, "gater"):
 		return "refused by our allow-list or a partition (Block)"
-	case errors.Is(err, errNoAddrs), strings.Contains(s, "no addresses"):
+	case strings.Contains(s, "no addresses"), strings.Contains(s, "no good addresses"):
 		return "no known address"
 	case strings.Contains(s, "timeout"), strings.Contains(s, "deadline exceeded"):
 		return "timeout"
@@ -123,8 +122,6 @@ func dialReason(err error) string {
 	}
 	return "dial error"
 }
-
-var errNoAddrs = errors.New("cluster: no address")
 
 // linkUp records a new connection to p and logs the end of a failure run
 // or of a loss.

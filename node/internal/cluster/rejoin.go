@@ -246,8 +246,3 @@ func (c *Cluster) resolveURL(ctx context.Context, u string) (peer.ID, []multiadd
 	}
 	return "", nil, fmt.Errorf("GET %s/v1/members: no entry marked self", u)
 }
-
-// dialTimeout bounds one dial attempt including an HTTP resolution.
-func (c *Cluster) dialContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.cfg.DialTimeout+time.Second)
-}
