@@ -41,6 +41,7 @@ type peerState struct {
 	failLog   time.Time // last failure logged
 	lost      bool      // a known member whose connection dropped
 	noStream  time.Time // connected but without an outbound gossip stream since (zero: has one)
+	pingFails int       // consecutive failed pings
 }
 
 // table is the membership view: catalog records joined with connection
@@ -84,14 +85,20 @@ func (t *table) get(p peer.ID) *peerState {
 const rttAlpha = 0.25
 
 // recordPing folds one ping result into the smoothed RTT. A successful ping
-// also proves the link, so the dial backoff is reset.
-func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time) {
+// also proves the link, so the dial backoff is reset. It returns the number
+// of consecutive failed pings.
+func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.peers[p]
-	if st == nil || !ok {
-		return
+	if st == nil {
+		return 0
 	}
+	if !ok {
+		st.pingFails++
+		return st.pingFails
+	}
+	st.pingFails = 0
 	if st.rtt == 0 {
 		st.rtt = rtt
 	} else {
@@ -99,6 +106,7 @@ func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time)
 	}
 	st.lastSeen = now
 	st.backoff = 0
+	return 0
 }
 
 // setConnected applies a connectedness change; it reports whether the state
@@ -112,6 +120,7 @@ func (t *table) setConnected(p peer.ID, connected bool, now time.Time) bool {
 	}
 	st.connected = connected
 	st.lastSeen = now
+	st.pingFails = 0
 	if !connected {
 		// Redial after the current backoff (0 after a healthy link).
 		st.nextDial = now.Add(st.backoff)

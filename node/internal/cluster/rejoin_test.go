@@ -390,9 +390,8 @@ func (bh *blackhole) close() {
 // gossip reaches n on the new one, within 3 s.
 func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 	t.Parallel()
-	key, _ := newKey(t)
 	cfg := testConfig()
-	cfg.Identity = key
+	cfg.DataDir = t.TempDir() // identity and catalog survive restarts, as with --data-dir
 	n := newNode(t, cfg)
 	nPort := tcpPort(t, n)
 	bh := newBlackhole(t, "127.0.0.1:"+nPort)
@@ -408,8 +407,9 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 	bcfg := testConfig()
 	bcfg.Join = []string{"/ip4/127.0.0.1/tcp/" + bh.port() + "/p2p/" + n.ID().String()}
 	b := newNode(t, bcfg)
-	waitFor(t, 10*time.Second, "b and n connected with gossip ready", func() bool {
-		return connectedTo(b, n) && gossipReady(b, n) && gossipReady(n, b)
+	waitFor(t, 10*time.Second, "b and n connected with gossip ready, n's catalog holding b", func() bool {
+		m, ok := member(n, b.ID())
+		return ok && m.Known && connectedTo(b, n) && gossipReady(b, n) && gossipReady(n, b)
 	})
 	if len(n.host.Network().ConnsToPeer(b.ID())) != 1 {
 		t.Fatalf("n holds %d connections to b, want the proxied one only", len(n.host.Network().ConnsToPeer(b.ID())))
@@ -423,9 +423,12 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 		t.Fatal("b noticed the silent cut; the test no longer reproduces the bug")
 	}
 
-	cfg.Join = []string{joinAddr(b)} // its catalog remembers b (as with --data-dir)
+	cfg.Self.Region = "restarted"
 	start := time.Now()
 	n2 := newNode(t, cfg)
+	if n2.ID() != n.ID() {
+		t.Fatal("the data dir did not keep the identity")
+	}
 	in := collect(n2)
 	waitFor(t, 3*time.Second, "b's gossip reaches the restarted n", func() bool {
 		_ = b.Publish(context.Background(), []byte("after-restart"))
@@ -435,6 +438,12 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 	if b.Stats().StaleConnsClosed < 1 {
 		t.Fatal("the dead connection was not closed")
 	}
+	// The catalog (bitswap streams on the same connections) recovers too:
+	// b fetches n's new record.
+	waitFor(t, 5*time.Second, "b sees n's new record", func() bool {
+		m, ok := member(b, n2.ID())
+		return ok && m.Region == "restarted"
+	})
 }
 
 // go-ds-crdt's routine errors are not ERRORs: "context canceled" on Close
@@ -497,5 +506,42 @@ func TestGossipWithoutStreamIsReconnected(t *testing.T) {
 	gossipFlows(t, 5*time.Second, a, b)
 	if n := a.Stats().GossipResets; n != 1 {
 		t.Fatalf("%d resets, want 1", n)
+	}
+}
+
+// Issue 11's first bullet behind a network cut: the seed is killed while
+// its link to b is silently dead, and comes back in memory (a new identity,
+// knowing nobody). Nobody dials anybody unless b notices that its old
+// connection is dead: it must, through failed pings, and then find the new
+// identity at the old address.
+func TestSeedRestartedInMemoryAfterSilentCut(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, testConfig())
+	nPort := tcpPort(t, n)
+	bh := newBlackhole(t, "127.0.0.1:"+nPort)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/" + nPort}
+	cfg.AnnounceAddrs = []string{"/ip4/127.0.0.1/tcp/" + bh.port()}
+	n = newNode(t, cfg)
+	bcfg := testConfig()
+	bcfg.Join = []string{"/ip4/127.0.0.1/tcp/" + bh.port() + "/p2p/" + n.ID().String()}
+	b := newNode(t, bcfg)
+	waitFor(t, 10*time.Second, "b and n connected with gossip ready", func() bool {
+		return connectedTo(b, n) && gossipReady(b, n) && gossipReady(n, b)
+	})
+	bh.freeze()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n2 := newNode(t, cfg) // same flags, in memory: a new identity, no join
+	waitFor(t, 15*time.Second, "b finds the new identity", func() bool { return connectedTo(b, n2) })
+	gossipFlows(t, 5*time.Second, b, n2)
+	t.Logf("restart to gossip: %v (dead connection closed after %d failed pings)", time.Since(start), b.deadAfterPings())
+	if b.Stats().StaleConnsClosed < 1 || b.Stats().IdentityChanges < 1 {
+		t.Fatalf("stats: %+v", b.Stats())
 	}
 }
