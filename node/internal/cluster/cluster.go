@@ -222,6 +222,13 @@ func (c *Cluster) shutdown() error {
 	}
 	c.wg.Wait()
 
+	// Hang up first: bitswap's Close waits for its workers, and a worker
+	// writing to a peer behind a silently dead link would hold it for 10 s.
+	if c.host != nil {
+		for _, p := range c.host.Network().Peers() {
+			_ = c.host.Network().ClosePeer(p)
+		}
+	}
 	var errs []error
 	if c.cat != nil {
 		errs = append(errs, c.cat.close())

@@ -416,8 +416,13 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 	}
 
 	bh.freeze() // cut, then kill n: b never hears of it
+	closeStart := time.Now()
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// Close does not wait on the dead link (bitswap's workers did, 10 s).
+	if d := time.Since(closeStart); d > 3*time.Second {
+		t.Fatalf("Close took %v with a silently dead peer", d)
 	}
 	if !connectedTo(b, n) {
 		t.Fatal("b noticed the silent cut; the test no longer reproduces the bug")
