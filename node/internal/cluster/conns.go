@@ -20,7 +20,8 @@ import (
 // then holds two: gossipsub keeps writing into the dead one, whose stream
 // it opened first, and since the peer stays "connected" it never opens
 // another. So whenever a peer has more than one connection we ping each
-// older one on its own stream. If one does not answer, we close every
+// on its own stream. If an older one does not answer while the newest does,
+// we close every
 // connection to the peer and redial it at once: closing only the dead one
 // is not enough, since gossipsub then forgets the peer's subscriptions
 // (which the peer sent once, on its live stream) and would never send to it
@@ -101,26 +102,36 @@ func (c *Cluster) closeStaleConns(ctx context.Context, p peer.ID) {
 			newest = cn
 		}
 	}
+	// The newest connection is probed too, as a control: when it does not
+	// answer either, the peer (or this process) is merely slow, not dead
+	// behind one connection.
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var dead []network.Conn
-	for _, cn := range conns {
-		if cn == newest {
-			continue
-		}
+	errs := make([]error, len(conns))
+	for i, cn := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := probeConn(ctx, cn, c.probeTimeout()); err != nil && ctx.Err() == nil {
-				c.log.Info("a connection no longer answers (peer restarted?): reconnecting", "remote", p,
-					"addr", cn.RemoteMultiaddr(), "opened", cn.Stat().Opened.Format(time.RFC3339), "err", err)
-				mu.Lock()
-				dead = append(dead, cn)
-				mu.Unlock()
-			}
+			errs[i] = probeConn(ctx, cn, c.probeTimeout())
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	var dead []network.Conn
+	for i, cn := range conns {
+		if cn == newest {
+			if errs[i] != nil {
+				return
+			}
+			continue
+		}
+		if errs[i] != nil {
+			dead = append(dead, cn)
+			c.log.Info("a connection no longer answers (peer restarted?): reconnecting", "remote", p,
+				"addr", cn.RemoteMultiaddr(), "opened", cn.Stat().Opened.Format(time.RFC3339), "err", errs[i])
+		}
+	}
 	if len(dead) == 0 {
 		return
 	}
