@@ -550,3 +550,29 @@ func TestSeedRestartedInMemoryAfterSilentCut(t *testing.T) {
 		t.Fatalf("stats: %+v", b.Stats())
 	}
 }
+
+// A newcomer at a member's address without the cluster key is never
+// adopted: its handshake fails, and that is counted.
+func TestNewIdentityStillNeedsTheClusterKey(t *testing.T) {
+	t.Parallel()
+	key1, key2 := make([]byte, 32), make([]byte, 32)
+	key1[0], key2[0] = 1, 2
+	cfg := testConfig()
+	cfg.ClusterKey = key1
+	a := newNode(t, cfg)
+	port := tcpPort(t, a)
+	cfg.Join = []string{joinAddr(a)}
+	b := newNode(t, cfg)
+	waitFor(t, 10*time.Second, "b joins a", func() bool { return connectedTo(b, a) })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg = testConfig()
+	cfg.ClusterKey = key2
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/" + port}
+	other := newNode(t, cfg)
+	waitFor(t, 5*time.Second, "handshake failures counted", func() bool { return b.Stats().HandshakeFailures >= 1 })
+	if connectedTo(b, other) || b.Stats().IdentityChanges != 0 {
+		t.Fatalf("adopted a peer without the cluster key: %+v", b.Stats())
+	}
+}
