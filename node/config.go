@@ -73,8 +73,10 @@ type Config struct {
 	// forwards or the testnet WAN emulator. Default: the listen addresses.
 	AnnounceAddrs []string
 
-	// Join lists the libp2p addresses (with /p2p/<peer id>) of any existing members; the rest of
-	// the cluster is learnt from the catalog. Default empty: start a new cluster.
+	// Join lists addresses of any existing members: libp2p multiaddrs with or without
+	// /p2p/<peer id> (the id is learnt by dialling), or http(s)://host:port URLs of a member's
+	// HTTP API. The rest of the cluster is learnt from the catalog. Default empty: start a new
+	// cluster.
 	Join []string
 
 	// DataDir persists the node's libp2p identity and the cluster catalog. Default "": both in

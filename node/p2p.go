@@ -164,9 +164,38 @@ func (n *Node) P2PAddrs() []string {
 	return out
 }
 
+// ValidateJoin reports whether s is a valid Config.Join entry and, when it is not, what is
+// wrong with it.
+func ValidateJoin(s string) error { return cluster.ValidateJoin(s) }
+
+// ClusterStats are the cluster's connection counters, cumulative since start. Every failure
+// counted here is also logged (rate-limited per peer).
+type ClusterStats struct {
+	Dials, DialFailures uint64 // dial attempts to members and join addresses, and the failed ones
+	HandshakeFailures   uint64 // dials refused at the handshake (different cluster key, not geocache)
+	RefusedPeers        uint64 // handshakes refused: peer not on the allow-list
+	MembersLost         uint64 // connections to members lost without a goodbye
+	MembersRegained     uint64 // lost members connected again
+	IdentityChanges     uint64 // members found again under a new peer id (restart without data dir)
+	StaleConnsClosed    uint64 // dead connections of a restarted peer closed
+	GossipResets        uint64 // members reconnected because gossip held no stream to them
+}
+
+// ClusterStats returns the cluster's connection counters (zero without replication).
+func (n *Node) ClusterStats() ClusterStats {
+	if n.cluster == nil {
+		return ClusterStats{}
+	}
+	s := n.cluster.Stats()
+	return ClusterStats{Dials: s.Dials, DialFailures: s.DialFailures, HandshakeFailures: s.HandshakeFailures,
+		RefusedPeers: s.Refused, MembersLost: s.MembersLost, MembersRegained: s.MembersRegained,
+		IdentityChanges: s.IdentityChanges, StaleConnsClosed: s.StaleConnsClosed, GossipResets: s.GossipResets}
+}
+
 // Member describes one node of the cluster as this node sees it.
 type Member struct {
 	PeerID    string
+	P2P       []string // libp2p addresses it announces (with /p2p/<peer id> for this node)
 	Region    string
 	Lat, Lon  float64
 	RESP      string // client address for the Redis protocol
@@ -193,6 +222,7 @@ func (n *Node) Members() []Member {
 		return []Member{self}
 	}
 	self.PeerID = n.cluster.ID().String()
+	self.P2P = n.P2PAddrs()
 	infos := map[string]PeerInfo{}
 	for _, pi := range n.repl.peerInfos() {
 		infos[pi.ID] = pi
@@ -203,7 +233,7 @@ func (n *Node) Members() []Member {
 			continue
 		}
 		pi := infos[m.PeerID]
-		out = append(out, Member{PeerID: m.PeerID, Region: m.Region, Lat: m.Lat, Lon: m.Lon, RESP: m.RESP,
+		out = append(out, Member{PeerID: m.PeerID, P2P: m.Addrs, Region: m.Region, Lat: m.Lat, Lon: m.Lon, RESP: m.RESP,
 			HTTP: m.HTTP, State: m.State, Version: m.Version, Connected: m.Connected, Reachable: pi.Reachable,
 			RTT: m.RTT, LastSeen: pi.LastSeen, Lag: pi.Lag, Behind: pi.Behind})
 	}

@@ -117,6 +117,7 @@ type Node struct {
 	replica     string // replica id of the current incarnation
 	offset      time.Duration
 	lastStart   time.Time
+	inMemory    bool // restarted without --data-dir and --join (RestartNewIdentity)
 }
 
 // P2P is the node's real libp2p listen address (only the relay dials it).
@@ -251,11 +252,14 @@ func (c *Cluster) args(n *Node) []string {
 		"--p2p-listen", fmt.Sprintf("/ip4/%s/tcp/%d", n.IP, p2pPort),
 		// Peers are told the relay front, never the real address.
 		"--p2p-announce", fmt.Sprintf("/ip4/%s/tcp/%d", n.FrontIP, p2pPort),
-		"--data-dir", n.DataDir,
 		"--resp-listen", n.RESP(),
 		"--http-listen", netip.AddrPortFrom(n.IP, httpPort).String(),
 		"--log-level", c.cfg.LogLevel,
 	}
+	if n.inMemory {
+		return append(a, c.cfg.ExtraArgs...)
+	}
+	a = append(a, "--data-dir", n.DataDir)
 	for _, o := range c.Nodes {
 		if o != n {
 			a = append(a, "--join", fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", o.FrontIP, p2pPort, o.PeerID))

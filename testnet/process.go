@@ -259,6 +259,31 @@ func (c *Cluster) Restart(ctx context.Context, name string, offset *time.Duratio
 	return c.waitHealthy(ctx, n)
 }
 
+// RestartNewIdentity kills a node and starts it in memory: no --data-dir (a new peer id, an
+// empty catalog) and no --join, as a seed restarted without its disk. The other members still
+// know it by its old peer id; they must find it again at its address. It waits until the node
+// answers.
+func (c *Cluster) RestartNewIdentity(ctx context.Context, name string) error {
+	n, err := c.Node(name)
+	if err != nil {
+		return err
+	}
+	if st, _, _ := n.State(); st == StateRunning || st == StatePaused {
+		if err := c.signal(n, syscall.SIGKILL, 10*time.Second); err != nil {
+			return err
+		}
+		c.Log.add("kill", n.Name)
+	}
+	n.mu.Lock()
+	n.inMemory = true
+	n.mu.Unlock()
+	if err := c.start(n); err != nil {
+		return err
+	}
+	c.Log.add("restart identity=new", n.Name)
+	return c.waitHealthy(ctx, n)
+}
+
 // Audit inspects every TCP connection of the node processes: node-to-node connections that do
 // not go through the emulator are bypasses.
 func (c *Cluster) Audit() (ConnAudit, error) {

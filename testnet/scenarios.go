@@ -68,6 +68,16 @@ sleep 5s
 continue $2
 sleep 4s
 `},
+		{Name: "restart-seed", Description: "Seed restarted without its disk: the first node is killed with SIGKILL and started again in memory, with no --data-dir and no --join (a new peer id, knowing nobody) while the workload continues; the others, which know it only by its old id, must find it at its address. Gossip must flow between every pair within 3 s of the restart, and the restarted node warms up from its peers.",
+			Script: `
+sleep 4s
+kill $0
+sleep 2s
+restart $0 identity=new
+gossip $0
+warmup $0
+sleep 3s
+`},
 		{Name: "ci", Description: "The short CI scenario: steady-state lag, a partition with heal and measured convergence, a kill -9 with restart and warm-up, then the full check.",
 			Script: `
 sleep 8s

@@ -57,7 +57,7 @@ func (s step) String() string {
 var scriptCommands = map[string]int{
 	"sleep": 1, "partition": -1, "isolate": 1, "cut": 2, "heal": -1, "stall": 2, "resume": 2,
 	"delay": 3, "flap": 2, "kill": 1, "stop": 1, "restart": 1, "pause": 1, "continue": 1,
-	"skew": 2, "warmup": 1, "workload": 1, "probe": 1, "converge": 0, "mark": -1,
+	"skew": 2, "warmup": 1, "workload": 1, "probe": 1, "converge": 0, "mark": -1, "gossip": 1,
 }
 
 // ParseScript parses and validates a scenario script.
@@ -107,6 +107,10 @@ func ParseScript(src string) ([]step, error) {
 		case "workload", "probe":
 			if st.args[0] != "on" && st.args[0] != "off" {
 				err = fmt.Errorf("%s takes on or off", st.cmd)
+			}
+		case "restart":
+			if v, ok := st.kv["identity"]; ok && v != "new" {
+				err = fmt.Errorf("restart takes identity=new or nothing")
 			}
 		case "flap":
 			for _, k := range []string{"period", "for"} {

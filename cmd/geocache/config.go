@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/geocache/geocache/node"
 )
 
 // Config is everything the daemon can be told, from flags, GEOCACHE_* environment variables and
@@ -201,7 +203,7 @@ func options() []option {
 	s, g = list(func(c *Config) *[]string { return &c.P2PAnnounce })
 	add(lst(opt("p2p-announce", "Cluster", "MULTIADDR", "address announced to peers instead of the listen addresses (behind NAT or a port forward)", s, g)))
 	s, g = list(func(c *Config) *[]string { return &c.Join })
-	add(lst(opt("join", "Cluster", "MULTIADDR", "address of any cluster member to join, with /p2p/<peer id>", s, g)))
+	add(lst(opt("join", "Cluster", "ADDR", "any cluster member to join: its libp2p multiaddr (/p2p/<peer id> optional) or its HTTP URL", s, g)))
 	s, g = list(func(c *Config) *[]string { return &c.Peers })
 	add(lst(opt("peer", "Cluster", "PEERID", "peer id allowed to connect; default: any peer holding the cluster key", s, g)))
 	s, g = str(func(c *Config) *string { return &c.ClusterName })
@@ -497,6 +499,14 @@ func (c *Config) validate() error {
 	for _, t := range c.HTTPTokens {
 		if len(t) < 16 {
 			return errors.New("--http-token values must be at least 16 characters")
+		}
+	}
+	for _, j := range c.Join {
+		if err := node.ValidateJoin(j); err != nil {
+			if u, perr := url.Parse(j); perr == nil && u.User != nil {
+				j = u.Redacted() // a join URL may carry an HTTP token
+			}
+			return fmt.Errorf("--join %s: %w", j, err)
 		}
 	}
 	return nil

@@ -59,6 +59,7 @@ func run(ctx context.Context, stopSignals func(), args []string, lookupenv func(
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	routeLibraryLogs(log)
 	d, err := start(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "geocache:", err)

@@ -41,12 +41,12 @@ lat: 48.85
 lon: 2.35
 max-memory: 64MiB
 default-ttl: 1h
-join: [/ip4/10.0.0.1/tcp/7379/p2p/QmA, /ip4/10.0.0.2/tcp/7379/p2p/QmB]
+join: [/ip4/10.0.0.1/tcp/7379/p2p/12D3KooWBen88rE78BWjSKfaD4KxfB3x1j3GeNHuQYXEJM6QpDBY, /ip4/10.0.0.2/tcp/7379/p2p/12D3KooWKuksLVLSkwcp4aoZA74QyAPXYpAxoSM5X23zAwwyKx9J]
 user: ["alice:pw1"]
 resp-listen: 127.0.0.1:7000
 `), 0o600)
 	cfg, err := loadConfig([]string{"--config", file, "--region=from-flag", "--max-entries", "5",
-		"--join", "/ip4/10.0.0.9/tcp/7379/p2p/QmZ"},
+		"--join", "/ip4/10.0.0.9/tcp/7379/p2p/12D3KooWDBwRrAmoyxTQ72k5Ccj3iKsvPqNpwyQtKfVeDhm2Aho8"},
 		env(map[string]string{"GEOCACHE_REGION": "from-env", "GEOCACHE_LAT": "1.5",
 			"GEOCACHE_USER": "bob:pw2, carol:pw3", "GEOCACHE_IDLE_TIMEOUT": "30s"}), func() {})
 	if err != nil {
@@ -63,7 +63,7 @@ resp-listen: 127.0.0.1:7000
 		{"default-ttl: file", cfg.DefaultTTL, time.Hour},
 		{"max-entries: flag", cfg.MaxEntries, 5},
 		{"idle-timeout: env", cfg.IdleTimeout, 30 * time.Second},
-		{"join: the flag replaces the file's list", strings.Join(cfg.Join, " "), "/ip4/10.0.0.9/tcp/7379/p2p/QmZ"},
+		{"join: the flag replaces the file's list", strings.Join(cfg.Join, " "), "/ip4/10.0.0.9/tcp/7379/p2p/12D3KooWDBwRrAmoyxTQ72k5Ccj3iKsvPqNpwyQtKfVeDhm2Aho8"},
 		{"user: the env replaces the file's list", strings.Join(cfg.Users, " "), "bob:pw2 carol:pw3"},
 		{"resp-listen: file", cfg.RESPListen, "127.0.0.1:7000"},
 		{"http-listen: default", cfg.HTTPListen, "127.0.0.1:8080"},
@@ -379,7 +379,7 @@ func TestClusterFlagsNeedAListenAddress(t *testing.T) {
 	t.Parallel()
 	var stderr strings.Builder
 	code := run(context.Background(), func() {}, []string{"--resp-listen", "127.0.0.1:0", "--http-listen", "",
-		"--p2p-listen", "", "--join", "/ip4/10.0.0.1/tcp/7379/p2p/QmA"}, env(nil), io.Discard, &stderr)
+		"--p2p-listen", "", "--join", "/ip4/10.0.0.1/tcp/7379/p2p/12D3KooWBen88rE78BWjSKfaD4KxfB3x1j3GeNHuQYXEJM6QpDBY"}, env(nil), io.Discard, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "need a --p2p-listen") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -422,12 +422,15 @@ func TestSignalShutdown(t *testing.T) {
 	if !strings.Contains(stderr.String(), "stopped") {
 		t.Errorf("logs lack the shutdown: %s", stderr.String())
 	}
+	if strings.Contains(stderr.String(), "level=ERROR") {
+		t.Errorf("a normal shutdown logged an ERROR: %s", stderr.String())
+	}
 }
 
 func TestEnvironmentEmptyValues(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "geocache.yaml")
-	os.WriteFile(file, []byte("region: from-file\njoin: [/ip4/10.0.0.1/tcp/7379/p2p/QmA]\n"), 0o600)
+	os.WriteFile(file, []byte("region: from-file\njoin: [/ip4/10.0.0.1/tcp/7379/p2p/12D3KooWBen88rE78BWjSKfaD4KxfB3x1j3GeNHuQYXEJM6QpDBY]\n"), 0o600)
 	cfg, err := loadConfig([]string{"--config", file}, env(map[string]string{
 		// An empty listen address disables the listener, as the empty flag does.
 		"GEOCACHE_HTTP_LISTEN": "", "GEOCACHE_P2P_LISTEN": "", "GEOCACHE_RESP_LISTEN": "",
@@ -446,7 +449,7 @@ func TestEnvironmentEmptyValues(t *testing.T) {
 		{"resp-listen", cfg.RESPListen, ""},
 		{"p2p-listen", len(cfg.P2PListen), 0},
 		{"region", cfg.Region, "from-file"},
-		{"join", strings.Join(cfg.Join, ","), "/ip4/10.0.0.1/tcp/7379/p2p/QmA"},
+		{"join", strings.Join(cfg.Join, ","), "/ip4/10.0.0.1/tcp/7379/p2p/12D3KooWBen88rE78BWjSKfaD4KxfB3x1j3GeNHuQYXEJM6QpDBY"},
 		{"log-level", cfg.LogLevel, "info"},
 		{"max-clients", cfg.MaxClients, 10000},
 		{"allow-insecure-remote", cfg.AllowInsecureRemote, false},

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/geocache/geocache/node"
 )
 
 // Metric descriptions. Counters are read from the node's statistics at scrape time, so the hot
@@ -58,6 +60,9 @@ var (
 		"Anti-entropy sync sessions that failed.", nil, nil)
 	descLogBytes = prometheus.NewDesc("geocache_replication_log_bytes",
 		"Bytes held by the delta log used to repair gaps.", nil, nil)
+	descClusterEvents = prometheus.NewDesc("geocache_cluster_events_total",
+		"Cluster connection events: dial, dial_failure, handshake_failure, refused_peer, member_lost, "+
+			"member_regained, identity_change, stale_conn_closed, gossip_reset. Each failure is also logged.", []string{"event"}, nil)
 )
 
 // cacheCollector exports the node's statistics and the per-peer cluster view.
@@ -66,7 +71,8 @@ type cacheCollector struct{ s *Server }
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOps, descHits, descMisses, descEvictions, descExpirations,
 		descBytes, descMaxBytes, descEntries, descStoreEntries, descTombstones, descTombstonesDropped,
-		descReadThrough, descOriginLoads, descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes} {
+		descReadThrough, descOriginLoads, descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes,
+		descClusterEvents} {
 		ch <- d
 	}
 }
@@ -124,4 +130,16 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSync, rs.SyncSessions)
 	counter(descSyncFailed, rs.SyncFailures)
 	gauge(descLogBytes, float64(rs.LogBytes))
+	if cs, ok := c.s.cluster.(interface{ ClusterStats() node.ClusterStats }); ok {
+		st := cs.ClusterStats()
+		for _, e := range []struct {
+			name string
+			v    uint64
+		}{{"dial", st.Dials}, {"dial_failure", st.DialFailures}, {"handshake_failure", st.HandshakeFailures},
+			{"refused_peer", st.RefusedPeers}, {"member_lost", st.MembersLost}, {"member_regained", st.MembersRegained},
+			{"identity_change", st.IdentityChanges}, {"stale_conn_closed", st.StaleConnsClosed},
+			{"gossip_reset", st.GossipResets}} {
+			counter(descClusterEvents, e.v, e.name)
+		}
+	}
 }

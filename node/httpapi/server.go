@@ -451,6 +451,8 @@ type memberJSON struct {
 	LagMs     float64 `json:"lag_ms"`
 	Behind    uint64  `json:"behind"`
 	LastSeen  string  `json:"last_seen,omitempty"`
+	// P2P are the member's libp2p addresses: --join accepts this node's URL and reads them.
+	P2P []string `json:"p2p,omitempty"`
 }
 
 // members is the cluster view: the backend's, or this node alone.
@@ -471,7 +473,7 @@ func (s *Server) listMembers(w http.ResponseWriter, _ *http.Request) {
 		}
 		out[i] = memberJSON{ID: id, Region: m.Region, Lat: m.Lat, Lon: m.Lon, RESP: m.RESP, HTTP: m.HTTP,
 			State: m.State, Version: m.Version, Self: m.Self, Connected: m.Connected, Reachable: m.Reachable,
-			RTTMs: durMs(m.RTT), LagMs: durMs(m.Lag), Behind: m.Behind}
+			RTTMs: durMs(m.RTT), LagMs: durMs(m.Lag), Behind: m.Behind, P2P: m.P2P}
 		if !m.LastSeen.IsZero() {
 			out[i].LastSeen = m.LastSeen.UTC().Format(time.RFC3339Nano)
 		}

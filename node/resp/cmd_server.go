@@ -266,6 +266,18 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("repl_sync_sessions", rs.SyncSessions)
 		line("repl_sync_failures", rs.SyncFailures)
 		line("repl_log_bytes", rs.LogBytes)
+		if cs, ok := s.cluster.(interface{ ClusterStats() node.ClusterStats }); ok {
+			st := cs.ClusterStats()
+			line("cluster_dials", st.Dials)
+			line("cluster_dial_failures", st.DialFailures)
+			line("cluster_handshake_failures", st.HandshakeFailures)
+			line("cluster_refused_peers", st.RefusedPeers)
+			line("cluster_members_lost", st.MembersLost)
+			line("cluster_members_regained", st.MembersRegained)
+			line("cluster_identity_changes", st.IdentityChanges)
+			line("cluster_stale_conns_closed", st.StaleConnsClosed)
+			line("cluster_gossip_resets", st.GossipResets)
+		}
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
 		if n := s.b.Len(); n > 0 {

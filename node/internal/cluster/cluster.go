@@ -17,7 +17,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/multiformats/go-multiaddr"
@@ -36,6 +35,7 @@ type Cluster struct {
 	c     counters
 
 	ps       *pubsub.PubSub
+	tr       *tracer
 	psCancel context.CancelFunc
 	env      *envelopeSource
 
@@ -53,6 +53,9 @@ type Cluster struct {
 	notes   *notifier
 	connSub event.Subscription
 	kick    chan struct{}
+	urls    sync.Map // placeholder peer.ID -> join URL (string)
+	warned  limiter  // rate limit of repeated warnings per peer
+	dups    *dupChecker
 
 	forgetMu  sync.Mutex
 	forgetFns []func(peer.ID)
@@ -106,7 +109,11 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		return err
 	}
 	c.id = c.host.ID()
+	c.table.self = c.id
 	c.log = cfg.Logger.With("component", "cluster", "peer", c.id.String())
+	c.gater.stranger = c.onStranger
+	c.dups = newDupChecker()
+	c.host.Network().Notify(&network.NotifyBundle{ConnectedF: c.onConnOpened})
 	c.gater.closePeer = func(p peer.ID) { _ = c.host.Network().ClosePeer(p) }
 	c.gater.unblocked = func(p peer.ID) { c.table.resetDial(p); c.kickDialer() }
 	if c.gater.allow == nil && len(cfg.ClusterKey) == 0 {
@@ -137,6 +144,7 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		}
 	}
 	tr := &tracer{topic: cfg.ClusterName + "/deltas/1", c: &c.c, newStream: kickAnnounce}
+	c.tr = tr
 	if c.ps, err = newPubSub(psCtx, cfg, c.host, tr); err != nil {
 		return err
 	}
@@ -161,21 +169,15 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		return err
 	}
 
-	for _, s := range cfg.Join {
-		ai, _ := parseP2PAddr(s) // validated
-		if ai.ID == c.id {
-			continue
-		}
-		c.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
-		c.table.mu.Lock()
-		c.table.get(ai.ID).seed = true
-		c.table.mu.Unlock()
+	if err := c.addJoinTargets(); err != nil {
+		return err
 	}
 
 	sub := c.connSub.Out()
 	c.goFn(func() { c.watchConnections(sub) })
 	c.goFn(func() { c.notes.run(c.ctx) })
 	c.goFn(func() { c.dialLoop(c.ctx) })
+	c.goFn(func() { c.dupLoop(c.ctx) })
 	if cfg.PingInterval > 0 {
 		c.goFn(func() { c.pingLoop(c.ctx) })
 	}
@@ -229,6 +231,13 @@ func (c *Cluster) shutdown() error {
 	}
 	c.wg.Wait()
 
+	// Hang up first: bitswap's Close waits for its workers, and a worker
+	// writing to a peer behind a silently dead link would hold it for 10 s.
+	if c.host != nil {
+		for _, p := range c.host.Network().Peers() {
+			_ = c.host.Network().ClosePeer(p)
+		}
+	}
 	var errs []error
 	if c.cat != nil {
 		errs = append(errs, c.cat.close())
@@ -399,5 +408,11 @@ func (c *Cluster) Stats() Stats {
 		Dials:             c.c.dials.Load(),
 		DialFailures:      c.c.dialFailures.Load(),
 		Forgotten:         c.c.forgotten.Load(),
+		HandshakeFailures: c.c.handshakeFailures.Load(),
+		MembersLost:       c.c.membersLost.Load(),
+		MembersRegained:   c.c.membersRegained.Load(),
+		IdentityChanges:   c.c.identityChanges.Load(),
+		StaleConnsClosed:  c.c.staleConns.Load(),
+		GossipResets:      c.c.gossipResets.Load(),
 	}
 }

@@ -426,7 +426,7 @@ func TestConfigValidation(t *testing.T) {
 		{"key length", func(c *Config) { c.ClusterKey = make([]byte, 31) }},
 		{"quic with key", func(c *Config) { c.ClusterKey = make([]byte, 32); c.EnableQUIC = true }},
 		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"nonsense"} }},
-		{"join without id", func(c *Config) { c.Join = []string{"/ip4/127.0.0.1/tcp/1"} }},
+		{"join not a multiaddr", func(c *Config) { c.Join = []string{"127.0.0.1:1"} }},
 		{"backoff order", func(c *Config) { c.ReconnectMin, c.ReconnectMax = time.Second, time.Millisecond }},
 		{"bad state", func(c *Config) { c.Self.State = "dancing" }},
 		{"tiny messages", func(c *Config) { c.MaxMessageSize = 10 }},

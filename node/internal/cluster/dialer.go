@@ -2,11 +2,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/multiformats/go-multiaddr"
 )
 
@@ -60,22 +63,56 @@ func (c *Cluster) mayDial(p peer.ID) bool {
 }
 
 // dial makes one connection attempt to p using the addresses in the
-// peerstore (from Join, the catalog and identify).
+// peerstore (from Join, the catalog and identify). When another peer
+// answers at p's address (p restarted with a new identity, or p is a
+// placeholder for a join address without an id), that peer is adopted.
+// A join URL is resolved to the member's id and addresses first.
 func (c *Cluster) dial(ctx context.Context, p peer.ID) {
 	defer c.table.dialDone(p, time.Now())
+	if u, ok := c.urls.Load(p); ok {
+		c.c.dials.Add(1)
+		id, addrs, err := c.resolveURL(ctx, u.(string))
+		if err != nil {
+			if ctx.Err() == nil {
+				c.dialFailed(p, err)
+			}
+			return
+		}
+		c.adopt(ctx, p, id, addrs)
+		return
+	}
+	c.connect(ctx, p)
+}
+
+// connect makes one connection attempt to p; it reports success.
+func (c *Cluster) connect(ctx context.Context, p peer.ID) bool {
 	c.c.dials.Add(1)
 	// Our own backoff paces redials, so bypass the swarm's (which would
 	// otherwise delay reconnection after a healed partition by 5s+).
 	dctx := network.WithForceDirectDial(ctx, "cluster member")
 	dctx = network.WithDialPeerTimeout(dctx, c.cfg.DialTimeout)
 	dctx, cancel := context.WithTimeout(dctx, c.cfg.DialTimeout)
-	defer cancel()
-	if err := c.host.Connect(dctx, peer.AddrInfo{ID: p}); err != nil {
-		c.c.dialFailures.Add(1)
-		if ctx.Err() == nil {
-			c.log.Debug("dial member", "peer", p, "err", err)
-		}
+	err := c.host.Connect(dctx, peer.AddrInfo{ID: p})
+	cancel()
+	if err == nil {
+		return true
 	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if actual, addr, ok := mismatch(err); ok && actual != p {
+		addrs := []multiaddr.Multiaddr{addr}
+		if addr == nil {
+			addrs = c.host.Peerstore().Addrs(p)
+		}
+		return c.adopt(ctx, p, actual, addrs)
+	}
+	if errors.Is(err, swarm.ErrDialToSelf) || strings.Contains(err.Error(), "dial to self attempted") {
+		// A join list shared by every member names us too.
+		return c.adopt(ctx, p, c.id, c.host.Peerstore().Addrs(p))
+	}
+	c.dialFailed(p, err)
+	return false
 }
 
 // learnAddrs adds a member's advertised addresses to the peerstore. They

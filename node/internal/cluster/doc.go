@@ -34,8 +34,19 @@
 // find all of them: every member announces its DAG heads to each peer that
 // connects and whenever they change, so records spread hop by hop even
 // without gossip relays. Members that are not connected are redialled with
-// per-peer exponential backoff, which also heals partitions. Connected
-// peers are pinged every PingInterval; [Member.RTT] is the smoothed result.
+// per-peer exponential backoff and never given up, which also heals
+// partitions. Connected peers are pinged every PingInterval; [Member.RTT] is
+// the smoothed result.
+//
+// Restarts (rejoin.go, conns.go). A dial that finds another peer id at a
+// member's address (a restart without the data directory) adopts that peer
+// if the gater admits it; join addresses without a peer id and join URLs are
+// dialled the same way under placeholder ids. A peer with a second
+// connection gets its older ones probed, and a dead one (a restart behind a
+// network cut) closes all of them so gossipsub starts afresh; a member that
+// answers no ping for 5 s, or that gossipsub holds no stream to, is hung up
+// and redialled. Every failure is logged, rate-limited per peer (loud.go),
+// and counted in [Stats].
 //
 // A member that left (MarkLeft, or a record with StateLeft) is listed as left
 // and no longer dialled; Forget, or ForgetAfter without a connection, deletes
@@ -48,8 +59,9 @@
 // # Concurrency
 //
 // All exported methods are safe for concurrent use. The cluster owns its
-// goroutines (connection watcher, notifier, dialer, pinger, record
-// refresher, catalog head announcer, message delivery); [Cluster.Close]
+// goroutines (connection watcher, notifier, dialer, duplicate-connection
+// checker, pinger, record refresher, catalog head announcer, message
+// delivery); [Cluster.Close]
 // stops them and waits for them, then closes the catalog, gossipsub, the
 // host and the datastore. Close is idempotent.
 //

@@ -98,7 +98,10 @@ func (c *Cluster) dropMember(p peer.ID, why string) bool {
 	}
 	seed := st.seed
 	if seed {
-		*st = peerState{seed: true, backoff: st.backoff, nextDial: st.nextDial, dialing: st.dialing}
+		// A Join peer stays a dial target, and what its address now answers as (replacedBy)
+		// keeps it from being redialled while that peer is connected.
+		*st = peerState{seed: true, backoff: st.backoff, nextDial: st.nextDial, dialing: st.dialing,
+			probe: st.probe, replacedBy: st.replacedBy}
 	} else {
 		delete(c.table.peers, p)
 	}

@@ -22,6 +22,7 @@ type Gater struct {
 
 	mu      sync.RWMutex
 	blocked map[peer.ID]struct{}
+	probes  map[peer.ID]struct{} // placeholder ids dialled to learn who listens at an address
 
 	refused     atomic.Uint64
 	blockedHits atomic.Uint64
@@ -29,12 +30,31 @@ type Gater struct {
 	// Set once by the Cluster after the host exists.
 	closePeer func(peer.ID)
 	unblocked func(peer.ID)
+	// stranger is told (without blocking) about every refused handshake of
+	// a peer not on the allow-list.
+	stranger func(dir network.Direction, p peer.ID, addr multiaddr.Multiaddr)
+}
+
+// addProbe admits dials to a placeholder id: nobody holds its key, so the
+// handshake always fails and names the peer that answered, which is then
+// judged like any other.
+func (g *Gater) addProbe(p peer.ID) {
+	g.mu.Lock()
+	g.probes[p] = struct{}{}
+	g.mu.Unlock()
+}
+
+func (g *Gater) isProbe(p peer.ID) bool {
+	g.mu.RLock()
+	_, ok := g.probes[p]
+	g.mu.RUnlock()
+	return ok
 }
 
 var _ connmgr.ConnectionGater = (*Gater)(nil)
 
 func newGater(allow []peer.ID) *Gater {
-	g := &Gater{blocked: make(map[peer.ID]struct{})}
+	g := &Gater{blocked: make(map[peer.ID]struct{}), probes: make(map[peer.ID]struct{})}
 	if len(allow) > 0 {
 		g.allow = make(map[peer.ID]struct{}, len(allow))
 		for _, p := range allow {
@@ -101,7 +121,7 @@ func (g *Gater) admit(p peer.ID) bool {
 }
 
 // InterceptPeerDial implements connmgr.ConnectionGater.
-func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.admit(p) }
+func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.isProbe(p) || g.admit(p) }
 
 // InterceptAddrDial implements connmgr.ConnectionGater; InterceptPeerDial
 // already decided.
@@ -114,8 +134,14 @@ func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 // InterceptSecured implements connmgr.ConnectionGater: the Noise handshake
 // has authenticated p.
-func (g *Gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.admit(p)
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
+	if g.admit(p) {
+		return true
+	}
+	if g.stranger != nil && !g.Allowed(p) {
+		g.stranger(dir, p, cm.RemoteMultiaddr())
+	}
+	return false
 }
 
 // InterceptUpgraded implements connmgr.ConnectionGater. It re-checks Block

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // minLevel wraps a slog.Handler and drops records below min. Libraries such
@@ -35,8 +36,24 @@ func (c crdtLogger) Info(a ...any)             { c.l.Debug(fmt.Sprint(a...)) }
 func (c crdtLogger) Infof(f string, a ...any)  { c.l.Debug(fmt.Sprintf(f, a...)) }
 func (c crdtLogger) Warn(a ...any)             { c.l.Warn(fmt.Sprint(a...)) }
 func (c crdtLogger) Warnf(f string, a ...any)  { c.l.Warn(fmt.Sprintf(f, a...)) }
-func (c crdtLogger) Error(a ...any)            { c.l.Error(fmt.Sprint(a...)) }
-func (c crdtLogger) Errorf(f string, a ...any) { c.l.Error(fmt.Sprintf(f, a...)) }
+func (c crdtLogger) Error(a ...any)            { c.error(fmt.Sprint(a...)) }
+func (c crdtLogger) Errorf(f string, a ...any) { c.error(fmt.Sprintf(f, a...)) }
+
+// error demotes what go-ds-crdt calls errors but is routine for us: its
+// workers report "context canceled" on every normal Close (Debug), and a
+// head whose DAG nodes cannot be fetched before dagFetchTimeout — its
+// author is gone or unreachable, it is retried at the next rebroadcast —
+// is a Warn.
+func (c crdtLogger) error(msg string) {
+	switch {
+	case strings.Contains(msg, context.Canceled.Error()):
+		c.l.Debug(msg)
+	case strings.Contains(msg, context.DeadlineExceeded.Error()):
+		c.l.Warn(msg)
+	default:
+		c.l.Error(msg)
+	}
+}
 
 // Fatal and Panic are never used by go-ds-crdt; they must not exit the
 // embedding process, so they log at Error and panic respectively.

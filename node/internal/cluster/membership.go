@@ -31,6 +31,20 @@ type peerState struct {
 	// leftMs is the unix ms (the member's clock) of its goodbye or of its last record saying it
 	// left; 0 while it is a member. A record written later makes it a member again.
 	leftMs int64
+	// probe marks a placeholder for a join address without a peer id (or
+	// an HTTP URL): dialling it only learns who answers there.
+	probe bool
+	// replacedBy is the peer now answering at this peer's address (a
+	// restart with a new identity, or the answer to a probe). While it is
+	// connected (or is us) this entry is not dialled.
+	replacedBy peer.ID
+
+	failures  int       // consecutive failed dials (for loud-failure logging)
+	failSince time.Time // first failure of the current run
+	failLog   time.Time // last failure logged
+	lost      bool      // a known member whose connection dropped
+	noStream  time.Time // connected but without an outbound gossip stream since (zero: has one)
+	pingFails int       // consecutive failed pings
 }
 
 // table is the membership view: catalog records joined with connection
@@ -38,10 +52,25 @@ type peerState struct {
 // calls out while holding it.
 type table struct {
 	mu    sync.Mutex
+	self  peer.ID
 	peers map[peer.ID]*peerState
 }
 
 func newTable() *table { return &table{peers: make(map[peer.ID]*peerState)} }
+
+// superseded reports whether st answers at an address now held by a peer
+// that is connected (or by us): redialling st would only reach that peer.
+// Caller holds mu.
+func (t *table) superseded(st *peerState) bool {
+	if st.replacedBy == "" {
+		return false
+	}
+	if st.replacedBy == t.self {
+		return true
+	}
+	r := t.peers[st.replacedBy]
+	return r != nil && r.connected
+}
 
 // get returns the state for p, creating it. Caller holds mu.
 func (t *table) get(p peer.ID) *peerState {
@@ -59,14 +88,20 @@ func (t *table) get(p peer.ID) *peerState {
 const rttAlpha = 0.25
 
 // recordPing folds one ping result into the smoothed RTT. A successful ping
-// also proves the link, so the dial backoff is reset.
-func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time) {
+// also proves the link, so the dial backoff is reset. It returns the number
+// of consecutive failed pings.
+func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.peers[p]
-	if st == nil || !ok {
-		return
+	if st == nil {
+		return 0
 	}
+	if !ok {
+		st.pingFails++
+		return st.pingFails
+	}
+	st.pingFails = 0
 	if st.rtt == 0 {
 		st.rtt = rtt
 	} else {
@@ -74,6 +109,7 @@ func (t *table) recordPing(p peer.ID, rtt time.Duration, ok bool, now time.Time)
 	}
 	st.lastSeen = now
 	st.backoff = 0
+	return 0
 }
 
 // setConnected applies a connectedness change; it reports whether the state
@@ -87,6 +123,7 @@ func (t *table) setConnected(p peer.ID, connected bool, now time.Time) bool {
 	}
 	st.connected = connected
 	st.lastSeen = now
+	st.pingFails = 0
 	if !connected {
 		// Redial after the current backoff (0 after a healthy link).
 		st.nextDial = now.Add(st.backoff)
@@ -125,11 +162,12 @@ func (t *table) dueDials(now time.Time, lo, hi time.Duration, may func(peer.ID) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, st := range t.peers {
-		if !st.direct && (st.known || st.connected) {
+		if !st.direct && !st.probe && (st.known || st.connected) {
 			st.direct = true
 			direct = append(direct, p)
 		}
-		if st.connected || st.dialing || !(st.known || st.seed) || now.Before(st.nextDial) || !may(p) {
+		if st.connected || st.dialing || !(st.known || st.seed) || now.Before(st.nextDial) ||
+			t.superseded(st) || (!st.probe && !may(p)) {
 			continue
 		}
 		if st.leftMs != 0 && !st.seed {
@@ -177,7 +215,7 @@ func (t *table) members() []Member {
 	defer t.mu.Unlock()
 	out := make([]Member, 0, len(t.peers)+1)
 	for p, st := range t.peers {
-		if !st.known && !st.connected {
+		if !st.known && !st.connected || st.probe {
 			continue
 		}
 		m := Member{Record: st.rec, Known: st.known, Connected: st.connected, RTT: st.rtt, LastSeen: st.lastSeen}
@@ -304,8 +342,10 @@ func (c *Cluster) watchConnections(sub <-chan any) {
 		}
 		if connected {
 			c.c.connects.Add(1)
+			c.linkUp(e.Peer, time.Now())
 		} else {
 			c.c.disconnects.Add(1)
+			c.linkDown(e.Peer)
 		}
 		c.notes.post(e.Peer, connected)
 		c.kickDialer() // register direct peer / schedule redial

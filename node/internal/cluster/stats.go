@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync"
 	"sync/atomic"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -27,9 +28,16 @@ type Stats struct {
 	Disconnects uint64 // peer disconnected transitions
 
 	CatalogUpdates uint64 // member records applied from the catalog (local writes included)
-	Dials          uint64 // dial attempts to known members
-	DialFailures   uint64 // failed dial attempts
+	Dials          uint64 // dial attempts to known members and join addresses
+	DialFailures   uint64 // failed dial attempts (each logged, rate-limited per peer)
 	Forgotten      uint64 // members forgotten (Forget, ForgetAfter, or deleted by another member)
+
+	HandshakeFailures uint64 // dials whose security handshake failed (different cluster key, not a geocache node)
+	MembersLost       uint64 // connections to known members lost without a goodbye
+	MembersRegained   uint64 // lost members connected again
+	IdentityChanges   uint64 // a new peer id found at a member's address (restart without data dir), adopted
+	StaleConnsClosed  uint64 // connections of a peer's previous incarnation that no longer answered, closed
+	GossipResets      uint64 // peers disconnected because gossip had no stream to them while connected
 }
 
 // counters are the live, atomically updated source of Stats.
@@ -40,6 +48,8 @@ type counters struct {
 	connects, disconnects                           atomic.Uint64
 	catalogUpdates, dials, dialFailures             atomic.Uint64
 	forgotten                                       atomic.Uint64
+	handshakeFailures, membersLost, membersRegained atomic.Uint64
+	identityChanges, staleConns, gossipResets       atomic.Uint64
 }
 
 // tracer counts gossipsub drops. gossipsub calls it from its event loop, so
@@ -51,11 +61,26 @@ type tracer struct {
 	// when our outbound gossip stream to a peer opens: from then on
 	// publications can reach that peer.
 	newStream func()
+
+	mu      sync.Mutex
+	streams map[peer.ID]struct{} // peers we hold an outbound gossip stream to
+}
+
+// hasStream reports whether gossipsub holds an outbound stream to p.
+func (t *tracer) hasStream(p peer.ID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.streams[p]
+	return ok
 }
 
 var _ pubsub.RawTracer = (*tracer)(nil)
 
-func (t *tracer) OnClosedOutboundStream(peer.ID)   {}
+func (t *tracer) OnClosedOutboundStream(p peer.ID) {
+	t.mu.Lock()
+	delete(t.streams, p)
+	t.mu.Unlock()
+}
 func (t *tracer) Join(string)                      {}
 func (t *tracer) Leave(string)                     {}
 func (t *tracer) Graft(peer.ID, string)            {}
@@ -87,7 +112,13 @@ func (t *tracer) RejectMessage(m *pubsub.Message, reason string) {
 	}
 }
 
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {
+func (t *tracer) OnNewOutboundStream(p peer.ID, _ protocol.ID) {
+	t.mu.Lock()
+	if t.streams == nil {
+		t.streams = make(map[peer.ID]struct{})
+	}
+	t.streams[p] = struct{}{}
+	t.mu.Unlock()
 	if t.newStream != nil {
 		t.newStream()
 	}
