@@ -420,8 +420,10 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the node's counters.
-func (n *Node) Stats() Stats {
-	s := n.store.Stats()
+func (n *Node) Stats() Stats { return n.statsFrom(n.store.Stats(), n.Len()) }
+
+// statsFrom completes the store's statistics s with the node's counters; keys is Len.
+func (n *Node) statsFrom(s lru.Stats, keys int) Stats {
 	th := n.tombHits.Load()
 	return Stats{
 		Hits:                   s.Hits - min(th, s.Hits),
@@ -430,7 +432,7 @@ func (n *Node) Stats() Stats {
 		Deletes:                n.deletes.Load(),
 		Evictions:              s.Evictions,
 		Expirations:            s.Expirations,
-		Keys:                   n.Len(),
+		Keys:                   keys,
 		Entries:                int(s.Entries),
 		Bytes:                  s.Bytes,
 		MaxMemory:              n.cfg.MaxMemory,
