@@ -52,6 +52,10 @@ type client struct {
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
 
+	multi   *multiState  // an open MULTI, else nil
+	watched []watchedKey // WATCHed keys
+	tx      Backend      // the transaction while EXEC runs the queued commands, else nil
+
 	authed          bool
 	closeAfterReply bool
 	pending         int // replies buffered since the last write-out

@@ -10,8 +10,10 @@ import (
 
 // Command flags.
 const (
-	flagNoAuth = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
-	flagWrite              // may write
+	flagNoAuth   = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
+	flagWrite                // may write
+	flagNoQueue              // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET)
+	flagKeyspace             // reads the whole keyspace: EXEC holds the whole store for it
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -26,6 +28,9 @@ type command struct {
 	flags int
 	fn    handler
 	subs  map[string]*command // subcommands of a container command (CLIENT, COMMAND, CONFIG)
+	// firstKey, lastKey and keyStep say which arguments are keys, as Redis's legacy key spec
+	// (lastKey -1: the last argument); firstKey 0: none. EXEC locks these keys.
+	firstKey, lastKey, keyStep int
 }
 
 // commandTable builds the command table. It is built per Server and never modified after.
@@ -93,6 +98,13 @@ func commandTable() map[string]*command {
 		sub("list", -2, 0, cmdClientList),
 	)
 
+	// Transactions.
+	add("multi", 1, flagNoQueue, cmdMulti)
+	add("exec", 1, flagNoQueue, cmdExec)
+	add("discard", 1, flagNoQueue, cmdDiscard)
+	add("watch", -2, flagNoQueue, cmdWatch)
+	add("unwatch", 1, 0, cmdUnwatch)
+
 	// geocache's own.
 	add("geocache.nearest", -3, 0, cmdNearest)
 
@@ -108,6 +120,21 @@ func commandTable() map[string]*command {
 	container("config", -2, 0, nil,
 		sub("get", -3, 0, cmdConfigGet),
 	)
+
+	// Key specs, for EXEC's locks.
+	for _, name := range []string{"get", "set", "getdel", "getex", "strlen", "expire", "pexpire",
+		"expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl", "persist", "type"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, 1, 1
+	}
+	for _, name := range []string{"mget", "del", "unlink", "exists", "touch"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, -1, 1
+	}
+	t["mset"].firstKey, t["mset"].lastKey, t["mset"].keyStep = 1, -1, 2
+	for _, name := range []string{"dbsize", "scan", "keys", "info"} {
+		t[name].flags |= flagKeyspace
+	}
+	t["quit"].flags |= flagNoQueue
+	t["reset"].flags |= flagNoQueue
 	return t
 }
 
@@ -131,28 +158,31 @@ func lookup(t map[string]*command, name []byte) *command {
 func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	cmd := lookup(s.cmds, argv[0])
 	if cmd == nil {
+		c.flagTransaction()
 		c.out = appendError(c.out, unknownCommand(argv))
 		return
 	}
 	if cmd.subs != nil && len(argv) >= 2 {
 		sub := lookup(cmd.subs, argv[1])
 		if sub == nil {
+			c.flagTransaction()
 			c.out = appendError(c.out, "ERR unknown subcommand '"+trunc(cstr(argv[1]), 128)+
 				"'. Try "+strings.ToUpper(string(cstr(argv[0])))+" HELP.")
 			return
 		}
 		cmd = sub
 	}
-	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity {
-		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity || cmd.fn == nil {
+		// (A container called without a subcommand is caught by its arity.)
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
-		c.out = appendError(c.out, "NOAUTH Authentication required.")
+		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
-	if cmd.fn == nil { // a container called without a subcommand is caught by its arity
-		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+	if c.multi != nil && cmd.flags&flagNoQueue == 0 {
+		c.queue(cmd, argv)
 		return
 	}
 	cmd.fn(ctx, s, c, argv)

@@ -30,7 +30,7 @@ var commands = []string{
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list",
-	"info", "wait",
+	"info", "wait", "multi", "exec", "discard", "watch", "unwatch",
 	"command", "command|count", "command|info", "command|docs", "command|list",
 	"config", "config|get",
 }
