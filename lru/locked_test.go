@@ -126,10 +126,11 @@ func TestLockedIsAtomic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				// b is written after a, so reading b first then a must never find b ahead.
-				vb, _, _ := c.Get(b, 0)
+				// a is written before b: were the two writes visible one at a time, a read of a
+				// between them followed by a read of b could find b behind a.
 				va, _, _ := c.Get(a, 0)
-				if vb > va {
+				vb, _, _ := c.Get(b, 0)
+				if vb < va {
 					torn.Add(1)
 				}
 			}
