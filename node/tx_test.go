@@ -328,3 +328,25 @@ func TestRemoteUnitWithBadDeltaIsRefusedWhole(t *testing.T) {
 		t.Fatalf("a repeated unit: applied %d, stats %+v", got, b.ReplicationStats())
 	}
 }
+
+// TestKeyStateSeesReplicatedWrites: a WATCH on one node sees a peer's write once it is applied
+// here, and an older peer write that loses LWW does not count as a change.
+func TestKeyStateSeesReplicatedWrites(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	mustSet(t, a, "k", "1", SetOptions{})
+	converged(t, a, b)
+	w := a.KeyState("k")
+	old := crdt.Delta{Key: "k", Entry: crdt.Entry{Value: []byte("old"), Type: crdt.TypeLWW, Seq: 1,
+		Version: crdt.Version{TS: crdt.MakeTimestamp(a.nowMs()-1000, 0), Replica: 42}}}
+	a.repl.apply(&old)
+	if w.Changed(a.KeyState("k")) {
+		t.Fatal("an older replicated write that lost LWW changed the watched state")
+	}
+	mustSet(t, b, "k", "2", SetOptions{})
+	waitFor(t, func() bool { v, _ := mustGet(t, a, "k"); return v == "2" })
+	if !w.Changed(a.KeyState("k")) {
+		t.Fatal("a replicated write applied here did not change the watched state")
+	}
+}
