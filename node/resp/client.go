@@ -55,6 +55,7 @@ type client struct {
 	multi   *multiState  // an open MULTI, else nil
 	watched []watchedKey // WATCHed keys
 	tx      Backend      // the transaction while EXEC runs the queued commands, else nil
+	offLoop bool         // running on a goroutine an event loop handed the connection to
 
 	authed          bool
 	closeAfterReply bool

@@ -14,6 +14,8 @@ const (
 	flagWrite                // may write
 	flagNoQueue              // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET)
 	flagKeyspace             // reads the whole keyspace: EXEC holds the whole store for it
+	flagNoScript             // not allowed from a script (redis.call)
+	flagAllowBusy            // runs while a script is busy (Redis's allow_busy)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -105,6 +107,18 @@ func commandTable() map[string]*command {
 	add("watch", -2, flagNoQueue, cmdWatch)
 	add("unwatch", 1, 0, cmdUnwatch)
 
+	// Scripting.
+	add("eval", -3, flagNoScript, cmdEval)
+	add("evalsha", -3, flagNoScript, cmdEvalSha)
+	add("eval_ro", -3, flagNoScript, cmdEval)
+	add("evalsha_ro", -3, flagNoScript, cmdEvalSha)
+	container("script", -2, flagNoScript, nil,
+		sub("load", 3, flagNoScript, cmdScriptLoad),
+		sub("exists", -3, flagNoScript, cmdScriptExists),
+		sub("flush", -2, flagNoScript, cmdScriptFlush),
+		sub("kill", 2, flagNoScript|flagAllowBusy, cmdScriptKill),
+	)
+
 	// geocache's own.
 	add("geocache.nearest", -3, 0, cmdNearest)
 
@@ -130,11 +144,25 @@ func commandTable() map[string]*command {
 		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, -1, 1
 	}
 	t["mset"].firstKey, t["mset"].lastKey, t["mset"].keyStep = 1, -1, 2
-	for _, name := range []string{"dbsize", "scan", "keys", "info"} {
+	// Scripts may name any key: inside EXEC they need the whole store too.
+	for _, name := range []string{"dbsize", "scan", "keys", "info", "eval", "evalsha", "eval_ro", "evalsha_ro"} {
 		t[name].flags |= flagKeyspace
 	}
 	t["quit"].flags |= flagNoQueue
 	t["reset"].flags |= flagNoQueue
+	// As Redis's command flags; WATCH, though allow_busy in Redis, waits for a script here
+	// (it reads the store, which the script holds).
+	for _, name := range []string{"multi", "exec", "discard", "watch", "unwatch", "hello", "auth",
+		"quit", "reset", "wait", "client", "eval", "evalsha", "eval_ro", "evalsha_ro", "script"} {
+		t[name].flags |= flagNoScript
+		for _, sub := range t[name].subs {
+			sub.flags |= flagNoScript
+		}
+	}
+	t["config"].subs["get"].flags |= flagNoScript
+	for _, name := range []string{"multi", "discard", "unwatch", "hello", "auth", "quit", "reset"} {
+		t[name].flags |= flagAllowBusy
+	}
 	return t
 }
 
@@ -179,6 +207,9 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.reject(cmd, "NOAUTH Authentication required.")
+		return
+	}
+	if s.gateScript(ctx, c, cmd, argv) {
 		return
 	}
 	if c.multi != nil && cmd.flags&flagNoQueue == 0 {

@@ -19,6 +19,11 @@ type Server struct {
 	rt      ReadThrougher // nil if the backend cannot read through to other regions
 	cluster Cluster       // nil if the backend has no cluster view
 	tr      Transactor    // nil if the backend cannot run transactions
+	scripts scriptCache
+	// scriptMu lets one script run at a time; script is the one running, for the busy gate
+	// and SCRIPT KILL.
+	scriptMu sync.Mutex
+	script   atomic.Pointer[scriptRun]
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time

@@ -31,6 +31,8 @@ var commands = []string{
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list",
 	"info", "wait", "multi", "exec", "discard", "watch", "unwatch",
+	"eval", "evalsha", "eval_ro", "evalsha_ro",
+	"script", "script|load", "script|exists", "script|flush", "script|kill",
 	"command", "command|count", "command|info", "command|docs", "command|list",
 	"config", "config|get",
 }
