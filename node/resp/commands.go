@@ -10,12 +10,12 @@ import (
 
 // Command flags.
 const (
-	flagNoAuth   = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
-	flagWrite                // may write
-	flagNoQueue              // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET)
-	flagKeyspace             // reads the whole keyspace: EXEC holds the whole store for it
-	flagNoScript             // not allowed from a script (redis.call)
-	flagAllowBusy            // runs while a script is busy (Redis's allow_busy)
+	flagNoAuth    = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
+	flagWrite                 // may write
+	flagNoQueue               // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET)
+	flagKeyspace              // reads the whole keyspace: EXEC holds the whole store for it
+	flagNoScript              // not allowed from a script (redis.call)
+	flagAllowBusy             // runs while a script is busy (Redis's allow_busy)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container

@@ -24,9 +24,9 @@ type Server struct {
 	// and SCRIPT KILL.
 	scriptMu sync.Mutex
 	script   atomic.Pointer[scriptRun]
-	cmds    map[string]*command
-	authOn  bool
-	started time.Time
+	cmds     map[string]*command
+	authOn   bool
+	started  time.Time
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
