@@ -16,6 +16,7 @@ const (
 	flagKeyspace              // reads the whole keyspace: EXEC holds the whole store for it
 	flagNoScript              // not allowed from a script (redis.call)
 	flagAllowBusy             // runs while a script is busy (Redis's allow_busy)
+	flagNoGate                // does not take the script gate: scripts (serialised by their own lock), WAIT (blocks)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -108,10 +109,10 @@ func commandTable() map[string]*command {
 	add("unwatch", 1, 0, cmdUnwatch)
 
 	// Scripting.
-	add("eval", -3, flagNoScript, cmdEval)
-	add("evalsha", -3, flagNoScript, cmdEvalSha)
-	add("eval_ro", -3, flagNoScript, cmdEval)
-	add("evalsha_ro", -3, flagNoScript, cmdEvalSha)
+	add("eval", -3, flagNoScript|flagNoGate, cmdEval)
+	add("evalsha", -3, flagNoScript|flagNoGate, cmdEvalSha)
+	add("eval_ro", -3, flagNoScript|flagNoGate, cmdEval)
+	add("evalsha_ro", -3, flagNoScript|flagNoGate, cmdEvalSha)
 	container("script", -2, flagNoScript, nil,
 		sub("load", 3, flagNoScript, cmdScriptLoad),
 		sub("exists", -3, flagNoScript, cmdScriptExists),
@@ -124,7 +125,7 @@ func commandTable() map[string]*command {
 
 	// Server.
 	add("info", -1, 0, cmdInfo)
-	add("wait", 3, 0, cmdWait)
+	add("wait", 3, flagNoGate, cmdWait)
 	container("command", -1, 0, cmdCommand,
 		sub("count", 2, 0, cmdCommandCount),
 		sub("info", -2, 0, cmdCommandInfo),
@@ -209,8 +210,20 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
-	if s.gateScript(ctx, c, cmd, argv) {
-		return
+	if cmd.flags&flagAllowBusy == 0 {
+		// A script holds the store: commands wait for it (or answer BUSY), off the event loop.
+		if cmd.flags&flagNoGate != 0 {
+			if run := s.script.Load(); run != nil && run.isBusy() {
+				c.reject(cmd, errBusy)
+				return
+			}
+		} else {
+			if !s.gate.TryRLock() {
+				s.gateScript(ctx, c, cmd, argv)
+				return
+			}
+			defer s.gate.RUnlock()
+		}
 	}
 	if c.multi != nil && cmd.flags&flagNoQueue == 0 {
 		c.queue(cmd, argv)

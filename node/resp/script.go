@@ -110,33 +110,36 @@ func (r *scriptRun) isBusy() bool {
 	}
 }
 
-// gateScript holds back a command while a script runs: before the busy time it waits for the
-// script (off the event loop), after it the command answers -BUSY. It reports whether the
-// command was answered or handed to a goroutine.
-func (s *Server) gateScript(ctx context.Context, c *client, cmd *command, argv [][]byte) bool {
-	run := s.script.Load()
-	if run == nil || cmd.flags&flagAllowBusy != 0 || c.tx != nil {
-		return false
-	}
-	if run.isBusy() {
+// gateScript holds back a command that found a script running: before the script's busy time
+// it waits for the script (off the event loop) and runs then, after it the command answers
+// -BUSY.
+func (s *Server) gateScript(ctx context.Context, c *client, cmd *command, argv [][]byte) {
+	if run := s.script.Load(); run != nil && run.isBusy() {
 		c.reject(cmd, errBusy)
-		return true
+		return
 	}
 	if c.loop != nil && !c.offLoop {
 		c.wait = &waitRequest{run: func(ctx context.Context) {
 			c.offLoop = true
 			defer func() { c.offLoop = false }()
-			s.waitScript(ctx, run)
+			s.waitScript(ctx)
 			s.dispatch(ctx, c, argv)
 		}}
-		return true
+		return
 	}
-	s.waitScript(ctx, run)
+	s.waitScript(ctx)
 	s.dispatch(ctx, c, argv)
-	return true
 }
 
-func (s *Server) waitScript(ctx context.Context, run *scriptRun) {
+// waitScript waits until the running script ends or passes its busy time.
+func (s *Server) waitScript(ctx context.Context) {
+	run := s.script.Load()
+	if run == nil {
+		// The script is leaving the gate: wait for the gate itself.
+		s.gate.RLock()
+		s.gate.RUnlock() //nolint:staticcheck // an empty critical section: we only wait
+		return
+	}
 	select {
 	case <-run.done:
 	case <-run.busy:
@@ -214,10 +217,14 @@ func (s *Server) runScript(ctx context.Context, c *client, sha string, proto *lu
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := &scriptRun{cancel: cancel, busy: make(chan struct{}), done: make(chan struct{})}
+	// Registered before taking the gate, so that a command that fails to take it finds the
+	// script to wait for.
 	s.script.Store(run)
+	s.gate.Lock()
 	timer := time.AfterFunc(s.cfg.ScriptBusyTime, func() { close(run.busy) })
 	defer func() {
 		timer.Stop()
+		s.gate.Unlock()
 		s.script.Store(nil)
 		close(run.done)
 	}()

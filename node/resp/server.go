@@ -24,9 +24,13 @@ type Server struct {
 	// and SCRIPT KILL.
 	scriptMu sync.Mutex
 	script   atomic.Pointer[scriptRun]
-	cmds     map[string]*command
-	authOn   bool
-	started  time.Time
+	// gate is held shared by every command while it runs and exclusively by a running script:
+	// a command that cannot take it waits for the script without holding a store lock, so an
+	// event loop never blocks behind a script.
+	gate    sync.RWMutex
+	cmds    map[string]*command
+	authOn  bool
+	started time.Time
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
