@@ -109,14 +109,20 @@ func (tx *Tx) commit() {
 	tx.n.unitSink(unit)
 }
 
+// holds checks that key is declared to the transaction.
 func (tx *Tx) holds(key string) error {
-	if len(key) > tx.n.cfg.MaxKeySize {
-		return ErrKeyTooLarge
-	}
 	if !tx.l.Holds(key) {
 		return ErrNotLocked
 	}
 	return nil
+}
+
+// writable checks that key is declared and small enough to be written.
+func (tx *Tx) writable(key string) error {
+	if err := tx.n.checkKey(key); err != nil {
+		return err
+	}
+	return tx.holds(key)
 }
 
 // write stamps a write of the transaction replacing cur: a fresh version above cur's, and the
@@ -187,7 +193,7 @@ func (tx *Tx) Peek(_ context.Context, key string) (Item, bool, error) {
 // Set is Node.Set inside the transaction.
 func (tx *Tx) Set(_ context.Context, key string, val []byte, opt SetOptions) (SetResult, error) {
 	n := tx.n
-	if err := tx.holds(key); err != nil {
+	if err := tx.writable(key); err != nil {
 		return SetResult{}, err
 	}
 	if len(val) > n.cfg.MaxValueSize {
@@ -231,7 +237,7 @@ func (tx *Tx) Set(_ context.Context, key string, val []byte, opt SetOptions) (Se
 func (tx *Tx) MSet(ctx context.Context, kv map[string][]byte) error {
 	size := 0
 	for k, v := range kv {
-		if err := tx.holds(k); err != nil {
+		if err := tx.writable(k); err != nil {
 			return err
 		}
 		if len(v) > tx.n.cfg.MaxValueSize {
@@ -253,7 +259,7 @@ func (tx *Tx) MSet(ctx context.Context, kv map[string][]byte) error {
 // Delete is Node.Delete inside the transaction.
 func (tx *Tx) Delete(_ context.Context, keys ...string) (int, error) {
 	for _, k := range keys {
-		if err := tx.holds(k); err != nil {
+		if err := tx.writable(k); err != nil {
 			return 0, err
 		}
 		if err := tx.room(k, 0); err != nil {
@@ -271,7 +277,7 @@ func (tx *Tx) Delete(_ context.Context, keys ...string) (int, error) {
 
 // GetDel is Node.GetDel inside the transaction.
 func (tx *Tx) GetDel(_ context.Context, key string) (Item, bool, error) {
-	if err := tx.holds(key); err != nil {
+	if err := tx.writable(key); err != nil {
 		return Item{}, false, err
 	}
 	if err := tx.room(key, 0); err != nil {
@@ -347,7 +353,7 @@ func (tx *Tx) Persist(_ context.Context, key string) (bool, error) {
 
 // rewriteExpiry is Node.rewriteExpiry inside the transaction; keep the two in step.
 func (tx *Tx) rewriteExpiry(key string, atMs int64, persist bool) (bool, error) {
-	if err := tx.holds(key); err != nil {
+	if err := tx.writable(key); err != nil {
 		return false, err
 	}
 	if err := tx.room(key, 0); err != nil {

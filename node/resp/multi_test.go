@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -176,6 +177,14 @@ func TestWatchSeesOtherClientsWrites(t *testing.T) {
 		{a, []string{"SET", "k", "a2"}, "+QUEUED\r\n"},
 		{a, []string{"EXEC"}, "*-1\r\n"},
 		{a, []string{"GET", "k"}, "$1\r\nb\r\n"},
+		// An oversized key answers inside EXEC as outside it: a miss to read, an error to write.
+		{a, []string{"MULTI"}, "+OK\r\n"},
+		{a, []string{"GET", strings.Repeat("k", 20000)}, "+QUEUED\r\n"},
+		{a, []string{"SET", strings.Repeat("k", 20000), "v"}, "+QUEUED\r\n"},
+		{a, []string{"SET", "small", "v"}, "+QUEUED\r\n"},
+		{a, []string{"EXEC"}, "*3\r\n$-1\r\n-ERR key exceeds the maximum key size\r\n+OK\r\n"},
+		{a, []string{"GET", strings.Repeat("k", 20000)}, "$-1\r\n"},
+		{a, []string{"SET", strings.Repeat("k", 20000), "v"}, "-ERR key exceeds the maximum key size\r\n"},
 	}
 	for i, st := range steps {
 		if got := st.c.do(t, st.args...); got != st.want {
