@@ -350,3 +350,55 @@ func TestKeyStateSeesReplicatedWrites(t *testing.T) {
 		t.Fatal("a replicated write applied here did not change the watched state")
 	}
 }
+
+// TestP2PTransactionAsUnit: over real libp2p gossip and sync, with a partition in the middle,
+// b's readers never see half of a's transactions.
+func TestP2PTransactionAsUnit(t *testing.T) {
+	t.Parallel()
+	a, b, c := p2pCluster(t)
+	keys := txKeys(8)
+	stop := watchTorn(b, keys)
+	for i := range 100 {
+		writeTx(t, a, keys, i)
+	}
+	waitFor(t, func() bool { v, _ := mustGet(t, b, "tx7"); return v == "99" })
+	block(a, b)
+	block(a, c)
+	waitFor(t, func() bool { return reachablePeers(a) == 0 })
+	for i := 100; i < 200; i++ {
+		writeTx(t, a, keys, i)
+	}
+	unblock(a, b)
+	unblock(a, c)
+	converged(t, a, b, c)
+	if torn := stop(); torn != 0 {
+		t.Fatalf("%d reads on b saw half of a transaction", torn)
+	}
+	if v, _ := mustGet(t, c, "tx0"); v != "199" {
+		t.Fatalf("c: tx0 = %q", v)
+	}
+	if st := b.ReplicationStats(); st.DeltasRejected != 0 {
+		t.Fatalf("b rejected deltas: %+v", st)
+	}
+}
+
+func TestAtomicAllWritesAreOneUnit(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	var units [][]crdt.Delta
+	n.sink = func(crdt.Delta) { t.Error("a write of the transaction replicated alone") }
+	n.unitSink = func(ds []crdt.Delta) { units = append(units, ds) }
+	ctx := context.Background()
+	err := n.AtomicAll(ctx, func(tx *Tx) error {
+		for _, k := range []string{"x", "y", "z"} {
+			if _, err := tx.Set(ctx, k, []byte(k), SetOptions{}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Delete(ctx, "x")
+		return err
+	})
+	if err != nil || len(units) != 1 || len(units[0]) != 3 {
+		t.Fatalf("err %v, units %+v", err, units)
+	}
+}
