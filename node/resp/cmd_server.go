@@ -55,6 +55,7 @@ func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.wait = req
 		return
 	}
+	c.ungate()
 	s.runWait(ctx, c, req)
 }
 

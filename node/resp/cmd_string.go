@@ -116,6 +116,7 @@ func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.wait = &waitRequest{run: run}
 		return
 	}
+	c.ungate()
 	run(ctx)
 }
 

@@ -217,7 +217,7 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 				c.reject(cmd, errBusy)
 				return
 			}
-		} else {
+		} else if !c.gated {
 			if !s.gate.TryRLock() {
 				s.gateScript(ctx, c, cmd, argv)
 				return

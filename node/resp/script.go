@@ -206,6 +206,7 @@ func (s *Server) startScript(ctx context.Context, c *client, sha string, proto *
 		c.wait = &waitRequest{run: run}
 		return
 	}
+	c.ungate() // the script takes the gate exclusively
 	run(ctx)
 }
 
