@@ -66,6 +66,11 @@ func (c *Cache[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V])
 func (s *shard[K, V]) apply(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.applyHeld(c, h, key, now, fn, rm)
+}
+
+// applyHeld is apply under the shard's write lock, held by the caller.
+func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	l := s.find(h, key)
 	var e *entry[K, V]
 	if l != 0 {

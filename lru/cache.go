@@ -308,11 +308,17 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the counters, summed shard by shard.
-func (c *Cache[K, V]) Stats() Stats {
+func (c *Cache[K, V]) Stats() Stats { return c.stats(true) }
+
+// stats sums the shards' counters, taking each shard's read lock when lock is set (a Locked
+// holding every shard passes false).
+func (c *Cache[K, V]) stats(lock bool) Stats {
 	var st Stats
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.RLock()
+		if lock {
+			s.mu.RLock()
+		}
 		st.Evictions += s.evictions
 		st.Expirations += s.expirations
 		st.Entries += uint64(s.n)
@@ -320,7 +326,9 @@ func (c *Cache[K, V]) Stats() Stats {
 		st.TombstonesDropped += s.tombDropped
 		st.TombstonesCollected += s.tombCollected
 		st.Bytes += s.bytes
-		s.mu.RUnlock()
+		if lock {
+			s.mu.RUnlock()
+		}
 		st.Hits += s.hits.Load()
 		st.Misses += s.misses.Load()
 	}

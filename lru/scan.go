@@ -29,6 +29,12 @@ type item[K comparable, V any] struct {
 //
 // A cursor is the shard number in the high 32 bits and the slot in the low 32 bits.
 func (c *Cache[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
+	return c.scan(cursor, count, now, fn, true)
+}
+
+// scan is Scan, taking each shard's read lock when lock is set (a Locked holding every shard
+// passes false).
+func (c *Cache[K, V]) scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64), lock bool) (next uint64) {
 	if count <= 0 {
 		count = 10
 	}
@@ -40,7 +46,9 @@ func (c *Cache[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, v
 	items := make([]item[K, V], 0, min(count, 1024))
 	for si < uint64(len(c.shards)) && len(items) < count && work > 0 {
 		s := &c.shards[si]
-		s.mu.RLock()
+		if lock {
+			s.mu.RLock()
+		}
 		for ; slot < s.used && len(items) < count && work > 0; slot++ {
 			work--
 			e := s.at(slot)
@@ -49,7 +57,9 @@ func (c *Cache[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, v
 			}
 		}
 		end := slot >= s.used
-		s.mu.RUnlock()
+		if lock {
+			s.mu.RUnlock()
+		}
 		if end {
 			si, slot = si+1, 0
 		}

@@ -31,11 +31,15 @@ func (n *Node) IncrBy(ctx context.Context, key string, delta int64) (int64, erro
 	if err := n.checkKey(key); err != nil {
 		return 0, err
 	}
-	nowMs := n.nowMs()
+	return n.incrBy(nodeWriter{n}, n.nowMs(), key, delta)
+}
+
+// incrBy is IncrBy through w (the node, or a transaction).
+func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, error) {
 	var res int64
 	var err error
 	var out crdt.Entry
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		var c crdt.Counter
 		if c, err = counterFrom(&cur); err != nil {
 			return lru.Update[value]{Action: lru.Keep}
@@ -46,7 +50,7 @@ func (n *Node) IncrBy(ctx context.Context, key string, delta int64) (int64, erro
 			err = ErrOverflow
 			return lru.Update[value]{Action: lru.Keep}
 		}
-		v := n.newValue(nowMs, &cur, nil, 0)
+		v := w.stamp(nowMs, &cur, nil, 0)
 		res, _ = c.Add(n.replica, v.seq, delta)
 		v.typ = crdt.TypeCounter
 		v.data = crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq)
@@ -59,7 +63,7 @@ func (n *Node) IncrBy(ctx context.Context, key string, delta int64) (int64, erro
 		return 0, err
 	}
 	n.sets.Add(1)
-	n.emit(key, out)
+	w.emit(key, out)
 	return res, nil
 }
 
@@ -147,12 +151,16 @@ func (n *Node) Modify(ctx context.Context, key string, fn func(cur []byte, live 
 	if err := n.checkKey(key); err != nil {
 		return nil, err
 	}
-	nowMs := n.nowMs()
+	return n.modify(nodeWriter{n}, n.nowMs(), key, fn)
+}
+
+// modify is Modify through w (the node, or a transaction).
+func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, live bool) ([]byte, bool, error)) ([]byte, error) {
 	var res []byte
 	var err error
 	var out crdt.Entry
 	var wrote bool
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
 		var old []byte
 		ct := ""
@@ -178,7 +186,7 @@ func (n *Node) Modify(ctx context.Context, key string, fn func(cur []byte, live 
 		if live {
 			exp = cur.Expiry
 		}
-		v := n.newValue(nowMs, &cur, data, flags)
+		v := w.stamp(nowMs, &cur, data, flags)
 		res, out, wrote = next, v.entry(exp), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
@@ -187,7 +195,7 @@ func (n *Node) Modify(ctx context.Context, key string, fn func(cur []byte, live 
 	}
 	if wrote {
 		n.sets.Add(1)
-		n.emit(key, out)
+		w.emit(key, out)
 	}
 	return res, nil
 }

@@ -15,4 +15,14 @@
 // All methods of Node are safe for concurrent use. Node owns its goroutines (a janitor that
 // reclaims expired entries without reads and collects stable tombstones); Close stops them and
 // waits. User code (a Loader, a Codec) is never called under a lock.
+//
+// # Transactions
+//
+// Atomic and AtomicAll run a function with the store locks of a set of keys (or of every
+// shard) held, taken in shard order; other operations hold one shard lock at a time, so no
+// deadlock is possible and no other goroutine sees part of a transaction. The function works
+// through a Tx and must not call the Node. A transaction's writes share one dot and are
+// replicated as one unit that every peer applies under the locks of its keys; conflicts are
+// still resolved per key (LWW). The function is the caller's code run under locks: it must be
+// short, and it is the one exception to the rule above.
 package node

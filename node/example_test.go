@@ -66,3 +66,32 @@ func ExampleMemoize() {
 	// fetching 7
 	// user-7
 }
+
+// ExampleNode_Atomic moves an amount between two keys: no reader on this node sees one key
+// changed without the other, and the two writes replicate as one unit.
+func ExampleNode_Atomic() {
+	n, err := node.New(node.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	n.Set(ctx, "alice", []byte("10"), node.SetOptions{})
+	n.Set(ctx, "bob", []byte("0"), node.SetOptions{})
+
+	err = n.Atomic(ctx, []string{"alice", "bob"}, func(tx *node.Tx) error {
+		a, _, _ := tx.Get(ctx, "alice")
+		b, _, _ := tx.Get(ctx, "bob")
+		var x, y int
+		fmt.Sscan(string(a.Value), &x)
+		fmt.Sscan(string(b.Value), &y)
+		if _, err := tx.Set(ctx, "alice", fmt.Append(nil, x-3), node.SetOptions{}); err != nil {
+			return err
+		}
+		_, err := tx.Set(ctx, "bob", fmt.Append(nil, y+3), node.SetOptions{})
+		return err
+	})
+	items, _, _ := n.MGet(ctx, "alice", "bob")
+	fmt.Println(err, string(items[0].Value), string(items[1].Value))
+	// Output: <nil> 7 3
+}

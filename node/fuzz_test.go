@@ -15,8 +15,12 @@ func FuzzGossipMessage(f *testing.F) {
 	hb := appendHeartbeat(nil, &heartbeat{replica: 7, seq: 3, hlc: 99, vector: []crdt.ReplicaState{{Replica: 7, Prefix: 3}}})
 	batch := crdt.AppendBatch([]byte{msgDeltas}, &crdt.Batch{From: 7, Deltas: []crdt.Delta{{Key: "k",
 		Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: 1, Replica: 7}}}}})
+	unit := crdt.AppendBatch([]byte{msgUnits}, &crdt.Batch{From: 7, Deltas: []crdt.Delta{
+		{Key: "a", Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 2, Version: crdt.Version{TS: 2, Replica: 7}}},
+		{Key: "b", Entry: crdt.Entry{Value: []byte("w"), Type: crdt.TypeLWW, Seq: 2, Version: crdt.Version{TS: 3, Replica: 7}}}}})
 	f.Add(hb)
 	f.Add(batch)
+	f.Add(unit)
 	f.Add([]byte{0x02, 0x01})
 	net := newMemNet()
 	n := net.add(&testing.T{}, "fuzz", nil)
@@ -32,6 +36,11 @@ func FuzzSyncStream(f *testing.F) {
 	good := frame(appendHello(nil, 9, nil))
 	good = append(good, frame(crdt.AppendBatch([]byte{frameDeltas}, &crdt.Batch{From: 9, Deltas: []crdt.Delta{{Key: "k",
 		Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: 1, Replica: 9}}}}}))...)
+	unit := []crdt.Delta{
+		{Key: "a", Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 2, Version: crdt.Version{TS: 2, Replica: 9}}},
+		{Key: "b", Entry: crdt.Entry{Value: []byte("w"), Type: crdt.TypeLWW, Seq: 2, Version: crdt.Version{TS: 3, Replica: 9}}}}
+	good = append(good, frame(crdt.AppendBatch([]byte{frameUnits}, &crdt.Batch{From: 9, Deltas: unit}))...)
+	good = append(good, frame(crdt.AppendBatch([]byte{frameSnapshot}, &crdt.Batch{From: 9, Deltas: unit}))...)
 	good = append(good, frame(appendAdopt(nil, 9, 5, 10))...)
 	good = append(good, frame([]byte{frameDone})...)
 	f.Add(good)

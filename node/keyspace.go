@@ -14,8 +14,7 @@ var ErrNoSuchKey = errors.New("node: no such key")
 
 // Multi-key writes (RENAME, COPY) are ordinary per-key writes with fresh versions: the copy of
 // the value under the new key is a last-writer-wins write of that key (a counter's current
-// value), the removal of the old
-// key a delete tombstone. Each key then resolves by its own rule in every region; see
+// value), the removal of the old key a delete tombstone. Each key then resolves by its own rule in every region; see
 // docs/api.md for what that means when regions write the same keys concurrently.
 
 // Rename moves src's value and expiry to dst, replacing dst, and deletes src. With nx it does
@@ -25,8 +24,12 @@ func (n *Node) Rename(ctx context.Context, src, dst string, nx bool) (bool, erro
 	if err := n.checkKeys(ctx, src, dst); err != nil {
 		return false, err
 	}
-	nowMs := n.nowMs()
-	v, exp, ok := n.store.Peek(src, nowMs)
+	return n.rename(nodeWriter{n}, n.nowMs(), src, dst, nx, func(k string) { n.remove(k, false, false) })
+}
+
+// rename is Rename through w; del deletes a key through the same writer.
+func (n *Node) rename(w writer, nowMs int64, src, dst string, nx bool, del func(string)) (bool, error) {
+	v, exp, ok := w.peek(src, nowMs)
 	if !ok || v.tombstone() {
 		return false, ErrNoSuchKey
 	}
@@ -34,10 +37,10 @@ func (n *Node) Rename(ctx context.Context, src, dst string, nx bool) (bool, erro
 		return !nx, nil
 	}
 	data, flags := registerData(&v, exp)
-	if !n.writeCopy(dst, data, flags, exp, nx) {
+	if !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
 		return false, nil
 	}
-	n.remove(src, false, false)
+	del(src)
 	return true, nil
 }
 
@@ -47,13 +50,17 @@ func (n *Node) Copy(ctx context.Context, src, dst string, replace bool) (bool, e
 	if err := n.checkKeys(ctx, src, dst); err != nil {
 		return false, err
 	}
-	nowMs := n.nowMs()
-	v, exp, ok := n.store.Peek(src, nowMs)
+	return n.copyKey(nodeWriter{n}, n.nowMs(), src, dst, replace), nil
+}
+
+// copyKey is Copy through w.
+func (n *Node) copyKey(w writer, nowMs int64, src, dst string, replace bool) bool {
+	v, exp, ok := w.peek(src, nowMs)
 	if !ok || v.tombstone() || src == dst {
-		return false, nil
+		return false
 	}
 	data, flags := registerData(&v, exp)
-	return n.writeCopy(dst, data, flags, exp, !replace), nil
+	return n.writeCopy(w, nowMs, dst, data, flags, exp, !replace)
 }
 
 // registerData returns the bytes and flags of a register holding v's current value: a
@@ -79,22 +86,22 @@ func (n *Node) checkKeys(ctx context.Context, keys ...string) error {
 }
 
 // writeCopy writes data (already encoded, with its flags) under key with exactly the given
-// expiry as a fresh local write; with nx only when key is not live. It reports whether it wrote.
-func (n *Node) writeCopy(key string, data []byte, flags crdt.Flags, expiry int64, nx bool) bool {
-	nowMs := n.nowMs()
+// expiry as a fresh local write through w; with nx only when key is not live. It reports
+// whether it wrote.
+func (n *Node) writeCopy(w writer, nowMs int64, key string, data []byte, flags crdt.Flags, expiry int64, nx bool) bool {
 	var out crdt.Entry
 	wrote := false
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		if nx && cur.Exists && !cur.Value.tombstone() {
 			return lru.Update[value]{Action: lru.Keep}
 		}
-		v := n.newValue(nowMs, &cur, data, flags)
+		v := w.stamp(nowMs, &cur, data, flags)
 		out, wrote = v.entry(expiry), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: expiry}
 	})
 	if wrote {
 		n.sets.Add(1)
-		n.emit(key, out)
+		w.emit(key, out)
 	}
 	return wrote
 }
@@ -105,27 +112,33 @@ func (n *Node) RandomKey(ctx context.Context) (string, bool, error) {
 	if err := n.check(ctx); err != nil {
 		return "", false, err
 	}
-	nowMs := n.nowMs()
-	start := rand.Uint64N(uint64(n.store.Shards())) << 32
+	k, ok := randomKey(n.store.Scan, n.store.Shards(), n.nowMs())
+	return k, ok, nil
+}
+
+// randomKey picks a live key with scan (the store's or a transaction's Scan) over shards
+// shards.
+func randomKey(scan func(cursor uint64, count int, now int64, fn func(string, value, int64)) uint64, shards int, nowMs int64) (string, bool) {
+	start := rand.Uint64N(uint64(shards)) << 32
 	cursor, wrapped := start, false
 	for {
 		var keys []string
-		next := n.store.Scan(cursor, 16, nowMs, func(k string, v value, _ int64) {
+		next := scan(cursor, 16, nowMs, func(k string, v value, _ int64) {
 			if !v.tombstone() {
 				keys = append(keys, k)
 			}
 		})
 		if len(keys) > 0 {
-			return keys[rand.IntN(len(keys))], true, nil
+			return keys[rand.IntN(len(keys))], true
 		}
 		if next == 0 {
 			if wrapped || start == 0 {
-				return "", false, nil
+				return "", false
 			}
 			wrapped = true
 		}
 		if wrapped && next >= start {
-			return "", false, nil
+			return "", false
 		}
 		cursor = next
 	}

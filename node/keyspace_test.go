@@ -86,3 +86,51 @@ func TestRenameCounter(t *testing.T) {
 		t.Fatalf("INCR of the renamed counter = %d, %v", got, err)
 	}
 }
+
+// Counters, RENAME and COPY inside a transaction replicate with its unit; FLUSHALL is refused.
+func TestTxCountersAndRename(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	if _, err := b.IncrBy(ctx, "hits", 10); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, a, b)
+	err := a.Atomic(ctx, []string{"hits", "src", "dst", "cp"}, func(tx *Tx) error {
+		if v, err := tx.IncrBy(ctx, "hits", 5); err != nil || v != 15 {
+			t.Errorf("IncrBy in a transaction = %d, %v", v, err)
+		}
+		if _, err := tx.Set(ctx, "src", []byte("x"), SetOptions{}); err != nil {
+			return err
+		}
+		if ok, err := tx.Rename(ctx, "src", "dst", false); !ok || err != nil {
+			t.Errorf("Rename in a transaction = %v, %v", ok, err)
+		}
+		if ok, err := tx.Copy(ctx, "dst", "cp", false); !ok || err != nil {
+			t.Errorf("Copy in a transaction = %v, %v", ok, err)
+		}
+		if _, err := tx.Flush(ctx); !errors.Is(err, ErrFlushInTx) {
+			t.Errorf("Flush in a transaction: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converged(t, a, b)
+	for _, n := range []*Node{a, b} {
+		for k, want := range map[string]string{"hits": "15", "dst": "x", "cp": "x"} {
+			if v, ok := mustGet(t, n, k); !ok || v != want {
+				t.Fatalf("%s = %q, %v; want %q", k, v, ok, want)
+			}
+		}
+		if _, ok := mustGet(t, n, "src"); ok {
+			t.Fatal("renamed source still present")
+		}
+	}
+	// Both regions' increments still add up after the transaction.
+	if v, err := b.IncrBy(ctx, "hits", 1); err != nil || v != 16 {
+		t.Fatalf("INCR on b after the transaction = %d, %v", v, err)
+	}
+}

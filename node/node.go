@@ -37,6 +37,9 @@ type Node struct {
 	// sink receives every local write as a delta, in no particular order. nil on a node that
 	// does not replicate. Set once before the node is shared.
 	sink func(crdt.Delta)
+	// unitSink receives the writes of a transaction, which share one dot, to replicate as one
+	// unit. nil on a node that does not replicate. Set once before the node is shared.
+	unitSink func([]crdt.Delta)
 
 	loads singleflight.Group
 
@@ -238,6 +241,11 @@ func (n *Node) nowMs() int64 { return n.cfg.Now().UnixMilli() }
 // version of the entry being replaced, even if that came from a peer whose clock is slightly
 // ahead (it was observed when applied, but stamp does not rely on that).
 func (n *Node) stamp(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64) {
+	return n.stampSeq(nowMs, after, 0)
+}
+
+// stampSeq is stamp with a given dot seq (a transaction's writes share one); 0 issues a new one.
+func (n *Node) stampSeq(nowMs int64, after crdt.Timestamp, seq uint64) (crdt.Version, uint64) {
 	n.clockMu.Lock()
 	ts := n.clock.Now(nowMs)
 	if ts <= after {
@@ -247,8 +255,10 @@ func (n *Node) stamp(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64) {
 			ts = t
 		}
 	}
-	n.seq++
-	seq := n.seq
+	if seq == 0 {
+		n.seq++
+		seq = n.seq
+	}
 	n.clockMu.Unlock()
 	return crdt.Version{TS: ts, Replica: n.replica}, seq
 }

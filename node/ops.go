@@ -274,11 +274,15 @@ func (n *Node) GetDel(ctx context.Context, key string) (Item, bool, error) {
 // wins under the one clock). With onlyLive it writes nothing for a key that is not live (an
 // EXPIRE into the past of a missing key).
 func (n *Node) remove(key string, wantItem, onlyLive bool) (Item, bool) {
-	nowMs := n.nowMs()
+	return n.removeVia(nodeWriter{n}, n.nowMs(), key, wantItem, onlyLive)
+}
+
+// removeVia is remove through w (the node, or a transaction).
+func (n *Node) removeVia(w writer, nowMs int64, key string, wantItem, onlyLive bool) (Item, bool) {
 	var it Item
 	var live, wrote bool
 	var out crdt.Entry
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live = cur.Exists && !cur.Value.tombstone()
 		if onlyLive && !live {
 			return lru.Update[value]{Action: lru.Keep}
@@ -286,14 +290,14 @@ func (n *Node) remove(key string, wantItem, onlyLive bool) (Item, bool) {
 		if live && wantItem {
 			it = itemOf(&cur.Value, cur.Expiry)
 		}
-		v := n.newValue(nowMs, &cur, nil, crdt.FlagTombstone)
+		v := w.stamp(nowMs, &cur, nil, crdt.FlagTombstone)
 		exp := nowMs + n.cfg.TombstoneTTL.Milliseconds()
 		out, wrote = v.entry(exp), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
 	if wrote {
 		n.deletes.Add(1)
-		n.emit(key, out)
+		w.emit(key, out)
 	}
 	return it, live
 }
@@ -437,8 +441,10 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the node's counters.
-func (n *Node) Stats() Stats {
-	s := n.store.Stats()
+func (n *Node) Stats() Stats { return n.statsFrom(n.store.Stats(), n.Len()) }
+
+// statsFrom completes the store's statistics s with the node's counters; keys is Len.
+func (n *Node) statsFrom(s lru.Stats, keys int) Stats {
 	th := n.tombHits.Load()
 	return Stats{
 		Hits:                   s.Hits - min(th, s.Hits),
@@ -447,7 +453,7 @@ func (n *Node) Stats() Stats {
 		Deletes:                n.deletes.Load(),
 		Evictions:              s.Evictions,
 		Expirations:            s.Expirations,
-		Keys:                   n.Len(),
+		Keys:                   keys,
 		Entries:                int(s.Entries),
 		Bytes:                  s.Bytes,
 		MaxMemory:              n.cfg.MaxMemory,

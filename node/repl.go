@@ -176,6 +176,64 @@ func (r *replicator) local(d crdt.Delta) {
 	}
 }
 
+// localUnit records the writes of a transaction, which share one dot, and queues them for
+// gossip as one unit: they are logged and queued together (or dropped from the fast path
+// together), so gossip and the log always hold the unit whole and in a row.
+func (r *replicator) localUnit(ds []crdt.Delta) {
+	ts := unitTS(ds)
+	r.mu.Lock()
+	r.vec.Add(ds[0].Entry.Dot(), ts)
+	for i := range ds {
+		r.log.append(&ds[i])
+	}
+	if r.peersUp.Load() == 0 {
+		r.mu.Unlock()
+		return
+	}
+	queued := len(r.pending)+len(ds) <= r.cfg.QueueSize
+	if queued {
+		r.pending = append(r.pending, ds...)
+	}
+	r.mu.Unlock()
+	if !queued {
+		r.st.deltasDropped.Add(uint64(len(ds)))
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// unitEnd returns the end of the unit starting at ds[i]: the deltas after it that share its dot
+// (a transaction's writes, which senders keep in a row).
+func unitEnd(ds []crdt.Delta, i int) int {
+	j := i + 1
+	for j < len(ds) && ds[j].Entry.Seq == ds[i].Entry.Seq && ds[j].Entry.Version.Replica == ds[i].Entry.Version.Replica {
+		j++
+	}
+	return j
+}
+
+// hasUnit reports whether ds holds a unit of more than one delta.
+func hasUnit(ds []crdt.Delta) bool {
+	for i := 1; i < len(ds); i++ {
+		if ds[i].Entry.Seq == ds[i-1].Entry.Seq && ds[i].Entry.Version.Replica == ds[i-1].Entry.Version.Replica {
+			return true
+		}
+	}
+	return false
+}
+
+// unitTS is the newest timestamp of a unit's writes: the vector records the dot at it.
+func unitTS(ds []crdt.Delta) crdt.Timestamp {
+	var ts crdt.Timestamp
+	for i := range ds {
+		ts = max(ts, ds[i].Entry.Version.TS)
+	}
+	return ts
+}
+
 // flush waits until every queued delta was handed to the transport, or ctx ends.
 func (r *replicator) flush(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
@@ -218,9 +276,14 @@ func (r *replicator) gossipLoop() {
 		if r.peersUp.Load() > 0 {
 			for len(taken) > 0 {
 				k := min(len(taken), r.cfg.MaxBatch)
+				k = unitEnd(taken, k-1) // never split a transaction's unit
 				batch.Deltas = taken[:k]
 				taken = taken[k:]
-				buf = crdt.AppendBatch(append(buf[:0], msgDeltas), &batch)
+				kind := msgDeltas
+				if hasUnit(batch.Deltas) {
+					kind = msgUnits
+				}
+				buf = crdt.AppendBatch(append(buf[:0], kind), &batch)
 				if err := r.tr.Publish(ctx, buf); err != nil {
 					r.st.deltasDropped.Add(uint64(k))
 					continue
@@ -292,7 +355,7 @@ func (r *replicator) onMessage(from string, data []byte) {
 		return
 	}
 	switch data[0] {
-	case msgDeltas:
+	case msgDeltas, msgUnits:
 		b, err := crdt.DecodeBatch(data[1:], r.lim)
 		if err != nil {
 			r.st.rejected.Add(1)
@@ -342,97 +405,150 @@ func (r *replicator) apply(d *crdt.Delta) bool {
 // returns how many deltas were new here. gossip says the deltas came by gossip: only those
 // feed the writer's smoothed lag, since a repair by anti-entropy delivers writes that may be
 // minutes old (a joining node would report the age of the data, not the link's delay).
+//
+// Deltas in a row that share a dot are one transaction's unit: it is applied under the locks of
+// all its keys' shards, so no reader here sees part of it, and it is taken or refused whole.
 func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
+	return r.applyDeltas(ds, gossip, false)
+}
+
+// applySnapshot merges the entries of a snapshot: final states, not writes. Entries of one
+// transaction share a dot but may arrive in different frames, so they are not deduplicated by
+// dot (LWW makes a repeat a no-op) and not logged: the log then no longer covers those writers
+// up to those seqs, and a peer lacking them is served by a snapshot in turn.
+func (r *replicator) applySnapshot(ds []crdt.Delta) int {
+	return r.applyDeltas(ds, false, true)
+}
+
+func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 	const (
 		skip = iota
 		fresh
 		won
 	)
+	end := func(i int) int {
+		if snapshot {
+			return i + 1
+		}
+		return unitEnd(ds, i)
+	}
 	state := make([]uint8, len(ds))
 	r.mu.Lock()
-	for i := range ds {
-		e := &ds[i].Entry
-		switch {
-		case !validRemote(&ds[i], r.n.cfg.MaxKeySize):
-			r.st.rejected.Add(1)
-		case r.vec.Contains(e.Dot()) && e.Type != crdt.TypeCounter:
-			// A counter is merged even under a dot we hold: a snapshot sends a counter's
-			// whole state under its newest dot, and it may carry other replicas' slots
-			// (merging is idempotent, so a repeat costs only the merge).
-			r.st.duplicate.Add(1)
-		default:
-			state[i] = fresh
+	for i := 0; i < len(ds); {
+		j := end(i)
+		ok := true
+		for k := i; k < j; k++ {
+			if !validRemote(&ds[k], r.n.cfg.MaxKeySize) || (j-i > 1 && ds[k].Entry.Type == crdt.TypeFlush) {
+				ok = false // one bad delta refuses its whole unit; a flush is never part of one
+			}
 		}
+		switch {
+		case !ok:
+			r.st.rejected.Add(uint64(j - i))
+		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) && !(j-i == 1 && ds[i].Entry.Type == crdt.TypeCounter):
+			// A counter is merged even under a dot we hold: its whole state may ride under its
+			// newest dot and carry other replicas' slots (merging is idempotent).
+			r.st.duplicate.Add(uint64(j - i))
+		default:
+			for k := i; k < j; k++ {
+				state[k] = fresh
+			}
+		}
+		i = j
 	}
 	r.mu.Unlock()
 	nowMs := r.n.nowMs()
 	r.n.clockMu.Lock()
-	for i := range ds {
-		if state[i] == fresh {
-			if _, err := r.n.clock.Observe(ds[i].Entry.Version.TS, nowMs); err != nil {
+	for i := 0; i < len(ds); {
+		j := end(i)
+		for k := i; k < j && state[i] == fresh; k++ {
+			if _, err := r.n.clock.Observe(ds[k].Entry.Version.TS, nowMs); err != nil {
 				// Not recorded in the vector: once our clock catches up a later sync delivers it.
-				state[i] = skip
+				for m := i; m < j; m++ {
+					state[m] = skip
+				}
 				r.st.skew.Add(1)
 			}
 		}
+		i = j
 	}
 	r.n.clockMu.Unlock()
-	for i := range ds {
+	var keys []string
+	for i := 0; i < len(ds); {
+		j := end(i)
 		if state[i] != fresh {
+			i = j
 			continue
 		}
-		e := &ds[i].Entry
-		if e.Type == crdt.TypeFlush {
-			if _, newer := r.n.applyFlush(e); newer {
+		if j-i == 1 && ds[i].Entry.Type == crdt.TypeFlush {
+			if _, newer := r.n.applyFlush(&ds[i].Entry); newer {
 				state[i] = won
+			}
+		} else if j-i == 1 {
+			e := &ds[i].Entry
+			r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+				up, ok := r.n.merge(&cur, e)
+				if ok {
+					state[i] = won
+				}
+				return up
+			})
+		} else {
+			keys = keys[:0]
+			for k := i; k < j; k++ {
+				keys = append(keys, ds[k].Key)
+			}
+			l := r.n.store.Lock(keys, false)
+			for k := i; k < j; k++ {
+				e := &ds[k].Entry
+				l.Apply(ds[k].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+					up, ok := r.n.merge(&cur, e)
+					if ok {
+						state[k] = won
+					}
+					return up
+				})
+			}
+			l.Unlock()
+		}
+		for k := i; k < j; k++ {
+			if state[k] == won {
 				r.st.applied.Add(1)
 			} else {
 				r.st.stale.Add(1)
 			}
-			continue
 		}
-		r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-			// Checked under the key's lock: a flush publishes its floor before it clears, so a
-			// counter stored here after the check would have been cleared with the rest.
-			if e.Type == crdt.TypeCounter && r.n.flushedBefore(e) {
-				return lru.Update[value]{Action: lru.Keep} // increments that did not observe a flush
-			}
-			if !cur.Exists {
-				if uint64(e.Version.TS) <= cur.Floor {
-					return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
-				}
-			}
-			v, exp, ok := mergeValue(&cur, e)
-			if !ok {
-				return lru.Update[value]{Action: lru.Keep}
-			}
-			r.n.trackTombstone(&cur, &v)
-			state[i] = won
-			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
-		})
-		if state[i] == won {
-			r.st.applied.Add(1)
-		} else {
-			r.st.stale.Add(1)
-		}
+		i = j
 	}
 	added := 0
 	r.mu.Lock()
-	for i := range ds {
+	for i := 0; i < len(ds); {
+		j := end(i)
 		if state[i] == skip {
+			i = j
 			continue
 		}
 		e := &ds[i].Entry
-		if r.vec.Add(e.Dot(), e.Version.TS) {
-			r.log.append(&ds[i])
-			added++
-		}
-		if state[i] == won && gossip {
-			if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil {
-				lag := time.Duration(nowMs-e.Version.TS.Millis()) * time.Millisecond
-				p.lag = (p.lag*7 + max(lag, 0)) / 8
+		newDot := r.vec.Add(e.Dot(), unitTS(ds[i:j]))
+		if snapshot {
+			r.log.markDropped(e.Version.Replica, e.Seq)
+		} else if newDot {
+			for k := i; k < j; k++ {
+				r.log.append(&ds[k])
 			}
 		}
+		if newDot {
+			added += j - i
+		}
+		for k := i; k < j; k++ {
+			if state[k] == won && gossip {
+				if p := r.peers[r.byRepl[e.Version.Replica]]; p != nil {
+					lag := time.Duration(nowMs-ds[k].Entry.Version.TS.Millis()) * time.Millisecond
+					p.lag = (p.lag*7 + max(lag, 0)) / 8
+				}
+			}
+		}
+		i = j
 	}
 	r.mu.Unlock()
 	if r.applied != nil {
@@ -455,6 +571,26 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 		return d.Key == ""
 	}
 	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type == crdt.TypeCounter
+}
+
+// merge applies a remote entry e to cur under cur's shard lock: the LWW rule between registers,
+// crdt.Merge when either side is a counter. It reports whether e changed the key and the update
+// that stores the result.
+func (n *Node) merge(cur *lru.Current[value], e *crdt.Entry) (lru.Update[value], bool) {
+	// Checked under the key's lock: a flush publishes its floor before it clears, so a counter
+	// stored here after the check would have been cleared with the rest.
+	if e.Type == crdt.TypeCounter && n.flushedBefore(e) {
+		return lru.Update[value]{Action: lru.Keep}, false // increments that did not observe a flush
+	}
+	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
+		return lru.Update[value]{Action: lru.Keep}, false // evicted/expired/deleted newer here
+	}
+	v, exp, ok := mergeValue(cur, e)
+	if !ok {
+		return lru.Update[value]{Action: lru.Keep}, false
+	}
+	n.trackTombstone(cur, &v)
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true
 }
 
 // onHeartbeat updates what we know of a peer and starts anti-entropy when it holds writes we
@@ -680,6 +816,7 @@ func (n *Node) enableReplication(tr transport, rc replConfig) *replicator {
 	r := newReplicator(n, rc, tr)
 	n.repl = r
 	n.sink = r.local
+	n.unitSink = r.localUnit
 	r.start()
 	return r
 }

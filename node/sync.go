@@ -187,28 +187,46 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 
 	chunk := crdt.Batch{From: r.n.replica}
 	var buf []byte
+	kind := frameDeltas
 	flush := func() error {
 		if len(chunk.Deltas) == 0 {
 			return nil
 		}
-		buf = crdt.AppendBatch(append(buf[:0], frameDeltas), &chunk)
+		buf = crdt.AppendBatch(append(buf[:0], kind), &chunk)
 		r.st.syncSent.Add(uint64(len(chunk.Deltas)))
 		chunk.Deltas = chunk.Deltas[:0]
+		kind = frameDeltas
 		return fw.write(buf)
 	}
-	for i := range deltas {
-		chunk.Deltas = append(chunk.Deltas, deltas[i])
+	// A transaction's unit goes whole into one frame (a unit is at most MaxTxWrites deltas,
+	// within the receiver's batch limit).
+	for i := 0; i < len(deltas); {
+		j := unitEnd(deltas, i)
+		if len(chunk.Deltas) > 0 && len(chunk.Deltas)+j-i > r.cfg.SyncChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if j-i > 1 {
+			kind = frameUnits
+		}
+		chunk.Deltas = append(chunk.Deltas, deltas[i:j]...)
 		if len(chunk.Deltas) >= r.cfg.SyncChunk {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
+		i = j
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if len(snap) > 0 {
 		r.st.snapshots.Add(1)
 		// The newest flush marker goes first: the peer may be adopting the seqs of its writer
 		// without it, and entries the snapshot carries are all newer than it.
 		if f, ok := r.n.flushMarker(); ok {
+			kind = frameSnapshot
 			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Entry: f})
 		}
 		var err error
@@ -216,6 +234,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[v.ver.Replica] && !counterTouches(&v, exp, snap) {
 				return true
 			}
+			kind = frameSnapshot
 			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Key: k, Entry: v.entry(exp)})
 			if len(chunk.Deltas) >= r.cfg.SyncChunk {
 				err = flush()
@@ -252,13 +271,17 @@ func (r *replicator) receive(br *bufio.Reader) error {
 		}
 		buf = frame
 		switch frame[0] {
-		case frameDeltas:
+		case frameDeltas, frameUnits, frameSnapshot:
 			b, err := crdt.DecodeBatch(frame[1:], lim)
 			if err != nil {
 				r.st.rejected.Add(1)
 				return err
 			}
-			r.st.recv.Add(uint64(r.applyBatch(b.Deltas, false)))
+			if frame[0] == frameSnapshot {
+				r.st.recv.Add(uint64(r.applySnapshot(b.Deltas)))
+			} else {
+				r.st.recv.Add(uint64(r.applyBatch(b.Deltas, false)))
+			}
 		case frameAdopt:
 			rep, seq, ts, err := decodeAdopt(frame)
 			if err != nil {

@@ -15,11 +15,20 @@ import (
 const (
 	msgDeltas    byte = 0x01 // gossip: crdt batch of the sender's own writes
 	msgHeartbeat byte = 0x02 // gossip: replica, latest seq, HLC, applied vector
+	// msgUnits is msgDeltas holding at least one transaction's unit: deltas in a row sharing a
+	// dot, applied atomically. A kind of its own so that a node that predates transactions
+	// refuses it rather than applying the first delta of a unit and dropping the rest as
+	// duplicates of its dot.
+	msgUnits byte = 0x03
 
 	frameHello  byte = 0x11 // sync: replica + vector
 	frameDeltas byte = 0x12 // sync: crdt batch (any writer's deltas: relays allowed)
 	frameAdopt  byte = 0x13 // sync: after a snapshot, "you now hold replica R up to seq S"
 	frameDone   byte = 0x14 // sync: the sender has sent everything
+	frameUnits  byte = 0x15 // sync: frameDeltas holding a transaction's unit (see msgUnits)
+	// frameSnapshot is a crdt batch of snapshot entries: final states, merged by LWW without
+	// deduplication by dot (a transaction's entries share one) and not logged.
+	frameSnapshot byte = 0x16
 )
 
 // errBadMessage reports a malformed or disallowed replication message.

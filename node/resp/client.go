@@ -52,6 +52,12 @@ type client struct {
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
 
+	multi   *multiState  // an open MULTI, else nil
+	watched []watchedKey // WATCHed keys
+	tx      Backend      // the transaction while EXEC runs the queued commands, else nil
+	offLoop bool         // running on a goroutine an event loop handed the connection to
+	gated   bool         // holds the server's script gate (shared) for the current batch
+
 	authed          bool
 	closeAfterReply bool
 	pending         int // replies buffered since the last write-out
@@ -167,6 +173,24 @@ const (
 
 // process runs every complete request in the input buffer and writes the replies out.
 func (c *client) process(ctx context.Context) int {
+	// The script gate is taken once for the whole batch of requests, not once per request; a
+	// command that may block lets it go first (ungate).
+	c.gated = c.s.gate.TryRLock()
+	res := c.processBatch(ctx)
+	c.ungate()
+	return res
+}
+
+// ungate releases the script gate taken for the current batch, if held. A command calls it
+// before it blocks on the connection's goroutine, so that a script never waits for it.
+func (c *client) ungate() {
+	if c.gated {
+		c.gated = false
+		c.s.gate.RUnlock()
+	}
+}
+
+func (c *client) processBatch(ctx context.Context) int {
 	for c.r < c.w {
 		if c.outBlocked {
 			return procBlocked

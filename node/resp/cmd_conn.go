@@ -53,6 +53,7 @@ func cmdReset(_ context.Context, s *Server, c *client, _ [][]byte) {
 	c.proto, c.name, c.user = 2, "", "default"
 	c.mu.Unlock()
 	c.authed = !s.authOn
+	c.multi, c.watched = nil, nil
 	c.out = append(c.out, "+RESET\r\n"...)
 }
 

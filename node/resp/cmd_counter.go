@@ -42,7 +42,7 @@ func cmdIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func incrBy(ctx context.Context, s *Server, c *client, key []byte, d int64) {
-	v, err := s.b.IncrBy(ctx, string(key), d)
+	v, err := c.be().IncrBy(ctx, string(key), d)
 	switch {
 	case errors.Is(err, node.ErrNotInteger):
 		c.out = appendError(c.out, errNotInteger)
@@ -61,7 +61,7 @@ func incrBy(ctx context.Context, s *Server, c *client, key []byte, d int64) {
 // users see, since each step re-parses the previous 17-digit result.
 func cmdIncrByFloat(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	var reply string
-	res, err := s.b.Modify(ctx, string(argv[1]), func(cur []byte, live bool) ([]byte, bool, error) {
+	res, err := c.be().Modify(ctx, string(argv[1]), func(cur []byte, live bool) ([]byte, bool, error) {
 		v, vinf, ok := parseLongDouble(cur)
 		if !live {
 			v, vinf, ok = parseLongDouble([]byte("0"))

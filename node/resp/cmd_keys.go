@@ -17,7 +17,7 @@ func keyStrings(args [][]byte) []string {
 
 // cmdDel serves DEL and UNLINK (freeing memory is never deferred here, so they are the same).
 func cmdDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := s.b.Delete(ctx, keyStrings(argv[1:])...)
+	n, err := c.be().Delete(ctx, keyStrings(argv[1:])...)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -26,7 +26,7 @@ func cmdDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdExists(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := s.b.Exists(ctx, keyStrings(argv[1:])...)
+	n, err := c.be().Exists(ctx, keyStrings(argv[1:])...)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -35,7 +35,7 @@ func cmdExists(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdTouch(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := s.b.Touch(ctx, keyStrings(argv[1:])...)
+	n, err := c.be().Touch(ctx, keyStrings(argv[1:])...)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -98,7 +98,7 @@ func cmdExpire(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	var base int64
 	if relative {
-		base = s.b.Now().UnixMilli()
+		base = c.be().Now().UnixMilli()
 	}
 	if when > math.MaxInt64-base {
 		c.out = appendError(c.out, errExpireTime(name))
@@ -107,7 +107,7 @@ func cmdExpire(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	when += base
 
 	key := string(argv[1])
-	it, found, err := s.b.Peek(ctx, key)
+	it, found, err := c.be().Peek(ctx, key)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -130,7 +130,7 @@ func cmdExpire(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 	}
 	// A time not after now deletes the key; Backend.Expire does that.
-	ok, err = s.b.Expire(ctx, key, time.UnixMilli(when))
+	ok, err = c.be().Expire(ctx, key, time.UnixMilli(when))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -144,7 +144,7 @@ func cmdExpire(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 // cmdExpireTime serves EXPIRETIME and PEXPIRETIME.
 func cmdExpireTime(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	it, found, err := s.b.Peek(ctx, string(argv[1]))
+	it, found, err := c.be().Peek(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -162,7 +162,7 @@ func cmdExpireTime(ctx context.Context, s *Server, c *client, argv [][]byte) {
 // cmdTTL serves TTL (seconds, rounded as Redis rounds) and PTTL. It reads the absolute expiry
 // rather than a Duration, which cannot hold every expiry Redis accepts.
 func cmdTTL(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	it, found, err := s.b.Peek(ctx, string(argv[1]))
+	it, found, err := c.be().Peek(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -171,7 +171,7 @@ func cmdTTL(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case it.ExpireAt.IsZero():
 		c.out = appendInt(c.out, -1)
 	default:
-		ms := max(it.ExpireAt.UnixMilli()-s.b.Now().UnixMilli(), 0)
+		ms := max(it.ExpireAt.UnixMilli()-c.be().Now().UnixMilli(), 0)
 		if len(argv[0]) == 3 { // TTL, not PTTL
 			ms = (ms + 500) / 1000
 		}
@@ -180,7 +180,7 @@ func cmdTTL(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdPersist(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	ok, err := s.b.Persist(ctx, string(argv[1]))
+	ok, err := c.be().Persist(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -192,7 +192,7 @@ func cmdPersist(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdType(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := s.b.Exists(ctx, string(argv[1]))
+	n, err := c.be().Exists(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -204,7 +204,7 @@ func cmdType(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdDBSize(_ context.Context, s *Server, c *client, _ [][]byte) {
-	c.out = appendInt(c.out, int64(s.b.Len()))
+	c.out = appendInt(c.out, int64(c.be().Len()))
 }
 
 // cmdFlush serves FLUSHALL and FLUSHDB [ASYNC|SYNC] (one database, so they are the same). The
@@ -216,7 +216,7 @@ func cmdFlush(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, errSyntax)
 		return
 	}
-	if _, err := s.b.Flush(ctx); err != nil {
+	if _, err := c.be().Flush(ctx); err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
@@ -276,7 +276,7 @@ func cmdScan(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if match == "*" {
 		match = ""
 	}
-	keys, next, err := s.b.Scan(ctx, cursor, match, int(min(count, math.MaxInt32)))
+	keys, next, err := c.be().Scan(ctx, cursor, match, int(min(count, math.MaxInt32)))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -304,7 +304,7 @@ func cmdKeys(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	var seen map[string]struct{}
 	cursor, rounds := uint64(0), 0
 	for {
-		keys, next, err := s.b.Scan(ctx, cursor, match, keysBatch)
+		keys, next, err := c.be().Scan(ctx, cursor, match, keysBatch)
 		if err != nil {
 			c.out = appendError(c.out, backendError(err))
 			return

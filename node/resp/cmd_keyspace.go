@@ -12,7 +12,7 @@ import (
 // and a delete of the old one, each an ordinary replicated write (see node.Rename).
 func cmdRename(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	nx := lowerName(argv[0]) == "renamenx"
-	ok, err := s.b.Rename(ctx, string(argv[1]), string(argv[2]), nx)
+	ok, err := c.be().Rename(ctx, string(argv[1]), string(argv[2]), nx)
 	switch {
 	case errors.Is(err, node.ErrNoSuchKey):
 		c.out = appendError(c.out, "ERR no such key")
@@ -59,7 +59,7 @@ func cmdCopy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, "ERR source and destination objects are the same")
 		return
 	}
-	ok, err := s.b.Copy(ctx, string(argv[1]), string(argv[2]), replace)
+	ok, err := c.be().Copy(ctx, string(argv[1]), string(argv[2]), replace)
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -71,7 +71,7 @@ func cmdCopy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdRandomKey(ctx context.Context, s *Server, c *client, _ [][]byte) {
-	k, ok, err := s.b.RandomKey(ctx)
+	k, ok, err := c.be().RandomKey(ctx)
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -84,7 +84,7 @@ func cmdRandomKey(ctx context.Context, s *Server, c *client, _ [][]byte) {
 
 // cmdTime serves TIME: the node's clock as unix seconds and microseconds.
 func cmdTime(_ context.Context, s *Server, c *client, _ [][]byte) {
-	now := s.b.Now()
+	now := c.be().Now()
 	c.out = appendArrayLen(c.out, 2)
 	c.out = appendBulkInt(c.out, now.Unix())
 	c.out = appendBulkInt(c.out, int64(now.Nanosecond()/1000))
@@ -119,7 +119,7 @@ func cmdObjectHelp(_ context.Context, _ *Server, c *client, _ [][]byte) {
 // objectValue looks key up without touching its recency; it writes the nil reply and returns
 // false when the key is not live.
 func objectValue(ctx context.Context, s *Server, c *client, key []byte) ([]byte, bool) {
-	it, ok, err := s.b.Peek(ctx, string(key))
+	it, ok, err := c.be().Peek(ctx, string(key))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))

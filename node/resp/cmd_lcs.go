@@ -36,7 +36,7 @@ func cmdLCS(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	var vals [2][]byte
 	for i := range vals {
-		it, ok, err := getLocal(ctx, s, string(argv[1+i]))
+		it, ok, err := getLocal(ctx, s, c, string(argv[1+i]))
 		if err != nil {
 			c.out = appendError(c.out, backendError(err))
 			return

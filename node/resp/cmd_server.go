@@ -41,12 +41,21 @@ func cmdWait(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if timeout > 0 && timeout < math.MaxInt64/int64(time.Millisecond) { // longer is forever
 		req.timeout = time.Duration(timeout) * time.Millisecond
 	}
+	if c.tx != nil {
+		// Inside EXEC a command must not block (Redis's CLIENT_DENY_BLOCKING): answer with the
+		// acknowledgements there are now.
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		s.runWait(done, c, &waitRequest{replicas: req.replicas})
+		return
+	}
 	if c.loop != nil && req.replicas > 0 {
 		// An event loop must not block: it hands the connection to a goroutine that runs
 		// the WAIT and hands it back with the reply.
 		c.wait = req
 		return
 	}
+	c.ungate()
 	s.runWait(ctx, c, req)
 }
 
@@ -171,7 +180,7 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("maxclients", s.cfg.MaxClients)
 		line("blocked_clients", s.blockedConns.Load())
 	case "memory":
-		st := s.b.Stats()
+		st := c.be().Stats()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		b.WriteString("# Memory\r\n")
@@ -191,7 +200,7 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("process_heap_bytes", ms.HeapAlloc)
 		line("process_sys_bytes", ms.Sys)
 	case "stats":
-		st := s.b.Stats()
+		st := c.be().Stats()
 		ss := s.Stats()
 		b.WriteString("# Stats\r\n")
 		line("total_connections_received", ss.ConnectionsTotal)
@@ -280,7 +289,7 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		}
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
-		if n := s.b.Len(); n > 0 {
+		if n := c.be().Len(); n > 0 {
 			line("db0", "keys="+strconv.Itoa(n))
 		}
 	}
@@ -305,7 +314,7 @@ func humanBytes(n int64) string {
 // cmdConfigGet serves CONFIG GET for the few parameters clients and tools read at start
 // (redis-benchmark reads save and appendonly). Nothing is configurable at run time.
 func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
-	st := s.b.Stats()
+	st := c.be().Stats()
 	params := []struct{ k, v string }{
 		{"maxmemory", strconv.FormatInt(st.MaxMemory, 10)},
 		{"maxmemory-policy", "allkeys-lru"},

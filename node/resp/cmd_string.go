@@ -84,7 +84,7 @@ func expireMillis(s *Server, c *client, arg []byte, flags int, cmd string) (int6
 		ms *= 1000
 	}
 	if flags&(optEX|optPX) != 0 {
-		ms += s.b.Now().UnixMilli() // may overflow to negative, caught below as in Redis
+		ms += c.be().Now().UnixMilli() // may overflow to negative, caught below as in Redis
 	}
 	if ms <= 0 {
 		c.out = appendError(c.out, errExpireTime(cmd))
@@ -95,8 +95,8 @@ func expireMillis(s *Server, c *client, arg []byte, flags int, cmd string) (int6
 
 func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	rt := s.rt
-	if rt == nil {
-		it, ok, err := s.b.Get(ctx, string(argv[1]))
+	if rt == nil || c.tx != nil { // a transaction answers from this node only
+		it, ok, err := c.be().Get(ctx, string(argv[1]))
 		replyGet(c, it, ok, err)
 		return
 	}
@@ -116,6 +116,7 @@ func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.wait = &waitRequest{run: run}
 		return
 	}
+	c.ungate()
 	run(ctx)
 }
 
@@ -147,7 +148,7 @@ func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	opt.XX = flags&optXX != 0
 	opt.KeepTTL = flags&optKeepTTL != 0
 	opt.Get = flags&optGet != 0
-	res, err := s.b.Set(ctx, string(argv[1]), argv[2], opt)
+	res, err := c.be().Set(ctx, string(argv[1]), argv[2], opt)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -163,7 +164,7 @@ func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdGetDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	it, ok, err := s.b.GetDel(ctx, string(argv[1]))
+	it, ok, err := c.be().GetDel(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -182,7 +183,7 @@ func cmdGetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	key := string(argv[1])
-	it, found, err := s.b.Get(ctx, key)
+	it, found, err := c.be().Get(ctx, key)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -202,9 +203,9 @@ func cmdGetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case expire != nil:
 		// An absolute time already past deletes the key (Backend.Expire does that), a relative
 		// one is always in the future.
-		_, err = s.b.Expire(ctx, key, time.UnixMilli(ms))
+		_, err = c.be().Expire(ctx, key, time.UnixMilli(ms))
 	case flags&optPersist != 0:
-		_, err = s.b.Persist(ctx, key)
+		_, err = c.be().Persist(ctx, key)
 	default:
 		return
 	}
@@ -217,7 +218,7 @@ func cmdGetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdMGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	c.out = appendArrayLen(c.out, len(argv)-1)
 	for _, k := range argv[1:] {
-		it, ok, err := s.b.Get(ctx, string(k))
+		it, ok, err := c.be().Get(ctx, string(k))
 		if err != nil || !ok {
 			// Redis answers nil for anything that is not a readable string.
 			c.out = appendNull(c.out, c.proto)
@@ -236,7 +237,7 @@ func cmdMSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	for i := 1; i < len(argv); i += 2 {
 		kv[string(argv[i])] = argv[i+1] // a later pair for the same key wins, as in Redis
 	}
-	if err := s.b.MSet(ctx, kv); err != nil {
+	if err := c.be().MSet(ctx, kv); err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
@@ -246,7 +247,7 @@ func cmdMSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 // cmdStrlen serves STRLEN key: the length of the value, 0 for a missing key. It reads with Peek,
 // so that tools sizing every key (redis-cli --bigkeys) neither reorder the LRU nor load misses.
 func cmdStrlen(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	it, found, err := s.b.Peek(ctx, string(argv[1]))
+	it, found, err := c.be().Peek(ctx, string(argv[1]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))

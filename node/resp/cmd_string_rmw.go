@@ -19,12 +19,13 @@ const errMaxSize = "ERR string exceeds maximum allowed size (proto-max-bulk-len)
 var errTooBig = errors.New("resp: string too big")
 
 // getLocal reads key without waiting for another region (no read-through) when the backend
-// can, so that an event loop never blocks on a read-modify command.
-func getLocal(ctx context.Context, s *Server, key string) (node.Item, bool, error) {
-	if s.rt != nil {
+// can, so that an event loop never blocks on a read-modify command; inside a transaction or a
+// script it reads through the transaction, which holds the key's lock.
+func getLocal(ctx context.Context, s *Server, c *client, key string) (node.Item, bool, error) {
+	if s.rt != nil && c.tx == nil {
 		return s.rt.GetLocal(ctx, key)
 	}
-	return s.b.Get(ctx, key)
+	return c.be().Get(ctx, key)
 }
 
 // cmdSetEx serves SETEX key seconds value and PSETEX key milliseconds value.
@@ -37,7 +38,7 @@ func cmdSetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if !ok {
 		return
 	}
-	if _, err := s.b.Set(ctx, string(argv[1]), argv[3], node.SetOptions{ExpireAt: time.UnixMilli(ms)}); err != nil {
+	if _, err := c.be().Set(ctx, string(argv[1]), argv[3], node.SetOptions{ExpireAt: time.UnixMilli(ms)}); err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
@@ -45,7 +46,7 @@ func cmdSetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	res, err := s.b.Set(ctx, string(argv[1]), argv[2], node.SetOptions{NX: true})
+	res, err := c.be().Set(ctx, string(argv[1]), argv[2], node.SetOptions{NX: true})
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -57,7 +58,7 @@ func cmdSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdGetSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	res, err := s.b.Set(ctx, string(argv[1]), argv[2], node.SetOptions{Get: true})
+	res, err := c.be().Set(ctx, string(argv[1]), argv[2], node.SetOptions{Get: true})
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -82,9 +83,9 @@ func cmdMSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		keys = append(keys, string(argv[i]))
 		kv[string(argv[i])] = argv[i+1]
 	}
-	n, err := s.b.Exists(ctx, keys...)
+	n, err := c.be().Exists(ctx, keys...)
 	if err == nil && n == 0 {
-		err = s.b.MSet(ctx, kv)
+		err = c.be().MSet(ctx, kv)
 	}
 	switch {
 	case err != nil:
@@ -99,7 +100,7 @@ func cmdMSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdAppend(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	suffix := argv[2]
 	maxLen := s.cfg.MaxBulkLen
-	res, err := s.b.Modify(ctx, string(argv[1]), func(cur []byte, _ bool) ([]byte, bool, error) {
+	res, err := c.be().Modify(ctx, string(argv[1]), func(cur []byte, _ bool) ([]byte, bool, error) {
 		if len(cur)+len(suffix) > maxLen {
 			return nil, false, errTooBig
 		}
@@ -121,7 +122,7 @@ func cmdSetRange(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	val := argv[3]
 	maxLen := int64(s.cfg.MaxBulkLen)
-	res, err := s.b.Modify(ctx, string(argv[1]), func(cur []byte, _ bool) ([]byte, bool, error) {
+	res, err := c.be().Modify(ctx, string(argv[1]), func(cur []byte, _ bool) ([]byte, bool, error) {
 		if len(val) == 0 {
 			return nil, false, nil // nothing to write: the reply is the current length
 		}
@@ -155,7 +156,7 @@ func cmdGetRange(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, errNotInteger)
 		return
 	}
-	it, found, err := getLocal(ctx, s, string(argv[1]))
+	it, found, err := getLocal(ctx, s, c, string(argv[1]))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return

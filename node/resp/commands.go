@@ -10,8 +10,13 @@ import (
 
 // Command flags.
 const (
-	flagNoAuth = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
-	flagWrite              // may write
+	flagNoAuth    = 1 << iota // allowed before AUTH (AUTH, HELLO, QUIT, RESET)
+	flagWrite                 // may write
+	flagNoQueue               // runs at once inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET)
+	flagKeyspace              // reads the whole keyspace: EXEC holds the whole store for it
+	flagNoScript              // not allowed from a script (redis.call)
+	flagAllowBusy             // runs while a script is busy (Redis's allow_busy)
+	flagNoGate                // does not take the script gate: scripts (serialised by their own lock), WAIT (blocks)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -26,6 +31,9 @@ type command struct {
 	flags int
 	fn    handler
 	subs  map[string]*command // subcommands of a container command (CLIENT, COMMAND, CONFIG)
+	// firstKey, lastKey and keyStep say which arguments are keys, as Redis's legacy key spec
+	// (lastKey -1: the last argument); firstKey 0: none. EXEC locks these keys.
+	firstKey, lastKey, keyStep int
 }
 
 // commandTable builds the command table. It is built per Server and never modified after.
@@ -120,13 +128,32 @@ func commandTable() map[string]*command {
 		sub("list", -2, 0, cmdClientList),
 	)
 
+	// Transactions.
+	add("multi", 1, flagNoQueue, cmdMulti)
+	add("exec", 1, flagNoQueue, cmdExec)
+	add("discard", 1, flagNoQueue, cmdDiscard)
+	add("watch", -2, flagNoQueue, cmdWatch)
+	add("unwatch", 1, 0, cmdUnwatch)
+
+	// Scripting.
+	add("eval", -3, flagNoScript|flagNoGate, cmdEval)
+	add("evalsha", -3, flagNoScript|flagNoGate, cmdEvalSha)
+	add("eval_ro", -3, flagNoScript|flagNoGate, cmdEval)
+	add("evalsha_ro", -3, flagNoScript|flagNoGate, cmdEvalSha)
+	container("script", -2, flagNoScript, nil,
+		sub("load", 3, flagNoScript, cmdScriptLoad),
+		sub("exists", -3, flagNoScript, cmdScriptExists),
+		sub("flush", -2, flagNoScript, cmdScriptFlush),
+		sub("kill", 2, flagNoScript|flagAllowBusy, cmdScriptKill),
+	)
+
 	// geocache's own.
 	add("geocache.nearest", -3, 0, cmdNearest)
 	add("geocache.forget", 2, 0, cmdForget)
 
 	// Server.
 	add("info", -1, 0, cmdInfo)
-	add("wait", 3, 0, cmdWait)
+	add("wait", 3, flagNoGate, cmdWait)
 	add("time", 1, 0, cmdTime)
 	container("command", -1, 0, cmdCommand,
 		sub("count", 2, 0, cmdCommandCount),
@@ -140,6 +167,51 @@ func commandTable() map[string]*command {
 	container("function", -2, 0, nil,
 		sub("flush", -2, flagWrite, cmdFunctionFlush),
 	)
+
+	// Key specs, for EXEC's locks.
+	for _, name := range []string{"get", "set", "getdel", "getex", "strlen", "expire", "pexpire",
+		"expireat", "pexpireat", "expiretime", "pexpiretime", "ttl", "pttl", "persist", "type"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, 1, 1
+	}
+	for _, name := range []string{"incr", "decr", "incrby", "decrby", "incrbyfloat", "setex", "psetex",
+		"setnx", "getset", "append", "setrange", "getrange", "substr"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, 1, 1
+	}
+	for _, name := range []string{"rename", "renamenx", "copy", "lcs"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, 2, 1
+	}
+	for _, name := range []string{"mget", "del", "unlink", "exists", "touch"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, -1, 1
+	}
+	for _, name := range []string{"mset", "msetnx"} {
+		t[name].firstKey, t[name].lastKey, t[name].keyStep = 1, -1, 2
+	}
+	// OBJECT names its key after the subcommand, RANDOMKEY and FLUSHALL the whole keyspace.
+	for _, name := range []string{"object", "randomkey", "flushall", "flushdb"} {
+		t[name].flags |= flagKeyspace
+		for _, sub := range t[name].subs {
+			sub.flags |= flagKeyspace
+		}
+	}
+	// Scripts may name any key: inside EXEC they need the whole store too.
+	for _, name := range []string{"dbsize", "scan", "keys", "info", "eval", "evalsha", "eval_ro", "evalsha_ro"} {
+		t[name].flags |= flagKeyspace
+	}
+	t["quit"].flags |= flagNoQueue
+	t["reset"].flags |= flagNoQueue
+	// As Redis's command flags; WATCH, though allow_busy in Redis, waits for a script here
+	// (it reads the store, which the script holds).
+	for _, name := range []string{"multi", "exec", "discard", "watch", "unwatch", "hello", "auth",
+		"quit", "reset", "wait", "client", "eval", "evalsha", "eval_ro", "evalsha_ro", "script"} {
+		t[name].flags |= flagNoScript
+		for _, sub := range t[name].subs {
+			sub.flags |= flagNoScript
+		}
+	}
+	t["config"].subs["get"].flags |= flagNoScript
+	for _, name := range []string{"multi", "discard", "unwatch", "hello", "auth", "quit", "reset"} {
+		t[name].flags |= flagAllowBusy
+	}
 	return t
 }
 
@@ -163,28 +235,46 @@ func lookup(t map[string]*command, name []byte) *command {
 func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	cmd := lookup(s.cmds, argv[0])
 	if cmd == nil {
+		c.flagTransaction()
 		c.out = appendError(c.out, unknownCommand(argv))
 		return
 	}
 	if cmd.subs != nil && len(argv) >= 2 {
 		sub := lookup(cmd.subs, argv[1])
 		if sub == nil {
+			c.flagTransaction()
 			c.out = appendError(c.out, "ERR unknown subcommand '"+trunc(cstr(argv[1]), 128)+
 				"'. Try "+strings.ToUpper(string(cstr(argv[0])))+" HELP.")
 			return
 		}
 		cmd = sub
 	}
-	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity {
-		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity || cmd.fn == nil {
+		// (A container called without a subcommand is caught by its arity.)
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
-		c.out = appendError(c.out, "NOAUTH Authentication required.")
+		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
-	if cmd.fn == nil { // a container called without a subcommand is caught by its arity
-		c.out = appendError(c.out, "ERR wrong number of arguments for '"+cmd.name+"' command")
+	if cmd.flags&flagAllowBusy == 0 {
+		// A script holds the store: commands wait for it (or answer BUSY), off the event loop.
+		if cmd.flags&flagNoGate != 0 {
+			if run := s.script.Load(); run != nil && run.isBusy() {
+				c.reject(cmd, errBusy)
+				return
+			}
+		} else if !c.gated {
+			if !s.gate.TryRLock() {
+				s.gateScript(ctx, c, cmd, argv)
+				return
+			}
+			defer s.gate.RUnlock()
+		}
+	}
+	if c.multi != nil && cmd.flags&flagNoQueue == 0 {
+		c.queue(cmd, argv)
 		return
 	}
 	cmd.fn(ctx, s, c, argv)

@@ -59,6 +59,11 @@ type Config struct {
 	// request batch.
 	EventLoops int
 
+	// ScriptBusyTime is how long a Lua script may run before other clients' commands answer
+	// -BUSY and SCRIPT KILL may stop it (Redis's busy-reply-threshold). Default 5 s. Until then
+	// other clients' commands wait for the script, as in Redis.
+	ScriptBusyTime time.Duration
+
 	// Version is the geocache version reported by INFO. Default "dev".
 	Version string
 
@@ -75,6 +80,7 @@ func DefaultConfig() Config {
 		MaxBulkLen:     8 << 20,
 		MaxRequestSize: 32 << 20,
 		MaxPipeline:    1024,
+		ScriptBusyTime: 5 * time.Second,
 		Version:        "dev",
 	}
 }
@@ -93,6 +99,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("resp: MaxRequestSize must not be negative, got %d", c.MaxRequestSize)
 	case c.MaxPipeline < 0:
 		return c, fmt.Errorf("resp: MaxPipeline must not be negative, got %d", c.MaxPipeline)
+	case c.ScriptBusyTime < 0:
+		return c, fmt.Errorf("resp: ScriptBusyTime must not be negative, got %v", c.ScriptBusyTime)
 	}
 	for u := range c.Users {
 		if u == "" {
@@ -120,6 +128,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxPipeline == 0 {
 		c.MaxPipeline = d.MaxPipeline
+	}
+	if c.ScriptBusyTime == 0 {
+		c.ScriptBusyTime = d.ScriptBusyTime
 	}
 	if c.EventLoops == 0 {
 		c.EventLoops = max(runtime.GOMAXPROCS(0)/2, 1)

@@ -36,6 +36,11 @@
 // input gets Redis's protocol error and the connection closes; the server never crashes on
 // input (FuzzRESP).
 //
+// MULTI/EXEC queue a connection's commands and run them through the Backend's optional
+// Transactor (node.Atomic): the queued commands run against a *node.Tx holding the store locks
+// of the keys they name, so other connections see none or all of the transaction. Inside EXEC
+// nothing blocks or leaves the node (GET does not read through, WAIT answers at once).
+//
 // WAIT and the replication section of INFO use the Backend's optional Replicator and Cluster
 // methods, which *node.Node has.
 //

@@ -40,6 +40,10 @@ func FuzzRESP(f *testing.F) {
 		"*2\r\n$4\r\nWAIT\r\n$1\r\n1\r\n", "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n1\r\n",
 		"*3\r\n$6\r\nEXPIRE\r\n$1\r\nk\r\n$20\r\n-9223372036854775808\r\n",
 		"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
+		"MULTI\r\nSET a 1\r\nGET a\r\nNOSUCH\r\nEXEC\r\nWATCH a\r\nMULTI\r\nKEYS *\r\nEXEC\r\nDISCARD\r\n",
+		"EVAL \"return {1, redis.call('SET', KEYS[1], ARGV[1]), redis.pcall('GET')}\" 1 k v\r\n",
+		"SCRIPT LOAD \"return 1\"\r\nEVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 0\r\nSCRIPT EXISTS x\r\n",
+		"MULTI\r\nEVAL \"return redis.call('DBSIZE')\" 0\r\nEXEC\r\n",
 	} {
 		f.Add([]byte(seed), uint8(7))
 	}
@@ -50,8 +54,13 @@ func FuzzRESP(f *testing.F) {
 	f.Cleanup(func() { n.Close() })
 	// Only the Backend methods: a node's WaitReplicated would block a fuzzed "WAIT 1 0" for ever,
 	// as Redis would without replicas.
-	type plain struct{ Backend }
-	s, err := New(plain{n}, Config{Password: "", MaxBulkLen: 1 << 16, MaxRequestSize: 1 << 18, EventLoops: -1})
+	// Transactions and scripts are in; a script that loops for ever is cut by the connection's
+	// deadline below.
+	type plain struct {
+		Backend
+		Transactor
+	}
+	s, err := New(plain{n, n}, Config{Password: "", MaxBulkLen: 1 << 16, MaxRequestSize: 1 << 18, EventLoops: -1})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -68,6 +77,7 @@ func FuzzRESP(f *testing.F) {
 		}()
 		conn := &recordConn{}
 		c := newClient(s, conn, "fuzz", "fuzz")
+		defer time.AfterFunc(2*time.Second, c.cancel).Stop()
 		step := int(chunk)%64 + 1
 		closed := false
 		for off := 0; off < len(input) && !closed; off += step {

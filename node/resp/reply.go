@@ -74,6 +74,15 @@ func appendNull(b []byte, proto int) []byte {
 	return append(b, "$-1\r\n"...)
 }
 
+// appendNullArray appends the null array of the connection's protocol: "*-1" in RESP2, "_" in
+// RESP3 (EXEC of a transaction a WATCHed key aborted).
+func appendNullArray(b []byte, proto int) []byte {
+	if proto == 3 {
+		return append(b, '_', '\r', '\n')
+	}
+	return append(b, "*-1\r\n"...)
+}
+
 // appendMapLen appends a map header of n pairs: "%n" in RESP3, "*2n" in RESP2.
 func appendMapLen(b []byte, n int, proto int) []byte {
 	if proto == 3 {

@@ -18,6 +18,16 @@ type Server struct {
 	repl    Replicator    // nil if the backend does not replicate
 	rt      ReadThrougher // nil if the backend cannot read through to other regions
 	cluster Cluster       // nil if the backend has no cluster view
+	tr      Transactor    // nil if the backend cannot run transactions
+	scripts scriptCache
+	// scriptMu lets one script run at a time; script is the one running, for the busy gate
+	// and SCRIPT KILL.
+	scriptMu sync.Mutex
+	script   atomic.Pointer[scriptRun]
+	// gate is held shared by every command while it runs and exclusively by a running script:
+	// a command that cannot take it waits for the script without holding a store lock, so an
+	// event loop never blocks behind a script.
+	gate    sync.RWMutex
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -73,6 +83,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.repl, _ = b.(Replicator)
 	s.rt, _ = b.(ReadThrougher)
 	s.cluster, _ = b.(Cluster)
+	s.tr, _ = b.(Transactor)
 	return s, nil
 }
 

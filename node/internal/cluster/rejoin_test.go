@@ -579,7 +579,7 @@ func TestNewIdentityStillNeedsTheClusterKey(t *testing.T) {
 	cfg.ClusterKey = key2
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/" + port}
 	other := newNode(t, cfg)
-	waitFor(t, 5*time.Second, "handshake failures counted", func() bool { return b.Stats().HandshakeFailures >= 1 })
+	waitFor(t, 15*time.Second, "handshake failures counted", func() bool { return b.Stats().HandshakeFailures >= 1 })
 	if connectedTo(b, other) || b.Stats().IdentityChanges != 0 {
 		t.Fatalf("adopted a peer without the cluster key: %+v", b.Stats())
 	}

@@ -1,0 +1,175 @@
+package lru
+
+import (
+	"slices"
+	"sync/atomic"
+)
+
+// Locked is a set of shards held under their write locks, for operations that must be atomic
+// across keys (transactions): no other operation on a held shard interleaves with them, so
+// other goroutines see either none or all of what is done through a Locked. Get it from Lock,
+// use it from one goroutine, and call Unlock exactly once.
+//
+// Locks are taken in shard order, so two Locked never deadlock each other, and every other
+// operation of the cache holds at most one shard lock at a time. Operations through a Locked
+// must name a key of a held shard (Holds); others panic, as would a deadlock.
+type Locked[K comparable, V any] struct {
+	c    *Cache[K, V]
+	all  bool
+	held []uint32 // shard indexes, ascending, when !all
+	rm   []removal[K, V]
+	done bool
+}
+
+// Lock takes the write locks of the shards holding keys, or of every shard when all is set,
+// in shard order. Callers should keep the hold short: readers of those shards wait for it.
+func (c *Cache[K, V]) Lock(keys []K, all bool) *Locked[K, V] {
+	l := &Locked[K, V]{c: c, all: all}
+	if all {
+		for i := range c.shards {
+			c.shards[i].mu.Lock()
+		}
+		return l
+	}
+	l.held = make([]uint32, 0, len(keys))
+	for _, k := range keys {
+		l.held = append(l.held, uint32(c.hash(k)>>c.shift))
+	}
+	slices.Sort(l.held)
+	l.held = slices.Compact(l.held)
+	for _, i := range l.held {
+		c.shards[i].mu.Lock()
+	}
+	return l
+}
+
+// Unlock releases the locks and then reports the evictions and expirations made meanwhile to
+// OnRemove. It panics if called twice.
+func (l *Locked[K, V]) Unlock() {
+	if l.done {
+		panic("lru: Locked.Unlock called twice")
+	}
+	l.done = true
+	if l.all {
+		for i := range l.c.shards {
+			l.c.shards[i].mu.Unlock()
+		}
+	} else {
+		for _, i := range l.held {
+			l.c.shards[i].mu.Unlock()
+		}
+	}
+	rm := l.rm
+	l.rm = nil
+	l.c.notify(rm)
+}
+
+// Holds reports whether key's shard is held.
+func (l *Locked[K, V]) Holds(key K) bool {
+	if l.all {
+		return true
+	}
+	_, ok := slices.BinarySearch(l.held, uint32(l.c.hash(key)>>l.c.shift))
+	return ok
+}
+
+// shard returns key's hash and held shard, panicking if it is not held.
+func (l *Locked[K, V]) shard(key K) (uint64, *shard[K, V]) {
+	if l.done {
+		panic("lru: Locked used after Unlock")
+	}
+	h := l.c.hash(key)
+	if !l.all {
+		if _, ok := slices.BinarySearch(l.held, uint32(h>>l.c.shift)); !ok {
+			panic("lru: key's shard is not held by this Locked")
+		}
+	}
+	return h, l.c.shardOf(h)
+}
+
+// Apply is Cache.Apply on a held shard.
+func (l *Locked[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
+	h, s := l.shard(key)
+	return s.applyHeld(l.c, h, key, now, fn, l.c.collector(&l.rm))
+}
+
+// Get is Cache.Get on a held shard: it counts a hit or a miss, marks a hit recently used and
+// reclaims an expired entry.
+func (l *Locked[K, V]) Get(key K, now int64) (value V, expiry int64, ok bool) {
+	h, s := l.shard(key)
+	li := s.find(h, key)
+	if li == 0 {
+		s.misses.Add(1)
+		return value, 0, false
+	}
+	e := s.at(li - 1)
+	meta := atomic.LoadUint64(&e.meta)
+	if IsExpired(int64(meta&expiryMask), now) {
+		s.misses.Add(1)
+		s.drop(l.c, li, e, h, Expired, l.c.collector(&l.rm))
+		return value, 0, false
+	}
+	s.touch(e, meta)
+	s.hits.Add(1)
+	return e.value, int64(meta & expiryMask), true
+}
+
+// Peek is Cache.Peek on a held shard.
+func (l *Locked[K, V]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
+	h, s := l.shard(key)
+	if li := s.find(h, key); li != 0 {
+		e := s.at(li - 1)
+		if exp := e.expiry(); !IsExpired(exp, now) {
+			return e.value, exp, true
+		}
+	}
+	return value, 0, false
+}
+
+// Touch is Cache.Touch on a held shard.
+func (l *Locked[K, V]) Touch(key K, now int64) bool {
+	h, s := l.shard(key)
+	li := s.find(h, key)
+	if li == 0 {
+		return false
+	}
+	e := s.at(li - 1)
+	meta := atomic.LoadUint64(&e.meta)
+	if IsExpired(int64(meta&expiryMask), now) {
+		s.drop(l.c, li, e, h, Expired, l.c.collector(&l.rm))
+		return false
+	}
+	s.touch(e, meta)
+	return true
+}
+
+// mustAll panics unless every shard is held: whole-cache reads would otherwise lock shards
+// out of order.
+func (l *Locked[K, V]) mustAll() {
+	if l.done || !l.all {
+		panic("lru: whole-cache operation needs a Locked holding every shard")
+	}
+}
+
+// Len is Cache.Len; every shard must be held.
+func (l *Locked[K, V]) Len() int {
+	l.mustAll()
+	n := int64(0)
+	for i := range l.c.shards {
+		n += l.c.shards[i].n
+	}
+	return int(n)
+}
+
+// Stats is Cache.Stats; every shard must be held.
+func (l *Locked[K, V]) Stats() Stats {
+	l.mustAll()
+	return l.c.stats(false)
+}
+
+// Scan is Cache.Scan; every shard must be held. fn runs with the locks held and must not call
+// the cache.
+func (l *Locked[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
+	l.mustAll()
+	return l.c.scan(cursor, count, now, fn, false)
+}

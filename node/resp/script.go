@@ -1,0 +1,282 @@
+package resp
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/geocache/geocache/node"
+)
+
+// Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, with gopher-lua (Lua 5.1).
+//
+// A script runs atomically on the node: one at a time, inside node.AtomicAll, so it holds every
+// store lock and its writes replicate as one unit (its effects, never the script). It runs off
+// the event loop. Other clients' commands wait for it (off their event loops too) until it has
+// run for Config.ScriptBusyTime; then they answer -BUSY and SCRIPT KILL may stop it, unless it
+// already wrote. A script reaches the node only through redis.call and redis.pcall: no file
+// system, network, os or io library, no loading of code.
+
+const (
+	errBusy       = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+	errNoScript   = "NOSCRIPT No matching script. Please use EVAL."
+	errNotBusy    = "NOTBUSY No scripts in execution right now."
+	errUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+	// maxScriptBytes bounds the script cache; SCRIPT FLUSH empties it.
+	maxScriptBytes = 64 << 20
+)
+
+// scriptCache holds the scripts EVAL and SCRIPT LOAD saw, compiled, by SHA1.
+type scriptCache struct {
+	mu    sync.Mutex
+	m     map[string]*lua.FunctionProto
+	bytes int
+}
+
+// get returns the compiled script for sha, or nil.
+func (sc *scriptCache) get(sha string) *lua.FunctionProto {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.m[sha]
+}
+
+// load compiles body and caches it; it returns the SHA1 or a compile error reply.
+func (sc *scriptCache) load(body []byte) (string, *lua.FunctionProto, string) {
+	sum := sha1.Sum(body)
+	sha := hex.EncodeToString(sum[:])
+	if p := sc.get(sha); p != nil {
+		return sha, p, ""
+	}
+	chunk, err := parse.Parse(strings.NewReader(string(body)), "user_script")
+	var proto *lua.FunctionProto
+	if err == nil {
+		proto, err = lua.Compile(chunk, "user_script")
+	}
+	if err != nil {
+		return "", nil, "ERR Error compiling script (new function): " + compileMessage(err)
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.bytes+len(body) > maxScriptBytes {
+		return "", nil, "ERR script cache is full (64 MiB); SCRIPT FLUSH empties it"
+	}
+	if sc.m == nil {
+		sc.m = make(map[string]*lua.FunctionProto)
+	}
+	if _, ok := sc.m[sha]; !ok {
+		sc.m[sha] = proto
+		sc.bytes += len(body)
+	}
+	return sha, proto, ""
+}
+
+func (sc *scriptCache) flush() {
+	sc.mu.Lock()
+	sc.m, sc.bytes = nil, 0
+	sc.mu.Unlock()
+}
+
+// compileMessage shortens gopher-lua's parse error to one line.
+func compileMessage(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}
+
+// scriptRun is the script in execution, for the busy gate and SCRIPT KILL.
+type scriptRun struct {
+	wrote  atomic.Bool
+	killed atomic.Bool
+	cancel context.CancelFunc
+	busy   chan struct{} // closed once the script has run for Config.ScriptBusyTime
+	done   chan struct{} // closed when it ends
+}
+
+func (r *scriptRun) isBusy() bool {
+	select {
+	case <-r.busy:
+		return true
+	default:
+		return false
+	}
+}
+
+// gateScript holds back a command that found a script running: before the script's busy time
+// it waits for the script (off the event loop) and runs then, after it the command answers
+// -BUSY.
+func (s *Server) gateScript(ctx context.Context, c *client, cmd *command, argv [][]byte) {
+	if run := s.script.Load(); run != nil && run.isBusy() {
+		c.reject(cmd, errBusy)
+		return
+	}
+	if c.loop != nil && !c.offLoop {
+		c.wait = &waitRequest{run: func(ctx context.Context) {
+			c.offLoop = true
+			defer func() { c.offLoop = false }()
+			s.waitScript(ctx)
+			s.dispatch(ctx, c, argv)
+		}}
+		return
+	}
+	s.waitScript(ctx)
+	s.dispatch(ctx, c, argv)
+}
+
+// waitScript waits until the running script ends or passes its busy time.
+func (s *Server) waitScript(ctx context.Context) {
+	run := s.script.Load()
+	if run == nil {
+		// The script is leaving the gate: wait for the gate itself.
+		s.gate.RLock()
+		s.gate.RUnlock() //nolint:staticcheck // an empty critical section: we only wait
+		return
+	}
+	select {
+	case <-run.done:
+	case <-run.busy:
+	case <-ctx.Done():
+	}
+}
+
+// evalArgs parses EVAL's numkeys and splits keys from arguments, or replies with the error.
+func evalArgs(c *client, argv [][]byte) (keys, args [][]byte, ok bool) {
+	n, isInt := string2ll(argv[2])
+	switch {
+	case !isInt:
+		c.out = appendError(c.out, errNotInteger)
+	case n > int64(len(argv)-3):
+		c.out = appendError(c.out, "ERR Number of keys can't be greater than number of args")
+	case n < 0:
+		c.out = appendError(c.out, "ERR Number of keys can't be negative")
+	default:
+		return argv[3 : 3+n], argv[3+n:], true
+	}
+	return nil, nil, false
+}
+
+func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	keys, args, ok := evalArgs(c, argv)
+	if !ok {
+		return
+	}
+	sha, proto, errMsg := s.scripts.load(argv[1])
+	if errMsg != "" {
+		c.out = appendError(c.out, errMsg)
+		return
+	}
+	s.startScript(ctx, c, sha, proto, keys, args, strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"))
+}
+
+func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	keys, args, ok := evalArgs(c, argv)
+	if !ok {
+		return
+	}
+	sha := strings.ToLower(string(argv[1]))
+	proto := s.scripts.get(sha)
+	if proto == nil {
+		c.out = appendError(c.out, errNoScript)
+		return
+	}
+	s.startScript(ctx, c, sha, proto, keys, args, strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"))
+}
+
+// startScript runs a script: at once inside EXEC (the transaction holds the whole store), else
+// off the event loop.
+func (s *Server) startScript(ctx context.Context, c *client, sha string, proto *lua.FunctionProto, keys, args [][]byte, ro bool) {
+	if s.tr == nil {
+		c.out = appendError(c.out, errNoTx)
+		return
+	}
+	if tx, ok := c.tx.(*node.Tx); ok {
+		c.out = s.runLua(ctx, c, tx, nil, sha, proto, keys, args, ro)
+		return
+	}
+	run := func(ctx context.Context) { s.runScript(ctx, c, sha, proto, keys, args, ro) }
+	if c.loop != nil && !c.offLoop {
+		c.wait = &waitRequest{run: run}
+		return
+	}
+	c.ungate() // the script takes the gate exclusively
+	run(ctx)
+}
+
+// runScript runs one script under every store lock, registered for the busy gate and SCRIPT
+// KILL.
+func (s *Server) runScript(ctx context.Context, c *client, sha string, proto *lua.FunctionProto, keys, args [][]byte, ro bool) {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run := &scriptRun{cancel: cancel, busy: make(chan struct{}), done: make(chan struct{})}
+	// Registered before taking the gate, so that a command that fails to take it finds the
+	// script to wait for.
+	s.script.Store(run)
+	s.gate.Lock()
+	timer := time.AfterFunc(s.cfg.ScriptBusyTime, func() { close(run.busy) })
+	defer func() {
+		timer.Stop()
+		s.gate.Unlock()
+		s.script.Store(nil)
+		close(run.done)
+	}()
+	err := s.tr.AtomicAll(ctx, func(tx *node.Tx) error {
+		c.out = s.runLua(ctx, c, tx, run, sha, proto, keys, args, ro)
+		return nil
+	})
+	if err != nil {
+		c.out = appendError(c.out, backendError(err))
+	}
+}
+
+func cmdScriptLoad(_ context.Context, s *Server, c *client, argv [][]byte) {
+	sha, _, errMsg := s.scripts.load(argv[2])
+	if errMsg != "" {
+		c.out = appendError(c.out, errMsg)
+		return
+	}
+	c.out = appendBulkString(c.out, sha)
+}
+
+func cmdScriptExists(_ context.Context, s *Server, c *client, argv [][]byte) {
+	c.out = appendArrayLen(c.out, len(argv)-2)
+	for _, a := range argv[2:] {
+		n := int64(0)
+		if s.scripts.get(strings.ToLower(string(a))) != nil {
+			n = 1
+		}
+		c.out = appendInt(c.out, n)
+	}
+}
+
+func cmdScriptFlush(_ context.Context, s *Server, c *client, argv [][]byte) {
+	if len(argv) > 3 || (len(argv) == 3 && !equalFold(argv[2], "sync") && !equalFold(argv[2], "async")) {
+		c.out = appendError(c.out, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+		return
+	}
+	s.scripts.flush()
+	c.out = append(c.out, "+OK\r\n"...)
+}
+
+func cmdScriptKill(_ context.Context, s *Server, c *client, _ [][]byte) {
+	run := s.script.Load()
+	switch {
+	case run == nil:
+		c.out = appendError(c.out, errNotBusy)
+	case run.wrote.Load():
+		c.out = appendError(c.out, errUnkillable)
+	default:
+		run.killed.Store(true)
+		run.cancel()
+		c.out = append(c.out, "+OK\r\n"...)
+	}
+}

@@ -1,0 +1,55 @@
+package node
+
+import (
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// writer is where a read-modify-write runs: the node itself (each key under its own store lock
+// for the one operation, the write replicated on its own) or a transaction (the keys locked for
+// its whole run, its writes replicated as one unit). Operations written against it (IncrBy,
+// Modify, RENAME and COPY) behave the same in and out of MULTI/EXEC and scripts.
+type writer interface {
+	// apply is the store's compare-and-apply for key.
+	apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value])
+	// peek reads key without touching its recency.
+	peek(key string, nowMs int64) (value, int64, bool)
+	// stamp stamps a local write replacing cur (a fresh version and a dot), under key's lock.
+	stamp(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value
+	// emit hands a written entry to replication, after apply returned.
+	emit(key string, e crdt.Entry)
+}
+
+// nodeWriter runs operations directly on the node.
+type nodeWriter struct{ n *Node }
+
+func (w nodeWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value]) {
+	w.n.store.Apply(key, nowMs, fn)
+}
+
+func (w nodeWriter) peek(key string, nowMs int64) (value, int64, bool) {
+	return w.n.store.Peek(key, nowMs)
+}
+
+func (w nodeWriter) stamp(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {
+	return w.n.newValue(nowMs, cur, data, flags)
+}
+
+func (w nodeWriter) emit(key string, e crdt.Entry) { w.n.emit(key, e) }
+
+// txWriter runs operations inside a transaction: its locks, its clock reading, its dot.
+type txWriter struct{ tx *Tx }
+
+func (w txWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value]) {
+	w.tx.l.Apply(key, nowMs, fn)
+}
+
+func (w txWriter) peek(key string, nowMs int64) (value, int64, bool) {
+	return w.tx.l.Peek(key, nowMs)
+}
+
+func (w txWriter) stamp(_ int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {
+	return w.tx.write(cur, data, flags)
+}
+
+func (w txWriter) emit(key string, e crdt.Entry) { w.tx.record(key, e) }
