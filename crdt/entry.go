@@ -18,9 +18,16 @@ const (
 	// entry stamped at or before its timestamp is gone on every node that applied it. Type 2 is
 	// reserved for the counter.
 	TypeFlush Type = 3
+	// Collections: Value is an encoded state or delta (see dots.go), no flags.
+	TypeHash Type = 4 // observed-remove map of LWW fields (Hash)
+	TypeSet  Type = 5 // add-wins observed-remove set (Set)
+	TypeZSet Type = 6 // sorted set (ZSet)
 
-	maxType = TypeFlush
+	maxType = TypeZSet
 )
+
+// IsCollection reports whether t is a hash, set or sorted set.
+func (t Type) IsCollection() bool { return t >= TypeHash && t <= TypeZSet }
 
 // String returns the type's name, or "Type(n)" for an unknown one.
 func (t Type) String() string {
@@ -29,6 +36,12 @@ func (t Type) String() string {
 		return "lww"
 	case TypeFlush:
 		return "flush"
+	case TypeHash:
+		return "hash"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -137,6 +150,8 @@ func (e *Entry) validateTag() error {
 		return fmt.Errorf("%w: unknown entry type %d", ErrVersion, e.Type)
 	case e.Type == TypeFlush && (e.Flags != 0 || len(e.Value) != 0 || e.Expiry != 0):
 		return fmt.Errorf("%w: flush marker with a value, flags or expiry", ErrMalformed)
+	case e.Type.IsCollection() && e.Flags != 0:
+		return fmt.Errorf("%w: %s entry with flags %#x", ErrMalformed, e.Type, uint8(e.Flags))
 	case e.Flags&^knownFlags != 0:
 		return fmt.Errorf("%w: unknown entry flags %#x", ErrVersion, uint8(e.Flags&^knownFlags))
 	}
