@@ -39,24 +39,21 @@ func (s *Set) Range(fn func(m string) bool) {
 	}
 }
 
-// Add adds members as write dot and returns how many were new and the delta (nil when none
-// were new: re-adding a present member changes nothing a reader can see, so it is not written).
+// Add adds members as write dot and returns how many were new and the delta. A member already
+// present is re-added (its observed adds replaced by this one), so the add wins over a
+// concurrent remove elsewhere, as the writer saw the member present.
 func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	d := NewSet(s.c.Reset)
 	d.c.ExpVer = Version{}
 	n := 0
 	for _, m := range members {
-		if s.Has(m) {
-			continue
-		}
 		if _, dup := d.c.elems[m]; dup {
 			continue
 		}
+		if !s.c.removeDelta(&d.c, m) {
+			n++
+		}
 		d.c.setElem(m, []Dotted[struct{}]{{Dot: dot}}, noSize)
-		n++
-	}
-	if n == 0 {
-		return 0, nil
 	}
 	s.Join(d)
 	return n, d

@@ -130,7 +130,7 @@ func (z *ZSet) reindex(m string) {
 }
 
 func (z *ZSet) delta() *ZSet {
-	d := &ZSet{c: newCore[zpay](z.c.Reset)}
+	d := NewZSet(z.c.Reset) // indexed too: deltas of one command are joined together
 	d.c.ExpVer = Version{}
 	return d
 }

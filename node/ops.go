@@ -54,6 +54,9 @@ func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
 		n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
+	if v.obj != nil {
+		return Item{}, false, ErrWrongType
+	}
 	return itemOf(&v, exp), true, nil
 }
 
@@ -87,6 +90,14 @@ func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
 	v, exp, ok := n.store.Peek(key, n.nowMs())
 	if !ok || v.tombstone() {
 		return Item{}, false, nil
+	}
+	if v.obj != nil {
+		// A collection has no string value; expiry commands read its ExpireAt.
+		it := Item{Version: v.ver}
+		if exp != 0 {
+			it.ExpireAt = time.UnixMilli(exp)
+		}
+		return it, true, nil
 	}
 	return itemOf(&v, exp), true, nil
 }
@@ -351,6 +362,12 @@ func (n *Node) rewriteExpiry(ctx context.Context, key string, atMs int64, persis
 	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		if !cur.Exists || cur.Value.tombstone() || (persist && cur.Expiry == 0) {
 			return lru.Update[value]{Action: lru.Keep}
+		}
+		if cur.Value.obj != nil {
+			var up lru.Update[value]
+			up, out = n.expireColl(&cur, atMs, nowMs)
+			done = true
+			return up
 		}
 		v := n.newValue(nowMs, &cur, cur.Value.data, cur.Value.flags)
 		out, done = v.entry(atMs), true

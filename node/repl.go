@@ -353,7 +353,9 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 		switch {
 		case !validRemote(&ds[i], r.n.cfg.MaxKeySize):
 			r.st.rejected.Add(1)
-		case r.vec.Contains(e.Dot()):
+		case r.vec.Contains(e.Dot()) && !e.Type.IsCollection():
+			// Collections always merge (idempotently): a snapshot's full state carries the dot
+			// of its newest write but also writes of replicas this node lacks.
 			r.st.duplicate.Add(1)
 		default:
 			state[i] = fresh
@@ -387,6 +389,12 @@ func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
 			continue
 		}
 		r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			if up, w, ok := r.n.applyRemoteColl(&cur, e, nowMs); ok {
+				if w {
+					state[i] = won
+				}
+				return up
+			}
 			if !cur.Exists {
 				if uint64(e.Version.TS) <= cur.Floor {
 					return lru.Update[value]{Action: lru.Keep} // evicted/expired/deleted newer here
@@ -443,7 +451,7 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 	case d.Entry.Type == crdt.TypeFlush:
 		return d.Key == ""
 	}
-	return d.Entry.Type == crdt.TypeLWW
+	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type.IsCollection()
 }
 
 // onHeartbeat updates what we know of a peer and starts anti-entropy when it holds writes we

@@ -213,7 +213,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		}
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
-			if !snap[v.ver.Replica] {
+			if !snap[v.ver.Replica] && v.obj == nil { // a collection may hold writes of any replica
 				return true
 			}
 			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Key: k, Entry: v.entry(exp)})

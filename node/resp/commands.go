@@ -57,6 +57,8 @@ func commandTable() map[string]*command {
 	add("mset", -3, flagWrite, cmdMSet)
 	add("strlen", 2, 0, cmdStrlen)
 
+	addCollections(add)
+
 	// Keyspace.
 	add("del", -2, flagWrite, cmdDel)
 	add("unlink", -2, flagWrite, cmdDel)
@@ -209,6 +211,7 @@ func trunc(b []byte, n int) string {
 const (
 	errSyntax     = "ERR syntax error"
 	errNotInteger = "ERR value is not an integer or out of range"
+	errWrongType  = "WRONGTYPE Operation against a key holding the wrong kind of value"
 	errWrongPass  = "WRONGPASS invalid username-password pair or user is disabled."
 )
 
@@ -223,6 +226,8 @@ func backendError(err error) string {
 	case errors.As(err, &le):
 		// The loader's own message ("origin: 503 Service Unavailable ..."), not the key.
 		return "ERR " + strings.TrimPrefix(le.Err.Error(), "node: ")
+	case errors.Is(err, node.ErrWrongType):
+		return errWrongType
 	case errors.Is(err, node.ErrKeyTooLarge):
 		return "ERR key exceeds the maximum key size"
 	case errors.Is(err, node.ErrValueTooLarge):

@@ -1,0 +1,407 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// ErrWrongType is returned by an operation on a key that holds another type of value (Redis's
+// WRONGTYPE).
+var ErrWrongType = errors.New("node: wrong type")
+
+// coll is a hash, set or sorted set held by the store. Its state is mutated in place, only
+// inside the store's Apply for the key (so writers are serialised by the shard lock) and under
+// mu, which readers holding a copy of the value take to read it.
+type coll struct {
+	mu   sync.RWMutex
+	typ  crdt.Type
+	hash *crdt.Hash
+	set  *crdt.Set
+	zset *crdt.ZSet
+	// bytes is the size charged to the store, refreshed under the shard lock before each Put
+	// (the store's Size function reads it there).
+	bytes int
+}
+
+func newColl(typ crdt.Type, reset crdt.Version) *coll {
+	c := &coll{typ: typ}
+	switch typ {
+	case crdt.TypeHash:
+		c.hash = crdt.NewHash(reset)
+	case crdt.TypeSet:
+		c.set = crdt.NewSet(reset)
+	default:
+		c.zset = crdt.NewZSet(reset)
+	}
+	return c
+}
+
+// decodeColl decodes a collection entry's value.
+func decodeColl(typ crdt.Type, b []byte) (*coll, error) {
+	c := &coll{typ: typ}
+	var err error
+	switch typ {
+	case crdt.TypeHash:
+		c.hash, err = crdt.DecodeHash(b)
+	case crdt.TypeSet:
+		c.set, err = crdt.DecodeSet(b)
+	case crdt.TypeZSet:
+		c.zset, err = crdt.DecodeZSet(b)
+	default:
+		err = errBadMessage
+	}
+	return c, err
+}
+
+func (c *coll) cost() int {
+	if c == nil {
+		return 0
+	}
+	return c.bytes
+}
+
+// The methods below are called with mu held (or the coll not yet shared).
+
+func (c *coll) length() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Len()
+	case crdt.TypeSet:
+		return c.set.Len()
+	}
+	return c.zset.Len()
+}
+
+func (c *coll) reset() crdt.Version {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Reset()
+	case crdt.TypeSet:
+		return c.set.Reset()
+	}
+	return c.zset.Reset()
+}
+
+func (c *coll) expiry() int64 {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Expiry()
+	case crdt.TypeSet:
+		return c.set.Expiry()
+	}
+	return c.zset.Expiry()
+}
+
+func (c *coll) size() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Bytes()
+	case crdt.TypeSet:
+		return c.set.Bytes()
+	}
+	return c.zset.Bytes()
+}
+
+func (c *coll) compact(stable crdt.Timestamp) {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Compact(stable)
+	case crdt.TypeSet:
+		c.set.Compact(stable)
+	default:
+		c.zset.Compact(stable)
+	}
+}
+
+// join merges in (same type) into c.
+func (c *coll) join(in *coll) {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Join(in.hash)
+	case crdt.TypeSet:
+		c.set.Join(in.set)
+	default:
+		c.zset.Join(in.zset)
+	}
+}
+
+// encode returns the full state's encoding (snapshots, read-through, dumps).
+func (c *coll) encode() []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.AppendBinary(nil)
+	case crdt.TypeSet:
+		return c.set.AppendBinary(nil)
+	}
+	return c.zset.AppendBinary(nil)
+}
+
+func (c *coll) setExpiry(dot crdt.Version, at int64) appender {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.SetExpiry(dot, at)
+	case crdt.TypeSet:
+		return c.set.SetExpiry(dot, at)
+	}
+	return c.zset.SetExpiry(dot, at)
+}
+
+// appender is a delta to replicate.
+type appender interface{ AppendBinary([]byte) []byte }
+
+// typeName is what TYPE answers for a live value.
+func typeName(v *value) string {
+	if v.obj == nil {
+		return "string"
+	}
+	switch v.obj.typ {
+	case crdt.TypeHash:
+		return "hash"
+	case crdt.TypeSet:
+		return "set"
+	}
+	return "zset"
+}
+
+// KeyType returns Redis's TYPE of key: "none", "string", "hash", "set" or "zset".
+func (n *Node) KeyType(ctx context.Context, key string) (string, error) {
+	if err := n.check(ctx); err != nil {
+		return "", err
+	}
+	v, _, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return "none", nil
+	}
+	return typeName(&v), nil
+}
+
+// readColl runs fn on key's live collection of type typ under its read lock. It reports false
+// for an absent key and ErrWrongType for a key holding another type.
+func (n *Node) readColl(ctx context.Context, key string, typ crdt.Type, fn func(c *coll)) (bool, error) {
+	if err := n.check(ctx); err != nil {
+		return false, err
+	}
+	v, _, ok := n.store.Get(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return false, nil
+	}
+	if v.obj == nil || v.obj.typ != typ {
+		return false, ErrWrongType
+	}
+	v.obj.mu.RLock()
+	defer v.obj.mu.RUnlock()
+	fn(v.obj)
+	return true, nil
+}
+
+// updateColl read-modify-writes key's collection of type typ atomically. fn sees the state (a
+// new empty one when the key is not live and create is set; fn is not called when it is not
+// live and create is not set) and returns the delta it applied, or nil when it changed nothing.
+// fn must call stamp, once, before changing anything: stamp issues the write's version (and,
+// for a new collection, makes it the incarnation). updateColl reports whether the key was live.
+func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+	if err := n.check(ctx); err != nil {
+		return false, err
+	}
+	if err := n.checkKey(key); err != nil {
+		return false, err
+	}
+	nowMs := n.nowMs()
+	var out crdt.Entry
+	var live, wrote bool
+	var err error
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		live = cur.Exists && !cur.Value.tombstone()
+		if live && (cur.Value.obj == nil || cur.Value.obj.typ != typ) {
+			err = ErrWrongType
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		if !live && !create {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		c := cur.Value.obj
+		fresh := !live
+		if fresh {
+			// An absent, deleted or emptied key starts a new incarnation (Redis: the key did not
+			// exist, so it has no fields and no TTL).
+			c = newColl(typ, crdt.Version{})
+		}
+		var ver crdt.Version
+		var seq uint64
+		stamp := func() crdt.Version {
+			after := crdt.Timestamp(cur.Floor)
+			if cur.Exists {
+				after = cur.Value.ver.TS
+			}
+			ver, seq = n.stamp(nowMs, after)
+			if fresh {
+				// In place: fn already holds the pointer to the empty state.
+				switch typ {
+				case crdt.TypeHash:
+					*c.hash = *crdt.NewHash(ver)
+				case crdt.TypeSet:
+					*c.set = *crdt.NewSet(ver)
+				default:
+					*c.zset = *crdt.NewZSet(ver)
+				}
+			}
+			return ver
+		}
+		c.mu.Lock()
+		d := fn(c, stamp)
+		if d == nil || seq == 0 {
+			c.mu.Unlock()
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		c.compact(crdt.Timestamp(n.collStable.Load()))
+		v, exp := n.collValue(c, ver, seq, nowMs)
+		c.mu.Unlock()
+		n.trackTombstone(&cur, &v)
+		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
+		wrote = true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if wrote {
+		n.sets.Add(1)
+		n.emit(key, out)
+	}
+	return live, err
+}
+
+// collValue builds the store value of c after a write or merge (c.mu held) and its store
+// expiry: the collection's own, or, once it is empty, a tombstone's lifetime.
+func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
+	c.bytes = c.size()
+	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0}
+	exp := c.expiry()
+	if v.empty {
+		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
+			exp = t
+		}
+	}
+	return v, exp
+}
+
+// expireColl rewrites the expiry register of cur's collection (Expire, Persist) as a new local
+// write: called by rewriteExpiry under the key's store lock.
+func (n *Node) expireColl(cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
+	c := cur.Value.obj
+	ver, seq := n.stamp(nowMs, cur.Value.ver.TS)
+	c.mu.Lock()
+	d := c.setExpiry(ver, atMs)
+	v, exp := n.collValue(c, ver, seq, nowMs)
+	c.mu.Unlock()
+	e := crdt.Entry{Type: c.typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, e
+}
+
+// applyRemoteColl merges a remote delta into cur when either is a collection, under the key's
+// store lock; handled is false when neither is (the register path applies). The type rule
+// (docs/design.md): states of one incarnation join; otherwise the higher of the incoming
+// write's incarnation (a register's or a tombstone's is its version) and the current one wins.
+func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
+	keep := lru.Update[value]{Action: lru.Keep}
+	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj == nil) {
+		return keep, false, false
+	}
+	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
+		return keep, false, true // evicted, expired or deleted newer here
+	}
+	var curReset crdt.Version
+	if cur.Exists {
+		curReset = cur.Value.ver
+		if cur.Value.obj != nil {
+			cur.Value.obj.mu.RLock()
+			curReset = cur.Value.obj.reset()
+			cur.Value.obj.mu.RUnlock()
+		}
+	}
+	if !e.Type.IsCollection() {
+		// A string or a delete against a collection: it wins over an older incarnation.
+		if !curReset.Less(e.Version) {
+			return keep, false, true
+		}
+		v := valueOf(e)
+		n.trackTombstone(cur, &v)
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}, true, true
+	}
+	in, err := decodeColl(e.Type, e.Value)
+	if err != nil {
+		return keep, false, true
+	}
+	inReset := in.reset()
+	c := cur.Value.obj
+	switch {
+	case cur.Exists && c != nil && c.typ == e.Type && inReset == curReset:
+		c.mu.Lock()
+		c.join(in)
+	case !cur.Exists || curReset.Less(inReset):
+		c = in
+		c.mu.Lock()
+	default:
+		return keep, false, true
+	}
+	ver, seq := e.Version, e.Seq
+	if cur.Exists && e.Version.Less(cur.Value.ver) {
+		ver, seq = cur.Value.ver, cur.Value.seq
+	}
+	c.compact(crdt.Timestamp(n.collStable.Load()))
+	v, exp := n.collValue(c, ver, seq, nowMs)
+	c.mu.Unlock()
+	n.trackTombstone(cur, &v)
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true, true
+}
+
+// ReadHash runs fn on key's hash under its read lock (fn must not keep h). It reports whether
+// the key holds a hash; a key of another type is ErrWrongType.
+func (n *Node) ReadHash(ctx context.Context, key string, fn func(h *crdt.Hash)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeHash, func(c *coll) { fn(c.hash) })
+}
+
+// UpdateHash read-modify-writes key's hash atomically and replicates the delta fn returns (nil:
+// nothing changed). fn must call stamp once before changing h and write with its version.
+// With create, an absent key is a new empty hash; without, fn is not called for it.
+func (n *Node) UpdateHash(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeHash, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.hash, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
+
+// ReadSet is ReadHash for sets.
+func (n *Node) ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeSet, func(c *coll) { fn(c.set) })
+}
+
+// UpdateSet is UpdateHash for sets.
+func (n *Node) UpdateSet(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeSet, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.set, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
+
+// ReadZSet is ReadHash for sorted sets.
+func (n *Node) ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeZSet, func(c *coll) { fn(c.zset) })
+}
+
+// UpdateZSet is UpdateHash for sorted sets.
+func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeZSet, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.zset, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
