@@ -45,7 +45,7 @@ type Node struct {
 	flushMu sync.Mutex
 	flushed crdt.Entry
 
-	tombEntries atomic.Int64 // replicated delete tombstones held as entries (not live keys)
+	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
