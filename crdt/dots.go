@@ -34,6 +34,11 @@ type orCore[P any] struct {
 	Floor  Timestamp
 	Expiry int64   // absolute unix ms, 0 = none
 	ExpVer Version // version of the write that set Expiry (zero: never set)
+	// Full marks a complete state: a local state, a full state shipped by a snapshot or a
+	// read-through, or the delta of the write that created the incarnation (which holds every
+	// element of it). A state built only from later element deltas is partial (the node hides
+	// it from readers) until a full state of its incarnation joins it.
+	Full bool
 
 	elems map[string][]Dotted[P]
 	tomb  map[string][]Version
@@ -111,6 +116,7 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 // changed is called for every element whose dots changed. Cost is proportional to in's
 // elements and tombstones, plus c's elements when in.Floor is above c.Floor (full states).
 func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)) {
+	c.Full = c.Full || in.Full
 	if in.ExpVer.Compare(c.ExpVer) > 0 {
 		c.Expiry, c.ExpVer = in.Expiry, in.ExpVer
 	}
@@ -213,6 +219,46 @@ func (c *orCore[P]) compact(stable Timestamp) {
 	}
 }
 
+// flushBefore applies a flush marker stamped f (FLUSHALL): every write stamped at or before f
+// is gone, whatever its element, and later writes survive, as for whole keys. Raising Floor
+// past f makes the removal stick: a write stamped at or before f arriving later is covered, so
+// it is dropped, and a state joined in that still holds such writes loses them (a dot below
+// the other side's Floor that it does not hold). An expiry register written at or before f is
+// cleared, under a version above every such write and below every later one. The result
+// depends only on f and the writes, so every replica converges whatever the arrival order.
+func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string)) {
+	for e, ds := range c.elems {
+		var out []Dotted[P]
+		for _, x := range ds {
+			if x.Dot.TS > f {
+				out = append(out, x)
+			}
+		}
+		if len(out) != len(ds) {
+			c.setElem(e, out, size)
+			changed(e)
+		}
+	}
+	if c.ExpVer.TS <= f {
+		c.Expiry, c.ExpVer = 0, Version{TS: f, Replica: ^ReplicaID(0)}
+	}
+	c.compact(f + 1)
+}
+
+// rebase returns a complete state of incarnation dot holding c's elements, each as one write
+// dot with payload pay(element), and c's expiry (RENAME, COPY: a new key's first write).
+func (c *orCore[P]) rebase(dot Version, pay func(e string, ds []Dotted[P]) P, size func(P) int) orCore[P] {
+	out := newCore[P](dot)
+	out.Full = true
+	if c.Expiry != 0 {
+		out.Expiry = c.Expiry
+	}
+	for e, ds := range c.elems {
+		out.setElem(e, []Dotted[P]{{Dot: dot, P: pay(e, ds)}}, size)
+	}
+	return out
+}
+
 // clone returns a deep copy of c's structure (payloads are shared; they are never mutated).
 func (c *orCore[P]) clone() orCore[P] {
 	out := *c
@@ -240,14 +286,18 @@ func winner[P any](ds []Dotted[P]) *Dotted[P] {
 
 // Collection state encoding (inside Entry.Value of a TypeHash/TypeSet/TypeZSet delta):
 //
-//	state = format:u8 reset:version floor:fixed64 expiry:varint expVer:version
+//	state = format:u8 flags:u8 reset:version floor:fixed64 expiry:varint expVer:version
 //	        nelem:uvarint elem*nelem ntomb:uvarint tomb*ntomb
 //	elem  = len:uvarint name ndots:uvarint (dot:version payload)*ndots
 //	tomb  = len:uvarint name ndots:uvarint dot:version*ndots
 //	version = ts:fixed64 replica:fixed64
 //
-// Elements and dots are written sorted, so equal states encode to equal bytes.
-const collFormat = 1
+// flags bit 0 is Full; other bits are ErrVersion. Elements and dots are written sorted, so equal
+// states encode to equal bytes.
+const (
+	collFormat   = 1
+	collFlagFull = 1
+)
 
 const minVersionLen = 16
 
@@ -275,7 +325,11 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
-	dst = append(dst, collFormat)
+	var fl byte
+	if c.Full {
+		fl = collFlagFull
+	}
+	dst = append(dst, collFormat, fl)
 	dst = appendVersion(dst, c.Reset)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
 	dst = binary.AppendVarint(dst, c.Expiry)
@@ -318,6 +372,14 @@ func decodeCore[P any](src []byte, minP int, get func(*reader) (P, error), size 
 		return orCore[P]{}, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
 	}
 	c := newCore[P](Version{})
+	fb, err := r.byte("collection flags")
+	if err != nil {
+		return c, err
+	}
+	if fb&^collFlagFull != 0 {
+		return c, fmt.Errorf("%w: unknown collection flags %#x", ErrVersion, fb)
+	}
+	c.Full = fb&collFlagFull != 0
 	if c.Reset, err = r.version("reset"); err != nil {
 		return c, err
 	}
@@ -422,6 +484,9 @@ func CollectionReset(src []byte) (Version, error) {
 	}
 	if f != collFormat {
 		return Version{}, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
+	}
+	if _, err := r.byte("collection flags"); err != nil {
+		return Version{}, err
 	}
 	return r.version("reset")
 }

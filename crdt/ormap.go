@@ -137,3 +137,18 @@ func DecodeHash(src []byte) (*Hash, error) {
 	}
 	return &Hash{c: c}, nil
 }
+
+// Full reports whether h is a complete state (see orCore.Full); MarkFull sets it.
+func (h *Hash) Full() bool { return h.c.Full }
+
+// MarkFull marks h complete: the delta of an incarnation's creating write holds all of it.
+func (h *Hash) MarkFull() { h.c.Full = true }
+
+// FlushBefore removes every write stamped at or before f (a FLUSHALL marker's timestamp).
+func (h *Hash) FlushBefore(f Timestamp) { h.c.flushBefore(f, bytesSize, func(string) {}) }
+
+// CopyAs returns a new complete hash of incarnation dot with h's fields and expiry, each field
+// written by dot (RENAME and COPY).
+func (h *Hash) CopyAs(dot Version) *Hash {
+	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
+}

@@ -113,3 +113,17 @@ func DecodeSet(src []byte) (*Set, error) {
 	}
 	return &Set{c: c}, nil
 }
+
+// Full reports whether s is a complete state (see Hash.Full).
+func (s *Set) Full() bool { return s.c.Full }
+
+// MarkFull marks s complete.
+func (s *Set) MarkFull() { s.c.Full = true }
+
+// FlushBefore removes every add stamped at or before f.
+func (s *Set) FlushBefore(f Timestamp) { s.c.flushBefore(f, noSize, func(string) {}) }
+
+// CopyAs returns a new complete set of incarnation dot with s's members and expiry.
+func (s *Set) CopyAs(dot Version) *Set {
+	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
+}

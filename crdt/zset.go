@@ -265,3 +265,23 @@ func DecodeZSet(src []byte) (*ZSet, error) {
 	}
 	return z, nil
 }
+
+// Full reports whether z is a complete state (see Hash.Full).
+func (z *ZSet) Full() bool { return z.c.Full }
+
+// MarkFull marks z complete.
+func (z *ZSet) MarkFull() { z.c.Full = true }
+
+// FlushBefore removes every write stamped at or before f.
+func (z *ZSet) FlushBefore(f Timestamp) { z.c.flushBefore(f, zpaySize, z.reindex) }
+
+// CopyAs returns a new complete sorted set of incarnation dot with z's members, each with its
+// current score as an absolute write by dot, and z's expiry.
+func (z *ZSet) CopyAs(dot Version) *ZSet {
+	out := NewZSet(dot)
+	out.c = z.c.rebase(dot, func(m string, _ []Dotted[zpay]) zpay { return zpay{Score: z.scores[m]} }, zpaySize)
+	for m := range out.c.elems {
+		out.reindex(m)
+	}
+	return out
+}

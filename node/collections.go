@@ -25,7 +25,17 @@ type coll struct {
 	// bytes is the size charged to the store, refreshed under the shard lock before each Put
 	// (the store's Size function reads it there).
 	bytes int
+	// flushed is the newest flush marker's timestamp applied to this state (flushTo).
+	flushed crdt.Timestamp
+	// lost, for a partial state, is the key's floor here when it was adopted: writes stamped at
+	// or below it may have been dropped by this node (evicted) and will not come again.
+	lost crdt.Timestamp
 }
+
+// maxCollection bounds a collection's approximate size (coll.size, which is above its
+// encoding's): a snapshot ships a collection whole, in one frame, so writes that would grow
+// one past it are refused (ErrValueTooLarge) and the decoders accept states up to it.
+const maxCollection = crdt.DefaultMaxCollection
 
 func newColl(typ crdt.Type, reset crdt.Version) *coll {
 	c := &coll{typ: typ}
@@ -106,6 +116,17 @@ func (c *coll) size() int {
 	return c.zset.Bytes()
 }
 
+func (c *coll) markFull() {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.MarkFull()
+	case crdt.TypeSet:
+		c.set.MarkFull()
+	default:
+		c.zset.MarkFull()
+	}
+}
+
 func (c *coll) compact(stable crdt.Timestamp) {
 	switch c.typ {
 	case crdt.TypeHash:
@@ -115,6 +136,54 @@ func (c *coll) compact(stable crdt.Timestamp) {
 	default:
 		c.zset.Compact(stable)
 	}
+}
+
+// full reports whether c is a complete state; a partial one is hidden from readers.
+func (c *coll) full() bool {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Full()
+	case crdt.TypeSet:
+		return c.set.Full()
+	}
+	return c.zset.Full()
+}
+
+// flushTo applies the newest flush marker's timestamp f (FLUSHALL) if this state has not seen
+// it: every element write stamped at or before f goes (crdt orCore.flushBefore).
+func (c *coll) flushTo(f crdt.Timestamp) {
+	if f == 0 || f <= c.flushed {
+		return
+	}
+	c.flushed = f
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.FlushBefore(f)
+	case crdt.TypeSet:
+		c.set.FlushBefore(f)
+	default:
+		c.zset.FlushBefore(f)
+	}
+	if !c.full() && c.lost <= f && c.reset().TS <= f {
+		// Everything a partial state can lack is gone with the flush: the incarnation's
+		// creating write and the writes this node dropped are all stamped at or before f, and
+		// later writes arrive as deltas. So it is complete.
+		c.markFull()
+	}
+}
+
+// copyAs returns a complete copy of c as a new incarnation written by dot (RENAME, COPY).
+func (c *coll) copyAs(dot crdt.Version) *coll {
+	out := &coll{typ: c.typ, flushed: c.flushed}
+	switch c.typ {
+	case crdt.TypeHash:
+		out.hash = c.hash.CopyAs(dot)
+	case crdt.TypeSet:
+		out.set = c.set.CopyAs(dot)
+	default:
+		out.zset = c.zset.CopyAs(dot)
+	}
+	return out
 }
 
 // join merges in (same type) into c.
@@ -133,6 +202,11 @@ func (c *coll) join(in *coll) {
 func (c *coll) encode() []byte {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	return c.encodeLocked()
+}
+
+// encodeLocked is encode with mu held.
+func (c *coll) encodeLocked() []byte {
 	switch c.typ {
 	case crdt.TypeHash:
 		return c.hash.AppendBinary(nil)
@@ -227,6 +301,10 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 		}
 		c := cur.Value.obj
 		fresh := !live
+		if live && create && c.cost() > maxCollection {
+			err = ErrValueTooLarge
+			return lru.Update[value]{Action: lru.Keep}
+		}
 		if fresh {
 			// An absent, deleted or emptied key starts a new incarnation (Redis: the key did not
 			// exist, so it has no fields and no TTL).
@@ -250,10 +328,12 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 				default:
 					*c.zset = *crdt.NewZSet(ver)
 				}
+				c.markFull()
 			}
 			return ver
 		}
 		c.mu.Lock()
+		c.flushTo(crdt.Timestamp(n.flushFloor.Load()))
 		d := fn(c, stamp)
 		if d == nil || seq == 0 {
 			c.mu.Unlock()
@@ -261,9 +341,14 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 		}
 		c.compact(crdt.Timestamp(n.collStable.Load()))
 		v, exp := n.collValue(c, ver, seq, nowMs)
+		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
+		if fresh {
+			// The creating write ships the whole new state, marked full, so a node that holds
+			// nothing of the key can serve it (later element deltas alone are partial).
+			out.Value = c.encodeLocked()
+		}
 		c.mu.Unlock()
 		n.trackTombstone(&cur, &v)
-		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
 		wrote = true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
@@ -278,7 +363,10 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 // expiry: the collection's own, or, once it is empty, a tombstone's lifetime.
 func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
 	c.bytes = c.size()
-	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0}
+	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
+	// evicting the key) is hidden like an empty one: serving it would answer for the whole
+	// collection with a fragment. It becomes visible when a full state joins it.
+	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0 || !c.full()}
 	exp := c.expiry()
 	if v.empty {
 		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
@@ -343,6 +431,9 @@ func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int
 		c.join(in)
 	case !cur.Exists || curReset.Less(inReset):
 		c = in
+		if !cur.Exists {
+			c.lost = crdt.Timestamp(cur.Floor)
+		}
 		c.mu.Lock()
 	default:
 		return keep, false, true
@@ -351,6 +442,7 @@ func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int
 	if cur.Exists && e.Version.Less(cur.Value.ver) {
 		ver, seq = cur.Value.ver, cur.Value.seq
 	}
+	c.flushTo(crdt.Timestamp(n.flushFloor.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
 	v, exp := n.collValue(c, ver, seq, nowMs)
 	c.mu.Unlock()
@@ -404,4 +496,72 @@ func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(
 		}
 		return nil
 	})
+}
+
+// flushColls applies flush floor f to every collection still held after the store dropped the
+// entries stamped at or before f: a collection whose newest write is after f loses its older
+// elements. Called after flushFloor was raised, so a state merged or written meanwhile has
+// already applied it (flushTo is idempotent).
+func (n *Node) flushColls(f crdt.Timestamp) {
+	nowMs := n.nowMs()
+	var keys []string
+	n.store.Range(nowMs, func(k string, v value, _ int64) bool {
+		if v.obj != nil {
+			keys = append(keys, k)
+		}
+		return true
+	})
+	for _, k := range keys {
+		n.store.Apply(k, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			c := cur.Value.obj
+			if !cur.Exists || c == nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.mu.Lock()
+			if f <= c.flushed {
+				c.mu.Unlock()
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.flushTo(f)
+			v, exp := n.collValue(c, cur.Value.ver, cur.Value.seq, nowMs)
+			c.mu.Unlock()
+			n.trackTombstone(&cur, &v)
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+		})
+	}
+}
+
+// writeCollCopy writes a copy of collection src under key as a fresh local write (RENAME,
+// COPY): a new incarnation holding src's elements and expiry, each element rewritten by the
+// new version, shipped whole. With nx only when key is not live. It reports whether it wrote.
+func (n *Node) writeCollCopy(key string, src *coll, nx bool) bool {
+	nowMs := n.nowMs()
+	var out crdt.Entry
+	wrote := false
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		if nx && cur.Exists && !cur.Value.tombstone() {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		after := crdt.Timestamp(cur.Floor)
+		if cur.Exists {
+			after = cur.Value.ver.TS
+		}
+		ver, seq := n.stamp(nowMs, after)
+		// src.mu under key's shard lock: nothing holds a coll's mu while taking a shard lock.
+		src.mu.RLock()
+		c := src.copyAs(ver)
+		src.mu.RUnlock()
+		c.mu.Lock()
+		v, exp := n.collValue(c, ver, seq, nowMs)
+		out = crdt.Entry{Type: c.typ, Value: c.encodeLocked(), Version: ver, Seq: seq, Expiry: exp}
+		c.mu.Unlock()
+		n.trackTombstone(&cur, &v)
+		wrote = true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if wrote {
+		n.sets.Add(1)
+		n.emit(key, out)
+	}
+	return wrote
 }

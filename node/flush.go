@@ -40,7 +40,12 @@ func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
 		return 0, false
 	}
 	n.flushed = *e
-	return n.store.Clear(uint64(e.Version.TS)), true
+	// Collections apply the floor to their elements: raised first, so a merge or write from
+	// now on applies it, then every collection already held (flushColls).
+	n.flushFloor.Store(uint64(e.Version.TS))
+	removed := n.store.Clear(uint64(e.Version.TS))
+	n.flushColls(e.Version.TS)
+	return removed, true
 }
 
 // flushMarker returns the newest flush marker applied here and whether there is one.

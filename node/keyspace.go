@@ -32,7 +32,11 @@ func (n *Node) Rename(ctx context.Context, src, dst string, nx bool) (bool, erro
 	if src == dst {
 		return !nx, nil
 	}
-	if !n.writeCopy(dst, v.data, v.flags, exp, nx) {
+	if v.obj != nil {
+		if !n.writeCollCopy(dst, v.obj, nx) {
+			return false, nil
+		}
+	} else if !n.writeCopy(dst, v.data, v.flags, exp, nx) {
 		return false, nil
 	}
 	n.remove(src, false, false)
@@ -49,6 +53,9 @@ func (n *Node) Copy(ctx context.Context, src, dst string, replace bool) (bool, e
 	v, exp, ok := n.store.Peek(src, nowMs)
 	if !ok || v.tombstone() || src == dst {
 		return false, nil
+	}
+	if v.obj != nil {
+		return n.writeCollCopy(dst, v.obj, !replace), nil
 	}
 	return n.writeCopy(dst, v.data, v.flags, exp, !replace), nil
 }

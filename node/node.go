@@ -47,6 +47,7 @@ type Node struct {
 
 	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
+	flushFloor  atomic.Uint64 // newest flush marker's timestamp: collections drop elements at or below it
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
 	deletes     atomic.Uint64

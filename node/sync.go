@@ -187,6 +187,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 
 	chunk := crdt.Batch{From: r.n.replica}
 	var buf []byte
+	chunkLen := 0
 	flush := func() error {
 		if len(chunk.Deltas) == 0 {
 			return nil
@@ -194,10 +195,26 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		buf = crdt.AppendBatch(append(buf[:0], frameDeltas), &chunk)
 		r.st.syncSent.Add(uint64(len(chunk.Deltas)))
 		chunk.Deltas = chunk.Deltas[:0]
+		chunkLen = 0
 		return fw.write(buf)
 	}
+	// add appends d to the chunk, first sending the chunk if d would take it past chunkBytes
+	// (a frame then holds at most chunkBytes plus one collection: see maxFrame).
+	add := func(d crdt.Delta) error {
+		n := len(d.Key) + len(d.Entry.Value) + 64
+		if chunkLen > 0 && chunkLen+n > chunkBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		chunk.Deltas = append(chunk.Deltas, d)
+		chunkLen += n
+		return nil
+	}
 	for i := range deltas {
-		chunk.Deltas = append(chunk.Deltas, deltas[i])
+		if err := add(deltas[i]); err != nil {
+			return err
+		}
 		if len(chunk.Deltas) >= r.cfg.SyncChunk {
 			if err := flush(); err != nil {
 				return err
@@ -216,8 +233,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[v.ver.Replica] && v.obj == nil { // a collection may hold writes of any replica
 				return true
 			}
-			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Key: k, Entry: v.entry(exp)})
-			if len(chunk.Deltas) >= r.cfg.SyncChunk {
+			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil && len(chunk.Deltas) >= r.cfg.SyncChunk {
 				err = flush()
 			}
 			return err == nil
