@@ -30,6 +30,8 @@ func addCollections(add func(name string, arity, flags int, fn handler) *command
 	add("hscan", -3, 0, cmdHScan)
 	addSetCommands(add)
 	addZSetCommands(add)
+	addZRangeCommands(add)
+	addZSetOpCommands(add)
 }
 
 func wrongArgs(c *client, name string) {

@@ -17,8 +17,8 @@ func addZSetCommands(add func(name string, arity, flags int, fn handler) *comman
 	add("zcard", 2, 0, cmdZCard)
 	add("zrank", 3, 0, cmdZRank)
 	add("zrevrank", 3, 0, cmdZRank)
-	add("zrange", -4, 0, cmdZRange)
-	add("zrevrange", -4, 0, cmdZRange)
+	add("zrange", -4, 0, cmdZRangeGeneric)
+	add("zrevrange", -4, 0, cmdZRangeGeneric)
 }
 
 // formatScore formats a score as Redis 7.0's d2string: integers below 2^52 as integers, others
@@ -162,7 +162,7 @@ done:
 	case incr && !incrDone:
 		c.out = appendNull(c.out, c.proto)
 	case incr:
-		c.out = appendBulkString(c.out, formatScore(incrRes))
+		c.out = appendScore(c.out, incrRes, c.proto)
 	case ch:
 		c.out = appendInt(c.out, int64(added+changed))
 	default:
@@ -195,7 +195,7 @@ func cmdZIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case nan:
 		c.out = appendError(c.out, "ERR resulting score is not a number (NaN)")
 	default:
-		c.out = appendBulkString(c.out, formatScore(res))
+		c.out = appendScore(c.out, res, c.proto)
 	}
 }
 
@@ -281,83 +281,5 @@ func cmdZRank(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendInt(c.out, int64(n-1-r))
 	default:
 		c.out = appendInt(c.out, int64(r))
-	}
-}
-
-// cmdZRange serves ZRANGE key start stop [REV] [WITHSCORES] and ZREVRANGE key start stop
-// [WITHSCORES] by rank, in O(log n + k) over the skiplist. BYSCORE, BYLEX and LIMIT are not
-// implemented yet (syntax error).
-func cmdZRange(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	rev := equalFold(argv[0], "zrevrange")
-	withScores := false
-	for _, a := range argv[4:] {
-		switch {
-		case equalFold(a, "withscores"):
-			withScores = true
-		case equalFold(a, "rev") && !equalFold(argv[0], "zrevrange"):
-			rev = true
-		default:
-			c.out = appendError(c.out, errSyntax)
-			return
-		}
-	}
-	start, err1 := strconv.ParseInt(string(argv[2]), 10, 64)
-	stop, err2 := strconv.ParseInt(string(argv[3]), 10, 64)
-	if err1 != nil || err2 != nil {
-		c.out = appendError(c.out, errNotInteger)
-		return
-	}
-	type ms struct {
-		m string
-		s float64
-	}
-	var out []ms
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
-		n := int64(z.Len())
-		if start < 0 {
-			start += n
-		}
-		if stop < 0 {
-			stop += n
-		}
-		start = max(start, 0)
-		stop = min(stop, n-1)
-		if start > stop || start >= n {
-			return
-		}
-		from := start
-		if rev {
-			from = n - 1 - start
-		}
-		k := stop - start + 1
-		z.Walk(int(from), rev, func(m string, s float64) bool {
-			out = append(out, ms{m, s})
-			k--
-			return k > 0
-		})
-	})
-	if err != nil {
-		c.out = appendError(c.out, backendError(err))
-		return
-	}
-	if withScores && c.proto == 3 {
-		c.out = appendArrayLen(c.out, len(out))
-		for _, x := range out {
-			c.out = appendArrayLen(c.out, 2)
-			c.out = appendBulkString(c.out, x.m)
-			c.out = appendScore(c.out, x.s, 3)
-		}
-		return
-	}
-	n := len(out)
-	if withScores {
-		n *= 2
-	}
-	c.out = appendArrayLen(c.out, n)
-	for _, x := range out {
-		c.out = appendBulkString(c.out, x.m)
-		if withScores {
-			c.out = appendScore(c.out, x.s, 2)
-		}
 	}
 }
