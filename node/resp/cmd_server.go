@@ -283,7 +283,8 @@ func humanBytes(n int64) string {
 }
 
 // cmdConfigGet serves CONFIG GET for the few parameters clients and tools read at start
-// (redis-benchmark reads save and appendonly). Nothing is configurable at run time.
+// (redis-benchmark reads save and appendonly). Only the encoding thresholds are settable at
+// run time, and they change nothing (cmd_config.go).
 func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 	st := s.b.Stats()
 	params := []struct{ k, v string }{
@@ -297,6 +298,7 @@ func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		{"save", ""},
 		{"appendonly", "no"},
 	}
+	params = append(params, s.encoding.list()...)
 	var out []int
 	for i, p := range params {
 		for _, pat := range argv[2:] {

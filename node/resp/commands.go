@@ -122,6 +122,7 @@ func commandTable() map[string]*command {
 	)
 	container("config", -2, 0, nil,
 		sub("get", -3, 0, cmdConfigGet),
+		sub("set", -4, 0, cmdConfigSet),
 	)
 	container("function", -2, 0, nil,
 		sub("flush", -2, flagWrite, cmdFunctionFlush),

@@ -280,3 +280,29 @@ var collectionSessions = []session{
 		cmd("HGET", "h", "nope"),
 	}},
 }
+
+func init() {
+	sessions = append(sessions, session{name: "config-set-encodings", steps: []step{
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "16"),
+		cmd("CONFIG", "GET", "hash-max-listpack-entries"),
+		cmd("CONFIG", "SET", "HASH-MAX-ZIPLIST-ENTRIES", "32"),
+		cmd("CONFIG", "GET", "hash-max-ziplist-entries"),
+		cmd("CONFIG", "GET", "hash-max-listpack-entries"),
+		cmd("CONFIG", "SET", "set-max-intset-entries", "1", "zset-max-listpack-entries", "2", "zset-max-listpack-value", "1kb"),
+		cmd("CONFIG", "GET", "zset-max-listpack-value"),
+		cmd("CONFIG", "GET", "set-max-intset-entries"),
+		cmd("CONFIG", "SET", "zset-max-ziplist-value", "2K"),
+		cmd("CONFIG", "GET", "zset-max-ziplist-value"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "abc"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "01"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "-1"),
+		cmd("CONFIG", "SET", "hash-max-listpack-value", "-1"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "1", "hash-max-listpack-entries", "2"),
+		cmd("CONFIG", "SET", "no-such-param", "1"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "1", "x"),
+		cmd("CONFIG", "GET", "hash-max-listpack-entries"),
+		cmd("CONFIG", "SET", "hash-max-listpack-entries", "128", "hash-max-listpack-value", "64",
+			"set-max-intset-entries", "512", "zset-max-listpack-entries", "128", "zset-max-listpack-value", "64"),
+	}})
+}

@@ -562,7 +562,15 @@ var commandsWithRedisMetadata = []string{
 	"object|encoding", "object|refcount", "object|freq", "object|help", "time", "ping", "echo", "hello", "auth", "select",
 	"quit", "reset", "info", "wait", "client|id", "client|getname", "client|setname",
 	"client|info", "client|list", "command|count", "command|info", "command|docs",
-	"command|list", "config|get", "function|flush",
+	"command|list", "config|get", "config|set", "function|flush",
+	"hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hdel", "hexists",
+	"hlen", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan", "sadd", "srem", "smembers",
+	"sismember", "smismember", "scard", "spop", "srandmember", "smove", "sinter", "sunion", "sdiff",
+	"sinterstore", "sunionstore", "sdiffstore", "sintercard", "sscan", "zadd", "zincrby", "zrem",
+	"zscore", "zmscore", "zcard", "zrank", "zrevrank", "zrange", "zrevrange", "zrangebyscore",
+	"zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zrangestore", "zcount", "zlexcount",
+	"zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zrandmember",
+	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
 }
 
 func init() {

@@ -34,7 +34,16 @@ var commands = []string{
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list",
 	"info", "wait",
 	"command", "command|count", "command|info", "command|docs", "command|list",
-	"config", "config|get",
+	"config", "config|get", "config|set",
+	// hashes, sets, sorted sets
+	"hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hdel", "hexists",
+	"hlen", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan", "sadd", "srem", "smembers",
+	"sismember", "smismember", "scard", "spop", "srandmember", "smove", "sinter", "sunion", "sdiff",
+	"sinterstore", "sunionstore", "sdiffstore", "sintercard", "sscan", "zadd", "zincrby", "zrem",
+	"zscore", "zmscore", "zcard", "zrank", "zrevrank", "zrange", "zrevrange", "zrangebyscore",
+	"zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zrangestore", "zcount", "zlexcount",
+	"zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zrandmember",
+	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
 	"function", "function|flush",
 }
 
