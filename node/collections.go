@@ -565,3 +565,17 @@ func (n *Node) writeCollCopy(key string, src *coll, nx bool) bool {
 	}
 	return wrote
 }
+
+// MemoryUsage returns the bytes the store charges key (its key, value and overheads; for a
+// collection, every element, dot, tombstone and index entry), or false when it is not live
+// (Redis's MEMORY USAGE).
+func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, false, err
+	}
+	v, _, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return 0, false, nil
+	}
+	return int64(len(key) + len(v.data) + valueOverhead + v.obj.cost()), true, nil
+}

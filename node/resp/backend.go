@@ -34,6 +34,7 @@ type Backend interface {
 	// Collections (node/collections.go): TYPE, and read / read-modify-write access to a key's
 	// hash, set or sorted set. Wrong-type keys are node.ErrWrongType.
 	KeyType(ctx context.Context, key string) (string, error)
+	MemoryUsage(ctx context.Context, key string) (int64, bool, error)
 	ReadHash(ctx context.Context, key string, fn func(h *crdt.Hash)) (bool, error)
 	UpdateHash(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error)
 	ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (bool, error)

@@ -168,3 +168,27 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 	s.encoding.mu.Unlock()
 	c.out = append(c.out, "+OK\r\n"...)
 }
+
+// cmdMemoryUsage serves MEMORY USAGE key [SAMPLES count]: the bytes the store charges the key
+// (SAMPLES is accepted and ignored: every element is counted), nil for a missing key.
+func cmdMemoryUsage(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	for j := 3; j < len(argv); j += 2 {
+		if !equalFold(argv[j], "samples") || j+1 >= len(argv) {
+			c.out = appendError(c.out, errSyntax)
+			return
+		}
+		if _, err := strconv.ParseInt(string(argv[j+1]), 10, 64); err != nil {
+			c.out = appendError(c.out, errNotInteger)
+			return
+		}
+	}
+	n, ok, err := s.b.MemoryUsage(ctx, string(argv[2]))
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case !ok:
+		c.out = appendNull(c.out, c.proto)
+	default:
+		c.out = appendInt(c.out, n)
+	}
+}

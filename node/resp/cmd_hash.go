@@ -32,6 +32,7 @@ func addCollections(add func(name string, arity, flags int, fn handler) *command
 	addZSetCommands(add)
 	addZRangeCommands(add)
 	addZSetOpCommands(add)
+	addZPopCommands(add)
 }
 
 func wrongArgs(c *client, name string) {
@@ -329,6 +330,9 @@ func cmdHRandField(ctx context.Context, s *Server, c *client, argv [][]byte) {
 			c.out = appendError(c.out, errNotInteger)
 			return
 		}
+		if !checkRandCount(c, count) {
+			return
+		}
 		if count < -math.MaxInt64/2 || count > math.MaxInt64/2 {
 			c.out = appendError(c.out, "ERR value is out of range")
 			return
@@ -380,6 +384,25 @@ func cmdHRandField(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 // randomPicks returns indexes into n items: count distinct ones (at most n) when count >= 0,
 // -count with repetition otherwise.
+// maxRandCount bounds a negative count of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER (picks
+// with repetition, one reply element each): Redis streams any count; geocache builds the reply
+// in memory, so a larger count is an error rather than an allocation that ends the process.
+const maxRandCount = 1 << 24
+
+// checkRandCount replies with an error and reports false for a count Redis refuses
+// (math.MinInt64) or one beyond maxRandCount.
+func checkRandCount(c *client, count int64) bool {
+	switch {
+	case count == math.MinInt64:
+		c.out = appendError(c.out, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+		return false
+	case count < -maxRandCount:
+		c.out = appendError(c.out, "ERR value is out of range, geocache replies at most "+strconv.Itoa(maxRandCount)+" random elements")
+		return false
+	}
+	return true
+}
+
 func randomPicks(n int, count int64) []int {
 	if n == 0 || count == 0 {
 		return nil

@@ -196,7 +196,7 @@ func cmdSPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdSRandMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	count, has, ok := parseSetCount(c, argv)
-	if !ok {
+	if !ok || (has && !checkRandCount(c, count)) {
 		return
 	}
 	ms, _, err := setMembers(ctx, s, string(argv[1]))

@@ -508,8 +508,11 @@ func cmdZRandMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	has, withScores := len(argv) >= 3, false
 	if has {
 		n, err := strconv.ParseInt(string(argv[2]), 10, 64)
-		if err != nil || n == -1<<63 {
+		if err != nil {
 			c.out = appendError(c.out, errNotInteger)
+			return
+		}
+		if !checkRandCount(c, n) {
 			return
 		}
 		count = n

@@ -87,6 +87,9 @@ func commandTable() map[string]*command {
 		sub("freq", 3, 0, cmdObjectFreq),
 		sub("help", 2, 0, cmdObjectHelp),
 	)
+	container("memory", -2, 0, nil,
+		sub("usage", -3, 0, cmdMemoryUsage),
+	)
 	add("scan", -2, 0, cmdScan)
 	add("keys", 2, 0, cmdKeys)
 
