@@ -257,6 +257,10 @@ func cmdHIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 			c.out = appendError(c.out, "ERR value is not a valid float")
 			return
 		}
+		if math.IsInf(byF, 0) {
+			c.out = appendError(c.out, "ERR value is NaN or Infinity")
+			return
+		}
 	} else {
 		var err error
 		if byI, err = strconv.ParseInt(string(argv[3]), 10, 64); err != nil {

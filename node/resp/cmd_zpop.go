@@ -122,11 +122,12 @@ func blockingPop(ctx context.Context, s *Server, c *client, timeout time.Duratio
 			}
 		}
 	}
+	req := &waitRequest{run: run, blocking: true}
 	if c.loop != nil {
-		c.wait = &waitRequest{run: run} // an event loop must not block: as WAIT does
+		c.wait = req // an event loop must not block: as WAIT does
 		return
 	}
-	run(ctx)
+	s.runWait(ctx, c, req)
 }
 
 // appendNullArray appends Redis's null array: *-1 in RESP2, _ in RESP3.

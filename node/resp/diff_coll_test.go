@@ -40,6 +40,7 @@ var collectionSessions = []session{
 		cmd("HINCRBYFLOAT", "h", "fl", "1.5"),
 		cmd("HINCRBYFLOAT", "h", "fl", "0.1"),
 		cmd("HINCRBYFLOAT", "h", "fl", "abc"),
+		cmd("HINCRBYFLOAT", "h", "fl", "inf"),
 		cmd("HINCRBYFLOAT", "h", "f1", "1"),
 		cmd("HSCAN", "h", "0", "MATCH", "f*").sorted(),
 		cmd("HSCAN", "h", "abc"),
