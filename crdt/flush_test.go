@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -49,5 +50,43 @@ func TestFlushBeforeOrderIndependent(t *testing.T) {
 	a1.Join(late)
 	if _, ok := a1.Get("later-arrival"); ok {
 		t.Fatal("a write stamped before the flush came back")
+	}
+}
+
+// TestFullFlag: the Full flag survives encoding, element deltas are not full, and joining a
+// full state of the same incarnation makes a partial state full; a higher incarnation brings
+// its own flag.
+func TestFullFlag(t *testing.T) {
+	v := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
+	s := NewSet(v(1))
+	s.MarkFull()
+	_, d := s.Add(v(1), "a")
+	_, later := s.Add(v(2), "b")
+	if d.Full() || later.Full() {
+		t.Fatal("an element delta claims to be full")
+	}
+	enc, err := DecodeSet(s.AppendBinary(nil))
+	if err != nil || !enc.Full() || enc.Len() != 2 {
+		t.Fatalf("decoded full state: full=%v len=%d err=%v", enc.Full(), enc.Len(), err)
+	}
+	partial := NewSet(v(1))
+	partial.Join(later)
+	if partial.Full() {
+		t.Fatal("a state built from a delta is full")
+	}
+	partial.Join(enc)
+	if !partial.Full() || partial.Len() != 2 {
+		t.Fatalf("after joining the full state: full=%v len=%d", partial.Full(), partial.Len())
+	}
+	newer := NewSet(v(9))
+	newer.Add(v(9), "x")
+	partial.Join(newer)
+	if partial.Full() || partial.Reset() != v(9) {
+		t.Fatalf("a partial higher incarnation replaced a full one but kept full=%v", partial.Full())
+	}
+	bad := s.AppendBinary(nil)
+	bad[1] |= 0x80
+	if _, err := DecodeSet(bad); !errors.Is(err, ErrVersion) {
+		t.Fatalf("unknown collection flag: %v, want ErrVersion", err)
 	}
 }
