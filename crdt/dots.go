@@ -41,7 +41,7 @@ type orCore[P any] struct {
 	Full bool
 
 	elems map[string][]Dotted[P]
-	tomb  map[string][]Version
+	tomb  map[string]*dotSet
 	ntomb int // dots in tomb
 	bytes int // approximate memory of elems and tomb, kept current
 }
@@ -54,12 +54,17 @@ const (
 )
 
 func newCore[P any](reset Version) orCore[P] {
-	return orCore[P]{Reset: reset, ExpVer: reset, elems: map[string][]Dotted[P]{}, tomb: map[string][]Version{}}
+	// The maps are made on first write: a delta of one element would otherwise pay for two.
+	return orCore[P]{Reset: reset, ExpVer: reset}
 }
 
 // covers reports whether the state has seen write d of element e.
 func (c *orCore[P]) covers(e string, d Version) bool {
-	return d.TS < c.Floor || slices.Contains(c.tomb[e], d)
+	if d.TS < c.Floor {
+		return true
+	}
+	t := c.tomb[e]
+	return t != nil && t.has(d)
 }
 
 func holds[P any](ds []Dotted[P], d Version) bool {
@@ -83,6 +88,9 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 		delete(c.elems, e)
 		return
 	}
+	if c.elems == nil {
+		c.elems = map[string][]Dotted[P]{}
+	}
 	c.elems[e] = ds
 	c.bytes += elemCost + len(e)
 	for i := range ds {
@@ -91,15 +99,22 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 }
 
 func (c *orCore[P]) addTomb(e string, d Version) {
-	if d.TS < c.Floor || slices.Contains(c.tomb[e], d) {
+	if d.TS < c.Floor {
 		return
 	}
-	if _, ok := c.tomb[e]; !ok {
+	t := c.tomb[e]
+	if t == nil {
+		if c.tomb == nil {
+			c.tomb = map[string]*dotSet{}
+		}
+		t = &dotSet{}
+		c.tomb[e] = t
 		c.bytes += elemCost + len(e)
 	}
-	c.tomb[e] = append(c.tomb[e], d)
-	c.ntomb++
-	c.bytes += dotCost
+	if t.add(d) {
+		c.ntomb++
+		c.bytes += dotCost
+	}
 }
 
 // observe returns a delta that removes every dot of e this state holds (nothing if it holds
@@ -120,12 +135,8 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 	if in.ExpVer.Compare(c.ExpVer) > 0 {
 		c.Expiry, c.ExpVer = in.Expiry, in.ExpVer
 	}
-	seen := map[string]bool{}
+	// An element is merged once: those of in.elems, then those only in in.tomb.
 	mergeElem := func(e string) {
-		if seen[e] {
-			return
-		}
-		seen[e] = true
 		mine, theirs := c.elems[e], in.elems[e]
 		var out []Dotted[P]
 		for _, x := range mine {
@@ -153,14 +164,24 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 		mergeElem(e)
 	}
 	for e, ds := range in.tomb {
-		mergeElem(e)
-		for _, d := range ds {
+		if _, done := in.elems[e]; !done {
+			mergeElem(e)
+		}
+		if ds.big != nil {
+			for d := range ds.big {
+				c.addTomb(e, d)
+			}
+		}
+		for _, d := range ds.small {
 			c.addTomb(e, d)
 		}
 	}
 	if in.Floor > c.Floor {
 		for e, ds := range c.elems {
-			if seen[e] {
+			if _, ok := in.elems[e]; ok {
+				continue
+			}
+			if _, ok := in.tomb[e]; ok {
 				continue
 			}
 			var out []Dotted[P]
@@ -201,20 +222,12 @@ func (c *orCore[P]) compact(stable Timestamp) {
 		return
 	}
 	for e, ds := range c.tomb {
-		keep := ds[:0]
-		for _, d := range ds {
-			if d.TS >= stable {
-				keep = append(keep, d)
-			} else {
-				c.ntomb--
-				c.bytes -= dotCost
-			}
-		}
-		if len(keep) == 0 {
+		n := ds.dropBelow(stable)
+		c.ntomb -= n
+		c.bytes -= n * dotCost
+		if ds.len() == 0 {
 			delete(c.tomb, e)
 			c.bytes -= elemCost + len(e)
-		} else {
-			c.tomb[e] = keep
 		}
 	}
 }
@@ -266,9 +279,9 @@ func (c *orCore[P]) clone() orCore[P] {
 	for e, ds := range c.elems {
 		out.elems[e] = slices.Clone(ds)
 	}
-	out.tomb = make(map[string][]Version, len(c.tomb))
+	out.tomb = make(map[string]*dotSet, len(c.tomb))
 	for e, ds := range c.tomb {
-		out.tomb[e] = slices.Clone(ds)
+		out.tomb[e] = ds.clone()
 	}
 	return out
 }
@@ -315,7 +328,15 @@ func (r *reader) version(what string) (Version, error) {
 	return Version{TS: Timestamp(ts), Replica: ReplicaID(rep)}, err
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// sortedKeys returns m's keys in order; one (a delta's usual size) costs no allocation
+// beyond buf's.
+func sortedKeys[V any](m map[string]V, buf *[1]string) []string {
+	if len(m) == 1 {
+		for k := range m {
+			buf[0] = k
+		}
+		return buf[:]
+	}
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)
@@ -329,14 +350,20 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
 	if c.Full {
 		fl = collFlagFull
 	}
+	// c.bytes is above the encoding's size (see elemCost, dotCost): one allocation.
+	dst = slices.Grow(dst, 64+c.bytes)
+	var kbuf [1]string
 	dst = append(dst, collFormat, fl)
 	dst = appendVersion(dst, c.Reset)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
 	dst = binary.AppendVarint(dst, c.Expiry)
 	dst = appendVersion(dst, c.ExpVer)
 	dst = binary.AppendUvarint(dst, uint64(len(c.elems)))
-	for _, e := range sortedKeys(c.elems) {
-		ds := slices.SortedFunc(slices.Values(c.elems[e]), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
+	for _, e := range sortedKeys(c.elems, &kbuf) {
+		ds := c.elems[e]
+		if len(ds) > 1 {
+			ds = slices.SortedFunc(slices.Values(ds), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
+		}
 		dst = binary.AppendUvarint(dst, uint64(len(e)))
 		dst = append(dst, e...)
 		dst = binary.AppendUvarint(dst, uint64(len(ds)))
@@ -346,8 +373,8 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
 		}
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
-	for _, e := range sortedKeys(c.tomb) {
-		ds := slices.SortedFunc(slices.Values(c.tomb[e]), Version.Compare)
+	for _, e := range sortedKeys(c.tomb, &kbuf) {
+		ds := c.tomb[e].sorted()
 		dst = binary.AppendUvarint(dst, uint64(len(e)))
 		dst = append(dst, e...)
 		dst = binary.AppendUvarint(dst, uint64(len(ds)))
