@@ -68,6 +68,9 @@ const (
 	DefaultMaxKey   = 16 << 10    // 16 KiB keys
 	DefaultMaxValue = 1<<20 + 256 // 1 MiB of data plus room for a content-type prefix
 	DefaultMaxBatch = 4096        // deltas per batch
+	// DefaultMaxCollection bounds one hash, set or sorted set state: a snapshot ships a
+	// collection whole, so its bound is separate from (and larger than) a string value's.
+	DefaultMaxCollection = 64 << 20
 )
 
 // Smallest encodings, used to reject counts the remaining input cannot
@@ -97,11 +100,14 @@ type Limits struct {
 	// MaxBatch is the most deltas in one batch (default 4096). Senders
 	// batch ~64; the headroom is for snapshot streaming.
 	MaxBatch int
+	// MaxCollection is the largest Entry.Value of a hash, set or sorted
+	// set (default 64 MiB): a full state is shipped whole.
+	MaxCollection int
 }
 
 // DefaultLimits returns the default limits.
 func DefaultLimits() Limits {
-	return Limits{MaxKey: DefaultMaxKey, MaxValue: DefaultMaxValue, MaxBatch: DefaultMaxBatch}
+	return Limits{MaxKey: DefaultMaxKey, MaxValue: DefaultMaxValue, MaxBatch: DefaultMaxBatch, MaxCollection: DefaultMaxCollection}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -113,6 +119,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = DefaultMaxBatch
+	}
+	if l.MaxCollection <= 0 {
+		l.MaxCollection = DefaultMaxCollection
 	}
 	return l
 }
@@ -331,7 +340,11 @@ func (r *reader) delta(lim Limits) (Delta, error) {
 	if e.Expiry, err = r.varint("expiry"); err != nil {
 		return Delta{}, err
 	}
-	if n, err = r.length("value", lim.MaxValue); err != nil {
+	maxValue := lim.MaxValue
+	if e.Type.IsCollection() {
+		maxValue = lim.MaxCollection
+	}
+	if n, err = r.length("value", maxValue); err != nil {
 		return Delta{}, err
 	}
 	if n > 0 {

@@ -18,9 +18,16 @@ const (
 	// TypeFlush is a cluster-wide flush marker (FLUSHALL): empty key and value, no flags. Every
 	// entry stamped at or before its timestamp is gone on every node that applied it.
 	TypeFlush Type = 3
+	// Collections: Value is an encoded state or delta (see dots.go), no flags.
+	TypeHash Type = 4 // observed-remove map of LWW fields (Hash)
+	TypeSet  Type = 5 // add-wins observed-remove set (Set)
+	TypeZSet Type = 6 // sorted set (ZSet)
 
-	maxType = TypeFlush
+	maxType = TypeZSet
 )
+
+// IsCollection reports whether t is a hash, set or sorted set.
+func (t Type) IsCollection() bool { return t >= TypeHash && t <= TypeZSet }
 
 // String returns the type's name, or "Type(n)" for an unknown one.
 func (t Type) String() string {
@@ -31,6 +38,12 @@ func (t Type) String() string {
 		return "counter"
 	case TypeFlush:
 		return "flush"
+	case TypeHash:
+		return "hash"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -147,6 +160,8 @@ func (e *Entry) validateTag() error {
 		return fmt.Errorf("%w: unknown entry type %d", ErrVersion, e.Type)
 	case e.Type == TypeFlush && (e.Flags != 0 || len(e.Value) != 0 || e.Expiry != 0):
 		return fmt.Errorf("%w: flush marker with a value, flags or expiry", ErrMalformed)
+	case e.Type.IsCollection() && e.Flags != 0:
+		return fmt.Errorf("%w: %s entry with flags %#x", ErrMalformed, e.Type, uint8(e.Flags))
 	case e.Flags&^knownFlags != 0:
 		return fmt.Errorf("%w: unknown entry flags %#x", ErrVersion, uint8(e.Flags&^knownFlags))
 	}

@@ -203,13 +203,13 @@ func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, liv
 // rewriteCounterExpiry is EXPIRE/PERSIST of a live counter: the expiry is a register inside
 // the counter with its own version, so concurrent increments elsewhere still add up. It runs
 // under the key's store lock and returns the new value and the delta to replicate.
-func (n *Node) rewriteCounterExpiry(nowMs int64, cur *lru.Current[value], atMs int64) (value, crdt.Entry, bool) {
+func (n *Node) rewriteCounterExpiry(w writer, nowMs int64, cur *lru.Current[value], atMs int64) (value, crdt.Entry, bool) {
 	e := cur.Value.entry(cur.Expiry)
 	c, err := crdt.CounterOf(&e)
 	if err != nil {
 		return value{}, crdt.Entry{}, false
 	}
-	v := n.newValue(nowMs, cur, nil, 0)
+	v := w.stamp(nowMs, cur, nil, 0)
 	c.Expiry, c.ExpVer = atMs, v.ver
 	v.typ = crdt.TypeCounter
 	v.data = crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq)

@@ -41,7 +41,7 @@ const (
 )
 
 // logLimits decode what the log itself encoded: the node's limits were checked before.
-var logLimits = crdt.Limits{MaxKey: math.MaxInt32, MaxValue: math.MaxInt32}
+var logLimits = crdt.Limits{MaxKey: math.MaxInt32, MaxValue: math.MaxInt32, MaxCollection: math.MaxInt32}
 
 func newDeltaLog(maxBytes int) *deltaLog {
 	return &deltaLog{

@@ -40,8 +40,12 @@ func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
 		return 0, false
 	}
 	n.flushed = *e
+	// Collections apply the floor to their elements: raised first, so a merge or write from
+	// now on applies it, then every collection already held (flushColls).
 	n.flushTS.Store(uint64(e.Version.TS))
-	return n.store.ClearBy(uint64(e.Version.TS), flushStamp), true
+	removed := n.store.ClearBy(uint64(e.Version.TS), flushStamp)
+	n.flushColls(e.Version.TS)
+	return removed, true
 }
 
 // flushStamp is the timestamp a flush compares an entry by: its version, but a counter's base

@@ -36,8 +36,11 @@ func (n *Node) rename(w writer, nowMs int64, src, dst string, nx bool, del func(
 	if src == dst {
 		return !nx, nil
 	}
-	data, flags := registerData(&v, exp)
-	if !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
+	if v.obj != nil {
+		if !n.writeCollCopy(w, nowMs, dst, v.obj, nx) {
+			return false, nil
+		}
+	} else if data, flags := registerData(&v, exp); !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
 		return false, nil
 	}
 	del(src)
@@ -58,6 +61,9 @@ func (n *Node) copyKey(w writer, nowMs int64, src, dst string, replace bool) boo
 	v, exp, ok := w.peek(src, nowMs)
 	if !ok || v.tombstone() || src == dst {
 		return false
+	}
+	if v.obj != nil {
+		return n.writeCollCopy(w, nowMs, dst, v.obj, !replace)
 	}
 	data, flags := registerData(&v, exp)
 	return n.writeCopy(w, nowMs, dst, data, flags, exp, !replace)

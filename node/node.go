@@ -49,7 +49,8 @@ type Node struct {
 	flushed crdt.Entry
 	flushTS atomic.Uint64 // flushed's timestamp, read without the lock
 
-	tombEntries atomic.Int64 // replicated delete tombstones held as entries (not live keys)
+	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
+	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
 	deletes     atomic.Uint64
@@ -90,11 +91,16 @@ type value struct {
 	seq   uint64
 	typ   crdt.Type
 	flags crdt.Flags
+	empty bool  // a collection with no elements: absent to readers (collections.go)
+	obj   *coll // hash, set or sorted set; nil for strings and tombstones
 }
 
-func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 }
+func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 || v.empty }
 
 func (v *value) entry(expiry int64) crdt.Entry {
+	if v.obj != nil {
+		return crdt.Entry{Value: v.obj.encode(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
+	}
 	return crdt.Entry{Value: v.data, Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ, Flags: v.flags}
 }
 
@@ -119,7 +125,7 @@ func New(cfg Config) (*Node, error) {
 	n.store, err = lru.New(lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
-		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead },
+		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + v.obj.cost() },
 		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
@@ -300,7 +306,9 @@ const sweepBudget = 4096
 // sweep does one bounded janitor pass at time nowMs.
 func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
-	n.store.CollectTombstones(uint64(n.stableTime(nowMs)))
+	st := n.stableTime(nowMs)
+	n.store.CollectTombstones(uint64(st))
+	n.collStable.Store(uint64(st))
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever

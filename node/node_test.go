@@ -29,7 +29,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 // newTestNode starts a node on a fake clock whose janitor never runs on its own, so tests
 // decide when time passes and when sweeps happen.
-func newTestNode(t *testing.T, mod func(*Config)) (*Node, *fakeClock) {
+func newTestNode(t testing.TB, mod func(*Config)) (*Node, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
 	cfg := Config{Now: clk.Now, JanitorInterval: time.Hour}

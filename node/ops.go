@@ -57,6 +57,9 @@ func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
 		n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
+	if v.obj != nil {
+		return Item{}, false, ErrWrongType
+	}
 	return itemOf(&v, exp), true, nil
 }
 
@@ -91,6 +94,14 @@ func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
 	v, exp, ok := n.store.Peek(key, n.nowMs())
 	if !ok || v.tombstone() {
 		return Item{}, false, nil
+	}
+	if v.obj != nil {
+		// A collection has no string value; expiry commands read its ExpireAt.
+		it := Item{Version: v.ver}
+		if exp != 0 {
+			it.ExpireAt = time.UnixMilli(exp)
+		}
+		return it, true, nil
 	}
 	return itemOf(&v, exp), true, nil
 }
@@ -349,34 +360,51 @@ func (n *Node) rewriteExpiry(ctx context.Context, key string, atMs int64, persis
 	if err := n.checkKey(key); err != nil {
 		return false, err
 	}
-	nowMs := n.nowMs()
+	return n.rewriteExpiryVia(nodeWriter{n}, n.nowMs(), key, atMs, persist, nil)
+}
+
+// rewriteExpiryVia is the expiry rewrite of Expire and Persist through w (the node, or a
+// transaction). room, when set, may refuse a write of that many value bytes.
+func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, persist bool, room func(int) error) (bool, error) {
 	if !persist && atMs <= nowMs {
-		_, live := n.remove(key, false, true)
+		_, live := n.removeVia(w, nowMs, key, false, true)
 		return live, nil
 	}
 	var done bool
 	var out crdt.Entry
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	var err error
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		if !cur.Exists || cur.Value.tombstone() || (persist && cur.Expiry == 0) {
 			return lru.Update[value]{Action: lru.Keep}
 		}
+		if room != nil {
+			if err = room(len(cur.Value.data)); err != nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+		}
+		if cur.Value.obj != nil {
+			var up lru.Update[value]
+			up, out = n.expireColl(w, &cur, atMs, nowMs)
+			done = true
+			return up
+		}
 		if cur.Value.typ == crdt.TypeCounter {
-			v, d, ok := n.rewriteCounterExpiry(nowMs, &cur, atMs)
+			v, d, ok := n.rewriteCounterExpiry(w, nowMs, &cur, atMs)
 			if !ok {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 			out, done = d, true
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 		}
-		v := n.newValue(nowMs, &cur, cur.Value.data, cur.Value.flags)
+		v := w.stamp(nowMs, &cur, cur.Value.data, cur.Value.flags)
 		out, done = v.entry(atMs), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 	})
 	if done {
 		n.sets.Add(1)
-		n.emit(key, out)
+		w.emit(key, out)
 	}
-	return done, nil
+	return done, err
 }
 
 // TTL reports the time left before key expires. exists is false for an absent key; hasExpiry is

@@ -445,9 +445,10 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		switch {
 		case !ok:
 			r.st.rejected.Add(uint64(j - i))
-		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) && !(j-i == 1 && ds[i].Entry.Type == crdt.TypeCounter):
-			// A counter is merged even under a dot we hold: its whole state may ride under its
-			// newest dot and carry other replicas' slots (merging is idempotent).
+		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) &&
+			!(j-i == 1 && (ds[i].Entry.Type == crdt.TypeCounter || ds[i].Entry.Type.IsCollection())):
+			// A counter or a collection is merged even under a dot we hold: its whole state may
+			// ride under its newest dot and carry other replicas' writes (merging is idempotent).
 			r.st.duplicate.Add(uint64(j - i))
 		default:
 			for k := i; k < j; k++ {
@@ -487,7 +488,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		} else if j-i == 1 {
 			e := &ds[i].Entry
 			r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-				up, ok := r.n.merge(&cur, e)
+				up, ok := r.n.merge(&cur, e, nowMs)
 				if ok {
 					state[i] = won
 				}
@@ -502,7 +503,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			for k := i; k < j; k++ {
 				e := &ds[k].Entry
 				l.Apply(ds[k].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-					up, ok := r.n.merge(&cur, e)
+					up, ok := r.n.merge(&cur, e, nowMs)
 					if ok {
 						state[k] = won
 					}
@@ -570,13 +571,17 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 	case d.Entry.Type == crdt.TypeFlush:
 		return d.Key == ""
 	}
-	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type == crdt.TypeCounter
+	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type == crdt.TypeCounter || d.Entry.Type.IsCollection()
 }
 
 // merge applies a remote entry e to cur under cur's shard lock: the LWW rule between registers,
-// crdt.Merge when either side is a counter. It reports whether e changed the key and the update
+// crdt.Merge when either side is a counter, the collection merge for hashes, sets and sorted
+// sets (applyRemoteColl). It reports whether e changed the key and the update
 // that stores the result.
-func (n *Node) merge(cur *lru.Current[value], e *crdt.Entry) (lru.Update[value], bool) {
+func (n *Node) merge(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (lru.Update[value], bool) {
+	if up, won, ok := n.applyRemoteColl(cur, e, nowMs); ok {
+		return up, won
+	}
 	// Checked under the key's lock: a flush publishes its floor before it clears, so a counter
 	// stored here after the check would have been cleared with the rest.
 	if e.Type == crdt.TypeCounter && n.flushedBefore(e) {

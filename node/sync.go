@@ -188,6 +188,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 	chunk := crdt.Batch{From: r.n.replica}
 	var buf []byte
 	kind := frameDeltas
+	chunkLen := 0
 	flush := func() error {
 		if len(chunk.Deltas) == 0 {
 			return nil
@@ -196,25 +197,34 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		r.st.syncSent.Add(uint64(len(chunk.Deltas)))
 		chunk.Deltas = chunk.Deltas[:0]
 		kind = frameDeltas
+		chunkLen = 0
 		return fw.write(buf)
 	}
-	// A transaction's unit goes whole into one frame (a unit is at most MaxTxWrites deltas,
-	// within the receiver's batch limit).
-	for i := 0; i < len(deltas); {
-		j := unitEnd(deltas, i)
-		if len(chunk.Deltas) > 0 && len(chunk.Deltas)+j-i > r.cfg.SyncChunk {
+	// add appends ds (one delta, or a transaction's unit whole) to the chunk, first sending the
+	// chunk if ds would take it past chunkBytes or SyncChunk deltas (a frame then holds at most
+	// chunkBytes plus one collection or one unit: see maxFrame; a unit is at most MaxTxWrites
+	// deltas, within the receiver's batch limit).
+	add := func(ds ...crdt.Delta) error {
+		n := 0
+		for i := range ds {
+			n += len(ds[i].Key) + len(ds[i].Entry.Value) + 64
+		}
+		if len(chunk.Deltas) > 0 && (chunkLen+n > chunkBytes || len(chunk.Deltas)+len(ds) > r.cfg.SyncChunk) {
 			if err := flush(); err != nil {
 				return err
 			}
+		}
+		chunk.Deltas = append(chunk.Deltas, ds...)
+		chunkLen += n
+		return nil
+	}
+	for i := 0; i < len(deltas); {
+		j := unitEnd(deltas, i)
+		if err := add(deltas[i:j]...); err != nil {
+			return err
 		}
 		if j-i > 1 {
 			kind = frameUnits
-		}
-		chunk.Deltas = append(chunk.Deltas, deltas[i:j]...)
-		if len(chunk.Deltas) >= r.cfg.SyncChunk {
-			if err := flush(); err != nil {
-				return err
-			}
 		}
 		i = j
 	}
@@ -231,13 +241,12 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		}
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
-			if !snap[v.ver.Replica] && !counterTouches(&v, exp, snap) {
+			// A counter or a collection may hold writes of any replica.
+			if !snap[v.ver.Replica] && v.obj == nil && !counterTouches(&v, exp, snap) {
 				return true
 			}
-			kind = frameSnapshot
-			chunk.Deltas = append(chunk.Deltas, crdt.Delta{Key: k, Entry: v.entry(exp)})
-			if len(chunk.Deltas) >= r.cfg.SyncChunk {
-				err = flush()
+			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil {
+				kind = frameSnapshot
 			}
 			return err == nil
 		})

@@ -93,10 +93,12 @@ func (tx *Tx) commit() {
 	if len(tx.out) == 0 || tx.n.sink == nil {
 		return
 	}
-	// A key written twice keeps its last write only: the unit carries final states.
+	// A key written twice keeps its last write only: the unit carries final states. A
+	// collection's write is a delta of the elements it changed, not a state, so every write of
+	// a key that holds a collection stays, in order (the receiver joins them one by one).
 	unit := make([]crdt.Delta, 0, len(tx.keys))
 	for i := range tx.out {
-		if tx.keys[tx.out[i].Key] == i {
+		if tx.keys[tx.out[i].Key] == i || tx.out[i].Entry.Type.IsCollection() {
 			unit = append(unit, tx.out[i])
 		}
 	}
@@ -338,29 +340,7 @@ func (tx *Tx) rewriteExpiry(key string, atMs int64, persist bool) (bool, error) 
 	if err := tx.room(key, 0); err != nil {
 		return false, err
 	}
-	if !persist && atMs <= tx.nowMs {
-		_, live := tx.remove(key, false, true)
-		return live, nil
-	}
-	var done bool
-	var out crdt.Entry
-	var err error
-	tx.l.Apply(key, tx.nowMs, func(cur lru.Current[value]) lru.Update[value] {
-		if !cur.Exists || cur.Value.tombstone() || (persist && cur.Expiry == 0) {
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		if err = tx.room(key, len(cur.Value.data)); err != nil {
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		v := tx.write(&cur, cur.Value.data, cur.Value.flags)
-		out, done = v.entry(atMs), true
-		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
-	})
-	if done {
-		tx.n.sets.Add(1)
-		tx.record(key, out)
-	}
-	return done, err
+	return tx.n.rewriteExpiryVia(txWriter{tx}, tx.nowMs, key, atMs, persist, func(size int) error { return tx.room(key, size) })
 }
 
 // Len is Node.Len; the transaction must hold the whole store (AtomicAll), else it returns 0.

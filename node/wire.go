@@ -34,9 +34,13 @@ const (
 // errBadMessage reports a malformed or disallowed replication message.
 var errBadMessage = errors.New("node: bad replication message")
 
-// maxFrame bounds one sync frame: a batch of large values. Larger frames are refused before
-// they are read.
-const maxFrame = 8 << 20
+// maxFrame bounds one sync frame: a batch of large values, or one whole collection (a snapshot
+// ships each collection in one piece; senders close a batch at chunkBytes before adding the
+// next delta). Larger frames are refused before they are read.
+const (
+	chunkBytes = 8 << 20
+	maxFrame   = chunkBytes + maxCollection + 1<<20
+)
 
 // heartbeat is what every node publishes periodically and soon after applying peer writes.
 type heartbeat struct {

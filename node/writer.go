@@ -14,8 +14,13 @@ type writer interface {
 	apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value])
 	// peek reads key without touching its recency.
 	peek(key string, nowMs int64) (value, int64, bool)
+	// get reads key and marks it recently used.
+	get(key string, nowMs int64) (value, int64, bool)
 	// stamp stamps a local write replacing cur (a fresh version and a dot), under key's lock.
 	stamp(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value
+	// version issues the version and dot seq of a local write above after (stamp without the
+	// value, for writes that build their own).
+	version(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64)
 	// emit hands a written entry to replication, after apply returned.
 	emit(key string, e crdt.Entry)
 }
@@ -29,6 +34,14 @@ func (w nodeWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value
 
 func (w nodeWriter) peek(key string, nowMs int64) (value, int64, bool) {
 	return w.n.store.Peek(key, nowMs)
+}
+
+func (w nodeWriter) get(key string, nowMs int64) (value, int64, bool) {
+	return w.n.store.Get(key, nowMs)
+}
+
+func (w nodeWriter) version(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64) {
+	return w.n.stamp(nowMs, after)
 }
 
 func (w nodeWriter) stamp(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {
@@ -46,6 +59,16 @@ func (w txWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value])
 
 func (w txWriter) peek(key string, nowMs int64) (value, int64, bool) {
 	return w.tx.l.Peek(key, nowMs)
+}
+
+func (w txWriter) get(key string, nowMs int64) (value, int64, bool) {
+	return w.tx.l.Get(key, nowMs)
+}
+
+func (w txWriter) version(_ int64, after crdt.Timestamp) (crdt.Version, uint64) {
+	ver, seq := w.tx.n.stampSeq(w.tx.nowMs, after, w.tx.seq)
+	w.tx.seq = seq
+	return ver, seq
 }
 
 func (w txWriter) stamp(_ int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/node"
 )
 
@@ -31,6 +32,17 @@ type Backend interface {
 	Scan(ctx context.Context, cursor uint64, match string, count int) ([]string, uint64, error)
 	Stats() node.Stats
 	Now() time.Time
+
+	// Collections (node/collections.go): TYPE, and read / read-modify-write access to a key's
+	// hash, set or sorted set. Wrong-type keys are node.ErrWrongType.
+	KeyType(ctx context.Context, key string) (string, error)
+	MemoryUsage(ctx context.Context, key string) (int64, bool, error)
+	ReadHash(ctx context.Context, key string, fn func(h *crdt.Hash)) (bool, error)
+	UpdateHash(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error)
+	ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (bool, error)
+	UpdateSet(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set) (bool, error)
+	ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) (bool, error)
+	UpdateZSet(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error)
 }
 
 // Replicator is implemented by a Backend that replicates to other regions (as *node.Node

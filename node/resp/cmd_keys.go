@@ -192,15 +192,12 @@ func cmdPersist(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdType(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := c.be().Exists(ctx, string(argv[1]))
-	switch {
-	case err != nil:
+	t, err := c.be().KeyType(ctx, string(argv[1]))
+	if err != nil {
 		c.out = appendError(c.out, backendError(err))
-	case n > 0:
-		c.out = append(c.out, "+string\r\n"...)
-	default:
-		c.out = append(c.out, "+none\r\n"...)
+		return
 	}
+	c.out = appendSimple(c.out, t)
 }
 
 func cmdDBSize(_ context.Context, s *Server, c *client, _ [][]byte) {

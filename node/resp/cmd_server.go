@@ -65,11 +65,18 @@ type waitRequest struct {
 	replicas int
 	timeout  time.Duration // 0: no limit
 	run      func(ctx context.Context)
+	blocking bool // run may wait indefinitely (BZPOPMIN): counted as blocked, cancelled by Shutdown
 }
 
 // runWait blocks until the request is answered and appends the reply.
 func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
 	if req.run != nil {
+		if req.blocking {
+			bctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			defer s.markBlocked(c, cancel)()
+			ctx = bctx
+		}
 		req.run(ctx)
 		return
 	}
@@ -81,17 +88,7 @@ func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
 		defer cancelT()
 	}
 	if req.replicas > 0 {
-		// Shutdown cancels blocked connections; it checks the state after setting the flag,
-		// and we check the flag after setting the state, so one of us sees the other.
-		c.state.Store(stateBlocked)
-		s.blockedConns.Add(1)
-		defer func() {
-			s.blockedConns.Add(-1)
-			c.state.Store(stateRunning)
-		}()
-		if s.shutting.Load() {
-			cancel()
-		}
+		defer s.markBlocked(c, cancel)()
 	}
 	n, err := s.repl.WaitReplicated(wctx, req.replicas)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -99,6 +96,21 @@ func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
 		return
 	}
 	c.out = appendInt(c.out, int64(n))
+}
+
+// markBlocked marks c blocked (INFO blocked_clients; Shutdown cancels it) until the returned
+// function is called. Shutdown checks the state after setting its flag, and we check the flag
+// after setting the state, so one of us sees the other.
+func (s *Server) markBlocked(c *client, cancel context.CancelFunc) (unmark func()) {
+	c.state.Store(stateBlocked)
+	s.blockedConns.Add(1)
+	if s.shutting.Load() {
+		cancel()
+	}
+	return func() {
+		s.blockedConns.Add(-1)
+		c.state.Store(stateRunning)
+	}
 }
 
 // infoSections lists INFO's sections in output order; the bool says whether INFO without
@@ -312,7 +324,8 @@ func humanBytes(n int64) string {
 }
 
 // cmdConfigGet serves CONFIG GET for the few parameters clients and tools read at start
-// (redis-benchmark reads save and appendonly). Nothing is configurable at run time.
+// (redis-benchmark reads save and appendonly). Only the encoding thresholds are settable at
+// run time, and they change nothing (cmd_config.go).
 func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 	st := c.be().Stats()
 	params := []struct{ k, v string }{
@@ -326,6 +339,7 @@ func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		{"save", ""},
 		{"appendonly", "no"},
 	}
+	params = append(params, s.encoding.list()...)
 	var out []int
 	for i, p := range params {
 		for _, pat := range argv[2:] {

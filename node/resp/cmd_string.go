@@ -254,6 +254,13 @@ func cmdStrlen(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	case !found:
 		c.out = appendInt(c.out, 0)
 	default:
+		if len(it.Value) == 0 {
+			// Peek answers a collection with an empty value: STRLEN of one is WRONGTYPE.
+			if t, err := s.b.KeyType(ctx, string(argv[1])); err == nil && t != "string" && t != "none" {
+				c.out = appendError(c.out, backendError(node.ErrWrongType))
+				return
+			}
+		}
 		c.out = appendInt(c.out, int64(len(it.Value)))
 	}
 }

@@ -80,6 +80,8 @@ func commandTable() map[string]*command {
 	add("incrbyfloat", 3, flagWrite, cmdIncrByFloat)
 	add("lcs", -3, 0, cmdLCS)
 
+	addCollections(add)
+
 	// Keyspace.
 	add("del", -2, flagWrite, cmdDel)
 	add("unlink", -2, flagWrite, cmdDel)
@@ -107,6 +109,9 @@ func commandTable() map[string]*command {
 		sub("refcount", 3, 0, cmdObjectRefcount),
 		sub("freq", 3, 0, cmdObjectFreq),
 		sub("help", 2, 0, cmdObjectHelp),
+	)
+	container("memory", -2, 0, nil,
+		sub("usage", -3, 0, cmdMemoryUsage),
 	)
 	add("scan", -2, 0, cmdScan)
 	add("keys", 2, 0, cmdKeys)
@@ -163,6 +168,7 @@ func commandTable() map[string]*command {
 	)
 	container("config", -2, 0, nil,
 		sub("get", -3, 0, cmdConfigGet),
+		sub("set", -4, 0, cmdConfigSet),
 	)
 	container("function", -2, 0, nil,
 		sub("flush", -2, flagWrite, cmdFunctionFlush),
@@ -212,6 +218,7 @@ func commandTable() map[string]*command {
 	for _, name := range []string{"multi", "discard", "unwatch", "hello", "auth", "quit", "reset"} {
 		t[name].flags |= flagAllowBusy
 	}
+	deriveKeySpecs(t)
 	return t
 }
 
@@ -315,6 +322,7 @@ func trunc(b []byte, n int) string {
 const (
 	errSyntax     = "ERR syntax error"
 	errNotInteger = "ERR value is not an integer or out of range"
+	errWrongType  = "WRONGTYPE Operation against a key holding the wrong kind of value"
 	errWrongPass  = "WRONGPASS invalid username-password pair or user is disabled."
 )
 
@@ -329,6 +337,8 @@ func backendError(err error) string {
 	case errors.As(err, &le):
 		// The loader's own message ("origin: 503 Service Unavailable ..."), not the key.
 		return "ERR " + strings.TrimPrefix(le.Err.Error(), "node: ")
+	case errors.Is(err, node.ErrWrongType):
+		return errWrongType
 	case errors.Is(err, node.ErrKeyTooLarge):
 		return "ERR key exceeds the maximum key size"
 	case errors.Is(err, node.ErrValueTooLarge):

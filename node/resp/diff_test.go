@@ -844,6 +844,15 @@ var commandsWithRedisMetadata = []string{
 	"command|list", "config|get", "function|flush", "multi", "exec", "discard", "watch", "unwatch",
 	"eval", "evalsha", "eval_ro", "evalsha_ro", "script|load", "script|exists", "script|flush",
 	"script|kill",
+	"config|set",
+	"hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hdel", "hexists",
+	"hlen", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan", "sadd", "srem", "smembers",
+	"sismember", "smismember", "scard", "spop", "srandmember", "smove", "sinter", "sunion", "sdiff",
+	"sinterstore", "sunionstore", "sdiffstore", "sintercard", "sscan", "zadd", "zincrby", "zrem",
+	"zscore", "zmscore", "zcard", "zrank", "zrevrank", "zrange", "zrevrange", "zrangebyscore",
+	"zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zrangestore", "zcount", "zlexcount",
+	"zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zrandmember",
+	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
 }
 
 func init() {

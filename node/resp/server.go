@@ -32,6 +32,8 @@ type Server struct {
 	authOn  bool
 	started time.Time
 
+	encoding encodingParams // CONFIG SET of encoding thresholds (cmd_config.go)
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	clients   map[*client]struct{}

@@ -38,7 +38,16 @@ var commands = []string{
 	"eval", "evalsha", "eval_ro", "evalsha_ro",
 	"script", "script|load", "script|exists", "script|flush", "script|kill",
 	"command", "command|count", "command|info", "command|docs", "command|list",
-	"config", "config|get",
+	"config", "config|get", "config|set",
+	// hashes, sets, sorted sets
+	"hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hdel", "hexists",
+	"hlen", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan", "sadd", "srem", "smembers",
+	"sismember", "smismember", "scard", "spop", "srandmember", "smove", "sinter", "sunion", "sdiff",
+	"sinterstore", "sunionstore", "sdiffstore", "sintercard", "sscan", "zadd", "zincrby", "zrem",
+	"zscore", "zmscore", "zcard", "zrank", "zrevrank", "zrange", "zrevrange", "zrangebyscore",
+	"zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zrangestore", "zcount", "zlexcount",
+	"zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zrandmember",
+	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
 	"function", "function|flush",
 }
 

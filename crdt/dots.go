@@ -1,0 +1,507 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Dotted is one surviving write of a collection element: the write's version, which is its
+// dot (unique per write, so per element it names one add event), and what it wrote.
+type Dotted[P any] struct {
+	Dot Version
+	P   P
+}
+
+// orCore is the observed-remove dot store under hashes, sets and sorted sets.
+//
+// An element is present while at least one of its writes (dots) survives. A local write of an
+// element removes the dots it observed and adds its own; a remove removes the observed dots.
+// A removed (element, dot) pair is kept in tomb until the dot is older than Floor, the HLC below
+// which this state has seen every write (the node's causal stability), so removes need no
+// per-element tombstone forever: the causal context of a state is {every dot stamped before
+// Floor} ∪ tomb ∪ the surviving dots. Join keeps a dot that both sides hold, or that one side
+// holds and the other has not seen. That is the add-wins observed-remove rule: a concurrent
+// remove never removes a write it did not observe.
+//
+// Reset is the incarnation: the version of the write that created the collection (after an
+// absent key, a DEL or a value of another type). States of different incarnations do not mix:
+// the higher Reset wins whole (see docs/design.md, "type conflicts"). Expiry is an LWW
+// register of its own (ExpVer), so EXPIRE and PERSIST commute with element writes.
+type orCore[P any] struct {
+	Reset  Version
+	Floor  Timestamp
+	Expiry int64   // absolute unix ms, 0 = none
+	ExpVer Version // version of the write that set Expiry (zero: never set)
+	// Full marks a complete state: a local state, a full state shipped by a snapshot or a
+	// read-through, or the delta of the write that created the incarnation (which holds every
+	// element of it). A state built only from later element deltas is partial (the node hides
+	// it from readers) until a full state of its incarnation joins it.
+	Full bool
+
+	elems map[string][]Dotted[P]
+	tomb  map[string]*dotSet
+	ntomb int // dots in tomb
+	bytes int // approximate memory of elems and tomb, kept current
+}
+
+// Per-dot and per-element overheads charged by bytes: a Version, a slice header and a map
+// slot. They are estimates of Go's layout, kept simple so the charge is stable.
+const (
+	dotCost  = 16
+	elemCost = 64
+)
+
+func newCore[P any](reset Version) orCore[P] {
+	// The maps are made on first write: a delta of one element would otherwise pay for two.
+	return orCore[P]{Reset: reset, ExpVer: reset}
+}
+
+// covers reports whether the state has seen write d of element e.
+func (c *orCore[P]) covers(e string, d Version) bool {
+	if d.TS < c.Floor {
+		return true
+	}
+	t := c.tomb[e]
+	return t != nil && t.has(d)
+}
+
+func holds[P any](ds []Dotted[P], d Version) bool {
+	for i := range ds {
+		if ds[i].Dot == d {
+			return true
+		}
+	}
+	return false
+}
+
+// setElem replaces element e's dots, keeping bytes current; nil or empty deletes e.
+func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
+	if old, ok := c.elems[e]; ok {
+		c.bytes -= elemCost + len(e)
+		for i := range old {
+			c.bytes -= dotCost + size(old[i].P)
+		}
+	}
+	if len(ds) == 0 {
+		delete(c.elems, e)
+		return
+	}
+	if c.elems == nil {
+		c.elems = map[string][]Dotted[P]{}
+	}
+	c.elems[e] = ds
+	c.bytes += elemCost + len(e)
+	for i := range ds {
+		c.bytes += dotCost + size(ds[i].P)
+	}
+}
+
+func (c *orCore[P]) addTomb(e string, d Version) {
+	if d.TS < c.Floor {
+		return
+	}
+	t := c.tomb[e]
+	if t == nil {
+		if c.tomb == nil {
+			c.tomb = map[string]*dotSet{}
+		}
+		t = &dotSet{}
+		c.tomb[e] = t
+		c.bytes += elemCost + len(e)
+	}
+	if t.add(d) {
+		c.ntomb++
+		c.bytes += dotCost
+	}
+}
+
+// observe returns a delta that removes every dot of e this state holds (nothing if it holds
+// none), with the state's incarnation.
+func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
+	ds := c.elems[e]
+	for i := range ds {
+		d.addTomb(e, ds[i].Dot)
+	}
+	return len(ds) > 0
+}
+
+// join merges in into c. Both must be of the same incarnation (the caller compares Reset).
+// changed is called for every element whose dots changed. Cost is proportional to in's
+// elements and tombstones, plus c's elements when in.Floor is above c.Floor (full states).
+func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)) {
+	c.Full = c.Full || in.Full
+	if in.ExpVer.Compare(c.ExpVer) > 0 {
+		c.Expiry, c.ExpVer = in.Expiry, in.ExpVer
+	}
+	// An element is merged once: those of in.elems, then those only in in.tomb.
+	mergeElem := func(e string) {
+		mine, theirs := c.elems[e], in.elems[e]
+		var out []Dotted[P]
+		for _, x := range mine {
+			if holds(theirs, x.Dot) || !in.covers(e, x.Dot) {
+				out = append(out, x)
+			}
+		}
+		for _, x := range theirs {
+			if !holds(mine, x.Dot) && !c.covers(e, x.Dot) {
+				out = append(out, x)
+			}
+		}
+		if !sameDots(mine, out) {
+			// The removed dots join the context so the element stays removed in later joins.
+			for _, x := range mine {
+				if !holds(out, x.Dot) {
+					c.addTomb(e, x.Dot)
+				}
+			}
+			c.setElem(e, out, size)
+			changed(e)
+		}
+	}
+	for e := range in.elems {
+		mergeElem(e)
+	}
+	for e, ds := range in.tomb {
+		if _, done := in.elems[e]; !done {
+			mergeElem(e)
+		}
+		if ds.big != nil {
+			for d := range ds.big {
+				c.addTomb(e, d)
+			}
+		}
+		for _, d := range ds.small {
+			c.addTomb(e, d)
+		}
+	}
+	if in.Floor > c.Floor {
+		for e, ds := range c.elems {
+			if _, ok := in.elems[e]; ok {
+				continue
+			}
+			if _, ok := in.tomb[e]; ok {
+				continue
+			}
+			var out []Dotted[P]
+			for _, x := range ds {
+				if x.Dot.TS >= in.Floor {
+					out = append(out, x)
+				}
+			}
+			if len(out) != len(ds) {
+				c.setElem(e, out, size)
+				changed(e)
+			}
+		}
+		c.compact(in.Floor)
+	}
+}
+
+func sameDots[P any](a, b []Dotted[P]) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !holds(b, a[i].Dot) {
+			return false
+		}
+	}
+	return true
+}
+
+// compact raises Floor to stable and drops the tombstones it now covers. stable must be a time
+// below which this state has seen every write (the node's causally stable time).
+func (c *orCore[P]) compact(stable Timestamp) {
+	if stable <= c.Floor {
+		return
+	}
+	c.Floor = stable
+	if c.ntomb == 0 {
+		return
+	}
+	for e, ds := range c.tomb {
+		n := ds.dropBelow(stable)
+		c.ntomb -= n
+		c.bytes -= n * dotCost
+		if ds.len() == 0 {
+			delete(c.tomb, e)
+			c.bytes -= elemCost + len(e)
+		}
+	}
+}
+
+// flushBefore applies a flush marker stamped f (FLUSHALL): every write stamped at or before f
+// is gone, whatever its element, and later writes survive, as for whole keys. Raising Floor
+// past f makes the removal stick: a write stamped at or before f arriving later is covered, so
+// it is dropped, and a state joined in that still holds such writes loses them (a dot below
+// the other side's Floor that it does not hold). An expiry register written at or before f is
+// cleared, under a version above every such write and below every later one. The result
+// depends only on f and the writes, so every replica converges whatever the arrival order.
+func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string)) {
+	for e, ds := range c.elems {
+		var out []Dotted[P]
+		for _, x := range ds {
+			if x.Dot.TS > f {
+				out = append(out, x)
+			}
+		}
+		if len(out) != len(ds) {
+			c.setElem(e, out, size)
+			changed(e)
+		}
+	}
+	if c.ExpVer.TS <= f {
+		c.Expiry, c.ExpVer = 0, Version{TS: f, Replica: ^ReplicaID(0)}
+	}
+	c.compact(f + 1)
+}
+
+// rebase returns a complete state of incarnation dot holding c's elements, each as one write
+// dot with payload pay(element), and c's expiry (RENAME, COPY: a new key's first write).
+func (c *orCore[P]) rebase(dot Version, pay func(e string, ds []Dotted[P]) P, size func(P) int) orCore[P] {
+	out := newCore[P](dot)
+	out.Full = true
+	if c.Expiry != 0 {
+		out.Expiry = c.Expiry
+	}
+	for e, ds := range c.elems {
+		out.setElem(e, []Dotted[P]{{Dot: dot, P: pay(e, ds)}}, size)
+	}
+	return out
+}
+
+// clone returns a deep copy of c's structure (payloads are shared; they are never mutated).
+func (c *orCore[P]) clone() orCore[P] {
+	out := *c
+	out.elems = make(map[string][]Dotted[P], len(c.elems))
+	for e, ds := range c.elems {
+		out.elems[e] = slices.Clone(ds)
+	}
+	out.tomb = make(map[string]*dotSet, len(c.tomb))
+	for e, ds := range c.tomb {
+		out.tomb[e] = ds.clone()
+	}
+	return out
+}
+
+// winner returns the highest dot of ds (ds non-empty).
+func winner[P any](ds []Dotted[P]) *Dotted[P] {
+	w := &ds[0]
+	for i := 1; i < len(ds); i++ {
+		if w.Dot.Less(ds[i].Dot) {
+			w = &ds[i]
+		}
+	}
+	return w
+}
+
+// Collection state encoding (inside Entry.Value of a TypeHash/TypeSet/TypeZSet delta):
+//
+//	state = format:u8 flags:u8 reset:version floor:fixed64 expiry:varint expVer:version
+//	        nelem:uvarint elem*nelem ntomb:uvarint tomb*ntomb
+//	elem  = len:uvarint name ndots:uvarint (dot:version payload)*ndots
+//	tomb  = len:uvarint name ndots:uvarint dot:version*ndots
+//	version = ts:fixed64 replica:fixed64
+//
+// flags bit 0 is Full; other bits are ErrVersion. Elements and dots are written sorted, so equal
+// states encode to equal bytes.
+const (
+	collFormat   = 1
+	collFlagFull = 1
+)
+
+const minVersionLen = 16
+
+// appendVersion and reader.version (counter.go) encode versions for collections too.
+
+// sortedKeys returns m's keys in order; one (a delta's usual size) costs no allocation
+// beyond buf's.
+func sortedKeys[V any](m map[string]V, buf *[1]string) []string {
+	if len(m) == 1 {
+		for k := range m {
+			buf[0] = k
+		}
+		return buf[:]
+	}
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
+	var fl byte
+	if c.Full {
+		fl = collFlagFull
+	}
+	// c.bytes is above the encoding's size (see elemCost, dotCost): one allocation.
+	dst = slices.Grow(dst, 64+c.bytes)
+	var kbuf [1]string
+	dst = append(dst, collFormat, fl)
+	dst = appendVersion(dst, c.Reset)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
+	dst = binary.AppendVarint(dst, c.Expiry)
+	dst = appendVersion(dst, c.ExpVer)
+	dst = binary.AppendUvarint(dst, uint64(len(c.elems)))
+	for _, e := range sortedKeys(c.elems, &kbuf) {
+		ds := c.elems[e]
+		if len(ds) > 1 {
+			ds = slices.SortedFunc(slices.Values(ds), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(e)))
+		dst = append(dst, e...)
+		dst = binary.AppendUvarint(dst, uint64(len(ds)))
+		for i := range ds {
+			dst = appendVersion(dst, ds[i].Dot)
+			dst = put(dst, ds[i].P)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
+	for _, e := range sortedKeys(c.tomb, &kbuf) {
+		ds := c.tomb[e].sorted()
+		dst = binary.AppendUvarint(dst, uint64(len(e)))
+		dst = append(dst, e...)
+		dst = binary.AppendUvarint(dst, uint64(len(ds)))
+		for _, d := range ds {
+			dst = appendVersion(dst, d)
+		}
+	}
+	return dst
+}
+
+// decodeCore decodes a state written by appendTo. minP is the smallest payload encoding, used
+// to bound counts by the input before allocating. Every element name and dot must be unique;
+// an element with no dots, a dot at or below Floor listed as removed, or trailing bytes are
+// ErrMalformed. Names never alias src.
+func decodeCore[P any](src []byte, minP int, get func(*reader) (P, error), size func(P) int) (orCore[P], error) {
+	r := reader{b: src}
+	f, err := r.byte("collection format")
+	if err != nil {
+		return orCore[P]{}, err
+	}
+	if f != collFormat {
+		return orCore[P]{}, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
+	}
+	c := newCore[P](Version{})
+	fb, err := r.byte("collection flags")
+	if err != nil {
+		return c, err
+	}
+	if fb&^collFlagFull != 0 {
+		return c, fmt.Errorf("%w: unknown collection flags %#x", ErrVersion, fb)
+	}
+	c.Full = fb&collFlagFull != 0
+	if c.Reset, err = r.version("reset"); err != nil {
+		return c, err
+	}
+	fl, err := r.fixed64("floor")
+	if err != nil {
+		return c, err
+	}
+	c.Floor = Timestamp(fl)
+	if c.Expiry, err = r.varint("expiry"); err != nil {
+		return c, err
+	}
+	if c.Expiry < 0 {
+		return c, fmt.Errorf("%w: negative expiry", ErrMalformed)
+	}
+	if c.ExpVer, err = r.version("expiry version"); err != nil {
+		return c, err
+	}
+	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
+	if err != nil {
+		return c, err
+	}
+	prev := ""
+	for i := 0; i < n; i++ {
+		l, err := r.length("element", r.rest())
+		if err != nil {
+			return c, err
+		}
+		e := string(r.take(l))
+		if i > 0 && strings.Compare(e, prev) <= 0 {
+			return c, fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
+		}
+		prev = e
+		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
+		if err != nil {
+			return c, err
+		}
+		if k == 0 {
+			return c, fmt.Errorf("%w: element with no dots", ErrMalformed)
+		}
+		ds := make([]Dotted[P], k)
+		for j := range ds {
+			if ds[j].Dot, err = r.version("dot"); err != nil {
+				return c, err
+			}
+			if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
+				return c, fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
+			}
+			if ds[j].P, err = get(&r); err != nil {
+				return c, err
+			}
+		}
+		c.setElem(e, ds, size)
+	}
+	n, err = r.length("tombstone count", r.rest()/(2+minVersionLen))
+	if err != nil {
+		return c, err
+	}
+	prev = ""
+	for i := 0; i < n; i++ {
+		l, err := r.length("tombstone element", r.rest())
+		if err != nil {
+			return c, err
+		}
+		e := string(r.take(l))
+		if i > 0 && strings.Compare(e, prev) <= 0 {
+			return c, fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
+		}
+		prev = e
+		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
+		if err != nil {
+			return c, err
+		}
+		if k == 0 {
+			return c, fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
+		}
+		var last Version
+		for j := 0; j < k; j++ {
+			d, err := r.version("tombstone dot")
+			if err != nil {
+				return c, err
+			}
+			if (j > 0 && d.Compare(last) <= 0) || d.TS < c.Floor || holds(c.elems[e], d) {
+				return c, fmt.Errorf("%w: tombstone dot unsorted, below the floor or also present", ErrMalformed)
+			}
+			last = d
+			c.addTomb(e, d)
+		}
+	}
+	if r.rest() != 0 {
+		return c, fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+	}
+	return c, nil
+}
+
+// CollectionReset returns the incarnation (Reset version) of an encoded collection state
+// without decoding it, so a node can resolve a type conflict cheaply.
+func CollectionReset(src []byte) (Version, error) {
+	r := reader{b: src}
+	f, err := r.byte("collection format")
+	if err != nil {
+		return Version{}, err
+	}
+	if f != collFormat {
+		return Version{}, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
+	}
+	if _, err := r.byte("collection flags"); err != nil {
+		return Version{}, err
+	}
+	return r.version("reset")
+}

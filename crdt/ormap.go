@@ -1,0 +1,154 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Hash is an observed-remove map of fields to byte strings (a Redis hash). Each field is a
+// last-writer-wins register over its surviving writes: concurrent writes of one field both
+// survive the join and a read returns the one with the higher version; the next local write of
+// the field observes (removes) both. Writes of different fields never interfere, and a
+// concurrent HDEL removes only the writes it observed (add/update wins).
+//
+// HINCRBY and HINCRBYFLOAT are read-modify-writes of the register, not counters: a Redis hash
+// field is a string that HSET may overwrite with anything at any time, so a counter would have
+// to define what "+1 concurrent with HSET f abc" means; the register keeps one rule for every
+// field. (Concurrent increments of one field in two regions keep one of them; use a sorted
+// set's ZINCRBY or a counter key where increments must sum.)
+//
+// A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
+type Hash struct{ c orCore[[]byte] }
+
+func bytesSize(p []byte) int { return len(p) }
+
+// NewHash returns an empty hash of incarnation reset (the version of the creating write).
+func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }
+
+// Reset is the hash's incarnation; see docs/design.md.
+func (h *Hash) Reset() Version { return h.c.Reset }
+
+// Len is the number of fields.
+func (h *Hash) Len() int { return len(h.c.elems) }
+
+// Bytes approximates the memory the hash holds (fields, values, dots, tombstones).
+func (h *Hash) Bytes() int { return h.c.bytes }
+
+// Tombstones is the number of removed writes remembered until causally stable.
+func (h *Hash) Tombstones() int { return h.c.ntomb }
+
+// Expiry returns the hash's expiry register (unix ms, 0 = none).
+func (h *Hash) Expiry() int64 { return h.c.Expiry }
+
+// Get returns a field's value (shared: do not modify).
+func (h *Hash) Get(field string) ([]byte, bool) {
+	ds, ok := h.c.elems[field]
+	if !ok {
+		return nil, false
+	}
+	return winner(ds).P, true
+}
+
+// Range calls fn for every field in unspecified order until fn returns false.
+func (h *Hash) Range(fn func(field string, val []byte) bool) {
+	for f, ds := range h.c.elems {
+		if !fn(f, winner(ds).P) {
+			return
+		}
+	}
+}
+
+// Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
+// returns the delta to replicate, already applied to h.
+func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
+	d := NewHash(h.c.Reset)
+	d.c.ExpVer = Version{}
+	for _, p := range pairs {
+		f := string(p[0])
+		h.c.removeDelta(&d.c, f)
+		d.c.setElem(f, []Dotted[[]byte]{{Dot: dot, P: p[1]}}, bytesSize)
+	}
+	h.Join(d)
+	return d
+}
+
+// Del removes fields and returns how many were present and the delta (nil when none were).
+func (h *Hash) Del(fields ...string) (int, *Hash) {
+	d := NewHash(h.c.Reset)
+	d.c.ExpVer = Version{}
+	n := 0
+	for _, f := range fields {
+		if _, done := d.c.tomb[f]; !done && h.c.removeDelta(&d.c, f) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	h.Join(d)
+	return n, d
+}
+
+// SetExpiry writes the expiry register (0 = persist) as write dot and returns the delta.
+func (h *Hash) SetExpiry(dot Version, expiry int64) *Hash {
+	d := NewHash(h.c.Reset)
+	d.c.Expiry, d.c.ExpVer = expiry, dot
+	h.Join(d)
+	return d
+}
+
+// Join merges in (a delta or a full state) into h. A state of a higher incarnation replaces h;
+// a lower one is ignored.
+func (h *Hash) Join(in *Hash) {
+	switch in.c.Reset.Compare(h.c.Reset) {
+	case 1:
+		h.c = in.c.clone()
+	case 0:
+		h.c.join(&in.c, bytesSize, func(string) {})
+	}
+}
+
+// Compact forgets removed writes stamped before stable, the node's causally stable time.
+func (h *Hash) Compact(stable Timestamp) { h.c.compact(stable) }
+
+// Clone returns a deep copy of h.
+func (h *Hash) Clone() *Hash { return &Hash{c: h.c.clone()} }
+
+// AppendBinary appends h's encoding (see dots.go) to dst.
+func (h *Hash) AppendBinary(dst []byte) []byte {
+	return h.c.appendTo(dst, func(b []byte, p []byte) []byte {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		return append(b, p...)
+	})
+}
+
+// DecodeHash decodes a hash state or delta. Errors wrap ErrMalformed or ErrVersion; values
+// never alias src.
+func DecodeHash(src []byte) (*Hash, error) {
+	c, err := decodeCore(src, 1, func(r *reader) ([]byte, error) {
+		n, err := r.length("field value", r.rest())
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte{}, r.take(n)...), nil
+	}, bytesSize)
+	if err != nil {
+		return nil, fmt.Errorf("hash: %w", err)
+	}
+	return &Hash{c: c}, nil
+}
+
+// Full reports whether h is a complete state (see orCore.Full); MarkFull sets it.
+func (h *Hash) Full() bool { return h.c.Full }
+
+// MarkFull marks h complete: the delta of an incarnation's creating write holds all of it.
+func (h *Hash) MarkFull() { h.c.Full = true }
+
+// FlushBefore removes every write stamped at or before f (a FLUSHALL marker's timestamp).
+func (h *Hash) FlushBefore(f Timestamp) { h.c.flushBefore(f, bytesSize, func(string) {}) }
+
+// CopyAs returns a new complete hash of incarnation dot with h's fields and expiry, each field
+// written by dot (RENAME and COPY).
+func (h *Hash) CopyAs(dot Version) *Hash {
+	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
+}

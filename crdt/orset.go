@@ -1,0 +1,129 @@
+package crdt
+
+import "fmt"
+
+// Set is an add-wins observed-remove set of byte-string members (a Redis set): an SREM removes
+// only the adds it observed, so an SADD concurrent with an SREM of the same member leaves the
+// member present. A Set is not safe for concurrent use; see NewSet.
+type Set struct{ c orCore[struct{}] }
+
+func noSize(struct{}) int { return 0 }
+
+// NewSet returns an empty set of incarnation reset.
+func NewSet(reset Version) *Set { return &Set{c: newCore[struct{}](reset)} }
+
+// Reset is the set's incarnation.
+func (s *Set) Reset() Version { return s.c.Reset }
+
+// Len is the number of members.
+func (s *Set) Len() int { return len(s.c.elems) }
+
+// Bytes approximates the memory the set holds.
+func (s *Set) Bytes() int { return s.c.bytes }
+
+// Tombstones is the number of removed adds remembered until causally stable.
+func (s *Set) Tombstones() int { return s.c.ntomb }
+
+// Expiry returns the set's expiry register.
+func (s *Set) Expiry() int64 { return s.c.Expiry }
+
+// Has reports whether m is a member.
+func (s *Set) Has(m string) bool { _, ok := s.c.elems[m]; return ok }
+
+// Range calls fn for every member in unspecified order until fn returns false.
+func (s *Set) Range(fn func(m string) bool) {
+	for m := range s.c.elems {
+		if !fn(m) {
+			return
+		}
+	}
+}
+
+// Add adds members as write dot and returns how many were new and the delta. A member already
+// present is re-added (its observed adds replaced by this one), so the add wins over a
+// concurrent remove elsewhere, as the writer saw the member present.
+func (s *Set) Add(dot Version, members ...string) (int, *Set) {
+	d := NewSet(s.c.Reset)
+	d.c.ExpVer = Version{}
+	n := 0
+	for _, m := range members {
+		if _, dup := d.c.elems[m]; dup {
+			continue
+		}
+		if !s.c.removeDelta(&d.c, m) {
+			n++
+		}
+		d.c.setElem(m, []Dotted[struct{}]{{Dot: dot}}, noSize)
+	}
+	s.Join(d)
+	return n, d
+}
+
+// Rem removes members and returns how many were present and the delta (nil when none were).
+func (s *Set) Rem(members ...string) (int, *Set) {
+	d := NewSet(s.c.Reset)
+	d.c.ExpVer = Version{}
+	n := 0
+	for _, m := range members {
+		if _, done := d.c.tomb[m]; !done && s.c.removeDelta(&d.c, m) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	s.Join(d)
+	return n, d
+}
+
+// SetExpiry writes the expiry register (0 = persist) and returns the delta.
+func (s *Set) SetExpiry(dot Version, expiry int64) *Set {
+	d := NewSet(s.c.Reset)
+	d.c.Expiry, d.c.ExpVer = expiry, dot
+	s.Join(d)
+	return d
+}
+
+// Join merges in into s; the higher incarnation wins whole.
+func (s *Set) Join(in *Set) {
+	switch in.c.Reset.Compare(s.c.Reset) {
+	case 1:
+		s.c = in.c.clone()
+	case 0:
+		s.c.join(&in.c, noSize, func(string) {})
+	}
+}
+
+// Compact forgets removed adds stamped before stable.
+func (s *Set) Compact(stable Timestamp) { s.c.compact(stable) }
+
+// Clone returns a deep copy of s.
+func (s *Set) Clone() *Set { return &Set{c: s.c.clone()} }
+
+// AppendBinary appends s's encoding to dst.
+func (s *Set) AppendBinary(dst []byte) []byte {
+	return s.c.appendTo(dst, func(b []byte, _ struct{}) []byte { return b })
+}
+
+// DecodeSet decodes a set state or delta.
+func DecodeSet(src []byte) (*Set, error) {
+	c, err := decodeCore(src, 0, func(*reader) (struct{}, error) { return struct{}{}, nil }, noSize)
+	if err != nil {
+		return nil, fmt.Errorf("set: %w", err)
+	}
+	return &Set{c: c}, nil
+}
+
+// Full reports whether s is a complete state (see Hash.Full).
+func (s *Set) Full() bool { return s.c.Full }
+
+// MarkFull marks s complete.
+func (s *Set) MarkFull() { s.c.Full = true }
+
+// FlushBefore removes every add stamped at or before f.
+func (s *Set) FlushBefore(f Timestamp) { s.c.flushBefore(f, noSize, func(string) {}) }
+
+// CopyAs returns a new complete set of incarnation dot with s's members and expiry.
+func (s *Set) CopyAs(dot Version) *Set {
+	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
+}

@@ -1,0 +1,287 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ZSet is a sorted set: members as an add-wins observed-remove set, each with a score merged
+// deterministically from its surviving writes:
+//
+//   - ZADD writes an absolute score: it observes (removes) every write of the member and adds
+//     its own, so concurrent ZADDs both survive and the higher version's score wins (an LWW
+//     register).
+//   - ZINCRBY adds an increment tagged with the epoch it applies to (the absolute write it saw
+//     win, or none). The score is the winning absolute score plus every surviving increment of
+//     its epoch (with no absolute write: every increment). So increments made concurrently in
+//     two regions both count, like a counter, while a ZADD that observed them resets them.
+//     A replica folds its own earlier increments of the epoch into its new one, so a member
+//     incremented a million times holds one increment per replica, not a million.
+//   - A ZADD concurrent with a ZINCRBY: the ZADD wins and the increment (tagged with the old
+//     epoch) no longer counts. A ZREM concurrent with a ZINCRBY: the increment survives (add
+//     wins) and the member's score is the increments made since the last ZADD.
+//
+// Increments are summed in dot order, so every replica computes bit-identical float scores.
+// Members are indexed by (score, member) in a skiplist: ranges cost O(log n + k).
+// A ZSet is not safe for concurrent use; see NewZSet.
+type ZSet struct {
+	c      orCore[zpay]
+	scores map[string]float64
+	sl     *skiplist
+}
+
+// zpay is one write of a member: an absolute score, or an increment of an epoch.
+type zpay struct {
+	Incr  bool
+	Score float64
+	Epoch Version // Incr only: the absolute write it applies to (zero: none)
+}
+
+func zpaySize(p zpay) int { return 24 }
+
+// NewZSet returns an empty sorted set of incarnation reset.
+func NewZSet(reset Version) *ZSet {
+	return &ZSet{c: newCore[zpay](reset), scores: map[string]float64{}, sl: newSkiplist(uint64(reset.TS) ^ uint64(reset.Replica))}
+}
+
+// Reset is the sorted set's incarnation.
+func (z *ZSet) Reset() Version { return z.c.Reset }
+
+// Len is the number of members.
+func (z *ZSet) Len() int { return len(z.c.elems) }
+
+// Bytes approximates the memory the sorted set holds (with its index).
+func (z *ZSet) Bytes() int { return z.c.bytes + len(z.scores)*(48+16) }
+
+// Tombstones is the number of removed writes remembered until causally stable.
+func (z *ZSet) Tombstones() int { return z.c.ntomb }
+
+// Expiry returns the sorted set's expiry register.
+func (z *ZSet) Expiry() int64 { return z.c.Expiry }
+
+// Score returns a member's score.
+func (z *ZSet) Score(m string) (float64, bool) { s, ok := z.scores[m]; return s, ok }
+
+// Rank returns a member's 0-based rank in ascending (score, member) order.
+func (z *ZSet) Rank(m string) (int, bool) {
+	s, ok := z.scores[m]
+	if !ok {
+		return 0, false
+	}
+	return z.sl.rank(s, m), true
+}
+
+// Count returns how many members come before the first one for which below is false; below
+// must be true for a prefix of the ascending order (e.g. score < min).
+func (z *ZSet) Count(below func(score float64, member string) bool) int {
+	_, r := z.sl.firstAtLeast(func(n *slNode) bool { return below(n.score, n.member) })
+	return r
+}
+
+// Walk calls fn for members from 0-based rank r onwards, ascending (or descending when rev),
+// until fn returns false or the members run out.
+func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool) {
+	for x := z.sl.at(r); x != nil; {
+		if !fn(x.member, x.score) {
+			return
+		}
+		if rev {
+			x = x.back
+		} else {
+			x = x.next[0].to
+		}
+	}
+}
+
+// score computes a member's score from its surviving writes (see ZSet).
+func score(ds []Dotted[zpay]) (float64, Version) {
+	var abs *Dotted[zpay]
+	for i := range ds {
+		if !ds[i].P.Incr && (abs == nil || abs.Dot.Less(ds[i].Dot)) {
+			abs = &ds[i]
+		}
+	}
+	var s float64
+	var epoch Version
+	if abs != nil {
+		s, epoch = abs.P.Score, abs.Dot
+	}
+	sorted := slices.SortedFunc(slices.Values(ds), func(a, b Dotted[zpay]) int { return a.Dot.Compare(b.Dot) })
+	for _, d := range sorted {
+		if d.P.Incr && (abs == nil || d.P.Epoch == epoch) {
+			s += d.P.Score
+		}
+	}
+	return s, epoch
+}
+
+func (z *ZSet) reindex(m string) {
+	if old, ok := z.scores[m]; ok {
+		z.sl.delete(old, m)
+		delete(z.scores, m)
+	}
+	if ds, ok := z.c.elems[m]; ok {
+		s, _ := score(ds)
+		z.scores[m] = s
+		z.sl.insert(s, m)
+	}
+}
+
+func (z *ZSet) delta() *ZSet {
+	d := NewZSet(z.c.Reset) // indexed too: deltas of one command are joined together
+	d.c.ExpVer = Version{}
+	return d
+}
+
+// Add sets member's absolute score as write dot and returns the delta.
+func (z *ZSet) Add(dot Version, member string, s float64) *ZSet {
+	d := z.delta()
+	z.c.removeDelta(&d.c, member)
+	d.c.setElem(member, []Dotted[zpay]{{Dot: dot, P: zpay{Score: s}}}, zpaySize)
+	z.Join(d)
+	return d
+}
+
+// Incr adds by to member's score (0 if absent) as write dot and returns the new score and the
+// delta. The caller rejects a result that is NaN, as Redis does.
+func (z *ZSet) Incr(dot Version, member string, by float64) (float64, *ZSet) {
+	d := z.delta()
+	ds := z.c.elems[member]
+	_, epoch := score(ds)
+	hasAbs := slices.ContainsFunc(ds, func(x Dotted[zpay]) bool { return !x.P.Incr })
+	own := slices.SortedFunc(slices.Values(ds), func(a, b Dotted[zpay]) int { return a.Dot.Compare(b.Dot) })
+	sum := 0.0
+	for _, x := range own {
+		// Fold this replica's increments of the epoch that counts (with no absolute write,
+		// every epoch counts) into the new one, preserving the sum.
+		if x.P.Incr && x.Dot.Replica == dot.Replica && (!hasAbs || x.P.Epoch == epoch) {
+			sum += x.P.Score
+			d.c.addTomb(member, x.Dot)
+		}
+	}
+	d.c.setElem(member, []Dotted[zpay]{{Dot: dot, P: zpay{Incr: true, Score: sum + by, Epoch: epoch}}}, zpaySize)
+	z.Join(d)
+	return z.scores[member], d
+}
+
+// Rem removes members and returns how many were present and the delta (nil when none were).
+func (z *ZSet) Rem(members ...string) (int, *ZSet) {
+	d := z.delta()
+	n := 0
+	for _, m := range members {
+		if _, done := d.c.tomb[m]; !done && z.c.removeDelta(&d.c, m) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	z.Join(d)
+	return n, d
+}
+
+// SetExpiry writes the expiry register (0 = persist) and returns the delta.
+func (z *ZSet) SetExpiry(dot Version, expiry int64) *ZSet {
+	d := z.delta()
+	d.c.Expiry, d.c.ExpVer = expiry, dot
+	z.Join(d)
+	return d
+}
+
+// Join merges in into z; the higher incarnation wins whole.
+func (z *ZSet) Join(in *ZSet) {
+	switch in.c.Reset.Compare(z.c.Reset) {
+	case 1:
+		*z = *NewZSet(in.c.Reset)
+		z.c = in.c.clone()
+		for m := range z.c.elems {
+			z.reindex(m)
+		}
+	case 0:
+		z.c.join(&in.c, zpaySize, z.reindex)
+	}
+}
+
+// Compact forgets removed writes stamped before stable.
+func (z *ZSet) Compact(stable Timestamp) { z.c.compact(stable) }
+
+// Clone returns a deep copy of z.
+func (z *ZSet) Clone() *ZSet {
+	out := NewZSet(z.c.Reset)
+	out.c = z.c.clone()
+	for m := range out.c.elems {
+		out.reindex(m)
+	}
+	return out
+}
+
+// AppendBinary appends z's encoding to dst. A payload is kind:u8 (0 absolute, 1 increment)
+// score:fixed64 (IEEE 754 bits), and for an increment its epoch version.
+func (z *ZSet) AppendBinary(dst []byte) []byte {
+	return z.c.appendTo(dst, func(b []byte, p zpay) []byte {
+		if !p.Incr {
+			b = append(b, 0)
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+		}
+		b = append(b, 1)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+		return appendVersion(b, p.Epoch)
+	})
+}
+
+// DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
+func DecodeZSet(src []byte) (*ZSet, error) {
+	c, err := decodeCore(src, 9, func(r *reader) (zpay, error) {
+		var p zpay
+		k, err := r.byte("score kind")
+		if err != nil {
+			return p, err
+		}
+		if k > 1 {
+			return p, fmt.Errorf("%w: score kind %d", ErrMalformed, k)
+		}
+		bits, err := r.fixed64("score")
+		if err != nil {
+			return p, err
+		}
+		p.Incr, p.Score = k == 1, math.Float64frombits(bits)
+		if math.IsNaN(p.Score) {
+			return p, fmt.Errorf("%w: NaN score", ErrMalformed)
+		}
+		if p.Incr {
+			p.Epoch, err = r.version("epoch")
+		}
+		return p, err
+	}, zpaySize)
+	if err != nil {
+		return nil, fmt.Errorf("zset: %w", err)
+	}
+	z := NewZSet(c.Reset)
+	z.c = c
+	for m := range c.elems {
+		z.reindex(m)
+	}
+	return z, nil
+}
+
+// Full reports whether z is a complete state (see Hash.Full).
+func (z *ZSet) Full() bool { return z.c.Full }
+
+// MarkFull marks z complete.
+func (z *ZSet) MarkFull() { z.c.Full = true }
+
+// FlushBefore removes every write stamped at or before f.
+func (z *ZSet) FlushBefore(f Timestamp) { z.c.flushBefore(f, zpaySize, z.reindex) }
+
+// CopyAs returns a new complete sorted set of incarnation dot with z's members, each with its
+// current score as an absolute write by dot, and z's expiry.
+func (z *ZSet) CopyAs(dot Version) *ZSet {
+	out := NewZSet(dot)
+	out.c = z.c.rebase(dot, func(m string, _ []Dotted[zpay]) zpay { return zpay{Score: z.scores[m]} }, zpaySize)
+	for m := range out.c.elems {
+		out.reindex(m)
+	}
+	return out
+}

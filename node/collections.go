@@ -1,0 +1,589 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// ErrWrongType is returned by an operation on a key that holds another type of value (Redis's
+// WRONGTYPE).
+var ErrWrongType = errors.New("node: wrong type")
+
+// coll is a hash, set or sorted set held by the store. Its state is mutated in place, only
+// inside the store's Apply for the key (so writers are serialised by the shard lock) and under
+// mu, which readers holding a copy of the value take to read it.
+type coll struct {
+	mu   sync.RWMutex
+	typ  crdt.Type
+	hash *crdt.Hash
+	set  *crdt.Set
+	zset *crdt.ZSet
+	// bytes is the size charged to the store, refreshed under the shard lock before each Put
+	// (the store's Size function reads it there).
+	bytes int
+	// flushed is the newest flush marker's timestamp applied to this state (flushTo).
+	flushed crdt.Timestamp
+	// lost, for a partial state, is the key's floor here when it was adopted: writes stamped at
+	// or below it may have been dropped by this node (evicted) and will not come again.
+	lost crdt.Timestamp
+}
+
+// maxCollection bounds a collection's approximate size (coll.size, which is above its
+// encoding's): a snapshot ships a collection whole, in one frame, so writes that would grow
+// one past it are refused (ErrValueTooLarge) and the decoders accept states up to it.
+const maxCollection = crdt.DefaultMaxCollection
+
+func newColl(typ crdt.Type, reset crdt.Version) *coll {
+	c := &coll{typ: typ}
+	switch typ {
+	case crdt.TypeHash:
+		c.hash = crdt.NewHash(reset)
+	case crdt.TypeSet:
+		c.set = crdt.NewSet(reset)
+	default:
+		c.zset = crdt.NewZSet(reset)
+	}
+	return c
+}
+
+// decodeColl decodes a collection entry's value.
+func decodeColl(typ crdt.Type, b []byte) (*coll, error) {
+	c := &coll{typ: typ}
+	var err error
+	switch typ {
+	case crdt.TypeHash:
+		c.hash, err = crdt.DecodeHash(b)
+	case crdt.TypeSet:
+		c.set, err = crdt.DecodeSet(b)
+	case crdt.TypeZSet:
+		c.zset, err = crdt.DecodeZSet(b)
+	default:
+		err = errBadMessage
+	}
+	return c, err
+}
+
+func (c *coll) cost() int {
+	if c == nil {
+		return 0
+	}
+	return c.bytes
+}
+
+// The methods below are called with mu held (or the coll not yet shared).
+
+func (c *coll) length() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Len()
+	case crdt.TypeSet:
+		return c.set.Len()
+	}
+	return c.zset.Len()
+}
+
+func (c *coll) reset() crdt.Version {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Reset()
+	case crdt.TypeSet:
+		return c.set.Reset()
+	}
+	return c.zset.Reset()
+}
+
+func (c *coll) expiry() int64 {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Expiry()
+	case crdt.TypeSet:
+		return c.set.Expiry()
+	}
+	return c.zset.Expiry()
+}
+
+func (c *coll) size() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Bytes()
+	case crdt.TypeSet:
+		return c.set.Bytes()
+	}
+	return c.zset.Bytes()
+}
+
+func (c *coll) markFull() {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.MarkFull()
+	case crdt.TypeSet:
+		c.set.MarkFull()
+	default:
+		c.zset.MarkFull()
+	}
+}
+
+func (c *coll) compact(stable crdt.Timestamp) {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Compact(stable)
+	case crdt.TypeSet:
+		c.set.Compact(stable)
+	default:
+		c.zset.Compact(stable)
+	}
+}
+
+// full reports whether c is a complete state; a partial one is hidden from readers.
+func (c *coll) full() bool {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Full()
+	case crdt.TypeSet:
+		return c.set.Full()
+	}
+	return c.zset.Full()
+}
+
+// flushTo applies the newest flush marker's timestamp f (FLUSHALL) if this state has not seen
+// it: every element write stamped at or before f goes (crdt orCore.flushBefore).
+func (c *coll) flushTo(f crdt.Timestamp) {
+	if f == 0 || f <= c.flushed {
+		return
+	}
+	c.flushed = f
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.FlushBefore(f)
+	case crdt.TypeSet:
+		c.set.FlushBefore(f)
+	default:
+		c.zset.FlushBefore(f)
+	}
+	if !c.full() && c.lost <= f && c.reset().TS <= f {
+		// Everything a partial state can lack is gone with the flush: the incarnation's
+		// creating write and the writes this node dropped are all stamped at or before f, and
+		// later writes arrive as deltas. So it is complete.
+		c.markFull()
+	}
+}
+
+// copyAs returns a complete copy of c as a new incarnation written by dot (RENAME, COPY).
+func (c *coll) copyAs(dot crdt.Version) *coll {
+	out := &coll{typ: c.typ, flushed: c.flushed}
+	switch c.typ {
+	case crdt.TypeHash:
+		out.hash = c.hash.CopyAs(dot)
+	case crdt.TypeSet:
+		out.set = c.set.CopyAs(dot)
+	default:
+		out.zset = c.zset.CopyAs(dot)
+	}
+	return out
+}
+
+// join merges in (same type) into c.
+func (c *coll) join(in *coll) {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Join(in.hash)
+	case crdt.TypeSet:
+		c.set.Join(in.set)
+	default:
+		c.zset.Join(in.zset)
+	}
+}
+
+// encode returns the full state's encoding (snapshots, read-through, dumps).
+func (c *coll) encode() []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.encodeLocked()
+}
+
+// encodeLocked is encode with mu held.
+func (c *coll) encodeLocked() []byte {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.AppendBinary(nil)
+	case crdt.TypeSet:
+		return c.set.AppendBinary(nil)
+	}
+	return c.zset.AppendBinary(nil)
+}
+
+func (c *coll) setExpiry(dot crdt.Version, at int64) appender {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.SetExpiry(dot, at)
+	case crdt.TypeSet:
+		return c.set.SetExpiry(dot, at)
+	}
+	return c.zset.SetExpiry(dot, at)
+}
+
+// appender is a delta to replicate.
+type appender interface{ AppendBinary([]byte) []byte }
+
+// typeName is what TYPE answers for a live value.
+func typeName(v *value) string {
+	if v.obj == nil {
+		return "string"
+	}
+	switch v.obj.typ {
+	case crdt.TypeHash:
+		return "hash"
+	case crdt.TypeSet:
+		return "set"
+	}
+	return "zset"
+}
+
+// KeyType returns Redis's TYPE of key: "none", "string", "hash", "set" or "zset".
+func (n *Node) KeyType(ctx context.Context, key string) (string, error) {
+	if err := n.check(ctx); err != nil {
+		return "", err
+	}
+	v, _, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return "none", nil
+	}
+	return typeName(&v), nil
+}
+
+// readColl runs fn on key's live collection of type typ under its read lock. It reports false
+// for an absent key and ErrWrongType for a key holding another type.
+func (n *Node) readColl(ctx context.Context, key string, typ crdt.Type, fn func(c *coll)) (bool, error) {
+	if err := n.check(ctx); err != nil {
+		return false, err
+	}
+	return n.readCollVia(nodeWriter{n}, n.nowMs(), key, typ, fn)
+}
+
+// readCollVia is readColl through w (the node, or a transaction).
+func (n *Node) readCollVia(w writer, nowMs int64, key string, typ crdt.Type, fn func(c *coll)) (bool, error) {
+	v, _, ok := w.get(key, nowMs)
+	if !ok || v.tombstone() {
+		return false, nil
+	}
+	if v.obj == nil || v.obj.typ != typ {
+		return false, ErrWrongType
+	}
+	v.obj.mu.RLock()
+	defer v.obj.mu.RUnlock()
+	fn(v.obj)
+	return true, nil
+}
+
+// updateColl read-modify-writes key's collection of type typ atomically. fn sees the state (a
+// new empty one when the key is not live and create is set; fn is not called when it is not
+// live and create is not set) and returns the delta it applied, or nil when it changed nothing.
+// fn must call stamp, once, before changing anything: stamp issues the write's version (and,
+// for a new collection, makes it the incarnation). updateColl reports whether the key was live.
+func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+	if err := n.check(ctx); err != nil {
+		return false, err
+	}
+	if err := n.checkKey(key); err != nil {
+		return false, err
+	}
+	return n.updateCollVia(nodeWriter{n}, n.nowMs(), key, typ, create, fn)
+}
+
+// updateCollVia is updateColl through w (the node, or a transaction).
+func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+	var out crdt.Entry
+	var live, wrote bool
+	var err error
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		live = cur.Exists && !cur.Value.tombstone()
+		if live && (cur.Value.obj == nil || cur.Value.obj.typ != typ) {
+			err = ErrWrongType
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		if !live && !create {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		c := cur.Value.obj
+		fresh := !live
+		if live && create && c.cost() > maxCollection {
+			err = ErrValueTooLarge
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		if fresh {
+			// An absent, deleted or emptied key starts a new incarnation (Redis: the key did not
+			// exist, so it has no fields and no TTL).
+			c = newColl(typ, crdt.Version{})
+		}
+		var ver crdt.Version
+		var seq uint64
+		stamp := func() crdt.Version {
+			after := crdt.Timestamp(cur.Floor)
+			if cur.Exists {
+				after = cur.Value.ver.TS
+			}
+			ver, seq = w.version(nowMs, after)
+			if fresh {
+				// In place: fn already holds the pointer to the empty state.
+				switch typ {
+				case crdt.TypeHash:
+					*c.hash = *crdt.NewHash(ver)
+				case crdt.TypeSet:
+					*c.set = *crdt.NewSet(ver)
+				default:
+					*c.zset = *crdt.NewZSet(ver)
+				}
+				c.markFull()
+			}
+			return ver
+		}
+		c.mu.Lock()
+		c.flushTo(crdt.Timestamp(n.flushTS.Load()))
+		d := fn(c, stamp)
+		if d == nil || seq == 0 {
+			c.mu.Unlock()
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		c.compact(crdt.Timestamp(n.collStable.Load()))
+		v, exp := n.collValue(c, ver, seq, nowMs)
+		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
+		if fresh {
+			// The creating write ships the whole new state, marked full, so a node that holds
+			// nothing of the key can serve it (later element deltas alone are partial).
+			out.Value = c.encodeLocked()
+		}
+		c.mu.Unlock()
+		n.trackTombstone(&cur, &v)
+		wrote = true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if wrote {
+		n.sets.Add(1)
+		w.emit(key, out)
+	}
+	return live, err
+}
+
+// collValue builds the store value of c after a write or merge (c.mu held) and its store
+// expiry: the collection's own, or, once it is empty, a tombstone's lifetime.
+func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
+	c.bytes = c.size()
+	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
+	// evicting the key) is hidden like an empty one: serving it would answer for the whole
+	// collection with a fragment. It becomes visible when a full state joins it.
+	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0 || !c.full()}
+	exp := c.expiry()
+	if v.empty {
+		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
+			exp = t
+		}
+	}
+	return v, exp
+}
+
+// expireColl rewrites the expiry register of cur's collection (Expire, Persist) as a new local
+// write: called by rewriteExpiry under the key's store lock.
+func (n *Node) expireColl(w writer, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
+	c := cur.Value.obj
+	ver, seq := w.version(nowMs, cur.Value.ver.TS)
+	c.mu.Lock()
+	d := c.setExpiry(ver, atMs)
+	v, exp := n.collValue(c, ver, seq, nowMs)
+	c.mu.Unlock()
+	e := crdt.Entry{Type: c.typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, e
+}
+
+// applyRemoteColl merges a remote delta into cur when either is a collection, under the key's
+// store lock; handled is false when neither is (the register path applies). The type rule
+// (docs/design.md): states of one incarnation join; otherwise the higher of the incoming
+// write's incarnation (a register's or a tombstone's is its version) and the current one wins.
+func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
+	keep := lru.Update[value]{Action: lru.Keep}
+	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj == nil) {
+		return keep, false, false
+	}
+	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
+		return keep, false, true // evicted, expired or deleted newer here
+	}
+	var curReset crdt.Version
+	if cur.Exists {
+		curReset = cur.Value.ver
+		if cur.Value.obj != nil {
+			cur.Value.obj.mu.RLock()
+			curReset = cur.Value.obj.reset()
+			cur.Value.obj.mu.RUnlock()
+		}
+	}
+	if !e.Type.IsCollection() {
+		// A string or a delete against a collection: it wins over an older incarnation.
+		if !curReset.Less(e.Version) {
+			return keep, false, true
+		}
+		v := valueOf(e)
+		n.trackTombstone(cur, &v)
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}, true, true
+	}
+	in, err := decodeColl(e.Type, e.Value)
+	if err != nil {
+		return keep, false, true
+	}
+	inReset := in.reset()
+	c := cur.Value.obj
+	switch {
+	case cur.Exists && c != nil && c.typ == e.Type && inReset == curReset:
+		c.mu.Lock()
+		c.join(in)
+	case !cur.Exists || curReset.Less(inReset):
+		c = in
+		if !cur.Exists {
+			c.lost = crdt.Timestamp(cur.Floor)
+		}
+		c.mu.Lock()
+	default:
+		return keep, false, true
+	}
+	ver, seq := e.Version, e.Seq
+	if cur.Exists && e.Version.Less(cur.Value.ver) {
+		ver, seq = cur.Value.ver, cur.Value.seq
+	}
+	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
+	c.compact(crdt.Timestamp(n.collStable.Load()))
+	v, exp := n.collValue(c, ver, seq, nowMs)
+	c.mu.Unlock()
+	n.trackTombstone(cur, &v)
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true, true
+}
+
+// ReadHash runs fn on key's hash under its read lock (fn must not keep h). It reports whether
+// the key holds a hash; a key of another type is ErrWrongType.
+func (n *Node) ReadHash(ctx context.Context, key string, fn func(h *crdt.Hash)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeHash, func(c *coll) { fn(c.hash) })
+}
+
+// UpdateHash read-modify-writes key's hash atomically and replicates the delta fn returns (nil:
+// nothing changed). fn must call stamp once before changing h and write with its version.
+// With create, an absent key is a new empty hash; without, fn is not called for it.
+func (n *Node) UpdateHash(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeHash, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.hash, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
+
+// ReadSet is ReadHash for sets.
+func (n *Node) ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeSet, func(c *coll) { fn(c.set) })
+}
+
+// UpdateSet is UpdateHash for sets.
+func (n *Node) UpdateSet(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeSet, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.set, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
+
+// ReadZSet is ReadHash for sorted sets.
+func (n *Node) ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) (bool, error) {
+	return n.readColl(ctx, key, crdt.TypeZSet, func(c *coll) { fn(c.zset) })
+}
+
+// UpdateZSet is UpdateHash for sorted sets.
+func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error) {
+	return n.updateColl(ctx, key, crdt.TypeZSet, create, func(c *coll, stamp func() crdt.Version) appender {
+		if d := fn(c.zset, stamp); d != nil {
+			return d
+		}
+		return nil
+	})
+}
+
+// flushColls applies flush floor f to every collection still held after the store dropped the
+// entries stamped at or before f: a collection whose newest write is after f loses its older
+// elements. Called after flushTS was raised, so a state merged or written meanwhile has
+// already applied it (flushTo is idempotent).
+func (n *Node) flushColls(f crdt.Timestamp) {
+	nowMs := n.nowMs()
+	var keys []string
+	n.store.Range(nowMs, func(k string, v value, _ int64) bool {
+		if v.obj != nil {
+			keys = append(keys, k)
+		}
+		return true
+	})
+	for _, k := range keys {
+		n.store.Apply(k, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			c := cur.Value.obj
+			if !cur.Exists || c == nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.mu.Lock()
+			if f <= c.flushed {
+				c.mu.Unlock()
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.flushTo(f)
+			v, exp := n.collValue(c, cur.Value.ver, cur.Value.seq, nowMs)
+			c.mu.Unlock()
+			n.trackTombstone(&cur, &v)
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+		})
+	}
+}
+
+// writeCollCopy writes a copy of collection src under key as a fresh local write (RENAME,
+// COPY): a new incarnation holding src's elements and expiry, each element rewritten by the
+// new version, shipped whole. With nx only when key is not live. It reports whether it wrote.
+func (n *Node) writeCollCopy(w writer, nowMs int64, key string, src *coll, nx bool) bool {
+	var out crdt.Entry
+	wrote := false
+	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		if nx && cur.Exists && !cur.Value.tombstone() {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		after := crdt.Timestamp(cur.Floor)
+		if cur.Exists {
+			after = cur.Value.ver.TS
+		}
+		ver, seq := w.version(nowMs, after)
+		// src.mu under key's shard lock: nothing holds a coll's mu while taking a shard lock.
+		src.mu.RLock()
+		c := src.copyAs(ver)
+		src.mu.RUnlock()
+		c.mu.Lock()
+		v, exp := n.collValue(c, ver, seq, nowMs)
+		out = crdt.Entry{Type: c.typ, Value: c.encodeLocked(), Version: ver, Seq: seq, Expiry: exp}
+		c.mu.Unlock()
+		n.trackTombstone(&cur, &v)
+		wrote = true
+		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+	})
+	if wrote {
+		n.sets.Add(1)
+		n.emit(key, out)
+	}
+	return wrote
+}
+
+// MemoryUsage returns the bytes the store charges key (its key, value and overheads; for a
+// collection, every element, dot, tombstone and index entry), or false when it is not live
+// (Redis's MEMORY USAGE).
+func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error) {
+	if err := n.check(ctx); err != nil {
+		return 0, false, err
+	}
+	v, _, ok := n.store.Peek(key, n.nowMs())
+	if !ok || v.tombstone() {
+		return 0, false, nil
+	}
+	return int64(len(key) + len(v.data) + valueOverhead + v.obj.cost()), true, nil
+}

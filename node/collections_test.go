@@ -1,0 +1,196 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+func hset(t *testing.T, n *Node, key string, kv ...string) {
+	t.Helper()
+	var pairs [][2][]byte
+	for i := 0; i < len(kv); i += 2 {
+		pairs = append(pairs, [2][]byte{[]byte(kv[i]), []byte(kv[i+1])})
+	}
+	if _, err := n.UpdateHash(context.Background(), key, true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+		return h.Set(stamp(), pairs...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hashOf(t *testing.T, n *Node, key string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if _, err := n.ReadHash(context.Background(), key, func(h *crdt.Hash) {
+		h.Range(func(f string, v []byte) bool { out[f] = string(v); return true })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCollectionsMergeAcrossPartition: concurrent HSETs of different fields merge, a concurrent
+// HDEL removes only the write it observed, SADD beats a concurrent SREM, ZINCRBYs on both sides
+// sum, and a string SET concurrent with an older hash wins the key (docs/design.md).
+func TestCollectionsMergeAcrossPartition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	hset(t, a, "h", "f0", "base", "gone", "x")
+	if _, err := a.UpdateSet(ctx, "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		_, d := s.Add(stamp(), "m", "n")
+		return d
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateZSet(ctx, "z", true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		return z.Add(stamp(), "p", 10)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hset(t, a, "str", "f", "v")
+	converged(t, a, b)
+
+	net.partition([]string{"a"}, []string{"b"})
+	hset(t, a, "h", "fa", "1", "f0", "updated-by-a")
+	hset(t, b, "h", "fb", "2")
+	if _, err := b.UpdateHash(ctx, "h", false, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+		stamp()
+		_, d := h.Del("f0", "gone")
+		return d
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateSet(ctx, "s", false, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		_, d := s.Add(stamp(), "m")
+		return d
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Node{a, b} {
+		if _, err := n.UpdateZSet(ctx, "z", false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+			_, d := z.Incr(stamp(), "p", 1)
+			return d
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.UpdateSet(ctx, "s", false, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		stamp()
+		_, d := s.Rem("m", "n")
+		return d
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hset(t, a, "str", "g", "w") // element write to the old incarnation
+	if _, err := b.Set(ctx, "str", []byte("plain"), SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	net.heal()
+	converged(t, a, b)
+
+	want := map[string]string{"f0": "updated-by-a", "fa": "1", "fb": "2"}
+	for _, n := range []*Node{a, b} {
+		if got := hashOf(t, n, "h"); !mapsEq(got, want) {
+			t.Fatalf("hash = %v, want %v", got, want)
+		}
+		var members []string
+		n.ReadSet(ctx, "s", func(s *crdt.Set) { s.Range(func(m string) bool { members = append(members, m); return true }) })
+		if len(members) != 1 || members[0] != "m" {
+			t.Fatalf("set = %v, want [m] (add wins over the concurrent remove; n removed)", members)
+		}
+		var score float64
+		n.ReadZSet(ctx, "z", func(z *crdt.ZSet) { score, _ = z.Score("p") })
+		if score != 12 {
+			t.Fatalf("score = %v, want 12", score)
+		}
+		if ty, _ := n.KeyType(ctx, "str"); ty != "string" {
+			t.Fatalf("str is a %s, want the newer string", ty)
+		}
+		if _, err := n.ReadHash(ctx, "str", func(*crdt.Hash) {}); !errors.Is(err, ErrWrongType) {
+			t.Fatalf("ReadHash of a string: %v", err)
+		}
+		if _, _, err := n.Get(ctx, "h"); !errors.Is(err, ErrWrongType) {
+			t.Fatalf("Get of a hash: %v", err)
+		}
+	}
+}
+
+func mapsEq(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCollectionSnapshotMerges: a node that joins after the log was trimmed gets collections
+// as full states and merges them.
+func TestCollectionExpiryAndEmptyIsAbsent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, _ := newTestNode(t, nil)
+	hset(t, n, "h", "a", "1")
+	if ok, err := n.Expire(ctx, "h", n.Now().Add(3600e9)); !ok || err != nil {
+		t.Fatalf("Expire = %v %v", ok, err)
+	}
+	if _, _, has, _ := n.TTL(ctx, "h"); !has {
+		t.Fatal("no expiry after Expire")
+	}
+	hset(t, n, "h", "b", "2")
+	if _, _, has, _ := n.TTL(ctx, "h"); !has {
+		t.Fatal("HSET dropped the expiry")
+	}
+	n.UpdateHash(ctx, "h", false, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+		stamp()
+		_, d := h.Del("a", "b")
+		return d
+	})
+	if c, _ := n.Exists(ctx, "h"); c != 0 || n.Len() != 0 {
+		t.Fatalf("emptied hash exists=%d len=%d", c, n.Len())
+	}
+	if ty, _ := n.KeyType(ctx, "h"); ty != "none" {
+		t.Fatalf("type %s", ty)
+	}
+	hset(t, n, "h", "c", "3")
+	if _, _, has, _ := n.TTL(ctx, "h"); has {
+		t.Fatal("a re-created hash kept the old incarnation's expiry")
+	}
+	if n.Stats().Bytes < 3 {
+		t.Fatal("collection not charged")
+	}
+}
+
+// Two writes of one hash in a transaction both reach the peer: a collection's writes are
+// element deltas, so the unit keeps each of them (not only the last write of the key).
+func TestTxHashWritesReplicateWhole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	err := a.Atomic(ctx, []string{"h"}, func(tx *Tx) error {
+		for _, kv := range [][2]string{{"f1", "v1"}, {"f2", "v2"}} {
+			if _, err := tx.UpdateHash(ctx, "h", true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+				return h.Set(stamp(), [2][]byte{[]byte(kv[0]), []byte(kv[1])})
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	converged(t, a, b)
+	if got := hashOf(t, b, "h"); len(got) != 2 || got["f1"] != "v1" || got["f2"] != "v2" {
+		t.Fatalf("peer holds %v, want both fields", got)
+	}
+}

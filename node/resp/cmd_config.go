@@ -1,0 +1,194 @@
+package resp
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// encodingParams are Redis's encoding thresholds (hash-max-listpack-entries, ...). geocache has
+// one representation per type, so they change nothing; CONFIG SET accepts and remembers them
+// so that clients and test suites that tune them (Redis's own units do) run unchanged, and
+// CONFIG GET reports what was set.
+type encodingParams struct {
+	mu   sync.Mutex
+	vals map[string]int64 // by canonical name; nil until the first CONFIG SET
+}
+
+// encodingParam is one threshold: its default and whether it is a memory value ("1kb").
+type encodingParam struct {
+	name   string
+	def    int64
+	memory bool
+}
+
+var encodingParamList = []encodingParam{
+	{"hash-max-listpack-entries", 128, false},
+	{"hash-max-listpack-value", 64, true},
+	{"set-max-intset-entries", 512, false},
+	{"zset-max-listpack-entries", 128, false},
+	{"zset-max-listpack-value", 64, true},
+}
+
+// encodingAliases maps Redis's older names to the canonical ones.
+var encodingAliases = [][2]string{
+	{"hash-max-ziplist-entries", "hash-max-listpack-entries"},
+	{"hash-max-ziplist-value", "hash-max-listpack-value"},
+	{"zset-max-ziplist-entries", "zset-max-listpack-entries"},
+	{"zset-max-ziplist-value", "zset-max-listpack-value"},
+}
+
+func findEncodingParam(name string) (encodingParam, bool) {
+	for _, a := range encodingAliases {
+		if a[0] == name {
+			name = a[1]
+		}
+	}
+	for _, p := range encodingParamList {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return encodingParam{}, false
+}
+
+func (e *encodingParams) get(p encodingParam) int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.vals[p.name]; ok {
+		return v
+	}
+	return p.def
+}
+
+// list lists the encoding parameters (aliases included, as Redis does) for CONFIG
+// GET.
+func (e *encodingParams) list() []struct{ k, v string } {
+	var out []struct{ k, v string }
+	for _, p := range encodingParamList {
+		out = append(out, struct{ k, v string }{p.name, strconv.FormatInt(e.get(p), 10)})
+	}
+	for _, a := range encodingAliases {
+		p, _ := findEncodingParam(a[1])
+		out = append(out, struct{ k, v string }{a[0], strconv.FormatInt(e.get(p), 10)})
+	}
+	return out
+}
+
+// parseRedisInt parses as Redis's string2ll: an optional '-', digits, no leading zeros.
+func parseRedisInt(s string) (int64, bool) {
+	d := strings.TrimPrefix(s, "-")
+	if d == "" || (len(d) > 1 && d[0] == '0') || strings.ContainsFunc(d, func(r rune) bool { return r < '0' || r > '9' }) {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}
+
+// parseMemory parses as Redis's memtoull: digits (none is 0) and an optional unit b, k, kb, m,
+// mb, g or gb (k = 1000, kb = 1024), case-insensitive.
+func parseMemory(s string) (int64, bool) {
+	l := strings.ToLower(s)
+	mul := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}} {
+		if strings.HasSuffix(l, u.suf) {
+			l, mul = strings.TrimSuffix(l, u.suf), u.m
+			break
+		}
+	}
+	if strings.ContainsFunc(l, func(r rune) bool { return r < '0' || r > '9' }) {
+		return 0, false
+	}
+	if l == "" {
+		return 0, true
+	}
+	v, err := strconv.ParseInt(l, 10, 64)
+	if err != nil || v > (1<<63-1)/mul {
+		return 0, false
+	}
+	return v * mul, true
+}
+
+// cmdConfigSet serves CONFIG SET for the encoding parameters only (see encodingParams), with
+// Redis's replies; any other parameter is Redis's error for an unknown one. All pairs are
+// checked before any is applied.
+func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
+	if len(argv)%2 != 0 {
+		c.out = appendError(c.out, errSyntax) // Redis 7.0's reply to an odd pair count
+		return
+	}
+	set := map[string]int64{}
+	seen := map[string]bool{}
+	for i := 2; i < len(argv); i += 2 {
+		given := string(argv[i])
+		name := strings.ToLower(given)
+		p, ok := findEncodingParam(name)
+		if !ok {
+			c.out = appendError(c.out, "ERR Unknown option or number of arguments for CONFIG SET - '"+given+"'")
+			return
+		}
+		if seen[name] {
+			c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - duplicate parameter")
+			return
+		}
+		seen[name] = true
+		arg := string(argv[i+1])
+		fail := func(why string) {
+			c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - "+why)
+		}
+		var v int64
+		if p.memory {
+			if v, ok = parseMemory(arg); !ok {
+				fail("argument must be a memory value")
+				return
+			}
+		} else {
+			if v, ok = parseRedisInt(arg); !ok {
+				fail("argument couldn't be parsed into an integer")
+				return
+			}
+			if v < 0 {
+				fail("argument must be between 0 and 9223372036854775807 inclusive")
+				return
+			}
+		}
+		set[p.name] = v
+	}
+	s.encoding.mu.Lock()
+	if s.encoding.vals == nil {
+		s.encoding.vals = map[string]int64{}
+	}
+	for k, v := range set {
+		s.encoding.vals[k] = v
+	}
+	s.encoding.mu.Unlock()
+	c.out = append(c.out, "+OK\r\n"...)
+}
+
+// cmdMemoryUsage serves MEMORY USAGE key [SAMPLES count]: the bytes the store charges the key
+// (SAMPLES is accepted and ignored: every element is counted), nil for a missing key.
+func cmdMemoryUsage(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	for j := 3; j < len(argv); j += 2 {
+		if !equalFold(argv[j], "samples") || j+1 >= len(argv) {
+			c.out = appendError(c.out, errSyntax)
+			return
+		}
+		if _, err := strconv.ParseInt(string(argv[j+1]), 10, 64); err != nil {
+			c.out = appendError(c.out, errNotInteger)
+			return
+		}
+	}
+	n, ok, err := s.b.MemoryUsage(ctx, string(argv[2]))
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case !ok:
+		c.out = appendNull(c.out, c.proto)
+	default:
+		c.out = appendInt(c.out, n)
+	}
+}

@@ -1,0 +1,283 @@
+package resp
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	"github.com/geocache/geocache/crdt"
+)
+
+func addZSetCommands(add func(name string, arity, flags int, fn handler) *command) {
+	add("zadd", -4, flagWrite, cmdZAdd)
+	add("zincrby", 4, flagWrite, cmdZIncrBy)
+	add("zrem", -3, flagWrite, cmdZRem)
+	add("zscore", 3, 0, cmdZScore)
+	add("zmscore", -3, 0, cmdZScore)
+	add("zcard", 2, 0, cmdZCard)
+	add("zrank", 3, 0, cmdZRank)
+	add("zrevrank", 3, 0, cmdZRank)
+	add("zrange", -4, 0, cmdZRangeGeneric)
+	add("zrevrange", -4, 0, cmdZRangeGeneric)
+}
+
+// formatScore formats a score as Redis 7.0's d2string: integers below 2^52 as integers, others
+// with %.17g.
+func formatScore(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	case v > -4503599627370495 && v < 4503599627370496 && v == math.Trunc(v):
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', 17, 64)
+}
+
+// parseScore parses a score argument as Redis's strtod: inf and -inf allowed, NaN not.
+func parseScore(b []byte) (float64, bool) {
+	switch string(lowerASCII(b)) {
+	case "inf", "+inf":
+		return math.Inf(1), true
+	case "-inf":
+		return math.Inf(-1), true
+	}
+	return parseFloatArg(b)
+}
+
+func cmdZAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	var nx, xx, gt, lt, ch, incr bool
+	j := 2
+	for ; j < len(argv); j++ {
+		switch {
+		case equalFold(argv[j], "nx"):
+			nx = true
+		case equalFold(argv[j], "xx"):
+			xx = true
+		case equalFold(argv[j], "gt"):
+			gt = true
+		case equalFold(argv[j], "lt"):
+			lt = true
+		case equalFold(argv[j], "ch"):
+			ch = true
+		case equalFold(argv[j], "incr"):
+			incr = true
+		default:
+			goto done
+		}
+	}
+done:
+	rest := argv[j:]
+	if len(rest) == 0 || len(rest)%2 != 0 {
+		c.out = appendError(c.out, errSyntax)
+		return
+	}
+	if nx && xx {
+		c.out = appendError(c.out, "ERR XX and NX options at the same time are not compatible")
+		return
+	}
+	if (gt && nx) || (lt && nx) || (gt && lt) {
+		c.out = appendError(c.out, "ERR GT, LT, and/or NX options at the same time are not compatible")
+		return
+	}
+	if incr && len(rest) > 2 {
+		c.out = appendError(c.out, "ERR INCR option supports a single increment-element pair")
+		return
+	}
+	type pair struct {
+		score  float64
+		member string
+	}
+	pairs := make([]pair, 0, len(rest)/2)
+	for i := 0; i < len(rest); i += 2 {
+		sc, ok := parseScore(rest[i])
+		if !ok {
+			c.out = appendError(c.out, errNotFloat)
+			return
+		}
+		pairs = append(pairs, pair{sc, string(rest[i+1])})
+	}
+	added, changed := 0, 0
+	var incrRes float64
+	incrDone, nan := false, false
+	_, err := s.b.UpdateZSet(ctx, string(argv[1]), !xx, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		var out *crdt.ZSet
+		var dot crdt.Version
+		join := func(d *crdt.ZSet) {
+			if out == nil {
+				out = d
+			} else {
+				out.Join(d)
+			}
+		}
+		for _, p := range pairs {
+			cur, exists := z.Score(p.member)
+			if (nx && exists) || (xx && !exists) {
+				continue
+			}
+			next := p.score
+			if incr {
+				next = cur + p.score
+				if math.IsNaN(next) {
+					nan = true
+					return out
+				}
+			}
+			if exists && ((gt && next <= cur) || (lt && next >= cur)) {
+				continue
+			}
+			if exists && next == cur {
+				if incr {
+					incrRes, incrDone = next, true
+				}
+				continue
+			}
+			if dot.IsZero() {
+				dot = stamp()
+			}
+			if incr {
+				var d *crdt.ZSet
+				incrRes, d = z.Incr(dot, p.member, p.score)
+				incrDone = true
+				join(d)
+			} else {
+				join(z.Add(dot, p.member, next))
+			}
+			if exists {
+				changed++
+			} else {
+				added++
+			}
+		}
+		return out
+	})
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case nan:
+		c.out = appendError(c.out, "ERR resulting score is not a number (NaN)")
+	case incr && !incrDone:
+		c.out = appendNull(c.out, c.proto)
+	case incr:
+		c.out = appendScore(c.out, incrRes, c.proto)
+	case ch:
+		c.out = appendInt(c.out, int64(added+changed))
+	default:
+		c.out = appendInt(c.out, int64(added))
+	}
+}
+
+func cmdZIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	by, ok := parseScore(argv[2])
+	if !ok {
+		c.out = appendError(c.out, errNotFloat)
+		return
+	}
+	m := string(argv[3])
+	var res float64
+	nan := false
+	_, err := s.b.UpdateZSet(ctx, string(argv[1]), true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		cur, _ := z.Score(m)
+		if math.IsNaN(cur + by) {
+			nan = true
+			return nil
+		}
+		var d *crdt.ZSet
+		res, d = z.Incr(stamp(), m, by)
+		return d
+	})
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case nan:
+		c.out = appendError(c.out, "ERR resulting score is not a number (NaN)")
+	default:
+		c.out = appendScore(c.out, res, c.proto)
+	}
+}
+
+func cmdZRem(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	ms := strs(argv[2:])
+	removed := 0
+	_, err := s.b.UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		for _, m := range ms {
+			if _, ok := z.Score(m); ok {
+				stamp()
+				var d *crdt.ZSet
+				removed, d = z.Rem(ms...)
+				return d
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.out = appendError(c.out, backendError(err))
+		return
+	}
+	c.out = appendInt(c.out, int64(removed))
+}
+
+// cmdZScore serves ZSCORE and ZMSCORE.
+func cmdZScore(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	scores := make([]float64, len(argv)-2)
+	found := make([]bool, len(scores))
+	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+		for i, m := range argv[2:] {
+			scores[i], found[i] = z.Score(string(m))
+		}
+	})
+	if err != nil {
+		c.out = appendError(c.out, backendError(err))
+		return
+	}
+	one := equalFold(argv[0], "zscore")
+	if !one {
+		c.out = appendArrayLen(c.out, len(scores))
+	}
+	for i := range scores {
+		if found[i] {
+			c.out = appendScore(c.out, scores[i], c.proto)
+		} else {
+			c.out = appendNull(c.out, c.proto)
+		}
+	}
+}
+
+// appendScore appends a score: a bulk string in RESP2, a double in RESP3.
+func appendScore(b []byte, v float64, proto int) []byte {
+	if proto == 3 {
+		b = append(b, ',')
+		b = append(b, formatScore(v)...)
+		return append(b, '\r', '\n')
+	}
+	return appendBulkString(b, formatScore(v))
+}
+
+func cmdZCard(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	n := 0
+	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) { n = z.Len() })
+	if err != nil {
+		c.out = appendError(c.out, backendError(err))
+		return
+	}
+	c.out = appendInt(c.out, int64(n))
+}
+
+func cmdZRank(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	r, ok, n := 0, false, 0
+	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+		r, ok = z.Rank(string(argv[2]))
+		n = z.Len()
+	})
+	switch {
+	case err != nil:
+		c.out = appendError(c.out, backendError(err))
+	case !ok:
+		c.out = appendNull(c.out, c.proto)
+	case equalFold(argv[0], "zrevrank"):
+		c.out = appendInt(c.out, int64(n-1-r))
+	default:
+		c.out = appendInt(c.out, int64(r))
+	}
+}
