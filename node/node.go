@@ -57,6 +57,10 @@ type Node struct {
 	addrMu  sync.Mutex // guards cfg.RESPAddr, cfg.HTTPAddr
 	ready   atomic.Bool
 
+	// persist saves and loads the cache (persist.go); nil without Config.DataDir.
+	persist     *persister
+	localWrites atomic.Uint64 // local writes emitted, for the changes since the last save
+
 	leases       leaseTable
 	neg          negCache
 	remoteHits   atomic.Uint64 // misses filled from a peer
@@ -118,6 +122,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.initPersistence()
 	if len(c.ListenAddrs) == 0 {
 		n.ready.Store(true)
 	} else if err := n.startCluster(); err != nil {
@@ -127,6 +132,7 @@ func New(cfg Config) (*Node, error) {
 	// Started after replication is wired: the janitor reads n.repl.
 	n.wg.Add(1)
 	go n.janitor()
+	n.startPersistence()
 	if len(c.ListenAddrs) == 0 {
 		return n, nil
 	}
@@ -147,9 +153,10 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Ready reports whether the node is warmed: it does not replicate, started a new cluster,
-// completed anti-entropy with a peer after joining, or waited Config.WarmupTimeout. A node serves
-// reads and writes before it is ready; readiness tells load balancers it has caught up.
-func (n *Node) Ready() bool { return n.ready.Load() }
+// completed anti-entropy with a peer after joining, or waited Config.WarmupTimeout, and is not
+// loading its snapshot (Config.DataDir). A node serves reads and writes before it is ready;
+// readiness tells load balancers it has caught up.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.loading() }
 
 // markReady flips the node to ready once and announces it in the catalog.
 func (n *Node) markReady() {
@@ -196,6 +203,7 @@ func (n *Node) Close() error {
 		close(n.stop)
 		n.endLife()
 		n.wg.Wait()
+		n.finalSave()
 		if n.cluster != nil {
 			n.cluster.Close()
 		}
@@ -270,6 +278,7 @@ func (n *Node) stamp(nowMs int64, after crdt.Timestamp) (crdt.Version, uint64) {
 
 // emit hands a local write to replication.
 func (n *Node) emit(key string, e crdt.Entry) {
+	n.localWrites.Add(1)
 	if n.sink != nil {
 		n.sink(crdt.Delta{Key: key, Entry: e})
 	}
@@ -323,6 +332,9 @@ func (n *Node) stableTime(nowMs int64) crdt.Timestamp {
 func (n *Node) check(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
+	}
+	if n.loading() {
+		return ErrLoading
 	}
 	return ctx.Err()
 }
