@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,7 @@ type persister struct {
 	saveStarted  time.Time // current save, zero when none runs
 	saves, fails uint64
 	loadedKeys   int
+	loadExpired  int
 	loadDuration time.Duration
 	loadErr      error
 }
@@ -64,6 +67,7 @@ type PersistenceStats struct {
 	SaveStarted      time.Time     // start of the save in progress, zero if none
 	Saves, Failures  uint64        // saves completed and failed since start
 	LoadedKeys       int           // entries loaded at start
+	LoadedExpired    int           // entries of the snapshot that had expired by the load
 	LoadDuration     time.Duration // how long the load took
 	LoadError        string        // why the snapshot found at start was skipped, "" if it was not
 }
@@ -77,8 +81,12 @@ func (n *Node) initPersistence() {
 	}
 	p := &persister{path: filepath.Join(n.cfg.DataDir, snapshotFile), loaded: make(chan struct{})}
 	p.lastSave = n.cfg.Now()
-	p.loading.Store(true)
 	n.persist = p
+	if _, err := os.Stat(p.path); errors.Is(err, fs.ErrNotExist) {
+		close(p.loaded) // a cold start: nothing to wait for
+		return
+	}
+	p.loading.Store(true)
 }
 
 // startPersistence loads the snapshot in the background and starts the periodic saver. Called
@@ -88,14 +96,18 @@ func (n *Node) startPersistence() {
 	if p == nil {
 		return
 	}
-	n.wg.Add(2)
+	n.wg.Add(1)
+	go n.saver()
+	if !p.loading.Load() {
+		return
+	}
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		n.loadSnapshot()
 		p.loading.Store(false)
 		close(p.loaded)
 	}()
-	go n.saver()
 }
 
 // loading reports whether the node is still loading its snapshot.
@@ -232,7 +244,7 @@ func (n *Node) PersistenceStats() PersistenceStats {
 		ChangesSinceSave: ch - min(p.changesAt, ch), LastSave: p.lastSave, LastSaveOK: p.lastErr == nil,
 		LastSaveDuration: p.lastDuration, LastSaveBytes: p.lastBytes, LastSaveKeys: p.lastKeys,
 		SaveStarted: p.saveStarted, Saves: p.saves, Failures: p.fails,
-		LoadedKeys: p.loadedKeys, LoadDuration: p.loadDuration,
+		LoadedKeys: p.loadedKeys, LoadedExpired: p.loadExpired, LoadDuration: p.loadDuration,
 	}
 	if p.loadErr != nil {
 		s.LoadError = p.loadErr.Error()

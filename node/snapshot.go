@@ -160,6 +160,7 @@ func (n *Node) loadSnapshot() {
 		metaTS   crdt.Timestamp
 		expired  uint64 // newest stamp of an entry that expired while the node was down
 		loaded   int
+		nExpired int
 		applying bool
 	)
 	err = snapfile.Read(p.path, func(k snapfile.Kind, b []byte) error {
@@ -202,6 +203,7 @@ func (n *Node) loadSnapshot() {
 				b = b[m:]
 				if d.Entry.Expired(nowMs) {
 					expired = max(expired, uint64(d.Entry.Version.TS))
+					nExpired++
 					continue
 				}
 				if n.applyLoaded(&d, nowMs) {
@@ -233,7 +235,7 @@ func (n *Node) loadSnapshot() {
 		r.mu.Unlock()
 	}
 	p.mu.Lock()
-	p.loadedKeys, p.loadDuration = loaded, time.Since(start)
+	p.loadedKeys, p.loadExpired, p.loadDuration = loaded, nExpired, time.Since(start)
 	p.mu.Unlock()
 	n.cfg.Logger.Info("snapshot loaded", "path", p.path, "entries", loaded, "in_file", info.Records,
 		"bytes", info.Size, "took", time.Since(start).Round(time.Millisecond))

@@ -18,6 +18,7 @@ type Server struct {
 	repl    Replicator    // nil if the backend does not replicate
 	rt      ReadThrougher // nil if the backend cannot read through to other regions
 	cluster Cluster       // nil if the backend has no cluster view
+	persist Persister     // nil if the backend does not save to disk
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -73,6 +74,9 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.repl, _ = b.(Replicator)
 	s.rt, _ = b.(ReadThrougher)
 	s.cluster, _ = b.(Cluster)
+	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {
+		s.persist = p
+	}
 	return s, nil
 }
 

@@ -32,7 +32,7 @@ var commands = []string{
 	"object", "object|encoding", "object|refcount", "object|freq", "object|help", "time",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list",
-	"info", "wait",
+	"info", "wait", "save", "bgsave", "lastsave",
 	"command", "command|count", "command|info", "command|docs", "command|list",
 	"config", "config|get",
 	"function", "function|flush",
