@@ -65,6 +65,9 @@ func New(b Backend, cfg Config) (*Server, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
+	if p, ok := b.(Persistence); ok {
+		regs = append(regs, &persistCollector{p: p})
+	}
 	if bc, ok := b.(prometheus.Collector); ok {
 		regs = append(regs, bc)
 	}
