@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/geocache/geocache/crdt"
@@ -163,6 +165,7 @@ func (n *Node) loadSnapshot() {
 		nExpired int
 		applying bool
 	)
+	bl := newBlockLoader(n, nowMs, lim)
 	err = snapfile.Read(p.path, func(k snapfile.Kind, b []byte) error {
 		switch k {
 		case blockMeta:
@@ -187,6 +190,9 @@ func (n *Node) loadSnapshot() {
 			}
 			vec, hasVec = s, true
 		case blockFlush:
+			if err := bl.drain(); err != nil {
+				return err
+			}
 			d, _, err := crdt.DecodeDelta(b, lim)
 			if err != nil {
 				return err
@@ -195,22 +201,12 @@ func (n *Node) loadSnapshot() {
 				n.applyFlush(&d.Entry)
 			}
 		case blockEntries:
-			for len(b) > 0 {
-				d, m, err := crdt.DecodeDelta(b, lim)
-				if err != nil {
-					return err
-				}
-				b = b[m:]
-				if d.Entry.Expired(nowMs) {
-					expired = max(expired, uint64(d.Entry.Version.TS))
-					nExpired++
-					continue
-				}
-				if n.applyLoaded(&d, nowMs) {
-					loaded++
-				}
-			}
+			return bl.submit(b)
 		case blockFloor:
+			if err := bl.drain(); err != nil {
+				return err
+			}
+			expired = max(expired, bl.high)
 			if len(b) < 8 {
 				return fmt.Errorf("%w: %d-byte floor block", snapfile.ErrCorrupt, len(b))
 			}
@@ -218,6 +214,10 @@ func (n *Node) loadSnapshot() {
 		}
 		return nil
 	})
+	if derr := bl.close(); err == nil {
+		err = derr
+	}
+	loaded, nExpired = bl.loaded, bl.expired
 	if err != nil {
 		if applying {
 			// Entries may be half loaded: keep them (each is a genuine write) but claim no dots,
@@ -283,4 +283,98 @@ func (n *Node) applyLoaded(d *crdt.Delta, nowMs int64) bool {
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}
 	})
 	return won
+}
+
+// blockLoader applies entries blocks on several goroutines: each entry goes through the store's
+// compare-and-apply, so the order between blocks does not matter. The flush and floor blocks
+// wait for the entries before them (drain). Memory is bounded by the buffers in flight.
+type blockLoader struct {
+	n     *Node
+	nowMs int64
+	lim   crdt.Limits
+	work  chan []byte
+	free  chan []byte
+	pend  sync.WaitGroup // blocks submitted and not yet applied
+	procs sync.WaitGroup // the workers
+
+	mu      sync.Mutex // guards the fields below
+	err     error
+	loaded  int
+	expired int
+	high    uint64 // newest stamp of an entry dropped as expired
+}
+
+func newBlockLoader(n *Node, nowMs int64, lim crdt.Limits) *blockLoader {
+	workers := min(max(runtime.GOMAXPROCS(0), 1), 8)
+	l := &blockLoader{n: n, nowMs: nowMs, lim: lim, work: make(chan []byte), free: make(chan []byte, 2*workers)}
+	for range 2 * workers {
+		l.free <- nil
+	}
+	l.procs.Add(workers)
+	for range workers {
+		go l.worker()
+	}
+	return l
+}
+
+// submit hands a copy of an entries block to a worker; it returns the first error seen so far.
+func (l *blockLoader) submit(b []byte) error {
+	buf := append(<-l.free, b...)
+	l.pend.Add(1)
+	l.work <- buf
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// drain waits until every submitted block is applied.
+func (l *blockLoader) drain() error {
+	l.pend.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// close drains and stops the workers.
+func (l *blockLoader) close() error {
+	err := l.drain()
+	close(l.work)
+	l.procs.Wait()
+	return err
+}
+
+func (l *blockLoader) worker() {
+	defer l.procs.Done()
+	for buf := range l.work {
+		loaded, expired, high, err := l.apply(buf)
+		l.mu.Lock()
+		l.loaded += loaded
+		l.expired += expired
+		l.high = max(l.high, high)
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+		l.free <- buf[:0]
+		l.pend.Done()
+	}
+}
+
+func (l *blockLoader) apply(b []byte) (loaded, expired int, high uint64, err error) {
+	for len(b) > 0 {
+		d, m, err := crdt.DecodeDelta(b, l.lim)
+		if err != nil {
+			return loaded, expired, high, err
+		}
+		b = b[m:]
+		if d.Entry.Expired(l.nowMs) {
+			high = max(high, uint64(d.Entry.Version.TS))
+			expired++
+			continue
+		}
+		if l.n.applyLoaded(&d, l.nowMs) {
+			loaded++
+		}
+	}
+	return loaded, expired, high, nil
 }
