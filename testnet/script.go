@@ -29,8 +29,8 @@ import (
 //	probe on|off                  enable or disable lag probing (on at the start)
 //	converge                      wait until all running nodes agree; record the time
 //	mark TEXT                     put a label on the timeline
-//	count                         record every node's key count (DBSIZE)
-//	expectwarm                    every node holds at least the keys counted (after a restart: warm)
+//	count                         record every node's keys that outlive the next minute
+//	expectwarm                    every node holds the keys counted (after a restart: warm)
 //
 // After the last line the runner stops the workload, heals everything, continues paused nodes,
 // restarts killed ones, waits for expiries and convergence, and runs the checker.
