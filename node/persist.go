@@ -151,7 +151,11 @@ func (n *Node) saver() {
 	case <-n.stop:
 		return
 	}
-	t := time.NewTicker(min(saverTick, max(n.cfg.SaveInterval, time.Millisecond)))
+	tick := saverTick
+	if iv := n.cfg.SaveInterval; iv > 0 && iv < tick {
+		tick = iv
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
