@@ -202,10 +202,12 @@ type run struct {
 	prev     string // the previous step's command, to name measures
 	mu       sync.Mutex
 
-	stepViolations []Violation         // found while the script ran (a converge step that timed out)
-	disagreement   []Violation         // the differences a timed-out converge saw last
-	proberStopped  bool                // set by the final phase (the script's goroutine) only
-	warmKeys       map[string][]string // per node, keys recorded by "count" for "expectwarm"; guarded by mu
+	stepViolations []Violation // found while the script ran (a converge step that timed out)
+	disagreement   []Violation // the differences a timed-out converge saw last
+	proberStopped  bool        // set by the final phase (the script's goroutine) only
+
+	// warmKeys are, per node, the keys recorded by "count" for "expectwarm"; guarded by mu.
+	warmKeys map[string][]string
 }
 
 // runSteps runs a scenario's steps on a running network, then the final phase and the check.

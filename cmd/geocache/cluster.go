@@ -15,27 +15,27 @@ import (
 // nodeConfig maps the daemon's configuration onto the node's.
 func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
 	nc := node.Config{
-		Version:         buildVersion(),
-		MaxMemory:       int64(cfg.MaxMemory),
-		MaxEntries:      cfg.MaxEntries,
-		MaxKeySize:      int(cfg.MaxKeySize),
-		MaxValueSize:    int(cfg.MaxValueSize),
-		DefaultTTL:      cfg.DefaultTTL,
-		Region:          cfg.Region,
-		Lat:             cfg.Lat,
-		Lon:             cfg.Lon,
-		ListenAddrs:     cfg.P2PListen,
-		AnnounceAddrs:   cfg.P2PAnnounce,
-		Join:            cfg.Join,
-		DataDir:         cfg.DataDir,
-		SaveInterval:    cfg.SaveInterval,
-		SaveAfterWrites: cfg.SaveAfterWrites,
-		ClusterName:     cfg.ClusterName,
-		AllowPeers:      cfg.Peers,
-		Logger:          log,
+		Version:       buildVersion(),
+		MaxMemory:     int64(cfg.MaxMemory),
+		MaxEntries:    cfg.MaxEntries,
+		MaxKeySize:    int(cfg.MaxKeySize),
+		MaxValueSize:  int(cfg.MaxValueSize),
+		DefaultTTL:    cfg.DefaultTTL,
+		Region:        cfg.Region,
+		Lat:           cfg.Lat,
+		Lon:           cfg.Lon,
+		ListenAddrs:   cfg.P2PListen,
+		AnnounceAddrs: cfg.P2PAnnounce,
+		Join:          cfg.Join,
+		DataDir:       cfg.DataDir,
+		ClusterName:   cfg.ClusterName,
+		AllowPeers:    cfg.Peers,
+		Logger:        log,
 	}
+	// The flag's 0 turns periodic saves off; the node's 0 means its default.
+	nc.SaveInterval, nc.SaveAfterWrites = cfg.SaveInterval, cfg.SaveAfterWrites
 	if nc.SaveInterval == 0 {
-		nc.SaveInterval = -1 // the flag's 0 turns periodic saves off; the node's 0 means its default
+		nc.SaveInterval = -1
 	}
 	if cfg.SaveInterval < 0 || cfg.SaveAfterWrites < 0 {
 		return nc, errors.New("--save-interval and --save-after-writes must not be negative")
