@@ -194,3 +194,26 @@ func TestTxHashWritesReplicateWhole(t *testing.T) {
 		t.Fatalf("peer holds %v, want both fields", got)
 	}
 }
+
+// A hash, a set and a counter survive a save and a restart with their types.
+func TestSnapshotKeepsCollectionsAndCounters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, _ := newTestNode(t, func(c *Config) { c.DataDir = dir })
+	hset(t, n, "h", "f1", "v1", "f2", "v2")
+	if _, err := n.IncrBy(ctx, "c", 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newTestNode(t, func(c *Config) { c.DataDir = dir })
+	waitFor(t, func() bool { return m.Ready() })
+	if got := hashOf(t, m, "h"); len(got) != 2 || got["f1"] != "v1" || got["f2"] != "v2" {
+		t.Fatalf("hash after restart: %v", got)
+	}
+	if v, err := m.IncrBy(ctx, "c", 1); err != nil || v != 8 {
+		t.Fatalf("counter after restart: INCR = %d, %v", v, err)
+	}
+}

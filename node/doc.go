@@ -10,6 +10,13 @@
 // Config.TombstoneTTL; evictions and expiries are local and leave local tombstones (key hash and
 // timestamp) so a late, older delta cannot re-insert a stale value.
 //
+// # Persistence
+//
+// With Config.DataDir the node saves its cache (entries, delete tombstones, version vector,
+// flush marker, a tombstone floor) to DataDir/cache.snap on Close and periodically, and loads it
+// in the background when it starts; until then Ready is false and data operations return
+// ErrLoading. See persist.go and snapshot.go.
+//
 // # Concurrency
 //
 // All methods of Node are safe for concurrent use. Node owns its goroutines (a janitor that

@@ -64,6 +64,10 @@ type Node struct {
 	leaving atomic.Bool // Close has begun: writes are refused and the node is not ready
 	reached atomic.Bool // connected to a member at least once (readiness.go)
 
+	// persist saves and loads the cache (persist.go); nil without Config.DataDir.
+	persist     *persister
+	localWrites atomic.Uint64 // local writes emitted, for the changes since the last save
+
 	leases       leaseTable
 	neg          negCache
 	remoteHits   atomic.Uint64 // misses filled from a peer
@@ -133,6 +137,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.initPersistence()
 	if len(c.ListenAddrs) == 0 {
 		n.ready.Store(true)
 	} else if err := n.startCluster(); err != nil {
@@ -142,6 +147,7 @@ func New(cfg Config) (*Node, error) {
 	// Started after replication is wired: the janitor reads n.repl.
 	n.wg.Add(1)
 	go n.janitor()
+	n.startPersistence()
 	if len(c.ListenAddrs) == 0 {
 		return n, nil
 	}
@@ -154,9 +160,10 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Ready reports whether the node is warmed: it does not replicate, started a new cluster, or
-// completed anti-entropy with a member; and it is not closing. A node serves reads and writes
-// before it is ready; readiness tells load balancers it has caught up. ReadyReason says why not.
-func (n *Node) Ready() bool { return n.ready.Load() && !n.leaving.Load() }
+// completed anti-entropy with a member; it is not loading its snapshot (Config.DataDir); and it
+// is not closing. A node serves reads and writes before it is ready; readiness tells load
+// balancers it has caught up. ReadyReason says why not.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.loading() && !n.leaving.Load() }
 
 // markReady flips the node to ready once and announces it in the catalog.
 func (n *Node) markReady() {
@@ -204,6 +211,7 @@ func (n *Node) Close() error {
 		close(n.stop)
 		n.endLife()
 		n.wg.Wait()
+		n.finalSave()
 		if n.cluster != nil {
 			n.cluster.Close()
 		}
@@ -271,6 +279,7 @@ func (n *Node) stampSeq(nowMs int64, after crdt.Timestamp, seq uint64) (crdt.Ver
 
 // emit hands a local write to replication.
 func (n *Node) emit(key string, e crdt.Entry) {
+	n.localWrites.Add(1)
 	if n.sink != nil {
 		n.sink(crdt.Delta{Key: key, Entry: e})
 	}
@@ -328,6 +337,9 @@ func (n *Node) stableTime(nowMs int64) crdt.Timestamp {
 func (n *Node) check(ctx context.Context) error {
 	if n.closed.Load() || n.leaving.Load() {
 		return ErrClosed
+	}
+	if n.loading() {
+		return ErrLoading
 	}
 	return ctx.Err()
 }

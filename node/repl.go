@@ -356,6 +356,9 @@ func (r *replicator) onMessage(from string, data []byte) {
 	}
 	switch data[0] {
 	case msgDeltas, msgUnits:
+		if r.n.loading() {
+			return // not recorded in the vector: anti-entropy delivers it after the load
+		}
 		b, err := crdt.DecodeBatch(data[1:], r.lim)
 		if err != nil {
 			r.st.rejected.Add(1)

@@ -77,6 +77,10 @@ func (r *replicator) handleSync(id string, rw io.ReadWriteCloser) {
 func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCloser) error {
 	defer rw.Close()
 	defer context.AfterFunc(ctx, func() { rw.Close() })()
+	// Our vector means nothing before the snapshot is loaded: wait for it.
+	if err := r.n.WaitLoaded(ctx); err != nil {
+		return err
+	}
 	r.st.sessions.Add(1)
 	br := bufio.NewReaderSize(rw, 64<<10)
 	bw := bufio.NewWriterSize(rw, 64<<10)

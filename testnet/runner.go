@@ -205,6 +205,9 @@ type run struct {
 	stepViolations []Violation // found while the script ran (a converge step that timed out)
 	disagreement   []Violation // the differences a timed-out converge saw last
 	proberStopped  bool        // set by the final phase (the script's goroutine) only
+
+	// warmKeys are, per node, the keys recorded by "count" for "expectwarm"; guarded by mu.
+	warmKeys map[string][]string
 }
 
 // runSteps runs a scenario's steps on a running network, then the final phase and the check.

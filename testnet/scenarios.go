@@ -33,6 +33,23 @@ restart $1
 warmup $1
 sleep 4s
 `},
+		{Name: "fullrestart", Description: "Whole-cluster restart: writes stop, every node is stopped (SIGTERM: each saves its cache snapshot to --data-dir) and started again; every node must serve the keys it held before (warm, from its own snapshot: no peer was up to fetch them from), then the workload resumes.",
+			Script: `
+sleep 5s
+workload off
+converge
+count
+stop $0
+stop $1
+stop $2
+restart $0
+restart $1
+restart $2
+expectwarm
+converge
+workload on
+sleep 3s
+`},
 		{Name: "flap", Description: "Flapping link: the links between the first two regions are cut and healed every 0.5 s for 8 s.",
 			Script: `
 sleep 3s

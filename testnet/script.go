@@ -29,6 +29,8 @@ import (
 //	probe on|off                  enable or disable lag probing (on at the start)
 //	converge                      wait until all running nodes agree; record the time
 //	mark TEXT                     put a label on the timeline
+//	count                         record every node's keys that outlive the next minute
+//	expectwarm                    every node holds the keys counted (after a restart: warm)
 //
 // After the last line the runner stops the workload, heals everything, continues paused nodes,
 // restarts killed ones, waits for expiries and convergence, and runs the checker.
@@ -58,6 +60,7 @@ var scriptCommands = map[string]int{
 	"sleep": 1, "partition": -1, "isolate": 1, "cut": 2, "heal": -1, "stall": 2, "resume": 2,
 	"delay": 3, "flap": 2, "kill": 1, "stop": 1, "restart": 1, "pause": 1, "continue": 1,
 	"skew": 2, "warmup": 1, "workload": 1, "probe": 1, "converge": 0, "mark": -1, "gossip": 1,
+	"count": 0, "expectwarm": 0,
 }
 
 // ParseScript parses and validates a scenario script.

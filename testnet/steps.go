@@ -122,6 +122,10 @@ func (r *run) exec(ctx context.Context, st step) error {
 	case "mark":
 		c.Log.add("mark", strings.Join(st.args, " "))
 		return nil
+	case "count":
+		return r.countKeys(ctx)
+	case "expectwarm":
+		return r.expectWarm(ctx, st)
 	}
 	return fmt.Errorf("unknown command %q", st.cmd)
 }

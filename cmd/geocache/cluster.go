@@ -32,6 +32,14 @@ func nodeConfig(cfg Config, log *slog.Logger) (node.Config, error) {
 		AllowPeers:    cfg.Peers,
 		Logger:        log,
 	}
+	// The flag's 0 turns periodic saves off; the node's 0 means its default.
+	nc.SaveInterval, nc.SaveAfterWrites = cfg.SaveInterval, cfg.SaveAfterWrites
+	if nc.SaveInterval == 0 {
+		nc.SaveInterval = -1
+	}
+	if cfg.SaveInterval < 0 || cfg.SaveAfterWrites < 0 {
+		return nc, errors.New("--save-interval and --save-after-writes must not be negative")
+	}
 	nc.ForgetAfter = cfg.ForgetAfter
 	if nc.ForgetAfter == 0 {
 		nc.ForgetAfter = -1 // never

@@ -41,6 +41,10 @@ type Config struct {
 	DataDir     string        `yaml:"data-dir"`
 	ForgetAfter time.Duration `yaml:"forget-after"`
 
+	// Persistence (with DataDir).
+	SaveInterval    time.Duration `yaml:"save-interval"`
+	SaveAfterWrites int           `yaml:"save-after-writes"`
+
 	// Cache.
 	MaxMemory    ByteSize      `yaml:"max-memory"`
 	MaxEntries   int           `yaml:"max-entries"`
@@ -87,6 +91,7 @@ func defaultConfig() Config {
 		MaxMemory:       256 << 20,
 		MaxKeySize:      16 << 10,
 		MaxValueSize:    1 << 20,
+		SaveInterval:    time.Minute,
 		OriginTimeout:   5 * time.Second,
 		ForgetAfter:     24 * time.Hour,
 		OriginTTL:       5 * time.Minute,
@@ -211,7 +216,11 @@ func options() []option {
 	s, g = str(func(c *Config) *string { return &c.ClusterKey })
 	add(opt("cluster-key", "Cluster", "SECRET", "pre-shared secret every member must hold (any string; prefer GEOCACHE_CLUSTER_KEY)", s, g))
 	s, g = str(func(c *Config) *string { return &c.DataDir })
-	add(opt("data-dir", "Cluster", "DIR", "directory for the node identity and cluster catalog; default: in memory only", s, g))
+	add(opt("data-dir", "Cluster", "DIR", "directory for the node identity, the cluster catalog and the cache snapshot (saved on shutdown and periodically, loaded at start); default: in memory only", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.SaveInterval })
+	add(opt("save-interval", "Cluster", "DURATION", "with --data-dir: save the cache snapshot this often when something changed; a kill -9 loses at most this node's writes since (0: only on shutdown, SAVE/BGSAVE and --save-after-writes)", s, g))
+	s, g = integer(func(c *Config) *int { return &c.SaveAfterWrites })
+	add(opt("save-after-writes", "Cluster", "N", "with --data-dir: also save as soon as N writes (local and replicated) accumulated; 0 disables", s, g))
 	s, g = dur(func(c *Config) *time.Duration { return &c.ForgetAfter })
 	add(opt("forget-after", "Cluster", "DURATION", "forget a member unreachable this long (at least 1h, the tombstone grace horizon); 0 means never", s, g))
 

@@ -303,9 +303,13 @@ func dialable(a net.Addr) string {
 
 // banner tells where the node listens.
 func (d *daemon) banner(w io.Writer) {
-	mode := "single node in memory"
+	where := "in memory"
+	if d.cfg.DataDir != "" {
+		where = "data in " + d.cfg.DataDir
+	}
+	mode := "single node " + where
 	if len(d.cfg.Join) > 0 {
-		mode = "joining the cluster (in memory)"
+		mode = "joining the cluster (" + where + ")"
 	}
 	fmt.Fprintf(w, "geocache %s ready: %s, region %s (%g, %g), replica %s\n",
 		buildVersion(), mode, d.cfg.Region, d.cfg.Lat, d.cfg.Lon, d.node.ReplicaID())

@@ -65,6 +65,9 @@ func New(b Backend, cfg Config) (*Server, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
+	if p, ok := b.(Persistence); ok {
+		regs = append(regs, &persistCollector{p: p})
+	}
 	if bc, ok := b.(prometheus.Collector); ok {
 		regs = append(regs, bc)
 	}
@@ -426,6 +429,9 @@ func (s *Server) backendError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "crdt: "))
 	case errors.Is(err, node.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "node is shutting down")
+	case errors.Is(err, node.ErrLoading):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "loading the cache snapshot")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "request canceled")
 	default:

@@ -119,7 +119,7 @@ var infoSections = []struct {
 	name      string
 	byDefault bool
 }{
-	{"server", true}, {"clients", true}, {"memory", true}, {"stats", true},
+	{"server", true}, {"clients", true}, {"memory", true}, {"persistence", true}, {"stats", true},
 	{"replication", true}, {"keyspace", true},
 }
 
@@ -211,6 +211,8 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("maxmemory_policy", "allkeys-lru")
 		line("process_heap_bytes", ms.HeapAlloc)
 		line("process_sys_bytes", ms.Sys)
+	case "persistence":
+		s.writePersistenceInfo(b, line)
 	case "stats":
 		st := c.be().Stats()
 		ss := s.Stats()

@@ -160,6 +160,9 @@ func commandTable() map[string]*command {
 	add("info", -1, 0, cmdInfo)
 	add("wait", 3, flagNoGate, cmdWait)
 	add("time", 1, 0, cmdTime)
+	add("save", 1, 0, cmdSave)
+	add("bgsave", -1, 0, cmdBGSave)
+	add("lastsave", 1, 0, cmdLastSave)
 	container("command", -1, 0, cmdCommand,
 		sub("count", 2, 0, cmdCommandCount),
 		sub("info", -2, 0, cmdCommandInfo),
@@ -263,6 +266,9 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
 		c.reject(cmd, "NOAUTH Authentication required.")
+		return
+	}
+	if s.refuseWhileLoading(c, cmd) {
 		return
 	}
 	if cmd.flags&flagAllowBusy == 0 {

@@ -28,6 +28,7 @@ type Server struct {
 	// a command that cannot take it waits for the script without holding a store lock, so an
 	// event loop never blocks behind a script.
 	gate    sync.RWMutex
+	persist Persister // nil if the backend does not save to disk
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -86,6 +87,9 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.rt, _ = b.(ReadThrougher)
 	s.cluster, _ = b.(Cluster)
 	s.tr, _ = b.(Transactor)
+	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {
+		s.persist = p
+	}
 	return s, nil
 }
 

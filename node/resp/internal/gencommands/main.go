@@ -37,6 +37,7 @@ var commands = []string{
 	"info", "wait", "multi", "exec", "discard", "watch", "unwatch",
 	"eval", "evalsha", "eval_ro", "evalsha_ro",
 	"script", "script|load", "script|exists", "script|flush", "script|kill",
+	"save", "bgsave", "lastsave",
 	"command", "command|count", "command|info", "command|docs", "command|list",
 	"config", "config|get", "config|set",
 	// hashes, sets, sorted sets
