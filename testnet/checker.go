@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,7 @@ const (
 	KindResurrected    = "resurrected" // a deleted key is back with an older value
 	KindReadYourWrites = "read-your-writes"
 	KindMonotonic      = "monotonic-reads"
+	KindCounter        = "counter" // a counter's value is not the sum of the increments applied
 )
 
 func (v Violation) String() string {
@@ -160,6 +162,7 @@ func Check(in CheckInput) CheckResult {
 	c.agreement()
 	c.history()
 	c.sessions()
+	c.counters()
 	sort.SliceStable(c.res.Violations, func(i, j int) bool {
 		a, b := c.res.Violations[i], c.res.Violations[j]
 		if a.Kind != b.Kind {
@@ -319,7 +322,7 @@ func (c *checker) history() {
 	byKey := map[string][]*Op{}
 	for i := range c.in.Ops {
 		o := &c.in.Ops[i]
-		if strings.HasPrefix(o.Key, c.in.Prefix) {
+		if strings.HasPrefix(o.Key, c.in.Prefix) && !isCounterKey(c.in.Prefix, o.Key) {
 			byKey[o.Key] = append(byKey[o.Key], o)
 		}
 	}
@@ -434,7 +437,7 @@ func (c *checker) sessions() {
 	byClient := map[string][]*Op{}
 	for i := range c.in.Ops {
 		o := &c.in.Ops[i]
-		if !strings.HasPrefix(o.Key, c.in.Prefix) {
+		if !strings.HasPrefix(o.Key, c.in.Prefix) || isCounterKey(c.in.Prefix, o.Key) {
 			continue
 		}
 		byKey[o.Key] = append(byKey[o.Key], o)
@@ -525,5 +528,55 @@ func (c *checker) judgeRead(o *Op, s *session, keyOps []*Op) {
 	if ceil, ok := c.ceilOf(w); ok && ceil.Less(s.floor) {
 		c.violate(kindFor(), o.Key, fmt.Sprintf("%s read a version (at most %s) older than one it had seen or written (at least %s)",
 			o.Client, ceil, s.floor), nil, s.floorBy, w, o)
+	}
+}
+
+// counters judges each counter key (never SET or deleted by the workload): every live node holds
+// the same value, at least the sum of the acknowledged increments (those of a node killed right
+// after acknowledging may be lost with it: excused) and at most the sum of every increment that
+// may have been applied (acknowledged, excused or without a reply). A PN-counter that replicated
+// its increments as last-writer-wins writes would lose concurrent ones and fail the lower bound.
+func (c *checker) counters() {
+	type bounds struct {
+		lo, hi int64
+		last   *Op
+	}
+	byKey := map[string]*bounds{}
+	for i := range c.in.Ops {
+		o := &c.in.Ops[i]
+		if o.Kind != OpIncr || o.Status == StatusFail {
+			continue
+		}
+		b := byKey[o.Key]
+		if b == nil {
+			b = &bounds{}
+			byKey[o.Key] = b
+		}
+		b.hi += o.Delta
+		if o.Status == StatusOK && !c.excused(o) {
+			b.lo += o.Delta
+			b.last = o
+		}
+	}
+	for _, k := range sortedKeys(byKey) {
+		b := byKey[k]
+		c.res.Judged++
+		for _, d := range c.in.Dumps {
+			r, ok := d.Regs[k]
+			var v int64
+			if ok && !r.Deleted {
+				var err error
+				if v, err = strconv.ParseInt(r.Value, 10, 64); err != nil {
+					c.violate(KindCounter, k, fmt.Sprintf("%s holds %q, not an integer", d.Node, r.Value), c.nodesView(k))
+					continue
+				}
+			} else if d.Partial && b.lo == 0 {
+				continue
+			}
+			if v < b.lo || v > b.hi {
+				c.violate(KindCounter, k, fmt.Sprintf("%s holds %d; the increments applied sum to between %d and %d",
+					d.Node, v, b.lo, b.hi), c.nodesView(k), b.last)
+			}
+		}
 	}
 }

@@ -303,3 +303,34 @@ func TestVersionParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckerCounters(t *testing.T) {
+	k := CounterKey("k/", 0)
+	incr := func(h *hist, node string, d int64, ms int, st Status) {
+		h.add(Op{Node: node, Kind: OpIncr, Key: k, Delta: d, Invoke: at(ms), Complete: at(ms + 1), Status: st})
+	}
+	var h hist
+	incr(&h, "a", 3, 100, StatusOK)
+	incr(&h, "b", 4, 100, StatusOK) // concurrent, in another region
+	incr(&h, "a", 5, 200, StatusUnknown)
+	incr(&h, "b", 7, 300, StatusFail)
+	counter := func(v string) Register { return Register{Key: k, Value: v, Version: ver(300, 0xa)} }
+	for _, v := range []string{"7", "12"} { // with or without the unknown one
+		r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", counter(v)), dump("b", counter(v))}})
+		if !r.OK() {
+			t.Fatalf("value %s: %v", v, r.Violations)
+		}
+	}
+	// A lost concurrent increment (last writer wins instead of a sum), a failed one applied.
+	for _, v := range []string{"4", "19"} {
+		r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", counter(v)), dump("b", counter(v))}})
+		if got := kinds(r); len(got) != 2 || got[0] != KindCounter {
+			t.Fatalf("value %s: want two counter violations, got %v", v, got)
+		}
+	}
+	// A node that lost the counter altogether.
+	r := Check(CheckInput{Ops: h.ops, Prefix: "k/", Dumps: []NodeDump{dump("a", counter("7")), dump("b")}})
+	if got := kinds(r); len(got) == 0 || got[len(got)-1] != KindCounter && got[0] != KindCounter {
+		t.Fatalf("a node without the counter: got %v", got)
+	}
+}

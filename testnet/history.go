@@ -21,6 +21,9 @@ const (
 	OpSet OpKind = "set"
 	OpGet OpKind = "get"
 	OpDel OpKind = "del"
+	// OpIncr is an INCRBY of a counter key (CounterKey): counters are never SET or deleted by
+	// the workload, so their value must be the sum of the increments applied.
+	OpIncr OpKind = "incrby"
 )
 
 // Status is what the client knows about an operation's outcome.
@@ -47,6 +50,7 @@ type Op struct {
 	// unique, so a value read names the write that produced it.
 	Value    string        `json:"value,omitempty"`
 	TTL      time.Duration `json:"ttl_ns,omitempty"`
+	Delta    int64         `json:"delta,omitempty"` // incrby: the increment
 	Found    bool          `json:"found,omitempty"` // get: the key existed
 	Invoke   time.Time     `json:"invoke"`
 	Complete time.Time     `json:"complete"`

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +25,12 @@ type WorkloadConfig struct {
 	ClientsPerNode int
 	// Rate is each client's operations per second. Default 25.
 	Rate float64
-	// SetPct, TTLPct and DelPct are the shares of plain SETs, SETs with a PX expiry and DELs in
-	// percent; the rest are GETs. Defaults 45, 10, 10.
-	SetPct, TTLPct, DelPct int
+	// SetPct, TTLPct, DelPct and IncrPct are the shares of plain SETs, SETs with a PX expiry,
+	// DELs and INCRBYs of a counter key in percent; the rest are GETs. Defaults 45, 10, 10, 10.
+	SetPct, TTLPct, DelPct, IncrPct int
+	// CounterKeys is the number of counter keys INCRBY spreads over (CounterKey). Default 4:
+	// every region increments the same counters concurrently.
+	CounterKeys int
 	// MinTTL and MaxTTL bound the PX expiry of expiring SETs. Defaults 300 ms and 1.5 s.
 	MinTTL, MaxTTL time.Duration
 	// Timeout bounds one operation. Default 2 s.
@@ -50,8 +54,11 @@ func (c WorkloadConfig) withDefaults() WorkloadConfig {
 	if c.Rate <= 0 {
 		c.Rate = 25
 	}
-	if c.SetPct == 0 && c.TTLPct == 0 && c.DelPct == 0 {
-		c.SetPct, c.TTLPct, c.DelPct = 45, 10, 10
+	if c.SetPct == 0 && c.TTLPct == 0 && c.DelPct == 0 && c.IncrPct == 0 {
+		c.SetPct, c.TTLPct, c.DelPct, c.IncrPct = 45, 10, 10, 10
+	}
+	if c.CounterKeys <= 0 {
+		c.CounterKeys = 4
 	}
 	if c.MinTTL <= 0 {
 		c.MinTTL = 300 * time.Millisecond
@@ -116,6 +123,13 @@ func (w *Workload) Counts() (ok, fail, unknown uint64) {
 // History returns the history recorded so far (it grows until Stop).
 func (w *Workload) History() *History { return w.hist }
 
+// CounterKey is the name of counter i of a workload with key prefix prefix: "n/" after the
+// prefix, never a register key (those are the prefix and a number).
+func CounterKey(prefix string, i int) string { return prefix + "n/" + strconv.Itoa(i) }
+
+// isCounterKey reports whether key is a counter key of the workload with prefix prefix.
+func isCounterKey(prefix, key string) bool { return strings.HasPrefix(key, prefix+"n/") }
+
 func seedOf(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
@@ -155,6 +169,8 @@ func (w *Workload) client(ctx context.Context, n *Node, name string) {
 			op.TTL = op.TTL.Truncate(time.Millisecond)
 		case p < w.cfg.SetPct+w.cfg.TTLPct+w.cfg.DelPct:
 			op.Kind = OpDel
+		case p < w.cfg.SetPct+w.cfg.TTLPct+w.cfg.DelPct+w.cfg.IncrPct:
+			op.Kind, op.Key, op.Delta = OpIncr, CounterKey(w.cfg.Prefix, rng.IntN(w.cfg.CounterKeys)), 1+rng.Int64N(9)
 		default:
 			op.Kind = OpGet
 		}
@@ -191,6 +207,8 @@ func (w *Workload) client(ctx context.Context, n *Node, name string) {
 			args = []string{"DEL", op.Key}
 		case OpGet:
 			args = []string{"GET", op.Key}
+		case OpIncr:
+			args = []string{"INCRBY", op.Key, strconv.FormatInt(op.Delta, 10)}
 		}
 		r, err := conn.do(op.Invoke.Add(w.cfg.Timeout), args...)
 		op.Complete = time.Now()
@@ -214,7 +232,7 @@ func (w *Workload) client(ctx context.Context, n *Node, name string) {
 			conn.Close()
 			conn = nil
 		}
-		if op.Status == StatusOK && op.Kind != OpGet && !w.cfg.NoReadBack {
+		if op.Status == StatusOK && (op.Kind == OpSet || op.Kind == OpDel) && !w.cfg.NoReadBack {
 			w.readBack(ctx, n, &op)
 		}
 		w.record(op)
