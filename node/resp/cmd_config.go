@@ -182,7 +182,7 @@ func cmdMemoryUsage(ctx context.Context, s *Server, c *client, argv [][]byte) {
 			return
 		}
 	}
-	n, ok, err := s.b.MemoryUsage(ctx, string(argv[2]))
+	n, ok, err := c.be().MemoryUsage(ctx, string(argv[2]))
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))

@@ -49,7 +49,7 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		pairs = append(pairs, [2][]byte{append([]byte(nil), argv[i]...), append([]byte(nil), argv[i+1]...)})
 	}
 	added := 0
-	_, err := s.b.UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
 		seen := map[string]bool{}
 		for _, p := range pairs {
 			if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
@@ -72,7 +72,7 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdHSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	f, v := append([]byte(nil), argv[2]...), append([]byte(nil), argv[3]...)
 	set := false
-	_, err := s.b.UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
 		if _, ok := h.Get(string(f)); ok {
 			return nil
 		}
@@ -96,7 +96,7 @@ func b2i(b bool) int64 {
 func cmdHGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	var val []byte
 	var ok bool
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		var v []byte
 		if v, ok = h.Get(string(argv[2])); ok {
 			val = append([]byte(nil), v...)
@@ -115,7 +115,7 @@ func cmdHGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdHMGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	vals := make([][]byte, len(argv)-2)
 	found := make([]bool, len(vals))
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		for i, f := range argv[2:] {
 			if v, ok := h.Get(string(f)); ok {
 				vals[i], found[i] = append([]byte(nil), v...), true
@@ -141,7 +141,7 @@ func cmdHGetAll(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	keys, vals := !equalFold(argv[0], "hvals"), !equalFold(argv[0], "hkeys")
 	var out []byte
 	n := 0
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		n = h.Len()
 		h.Range(func(f string, v []byte) bool {
 			if keys {
@@ -171,7 +171,7 @@ func cmdHDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		fields = append(fields, string(f))
 	}
 	removed := 0
-	_, err := s.b.UpdateHash(ctx, string(argv[1]), false, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+	_, err := c.be().UpdateHash(ctx, string(argv[1]), false, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
 		for _, f := range fields {
 			if _, ok := h.Get(f); ok {
 				stamp() // a delete is a write of its own (it has a dot in the write stream)
@@ -191,7 +191,7 @@ func cmdHDel(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdHExists(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	var ok bool
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) { _, ok = h.Get(string(argv[2])) })
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) { _, ok = h.Get(string(argv[2])) })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -201,7 +201,7 @@ func cmdHExists(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdHLen(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	n := 0
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) { n = h.Len() })
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) { n = h.Len() })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -211,7 +211,7 @@ func cmdHLen(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdHStrlen(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	n := 0
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		v, _ := h.Get(string(argv[2]))
 		n = len(v)
 	})
@@ -271,7 +271,7 @@ func cmdHIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	field := append([]byte(nil), argv[2]...)
 	var reply []byte
 	var fail string
-	_, err := s.b.UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
 		cur, ok := h.Get(string(field))
 		var next string
 		if isFloat {
@@ -344,7 +344,7 @@ func cmdHRandField(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	withValues := len(argv) == 4
 	var fields, vals [][]byte
-	found, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	found, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		h.Range(func(f string, v []byte) bool {
 			fields = append(fields, []byte(f))
 			vals = append(vals, append([]byte(nil), v...))
@@ -433,7 +433,7 @@ func cmdHScan(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	var items [][]byte
-	_, err := s.b.ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
+	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		h.Range(func(f string, v []byte) bool {
 			if matchGlob(match, f) {
 				items = append(items, []byte(f))

@@ -40,7 +40,7 @@ func strs(bs [][]byte) []string {
 func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	ms := strs(argv[2:])
 	added := 0
-	_, err := s.b.UpdateSet(ctx, string(argv[1]), true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 		var d *crdt.Set
 		added, d = st.Add(stamp(), ms...)
 		return d
@@ -53,9 +53,9 @@ func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 // setRem removes members from key's set and returns how many were present.
-func setRem(ctx context.Context, s *Server, key string, ms []string) (int, error) {
+func setRem(ctx context.Context, b Backend, key string, ms []string) (int, error) {
 	removed := 0
-	_, err := s.b.UpdateSet(ctx, key, false, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+	_, err := b.UpdateSet(ctx, key, false, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 		if !slices.ContainsFunc(ms, st.Has) {
 			return nil
 		}
@@ -68,7 +68,7 @@ func setRem(ctx context.Context, s *Server, key string, ms []string) (int, error
 }
 
 func cmdSRem(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	n, err := setRem(ctx, s, string(argv[1]), strs(argv[2:]))
+	n, err := setRem(ctx, c.be(), string(argv[1]), strs(argv[2:]))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -77,9 +77,9 @@ func cmdSRem(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 // setMembers returns key's members (nil for an absent key).
-func setMembers(ctx context.Context, s *Server, key string) ([]string, bool, error) {
+func setMembers(ctx context.Context, b Backend, key string) ([]string, bool, error) {
 	var ms []string
-	found, err := s.b.ReadSet(ctx, key, func(st *crdt.Set) {
+	found, err := b.ReadSet(ctx, key, func(st *crdt.Set) {
 		ms = make([]string, 0, st.Len())
 		st.Range(func(m string) bool { ms = append(ms, m); return true })
 	})
@@ -100,7 +100,7 @@ func appendSetReply(c *client, ms []string) {
 }
 
 func cmdSMembers(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	ms, _, err := setMembers(ctx, s, string(argv[1]))
+	ms, _, err := setMembers(ctx, c.be(), string(argv[1]))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -111,7 +111,7 @@ func cmdSMembers(ctx context.Context, s *Server, c *client, argv [][]byte) {
 // cmdSIsMember serves SISMEMBER and SMISMEMBER.
 func cmdSIsMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	res := make([]bool, len(argv)-2)
-	_, err := s.b.ReadSet(ctx, string(argv[1]), func(st *crdt.Set) {
+	_, err := c.be().ReadSet(ctx, string(argv[1]), func(st *crdt.Set) {
 		for i, m := range argv[2:] {
 			res[i] = st.Has(string(m))
 		}
@@ -132,7 +132,7 @@ func cmdSIsMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdSCard(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	n := 0
-	_, err := s.b.ReadSet(ctx, string(argv[1]), func(st *crdt.Set) { n = st.Len() })
+	_, err := c.be().ReadSet(ctx, string(argv[1]), func(st *crdt.Set) { n = st.Len() })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -167,7 +167,7 @@ func cmdSPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	var popped []string
-	found, err := s.b.UpdateSet(ctx, string(argv[1]), false, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+	found, err := c.be().UpdateSet(ctx, string(argv[1]), false, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 		if count == 0 || st.Len() == 0 {
 			return nil
 		}
@@ -199,7 +199,7 @@ func cmdSRandMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if !ok || (has && !checkRandCount(c, count)) {
 		return
 	}
-	ms, _, err := setMembers(ctx, s, string(argv[1]))
+	ms, _, err := setMembers(ctx, c.be(), string(argv[1]))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -224,17 +224,17 @@ func cmdSRandMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdSMove(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	src, dst, m := string(argv[1]), string(argv[2]), string(argv[3])
 	// Redis checks the destination's type first.
-	if t, err := s.b.KeyType(ctx, dst); err == nil && t != "none" && t != "set" {
+	if t, err := c.be().KeyType(ctx, dst); err == nil && t != "none" && t != "set" {
 		c.out = appendError(c.out, errWrongType)
 		return
 	}
-	n, err := setRem(ctx, s, src, []string{m})
+	n, err := setRem(ctx, c.be(), src, []string{m})
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
 	if n == 1 {
-		if _, err := s.b.UpdateSet(ctx, dst, true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		if _, err := c.be().UpdateSet(ctx, dst, true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 			if st.Has(m) {
 				return nil
 			}
@@ -249,10 +249,10 @@ func cmdSMove(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 // setAlgebra computes SINTER/SUNION/SDIFF of keys; a missing key is an empty set.
-func setAlgebra(ctx context.Context, s *Server, op string, keys []string) ([]string, error) {
+func setAlgebra(ctx context.Context, b Backend, op string, keys []string) ([]string, error) {
 	sets := make([]map[string]bool, len(keys))
 	for i, k := range keys {
-		ms, _, err := setMembers(ctx, s, k)
+		ms, _, err := setMembers(ctx, b, k)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +312,7 @@ func cmdSetOp(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		keys = keys[1:]
 		name = name[:len(name)-5]
 	}
-	ms, err := setAlgebra(ctx, s, name, keys)
+	ms, err := setAlgebra(ctx, c.be(), name, keys)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -323,12 +323,12 @@ func cmdSetOp(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	dst := string(argv[1])
 	// The destination is replaced: a DEL then a fresh set (a new incarnation).
-	if _, err := s.b.Delete(ctx, dst); err != nil {
+	if _, err := c.be().Delete(ctx, dst); err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
 	if len(ms) > 0 {
-		if _, err := s.b.UpdateSet(ctx, dst, true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		if _, err := c.be().UpdateSet(ctx, dst, true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 			_, d := st.Add(stamp(), ms...)
 			return d
 		}); err != nil {
@@ -365,7 +365,7 @@ func cmdSInterCard(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, errSyntax)
 		return
 	}
-	ms, err := setAlgebra(ctx, s, "sinter", strs(argv[2:2+nk]))
+	ms, err := setAlgebra(ctx, c.be(), "sinter", strs(argv[2:2+nk]))
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -383,7 +383,7 @@ func cmdSScan(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	var items [][]byte
-	_, err := s.b.ReadSet(ctx, string(argv[1]), func(st *crdt.Set) {
+	_, err := c.be().ReadSet(ctx, string(argv[1]), func(st *crdt.Set) {
 		st.Range(func(m string) bool {
 			if matchGlob(match, m) {
 				items = append(items, []byte(m))

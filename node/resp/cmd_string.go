@@ -256,7 +256,7 @@ func cmdStrlen(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	default:
 		if len(it.Value) == 0 {
 			// Peek answers a collection with an empty value: STRLEN of one is WRONGTYPE.
-			if t, err := s.b.KeyType(ctx, string(argv[1])); err == nil && t != "string" && t != "none" {
+			if t, err := c.be().KeyType(ctx, string(argv[1])); err == nil && t != "string" && t != "none" {
 				c.out = appendError(c.out, backendError(node.ErrWrongType))
 				return
 			}

@@ -27,10 +27,10 @@ const blockPoll = 10 * time.Millisecond
 // popFirst pops up to count members (lowest, or highest with top) from the first of keys that
 // holds a non-empty sorted set. It returns the key ("" when every key is empty or absent) and
 // the members, or WRONGTYPE for the first key met that holds another type.
-func popFirst(ctx context.Context, s *Server, keys []string, top bool, count int) (string, []zms, error) {
+func popFirst(ctx context.Context, b Backend, keys []string, top bool, count int) (string, []zms, error) {
 	for _, k := range keys {
 		var popped []zms
-		_, err := s.b.UpdateZSet(ctx, k, false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		_, err := b.UpdateZSet(ctx, k, false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 			if z.Len() == 0 {
 				return nil
 			}
@@ -139,7 +139,7 @@ func cmdBZPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	keys := strs(argv[1 : len(argv)-1])
 	top := equalFold(argv[0], "bzpopmax")
 	blockingPop(ctx, s, c, timeout,
-		func(ctx context.Context) (string, []zms, error) { return popFirst(ctx, s, keys, top, 1) },
+		func(ctx context.Context) (string, []zms, error) { return popFirst(ctx, c.be(), keys, top, 1) },
 		func(key string, ms []zms) {
 			c.out = appendArrayLen(c.out, 3)
 			c.out = appendBulkString(c.out, key)
@@ -198,7 +198,7 @@ func cmdZMPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	count = max(count, 1)
 	keys := strs(argv[nkAt+1 : whereAt])
 	n := int(min(count, math.MaxInt32))
-	pop := func(ctx context.Context) (string, []zms, error) { return popFirst(ctx, s, keys, top, n) }
+	pop := func(ctx context.Context) (string, []zms, error) { return popFirst(ctx, c.be(), keys, top, n) }
 	reply := func(key string, ms []zms) {
 		c.out = appendArrayLen(c.out, 2)
 		c.out = appendBulkString(c.out, key)

@@ -298,13 +298,13 @@ func cmdZRangeGeneric(ctx context.Context, s *Server, c *client, argv [][]byte) 
 		return
 	}
 	var out []zms
-	_, err := s.b.ReadZSet(ctx, string(argv[sp.keyAt]), func(z *crdt.ZSet) { out = sp.collect(z) })
+	_, err := c.be().ReadZSet(ctx, string(argv[sp.keyAt]), func(z *crdt.ZSet) { out = sp.collect(z) })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
 	if name == "zrangestore" {
-		if err := zstore(ctx, s, string(argv[1]), out); err != nil {
+		if err := zstore(ctx, c.be(), string(argv[1]), out); err != nil {
 			c.out = appendError(c.out, backendError(err))
 			return
 		}
@@ -341,14 +341,14 @@ func appendZRange(c *client, out []zms, withScores bool) {
 
 // zstore replaces dst with a sorted set of members (none: dst is deleted), as a DEL and a new
 // incarnation, like the set STORE commands.
-func zstore(ctx context.Context, s *Server, dst string, members []zms) error {
-	if _, err := s.b.Delete(ctx, dst); err != nil {
+func zstore(ctx context.Context, b Backend, dst string, members []zms) error {
+	if _, err := b.Delete(ctx, dst); err != nil {
 		return err
 	}
 	if len(members) == 0 {
 		return nil
 	}
-	_, err := s.b.UpdateZSet(ctx, dst, true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := b.UpdateZSet(ctx, dst, true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		dot := stamp()
 		var out *crdt.ZSet
 		for _, x := range members {
@@ -385,7 +385,7 @@ func cmdZCount(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 	}
 	n := 0
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
 		lo, hi := sp.window(z)
 		n = hi - lo
 	})
@@ -428,7 +428,7 @@ func cmdZRemRange(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 	}
 	removed := 0
-	_, err := s.b.UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		ms := sp.collect(z)
 		if len(ms) == 0 {
 			return nil
@@ -466,7 +466,7 @@ func cmdZPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	rev := equalFold(argv[0], "zpopmax")
 	var popped []zms
-	_, err := s.b.UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		k := int(max(count, 1))
 		if count == 0 || z.Len() == 0 {
 			return nil
@@ -529,7 +529,7 @@ func cmdZRandMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 	}
 	var all []zms
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
 		z.Walk(0, false, func(m string, sc float64) bool {
 			all = append(all, zms{m, sc})
 			return true
@@ -563,7 +563,7 @@ func cmdZScan(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	var items [][]byte
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
 		z.Walk(0, false, func(m string, sc float64) bool {
 			if matchGlob(match, m) {
 				items = append(items, []byte(m), []byte(formatScore(sc)))

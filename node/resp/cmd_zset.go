@@ -101,7 +101,7 @@ done:
 	added, changed := 0, 0
 	var incrRes float64
 	incrDone, nan := false, false
-	_, err := s.b.UpdateZSet(ctx, string(argv[1]), !xx, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), !xx, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		var out *crdt.ZSet
 		var dot crdt.Version
 		join := func(d *crdt.ZSet) {
@@ -177,7 +177,7 @@ func cmdZIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	m := string(argv[3])
 	var res float64
 	nan := false
-	_, err := s.b.UpdateZSet(ctx, string(argv[1]), true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		cur, _ := z.Score(m)
 		if math.IsNaN(cur + by) {
 			nan = true
@@ -200,7 +200,7 @@ func cmdZIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdZRem(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	ms := strs(argv[2:])
 	removed := 0
-	_, err := s.b.UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
 		for _, m := range ms {
 			if _, ok := z.Score(m); ok {
 				stamp()
@@ -222,7 +222,7 @@ func cmdZRem(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func cmdZScore(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	scores := make([]float64, len(argv)-2)
 	found := make([]bool, len(scores))
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
 		for i, m := range argv[2:] {
 			scores[i], found[i] = z.Score(string(m))
 		}
@@ -256,7 +256,7 @@ func appendScore(b []byte, v float64, proto int) []byte {
 
 func cmdZCard(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	n := 0
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) { n = z.Len() })
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) { n = z.Len() })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -266,7 +266,7 @@ func cmdZCard(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 func cmdZRank(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	r, ok, n := 0, false, 0
-	_, err := s.b.ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
+	_, err := c.be().ReadZSet(ctx, string(argv[1]), func(z *crdt.ZSet) {
 		r, ok = z.Rank(string(argv[2]))
 		n = z.Len()
 	})

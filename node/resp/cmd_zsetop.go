@@ -24,13 +24,13 @@ func addZSetOpCommands(add func(name string, arity, flags int, fn handler) *comm
 
 // zinput reads key as a sorted set, or as a set whose members all score 1 (Redis accepts
 // both); an absent key is empty. present reports whether it exists.
-func zinput(ctx context.Context, s *Server, key string) (map[string]float64, error) {
+func zinput(ctx context.Context, b Backend, key string) (map[string]float64, error) {
 	out := map[string]float64{}
-	_, err := s.b.ReadZSet(ctx, key, func(z *crdt.ZSet) {
+	_, err := b.ReadZSet(ctx, key, func(z *crdt.ZSet) {
 		z.Walk(0, false, func(m string, sc float64) bool { out[m] = sc; return true })
 	})
 	if errors.Is(err, node.ErrWrongType) {
-		_, err = s.b.ReadSet(ctx, key, func(st *crdt.Set) {
+		_, err = b.ReadSet(ctx, key, func(st *crdt.Set) {
 			st.Range(func(m string) bool { out[m] = 1; return true })
 		})
 	}
@@ -66,7 +66,7 @@ func cmdZSetOp(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	inputs := make([]map[string]float64, nk)
 	for i := range inputs {
-		if inputs[i], err = zinput(ctx, s, string(argv[nkAt+1+i])); err != nil {
+		if inputs[i], err = zinput(ctx, c.be(), string(argv[nkAt+1+i])); err != nil {
 			c.out = appendError(c.out, backendError(err))
 			return
 		}
@@ -123,7 +123,7 @@ func cmdZSetOp(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 		c.out = appendInt(c.out, n)
 	case store:
-		if err := zstore(ctx, s, string(argv[1]), res); err != nil {
+		if err := zstore(ctx, c.be(), string(argv[1]), res); err != nil {
 			c.out = appendError(c.out, backendError(err))
 			return
 		}
