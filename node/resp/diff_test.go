@@ -286,7 +286,7 @@ var sessions = []session{
 		cmd("MULTI"),
 		cmd("SPOP", "myset"),
 		cmd("HSET", "h", "f", "v", "g", "w"),
-		cmd("HGETALL", "h"),
+		cmd("HGET", "h", "g"),
 		cmd("ZADD", "z", "1", "m", "2", "n"),
 		cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
 		cmd("SADD", "s2", "x", "y"),

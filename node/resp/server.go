@@ -330,20 +330,22 @@ func (s *Server) sweeper() {
 		case <-s.stopSweep:
 			return
 		case now := <-t.C:
-			s.clock.Store(now.UnixNano())
-			s.sweep(now, period)
+			// Activity stamped since the previous tick may lag by the whole time since it, which
+			// is more than period when the ticker ran late (a loaded machine): subtract that.
+			prev := s.clock.Swap(now.UnixNano())
+			s.sweep(now, max(period, time.Duration(now.UnixNano()-prev)))
 		}
 	}
 }
 
 // sweep closes connections idle or stuck for too long. Activity is stamped with the coarse
-// clock, which lags by up to one period, so that much is subtracted from the time since.
-func (s *Server) sweep(now time.Time, period time.Duration) {
+// clock, which lags by up to lag (one tick), so that much is subtracted from the time since.
+func (s *Server) sweep(now time.Time, lag time.Duration) {
 	nowNs := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.clients {
-		since := time.Duration(nowNs-c.lastActive.Load()) - period
+		since := time.Duration(nowNs-c.lastActive.Load()) - lag
 		switch c.state.Load() {
 		case stateReading:
 			if s.cfg.IdleTimeout > 0 && since > s.cfg.IdleTimeout {

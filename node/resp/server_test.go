@@ -509,16 +509,25 @@ func TestForgetCommand(t *testing.T) {
 		t.Errorf("no argument: %v", err)
 	}
 	// b closes: a lists it as left, no longer connected, and it can be forgotten.
+	bID := b.PeerID()
 	b.Close()
-	waitUntil(t, 20*time.Second, func() bool {
-		for _, m := range a.Members() {
-			if m.PeerID == b.PeerID() {
-				return !m.Connected
+	var seen []node.Member
+	deadline := time.Now().Add(20 * time.Second)
+	for gone := false; !gone; {
+		if time.Now().After(deadline) {
+			t.Fatalf("b not listed as disconnected within 20s; a lists %+v", seen)
+		}
+		seen = a.Members()
+		for _, m := range seen {
+			if m.PeerID == bID {
+				gone = !m.Connected
 			}
 		}
-		return false
-	})
-	if got, err := rdb.Do(ctx, "GEOCACHE.FORGET", b.PeerID()).Text(); err != nil || got != "OK" {
+		if !gone {
+			<-time.After(5 * time.Millisecond)
+		}
+	}
+	if got, err := rdb.Do(ctx, "GEOCACHE.FORGET", bID).Text(); err != nil || got != "OK" {
 		t.Fatalf("forget a gone member: %q %v", got, err)
 	}
 	for _, m := range a.Members() {
