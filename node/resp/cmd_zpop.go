@@ -27,27 +27,36 @@ const blockPoll = 10 * time.Millisecond
 // popFirst pops up to count members (lowest, or highest with top) from the first of keys that
 // holds a non-empty sorted set. It returns the key ("" when every key is empty or absent) and
 // the members, or WRONGTYPE for the first key met that holds another type.
+// zpop removes up to n members of z from the lowest score up (the highest down with top) and
+// returns them and the delta, or nil and nil for an empty z. It stamps only when it removes.
+func zpop(z *crdt.ZSet, stamp func() crdt.Version, top bool, n int) ([]zms, *crdt.ZSet) {
+	if z.Len() == 0 || n <= 0 {
+		return nil, nil
+	}
+	from := 0
+	if top {
+		from = z.Len() - 1
+	}
+	var popped []zms
+	z.Walk(from, top, func(m string, sc float64) bool {
+		popped = append(popped, zms{m, sc})
+		return len(popped) < n
+	})
+	names := make([]string, len(popped))
+	for i := range popped {
+		names[i] = popped[i].m
+	}
+	stamp()
+	_, d := z.Rem(names...)
+	return popped, d
+}
+
 func popFirst(ctx context.Context, b Backend, keys []string, top bool, count int) (string, []zms, error) {
 	for _, k := range keys {
 		var popped []zms
 		_, err := b.UpdateZSet(ctx, k, false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
-			if z.Len() == 0 {
-				return nil
-			}
-			from := 0
-			if top {
-				from = z.Len() - 1
-			}
-			z.Walk(from, top, func(m string, sc float64) bool {
-				popped = append(popped, zms{m, sc})
-				return len(popped) < count
-			})
-			names := make([]string, len(popped))
-			for i := range popped {
-				names[i] = popped[i].m
-			}
-			stamp()
-			_, d := z.Rem(names...)
+			var d *crdt.ZSet
+			popped, d = zpop(z, stamp, top, count)
 			return d
 		})
 		if err != nil {

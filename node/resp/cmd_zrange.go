@@ -467,24 +467,11 @@ func cmdZPop(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	rev := equalFold(argv[0], "zpopmax")
 	var popped []zms
 	_, err := c.be().UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
-		k := int(max(count, 1))
-		if count == 0 || z.Len() == 0 {
+		if count == 0 {
 			return nil
 		}
-		from := 0
-		if rev {
-			from = z.Len() - 1
-		}
-		z.Walk(from, rev, func(m string, sc float64) bool {
-			popped = append(popped, zms{m, sc})
-			return len(popped) < k
-		})
-		names := make([]string, len(popped))
-		for i := range popped {
-			names[i] = popped[i].m
-		}
-		stamp()
-		_, d := z.Rem(names...)
+		var d *crdt.ZSet
+		popped, d = zpop(z, stamp, rev, int(max(count, 1)))
 		return d
 	})
 	if err != nil {
