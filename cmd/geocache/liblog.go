@@ -26,8 +26,13 @@ type slogCore struct {
 
 var _ zapcore.Core = slogCore{}
 
-func (c slogCore) Enabled(zapcore.Level) bool {
-	return c.h.Enabled(context.Background(), slog.LevelDebug)
+// Enabled reports the levels the core takes. Info and above always are: go-log narrows its
+// loggers with zap.IncreaseLevel (to its own level, error by default, or fatal), which checks that
+// the core enables that level and otherwise prints "failed to IncreaseLevel" on standard error at
+// every start. Write drops what the handler does not take at debug; debug entries, the frequent
+// ones, are refused here when the handler would drop them.
+func (c slogCore) Enabled(l zapcore.Level) bool {
+	return l >= zapcore.InfoLevel || c.h.Enabled(context.Background(), slog.LevelDebug)
 }
 
 func (c slogCore) With(fields []zapcore.Field) zapcore.Core {
@@ -42,6 +47,9 @@ func (c slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Chec
 }
 
 func (c slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if !c.h.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
 	r := slog.NewRecord(e.Time, slog.LevelDebug, e.Message, 0)
 	if e.LoggerName != "" {
 		r.AddAttrs(slog.String("logger", e.LoggerName))
