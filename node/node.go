@@ -43,6 +43,9 @@ type Node struct {
 
 	loads singleflight.Group
 
+	// expired remembers writes that expired here, for snapshots (expired.go).
+	expired recentExpiries
+
 	// flushed is the newest flush marker (FLUSHALL) applied here; entries stamped at or before
 	// its timestamp are gone. Guarded by flushMu, which serialises flushes.
 	flushMu sync.Mutex
@@ -287,10 +290,13 @@ func (n *Node) emit(key string, e crdt.Entry) {
 
 // onRemove is called by the store after an eviction or expiry, outside its locks.
 func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, expiries and flushes
-	if v.tombstone() {
+	switch {
+	case v.tombstone():
 		n.tombEntries.Add(-1)
-	} else if why == lru.Evicted {
+	case why == lru.Evicted:
 		n.evicted.add(key)
+	case why == lru.Expired && n.repl != nil:
+		n.expired.add(expiredRec{key: key, ver: v.ver, seq: v.seq, at: n.nowMs()})
 	}
 }
 

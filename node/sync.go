@@ -257,6 +257,21 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		if err != nil {
 			return err
 		}
+		// Writes of the uncovered replicas that expired here, as expired delete tombstones of
+		// their versions: the peer adopts their dots, so this is its only news of them.
+		nowMs := r.n.nowMs()
+		for _, x := range r.n.expired.since(nowMs - r.n.cfg.TombstoneTTL.Milliseconds()) {
+			if !snap[x.ver.Replica] {
+				continue
+			}
+			// Expiry 1 (1970): expired on every node whatever its clock, so nothing is stored.
+			d := crdt.Delta{Key: x.key, Entry: crdt.Entry{Type: crdt.TypeLWW, Flags: crdt.FlagTombstone,
+				Version: x.ver, Seq: x.seq, Expiry: 1}}
+			if err := add(d); err != nil {
+				return err
+			}
+			kind = frameSnapshot
+		}
 	}
 	if err := flush(); err != nil {
 		return err
