@@ -469,12 +469,7 @@ func (n *Node) ReadHash(ctx context.Context, key string, fn func(h *crdt.Hash)) 
 // nothing changed). fn must call stamp once before changing h and write with its version.
 // With create, an absent key is a new empty hash; without, fn is not called for it.
 func (n *Node) UpdateHash(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error) {
-	return n.updateColl(ctx, key, crdt.TypeHash, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.hash, stamp); d != nil {
-			return d
-		}
-		return nil
-	})
+	return n.updateColl(ctx, key, crdt.TypeHash, create, hashDelta(fn))
 }
 
 // ReadSet is ReadHash for sets.
@@ -484,12 +479,7 @@ func (n *Node) ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (b
 
 // UpdateSet is UpdateHash for sets.
 func (n *Node) UpdateSet(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set) (bool, error) {
-	return n.updateColl(ctx, key, crdt.TypeSet, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.set, stamp); d != nil {
-			return d
-		}
-		return nil
-	})
+	return n.updateColl(ctx, key, crdt.TypeSet, create, setDelta(fn))
 }
 
 // ReadZSet is ReadHash for sorted sets.
@@ -499,12 +489,32 @@ func (n *Node) ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) 
 
 // UpdateZSet is UpdateHash for sorted sets.
 func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error) {
-	return n.updateColl(ctx, key, crdt.TypeZSet, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.zset, stamp); d != nil {
-			return d
-		}
+	return n.updateColl(ctx, key, crdt.TypeZSet, create, zsetDelta(fn))
+}
+
+// hashDelta, setDelta and zsetDelta adapt an Update function of one collection type to
+// updateColl's, for the node and for transactions.
+func hashDelta(fn func(*crdt.Hash, func() crdt.Version) *crdt.Hash) func(*coll, func() crdt.Version) appender {
+	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.hash, stamp)) }
+}
+
+func setDelta(fn func(*crdt.Set, func() crdt.Version) *crdt.Set) func(*coll, func() crdt.Version) appender {
+	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.set, stamp)) }
+}
+
+func zsetDelta(fn func(*crdt.ZSet, func() crdt.Version) *crdt.ZSet) func(*coll, func() crdt.Version) appender {
+	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.zset, stamp)) }
+}
+
+// asAppender returns d as an appender, nil for a nil d (a nil pointer in an interface is not nil).
+func asAppender[P interface {
+	*T
+	appender
+}, T any](d P) appender {
+	if d == nil {
 		return nil
-	})
+	}
+	return d
 }
 
 // flushColls applies flush floor f to every collection still held after the store dropped the

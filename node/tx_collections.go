@@ -57,12 +57,7 @@ func (tx *Tx) ReadHash(_ context.Context, key string, fn func(h *crdt.Hash)) (bo
 
 // UpdateHash is Node.UpdateHash inside the transaction.
 func (tx *Tx) UpdateHash(_ context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash) (bool, error) {
-	return tx.updateColl(key, crdt.TypeHash, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.hash, stamp); d != nil {
-			return d
-		}
-		return nil
-	})
+	return tx.updateColl(key, crdt.TypeHash, create, hashDelta(fn))
 }
 
 // ReadSet is Node.ReadSet inside the transaction.
@@ -72,12 +67,7 @@ func (tx *Tx) ReadSet(_ context.Context, key string, fn func(s *crdt.Set)) (bool
 
 // UpdateSet is Node.UpdateSet inside the transaction.
 func (tx *Tx) UpdateSet(_ context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set) (bool, error) {
-	return tx.updateColl(key, crdt.TypeSet, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.set, stamp); d != nil {
-			return d
-		}
-		return nil
-	})
+	return tx.updateColl(key, crdt.TypeSet, create, setDelta(fn))
 }
 
 // ReadZSet is Node.ReadZSet inside the transaction.
@@ -87,10 +77,5 @@ func (tx *Tx) ReadZSet(_ context.Context, key string, fn func(z *crdt.ZSet)) (bo
 
 // UpdateZSet is Node.UpdateZSet inside the transaction.
 func (tx *Tx) UpdateZSet(_ context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error) {
-	return tx.updateColl(key, crdt.TypeZSet, create, func(c *coll, stamp func() crdt.Version) appender {
-		if d := fn(c.zset, stamp); d != nil {
-			return d
-		}
-		return nil
-	})
+	return tx.updateColl(key, crdt.TypeZSet, create, zsetDelta(fn))
 }
