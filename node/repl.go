@@ -67,7 +67,8 @@ type peerState struct {
 	seq       uint64         // its latest issued seq
 	hlc       crdt.Timestamp // its clock at the last heartbeat
 	vector    *crdt.Vector   // what it has applied
-	gapStrike int            // consecutive heartbeats showing dots we lack
+	gapVec    *crdt.Vector   // what it had applied when it first showed dots we lack; nil = no gap
+	gapSince  time.Time      // when
 	lag       time.Duration  // smoothed apply lag of its writes here
 	syncing   bool
 	lastSync  time.Time
@@ -107,7 +108,14 @@ type replicator struct {
 	byRepl     map[crdt.ReplicaID]string // replica id -> peer id, bound by authenticated sync hellos
 	pending    []crdt.Delta              // local writes waiting for gossip, bounded by QueueSize
 	publishing bool                      // the gossip loop holds taken-but-unpublished deltas
-	changed    chan struct{}             // closed and replaced whenever a peer's vector advances (WAIT)
+	// handedSeq and handedTS are the seq and timestamp of our newest write handed to the
+	// transport (or dropped from the fast path). While writes wait for gossip, heartbeats
+	// announce our own writes only up to it: they travel behind the deltas they cover, so a
+	// receiver under a write flood does not take the queued ones for a gap and start an
+	// anti-entropy session for writes already on the way (heartbeatFrame).
+	handedSeq uint64
+	handedTS  crdt.Timestamp
+	changed   chan struct{} // closed and replaced whenever a peer's vector advances (WAIT)
 
 	ackPending atomic.Bool
 	peersUp    atomic.Int32  // connected peers; gossip is skipped when there are none
@@ -215,6 +223,14 @@ func unitEnd(ds []crdt.Delta, i int) int {
 	return j
 }
 
+// unitStart returns the start of the unit ending at ds[i].
+func unitStart(ds []crdt.Delta, i int) int {
+	for i > 0 && ds[i-1].Entry.Seq == ds[i].Entry.Seq && ds[i-1].Entry.Version.Replica == ds[i].Entry.Version.Replica {
+		i--
+	}
+	return i
+}
+
 // hasUnit reports whether ds holds a unit of more than one delta.
 func hasUnit(ds []crdt.Delta) bool {
 	for i := 1; i < len(ds); i++ {
@@ -273,6 +289,7 @@ func (r *replicator) gossipLoop() {
 		taken, r.pending = r.pending, taken[:0]
 		r.publishing = len(taken) > 0
 		r.mu.Unlock()
+		all := taken
 		if r.peersUp.Load() > 0 {
 			for len(taken) > 0 {
 				k := min(len(taken), r.cfg.MaxBatch)
@@ -292,11 +309,14 @@ func (r *replicator) gossipLoop() {
 				r.st.deltasSent.Add(uint64(k))
 			}
 		}
-		clear(taken[:cap(taken)])
-		taken = taken[:0]
 		r.mu.Lock()
+		if k := len(all); k > 0 {
+			r.handedSeq, r.handedTS = all[k-1].Entry.Seq, max(r.handedTS, unitTS(all[unitStart(all, k-1):]))
+		}
 		r.publishing = false
 		r.mu.Unlock()
+		clear(all[:cap(all)])
+		taken = all[:0]
 	}
 }
 
@@ -343,6 +363,13 @@ func (r *replicator) heartbeatFrame(dst []byte) []byte {
 	r.n.clockMu.Unlock()
 	r.mu.Lock()
 	h.vector = r.vec.Summary()
+	if len(r.pending) > 0 || r.publishing {
+		for i := range h.vector {
+			if s := &h.vector[i]; s.Replica == r.n.replica && s.Prefix > r.handedSeq {
+				s.Prefix, s.PrefixTS, s.Extra = r.handedSeq, r.handedTS, nil
+			}
+		}
+	}
 	r.mu.Unlock()
 	return appendHeartbeat(dst, &h)
 }
@@ -616,13 +643,22 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 		}
 	}
 	p.lastHB, p.seq, p.hlc, p.vector = time.Now(), h.seq, h.hlc, peerVec
-	missing := r.vec.Missing(peerVec)
-	if len(missing) > 0 {
-		p.gapStrike++
-	} else {
-		p.gapStrike = 0
+	// A gap is what the peer had applied and we lack. Under a steady write flood a peer that
+	// applies some writer's stream a little ahead of us always shows one, and heartbeats come
+	// every few milliseconds (early acks), so a gap alone is no sign of loss. It is when the
+	// dots a peer showed stay missing here for two heartbeat intervals that gossip lost them
+	// and anti-entropy is started.
+	now := p.lastHB
+	if p.gapVec != nil && len(r.vec.Missing(p.gapVec)) == 0 {
+		p.gapVec = nil // the old gap closed: gossip delivered it
 	}
-	needSync := p.gapStrike >= 2 && !p.syncing
+	if p.gapVec == nil && len(r.vec.Missing(peerVec)) > 0 {
+		p.gapVec, p.gapSince = peerVec, now
+	}
+	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
+	if needSync {
+		p.gapVec = nil // judged afresh after the session
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()

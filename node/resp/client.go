@@ -135,7 +135,7 @@ func (s *Server) serveClient(c *client) {
 		n, err := c.conn.Read(c.in[c.w:])
 		c.state.Store(stateRunning)
 		if n > 0 {
-			c.lastActive.Store(c.s.clock.Load())
+			c.lastActive.Store(time.Now().UnixNano())
 			c.w += n
 			if c.process(ctx) != procOK {
 				return
@@ -247,7 +247,7 @@ func (c *client) flush() bool {
 	if len(c.out) == c.wpos {
 		return true
 	}
-	c.lastActive.Store(c.s.clock.Load())
+	c.lastActive.Store(time.Now().UnixNano())
 	if c.loop != nil {
 		n, err := writeSocket(c.fd, c.out[c.wpos:])
 		c.wpos += n

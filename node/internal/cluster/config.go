@@ -113,30 +113,23 @@ type Config struct {
 	// forgotten only by Forget. See node.Config.ForgetAfter for the choice of horizon.
 	ForgetAfter time.Duration
 
-	// NoRelay turns gossip forwarding off. By default (false) every member
-	// is a gossipsub direct peer and forwards each message it receives to
-	// the others, so a member cut off from the publisher still gets it
-	// through a third one at gossip speed; the price is that with N
-	// members each one receives every message N-1 times (duplicates are
-	// dropped after the first). With NoRelay, messages travel only from
-	// the publisher to the members it is connected to, and a member cut off
-	// from it catches up through anti-entropy instead.
+	// NoRelay turns the catalog's gossip forwarding off (data messages are never relayed:
+	// they go from the publisher straight to each member it is connected to, direct.go, and a
+	// member cut off from the publisher catches up through the caller's anti-entropy). By
+	// default (false) every member is a gossipsub direct peer and forwards each catalog
+	// message it receives to the others.
 	NoRelay bool
 
-	// MaxMessageSize bounds one gossip message including the envelope.
+	// MaxMessageSize bounds one data message (Publish).
 	// Default 4 MiB (a 1 MiB value plus batch overhead fits). Larger data
 	// must go over a stream.
 	MaxMessageSize int
 
-	// OutboundQueue is the per-peer gossip send queue length; when full,
-	// messages to that peer are dropped and counted (Stats.DroppedOutbound).
+	// OutboundQueue is the per-member data send queue length (and gossipsub's, for the
+	// catalog); when full, messages to that member are dropped and counted
+	// (Stats.DroppedOutbound).
 	// Default 4096 (the gossipsub default of 32 drops under modest load).
 	OutboundQueue int
-
-	// ReceiveQueue is the number of received messages buffered for the
-	// OnMessage handler; when full, messages are dropped and counted
-	// (Stats.DroppedReceive). Default 4096.
-	ReceiveQueue int
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -153,7 +146,6 @@ func DefaultConfig() Config {
 		RecordRefresh:      10 * time.Minute,
 		MaxMessageSize:     4 << 20,
 		OutboundQueue:      4096,
-		ReceiveQueue:       4096,
 	}
 }
 
@@ -193,9 +185,6 @@ func (cfg Config) withDefaults() Config {
 	if cfg.OutboundQueue == 0 {
 		cfg.OutboundQueue = d.OutboundQueue
 	}
-	if cfg.ReceiveQueue == 0 {
-		cfg.ReceiveQueue = d.ReceiveQueue
-	}
 	// Copy slices so later changes by the caller cannot reach us.
 	cfg.ListenAddrs = append([]string(nil), cfg.ListenAddrs...)
 	cfg.AnnounceAddrs = append([]string(nil), cfg.AnnounceAddrs...)
@@ -231,7 +220,7 @@ func (cfg *Config) validate() error {
 		cfg.DialTimeout < 0 || cfg.CatalogRebroadcast < 0 || cfg.ForgetAfter < 0 {
 		return errors.New("cluster: negative interval or ReconnectMax < ReconnectMin")
 	}
-	if cfg.MaxMessageSize < 1024 || cfg.OutboundQueue < 0 || cfg.ReceiveQueue < 0 {
+	if cfg.MaxMessageSize < 1024 || cfg.OutboundQueue < 0 {
 		return errors.New("cluster: MaxMessageSize must be >= 1024 and queue sizes positive")
 	}
 	if cfg.Self.State != "" && !validState(cfg.Self.State) {

@@ -10,18 +10,14 @@
 // optional 32-byte cluster key turns the host into a libp2p private network
 // so strangers cannot even complete a handshake.
 //
-// Data travels on one gossipsub topic, "<cluster>/deltas/1", with unsigned
-// messages (StrictNoSign: connections are authenticated and members are
-// trusted), flood publishing, every member as a direct peer and queues
-// raised well above gossipsub's defaults. Every drop gossipsub reports is
-// counted in [Stats]. Because unsigned gossip carries no author, each
-// message carries a small envelope with the publisher's peer ID and a
-// sequence number; it names the publisher even when the message was relayed
-// by another member (a member cut off from the publisher still gets its
-// messages through a third one) and serves as the message ID. Forwarding
-// multiplies each member's inbound traffic by N-1; Config.NoRelay turns it
-// off. [Cluster.Publish] is best effort; the caller's anti-entropy repairs
-// losses.
+// Data ([Cluster.Publish], [Cluster.OnMessage]) travels over one long-lived stream per
+// connected member and direction, "/<cluster>/data/1": length-prefixed messages, written by one
+// goroutine per member from a bounded queue (overflow is dropped and counted in [Stats]), read
+// by one goroutine per inbound stream. The stream's peer is the publisher (the connection is
+// authenticated and admitted by the gater), and nothing is relayed: a member cut off from the
+// publisher catches up through the caller's anti-entropy. An earlier version used a gossipsub
+// topic; with relaying off it added protobuf framing, a seen-IDs cache, a message cache and
+// three goroutine hops on each side for nothing (direct.go). [Cluster.Publish] is best effort.
 //
 // Membership lives in a catalog: a go-ds-crdt Merkle-CRDT replicated over
 // an ipfs-lite DAG service (bitswap) on the same host and a broadcaster on
@@ -60,14 +56,15 @@
 //
 // All exported methods are safe for concurrent use. The cluster owns its
 // goroutines (connection watcher, notifier, dialer, duplicate-connection
-// checker, pinger, record refresher, catalog head announcer, message
-// delivery); [Cluster.Close]
+// checker, pinger, record refresher, catalog head announcer, data stream
+// writers and readers); [Cluster.Close]
 // stops them and waits for them, then closes the catalog, gossipsub, the
 // host and the datastore. Close is idempotent.
 //
 // Callbacks never run under a lock of this package. The [Cluster.OnMessage]
-// handler runs on one goroutine, one message at a time; while it runs,
-// messages wait in a bounded queue and overflow is dropped and counted.
+// handler runs on one goroutine per sending member, one message at a time
+// for each; while it runs, that member's messages wait in its bounded send
+// queue and overflow is dropped and counted.
 // [Cluster.Notify] callbacks run on another single goroutine; changes are
 // coalesced per peer while they run, so nothing upstream ever blocks on
 // them. Neither kind is called after Close returns.

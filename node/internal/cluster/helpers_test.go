@@ -90,12 +90,11 @@ func joinAddr(c *Cluster) string { return c.Addrs()[0].String() }
 
 func connectedTo(a, b *Cluster) bool { return slices.Contains(a.ConnectedPeers(), b.ID()) }
 
-// gossipReady reports whether a sees every peer in ps subscribed to the
-// data topic, i.e. a's publications will reach them directly.
+// gossipReady reports whether a holds a data stream to every peer in ps, i.e. a's
+// publications will reach them.
 func gossipReady(a *Cluster, ps ...*Cluster) bool {
-	subs := a.dataTopic.ListPeers()
 	for _, p := range ps {
-		if !slices.Contains(subs, p.ID()) {
+		if !a.hasDataStream(p.ID()) {
 			return false
 		}
 	}

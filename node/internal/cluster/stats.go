@@ -9,17 +9,14 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// Stats are cumulative counters since New. Gossip counters cover the data
-// topic only; catalog traffic is excluded so the numbers describe the cache.
+// Stats are cumulative counters since New. Published, Received and Rejected count data
+// messages (direct.go) only; catalog traffic is excluded so the numbers describe the cache.
 type Stats struct {
 	Published uint64 // messages accepted by Publish
 	Received  uint64 // messages handed to the OnMessage handler
 
-	// Drops, each counted where gossipsub reports it.
-	DroppedOutbound   uint64 // RPCs not sent: a peer's outbound queue was full, or its stream was not open yet (all topics)
-	DroppedValidation uint64 // incoming messages dropped by a full validation queue (0 while the topic has no validator)
-	DroppedReceive    uint64 // delivered messages dropped: the OnMessage handler lagged (ReceiveQueue full)
-	Rejected          uint64 // incoming messages rejected: malformed envelope, or signed/authored against StrictNoSign
+	DroppedOutbound uint64 // data messages not sent to a member (its queue was full, its stream could not be opened or failed), and catalog RPCs gossipsub dropped
+	Rejected        uint64 // data frames over MaxMessageSize (the stream is reset)
 
 	Refused uint64 // connections refused: peer not on the allow-list
 	Blocked uint64 // connections refused by Gater.Block
@@ -43,7 +40,7 @@ type Stats struct {
 // counters are the live, atomically updated source of Stats.
 type counters struct {
 	published, received                             atomic.Uint64
-	droppedOutbound, droppedValidation, droppedRecv atomic.Uint64
+	droppedOutbound                                 atomic.Uint64
 	rejected                                        atomic.Uint64
 	connects, disconnects                           atomic.Uint64
 	catalogUpdates, dials, dialFailures             atomic.Uint64
@@ -55,8 +52,7 @@ type counters struct {
 // tracer counts gossipsub drops. gossipsub calls it from its event loop, so
 // every method is a counter increment at most.
 type tracer struct {
-	topic string // the data topic
-	c     *counters
+	c *counters
 	// newStream is called (from the gossipsub loop, so it must not block)
 	// when our outbound gossip stream to a peer opens: from then on
 	// publications can reach that peer.
@@ -81,36 +77,20 @@ func (t *tracer) OnClosedOutboundStream(p peer.ID) {
 	delete(t.streams, p)
 	t.mu.Unlock()
 }
-func (t *tracer) Join(string)                      {}
-func (t *tracer) Leave(string)                     {}
-func (t *tracer) Graft(peer.ID, string)            {}
-func (t *tracer) Prune(peer.ID, string)            {}
-func (t *tracer) ValidateMessage(*pubsub.Message)  {}
-func (t *tracer) DeliverMessage(*pubsub.Message)   {}
-func (t *tracer) DuplicateMessage(*pubsub.Message) {}
-func (t *tracer) ThrottlePeer(peer.ID)             {}
-func (t *tracer) RecvRPC(*pubsub.RPC)              {}
-func (t *tracer) SendRPC(*pubsub.RPC, peer.ID)     {}
-func (t *tracer) DropRPC(*pubsub.RPC, peer.ID)     { t.c.droppedOutbound.Add(1) }
-func (t *tracer) UndeliverableMessage(m *pubsub.Message) {
-	if m.GetTopic() == t.topic {
-		t.c.droppedRecv.Add(1)
-	}
-}
+func (t *tracer) Join(string)                          {}
+func (t *tracer) Leave(string)                         {}
+func (t *tracer) Graft(peer.ID, string)                {}
+func (t *tracer) Prune(peer.ID, string)                {}
+func (t *tracer) ValidateMessage(*pubsub.Message)      {}
+func (t *tracer) DeliverMessage(*pubsub.Message)       {}
+func (t *tracer) DuplicateMessage(*pubsub.Message)     {}
+func (t *tracer) ThrottlePeer(peer.ID)                 {}
+func (t *tracer) RecvRPC(*pubsub.RPC)                  {}
+func (t *tracer) SendRPC(*pubsub.RPC, peer.ID)         {}
+func (t *tracer) DropRPC(*pubsub.RPC, peer.ID)         { t.c.droppedOutbound.Add(1) }
+func (t *tracer) UndeliverableMessage(*pubsub.Message) {}
 
-func (t *tracer) RejectMessage(m *pubsub.Message, reason string) {
-	if m.GetTopic() != t.topic {
-		return
-	}
-	switch reason {
-	case pubsub.RejectValidationQueueFull, pubsub.RejectValidationThrottled:
-		t.c.droppedValidation.Add(1)
-	case pubsub.RejectValidationIgnored:
-		// Our own messages relayed back; not an error.
-	default:
-		t.c.rejected.Add(1)
-	}
-}
+func (t *tracer) RejectMessage(*pubsub.Message, string) {}
 
 func (t *tracer) OnNewOutboundStream(p peer.ID, _ protocol.ID) {
 	t.mu.Lock()

@@ -209,30 +209,32 @@ func TestRTTSmoothing(t *testing.T) {
 	}
 }
 
-func TestReceiveQueueBoundedAndCounted(t *testing.T) {
+func TestOutboundQueueBoundedAndCounted(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	cfg.ReceiveQueue = 8
+	cfg.OutboundQueue = 8
 	a := newNode(t, cfg)
 	cfg.Join = []string{joinAddr(a)}
 	b := newNode(t, cfg)
-	waitFor(t, 10*time.Second, "gossip ready", func() bool { return gossipReady(a, b) })
+	waitFor(t, 10*time.Second, "data streams open", func() bool { return gossipReady(a, b) })
 
-	// B's handler is stuck; A has no handler at all. A's own messages must
-	// not fill A's queue; B's overflow must be dropped and counted.
+	// B's handler is stuck, so A's stream to B fills its flow-control window and A's writer
+	// blocks. Publish must not block: A's queue holds 8 messages and the rest are dropped and
+	// counted.
 	stuck := make(chan struct{})
 	t.Cleanup(func() { close(stuck) })
 	b.OnMessage(func(peer.ID, []byte) { <-stuck })
 	const n = 100
-	for i := range n {
-		if err := a.Publish(context.Background(), []byte{byte(i)}); err != nil {
+	msg := make([]byte, 32<<10)
+	for range n {
+		if err := a.Publish(context.Background(), msg); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "B's overflow counted", func() bool {
-		return b.Stats().DroppedReceive >= n-8-1
+	waitFor(t, 10*time.Second, "A's overflow counted", func() bool {
+		return a.Stats().DroppedOutbound >= n/2
 	})
-	if got := a.Stats().DroppedReceive; got != 0 {
-		t.Fatalf("publisher queued its own messages: %d dropped", got)
+	if got := a.Stats().Published; got != n {
+		t.Fatalf("published %d, want %d", got, n)
 	}
 }

@@ -1,0 +1,262 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Data messages (Publish, OnMessage) travel over one long-lived libp2p stream per connected
+// member and direction, not over gossipsub. With NoRelay every member is sent each message by
+// its publisher only, so gossipsub added nothing but cost: protobuf framing, a seen-IDs cache,
+// a published-message cache and three goroutine hops between the caller and the socket on each
+// side. A cluster node spent 10–18 % of its CPU there under a write flood, and the hops were
+// most of the replication lag at low rates. The catalog still uses gossipsub.
+//
+// Frames are a uvarint length and the message. The stream's peer is the publisher: the
+// connection it rides on was authenticated (Noise) and admitted by the gater, so no envelope
+// is needed.
+
+// dataProto is the direct data protocol, relative to the cluster namespace.
+const dataProto = "data/1"
+
+// directBuffer is the size of a data stream's read and write buffers: queued messages are
+// coalesced into writes of up to this many bytes (one Noise frame each).
+const directBuffer = 64 << 10
+
+// directWriteTimeout bounds one write to a member: a member that reads nothing for this long
+// has its stream reset and reopened, and loses what was queued for it (anti-entropy repairs).
+const directWriteTimeout = 10 * time.Second
+
+// directRetry is the least time between two attempts to open a data stream to a member.
+const directRetry = time.Second
+
+// directPeer is the outbound half of the data link to one connected member: a bounded queue
+// and the goroutine that writes it to the member's stream.
+type directPeer struct {
+	id   peer.ID
+	q    chan []byte
+	done chan struct{} // closed when the member disconnects
+	open atomic.Bool   // a stream is open: messages queued now are written to it
+}
+
+// directOut holds the outbound data links, one per connected member.
+type directOut struct {
+	mu    sync.RWMutex
+	peers map[peer.ID]*directPeer
+}
+
+// onPeer (a notifier callback) starts the data link to a member that connected and stops it
+// when the member disconnects.
+func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
+	d := &c.direct
+	d.mu.Lock()
+	old := d.peers[p]
+	delete(d.peers, p)
+	var dp *directPeer
+	if up {
+		dp = &directPeer{id: p, q: make(chan []byte, c.cfg.OutboundQueue), done: make(chan struct{})}
+		if d.peers == nil {
+			d.peers = map[peer.ID]*directPeer{}
+		}
+		d.peers[p] = dp
+	}
+	d.mu.Unlock()
+	if old != nil {
+		close(old.done)
+	}
+	if dp != nil && !c.goFn(func() { c.writeDirect(dp) }) {
+		d.mu.Lock()
+		if d.peers[p] == dp {
+			delete(d.peers, p)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// Publish sends data to every connected member and returns once it is queued. Delivery is best
+// effort: a member that is disconnected, or whose queue is full (Stats.DroppedOutbound), misses
+// it, and anti-entropy must repair that. Publish copies data, so the caller may reuse it; it
+// never blocks on the network. It returns ErrTooLarge when data exceeds MaxMessageSize.
+func (c *Cluster) Publish(ctx context.Context, data []byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(data) > c.cfg.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
+	}
+	msg := append([]byte(nil), data...) // shared, read-only, by every member's queue
+	d := &c.direct
+	d.mu.RLock()
+	for _, dp := range d.peers {
+		select {
+		case dp.q <- msg:
+		default:
+			c.c.droppedOutbound.Add(1)
+		}
+	}
+	d.mu.RUnlock()
+	c.c.published.Add(1)
+	return nil
+}
+
+// writeDirect writes dp's queue to its member until the member disconnects or the cluster
+// closes. Messages queued together go out in one write.
+func (c *Cluster) writeDirect(dp *directPeer) {
+	var (
+		s        network.Stream
+		w        *bufio.Writer
+		stop     func() bool
+		lastOpen time.Time
+		hdr      [binary.MaxVarintLen64]byte
+	)
+	drop := func() {
+		if s != nil {
+			stop()
+			_ = s.Reset()
+			s = nil
+			dp.open.Store(false)
+		}
+	}
+	defer drop()
+	open := func() {
+		lastOpen = time.Now()
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+		defer cancel()
+		ns, err := c.host.NewStream(network.WithNoDial(ctx, "data stream"), dp.id, c.protocolID(dataProto))
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("open data stream", "remote", dp.id, "err", err)
+			}
+			return
+		}
+		s, w = ns, bufio.NewWriterSize(ns, directBuffer)
+		stop = context.AfterFunc(c.ctx, func() { _ = ns.Reset() })
+		dp.open.Store(true)
+	}
+	open()
+	for {
+		var msg []byte
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-dp.done:
+			return
+		case msg = <-dp.q:
+		}
+		if s == nil && time.Since(lastOpen) >= directRetry {
+			open()
+		}
+		if s == nil {
+			c.c.droppedOutbound.Add(1)
+			continue
+		}
+		_ = s.SetWriteDeadline(time.Now().Add(directWriteTimeout))
+		n, err := 1, writeFrame(w, hdr[:], msg)
+		for err == nil && w.Buffered() < directBuffer {
+			select {
+			case msg = <-dp.q:
+				n++
+				err = writeFrame(w, hdr[:], msg)
+				continue
+			default:
+			}
+			break
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			// What the buffer held is lost with the stream: count it all as dropped.
+			c.c.droppedOutbound.Add(uint64(n))
+			if c.ctx.Err() == nil {
+				c.log.Debug("data stream write failed: reopening", "remote", dp.id, "err", err)
+			}
+			drop()
+		}
+	}
+}
+
+// hasDataStream reports whether an outbound data stream to p is open.
+func (c *Cluster) hasDataStream(p peer.ID) bool {
+	c.direct.mu.RLock()
+	defer c.direct.mu.RUnlock()
+	dp := c.direct.peers[p]
+	return dp != nil && dp.open.Load()
+}
+
+func writeFrame(w *bufio.Writer, hdr, msg []byte) error {
+	if _, err := w.Write(hdr[:binary.PutUvarint(hdr, uint64(len(msg)))]); err != nil {
+		return err
+	}
+	_, err := w.Write(msg)
+	return err
+}
+
+// readDirect delivers the messages of one inbound data stream to the OnMessage handler, in
+// order, until the stream ends or the cluster closes. A frame over MaxMessageSize resets the
+// stream (the sender reopens it) and is counted as rejected.
+func (c *Cluster) readDirect(s network.Stream) {
+	stop := context.AfterFunc(c.ctx, func() { _ = s.Reset() })
+	defer stop()
+	defer s.Reset()
+	from := s.Conn().RemotePeer()
+	select {
+	case <-c.handlerSet:
+	case <-c.ctx.Done():
+		return
+	}
+	r := bufio.NewReaderSize(s, directBuffer)
+	for {
+		n, err := binary.ReadUvarint(r)
+		if err != nil {
+			return
+		}
+		if n > uint64(c.cfg.MaxMessageSize) {
+			c.c.rejected.Add(1)
+			c.log.Warn("data frame over the message size limit: stream reset", "remote", from, "bytes", n)
+			return
+		}
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r, data); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && c.ctx.Err() == nil {
+				c.log.Debug("data stream read", "remote", from, "err", err)
+			}
+			return
+		}
+		c.c.received.Add(1)
+		(*c.handler.Load())(from, data)
+	}
+}
+
+// OnMessage sets the handler for messages published by other members and starts delivery:
+// until the first call, inbound data streams wait (their senders' queues fill and then drop,
+// counted). The handler is called from one goroutine per sending member, one message at a
+// time and in publish order for that member, so calls for different members run concurrently;
+// any message may be lost. from is the publisher. data is owned by the handler. The handler
+// should return promptly: while it runs, that member's messages queue up. A later call
+// replaces the handler. Never called after Close returns; Close
+// waits for a running handler to return.
+func (c *Cluster) OnMessage(h func(from peer.ID, data []byte)) {
+	c.handler.Store(&h)
+	c.deliverOnce.Do(func() { close(c.handlerSet) })
+}
+
+// handleDirect is the stream handler of dataProto.
+func (c *Cluster) handleDirect(s network.Stream) {
+	if !c.goFn(func() { c.readDirect(s) }) {
+		_ = s.Reset()
+	}
+}
