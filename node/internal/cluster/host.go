@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	goyamux "github.com/libp2p/go-yamux/v5"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
@@ -31,7 +32,7 @@ func newHost(cfg *Config, key crypto.PrivKey, g *Gater) (host.Host, error) {
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.ConnectionGater(g),
 		libp2p.ResourceManager(rm),
 		// Never trim: the cluster is small and every connection is wanted.
@@ -108,4 +109,17 @@ func newResourceManager() (network.ResourceManager, error) {
 		return nil, fmt.Errorf("cluster: resource manager: %w", err)
 	}
 	return rm, nil
+}
+
+// maxStreamWindow bounds what a peer may send on one stream before we read it. libp2p raises
+// yamux's window to 16 MiB, so a receiver that applies a write flood more slowly than it
+// arrives held up to 16 MiB per stream (and the sender's queue never filled to drop and
+// count). 4 MiB still carries 40 MB/s per stream at 100 ms of round trip.
+const maxStreamWindow = 4 << 20
+
+// muxer is libp2p's yamux transport with maxStreamWindow.
+func muxer() *yamux.Transport {
+	cfg := *(*goyamux.Config)(yamux.DefaultTransport)
+	cfg.MaxStreamWindowSize = maxStreamWindow
+	return (*yamux.Transport)(&cfg)
 }
