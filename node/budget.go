@@ -8,14 +8,14 @@ package node
 //   - the delta log: logBytesFor(MaxMemory), a sixteenth of it, between 1 and 64 MiB;
 //   - the evicted-keys table: 8 bytes per KiB of MaxMemory, 32 KiB to 8 MiB (evicted.go);
 //   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
-//   - gossipsub's per-peer send queue and the receive queue: gossipQueueMessages messages each,
-//     a message being one batch of up to 64 deltas; gossipsub keeps what it published for one
-//     heartbeat (1 s) only (node/internal/cluster, HistoryLength 1).
+//   - each member's data send queue: gossipQueueMessages messages, a message being one batch of
+//     up to 64 deltas, plus 64 KiB of write and read buffer per data stream and a yamux window
+//     of at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
 const (
 	minLogBytes = 1 << 20
 	maxLogBytes = 64 << 20
 
-	// gossipQueueMessages bounds gossipsub's per-peer outbound queue and our receive queue.
+	// gossipQueueMessages bounds each member's data send queue (and gossipsub's, for the catalog).
 	// 512 batches of 64 deltas is 32k deltas, ~5 MiB with 100-byte values; a full queue drops
 	// (counted) and anti-entropy repairs from the delta log.
 	gossipQueueMessages = 512
