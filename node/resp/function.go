@@ -227,7 +227,7 @@ func compileLibrary(ctx context.Context, code string) (*library, string) {
 	defer cancel()
 	L := newLuaState(ctx)
 	defer L.Close()
-	if _, errMsg := loadLibrary(L, lib, nil); errMsg != "" {
+	if _, errMsg := loadLibrary(L, &sandbox{}, lib, nil); errMsg != "" {
 		if ctx.Err() == context.DeadlineExceeded {
 			errMsg = "ERR FUNCTION LOAD timeout"
 		}
@@ -251,7 +251,7 @@ func newLuaState(ctx context.Context) *lua.LState {
 // luaCall.setup) it returns the library's callbacks by lower-case name, their globals being
 // run's from then on; without it, it fills lib.funcs. The error is Redis's text after "Error
 // registering functions: ".
-func loadLibrary(L *lua.LState, lib *library, run *lua.LTable) (map[string]*lua.LFunction, string) {
+func loadLibrary(L *lua.LState, sb *sandbox, lib *library, run *lua.LTable) (map[string]*lua.LFunction, string) {
 	loading := true
 	api := L.NewTable()
 	callbacks := map[string]*lua.LFunction{}
@@ -278,18 +278,16 @@ func loadLibrary(L *lua.LState, lib *library, run *lua.LTable) (map[string]*lua.
 	for name, v := range luaConstants {
 		api.RawSetString(name, v)
 	}
-	setReadOnly(L, api, nil)
 	loadEnv := L.NewTable()
-	loadEnv.RawSetString("redis", api)
-	env := L.NewTable()
+	loadEnv.RawSetString("redis", sb.proxy(L, api, nil, true))
 	// One globals table for the library's closures, reading the loading environment while it
 	// loads and the run's globals after, as Redis swaps its globals' __index.
-	setReadOnly(L, env, func(name string) lua.LValue {
+	env := sb.proxy(L, nil, func(name string) lua.LValue {
 		if loading || run == nil {
 			return loadEnv.RawGetString(name)
 		}
 		return run.RawGetString(name)
-	})
+	}, true)
 	fn := L.NewFunctionFromProto(lib.proto)
 	fn.Env = env
 	L.Push(fn)
@@ -384,32 +382,6 @@ func registerArgs(L *lua.LState) (*luaFunction, *lua.LFunction, string) {
 		return nil, nil, errNameChars
 	}
 	return f, cb, ""
-}
-
-// setReadOnly makes t read-only and makes reading a missing name an error, as Redis's globals;
-// get, if not nil, is where names not in t are read.
-func setReadOnly(L *lua.LState, t *lua.LTable, get func(string) lua.LValue) {
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		name := L.CheckAny(2).String()
-		if get != nil {
-			if v := get(name); v != lua.LNil {
-				L.Push(v)
-				return 1
-			}
-		}
-		if name == "load" || name == "loadstring" || name == "gcinfo" { // removed, but nil in 7.0
-			L.Push(lua.LNil)
-			return 1
-		}
-		L.RaiseError("Script attempted to access nonexistent global variable '%s'", name)
-		return 0
-	}))
-	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("Attempt to modify a readonly table")
-		return 0
-	}))
-	L.SetMetatable(t, mt)
 }
 
 func cmdFunctionLoad(ctx context.Context, s *Server, c *client, argv [][]byte) {

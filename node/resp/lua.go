@@ -30,6 +30,8 @@ type luaCall struct {
 	ro  bool
 	// chunk is where the code came from in Lua's messages: user_script or user_function.
 	chunk string
+	sb    sandbox
+	env   *lua.LTable // the script's read-only globals
 }
 
 // luaScript is what one run executes: an EVAL script, or a function of a library.
@@ -64,10 +66,12 @@ func (s *Server) runLua(ctx context.Context, c *client, tx *node.Tx, run *script
 	lc.setup(L, sc)
 	var err error
 	if sc.fn == nil {
-		L.Push(L.NewFunctionFromProto(sc.proto))
+		fn := L.NewFunctionFromProto(sc.proto)
+		fn.Env = lc.env
+		L.Push(fn)
 		err = L.PCall(0, 1, nil)
 	} else {
-		callbacks, msg := loadLibrary(L, sc.fn.lib, L.G.Global)
+		callbacks, msg := loadLibrary(L, &lc.sb, sc.fn.lib, L.G.Global)
 		if msg != "" { // the library loaded once: only a cancelled run gets here
 			return appendError(c.out, msg)
 		}
@@ -108,6 +112,7 @@ func (lc *luaCall) setup(L *lua.LState, sc *luaScript) {
 		"error_reply":        luaErrorReply,
 		"status_reply":       luaStatusReply,
 		"sha1hex":            luaSHA1Hex,
+		"setresp":            lc.setResp,
 		"log":                lc.log,
 		"replicate_commands": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
 		"set_repl":           func(*lua.LState) int { return 0 },
@@ -115,12 +120,15 @@ func (lc *luaCall) setup(L *lua.LState, sc *luaScript) {
 	for name, v := range luaConstants {
 		r.RawSetString(name, v)
 	}
-	L.SetGlobal("redis", r)
+	G := L.G.Global
+	lc.sb.harden(L)
+	G.RawSetString("redis", lc.sb.proxy(L, r, nil, false))
 	if sc.fn == nil {
-		L.SetGlobal("KEYS", stringsTable(L, sc.keys))
-		L.SetGlobal("ARGV", stringsTable(L, sc.args))
+		G.RawSetString("KEYS", stringsTable(L, sc.keys))
+		G.RawSetString("ARGV", stringsTable(L, sc.args))
 	}
-	setReadOnly(L, L.Get(lua.GlobalsIndex).(*lua.LTable), nil)
+	lc.env = lc.sb.proxy(L, G, nil, true)
+	G.RawSetString("_G", lc.env)
 }
 
 func stringsTable(L *lua.LState, vs [][]byte) *lua.LTable {
@@ -227,6 +235,41 @@ func parseReply(L *lua.LState, b []byte) (lua.LValue, []byte, bool) {
 			return nil, nil, false
 		}
 		return lua.LString(rest[:n]), rest[n+2:], true
+	case '_': // RESP3, after redis.setresp(3)
+		return lua.LNil, rest, true
+	case '#':
+		return lua.LBool(line == "t"), rest, true
+	case ',':
+		f, err := strconv.ParseFloat(line, 64)
+		t := L.NewTable()
+		t.RawSetString("double", lua.LNumber(f))
+		return t, rest, err == nil
+	case '%', '~':
+		n, err := strconv.Atoi(line)
+		if err != nil {
+			return nil, nil, false
+		}
+		inner := L.CreateTable(0, n)
+		for range n {
+			var k, v lua.LValue = nil, lua.LTrue
+			var ok bool
+			if k, rest, ok = parseReply(L, rest); !ok {
+				return nil, nil, false
+			}
+			if b[0] == '%' {
+				if v, rest, ok = parseReply(L, rest); !ok {
+					return nil, nil, false
+				}
+			}
+			inner.RawSet(k, v)
+		}
+		t := L.NewTable()
+		key := "map"
+		if b[0] == '~' {
+			key = "set"
+		}
+		t.RawSetString(key, inner)
+		return t, rest, true
 	case '*':
 		n, err := strconv.Atoi(line)
 		if err != nil {
@@ -279,6 +322,30 @@ func appendLua(b []byte, v lua.LValue, proto, depth int) []byte {
 		}
 		if depth >= maxLuaDepth {
 			return appendError(b, "ERR reached lua stack limit")
+		}
+		if d, ok := v.RawGetString("double").(lua.LNumber); ok {
+			if proto == 3 {
+				return append(append(b, ','), formatFloat(float64(d))+"\r\n"...)
+			}
+			return appendBulkString(b, formatFloat(float64(d)))
+		}
+		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
+			var kv []lua.LValue
+			m.ForEach(func(k, val lua.LValue) { kv = append(kv, k, val) })
+			b = appendMapLen(b, len(kv)/2, proto)
+			for _, x := range kv {
+				b = appendLua(b, x, proto, depth+1)
+			}
+			return b
+		}
+		if set, ok := v.RawGetString("set").(*lua.LTable); ok {
+			var ms []lua.LValue
+			set.ForEach(func(k, _ lua.LValue) { ms = append(ms, k) })
+			b = appendSetLen(b, len(ms), proto)
+			for _, x := range ms {
+				b = appendLua(b, x, proto, depth+1)
+			}
+			return b
 		}
 		n := 0
 		for v.RawGetInt(n+1) != lua.LNil {
@@ -342,6 +409,19 @@ func luaLine(where, chunk string) string {
 	return "1"
 }
 
+// setResp is redis.setresp(2|3): the protocol redis.call's replies are converted from.
+func (lc *luaCall) setResp(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(lua.LString("redis.setresp() requires one argument."), 0)
+	}
+	n := L.CheckInt(1)
+	if n != 2 && n != 3 {
+		L.Error(lua.LString("RESP version must be 2 or 3."), 0)
+	}
+	lc.sc.proto = n
+	return 0
+}
+
 func luaErrorReply(L *lua.LState) int {
 	t := L.NewTable()
 	t.RawSetString("err", lua.LString(L.CheckString(1)))
@@ -357,6 +437,9 @@ func luaStatusReply(L *lua.LState) int {
 }
 
 func luaSHA1Hex(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(lua.LString("wrong number of arguments"), 0)
+	}
 	sum := sha1.Sum([]byte(L.CheckString(1)))
 	L.Push(lua.LString(hex.EncodeToString(sum[:])))
 	return 1

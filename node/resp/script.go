@@ -37,25 +37,61 @@ const (
 // scriptCache holds the scripts EVAL and SCRIPT LOAD saw, compiled, by SHA1.
 type scriptCache struct {
 	mu    sync.Mutex
-	m     map[string]*lua.FunctionProto
+	m     map[string]*cachedScript
 	bytes int
 }
 
+// cachedScript is a compiled script and what its shebang ("#!lua flags=...") said.
+type cachedScript struct {
+	proto    *lua.FunctionProto
+	noWrites bool
+}
+
 // get returns the compiled script for sha, or nil.
-func (sc *scriptCache) get(sha string) *lua.FunctionProto {
+func (sc *scriptCache) get(sha string) *cachedScript {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.m[sha]
 }
 
 // load compiles body and caches it; it returns the SHA1 or a compile error reply.
-func (sc *scriptCache) load(body []byte) (string, *lua.FunctionProto, string) {
+func (sc *scriptCache) load(body []byte) (string, *cachedScript, string) {
 	sum := sha1.Sum(body)
 	sha := hex.EncodeToString(sum[:])
 	if p := sc.get(sha); p != nil {
 		return sha, p, ""
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(body)), "user_script")
+	cs := &cachedScript{}
+	code := string(body)
+	if strings.HasPrefix(code, "#!") {
+		first, _, _ := strings.Cut(code, "\n")
+		parts := strings.Fields(first)
+		if parts[0] != "#!lua" {
+			return "", nil, "ERR Unexpected engine in script shebang: " + parts[0]
+		}
+		for _, p := range parts[1:] {
+			flags, ok := strings.CutPrefix(p, "flags=")
+			if !ok {
+				return "", nil, "ERR Unknown lua shebang option: " + p
+			}
+			for _, f := range strings.Split(flags, ",") {
+				if f == "" {
+					continue
+				}
+				known := false
+				for _, k := range functionFlags {
+					known = known || f == k
+				}
+				if !known {
+					return "", nil, "ERR Unexpected flag in script shebang: " + f
+				}
+				cs.noWrites = cs.noWrites || f == "no-writes"
+			}
+		}
+		// The shebang stays a blank line, so that positions count lines as Redis does.
+		code = strings.Repeat(" ", len(first)) + code[len(first):]
+	}
+	chunk, err := parse.Parse(strings.NewReader(code), "user_script")
 	var proto *lua.FunctionProto
 	if err == nil {
 		proto, err = lua.Compile(chunk, "user_script")
@@ -68,14 +104,15 @@ func (sc *scriptCache) load(body []byte) (string, *lua.FunctionProto, string) {
 	if sc.bytes+len(body) > maxScriptBytes {
 		return "", nil, "ERR script cache is full (64 MiB); SCRIPT FLUSH empties it"
 	}
+	cs.proto = proto
 	if sc.m == nil {
-		sc.m = make(map[string]*lua.FunctionProto)
+		sc.m = make(map[string]*cachedScript)
 	}
 	if _, ok := sc.m[sha]; !ok {
-		sc.m[sha] = proto
+		sc.m[sha] = cs
 		sc.bytes += len(body)
 	}
-	return sha, proto, ""
+	return sha, cs, ""
 }
 
 func (sc *scriptCache) flush() {
@@ -181,13 +218,13 @@ func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if !ok {
 		return
 	}
-	sha, proto, errMsg := s.scripts.load(argv[1])
+	sha, cs, errMsg := s.scripts.load(argv[1])
 	if errMsg != "" {
 		c.out = appendError(c.out, errMsg)
 		return
 	}
-	s.startScript(ctx, c, &luaScript{name: sha, proto: proto, keys: keys, args: args,
-		ro: strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
+	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
 }
 
 func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
@@ -196,13 +233,13 @@ func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	sha := strings.ToLower(string(argv[1]))
-	proto := s.scripts.get(sha)
-	if proto == nil {
+	cs := s.scripts.get(sha)
+	if cs == nil {
 		c.out = appendError(c.out, errNoScript)
 		return
 	}
-	s.startScript(ctx, c, &luaScript{name: sha, proto: proto, keys: keys, args: args,
-		ro: strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
+	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
 }
 
 // startScript runs a script: at once inside EXEC (the transaction holds the whole store), else
