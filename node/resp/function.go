@@ -154,7 +154,7 @@ func (fl *functionLibs) flush() {
 	fl.mu.Unlock()
 }
 
-// list returns the libraries sorted by name.
+// list returns the libraries sorted by name (Redis lists them in its hash table's order).
 func (fl *functionLibs) list() []*library {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
@@ -481,7 +481,7 @@ func cmdFunctionList(_ context.Context, s *Server, c *client, argv [][]byte) {
 			c.out = appendBulkString(c.out, "flags")
 			c.out = appendSetLen(c.out, len(f.flags), c.proto)
 			for _, fl := range f.flags {
-				c.out = appendBulkString(c.out, fl)
+				c.out = appendSimple(c.out, fl)
 			}
 		}
 		if withCode {
