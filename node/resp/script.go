@@ -27,9 +27,9 @@ import (
 const (
 	errBusy         = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	errBusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-	errNoScript   = "NOSCRIPT No matching script. Please use EVAL."
-	errNotBusy    = "NOTBUSY No scripts in execution right now."
-	errUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+	errNoScript     = "NOSCRIPT No matching script. Please use EVAL."
+	errNotBusy      = "NOTBUSY No scripts in execution right now."
+	errUnkillable   = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	// maxScriptBytes bounds the script cache; SCRIPT FLUSH empties it.
 	maxScriptBytes = 64 << 20
 )
