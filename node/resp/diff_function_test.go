@@ -64,6 +64,9 @@ func init() {
 		cmd("FUNCTION", "LOAD", "#!lua name=h\nredis.register_function('fz', function() end) redis.register_function('fz', function() end)"),
 		cmd("FUNCTION", "LOAD", "#!lua name=h\nlocal a = 1 while 1 do a = a + 1 end"),
 		cmd("FUNCTION", "LOAD", "foo", "bar"),
+		cmd("FUNCTION", "LOAD", "#! name=x\nreturn 1"),
+		cmd("FUNCTION", "LOAD", "#!lua name=x name=y\nreturn 1"),
+		cmd("FUNCTION", "RESTORE", "a", "b", "c"),
 		cmd("FUNCTION", "RESTORE", "bad"),
 		cmd("FUNCTION", "RESTORE", "bad", "nosuch"),
 		cmd("FUNCTION", "DELETE", "glib"),
@@ -88,6 +91,17 @@ func init() {
 		cmd("EVAL", "return redis.setresp(4)", "0"),
 		cmd("EVAL", "redis.setresp(3); return redis.call('HGETALL', 'nohash')", "0"),
 		cmd("EVAL", "return redis.pcall('BZPOPMIN', 'z', '0')", "0"),
+		cmd("MULTI"),
+		cmd("SET", "m", "1"),
+		cmd("SAVE"),
+		cmd("EXEC"),
+		cmd("GET", "m"),
+		cmd("CONFIG", "SET", "maxmemory", "bla"),
+		cmd("CONFIG", "SET", "lua-time-limit", "-1"),
+		cmd("CONFIG", "SET", "busy-reply-threshold", "x"),
+		cmd("CONFIG", "SET", "busy-reply-threshold", "5000"),
+		cmd("CONFIG", "GET", "busy-reply-threshold"),
+		cmd("CONFIG", "GET", "lua-time-limit"),
 		cmd("FUNCTION", "FLUSH"),
 		cmd("FUNCTION", "LIST"),
 	}
@@ -110,7 +124,7 @@ func TestFunctionDumpRestoreWithRedis(t *testing.T) {
 	if r := geo.do(t, "FUNCTION", "RESTORE", payload); r != "+OK\r\n" {
 		t.Fatalf("geocache FUNCTION RESTORE of Redis's dump: %q", r)
 	}
-	if r := geo.do(t, "FUNCTION", "RESTORE", payload); !strings.HasPrefix(r, "-ERR Library 'flib' already exists") {
+	if r := geo.do(t, "FUNCTION", "RESTORE", payload); !strings.HasPrefix(r, "-ERR Library flib already exists") {
 		t.Fatalf("RESTORE APPEND of a present library: %q", r)
 	}
 	geo.do(t, "SET", "k", "v")

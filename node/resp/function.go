@@ -70,8 +70,9 @@ func (fl *functionLibs) function(name string) *luaFunction {
 }
 
 // add registers libs; replace lets a library replace one of the same name. It checks every
-// conflict before changing anything and returns Redis's error, or "".
-func (fl *functionLibs) add(libs []*library, replace bool) string {
+// conflict before changing anything and returns Redis's error, or "" (restore: worded as
+// FUNCTION RESTORE words it).
+func (fl *functionLibs) add(libs []*library, replace, restore bool) string {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	bytes := fl.bytes
@@ -82,6 +83,9 @@ func (fl *functionLibs) add(libs []*library, replace bool) string {
 	for _, lib := range libs {
 		if old, ok := fl.libs[lib.name]; ok {
 			if !replace {
+				if restore {
+					return "ERR Library " + lib.name + " already exists"
+				}
 				return "ERR Library '" + lib.name + "' already exists"
 			}
 			bytes -= len(old.code)
@@ -124,7 +128,7 @@ func (fl *functionLibs) add(libs []*library, replace bool) string {
 // replaceAll replaces every library by libs (FUNCTION RESTORE FLUSH).
 func (fl *functionLibs) replaceAll(libs []*library) string {
 	next := &functionLibs{}
-	if msg := next.add(libs, false); msg != "" {
+	if msg := next.add(libs, false, true); msg != "" {
 		return msg
 	}
 	fl.mu.Lock()
@@ -192,21 +196,24 @@ func compileLibrary(ctx context.Context, code string) (*library, string) {
 	if !strings.HasPrefix(first, "#!") {
 		return nil, "ERR Missing library metadata"
 	}
-	parts := strings.Fields(first[2:])
-	if len(parts) == 0 || !strings.EqualFold(parts[0], "lua") {
-		engine := ""
-		if len(parts) > 0 {
-			engine = parts[0]
-		}
-		return nil, "ERR Engine '" + engine + "' not found"
+	parts := strings.Split(first[2:], " ") // as Redis splits it: "#! name=x" has engine ""
+	if !strings.EqualFold(parts[0], "lua") {
+		return nil, "ERR Engine '" + parts[0] + "' not found"
 	}
 	lib := &library{code: code}
+	named := false
 	for _, p := range parts[1:] {
+		if p == "" {
+			continue
+		}
 		v, ok := strings.CutPrefix(p, "name=")
 		if !ok {
 			return nil, "ERR Invalid metadata value given: " + p
 		}
-		lib.name = v
+		if named {
+			return nil, "ERR Invalid metadata value, name argument was given multiple times"
+		}
+		lib.name, named = v, true
 	}
 	if lib.name == "" {
 		return nil, "ERR Library name was not given"
@@ -400,7 +407,7 @@ func cmdFunctionLoad(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	lib, msg := compileLibrary(ctx, string(argv[i]))
 	if msg == "" {
-		msg = s.funcs.add([]*library{lib}, replace)
+		msg = s.funcs.add([]*library{lib}, replace, false)
 	}
 	if msg != "" {
 		c.out = appendError(c.out, msg)
