@@ -2,9 +2,11 @@ package resp
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // encodingParams are Redis's encoding thresholds (hash-max-listpack-entries, ...). geocache has
@@ -123,9 +125,25 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	set := map[string]int64{}
 	seen := map[string]bool{}
+	busy := int64(-1) // busy-reply-threshold in ms, if set
 	for i := 2; i < len(argv); i += 2 {
 		given := string(argv[i])
 		name := strings.ToLower(given)
+		if name == "lua-time-limit" {
+			name = "busy-reply-threshold"
+		}
+		if name == "busy-reply-threshold" || name == "maxmemory" {
+			if seen[name] {
+				c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - duplicate parameter")
+				return
+			}
+			seen[name] = true
+			if msg := checkServerParam(s, c, name, argv[i+1], &busy); msg != "" {
+				c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - "+msg)
+				return
+			}
+			continue
+		}
 		p, ok := findEncodingParam(name)
 		if !ok {
 			c.out = appendError(c.out, "ERR Unknown option or number of arguments for CONFIG SET - '"+given+"'")
@@ -166,7 +184,38 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		s.encoding.vals[k] = v
 	}
 	s.encoding.mu.Unlock()
+	if busy >= 0 {
+		s.busyTime.Store(busy * int64(time.Millisecond))
+	}
 	c.out = append(c.out, "+OK\r\n"...)
+}
+
+// checkServerParam checks a CONFIG SET of a server parameter and returns the reason it fails,
+// or "". busy-reply-threshold (lua-time-limit), in milliseconds, is how long a script runs
+// before other clients get BUSY; it is stored in *busy to be applied with the other pairs.
+// maxmemory is the node's memory bound, fixed at start (--max-memory): setting the value it
+// has is accepted, any other is refused rather than ignored.
+func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64) string {
+	switch name {
+	case "busy-reply-threshold":
+		v, ok := parseRedisInt(string(arg))
+		if !ok {
+			return "argument couldn't be parsed into an integer"
+		}
+		if v < 0 {
+			return "argument must be between 0 and 9223372036854775807 inclusive"
+		}
+		*busy = min(v, math.MaxInt64/int64(time.Millisecond)) // the longest time.Duration
+	case "maxmemory":
+		v, ok := parseMemory(string(arg))
+		if !ok {
+			return "argument must be a memory value"
+		}
+		if v != c.be().Stats().MaxMemory {
+			return "geocache's maxmemory is set at start (--max-memory) and cannot change at run time"
+		}
+	}
+	return ""
 }
 
 // cmdMemoryUsage serves MEMORY USAGE key [SAMPLES count]: the bytes the store charges the key

@@ -220,20 +220,6 @@ func cmdFlush(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	c.out = append(c.out, "+OK\r\n"...)
 }
 
-// cmdFunctionFlush serves FUNCTION FLUSH [ASYNC|SYNC]. geocache has no function library
-// (FUNCTION LOAD is not implemented), so there is nothing to remove; Redis's test suite and
-// tools send it to reset a server.
-func cmdFunctionFlush(_ context.Context, _ *Server, c *client, argv [][]byte) {
-	switch {
-	case len(argv) > 3:
-		c.out = appendError(c.out, "ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.")
-	case len(argv) == 3 && !equalFold(argv[2], "async") && !equalFold(argv[2], "sync"):
-		c.out = appendError(c.out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-	default:
-		c.out = append(c.out, "+OK\r\n"...)
-	}
-}
-
 // cmdScan serves SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. Every key is a string,
 // so TYPE string filters nothing and any other type filters everything.
 func cmdScan(ctx context.Context, s *Server, c *client, argv [][]byte) {

@@ -340,6 +340,8 @@ func cmdConfigGet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		{"databases", "1"},
 		{"save", ""},
 		{"appendonly", "no"},
+		{"busy-reply-threshold", strconv.FormatInt(s.busyTime.Load()/int64(time.Millisecond), 10)},
+		{"lua-time-limit", strconv.FormatInt(s.busyTime.Load()/int64(time.Millisecond), 10)},
 	}
 	params = append(params, s.encoding.list()...)
 	var out []int

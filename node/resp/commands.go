@@ -17,6 +17,7 @@ const (
 	flagNoScript              // not allowed from a script (redis.call)
 	flagAllowBusy             // runs while a script is busy (Redis's allow_busy)
 	flagNoGate                // does not take the script gate: scripts (serialised by their own lock), WAIT (blocks)
+	flagNoMulti               // refused inside MULTI (Redis's no_multi: SAVE)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -160,7 +161,7 @@ func commandTable() map[string]*command {
 	add("info", -1, 0, cmdInfo)
 	add("wait", 3, flagNoGate, cmdWait)
 	add("time", 1, 0, cmdTime)
-	add("save", 1, 0, cmdSave)
+	add("save", 1, flagNoMulti, cmdSave)
 	add("bgsave", -1, 0, cmdBGSave)
 	add("lastsave", 1, 0, cmdLastSave)
 	container("command", -1, 0, cmdCommand,
@@ -173,8 +174,17 @@ func commandTable() map[string]*command {
 		sub("get", -3, 0, cmdConfigGet),
 		sub("set", -4, 0, cmdConfigSet),
 	)
-	container("function", -2, 0, nil,
-		sub("flush", -2, flagWrite, cmdFunctionFlush),
+	add("fcall", -3, flagNoScript|flagNoGate, cmdFCall)
+	add("fcall_ro", -3, flagNoScript|flagNoGate, cmdFCall)
+	container("function", -2, flagNoScript, nil,
+		sub("load", -3, flagWrite|flagNoScript, cmdFunctionLoad),
+		sub("delete", 3, flagWrite|flagNoScript, cmdFunctionDelete),
+		sub("flush", -2, flagWrite|flagNoScript, cmdFunctionFlush),
+		sub("kill", 2, flagNoScript|flagAllowBusy, cmdScriptKill),
+		sub("list", -2, flagNoScript, cmdFunctionList),
+		sub("stats", 2, flagNoScript|flagAllowBusy, cmdFunctionStats),
+		sub("dump", 2, flagNoScript, cmdFunctionDump),
+		sub("restore", -3, flagWrite|flagNoScript, cmdFunctionRestore),
 	)
 
 	// Key specs, for EXEC's locks.
@@ -203,7 +213,7 @@ func commandTable() map[string]*command {
 		}
 	}
 	// Scripts may name any key: inside EXEC they need the whole store too.
-	for _, name := range []string{"dbsize", "scan", "keys", "info", "eval", "evalsha", "eval_ro", "evalsha_ro"} {
+	for _, name := range []string{"dbsize", "scan", "keys", "info", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"} {
 		t[name].flags |= flagKeyspace
 	}
 	t["quit"].flags |= flagNoQueue
@@ -211,13 +221,19 @@ func commandTable() map[string]*command {
 	// As Redis's command flags; WATCH, though allow_busy in Redis, waits for a script here
 	// (it reads the store, which the script holds).
 	for _, name := range []string{"multi", "exec", "discard", "watch", "unwatch", "hello", "auth",
-		"quit", "reset", "wait", "client", "eval", "evalsha", "eval_ro", "evalsha_ro", "script"} {
+		"quit", "reset", "wait", "client", "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
+		"fcall", "fcall_ro", "function"} {
 		t[name].flags |= flagNoScript
 		for _, sub := range t[name].subs {
 			sub.flags |= flagNoScript
 		}
 	}
 	t["config"].subs["get"].flags |= flagNoScript
+	for _, name := range []string{"bzpopmin", "bzpopmax", "bzmpop"} { // blocking: never in a script
+		if t[name] != nil {
+			t[name].flags |= flagNoScript
+		}
+	}
 	for _, name := range []string{"multi", "discard", "unwatch", "hello", "auth", "quit", "reset"} {
 		t[name].flags |= flagAllowBusy
 	}
@@ -271,11 +287,15 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	if s.refuseWhileLoading(c, cmd) {
 		return
 	}
+	if c.multi != nil && cmd.flags&flagNoMulti != 0 {
+		c.reject(cmd, "ERR Command not allowed inside a transaction")
+		return
+	}
 	if cmd.flags&flagAllowBusy == 0 {
 		// A script holds the store: commands wait for it (or answer BUSY), off the event loop.
 		if cmd.flags&flagNoGate != 0 {
 			if run := s.script.Load(); run != nil && run.isBusy() {
-				c.reject(cmd, errBusy)
+				c.reject(cmd, run.busyError())
 				return
 			}
 		} else if !c.gated {

@@ -5,18 +5,22 @@ import (
 	"strings"
 )
 
-// deriveKeySpecs fills in, for every command without a key spec of its own, the legacy key
+// deriveKeySpecs marks the commands Redis flags noscript, and fills in, for every command without a key spec of its own, the legacy key
 // spec (first key, last key, step) Redis reports in COMMAND INFO (commandData, captured from
 // redis-server), so EXEC locks the keys of any queued command. A command whose keys Redis
 // finds only by parsing its arguments (movablekeys: ZUNIONSTORE, SINTERCARD, ...) locks the
 // whole keyspace.
 func deriveKeySpecs(t map[string]*command) {
 	set := func(c *command) {
-		if c.firstKey != 0 || c.flags&flagKeyspace != 0 {
-			return
-		}
 		m, ok := commandData[c.name]
 		if !ok {
+			return
+		}
+		if strings.Contains(m.info2, "\r\n+noscript\r\n") {
+			// Redis refuses it in scripts (blocking pops, MULTI, ...): so does geocache.
+			c.flags |= flagNoScript
+		}
+		if c.firstKey != 0 || c.flags&flagKeyspace != 0 {
 			return
 		}
 		first, last, step, movable, ok := legacyKeySpec(m.info2)

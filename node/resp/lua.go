@@ -28,34 +28,69 @@ type luaCall struct {
 	run *scriptRun // nil inside EXEC (not killable)
 	sc  *client    // the client the script's commands run as: RESP2, the transaction's backend
 	ro  bool
+	// chunk is where the code came from in Lua's messages: user_script or user_function.
+	chunk string
+	sb    sandbox
+	env   *lua.LTable // the script's read-only globals
+}
+
+// luaScript is what one run executes: an EVAL script, or a function of a library.
+type luaScript struct {
+	name       string             // the SHA1 of an EVAL script, the function's name
+	proto      *lua.FunctionProto // the script, or the library's code
+	fn         *luaFunction       // the function to call; nil for EVAL
+	keys, args [][]byte
+	ro         bool     // *_RO command or a no-writes function: writes are refused
+	argv       [][]byte // the command, for FUNCTION STATS
 }
 
 // raisedKey marks an error table raised by redis.call with the script line it came from.
 const raisedLine = "\x00line"
 
+// luaConstants are the constants of the redis table.
+var luaConstants = map[string]lua.LValue{"LOG_DEBUG": lua.LNumber(0), "LOG_VERBOSE": lua.LNumber(1),
+	"LOG_NOTICE": lua.LNumber(2), "LOG_WARNING": lua.LNumber(3), "REPL_NONE": lua.LNumber(0),
+	"REPL_SLAVE": lua.LNumber(1), "REPL_REPLICA": lua.LNumber(1), "REPL_AOF": lua.LNumber(2),
+	"REPL_ALL": lua.LNumber(3), "REDIS_VERSION": lua.LString(redisVersion),
+	"REDIS_VERSION_NUM": lua.LNumber(0x07000f)}
+
 // runLua runs a compiled script against tx and appends its reply to c.out.
-func (s *Server) runLua(ctx context.Context, c *client, tx *node.Tx, run *scriptRun, sha string,
-	proto *lua.FunctionProto, keys, args [][]byte, ro bool) []byte {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: luaCallStack,
-		RegistrySize: 1024, RegistryMaxSize: luaRegistryMax, RegistryGrowStep: 256})
+func (s *Server) runLua(ctx context.Context, c *client, tx *node.Tx, run *scriptRun, sc *luaScript) []byte {
+	L := newLuaState(ctx)
 	defer L.Close()
-	L.SetContext(ctx)
-	lc := &luaCall{s: s, run: run, ro: ro,
+	lc := &luaCall{s: s, run: run, ro: sc.ro, chunk: "user_script",
 		sc: &client{s: s, fd: -1, proto: 2, authed: true, user: c.user, tx: tx, ctx: ctx}}
-	lc.setup(L, keys, args)
-	L.Push(L.NewFunctionFromProto(proto))
-	err := L.PCall(0, 1, nil)
+	if sc.fn != nil {
+		lc.chunk = chunkFunction
+	}
+	lc.setup(L, sc)
+	var err error
+	if sc.fn == nil {
+		fn := L.NewFunctionFromProto(sc.proto)
+		fn.Env = lc.env
+		L.Push(fn)
+		err = L.PCall(0, 1, nil)
+	} else {
+		callbacks, msg := loadLibrary(L, &lc.sb, sc.fn.lib, L.G.Global)
+		if msg != "" { // the library loaded once: only a cancelled run gets here
+			return appendError(c.out, msg)
+		}
+		L.Push(callbacks[strings.ToLower(sc.fn.name)])
+		L.Push(stringsTable(L, sc.keys))
+		L.Push(stringsTable(L, sc.args))
+		err = L.PCall(2, 1, nil)
+	}
 	if err != nil {
-		return appendError(c.out, lc.errorReply(ctx, err, sha))
+		return appendError(c.out, lc.errorReply(ctx, err, sc.name))
 	}
 	out := appendLua(c.out, L.Get(-1), c.proto, 0)
 	L.Pop(1)
 	return out
 }
 
-// setup opens the libraries a Redis script has and no others, defines redis, KEYS and ARGV, and
-// makes the globals read-only, as Redis 7.0 does.
-func (lc *luaCall) setup(L *lua.LState, keys, args [][]byte) {
+// setup opens the libraries a Redis script has and no others, defines redis (and KEYS and ARGV
+// for EVAL), and makes the globals read-only, as Redis 7.0 does.
+func (lc *luaCall) setup(L *lua.LState, sc *luaScript) {
 	for _, lib := range []struct {
 		name string
 		fn   lua.LGFunction
@@ -77,35 +112,23 @@ func (lc *luaCall) setup(L *lua.LState, keys, args [][]byte) {
 		"error_reply":        luaErrorReply,
 		"status_reply":       luaStatusReply,
 		"sha1hex":            luaSHA1Hex,
+		"setresp":            lc.setResp,
 		"log":                lc.log,
 		"replicate_commands": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
 		"set_repl":           func(*lua.LState) int { return 0 },
 	})
-	for name, v := range map[string]int{"LOG_DEBUG": 0, "LOG_VERBOSE": 1, "LOG_NOTICE": 2,
-		"LOG_WARNING": 3, "REPL_NONE": 0, "REPL_SLAVE": 1, "REPL_REPLICA": 1, "REPL_AOF": 2, "REPL_ALL": 3} {
-		r.RawSetString(name, lua.LNumber(v))
+	for name, v := range luaConstants {
+		r.RawSetString(name, v)
 	}
-	r.RawSetString("REDIS_VERSION", lua.LString(redisVersion))
-	r.RawSetString("REDIS_VERSION_NUM", lua.LNumber(0x07000f))
-	L.SetGlobal("redis", r)
-	L.SetGlobal("KEYS", stringsTable(L, keys))
-	L.SetGlobal("ARGV", stringsTable(L, args))
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		switch name := L.CheckAny(2).String(); name {
-		case "load", "loadstring", "gcinfo": // removed, but read as nil in Redis 7.0
-			L.Push(lua.LNil)
-			return 1
-		default:
-			L.RaiseError("Script attempted to access nonexistent global variable '%s'", name)
-			return 0
-		}
-	}))
-	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("Attempt to modify a readonly table")
-		return 0
-	}))
-	L.SetMetatable(L.Get(lua.GlobalsIndex), mt)
+	G := L.G.Global
+	lc.sb.harden(L)
+	G.RawSetString("redis", lc.sb.proxy(L, r, nil, false))
+	if sc.fn == nil {
+		G.RawSetString("KEYS", stringsTable(L, sc.keys))
+		G.RawSetString("ARGV", stringsTable(L, sc.args))
+	}
+	lc.env = lc.sb.proxy(L, G, nil, true)
+	G.RawSetString("_G", lc.env)
 }
 
 func stringsTable(L *lua.LState, vs [][]byte) *lua.LTable {
@@ -125,7 +148,7 @@ func (lc *luaCall) call(L *lua.LState, raise bool) int {
 			L.Push(t)
 			return 1
 		}
-		t.RawSetString(raisedLine, lua.LString(luaLine(L.Where(1))))
+		t.RawSetString(raisedLine, lua.LString(luaLine(L.Where(1), lc.chunk)))
 		L.Error(t, 1)
 		return 0
 	}
@@ -212,6 +235,41 @@ func parseReply(L *lua.LState, b []byte) (lua.LValue, []byte, bool) {
 			return nil, nil, false
 		}
 		return lua.LString(rest[:n]), rest[n+2:], true
+	case '_': // RESP3, after redis.setresp(3)
+		return lua.LNil, rest, true
+	case '#':
+		return lua.LBool(line == "t"), rest, true
+	case ',':
+		f, err := strconv.ParseFloat(line, 64)
+		t := L.NewTable()
+		t.RawSetString("double", lua.LNumber(f))
+		return t, rest, err == nil
+	case '%', '~':
+		n, err := strconv.Atoi(line)
+		if err != nil {
+			return nil, nil, false
+		}
+		inner := L.CreateTable(0, n)
+		for range n {
+			var k, v lua.LValue = nil, lua.LTrue
+			var ok bool
+			if k, rest, ok = parseReply(L, rest); !ok {
+				return nil, nil, false
+			}
+			if b[0] == '%' {
+				if v, rest, ok = parseReply(L, rest); !ok {
+					return nil, nil, false
+				}
+			}
+			inner.RawSet(k, v)
+		}
+		t := L.NewTable()
+		key := "map"
+		if b[0] == '~' {
+			key = "set"
+		}
+		t.RawSetString(key, inner)
+		return t, rest, true
 	case '*':
 		n, err := strconv.Atoi(line)
 		if err != nil {
@@ -265,6 +323,30 @@ func appendLua(b []byte, v lua.LValue, proto, depth int) []byte {
 		if depth >= maxLuaDepth {
 			return appendError(b, "ERR reached lua stack limit")
 		}
+		if d, ok := v.RawGetString("double").(lua.LNumber); ok {
+			if proto == 3 {
+				return append(append(b, ','), formatFloat(float64(d))+"\r\n"...)
+			}
+			return appendBulkString(b, formatFloat(float64(d)))
+		}
+		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
+			var kv []lua.LValue
+			m.ForEach(func(k, val lua.LValue) { kv = append(kv, k, val) })
+			b = appendMapLen(b, len(kv)/2, proto)
+			for _, x := range kv {
+				b = appendLua(b, x, proto, depth+1)
+			}
+			return b
+		}
+		if set, ok := v.RawGetString("set").(*lua.LTable); ok {
+			var ms []lua.LValue
+			set.ForEach(func(k, _ lua.LValue) { ms = append(ms, k) })
+			b = appendSetLen(b, len(ms), proto)
+			for _, x := range ms {
+				b = appendLua(b, x, proto, depth+1)
+			}
+			return b
+		}
 		n := 0
 		for v.RawGetInt(n+1) != lua.LNil {
 			n++
@@ -278,11 +360,12 @@ func appendLua(b []byte, v lua.LValue, proto, depth int) []byte {
 	return appendNull(b, proto)
 }
 
-// errorReply formats a script's failure as Redis 7.0 does: "<error> script: <sha>, on
-// @user_script:<line>.", the error being a redis.call error reply or "ERR " and Lua's message.
-func (lc *luaCall) errorReply(ctx context.Context, err error, sha string) string {
+// errorReply formats a script's failure as Redis 7.0 does: "<error> script: <name>, on
+// @<chunk>:<line>.", the error being a redis.call error reply or "ERR " and Lua's message.
+func (lc *luaCall) errorReply(ctx context.Context, err error, name string) string {
+	at := " script: " + name + ", on @" + lc.chunk + ":"
 	if lc.run != nil && lc.run.killed.Load() {
-		return "ERR Script killed by user with SCRIPT KILL... script: " + sha + ", on @user_script:1."
+		return "ERR Script killed by user with SCRIPT KILL..." + at + "1."
 	}
 	var ae *lua.ApiError
 	if !errors.As(err, &ae) {
@@ -297,15 +380,24 @@ func (lc *luaCall) errorReply(ctx context.Context, err error, sha string) string
 		if t.RawGetString(raisedLine) == lua.LNil {
 			line = "1"
 		}
-		return msg + " script: " + sha + ", on @user_script:" + line + "."
+		return msg + at + line + "."
 	}
-	msg := ae.Object.String()
-	return "ERR " + msg + " script: " + sha + ", on @user_script:" + luaLine(msg) + "."
+	msg := luaErrorText(err)
+	return "ERR " + msg + at + luaLine(msg, lc.chunk) + "."
 }
 
-// luaLine extracts the line from a "user_script:<line>:" position; "1" when there is none.
-func luaLine(where string) string {
-	rest, ok := strings.CutPrefix(where, "user_script:")
+// luaErrorText is the message of a Lua error: the error value, without gopher-lua's traceback.
+func luaErrorText(err error) string {
+	var ae *lua.ApiError
+	if errors.As(err, &ae) && ae.Object != nil {
+		return ae.Object.String()
+	}
+	return err.Error()
+}
+
+// luaLine extracts the line from a "<chunk>:<line>:" position; "1" when there is none.
+func luaLine(where, chunk string) string {
+	rest, ok := strings.CutPrefix(where, chunk+":")
 	if !ok {
 		return "1"
 	}
@@ -315,6 +407,19 @@ func luaLine(where string) string {
 		}
 	}
 	return "1"
+}
+
+// setResp is redis.setresp(2|3): the protocol redis.call's replies are converted from.
+func (lc *luaCall) setResp(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(lua.LString("redis.setresp() requires one argument."), 0)
+	}
+	n := L.CheckInt(1)
+	if n != 2 && n != 3 {
+		L.Error(lua.LString("RESP version must be 2 or 3."), 0)
+	}
+	lc.sc.proto = n
+	return 0
 }
 
 func luaErrorReply(L *lua.LState) int {
@@ -332,6 +437,9 @@ func luaStatusReply(L *lua.LState) int {
 }
 
 func luaSHA1Hex(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(lua.LString("wrong number of arguments"), 0)
+	}
 	sum := sha1.Sum([]byte(L.CheckString(1)))
 	L.Push(lua.LString(hex.EncodeToString(sum[:])))
 	return 1

@@ -93,6 +93,16 @@ func appendMapLen(b []byte, n int, proto int) []byte {
 	return appendArrayLen(b, 2*n)
 }
 
+// appendSetLen appends a set header of n members: "~n" in RESP3, "*n" in RESP2.
+func appendSetLen(b []byte, n int, proto int) []byte {
+	if proto == 3 {
+		b = append(b, '~')
+		b = strconv.AppendInt(b, int64(n), 10)
+		return append(b, '\r', '\n')
+	}
+	return appendArrayLen(b, n)
+}
+
 // appendVerbatim appends a verbatim text reply ("=" with a "txt:" prefix in RESP3, a bulk string
 // in RESP2), the form Redis uses for INFO.
 func appendVerbatim(b []byte, s string, proto int) []byte {

@@ -25,10 +25,11 @@ import (
 // system, network, os or io library, no loading of code.
 
 const (
-	errBusy       = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-	errNoScript   = "NOSCRIPT No matching script. Please use EVAL."
-	errNotBusy    = "NOTBUSY No scripts in execution right now."
-	errUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+	errBusy         = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+	errBusyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+	errNoScript     = "NOSCRIPT No matching script. Please use EVAL."
+	errNotBusy      = "NOTBUSY No scripts in execution right now."
+	errUnkillable   = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	// maxScriptBytes bounds the script cache; SCRIPT FLUSH empties it.
 	maxScriptBytes = 64 << 20
 )
@@ -36,25 +37,61 @@ const (
 // scriptCache holds the scripts EVAL and SCRIPT LOAD saw, compiled, by SHA1.
 type scriptCache struct {
 	mu    sync.Mutex
-	m     map[string]*lua.FunctionProto
+	m     map[string]*cachedScript
 	bytes int
 }
 
+// cachedScript is a compiled script and what its shebang ("#!lua flags=...") said.
+type cachedScript struct {
+	proto    *lua.FunctionProto
+	noWrites bool
+}
+
 // get returns the compiled script for sha, or nil.
-func (sc *scriptCache) get(sha string) *lua.FunctionProto {
+func (sc *scriptCache) get(sha string) *cachedScript {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.m[sha]
 }
 
 // load compiles body and caches it; it returns the SHA1 or a compile error reply.
-func (sc *scriptCache) load(body []byte) (string, *lua.FunctionProto, string) {
+func (sc *scriptCache) load(body []byte) (string, *cachedScript, string) {
 	sum := sha1.Sum(body)
 	sha := hex.EncodeToString(sum[:])
 	if p := sc.get(sha); p != nil {
 		return sha, p, ""
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(body)), "user_script")
+	cs := &cachedScript{}
+	code := string(body)
+	if strings.HasPrefix(code, "#!") {
+		first, _, _ := strings.Cut(code, "\n")
+		parts := strings.Fields(first)
+		if parts[0] != "#!lua" {
+			return "", nil, "ERR Unexpected engine in script shebang: " + parts[0]
+		}
+		for _, p := range parts[1:] {
+			flags, ok := strings.CutPrefix(p, "flags=")
+			if !ok {
+				return "", nil, "ERR Unknown lua shebang option: " + p
+			}
+			for _, f := range strings.Split(flags, ",") {
+				if f == "" {
+					continue
+				}
+				known := false
+				for _, k := range functionFlags {
+					known = known || f == k
+				}
+				if !known {
+					return "", nil, "ERR Unexpected flag in script shebang: " + f
+				}
+				cs.noWrites = cs.noWrites || f == "no-writes"
+			}
+		}
+		// The shebang stays a blank line, so that positions count lines as Redis does.
+		code = strings.Repeat(" ", len(first)) + code[len(first):]
+	}
+	chunk, err := parse.Parse(strings.NewReader(code), "user_script")
 	var proto *lua.FunctionProto
 	if err == nil {
 		proto, err = lua.Compile(chunk, "user_script")
@@ -67,14 +104,15 @@ func (sc *scriptCache) load(body []byte) (string, *lua.FunctionProto, string) {
 	if sc.bytes+len(body) > maxScriptBytes {
 		return "", nil, "ERR script cache is full (64 MiB); SCRIPT FLUSH empties it"
 	}
+	cs.proto = proto
 	if sc.m == nil {
-		sc.m = make(map[string]*lua.FunctionProto)
+		sc.m = make(map[string]*cachedScript)
 	}
 	if _, ok := sc.m[sha]; !ok {
-		sc.m[sha] = proto
+		sc.m[sha] = cs
 		sc.bytes += len(body)
 	}
-	return sha, proto, ""
+	return sha, cs, ""
 }
 
 func (sc *scriptCache) flush() {
@@ -99,6 +137,18 @@ type scriptRun struct {
 	cancel context.CancelFunc
 	busy   chan struct{} // closed once the script has run for Config.ScriptBusyTime
 	done   chan struct{} // closed when it ends
+	// function is the name of the function running (FCALL), "" for EVAL; argv its command.
+	function string
+	argv     [][]byte
+	start    time.Time
+}
+
+// busyError is the BUSY reply while run is busy: it names the command that can stop it.
+func (r *scriptRun) busyError() string {
+	if r.function != "" {
+		return errBusyFunction
+	}
+	return errBusy
 }
 
 func (r *scriptRun) isBusy() bool {
@@ -115,7 +165,7 @@ func (r *scriptRun) isBusy() bool {
 // -BUSY.
 func (s *Server) gateScript(ctx context.Context, c *client, cmd *command, argv [][]byte) {
 	if run := s.script.Load(); run != nil && run.isBusy() {
-		c.reject(cmd, errBusy)
+		c.reject(cmd, run.busyError())
 		return
 	}
 	if c.loop != nil && !c.offLoop {
@@ -168,12 +218,13 @@ func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if !ok {
 		return
 	}
-	sha, proto, errMsg := s.scripts.load(argv[1])
+	sha, cs, errMsg := s.scripts.load(argv[1])
 	if errMsg != "" {
 		c.out = appendError(c.out, errMsg)
 		return
 	}
-	s.startScript(ctx, c, sha, proto, keys, args, strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"))
+	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
 }
 
 func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
@@ -182,26 +233,27 @@ func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	sha := strings.ToLower(string(argv[1]))
-	proto := s.scripts.get(sha)
-	if proto == nil {
+	cs := s.scripts.get(sha)
+	if cs == nil {
 		c.out = appendError(c.out, errNoScript)
 		return
 	}
-	s.startScript(ctx, c, sha, proto, keys, args, strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"))
+	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
 }
 
 // startScript runs a script: at once inside EXEC (the transaction holds the whole store), else
 // off the event loop.
-func (s *Server) startScript(ctx context.Context, c *client, sha string, proto *lua.FunctionProto, keys, args [][]byte, ro bool) {
+func (s *Server) startScript(ctx context.Context, c *client, sc *luaScript) {
 	if s.tr == nil {
 		c.out = appendError(c.out, errNoTx)
 		return
 	}
 	if tx, ok := c.tx.(*node.Tx); ok {
-		c.out = s.runLua(ctx, c, tx, nil, sha, proto, keys, args, ro)
+		c.out = s.runLua(ctx, c, tx, nil, sc)
 		return
 	}
-	run := func(ctx context.Context) { s.runScript(ctx, c, sha, proto, keys, args, ro) }
+	run := func(ctx context.Context) { s.runScript(ctx, c, sc) }
 	if c.loop != nil && !c.offLoop {
 		c.wait = &waitRequest{run: run}
 		return
@@ -212,17 +264,25 @@ func (s *Server) startScript(ctx context.Context, c *client, sha string, proto *
 
 // runScript runs one script under every store lock, registered for the busy gate and SCRIPT
 // KILL.
-func (s *Server) runScript(ctx context.Context, c *client, sha string, proto *lua.FunctionProto, keys, args [][]byte, ro bool) {
+func (s *Server) runScript(ctx context.Context, c *client, sc *luaScript) {
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	run := &scriptRun{cancel: cancel, busy: make(chan struct{}), done: make(chan struct{})}
+	run := &scriptRun{cancel: cancel, busy: make(chan struct{}), done: make(chan struct{}),
+		start: time.Now()}
+	if sc.fn != nil {
+		run.function = sc.fn.name
+		run.argv = make([][]byte, len(sc.argv))
+		for i, a := range sc.argv {
+			run.argv[i] = append([]byte(nil), a...)
+		}
+	}
 	// Registered before taking the gate, so that a command that fails to take it finds the
 	// script to wait for.
 	s.script.Store(run)
 	s.gate.Lock()
-	timer := time.AfterFunc(s.cfg.ScriptBusyTime, func() { close(run.busy) })
+	timer := time.AfterFunc(time.Duration(s.busyTime.Load()), func() { close(run.busy) })
 	defer func() {
 		timer.Stop()
 		s.gate.Unlock()
@@ -230,7 +290,7 @@ func (s *Server) runScript(ctx context.Context, c *client, sha string, proto *lu
 		close(run.done)
 	}()
 	err := s.tr.AtomicAll(ctx, func(tx *node.Tx) error {
-		c.out = s.runLua(ctx, c, tx, run, sha, proto, keys, args, ro)
+		c.out = s.runLua(ctx, c, tx, run, sc)
 		return nil
 	})
 	if err != nil {
@@ -267,13 +327,17 @@ func cmdScriptFlush(_ context.Context, s *Server, c *client, argv [][]byte) {
 	c.out = append(c.out, "+OK\r\n"...)
 }
 
-func cmdScriptKill(_ context.Context, s *Server, c *client, _ [][]byte) {
+// cmdScriptKill serves SCRIPT KILL and FUNCTION KILL: each stops its own kind of script only.
+func cmdScriptKill(_ context.Context, s *Server, c *client, argv [][]byte) {
 	run := s.script.Load()
+	function := equalFold(argv[0], "function")
 	switch {
 	case run == nil:
 		c.out = appendError(c.out, errNotBusy)
 	case run.wrote.Load():
 		c.out = appendError(c.out, errUnkillable)
+	case function != (run.function != ""):
+		c.out = appendError(c.out, run.busyError())
 	default:
 		run.killed.Store(true)
 		run.cancel()

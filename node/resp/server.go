@@ -20,6 +20,10 @@ type Server struct {
 	cluster Cluster       // nil if the backend has no cluster view
 	tr      Transactor    // nil if the backend cannot run transactions
 	scripts scriptCache
+	funcs   functionLibs // FUNCTION LOAD's libraries (function.go)
+	// busyTime is how long a script runs before others get BUSY, in nanoseconds:
+	// Config.ScriptBusyTime, changed by CONFIG SET busy-reply-threshold (lua-time-limit).
+	busyTime atomic.Int64
 	// scriptMu lets one script run at a time; script is the one running, for the busy gate
 	// and SCRIPT KILL.
 	scriptMu sync.Mutex
@@ -79,6 +83,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 		clients:   make(map[*client]struct{}),
 		stopSweep: make(chan struct{}),
 	}
+	s.busyTime.Store(int64(c.ScriptBusyTime))
 	s.repl, _ = b.(Replicator)
 	s.rt, _ = b.(ReadThrougher)
 	s.cluster, _ = b.(Cluster)

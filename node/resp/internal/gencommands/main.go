@@ -49,7 +49,8 @@ var commands = []string{
 	"zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zrangestore", "zcount", "zlexcount",
 	"zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zrandmember",
 	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
-	"function", "function|flush",
+	"function", "function|flush", "function|load", "function|delete", "function|kill",
+	"function|list", "function|stats", "function|dump", "function|restore", "fcall", "fcall_ro",
 }
 
 func main() {
