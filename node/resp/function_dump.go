@@ -43,7 +43,7 @@ func cmdFunctionRestore(ctx context.Context, s *Server, c *client, argv [][]byte
 	policy := "append"
 	switch {
 	case len(argv) > 4:
-		c.out = appendError(c.out, "ERR unknown subcommand or wrong number of arguments for '" + string(argv[1]) + "'. Try FUNCTION HELP.")
+		c.out = appendError(c.out, "ERR unknown subcommand or wrong number of arguments for '"+string(argv[1])+"'. Try FUNCTION HELP.")
 		return
 	case len(argv) == 4:
 		switch {
