@@ -465,3 +465,28 @@ func TestReleaseWaits(t *testing.T) {
 		t.Fatalf("write after ReleaseWaits: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, newNode(t, nil), httpapi.Config{})
+	for _, c := range []struct {
+		method, path string
+		code         int
+		allow, msg   string
+	}{
+		{"GET", "/nosuch", 404, "", "no such endpoint: /nosuch"},
+		{"GET", "/v1/nosuch/x", 404, "", "no such endpoint"},
+		{"POST", "/v1/keys/k", 405, "DELETE, GET, HEAD, PUT", "method POST not allowed"},
+		{"POST", "/v1/members", 405, "GET, HEAD", "method POST not allowed"},
+		{"PUT", "/healthz", 405, "GET, HEAD", "method PUT not allowed"},
+	} {
+		resp, body := do(t, c.method, srv.URL+c.path, "", nil)
+		if resp.StatusCode != c.code || resp.Header.Get("Content-Type") != "application/json" ||
+			!strings.Contains(body, `"error": "`+c.msg) {
+			t.Errorf("%s %s: %d %s %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if got := resp.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
+}
