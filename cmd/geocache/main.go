@@ -317,7 +317,7 @@ func (d *daemon) banner(w io.Writer) {
 	if d.cfg.DataDir != "" {
 		where = "data in " + d.cfg.DataDir
 	}
-	mode := "single node " + where
+	mode := "single node (" + where + ")"
 	if len(d.cfg.Join) > 0 {
 		mode = "joining the cluster (" + where + ")"
 	}
