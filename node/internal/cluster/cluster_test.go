@@ -329,7 +329,7 @@ func TestNoRelay(t *testing.T) {
 	if err := a.Publish(context.Background(), []byte("cut")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "C gets it", func() bool { return ic.has(a.ID(), "cut") })
+	waitFor(t, 20*time.Second, "C gets it", func() bool { return ic.has(a.ID(), "cut") })
 	never(t, 300*time.Millisecond, "C relayed to B", func() bool { return ib.has(a.ID(), "cut") })
 }
 
