@@ -260,9 +260,8 @@ func TestBlockPartitionsAndUnblockHeals(t *testing.T) {
 	}
 	// B keeps redialling A (and A refuses); nothing gets through.
 	never(t, 300*time.Millisecond, "message crossed the partition", func() bool { return ib.has(a.ID(), "during") })
-	if a.Stats().Blocked == 0 {
-		t.Error("blocked redials not counted")
-	}
+	// B's redial may come after that window on a loaded machine: wait for it to be counted.
+	waitFor(t, 5*time.Second, "a blocked redial counted", func() bool { return a.Stats().Blocked > 0 })
 
 	a.Gater().Unblock(b.ID())
 	waitFor(t, 10*time.Second, "reconnected and gossip ready", func() bool {
@@ -293,9 +292,8 @@ func TestPartitionedMemberGetsMessagesThroughRelay(t *testing.T) {
 	ib := collect(b)
 	a.Gater().Block(b.ID())
 	waitFor(t, 5*time.Second, "A-B link cut", func() bool { return !connectedTo(a, b) && !connectedTo(b, a) })
-	if !connectedTo(a, c) || !connectedTo(b, c) {
-		t.Fatal("C lost a link")
-	}
+	// C keeps (or, after a ping timeout on a loaded machine, regains) its links to both.
+	waitFor(t, 5*time.Second, "C linked to A and B", func() bool { return connectedTo(a, c) && connectedTo(b, c) })
 	if err := a.Publish(context.Background(), []byte("via C")); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +327,7 @@ func TestNoRelay(t *testing.T) {
 	if err := a.Publish(context.Background(), []byte("cut")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "C gets it", func() bool { return ic.has(a.ID(), "cut") })
+	waitFor(t, 5*time.Second, "C gets it", func() bool { return ic.has(a.ID(), "cut") })
 	never(t, 300*time.Millisecond, "C relayed to B", func() bool { return ib.has(a.ID(), "cut") })
 }
 
