@@ -303,6 +303,7 @@ type Stats struct {
 	TombstonesDropped uint64 // tombstones dropped because the bound was reached
 	Bytes             int64  // current charged bytes, as Bytes()
 	Floor             uint64 // current tombstone floor, as Floor()
+	Expiring          uint64 // current entries with an expiry (expired ones included until reclaimed)
 
 	TombstonesCollected uint64 // tombstones removed by CollectTombstones
 }
@@ -329,6 +330,7 @@ func (c *Cache[K, V]) stats(lock bool) Stats {
 		if lock {
 			s.mu.RUnlock()
 		}
+		st.Expiring += uint64(max(s.nttl.Load(), 0))
 		st.Hits += s.hits.Load()
 		st.Misses += s.misses.Load()
 	}

@@ -15,7 +15,11 @@ import (
 func TestP2PReadThrough(t *testing.T) {
 	t.Parallel()
 	a := newP2PNode(t, nil)
-	b := newP2PNode(t, func(c *Config) { c.Join = a.P2PAddrs(); c.MaxMemory = 256 << 10 })
+	// b's janitor must not collect the local tombstone of "far" once a acknowledged it: a
+	// register this node applied, evicted and no longer has a tombstone for is refused from a
+	// peer (storeFetched: never a stale read), and on a loaded machine the fill loop below
+	// outlasts a 50 ms janitor and the heartbeats that make the tombstone stable.
+	b := newP2PNode(t, func(c *Config) { c.Join = a.P2PAddrs(); c.MaxMemory = 256 << 10; c.JanitorInterval = time.Hour })
 	waitFor(t, func() bool { return reachablePeers(a) == 1 && reachablePeers(b) == 1 })
 	v := mustSetCtx(t, a, "far", "value")
 	waitFor(t, func() bool { _, ok, _ := b.Peek(context.Background(), "far"); return ok })

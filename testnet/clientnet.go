@@ -44,7 +44,7 @@ func NewClientNet(c *Cluster) (*ClientNet, error) {
 		for _, ep := range []struct {
 			kind string
 			port uint16
-		}{{"resp", respPort}, {"http", httpPort}} {
+		}{{"resp", n.ports.RESP}, {"http", n.ports.HTTP}} {
 			name := n.Name + "/" + ep.kind
 			front := netip.AddrPortFrom(n.FrontIP, ep.port).String()
 			if err := c.Emu.AddNode(name, front, netip.AddrPortFrom(n.IP, ep.port).String()); err != nil {

@@ -24,9 +24,9 @@ func TestClientNetRoutesThroughTheEmulator(t *testing.T) {
 	for i, r := range m.Regions {
 		n := &Node{Name: r.Name + "-1", Region: r.Name, Index: i,
 			IP:      netip.AddrFrom4([4]byte{127, sub, 2, byte(i + 1)}),
-			FrontIP: netip.AddrFrom4([4]byte{127, sub, 1, byte(i + 1)})}
+			FrontIP: netip.AddrFrom4([4]byte{127, sub, 1, byte(i + 1)}), ports: DefaultPorts()}
 		echoServer(t, n.RESP())
-		echoServer(t, netip.AddrPortFrom(n.IP, httpPort).String())
+		echoServer(t, netip.AddrPortFrom(n.IP, n.ports.HTTP).String())
 		c.Nodes = append(c.Nodes, n)
 	}
 	cn, err := NewClientNet(c)

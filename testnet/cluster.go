@@ -17,12 +17,30 @@ import (
 	"time"
 )
 
-// Fixed ports: every node has its own loopback address, so the ports never collide.
-const (
-	p2pPort  = 7000
-	respPort = 6379
-	httpPort = 8080
-)
+// Ports are the ports every node listens on. Every node has its own loopback address, so they
+// never collide with each other, but a server bound to all addresses (a local Redis on
+// 0.0.0.0:6379) holds its port on every loopback address too: then move them.
+type Ports struct {
+	P2P, RESP, HTTP uint16
+}
+
+// DefaultPorts are libp2p 7000, RESP 6379 and HTTP 8080.
+func DefaultPorts() Ports { return Ports{P2P: 7000, RESP: 6379, HTTP: 8080} }
+
+// withDefaults fills the zero ports from DefaultPorts.
+func (p Ports) withDefaults() Ports {
+	d := DefaultPorts()
+	if p.P2P == 0 {
+		p.P2P = d.P2P
+	}
+	if p.RESP == 0 {
+		p.RESP = d.RESP
+	}
+	if p.HTTP == 0 {
+		p.HTTP = d.HTTP
+	}
+	return p
+}
 
 // ClusterConfig configures a test network of real geocache processes. The zero value of every
 // field but Binary and Dir selects the default in its comment.
@@ -42,6 +60,8 @@ type ClusterConfig struct {
 	Subnet byte
 	// LogLevel is the nodes' log level. Default "warn".
 	LogLevel string
+	// Ports are the nodes' listen ports. Default DefaultPorts() for each zero field.
+	Ports Ports
 	// ClockOffsets shifts the wall clock of named nodes from their first start (--clock-offset).
 	ClockOffsets map[string]time.Duration
 	// ExtraArgs are appended to every node's command line.
@@ -82,6 +102,10 @@ func (c ClusterConfig) withDefaults() (ClusterConfig, error) {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 30 * time.Second
 	}
+	c.Ports = c.Ports.withDefaults()
+	if p := c.Ports; p.P2P == p.RESP || p.P2P == p.HTTP || p.RESP == p.HTTP {
+		return c, fmt.Errorf("testnet: the libp2p, RESP and HTTP ports must differ, got %d, %d, %d", p.P2P, p.RESP, p.HTTP)
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -108,6 +132,7 @@ type Node struct {
 	FrontIP netip.Addr // where the node's relay front listens: the address peers dial
 	PeerID  string
 	DataDir string
+	ports   Ports
 
 	mu          sync.Mutex
 	cmd         *exec.Cmd
@@ -121,16 +146,16 @@ type Node struct {
 }
 
 // P2P is the node's real libp2p listen address (only the relay dials it).
-func (n *Node) P2P() string { return netip.AddrPortFrom(n.IP, p2pPort).String() }
+func (n *Node) P2P() string { return netip.AddrPortFrom(n.IP, n.ports.P2P).String() }
 
 // Front is the relay address peers dial to reach n.
-func (n *Node) Front() string { return netip.AddrPortFrom(n.FrontIP, p2pPort).String() }
+func (n *Node) Front() string { return netip.AddrPortFrom(n.FrontIP, n.ports.P2P).String() }
 
 // RESP is the node's Redis protocol address.
-func (n *Node) RESP() string { return netip.AddrPortFrom(n.IP, respPort).String() }
+func (n *Node) RESP() string { return netip.AddrPortFrom(n.IP, n.ports.RESP).String() }
 
 // HTTP is the node's HTTP API base URL.
-func (n *Node) HTTP() string { return "http://" + netip.AddrPortFrom(n.IP, httpPort).String() }
+func (n *Node) HTTP() string { return "http://" + netip.AddrPortFrom(n.IP, n.ports.HTTP).String() }
 
 // State returns the node's state, its incarnation (starts so far) and current replica id.
 func (n *Node) State() (NodeState, int, string) {
@@ -181,8 +206,8 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			n := &Node{Name: fmt.Sprintf("%s-%d", r.Name, k), Region: r.Name, Index: i,
 				IP:      netip.AddrFrom4([4]byte{127, cfg.Subnet, 2, byte(i + 1)}),
 				FrontIP: netip.AddrFrom4([4]byte{127, cfg.Subnet, 1, byte(i + 1)}),
-				DataDir: filepath.Join(cfg.Dir, fmt.Sprintf("%s-%d", r.Name, k)),
-				offset:  cfg.ClockOffsets[fmt.Sprintf("%s-%d", r.Name, k)], state: StateStopped}
+				DataDir: filepath.Join(cfg.Dir, fmt.Sprintf("%s-%d", r.Name, k)), ports: cfg.Ports,
+				offset: cfg.ClockOffsets[fmt.Sprintf("%s-%d", r.Name, k)], state: StateStopped}
 			if n.PeerID, err = writeIdentity(n.DataDir); err != nil {
 				return nil, err
 			}
@@ -249,11 +274,11 @@ func (c *Cluster) args(n *Node) []string {
 		"--region", n.Region,
 		"--lat", strconv.FormatFloat(r.Lat, 'f', -1, 64),
 		"--lon", strconv.FormatFloat(r.Lon, 'f', -1, 64),
-		"--p2p-listen", fmt.Sprintf("/ip4/%s/tcp/%d", n.IP, p2pPort),
+		"--p2p-listen", fmt.Sprintf("/ip4/%s/tcp/%d", n.IP, n.ports.P2P),
 		// Peers are told the relay front, never the real address.
-		"--p2p-announce", fmt.Sprintf("/ip4/%s/tcp/%d", n.FrontIP, p2pPort),
+		"--p2p-announce", fmt.Sprintf("/ip4/%s/tcp/%d", n.FrontIP, n.ports.P2P),
 		"--resp-listen", n.RESP(),
-		"--http-listen", netip.AddrPortFrom(n.IP, httpPort).String(),
+		"--http-listen", netip.AddrPortFrom(n.IP, n.ports.HTTP).String(),
 		"--log-level", c.cfg.LogLevel,
 	}
 	if n.inMemory {
@@ -262,7 +287,7 @@ func (c *Cluster) args(n *Node) []string {
 	a = append(a, "--data-dir", n.DataDir)
 	for _, o := range c.Nodes {
 		if o != n {
-			a = append(a, "--join", fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", o.FrontIP, p2pPort, o.PeerID))
+			a = append(a, "--join", fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", o.FrontIP, o.ports.P2P, o.PeerID))
 		}
 	}
 	if n.offset != 0 {

@@ -29,20 +29,20 @@ import (
 // LocalityConfig configures RunLocality. Zero fields select the defaults in comments.
 type LocalityConfig struct {
 	// ClientsPerRegion is the number of client.Client instances per region. Default 2.
-	ClientsPerRegion int
+	ClientsPerRegion int `json:"clients_per_region"`
 	// Rate is each client's GETs per second. Default 50.
-	Rate float64
+	Rate float64 `json:"rate"`
 	// Phase is the length of the healthy phase, of the down phase, and of the phase measured
 	// after the clients failed back. Default 8 s.
-	Phase time.Duration
+	Phase time.Duration `json:"phase_ns"`
 	// Victim is the index of the region whose node is killed. Default (and for 0) 1: the first
 	// region's node stays up.
-	Victim int
+	Victim int `json:"victim"`
 	// Keys is the number of keys written before the clients start. Default 32.
-	Keys int
+	Keys int `json:"keys"`
 	// FailbackTimeout bounds the wait for every client to fail back after the restart.
 	// Default 40 s.
-	FailbackTimeout time.Duration
+	FailbackTimeout time.Duration `json:"failback_timeout_ns"`
 }
 
 func (c LocalityConfig) withDefaults() LocalityConfig {
@@ -132,7 +132,7 @@ func RunLocality(ctx context.Context, rc RunConfig, lc LocalityConfig) (*Localit
 	lc = lc.withDefaults()
 	res := &LocalityResult{Config: lc, Start: time.Now(), samples: map[string][]locSample{}, regionOf: map[string]string{}}
 	fmt.Fprintf(rc.Progress, "== locality: starting %d regions x %d nodes\n", max(rc.Regions, 1), max(rc.NodesPerRegion, 1))
-	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
+	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Ports: rc.Ports, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
 		Regions: rc.Regions, NodesPerRegion: rc.NodesPerRegion, LogLevel: rc.LogLevel, Progress: rc.Progress})
 	if err != nil {
 		return nil, err

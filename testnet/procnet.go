@@ -162,15 +162,17 @@ func socketOwner(local, remote netip.AddrPort, pids []int) (int, error) {
 
 // Bypass is a TCP connection between two node processes that does not go through the emulator.
 type Bypass struct {
-	From, To      string // node names
-	Local, Remote string // addresses as seen by From
+	From   string `json:"from"` // node names
+	To     string `json:"to"`
+	Local  string `json:"local"` // addresses as seen by From
+	Remote string `json:"remote"`
 }
 
 // ConnAudit is the result of inspecting every TCP connection of the node processes.
 type ConnAudit struct {
-	Relayed  int      // node connections whose other end is this (the testnet) process
-	Bypasses []Bypass // node-to-node connections: must be empty
-	Foreign  []string // node connections to something that is neither a node nor us
+	Relayed  int      `json:"relayed"`  // node connections whose other end is this (the testnet) process
+	Bypasses []Bypass `json:"bypasses"` // node-to-node connections: must be empty
+	Foreign  []string `json:"foreign"`  // node connections to something that is neither a node nor us
 }
 
 // auditConnections classifies every established TCP connection of the given node processes

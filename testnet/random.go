@@ -107,7 +107,7 @@ func RunRandom(ctx context.Context, rc RunConfig, seeds []uint64, onRun func(i i
 	}
 	rc = rc.withDefaults()
 	fmt.Fprintf(rc.Progress, "== random: starting %d regions x %d nodes\n", max(rc.Regions, 1), max(rc.NodesPerRegion, 1))
-	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
+	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Ports: rc.Ports, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
 		Regions: rc.Regions, NodesPerRegion: rc.NodesPerRegion, LogLevel: rc.LogLevel, Progress: rc.Progress})
 	if err != nil {
 		return nil, err

@@ -115,13 +115,15 @@ type RunSummary struct {
 
 // LagSummary is one pair's lag in milliseconds.
 type LagSummary struct {
-	From, To string
-	OneWayMs float64
-	Samples  uint64
-	P50, P99 float64
-	MaxMs    float64
-	TargetMs float64
-	Met      bool
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	OneWayMs float64 `json:"one_way_ms"`
+	Samples  uint64  `json:"samples"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	TargetMs float64 `json:"target_ms"`
+	Met      bool    `json:"met"`
 }
 
 func summaryOf(r *Result) RunSummary {

@@ -37,6 +37,8 @@ type RunConfig struct {
 	ConvergeTimeout time.Duration
 	// LogLevel of the nodes. Default "warn".
 	LogLevel string
+	// Ports are the nodes' listen ports. Default DefaultPorts() for each zero field.
+	Ports Ports
 	// Progress receives progress lines. Default: discarded.
 	Progress io.Writer
 }
@@ -122,7 +124,7 @@ func RunScenario(ctx context.Context, rc RunConfig, sc Scenario) (*Result, error
 		return nil, err
 	}
 	fmt.Fprintf(rc.Progress, "== %s: starting %d regions x %d nodes\n", sc.Name, max(rc.Regions, 1), max(rc.NodesPerRegion, 1))
-	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
+	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Ports: rc.Ports, Dir: rc.Out + "/nodes", Matrix: rc.Matrix,
 		Regions: rc.Regions, NodesPerRegion: rc.NodesPerRegion, LogLevel: rc.LogLevel, ClockOffsets: offsets,
 		Progress: rc.Progress})
 	if err != nil {

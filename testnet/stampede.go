@@ -26,17 +26,17 @@ import (
 // StampedeConfig configures RunStampede. Zero fields select the defaults in comments.
 type StampedeConfig struct {
 	// Keys is the number of cold keys measured per variant. Default 20.
-	Keys int
+	Keys int `json:"keys"`
 	// Callers is the number of concurrent callers per region per key. Default 10.
-	Callers int
+	Callers int `json:"callers"`
 	// Service is how long the origin takes to answer one request. Default 50 ms.
-	Service time.Duration
+	Service time.Duration `json:"service_ns"`
 	// OriginRegion is the index of the origin's region. Default 0.
-	OriginRegion int
+	OriginRegion int `json:"origin_region"`
 	// NoBaseline skips the second run with --origin-dedup node.
-	NoBaseline bool
+	NoBaseline bool `json:"no_baseline"`
 	// Timeout bounds one GET. Default 10 s.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout_ns"`
 }
 
 func (c StampedeConfig) withDefaults() StampedeConfig {
@@ -126,7 +126,7 @@ func RunStampede(ctx context.Context, rc RunConfig, sc StampedeConfig) (*Stamped
 	fmt.Fprintf(rc.Progress, "== stampede: starting %d regions x %d nodes with --origin in %s (%v per request)\n",
 		regions, max(rc.NodesPerRegion, 1), res.OriginRegion, sc.Service)
 	args := []string{"--origin", OriginURL(subnet), "--origin-timeout", "5s"}
-	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Dir: rc.Out + "/nodes", Matrix: m, Regions: regions,
+	c, err := StartCluster(ctx, ClusterConfig{Binary: rc.Binary, Ports: rc.Ports, Dir: rc.Out + "/nodes", Matrix: m, Regions: regions,
 		NodesPerRegion: rc.NodesPerRegion, LogLevel: rc.LogLevel, Subnet: subnet, Progress: rc.Progress,
 		ExtraArgs: append(args, "--origin-dedup", "cluster")})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -75,6 +76,9 @@ func (c *chart) write(w io.Writer) error {
 	if c.note != "" {
 		fmt.Fprintf(&b, `<text x="%d" y="40" font-size="11" fill="#444">%s</text>`+"\n", left, html.EscapeString(c.note))
 	}
+	// Band and line labels go in rows at the top of the plot, each in the first row where it
+	// overlaps no other label (see placeLabels).
+	var labels []plotLabel
 	for _, bd := range c.bands {
 		x0, x1 := X(math.Max(bd.x0, c.xMin)), X(math.Min(bd.x1, c.xMax))
 		color := bd.color
@@ -83,7 +87,9 @@ func (c *chart) write(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%.1f" fill="%s" fill-opacity="0.25"/>`+"\n",
 			x0, top, math.Max(x1-x0, 1), ph, color)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="#444">%s</text>`+"\n", x0+2, top+12, html.EscapeString(bd.label))
+		if bd.label != "" {
+			labels = append(labels, plotLabel{x: x0 + 2, text: bd.label, color: "#444"})
+		}
 	}
 	// Axes and ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
@@ -98,15 +104,17 @@ func (c *chart) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", left+pw/2, c.h-10, html.EscapeString(c.xLabel))
 	fmt.Fprintf(&b, `<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+ph/2, html.EscapeString(c.yLabel))
-	for i, v := range c.vlines {
+	for _, v := range c.vlines {
 		if v.x < c.xMin || v.x > c.xMax {
 			continue
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="3,3"/>`+"\n", X(v.x), top, X(v.x), top+ph, v.color)
 		if v.label != "" {
-			// Staggered below the band labels so neighbouring lines' labels do not overlap.
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="%s">%s</text>`+"\n", X(v.x)+3, top+26+(i%4)*12, v.color, html.EscapeString(v.label))
+			labels = append(labels, plotLabel{x: X(v.x) + 3, text: v.label, color: v.color})
 		}
+	}
+	for _, l := range placeLabels(labels, left, left+pw, top+12) {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="%d" fill="%s">%s</text>`+"\n", l.x, l.y, labelFont, l.color, html.EscapeString(l.text))
 	}
 	for i, s := range c.series {
 		if len(s.pts) == 0 {
@@ -143,6 +151,44 @@ func (c *chart) write(w io.Writer) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plotLabel is a label inside the plot area: its left edge x, and its row's baseline y once
+// placed.
+type plotLabel struct {
+	x     float64
+	y     int
+	text  string
+	color string
+}
+
+// labelFont is the labels' font size; labelWidth estimates a label's width in it (sans-serif
+// averages about 0.6 em per character; digits and capitals are wider, so round up).
+const labelFont = 10
+
+func labelWidth(s string) float64 { return float64(len([]rune(s)))*labelFont*0.62 + 4 }
+
+// placeLabels assigns each label, left to right, to the first row (rows 12 units apart from
+// y0) where it does not overlap a label already there, so that labels of neighbouring bands
+// and lines never overlap. A label that would run past maxX is moved left to end there.
+func placeLabels(ls []plotLabel, minX, maxX float64, y0 int) []plotLabel {
+	out := append([]plotLabel(nil), ls...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].x < out[j].x })
+	var rowEnd []float64 // right edge of the last label in each row
+	for i := range out {
+		w := labelWidth(out[i].text)
+		out[i].x = math.Max(minX, math.Min(out[i].x, maxX-w))
+		row := 0
+		for row < len(rowEnd) && out[i].x < rowEnd[row] {
+			row++
+		}
+		if row == len(rowEnd) {
+			rowEnd = append(rowEnd, 0)
+		}
+		rowEnd[row] = out[i].x + w
+		out[i].y = y0 + row*12
+	}
+	return out
 }
 
 // ticks returns about n round tick values covering [lo, hi].

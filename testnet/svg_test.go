@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,65 @@ func TestConvergenceLinesAtHealAndAgreement(t *testing.T) {
 	for i, w := range want {
 		if math.Abs(got[i].x-w) > 1e-9 || got[i].label == "" {
 			t.Errorf("line %d at %v (%q), want at %v with a label", i, got[i].x, got[i].label, w)
+		}
+	}
+}
+
+// Band and line labels never overlap, however close the faults and agreements are.
+func TestChartLabelsDoNotOverlap(t *testing.T) {
+	c := &chart{title: "t", xMax: 100, yMax: 1, w: 1000, h: 440}
+	for i := range 6 {
+		x := float64(10 + i)
+		c.bands = append(c.bands, band{x0: x, x1: x + 3, label: "partition eu-west-1 | us-east-1"})
+		c.vlines = append(c.vlines, vline{x: x + 0.5, color: "#2ca02c", label: "agreed after 1.234s"})
+	}
+	c.vlines = append(c.vlines, vline{x: 99.9, color: "#2ca02c", label: "final agreement at the very end"})
+	var buf bytes.Buffer
+	if err := c.write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	type box struct{ x0, x1, y float64 }
+	var boxes []box
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "text" {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range se.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		if attr["font-size"] != "10" {
+			continue
+		}
+		var text string
+		if cd, ok := func() (xml.CharData, bool) { tk, _ := dec.Token(); cd, ok := tk.(xml.CharData); return cd, ok }(); ok {
+			text = string(cd)
+		}
+		x, _ := strconv.ParseFloat(attr["x"], 64)
+		y, _ := strconv.ParseFloat(attr["y"], 64)
+		boxes = append(boxes, box{x, x + labelWidth(text), y})
+		if x+labelWidth(text) > 1000-300+0.01 {
+			t.Errorf("label %q runs past the plot: x %.1f", text, x)
+		}
+	}
+	if len(boxes) != 13 {
+		t.Fatalf("%d labels, want 13", len(boxes))
+	}
+	for i := range boxes {
+		for j := i + 1; j < len(boxes); j++ {
+			a, b := boxes[i], boxes[j]
+			if a.y == b.y && a.x0 < b.x1 && b.x0 < a.x1 {
+				t.Errorf("labels overlap: %+v and %+v", a, b)
+			}
 		}
 	}
 }

@@ -106,7 +106,9 @@ type daemon struct {
 	httpAddr net.Addr
 	origin   *origin    // nil without --origin
 	failed   chan error // a server stopped on its own
-	wg       sync.WaitGroup
+	// stopSampling ends the status page's sampler (nil without HTTP).
+	stopSampling context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
@@ -228,6 +230,14 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 		if d.api, err = httpapi.New(d.node, hc); err != nil {
 			return d, err
 		}
+		// The status page's rate charts: sampled until shutdown.
+		sctx, stop := context.WithCancel(context.Background())
+		d.stopSampling = stop
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.api.Run(sctx)
+		}()
 		d.http = &http.Server{
 			Handler:           d.api,
 			TLSConfig:         tlsCfg,
@@ -307,7 +317,7 @@ func (d *daemon) banner(w io.Writer) {
 	if d.cfg.DataDir != "" {
 		where = "data in " + d.cfg.DataDir
 	}
-	mode := "single node " + where
+	mode := "single node (" + where + ")"
 	if len(d.cfg.Join) > 0 {
 		mode = "joining the cluster (" + where + ")"
 	}
@@ -367,6 +377,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if d.stopSampling != nil {
+		d.stopSampling()
+	}
 	d.wg.Wait()
 	// Close announces the node is leaving, publishes the writes still queued (bounded), and
 	// stops replication. It takes no deadline, and closing the libp2p host can outlast ours

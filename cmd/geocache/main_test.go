@@ -229,7 +229,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()
 	banner, stop := startDaemon(t, "--region", "eu-west", "--lat", "48.8", "--lon", "2.3")
 	m := addrRE.FindStringSubmatch(banner)
-	if m == nil || !strings.Contains(banner, "region eu-west (48.8, 2.3)") || !strings.Contains(banner, "libp2p") {
+	if m == nil || !strings.Contains(banner, "region eu-west (48.8, 2.3)") || !strings.Contains(banner, "libp2p") ||
+		!strings.Contains(banner, "single node (in memory)") {
 		t.Fatalf("banner:\n%s", banner)
 	}
 	respAddr, httpURL := m[1], m[2]
@@ -503,5 +504,15 @@ func TestBannerOnEveryInterface(t *testing.T) {
 	if !regexp.MustCompile(`redis-cli -h 127\.0\.0\.1 -p \d+`).MatchString(banner) ||
 		!regexp.MustCompile(`curl http://127\.0\.0\.1:\d+/v1/keys/hello`).MatchString(banner) {
 		t.Fatalf("banner hints:\n%s", banner)
+	}
+}
+
+// The banner says where the data lives: with --data-dir it is not "in memory".
+func TestBannerWithDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	banner, _ := startDaemon(t, "--data-dir", dir)
+	if strings.Contains(banner, "in memory") || !strings.Contains(banner, "single node (data in "+dir+")") {
+		t.Fatalf("banner with --data-dir:\n%s", banner)
 	}
 }

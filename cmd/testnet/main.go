@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keys := fs.Int("keys", 0, "workload key space (default 24)")
 	clients := fs.Int("clients", 0, "clients per node (default 1)")
 	logLevel := fs.String("log-level", "warn", "nodes' log level")
+	d := testnet.DefaultPorts()
+	portsFlag := fs.String("ports", fmt.Sprintf("%d,%d,%d", d.P2P, d.RESP, d.HTTP),
+		"every node's libp2p, RESP and HTTP ports (each node has its own loopback address; move them if a local server holds one on all addresses)")
 	converge := fs.Duration("converge-timeout", 0, "how long to wait for agreement after the final heal (default 60s; 30s per random run)")
 	accN := fs.Int("accuracy-samples", 500, "emulator: messages per requested delay")
 	stKeys := fs.Int("stampede-keys", 20, "stampede: cold keys per variant")
@@ -160,7 +163,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		*bin = p
 	}
-	rc := testnet.RunConfig{Binary: *bin, Matrix: m, Regions: *regions, NodesPerRegion: *nodes, Seed: *seed,
+	ports, err := parsePorts(*portsFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "testnet: --ports:", err)
+		return 2
+	}
+	rc := testnet.RunConfig{Binary: *bin, Ports: ports, Matrix: m, Regions: *regions, NodesPerRegion: *nodes, Seed: *seed,
 		Workload: testnet.WorkloadConfig{Rate: *rate, Keys: *keys, ClientsPerNode: *clients}, LogLevel: *logLevel,
 		ConvergeTimeout: *converge, Progress: stderr}
 
@@ -340,4 +348,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parsePorts reads --ports: "P2P,RESP,HTTP", three distinct ports.
+func parsePorts(v string) (testnet.Ports, error) {
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		return testnet.Ports{}, fmt.Errorf("want three comma-separated ports (libp2p,RESP,HTTP), got %q", v)
+	}
+	var ps [3]uint16
+	for i, p := range parts {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil || n == 0 {
+			return testnet.Ports{}, fmt.Errorf("%q is not a port (1-65535)", p)
+		}
+		ps[i] = uint16(n)
+	}
+	if ps[0] == ps[1] || ps[0] == ps[2] || ps[1] == ps[2] {
+		return testnet.Ports{}, fmt.Errorf("the three ports must differ, got %q", v)
+	}
+	return testnet.Ports{P2P: ps[0], RESP: ps[1], HTTP: ps[2]}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,7 +32,18 @@ type Config struct {
 
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+
+	// SampleInterval is how often Run reads the node's counters for the status page's rate
+	// charts. Default 5s: finer shows bursts, at the cost of a Stats call per tick.
+	SampleInterval time.Duration
+
+	// SampleWindow is how far back the charts reach; the ring holds SampleWindow /
+	// SampleInterval samples (at most 10000). Default 10 minutes.
+	SampleWindow time.Duration
 }
+
+// maxSamples bounds the rate ring whatever the configuration.
+const maxSamples = 10000
 
 func (c Config) withDefaults() (Config, error) {
 	if c.MaxBodySize < 0 {
@@ -41,6 +53,19 @@ func (c Config) withDefaults() (Config, error) {
 		if t == "" {
 			return c, errors.New("httpapi: empty token")
 		}
+	}
+	if c.SampleInterval < 0 || c.SampleWindow < 0 {
+		return c, fmt.Errorf("httpapi: SampleInterval and SampleWindow must not be negative, got %s and %s",
+			c.SampleInterval, c.SampleWindow)
+	}
+	if c.SampleInterval == 0 {
+		c.SampleInterval = 5 * time.Second
+	}
+	if c.SampleWindow == 0 {
+		c.SampleWindow = 10 * time.Minute
+	}
+	if c.SampleWindow < c.SampleInterval {
+		return c, fmt.Errorf("httpapi: SampleWindow %s is shorter than SampleInterval %s", c.SampleWindow, c.SampleInterval)
 	}
 	if c.MaxBodySize == 0 {
 		c.MaxBodySize = 8 << 20

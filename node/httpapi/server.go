@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -34,6 +35,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
 	started time.Time
+	rates   *rateRing // filled by Run for the status page's charts
 
 	release     chan struct{} // closed by ReleaseWaits
 	releaseOnce sync.Once
@@ -51,6 +53,8 @@ func New(b Backend, cfg Config) (*Server, error) {
 	}
 	s := &Server{b: b, cfg: c, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), started: time.Now(),
 		release: make(chan struct{})}
+	s.rates = newRateRing(int(min(c.SampleWindow/c.SampleInterval+1, maxSamples)))
+	s.rates.add(s.sample()) // the base of the first interval: what happens from now on is charted
 	s.repl, _ = b.(Replicator)
 	s.ready, _ = b.(Readiness)
 	s.cluster, _ = b.(Cluster)
@@ -99,10 +103,47 @@ func New(b Backend, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP serves the API.
+// ServeHTTP serves the API. Requests no route matches get the mux's status (404, or 405 with
+// its Allow header) with a JSON body like every other error of the API, not net/http's text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r) // which sets the path values Handler does not
+		return
+	}
+	rec := &codeRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r) // the mux's own 404/405/redirect handler: learn its status and headers
+	code := cmp.Or(rec.code, http.StatusNotFound)
+	for k, v := range rec.header {
+		if k != "Content-Type" && k != "X-Content-Type-Options" && k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	route := "unmatched"
+	switch {
+	case code == http.StatusMethodNotAllowed:
+		writeError(w, code, "method "+r.Method+" not allowed; allowed: "+w.Header().Get("Allow"))
+	case code >= 300 && code < 400: // a redirect to the cleaned path
+		w.WriteHeader(code)
+	default:
+		writeError(w, code, "no such endpoint: "+r.URL.Path)
+	}
+	s.reqs.WithLabelValues(route, strconv.Itoa(code)).Inc()
 }
+
+// codeRecorder captures the status and headers of the mux's fallback handlers.
+type codeRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (c *codeRecorder) Header() http.Header { return c.header }
+func (c *codeRecorder) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}
+func (c *codeRecorder) Write(b []byte) (int, error) { return len(b), nil }
 
 // ReleaseWaits makes every write waiting for other nodes (?replicas=N) answer at once with the
 // count so far, and later ones not wait at all, as Redis's WAIT does when the server stops.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +24,23 @@ var (
 	_ httpapi.Cluster    = (*node.Node)(nil)
 )
 
-type fakeClock struct{ now time.Time }
+// fakeClock is the node's clock in a test; the node's janitor reads it concurrently.
+type fakeClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.at = c.at.Add(d)
+	c.mu.Unlock()
+}
 
 func newAPI(t *testing.T, b httpapi.Backend, cfg httpapi.Config) *httptest.Server {
 	t.Helper()
@@ -40,7 +57,7 @@ func newNode(t *testing.T, clock *fakeClock) *node.Node {
 	t.Helper()
 	cfg := node.Config{Region: "eu-west"}
 	if clock != nil {
-		cfg.Now = func() time.Time { return clock.now }
+		cfg.Now = clock.now
 	}
 	n, err := node.New(cfg)
 	if err != nil {
@@ -70,7 +87,7 @@ func do(t *testing.T, method, url string, body string, hdr map[string]string) (*
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+	clock := &fakeClock{at: time.UnixMilli(1_700_000_000_000)}
 	n := newNode(t, clock)
 	srv := newAPI(t, n, httpapi.Config{})
 	url := srv.URL + "/v1/keys/"
@@ -86,7 +103,7 @@ func TestKeys(t *testing.T) {
 	putTag := resp.Header.Get("ETag")
 	it, ok, _ := n.Peek(context.Background(), "user/42")
 	if !ok || string(it.Value) != `{"name":"ada"}` || it.ContentType != "application/json" ||
-		!it.ExpireAt.Equal(clock.now.Add(90*time.Second)) {
+		!it.ExpireAt.Equal(clock.now().Add(90*time.Second)) {
 		t.Fatalf("stored item %+v %v", it, ok)
 	}
 	resp, body = do(t, "GET", url+"user/42", "", nil)
@@ -142,7 +159,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("DELETE again: %d %s", resp.StatusCode, body)
 	}
 	// Expiry follows the node's clock.
-	clock.now = clock.now.Add(91 * time.Second)
+	clock.advance(91 * time.Second)
 	if resp, _ := do(t, "GET", url+"user/42", "", nil); resp.StatusCode != 404 {
 		t.Fatalf("GET after expiry: %d", resp.StatusCode)
 	}
@@ -463,5 +480,30 @@ func TestReleaseWaits(t *testing.T) {
 	resp, body := do(t, "PUT", srv.URL+"/v1/keys/k2?replicas=2&timeout=1h", "v", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"replicas": 1`) {
 		t.Fatalf("write after ReleaseWaits: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
+	t.Parallel()
+	srv := newAPI(t, newNode(t, nil), httpapi.Config{})
+	for _, c := range []struct {
+		method, path string
+		code         int
+		allow, msg   string
+	}{
+		{"GET", "/nosuch", 404, "", "no such endpoint: /nosuch"},
+		{"GET", "/v1/nosuch/x", 404, "", "no such endpoint"},
+		{"POST", "/v1/keys/k", 405, "DELETE, GET, HEAD, PUT", "method POST not allowed"},
+		{"POST", "/v1/members", 405, "GET, HEAD", "method POST not allowed"},
+		{"PUT", "/healthz", 405, "GET, HEAD", "method PUT not allowed"},
+	} {
+		resp, body := do(t, c.method, srv.URL+c.path, "", nil)
+		if resp.StatusCode != c.code || resp.Header.Get("Content-Type") != "application/json" ||
+			!strings.Contains(body, `"error": "`+c.msg) {
+			t.Errorf("%s %s: %d %s %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if got := resp.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
 	}
 }

@@ -69,7 +69,9 @@ type client struct {
 	name  string // CLIENT SETNAME
 	user  string
 
-	lastActive atomic.Int64 // unix ns of the last read or write-out
+	lastActive atomic.Int64            // unix ns of the last read or write-out
+	cur        *command                // the command being run (owner only), for CLIENT LIST's cmd=
+	lastCmd    atomic.Pointer[command] // the last command of the last batch, for other connections' CLIENT LIST
 	state      atomic.Int32
 	cmds       atomic.Uint64 // commands processed
 }
@@ -242,6 +244,9 @@ func (c *client) processBatch(ctx context.Context) int {
 func (c *client) flush() bool {
 	if c.pending > 0 {
 		c.cmds.Add(uint64(c.pending)) // counted per batch: one atomic add, not one per command
+		if c.cur != nil {
+			c.lastCmd.Store(c.cur)
+		}
 		c.pending = 0
 	}
 	if len(c.out) == c.wpos {

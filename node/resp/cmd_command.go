@@ -2,7 +2,9 @@ package resp
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/geocache/geocache/node"
@@ -91,20 +93,34 @@ func cmdCommandDocs(_ context.Context, _ *Server, c *client, argv [][]byte) {
 	}
 }
 
-// cmdCommandList serves COMMAND LIST [FILTERBY PATTERN pattern]: command and subcommand names.
+// cmdCommandList serves COMMAND LIST [FILTERBY MODULE name|ACLCAT category|PATTERN pattern]:
+// command and subcommand names, parsed as Redis 7.0's commandListCommand does (the last filter
+// given wins).
 func cmdCommandList(_ context.Context, _ *Server, c *client, argv [][]byte) {
-	pattern := ""
-	switch {
-	case len(argv) == 2:
-	case len(argv) == 5 && equalFold(argv[2], "filterby") && equalFold(argv[3], "pattern"):
-		pattern = strings.ToLower(string(argv[4]))
-	default:
-		c.out = appendError(c.out, errSyntax)
-		return
+	var keep func(name string) bool
+	for i := 2; i < len(argv); i += 3 {
+		if !equalFold(argv[i], "filterby") || len(argv)-1-i != 2 {
+			c.out = appendError(c.out, errSyntax)
+			return
+		}
+		arg := string(argv[i+2])
+		switch {
+		case equalFold(argv[i+1], "module"):
+			keep = func(string) bool { return false } // geocache loads no modules
+		case equalFold(argv[i+1], "aclcat"):
+			cat := "@" + strings.ToLower(arg)
+			keep = func(name string) bool { return slices.Contains(aclCategories(commandData[name].info2), cat) }
+		case equalFold(argv[i+1], "pattern"):
+			pattern := strings.ToLower(arg)
+			keep = func(name string) bool { return node.Match(pattern, name) }
+		default:
+			c.out = appendError(c.out, errSyntax)
+			return
+		}
 	}
 	var names []string
 	for name := range commandData {
-		if pattern == "" || node.Match(pattern, name) {
+		if keep == nil || keep(name) {
 			names = append(names, name)
 		}
 	}
@@ -113,4 +129,83 @@ func cmdCommandList(_ context.Context, _ *Server, c *client, argv [][]byte) {
 	for _, n := range names {
 		c.out = appendBulkString(c.out, n)
 	}
+}
+
+// aclCategories reads the ACL categories ("@read", ...) from a command's RESP2 COMMAND INFO
+// element: its seventh field, an array of simple strings.
+func aclCategories(info string) []string {
+	r := respReader{s: info}
+	if n, ok := r.header('*'); !ok || n < 7 {
+		return nil
+	}
+	for range 6 {
+		if !r.skip() {
+			return nil
+		}
+	}
+	n, ok := r.header('*')
+	if !ok {
+		return nil
+	}
+	cats := make([]string, 0, n)
+	for range n {
+		line, ok := r.line()
+		if !ok || !strings.HasPrefix(line, "+") {
+			return nil
+		}
+		cats = append(cats, line[1:])
+	}
+	return cats
+}
+
+// respReader walks a well-formed RESP2 reply held in a string.
+type respReader struct {
+	s   string
+	pos int
+}
+
+func (r *respReader) line() (string, bool) {
+	i := strings.Index(r.s[r.pos:], "\r\n")
+	if i < 0 {
+		return "", false
+	}
+	l := r.s[r.pos : r.pos+i]
+	r.pos += i + 2
+	return l, len(l) > 0
+}
+
+// header reads an aggregate or bulk header of type kind and returns its count.
+func (r *respReader) header(kind byte) (int, bool) {
+	l, ok := r.line()
+	if !ok || l[0] != kind {
+		return 0, false
+	}
+	n, err := strconv.Atoi(l[1:])
+	return n, err == nil
+}
+
+// skip passes over one element.
+func (r *respReader) skip() bool {
+	l, ok := r.line()
+	if !ok {
+		return false
+	}
+	n, _ := strconv.Atoi(l[1:])
+	switch l[0] {
+	case '+', '-', ':':
+		return true
+	case '$':
+		if n >= 0 {
+			r.pos += n + 2
+		}
+		return r.pos <= len(r.s)
+	case '*':
+		for range n {
+			if !r.skip() {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

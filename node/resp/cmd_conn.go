@@ -3,9 +3,7 @@ package resp
 import (
 	"context"
 	"crypto/subtle"
-	"strconv"
 	"strings"
-	"time"
 )
 
 func cmdPing(_ context.Context, _ *Server, c *client, argv [][]byte) {
@@ -228,65 +226,4 @@ func cmdClientSetInfo(_ context.Context, _ *Server, c *client, argv [][]byte) {
 		}
 	}
 	c.out = append(c.out, "+OK\r\n"...)
-}
-
-func cmdClientInfo(_ context.Context, _ *Server, c *client, _ [][]byte) {
-	c.out = appendVerbatim(c.out, c.describe(time.Now(), "client|info")+"\n", c.proto)
-}
-
-// cmdClientList lists connections in Redis's format, with the fields geocache tracks.
-func cmdClientList(_ context.Context, s *Server, c *client, argv [][]byte) {
-	if len(argv) > 2 {
-		c.out = appendError(c.out, errSyntax)
-		return
-	}
-	s.mu.Lock()
-	all := make([]*client, 0, len(s.clients))
-	for o := range s.clients {
-		all = append(all, o)
-	}
-	s.mu.Unlock()
-	sortClients(all)
-	now := time.Now()
-	var b strings.Builder
-	for _, o := range all {
-		cmd := ""
-		if o == c {
-			cmd = "client|list"
-		}
-		b.WriteString(o.describe(now, cmd))
-		b.WriteByte('\n')
-	}
-	c.out = appendVerbatim(c.out, b.String(), c.proto)
-}
-
-func sortClients(cs []*client) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].id < cs[j-1].id; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-}
-
-// describe formats one CLIENT LIST line. cmd is the command being served, given for the
-// caller's own line only: other connections' last commands are not tracked.
-func (c *client) describe(now time.Time, cmd string) string {
-	c.mu.Lock()
-	name, user, proto := c.name, c.user, c.proto
-	c.mu.Unlock()
-	idle := now.Sub(time.Unix(0, c.lastActive.Load())) / time.Second
-	var b strings.Builder
-	b.WriteString("id=" + strconv.FormatUint(c.id, 10))
-	b.WriteString(" addr=" + c.addr)
-	b.WriteString(" laddr=" + c.laddr)
-	b.WriteString(" name=" + name)
-	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.born)/time.Second), 10))
-	b.WriteString(" idle=" + strconv.FormatInt(int64(max(idle, 0)), 10))
-	b.WriteString(" flags=N db=0")
-	if cmd != "" {
-		b.WriteString(" cmd=" + cmd)
-	}
-	b.WriteString(" user=" + user)
-	b.WriteString(" resp=" + strconv.Itoa(proto))
-	return b.String()
 }

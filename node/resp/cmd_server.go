@@ -303,8 +303,13 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		}
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
-		if n := c.be().Len(); n > 0 {
-			line("db0", "keys="+strconv.Itoa(n))
+		ki := node.KeyspaceInfo{Keys: c.be().Len()}
+		if k, ok := c.be().(interface{ KeyspaceInfo() node.KeyspaceInfo }); ok {
+			ki = k.KeyspaceInfo()
+		}
+		if ki.Keys > 0 {
+			line("db0", "keys="+strconv.Itoa(ki.Keys)+",expires="+strconv.Itoa(ki.Expires)+
+				",avg_ttl="+strconv.FormatInt(ki.AvgTTL.Milliseconds(), 10))
 		}
 	}
 }

@@ -132,6 +132,7 @@ func commandTable() map[string]*command {
 		sub("setinfo", 4, 0, cmdClientSetInfo),
 		sub("info", 2, 0, cmdClientInfo),
 		sub("list", -2, 0, cmdClientList),
+		sub("help", 2, 0, cmdClientHelp),
 	)
 
 	// Transactions.
@@ -169,10 +170,12 @@ func commandTable() map[string]*command {
 		sub("info", -2, 0, cmdCommandInfo),
 		sub("docs", -2, 0, cmdCommandDocs),
 		sub("list", -2, 0, cmdCommandList),
+		sub("help", 2, 0, cmdCommandHelp),
 	)
 	container("config", -2, 0, nil,
 		sub("get", -3, 0, cmdConfigGet),
 		sub("set", -4, 0, cmdConfigSet),
+		sub("help", 2, 0, cmdConfigHelp),
 	)
 	add("fcall", -3, flagNoScript|flagNoGate, cmdFCall)
 	add("fcall_ro", -3, flagNoScript|flagNoGate, cmdFCall)
@@ -275,6 +278,7 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 		}
 		cmd = sub
 	}
+	c.cur = cmd
 	if (cmd.arity > 0 && cmd.arity != len(argv)) || len(argv) < -cmd.arity || cmd.fn == nil {
 		// (A container called without a subcommand is caught by its arity.)
 		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")

@@ -35,6 +35,19 @@ assert r.get('py:lock') is None, 'the lock is still held after release'
 again = r.lock('py:lock', timeout=60)
 assert again.acquire(blocking=False), 'the lock could not be taken again at once'
 again.release()
+# Introspection redis-py parses into dicts: every field Redis prints, the ID filter.
+r.client_setname('py-client')
+info = r.client_info()
+for k in ('id', 'addr', 'laddr', 'fd', 'name', 'age', 'idle', 'flags', 'db', 'sub', 'psub', 'multi',
+          'qbuf', 'qbuf-free', 'argv-mem', 'multi-mem', 'obl', 'oll', 'omem', 'tot-mem', 'events', 'cmd',
+          'user', 'redir', 'resp'):
+    assert k in info, 'client_info() lacks ' + k
+assert info['name'] == 'py-client' and info['cmd'] == 'client|info', info
+mine = r.client_list(client_id=[str(info['id'])])
+assert len(mine) == 1 and mine[0]['name'] == 'py-client', mine
+assert r.client_list(_type='pubsub') == []
+ks = r.info('keyspace')
+assert ks['db0']['expires'] == 0 and 'avg_ttl' in ks['db0'], ks
 print('ok')
 `
 

@@ -296,7 +296,7 @@ func TestInfo(t *testing.T) {
 		"cluster_region:local\r\n", "cluster_peers:1\r\n", "cluster_peers_connected:1\r\n",
 		"peer0:id=12D3KooWpeer2,region=us-east,state=serving,link=connected,lag_ms=3.000,rtt_ms=80.000,behind=4,resp=10.0.0.2:6379\r\n",
 		"repl_deltas_rejected:2\r\n", "repl_clock_skew_rejected:1\r\n", "repl_sync_sessions:3\r\n",
-		"# Keyspace\r\ndb0:keys=1\r\n"} {
+		"# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("INFO lacks %q:\n%s", want, info)
 		}

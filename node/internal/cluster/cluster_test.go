@@ -260,9 +260,8 @@ func TestBlockPartitionsAndUnblockHeals(t *testing.T) {
 	}
 	// B keeps redialling A (and A refuses); nothing gets through.
 	never(t, 300*time.Millisecond, "message crossed the partition", func() bool { return ib.has(a.ID(), "during") })
-	if a.Stats().Blocked == 0 {
-		t.Error("blocked redials not counted")
-	}
+	// B's redial may come after that window on a loaded machine: wait for it to be counted.
+	waitFor(t, 5*time.Second, "a blocked redial counted", func() bool { return a.Stats().Blocked > 0 })
 
 	a.Gater().Unblock(b.ID())
 	waitFor(t, 10*time.Second, "reconnected and gossip ready", func() bool {

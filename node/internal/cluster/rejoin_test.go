@@ -110,6 +110,7 @@ func TestMemberRestartedWithNewIdentityRejoins(t *testing.T) {
 	waitFor(t, 10*time.Second, "a and b connect to the new c", func() bool { return connectedTo(a, c2) && connectedTo(b, c2) })
 	gossipFlows(t, 5*time.Second, a, b, c2)
 	// The old identity is forgotten cluster-wide at once, not after ForgetAfter.
+	// At once means without ForgetAfter, which is off here (waitFor allows a loaded machine).
 	waitFor(t, 10*time.Second, "the replaced identity is forgotten", func() bool {
 		_, onA := member(a, oldC)
 		_, onB := member(b, oldC)
@@ -395,7 +396,8 @@ func (bh *blackhole) close() {
 // The stuck-gossip bug of issue 11: n is killed while its link to b is cut
 // (b's connection to it stays open, silently dead), then restarts with the
 // same identity and dials b. b must drop the dead connection so that its
-// gossip reaches n on the new one, within 3 s.
+// gossip reaches n on the new one, within 10 s: without the fix it waits for the dead
+// connection's keepalive to fail, tens of seconds (3 s was exceeded under CPU contention).
 func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
@@ -443,7 +445,7 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 		t.Fatal("the data dir did not keep the identity")
 	}
 	in := collect(n2)
-	waitFor(t, 3*time.Second, "b's gossip reaches the restarted n", func() bool {
+	waitWithin(t, 10*time.Second, "b's gossip reaches the restarted n", func() bool {
 		_ = b.Publish(context.Background(), []byte("after-restart"))
 		return in.has(b.ID(), "after-restart")
 	})
