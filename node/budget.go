@@ -6,7 +6,7 @@ package node
 // MaxMemory; beside it:
 //
 //   - the delta log: logBytesFor(MaxMemory), a sixteenth of it, between 1 and 64 MiB;
-//   - the evicted-keys table: 8 bytes per KiB of MaxMemory, 32 KiB to 8 MiB (evicted.go);
+//   - the evicted-keys table: 16 bytes per KiB of MaxMemory, 64 KiB to 16 MiB (evicted.go);
 //   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
 //   - each member's data send queue: gossipQueueMessages messages, a message being one batch of
 //     up to 64 deltas, plus 64 KiB of write and read buffer per data stream and a yamux window

@@ -35,13 +35,22 @@ func TestEvictedSet(t *testing.T) {
 	if s.has("a") {
 		t.Fatal("empty set has a key")
 	}
-	s.add("a")
-	if !s.has("a") || s.has("b") {
-		t.Fatalf("after add(a): has(a)=%v has(b)=%v", s.has("a"), s.has("b"))
+	s.add("a", 7)
+	if ts, ok := s.get("a"); !ok || ts != 7 || s.has("b") {
+		t.Fatalf("after add(a, 7): get(a)=%d,%v has(b)=%v", ts, ok, s.has("b"))
+	}
+	s.add("a", 9) // evicted again, a later version
+	if ts, ok := s.get("a"); !ok || ts != 9 {
+		t.Fatalf("after add(a, 9): get(a)=%d,%v", ts, ok)
+	}
+	s.forget("b") // not there: leaves a alone
+	s.forget("a")
+	if s.has("a") {
+		t.Fatal("forget(a) kept it")
 	}
 	// Lossy by design: filling far more keys than slots forgets old ones, never invents keys.
 	for i := range 10 * evictedMinSlots {
-		s.add(fmt.Sprint("k", i))
+		s.add(fmt.Sprint("k", i), uint64(i))
 	}
 	recent, falsePos := 0, 0
 	for i := 9 * evictedMinSlots; i < 10*evictedMinSlots; i++ {

@@ -13,18 +13,31 @@ import (
 // answered at local speed. The local tombstones in the store cannot serve: they are collected
 // as soon as they are causally stable, which on a healthy cluster is within a heartbeat or two.
 //
+// It also keeps the timestamp of the version evicted: a copy fetched back from a peer with
+// exactly that timestamp is the very write this node held, so it is taken back even when this
+// node once applied it and the local tombstone that recorded the eviction has been collected
+// (storeFetched refused it then, so read-through worked only for a heartbeat or two after an
+// eviction). An expiry forgets the key: a later version that expired here must not let an
+// older copy, held by a peer that never got it, come back.
+//
 // It is a direct-mapped table of 64-bit key hashes: add overwrites its slot, so a key is
 // forgotten when a later eviction lands on the same slot (its next miss is then local, a cache
-// miss like any other); has compares the whole hash, so a false "evicted" needs a 64-bit
-// collision. Lock-free; the size is fixed at start (see newEvictedSet).
+// miss like any other); get compares the whole hash, so a false "evicted" needs a 64-bit
+// collision. Lock-free: a writer marks the slot busy while it replaces the pair, and a reader
+// that sees the hash change across its read of the timestamp answers "not evicted". The size
+// is fixed at start (see newEvictedSet).
 type evictedSet struct {
 	seed  maphash.Seed
-	slots []atomic.Uint64
-	shift uint // slot = hash >> shift (the high bits: the low bit is forced to 1)
+	slots []atomic.Uint64 // key fingerprint; 0 = empty, slotBusy = being written
+	ts    []atomic.Uint64 // timestamp of the version evicted
+	shift uint            // slot = hash >> shift (the high bits: the low bit is forced to 1)
 }
 
-// Bounds of the table: 8 bytes per slot, one slot per KiB of MaxMemory (0.8 % of it), at least
-// 4096 slots (32 KiB) and at most 1M (8 MiB).
+// slotBusy marks a slot whose pair is being replaced (fingerprints are odd).
+const slotBusy = 2
+
+// Bounds of the table: 16 bytes per slot, one slot per KiB of MaxMemory (1.6 % of it), at
+// least 4096 slots (64 KiB) and at most 1M (16 MiB).
 const (
 	evictedMinSlots = 1 << 12
 	evictedMaxSlots = 1 << 20
@@ -33,7 +46,8 @@ const (
 func newEvictedSet(maxMemory int64) *evictedSet {
 	n := uint64(max(maxMemory>>10, evictedMinSlots))
 	n = min(uint64(1)<<(64-bits.LeadingZeros64(n-1)), evictedMaxSlots) // next power of two
-	return &evictedSet{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), shift: uint(bits.LeadingZeros64(n) + 1)}
+	return &evictedSet{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), ts: make([]atomic.Uint64, n),
+		shift: uint(bits.LeadingZeros64(n) + 1)}
 }
 
 // fingerprint is key's hash, never 0 (0 marks an empty slot).
@@ -41,12 +55,41 @@ func (s *evictedSet) fingerprint(key string) uint64 {
 	return maphash.String(s.seed, key) | 1
 }
 
-func (s *evictedSet) add(key string) {
+// add records that key was evicted holding the version stamped ts.
+func (s *evictedSet) add(key string, ts uint64) {
 	h := s.fingerprint(key)
-	s.slots[h>>s.shift].Store(h)
+	i := h >> s.shift
+	for {
+		old := s.slots[i].Load()
+		if old != slotBusy && s.slots[i].CompareAndSwap(old, slotBusy) {
+			break
+		}
+	}
+	s.ts[i].Store(ts)
+	s.slots[i].Store(h)
+}
+
+// get returns the timestamp key was evicted with, if the table remembers it.
+func (s *evictedSet) get(key string) (uint64, bool) {
+	h := s.fingerprint(key)
+	i := h >> s.shift
+	if s.slots[i].Load() != h {
+		return 0, false
+	}
+	ts := s.ts[i].Load()
+	if s.slots[i].Load() != h {
+		return 0, false // replaced meanwhile
+	}
+	return ts, true
 }
 
 func (s *evictedSet) has(key string) bool {
+	_, ok := s.get(key)
+	return ok
+}
+
+// forget drops key from the table (it expired here).
+func (s *evictedSet) forget(key string) {
 	h := s.fingerprint(key)
-	return s.slots[h>>s.shift].Load() == h
+	s.slots[h>>s.shift].CompareAndSwap(h, 0)
 }

@@ -326,6 +326,11 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	n.repl.mu.Lock()
 	applied := n.repl.vec.Contains(e.Dot())
 	n.repl.mu.Unlock()
+	if evictedTS, ok := n.evicted.get(d.Key); ok && evictedTS == uint64(e.Version.TS) {
+		// The very version this node evicted (evicted.go): taking it back is no stale read,
+		// though the local tombstone that recorded the eviction may have been collected.
+		applied = false
+	}
 	var cur lru.Current[value]
 	put, exp := false, e.Expiry
 	n.store.Apply(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {

@@ -294,9 +294,12 @@ func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, exp
 	case v.tombstone():
 		n.tombEntries.Add(-1)
 	case why == lru.Evicted:
-		n.evicted.add(key)
-	case why == lru.Expired && n.repl != nil:
-		n.expired.add(expiredRec{key: key, ver: v.ver, seq: v.seq, at: n.nowMs()})
+		n.evicted.add(key, uint64(v.ver.TS))
+	case why == lru.Expired:
+		n.evicted.forget(key)
+		if n.repl != nil {
+			n.expired.add(expiredRec{key: key, ver: v.ver, seq: v.seq, at: n.nowMs()})
+		}
 	}
 }
 
