@@ -30,6 +30,9 @@ type coll struct {
 	// lost, for a partial state, is the key's floor here when it was adopted: writes stamped at
 	// or below it may have been dropped by this node (evicted) and will not come again.
 	lost crdt.Timestamp
+	// queued: the key is in the janitor's queue of collections holding removed writes
+	// (colltombs.go), so a write need not queue it again.
+	queued bool
 }
 
 // maxCollection bounds a collection's approximate size (coll.size, which is above its
@@ -127,15 +130,27 @@ func (c *coll) markFull() {
 	}
 }
 
+// compact forgets the removed writes stamped before stable and caps those left (colltombs.go).
 func (c *coll) compact(stable crdt.Timestamp) {
+	limit := max(elemTombCap, c.length())
 	switch c.typ {
 	case crdt.TypeHash:
-		c.hash.Compact(stable)
+		c.hash.Collect(stable, limit)
 	case crdt.TypeSet:
-		c.set.Compact(stable)
+		c.set.Collect(stable, limit)
 	default:
-		c.zset.Compact(stable)
+		c.zset.Collect(stable, limit)
 	}
+}
+
+func (c *coll) tombstones() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Tombstones()
+	case crdt.TypeSet:
+		return c.set.Tombstones()
+	}
+	return c.zset.Tombstones()
 }
 
 // full reports whether c is a complete state; a partial one is hidden from readers.
@@ -349,7 +364,7 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		c.compact(crdt.Timestamp(n.collStable.Load()))
-		v, exp := n.collValue(c, ver, seq, nowMs)
+		v, exp := n.collValue(key, c, ver, seq, nowMs)
 		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
 		if fresh {
 			// The creating write ships the whole new state, marked full, so a node that holds
@@ -368,10 +383,14 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 	return live, err
 }
 
-// collValue builds the store value of c after a write or merge (c.mu held) and its store
+// collValue builds the store value of key's collection c after a write or merge (c.mu held) and its store
 // expiry: the collection's own, or, once it is empty, a tombstone's lifetime.
-func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
+func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
 	c.bytes = c.size()
+	if !c.queued && c.tombstones() > 0 {
+		c.queued = true
+		n.tombColls.add(key)
+	}
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
@@ -387,12 +406,12 @@ func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (va
 
 // expireColl rewrites the expiry register of cur's collection (Expire, Persist) as a new local
 // write: called by rewriteExpiry under the key's store lock.
-func (n *Node) expireColl(w writer, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
+func (n *Node) expireColl(w writer, key string, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
 	c := cur.Value.obj
 	ver, seq := w.version(nowMs, cur.Value.ver.TS)
 	c.mu.Lock()
 	d := c.setExpiry(ver, atMs)
-	v, exp := n.collValue(c, ver, seq, nowMs)
+	v, exp := n.collValue(key, c, ver, seq, nowMs)
 	c.mu.Unlock()
 	e := crdt.Entry{Type: c.typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
 	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, e
@@ -402,7 +421,7 @@ func (n *Node) expireColl(w writer, cur *lru.Current[value], atMs, nowMs int64) 
 // store lock; handled is false when neither is (the register path applies). The type rule
 // (docs/design.md): states of one incarnation join; otherwise the higher of the incoming
 // write's incarnation (a register's or a tombstone's is its version) and the current one wins.
-func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
+func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
 	keep := lru.Update[value]{Action: lru.Keep}
 	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj == nil) {
 		return keep, false, false
@@ -453,7 +472,7 @@ func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int
 	}
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
-	v, exp := n.collValue(c, ver, seq, nowMs)
+	v, exp := n.collValue(key, c, ver, seq, nowMs)
 	c.mu.Unlock()
 	n.trackTombstone(cur, &v)
 	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true, true
@@ -542,7 +561,7 @@ func (n *Node) flushColls(f crdt.Timestamp) {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 			c.flushTo(f)
-			v, exp := n.collValue(c, cur.Value.ver, cur.Value.seq, nowMs)
+			v, exp := n.collValue(k, c, cur.Value.ver, cur.Value.seq, nowMs)
 			c.mu.Unlock()
 			n.trackTombstone(&cur, &v)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
@@ -570,7 +589,7 @@ func (n *Node) writeCollCopy(w writer, nowMs int64, key string, src *coll, nx bo
 		c := src.copyAs(ver)
 		src.mu.RUnlock()
 		c.mu.Lock()
-		v, exp := n.collValue(c, ver, seq, nowMs)
+		v, exp := n.collValue(key, c, ver, seq, nowMs)
 		out = crdt.Entry{Type: c.typ, Value: c.encodeLocked(), Version: ver, Seq: seq, Expiry: exp}
 		c.mu.Unlock()
 		n.trackTombstone(&cur, &v)

@@ -54,6 +54,7 @@ type Node struct {
 
 	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
+	tombColls   tombQueue     // collections holding removed writes, for the janitor (colltombs.go)
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
 	deletes     atomic.Uint64
@@ -323,7 +324,9 @@ func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
 	st := n.stableTime(nowMs)
 	n.store.CollectTombstones(uint64(st))
-	n.collStable.Store(uint64(st))
+	if prev := n.collStable.Swap(uint64(st)); uint64(st) > prev {
+		n.collectColls(st, nowMs, sweepBudget)
+	}
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever

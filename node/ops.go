@@ -384,7 +384,7 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 		}
 		if cur.Value.obj != nil {
 			var up lru.Update[value]
-			up, out = n.expireColl(w, &cur, atMs, nowMs)
+			up, out = n.expireColl(w, key, &cur, atMs, nowMs)
 			done = true
 			return up
 		}
