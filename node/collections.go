@@ -324,25 +324,35 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		c := cur.Value.obj
-		fresh := !live
+		// An emptied collection, or a partial one (element deltas without the whole), of this
+		// type is written in place: its incarnation goes on, so adds made elsewhere that it has
+		// not observed survive (add-wins). Only a Redis-visible effect differs from a fresh key:
+		// its old TTL, which the write clears (the key did not exist for Redis).
+		reuse := !live && cur.Exists && c != nil && c.typ == typ
+		fresh := !live && !reuse
+		// A key this node holds no record of (never held, or a node started empty) starts the
+		// genesis incarnation (Reset zero), which every node creating the key that way shares,
+		// so concurrent first writes in two regions merge instead of one replacing the other.
+		// After a delete, a value of another type, or an eviction or expiry here (a floor), a
+		// new incarnation stamped by the write starts instead, above what it replaces.
+		genesis := fresh && !cur.Exists && cur.Floor == 0
 		if live && create && c.cost() > maxCollection {
 			err = ErrValueTooLarge
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		if fresh {
-			// An absent, deleted or emptied key starts a new incarnation (Redis: the key did not
-			// exist, so it has no fields and no TTL).
 			c = newColl(typ, crdt.Version{})
 		}
 		var ver crdt.Version
 		var seq uint64
+		clearTTL := false
 		stamp := func() crdt.Version {
 			after := crdt.Timestamp(cur.Floor)
 			if cur.Exists {
 				after = cur.Value.ver.TS
 			}
 			ver, seq = w.version(nowMs, after)
-			if fresh {
+			if fresh && !genesis {
 				// In place: fn already holds the pointer to the empty state.
 				switch typ {
 				case crdt.TypeHash:
@@ -352,7 +362,13 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 				default:
 					*c.zset = *crdt.NewZSet(ver)
 				}
+			}
+			if fresh {
 				c.markFull()
+			}
+			if reuse && c.expiry() != 0 {
+				clearTTL = true
+				c.setExpiry(ver, 0)
 			}
 			return ver
 		}
@@ -366,9 +382,10 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 		c.compact(crdt.Timestamp(n.collStable.Load()))
 		v, exp := n.collValue(key, c, ver, seq, nowMs)
 		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
-		if fresh {
+		if fresh || clearTTL {
 			// The creating write ships the whole new state, marked full, so a node that holds
-			// nothing of the key can serve it (later element deltas alone are partial).
+			// nothing of the key can serve it (later element deltas alone are partial); so does
+			// a write that cleared an emptied collection's TTL (the delta holds no expiry).
 			out.Value = c.encodeLocked()
 		}
 		c.mu.Unlock()

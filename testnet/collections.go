@@ -160,7 +160,9 @@ func (c *checker) normalizeColls() map[string]map[string]collState {
 		regs := make(map[string]Register, len(d.Regs))
 		states := map[string]collState{}
 		for k, r := range d.Regs {
-			if fam := famOf(r.Type); fam != 0 && !r.Deleted {
+			if fam := famOf(r.Type); fam != 0 && r.Deleted {
+				r.Value = "" // emptied (or partial): absent to readers, whatever metadata it keeps
+			} else if fam != 0 {
 				st, err := decodeColl(fam, r.Value)
 				if err != nil {
 					c.violate(KindCollection, k, fmt.Sprintf("%s holds an undecodable collection: %v", d.Node, err), nil)
