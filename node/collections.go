@@ -381,12 +381,16 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 		}
 		c.compact(crdt.Timestamp(n.collStable.Load()))
 		v, exp := n.collValue(key, c, ver, seq, nowMs)
-		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
-		if fresh || clearTTL {
+		out = crdt.Entry{Type: typ, Version: ver, Seq: seq, Expiry: exp}
+		if nw, local := w.(nodeWriter); local && nw.n.sink == nil {
+			// Nothing replicates this node's writes: the delta's encoding would go unread.
+		} else if fresh || clearTTL {
 			// The creating write ships the whole new state, marked full, so a node that holds
 			// nothing of the key can serve it (later element deltas alone are partial); so does
 			// a write that cleared an emptied collection's TTL (the delta holds no expiry).
 			out.Value = c.encodeLocked()
+		} else {
+			out.Value = d.AppendBinary(nil)
 		}
 		c.mu.Unlock()
 		n.trackTombstone(&cur, &v)
