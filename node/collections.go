@@ -415,7 +415,7 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
-	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0 || !c.full()}
+	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, objBytes: uint32(min(c.bytes, 1<<32-1)), empty: c.length() == 0 || !c.full()}
 	exp := c.expiry()
 	if v.empty {
 		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
@@ -635,5 +635,5 @@ func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error)
 	if !ok || v.tombstone() {
 		return 0, false, nil
 	}
-	return int64(len(key) + len(v.data) + valueOverhead + v.obj.cost()), true, nil
+	return int64(len(key) + len(v.data) + valueOverhead + int(v.objBytes)), true, nil
 }

@@ -99,8 +99,14 @@ type value struct {
 	seq   uint64
 	typ   crdt.Type
 	flags crdt.Flags
-	empty bool  // a collection with no elements: absent to readers (collections.go)
-	obj   *coll // hash, set or sorted set; nil for strings and tombstones
+	empty bool // a collection with no elements: absent to readers (collections.go)
+	// objBytes is obj's size when this value was made: what the store charges for it. A
+	// collection is mutated in place, so reading obj's size when the store replaces or drops
+	// the value would see the new size for the old value too: its growth was never charged and
+	// its removal drove the store's byte count negative (found measuring a 1M-field hash).
+	// 32 bits fit the padding before obj; a collection is bounded by maxCollection (64 MiB).
+	objBytes uint32
+	obj      *coll // hash, set or sorted set; nil for strings and tombstones
 }
 
 func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 || v.empty }
@@ -133,7 +139,7 @@ func New(cfg Config) (*Node, error) {
 	n.store, err = lru.New(lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
-		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + v.obj.cost() },
+		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + int(v.objBytes) },
 		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
