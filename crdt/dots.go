@@ -117,6 +117,28 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 	}
 }
 
+// writeLocal applies a local write of element e (write dot, payload p) to c and records it in
+// the delta d, with the result join(d) would have, without join's generic merge (a write's hot
+// path): the dots of e that c holds are observed, so removed in both; the new one is added. A
+// second write of e in one delta replaces the first. The caller uses join instead when dot is
+// below c.Floor (join would drop it as already seen). It reports whether c held e before this
+// delta.
+func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size func(P) int) bool {
+	if _, dup := d.elems[e]; dup {
+		d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+		c.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+		return true
+	}
+	old := c.elems[e]
+	for i := range old {
+		d.addTomb(e, old[i].Dot)
+		c.addTomb(e, old[i].Dot)
+	}
+	d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+	c.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+	return len(old) > 0
+}
+
 // observe returns a delta that removes every dot of e this state holds (nothing if it holds
 // none), with the state's incarnation.
 func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {

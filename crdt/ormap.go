@@ -63,6 +63,12 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	d := NewHash(h.c.Reset)
 	d.c.ExpVer = Version{}
+	if dot.TS >= h.c.Floor {
+		for _, p := range pairs {
+			h.c.writeLocal(&d.c, string(p[0]), dot, p[1], bytesSize)
+		}
+		return d
+	}
 	for _, p := range pairs {
 		f := string(p[0])
 		h.c.removeDelta(&d.c, f)

@@ -46,8 +46,15 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	d := NewSet(s.c.Reset)
 	d.c.ExpVer = Version{}
 	n := 0
+	direct := dot.TS >= s.c.Floor
 	for _, m := range members {
 		if _, dup := d.c.elems[m]; dup {
+			continue
+		}
+		if direct {
+			if !s.c.writeLocal(&d.c, m, dot, struct{}{}, noSize) {
+				n++
+			}
 			continue
 		}
 		if !s.c.removeDelta(&d.c, m) {
@@ -55,7 +62,9 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 		}
 		d.c.setElem(m, []Dotted[struct{}]{{Dot: dot}}, noSize)
 	}
-	s.Join(d)
+	if !direct {
+		s.Join(d)
+	}
 	return n, d
 }
 

@@ -76,6 +76,9 @@ func (z *ZSet) Rank(m string) (int, bool) {
 // Count returns how many members come before the first one for which below is false; below
 // must be true for a prefix of the ascending order (e.g. score < min).
 func (z *ZSet) Count(below func(score float64, member string) bool) int {
+	if z.sl == nil {
+		return 0
+	}
 	_, r := z.sl.firstAtLeast(func(n *slNode) bool { return below(n.score, n.member) })
 	return r
 }
@@ -83,6 +86,9 @@ func (z *ZSet) Count(below func(score float64, member string) bool) int {
 // Walk calls fn for members from 0-based rank r onwards, ascending (or descending when rev),
 // until fn returns false or the members run out.
 func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool) {
+	if z.sl == nil {
+		return
+	}
 	for x := z.sl.at(r); x != nil; {
 		if !fn(x.member, x.score) {
 			return
@@ -118,19 +124,32 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 }
 
 func (z *ZSet) reindex(m string) {
+	if z.sl == nil { // a delta's index is made when first needed
+		z.scores, z.sl = map[string]float64{}, newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica))
+	}
+	ds, live := z.c.elems[m]
+	var s float64
+	if live {
+		s, _ = score(ds)
+	}
 	if old, ok := z.scores[m]; ok {
+		if live && math.Float64bits(old) == math.Float64bits(s) {
+			return // a re-add of the same score (bitwise: -0 and 0 print differently)
+		}
 		z.sl.delete(old, m)
 		delete(z.scores, m)
 	}
-	if ds, ok := z.c.elems[m]; ok {
-		s, _ := score(ds)
+	if live {
 		z.scores[m] = s
 		z.sl.insert(s, m)
 	}
 }
 
+// delta returns an empty delta of z's incarnation. Its index (scores, skiplist) is made only
+// if it is joined with another (deltas of one command are): a ZADD's delta is encoded and
+// dropped, and the index cost more than the rest of it.
 func (z *ZSet) delta() *ZSet {
-	d := NewZSet(z.c.Reset) // indexed too: deltas of one command are joined together
+	d := &ZSet{c: newCore[zpay](z.c.Reset)}
 	d.c.ExpVer = Version{}
 	return d
 }
@@ -138,6 +157,11 @@ func (z *ZSet) delta() *ZSet {
 // Add sets member's absolute score as write dot and returns the delta.
 func (z *ZSet) Add(dot Version, member string, s float64) *ZSet {
 	d := z.delta()
+	if dot.TS >= z.c.Floor {
+		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
+		z.reindex(member)
+		return d
+	}
 	z.c.removeDelta(&d.c, member)
 	d.c.setElem(member, []Dotted[zpay]{{Dot: dot, P: zpay{Score: s}}}, zpaySize)
 	z.Join(d)

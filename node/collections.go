@@ -30,6 +30,9 @@ type coll struct {
 	// lost, for a partial state, is the key's floor here when it was adopted: writes stamped at
 	// or below it may have been dropped by this node (evicted) and will not come again.
 	lost crdt.Timestamp
+	// queued: the key is in the janitor's queue of collections holding removed writes
+	// (colltombs.go), so a write need not queue it again.
+	queued bool
 }
 
 // maxCollection bounds a collection's approximate size (coll.size, which is above its
@@ -127,15 +130,27 @@ func (c *coll) markFull() {
 	}
 }
 
+// compact forgets the removed writes stamped before stable and caps those left (colltombs.go).
 func (c *coll) compact(stable crdt.Timestamp) {
+	limit := max(elemTombCap, c.length())
 	switch c.typ {
 	case crdt.TypeHash:
-		c.hash.Compact(stable)
+		c.hash.Collect(stable, limit)
 	case crdt.TypeSet:
-		c.set.Compact(stable)
+		c.set.Collect(stable, limit)
 	default:
-		c.zset.Compact(stable)
+		c.zset.Collect(stable, limit)
 	}
+}
+
+func (c *coll) tombstones() int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.Tombstones()
+	case crdt.TypeSet:
+		return c.set.Tombstones()
+	}
+	return c.zset.Tombstones()
 }
 
 // full reports whether c is a complete state; a partial one is hidden from readers.
@@ -309,25 +324,35 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		c := cur.Value.obj
-		fresh := !live
+		// An emptied collection, or a partial one (element deltas without the whole), of this
+		// type is written in place: its incarnation goes on, so adds made elsewhere that it has
+		// not observed survive (add-wins). Only a Redis-visible effect differs from a fresh key:
+		// its old TTL, which the write clears (the key did not exist for Redis).
+		reuse := !live && cur.Exists && c != nil && c.typ == typ
+		fresh := !live && !reuse
+		// A key this node holds no record of (never held, or a node started empty) starts the
+		// genesis incarnation (Reset zero), which every node creating the key that way shares,
+		// so concurrent first writes in two regions merge instead of one replacing the other.
+		// After a delete, a value of another type, or an eviction or expiry here (a floor), a
+		// new incarnation stamped by the write starts instead, above what it replaces.
+		genesis := fresh && !cur.Exists && cur.Floor == 0
 		if live && create && c.cost() > maxCollection {
 			err = ErrValueTooLarge
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		if fresh {
-			// An absent, deleted or emptied key starts a new incarnation (Redis: the key did not
-			// exist, so it has no fields and no TTL).
 			c = newColl(typ, crdt.Version{})
 		}
 		var ver crdt.Version
 		var seq uint64
+		clearTTL := false
 		stamp := func() crdt.Version {
 			after := crdt.Timestamp(cur.Floor)
 			if cur.Exists {
 				after = cur.Value.ver.TS
 			}
 			ver, seq = w.version(nowMs, after)
-			if fresh {
+			if fresh && !genesis {
 				// In place: fn already holds the pointer to the empty state.
 				switch typ {
 				case crdt.TypeHash:
@@ -337,7 +362,13 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 				default:
 					*c.zset = *crdt.NewZSet(ver)
 				}
+			}
+			if fresh {
 				c.markFull()
+			}
+			if reuse && c.expiry() != 0 {
+				clearTTL = true
+				c.setExpiry(ver, 0)
 			}
 			return ver
 		}
@@ -349,12 +380,17 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		c.compact(crdt.Timestamp(n.collStable.Load()))
-		v, exp := n.collValue(c, ver, seq, nowMs)
-		out = crdt.Entry{Type: typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
-		if fresh {
+		v, exp := n.collValue(key, c, ver, seq, nowMs)
+		out = crdt.Entry{Type: typ, Version: ver, Seq: seq, Expiry: exp}
+		if nw, local := w.(nodeWriter); local && nw.n.sink == nil {
+			// Nothing replicates this node's writes: the delta's encoding would go unread.
+		} else if fresh || clearTTL {
 			// The creating write ships the whole new state, marked full, so a node that holds
-			// nothing of the key can serve it (later element deltas alone are partial).
+			// nothing of the key can serve it (later element deltas alone are partial); so does
+			// a write that cleared an emptied collection's TTL (the delta holds no expiry).
 			out.Value = c.encodeLocked()
+		} else {
+			out.Value = d.AppendBinary(nil)
 		}
 		c.mu.Unlock()
 		n.trackTombstone(&cur, &v)
@@ -368,14 +404,18 @@ func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, c
 	return live, err
 }
 
-// collValue builds the store value of c after a write or merge (c.mu held) and its store
+// collValue builds the store value of key's collection c after a write or merge (c.mu held) and its store
 // expiry: the collection's own, or, once it is empty, a tombstone's lifetime.
-func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
+func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowMs int64) (value, int64) {
 	c.bytes = c.size()
+	if !c.queued && c.tombstones() > 0 {
+		c.queued = true
+		n.tombColls.add(key)
+	}
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
-	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, empty: c.length() == 0 || !c.full()}
+	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, objBytes: uint32(min(c.bytes, 1<<32-1)), empty: c.length() == 0 || !c.full()}
 	exp := c.expiry()
 	if v.empty {
 		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
@@ -387,12 +427,12 @@ func (n *Node) collValue(c *coll, ver crdt.Version, seq uint64, nowMs int64) (va
 
 // expireColl rewrites the expiry register of cur's collection (Expire, Persist) as a new local
 // write: called by rewriteExpiry under the key's store lock.
-func (n *Node) expireColl(w writer, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
+func (n *Node) expireColl(w writer, key string, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
 	c := cur.Value.obj
 	ver, seq := w.version(nowMs, cur.Value.ver.TS)
 	c.mu.Lock()
 	d := c.setExpiry(ver, atMs)
-	v, exp := n.collValue(c, ver, seq, nowMs)
+	v, exp := n.collValue(key, c, ver, seq, nowMs)
 	c.mu.Unlock()
 	e := crdt.Entry{Type: c.typ, Value: d.AppendBinary(nil), Version: ver, Seq: seq, Expiry: exp}
 	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, e
@@ -402,7 +442,7 @@ func (n *Node) expireColl(w writer, cur *lru.Current[value], atMs, nowMs int64) 
 // store lock; handled is false when neither is (the register path applies). The type rule
 // (docs/design.md): states of one incarnation join; otherwise the higher of the incoming
 // write's incarnation (a register's or a tombstone's is its version) and the current one wins.
-func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
+func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
 	keep := lru.Update[value]{Action: lru.Keep}
 	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj == nil) {
 		return keep, false, false
@@ -453,7 +493,7 @@ func (n *Node) applyRemoteColl(cur *lru.Current[value], e *crdt.Entry, nowMs int
 	}
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
-	v, exp := n.collValue(c, ver, seq, nowMs)
+	v, exp := n.collValue(key, c, ver, seq, nowMs)
 	c.mu.Unlock()
 	n.trackTombstone(cur, &v)
 	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true, true
@@ -542,7 +582,7 @@ func (n *Node) flushColls(f crdt.Timestamp) {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 			c.flushTo(f)
-			v, exp := n.collValue(c, cur.Value.ver, cur.Value.seq, nowMs)
+			v, exp := n.collValue(k, c, cur.Value.ver, cur.Value.seq, nowMs)
 			c.mu.Unlock()
 			n.trackTombstone(&cur, &v)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
@@ -570,7 +610,7 @@ func (n *Node) writeCollCopy(w writer, nowMs int64, key string, src *coll, nx bo
 		c := src.copyAs(ver)
 		src.mu.RUnlock()
 		c.mu.Lock()
-		v, exp := n.collValue(c, ver, seq, nowMs)
+		v, exp := n.collValue(key, c, ver, seq, nowMs)
 		out = crdt.Entry{Type: c.typ, Value: c.encodeLocked(), Version: ver, Seq: seq, Expiry: exp}
 		c.mu.Unlock()
 		n.trackTombstone(&cur, &v)
@@ -595,5 +635,5 @@ func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error)
 	if !ok || v.tombstone() {
 		return 0, false, nil
 	}
-	return int64(len(key) + len(v.data) + valueOverhead + v.obj.cost()), true, nil
+	return int64(len(key) + len(v.data) + valueOverhead + int(v.objBytes)), true, nil
 }

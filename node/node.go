@@ -54,6 +54,7 @@ type Node struct {
 
 	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
+	tombColls   tombQueue     // collections holding removed writes, for the janitor (colltombs.go)
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
 	deletes     atomic.Uint64
@@ -98,8 +99,14 @@ type value struct {
 	seq   uint64
 	typ   crdt.Type
 	flags crdt.Flags
-	empty bool  // a collection with no elements: absent to readers (collections.go)
-	obj   *coll // hash, set or sorted set; nil for strings and tombstones
+	empty bool // a collection with no elements: absent to readers (collections.go)
+	// objBytes is obj's size when this value was made: what the store charges for it. A
+	// collection is mutated in place, so reading obj's size when the store replaces or drops
+	// the value would see the new size for the old value too: its growth was never charged and
+	// its removal drove the store's byte count negative (found measuring a 1M-field hash).
+	// 32 bits fit the padding before obj; a collection is bounded by maxCollection (64 MiB).
+	objBytes uint32
+	obj      *coll // hash, set or sorted set; nil for strings and tombstones
 }
 
 func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 || v.empty }
@@ -132,7 +139,7 @@ func New(cfg Config) (*Node, error) {
 	n.store, err = lru.New(lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
-		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + v.obj.cost() },
+		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + int(v.objBytes) },
 		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
@@ -326,7 +333,9 @@ func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
 	st := n.stableTime(nowMs)
 	n.store.CollectTombstones(uint64(st))
-	n.collStable.Store(uint64(st))
+	if prev := n.collStable.Swap(uint64(st)); uint64(st) > prev {
+		n.collectColls(st, nowMs, sweepBudget)
+	}
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever

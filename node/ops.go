@@ -384,7 +384,7 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 		}
 		if cur.Value.obj != nil {
 			var up lru.Update[value]
-			up, out = n.expireColl(w, &cur, atMs, nowMs)
+			up, out = n.expireColl(w, key, &cur, atMs, nowMs)
 			done = true
 			return up
 		}
@@ -505,6 +505,9 @@ type DumpEntry struct {
 	ExpireAtMs  int64 // unix ms, 0 = never
 	Version     crdt.Version
 	Deleted     bool // a replicated delete tombstone
+	// Type is what TYPE answers for the value: "string" (counters too), "hash", "set" or
+	// "zset". A collection's Value is its encoded CRDT state (crdt.DecodeHash and twins).
+	Type string
 }
 
 // Dump calls fn for every register this node holds, live or deleted (expired entries are
@@ -516,7 +519,7 @@ func (n *Node) Dump(ctx context.Context, fn func(DumpEntry) bool) error {
 	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
 		it := itemOf(&v, exp)
 		return ctx.Err() == nil && fn(DumpEntry{Key: k, Value: it.Value, ContentType: it.ContentType,
-			ExpireAtMs: exp, Version: v.ver, Deleted: v.tombstone()})
+			ExpireAtMs: exp, Version: v.ver, Deleted: v.tombstone(), Type: typeName(&v)})
 	})
 	return ctx.Err()
 }

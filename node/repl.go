@@ -518,7 +518,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		} else if j-i == 1 {
 			e := &ds[i].Entry
 			r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-				up, ok := r.n.merge(&cur, e, nowMs)
+				up, ok := r.n.merge(ds[i].Key, &cur, e, nowMs)
 				if ok {
 					state[i] = won
 				}
@@ -533,7 +533,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			for k := i; k < j; k++ {
 				e := &ds[k].Entry
 				l.Apply(ds[k].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-					up, ok := r.n.merge(&cur, e, nowMs)
+					up, ok := r.n.merge(ds[k].Key, &cur, e, nowMs)
 					if ok {
 						state[k] = won
 					}
@@ -604,12 +604,12 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 	return d.Entry.Type == crdt.TypeLWW || d.Entry.Type == crdt.TypeCounter || d.Entry.Type.IsCollection()
 }
 
-// merge applies a remote entry e to cur under cur's shard lock: the LWW rule between registers,
+// merge applies a remote entry e of key to cur under cur's shard lock: the LWW rule between registers,
 // crdt.Merge when either side is a counter, the collection merge for hashes, sets and sorted
 // sets (applyRemoteColl). It reports whether e changed the key and the update
 // that stores the result.
-func (n *Node) merge(cur *lru.Current[value], e *crdt.Entry, nowMs int64) (lru.Update[value], bool) {
-	if up, won, ok := n.applyRemoteColl(cur, e, nowMs); ok {
+func (n *Node) merge(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (lru.Update[value], bool) {
+	if up, won, ok := n.applyRemoteColl(key, cur, e, nowMs); ok {
 		return up, won
 	}
 	// Checked under the key's lock: a flush publishes its floor before it clears, so a counter

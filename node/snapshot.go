@@ -272,7 +272,7 @@ func (n *Node) applyLoaded(d *crdt.Delta, nowMs int64) bool {
 	// join (which also decodes a collection into its in-memory form), the floors.
 	won := false
 	n.store.Apply(d.Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-		up, ok := n.merge(&cur, e, nowMs)
+		up, ok := n.merge(d.Key, &cur, e, nowMs)
 		won = ok
 		return up
 	})

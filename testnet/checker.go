@@ -68,6 +68,8 @@ const (
 	KindReadYourWrites = "read-your-writes"
 	KindMonotonic      = "monotonic-reads"
 	KindCounter        = "counter" // a counter's value is not the sum of the increments applied
+	// KindCollection: a hash, set or sorted set breaks its merge rule (collections.go).
+	KindCollection = "collection"
 )
 
 func (v Violation) String() string {
@@ -159,10 +161,12 @@ func Check(in CheckInput) CheckResult {
 	for _, inc := range in.Incarnations {
 		c.incs[incKey{inc.Node, inc.N}] = inc
 	}
+	states := c.normalizeColls()
 	c.agreement()
 	c.history()
 	c.sessions()
 	c.counters()
+	c.collections(states)
 	sort.SliceStable(c.res.Violations, func(i, j int) bool {
 		a, b := c.res.Violations[i], c.res.Violations[j]
 		if a.Kind != b.Kind {
@@ -322,7 +326,7 @@ func (c *checker) history() {
 	byKey := map[string][]*Op{}
 	for i := range c.in.Ops {
 		o := &c.in.Ops[i]
-		if strings.HasPrefix(o.Key, c.in.Prefix) && !isCounterKey(c.in.Prefix, o.Key) {
+		if registerKey(c.in.Prefix, o.Key) {
 			byKey[o.Key] = append(byKey[o.Key], o)
 		}
 	}
@@ -437,7 +441,7 @@ func (c *checker) sessions() {
 	byClient := map[string][]*Op{}
 	for i := range c.in.Ops {
 		o := &c.in.Ops[i]
-		if !strings.HasPrefix(o.Key, c.in.Prefix) || isCounterKey(c.in.Prefix, o.Key) {
+		if !registerKey(c.in.Prefix, o.Key) {
 			continue
 		}
 		byKey[o.Key] = append(byKey[o.Key], o)

@@ -21,7 +21,8 @@ type Register struct {
 	Value      string
 	ExpireAtMs int64 // unix ms, 0 = never
 	Version    crdt.Version
-	Deleted    bool // a replicated delete tombstone
+	Deleted    bool   // a replicated delete tombstone
+	Type       string // "hash", "set", "zset" (Value is the encoded state), else "string" or ""
 }
 
 // NodeDump is everything one node held at one moment.
@@ -43,6 +44,7 @@ type dumpLine struct {
 	HLC        uint64 `json:"hlc"`
 	Replica    string `json:"replica"`
 	Deleted    bool   `json:"deleted"`
+	Type       string `json:"type"`
 }
 
 // errNoDump means the node has no /v1/dump endpoint.
@@ -97,7 +99,7 @@ func (c *Cluster) dumpHTTP(ctx context.Context, n *Node, d *NodeDump) error {
 			}
 			ver = crdt.Version{TS: crdt.Timestamp(l.HLC), Replica: crdt.ReplicaID(r)}
 		}
-		d.Regs[l.Key] = Register{Key: l.Key, Value: string(v), ExpireAtMs: l.ExpireAtMs, Version: ver, Deleted: l.Deleted}
+		d.Regs[l.Key] = Register{Key: l.Key, Value: string(v), ExpireAtMs: l.ExpireAtMs, Version: ver, Deleted: l.Deleted, Type: l.Type}
 	}
 	return sc.Err()
 }

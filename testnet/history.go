@@ -24,6 +24,12 @@ const (
 	// OpIncr is an INCRBY of a counter key (CounterKey): counters are never SET or deleted by
 	// the workload, so their value must be the sum of the increments applied.
 	OpIncr OpKind = "incrby"
+	// Collection writes (collections.go): HSET of the client's own field, SADD and SREM of a
+	// member, ZINCRBY of a member.
+	OpHSet  OpKind = "hset"
+	OpSAdd  OpKind = "sadd"
+	OpSRem  OpKind = "srem"
+	OpZIncr OpKind = "zincrby"
 )
 
 // Status is what the client knows about an operation's outcome.
@@ -50,8 +56,9 @@ type Op struct {
 	// unique, so a value read names the write that produced it.
 	Value    string        `json:"value,omitempty"`
 	TTL      time.Duration `json:"ttl_ns,omitempty"`
-	Delta    int64         `json:"delta,omitempty"` // incrby: the increment
-	Found    bool          `json:"found,omitempty"` // get: the key existed
+	Delta    int64         `json:"delta,omitempty"`  // incrby, zincrby: the increment
+	Member   string        `json:"member,omitempty"` // hset: the field; sadd, srem, zincrby: the member
+	Found    bool          `json:"found,omitempty"`  // get: the key existed
 	Invoke   time.Time     `json:"invoke"`
 	Complete time.Time     `json:"complete"`
 	Status   Status        `json:"status"`
@@ -65,8 +72,14 @@ type Op struct {
 
 func (o *Op) String() string {
 	s := fmt.Sprintf("#%d %s@%s(inc %d) %s %q", o.ID, o.Client, o.Node, o.Inc, o.Kind, o.Key)
+	if o.Member != "" {
+		s += fmt.Sprintf(" %q", o.Member)
+	}
 	if o.Value != "" {
 		s += fmt.Sprintf(" %q", o.Value)
+	}
+	if o.Delta != 0 {
+		s += " by " + strconv.FormatInt(o.Delta, 10)
 	}
 	if o.TTL > 0 {
 		s += " px=" + strconv.FormatInt(o.TTL.Milliseconds(), 10)

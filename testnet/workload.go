@@ -25,12 +25,16 @@ type WorkloadConfig struct {
 	ClientsPerNode int
 	// Rate is each client's operations per second. Default 25.
 	Rate float64
-	// SetPct, TTLPct, DelPct and IncrPct are the shares of plain SETs, SETs with a PX expiry,
-	// DELs and INCRBYs of a counter key in percent; the rest are GETs. Defaults 45, 10, 10, 10.
-	SetPct, TTLPct, DelPct, IncrPct int
+	// SetPct, TTLPct, DelPct, IncrPct and CollPct are the shares of plain SETs, SETs with a PX
+	// expiry, DELs, INCRBYs of a counter key and collection writes (HSET, SADD, SREM, ZINCRBY:
+	// collections.go) in percent; the rest are GETs. Defaults 40, 10, 10, 10, 10.
+	SetPct, TTLPct, DelPct, IncrPct, CollPct int
 	// CounterKeys is the number of counter keys INCRBY spreads over (CounterKey). Default 4:
 	// every region increments the same counters concurrently.
 	CounterKeys int
+	// CollKeys is the number of keys of each collection type (HashKey, SetKey, ZSetKey).
+	// Default 2, so that regions write the same collections concurrently.
+	CollKeys int
 	// MinTTL and MaxTTL bound the PX expiry of expiring SETs. Defaults 300 ms and 1.5 s.
 	MinTTL, MaxTTL time.Duration
 	// Timeout bounds one operation. Default 2 s.
@@ -54,11 +58,14 @@ func (c WorkloadConfig) withDefaults() WorkloadConfig {
 	if c.Rate <= 0 {
 		c.Rate = 25
 	}
-	if c.SetPct == 0 && c.TTLPct == 0 && c.DelPct == 0 && c.IncrPct == 0 {
-		c.SetPct, c.TTLPct, c.DelPct, c.IncrPct = 45, 10, 10, 10
+	if c.SetPct == 0 && c.TTLPct == 0 && c.DelPct == 0 && c.IncrPct == 0 && c.CollPct == 0 {
+		c.SetPct, c.TTLPct, c.DelPct, c.IncrPct, c.CollPct = 40, 10, 10, 10, 10
 	}
 	if c.CounterKeys <= 0 {
 		c.CounterKeys = 4
+	}
+	if c.CollKeys <= 0 {
+		c.CollKeys = 2
 	}
 	if c.MinTTL <= 0 {
 		c.MinTTL = 300 * time.Millisecond
@@ -171,6 +178,8 @@ func (w *Workload) client(ctx context.Context, n *Node, name string) {
 			op.Kind = OpDel
 		case p < w.cfg.SetPct+w.cfg.TTLPct+w.cfg.DelPct+w.cfg.IncrPct:
 			op.Kind, op.Key, op.Delta = OpIncr, CounterKey(w.cfg.Prefix, rng.IntN(w.cfg.CounterKeys)), 1+rng.Int64N(9)
+		case p < w.cfg.SetPct+w.cfg.TTLPct+w.cfg.DelPct+w.cfg.IncrPct+w.cfg.CollPct:
+			w.collOp(rng, &op, seq)
 		default:
 			op.Kind = OpGet
 		}
@@ -209,6 +218,8 @@ func (w *Workload) client(ctx context.Context, n *Node, name string) {
 			args = []string{"GET", op.Key}
 		case OpIncr:
 			args = []string{"INCRBY", op.Key, strconv.FormatInt(op.Delta, 10)}
+		default:
+			args = collArgs(&op)
 		}
 		r, err := conn.do(op.Invoke.Add(w.cfg.Timeout), args...)
 		op.Complete = time.Now()

@@ -65,3 +65,10 @@ type Dumper interface {
 type Locator interface {
 	Nearest(lat, lon float64, count int) []node.Member
 }
+
+// Collections is implemented by a Backend that holds hashes, sets and sorted sets (as
+// *node.Node does): GET /v1/keys/{key} answers such a key as JSON (a hash as an object, a set
+// as an array, a sorted set as an array of {member, score}) instead of a wrong-type error.
+type Collections interface {
+	Collection(ctx context.Context, key string) (node.CollectionView, bool, error)
+}

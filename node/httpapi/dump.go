@@ -21,6 +21,7 @@ type dumpLine struct {
 	HLC         uint64 `json:"hlc"`
 	Replica     string `json:"replica"`
 	Deleted     bool   `json:"deleted"`
+	Type        string `json:"type,omitempty"`
 }
 
 // dump streams every register the node holds as JSON lines, delete tombstones included.
@@ -36,7 +37,8 @@ func (s *Server) dump(w http.ResponseWriter, r *http.Request) {
 	err := d.Dump(r.Context(), func(e node.DumpEntry) bool {
 		return enc.Encode(dumpLine{Key: e.Key, ValueB64: base64.StdEncoding.EncodeToString(e.Value),
 			ContentType: e.ContentType, ExpireAtMs: e.ExpireAtMs, Version: e.Version.String(),
-			HLC: uint64(e.Version.TS), Replica: e.Version.Replica.String(), Deleted: e.Deleted}) == nil
+			HLC: uint64(e.Version.TS), Replica: e.Version.Replica.String(), Deleted: e.Deleted,
+			Type: e.Type}) == nil
 	})
 	if err == nil {
 		bw.Flush()

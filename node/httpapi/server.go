@@ -254,6 +254,10 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	it, found, err := s.b.Get(r.Context(), k)
+	if cb, ok := s.b.(Collections); ok && errors.Is(err, node.ErrWrongType) {
+		s.getCollection(w, r, cb, k)
+		return
+	}
 	if err != nil {
 		s.backendError(w, err)
 		return
@@ -262,15 +266,8 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "key not found")
 		return
 	}
-	h := w.Header()
-	tag := etag(it.Version)
-	h.Set("ETag", tag)
-	h.Set("X-Geocache-Version", it.Version.String())
-	if !it.ExpireAt.IsZero() {
-		h.Set("X-Geocache-Expires-At", it.ExpireAt.UTC().Format(time.RFC3339Nano))
-		ttl := max(it.ExpireAt.Sub(s.b.Now()), 0)
-		h.Set("X-Geocache-TTL", strconv.FormatInt(ttl.Milliseconds(), 10)+"ms")
-	}
+	s.writeMeta(w, it.Version, it.ExpireAt)
+	tag := w.Header().Get("ETag")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -279,6 +276,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
+	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(it.Value)))
 	w.WriteHeader(http.StatusOK)
@@ -468,6 +466,8 @@ func (s *Server) backendError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, "value too large")
 	case errors.Is(err, crdt.ErrTooLarge):
 		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "crdt: "))
+	case errors.Is(err, node.ErrWrongType):
+		writeError(w, http.StatusConflict, "the key holds another type")
 	case errors.Is(err, node.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "node is shutting down")
 	case errors.Is(err, node.ErrLoading):

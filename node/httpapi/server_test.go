@@ -18,10 +18,11 @@ import (
 
 // *node.Node is what the API serves, with every optional interface.
 var (
-	_ httpapi.Backend    = (*node.Node)(nil)
-	_ httpapi.Replicator = (*node.Node)(nil)
-	_ httpapi.Readiness  = (*node.Node)(nil)
-	_ httpapi.Cluster    = (*node.Node)(nil)
+	_ httpapi.Backend     = (*node.Node)(nil)
+	_ httpapi.Replicator  = (*node.Node)(nil)
+	_ httpapi.Readiness   = (*node.Node)(nil)
+	_ httpapi.Cluster     = (*node.Node)(nil)
+	_ httpapi.Collections = (*node.Node)(nil)
 )
 
 // fakeClock is the node's clock in a test; the node's janitor reads it concurrently.

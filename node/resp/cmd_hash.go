@@ -50,6 +50,12 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	added := 0
 	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+		if len(pairs) == 1 { // the common case, without the map
+			if _, ok := h.Get(string(pairs[0][0])); !ok {
+				added++
+			}
+			return h.Set(stamp(), pairs...)
+		}
 		seen := map[string]bool{}
 		for _, p := range pairs {
 			if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
@@ -94,12 +100,11 @@ func b2i(b bool) int64 {
 }
 
 func cmdHGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	var val []byte
 	var ok bool
 	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		var v []byte
 		if v, ok = h.Get(string(argv[2])); ok {
-			val = append([]byte(nil), v...)
+			c.out = appendBulk(c.out, v) // under the read lock: no copy of the value
 		}
 	})
 	switch {
@@ -107,8 +112,6 @@ func cmdHGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		c.out = appendError(c.out, backendError(err))
 	case !ok:
 		c.out = appendNull(c.out, c.proto)
-	default:
-		c.out = appendBulk(c.out, val)
 	}
 }
 

@@ -1,0 +1,101 @@
+package crdt
+
+import (
+	"bytes"
+	"testing"
+)
+
+// A hot member added and removed in a loop while nothing is stable (stable time 0: a member
+// silent but within the grace horizon) keeps its removed writes under the cap, and the visible
+// state is the reference's at every step.
+func TestCollectBoundsRemovedWritesWhileNothingStable(t *testing.T) {
+	const limit = 100
+	s := NewSet(Version{TS: 1, Replica: 1})
+	for i := 2; i < 5000; i++ {
+		dot := Version{TS: Timestamp(i), Replica: 1}
+		if i%2 == 0 {
+			s.Add(dot, "m", "keep")
+		} else {
+			s.Rem("m")
+		}
+		s.Collect(0, limit)
+		if s.Tombstones() > limit {
+			t.Fatalf("step %d: %d removed writes held, cap %d", i, s.Tombstones(), limit)
+		}
+		if want := i%2 == 0; s.Has("m") != want || !s.Has("keep") {
+			t.Fatalf("step %d: has m %v, want %v; has keep %v", i, s.Has("m"), want, s.Has("keep"))
+		}
+	}
+	if s.Tombstones() < limit-limit/8-1 {
+		t.Fatalf("the cap dropped more than it needed: %d held", s.Tombstones())
+	}
+	// Bytes stays bounded too (elements and dots), not only the count.
+	if b := s.Bytes(); b > 2*(limit*dotCost+2*elemCost+16) {
+		t.Fatalf("set charged %d bytes after 5000 writes of one member", b)
+	}
+}
+
+// Collect forgets exactly the removed writes stamped before the stable time it is given; a
+// cap below MinTombstoneCap counts as MinTombstoneCap.
+func TestCollectAtStableTime(t *testing.T) {
+	h := NewHash(Version{TS: 1, Replica: 1})
+	for i := 10; i < 20; i++ {
+		h.Set(Version{TS: Timestamp(i), Replica: 2}, [2][]byte{[]byte("f"), []byte{byte(i)}})
+	}
+	// Nine overwritten writes of f (TS 10..18) are removed; the write at 19 survives.
+	if got := h.Tombstones(); got != 9 {
+		t.Fatalf("tombstones %d, want 9", got)
+	}
+	if dropped := h.Collect(15, 1); dropped != 0 || h.Tombstones() != 4 || h.Floor() != 15 {
+		t.Fatalf("Collect(15): cap dropped %d, %d held, floor %d; want 0, 4 (16,17,18... from 15), 15", dropped, h.Tombstones(), h.Floor())
+	}
+	if v, ok := h.Get("f"); !ok || v[0] != 19 {
+		t.Fatalf("f = %v %v, want 19", v, ok)
+	}
+	h.Collect(10, 1) // an older stable time never lowers the floor
+	if h.Floor() != 15 {
+		t.Fatalf("floor lowered to %d", h.Floor())
+	}
+}
+
+// Past the cap the causal context is coarsened: a late concurrent add stamped below the raised
+// floor counts as observed and removed, and replicas still converge once they exchange full
+// states (each drops what the other's floor covers).
+func TestCollectCapCoarsensAndConverges(t *testing.T) {
+	reset := Version{TS: 1, Replica: 1}
+	a, b := NewZSet(reset), NewZSet(reset)
+	a.MarkFull()
+	b.MarkFull()
+	// B adds x at TS 5 during a partition; A churns member y far past the cap.
+	bd := b.Add(Version{TS: 5, Replica: 2}, "x", 1)
+	for i := 10; i < 10+3*MinTombstoneCap; i++ {
+		a.Add(Version{TS: Timestamp(i), Replica: 1}, "y", float64(i))
+		a.Collect(0, MinTombstoneCap)
+	}
+	if a.Floor() <= 5 {
+		t.Fatalf("floor %d: the cap did not coarsen past the late add", a.Floor())
+	}
+	// Under the cap a concurrent add would win (add-wins); below the raised floor it is lost.
+	a.Join(bd)
+	if _, ok := a.Score("x"); ok {
+		t.Fatal("an add stamped below the raised floor was adopted")
+	}
+	a2, b2 := a.Clone(), b.Clone()
+	a2.Join(b)
+	b2.Join(a)
+	if !bytes.Equal(a2.AppendBinary(nil), b2.AppendBinary(nil)) {
+		t.Fatal("replicas differ after exchanging full states")
+	}
+	if _, ok := b2.Score("x"); ok {
+		t.Fatal("B kept x below A's floor")
+	}
+	if s, ok := b2.Score("y"); !ok || s != float64(9+3*MinTombstoneCap) {
+		t.Fatalf("y = %v %v", s, ok)
+	}
+	// A write above the floor is unaffected: the add-wins rule holds for it.
+	b3 := b2.Add(Version{TS: a.Floor() + 1000, Replica: 2}, "z", 7)
+	a2.Join(b3)
+	if s, ok := a2.Score("z"); !ok || s != 7 {
+		t.Fatalf("z = %v %v after the cap", s, ok)
+	}
+}

@@ -1,0 +1,81 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
+)
+
+// Removed element writes of hashes, sets and sorted sets are collected like key tombstones:
+// once causally stable, and bounded.
+//
+// A write or merge compacts its collection at the stable time of the last janitor pass, but a
+// collection that goes quiet after removes would keep them until its next write. So every
+// collection left holding removed writes is queued (coll.queued keeps it there once), and each
+// janitor pass whose stable time advanced compacts a bounded batch of them through the store,
+// which refreshes the charge the LRU holds for them. Those still holding removed writes newer
+// than the stable time are queued again.
+//
+// While stability is held back (a member silent but within the grace horizon, or a peer whose
+// writes arrive with a gap), each collection caps its removed writes at elemTombCap or its
+// element count, whichever is larger, so a hot element removed or rewritten in a loop cannot
+// grow a collection without bound; past the cap the oldest are dropped and the collection's
+// floor raised (crdt/tombs.go has the rule and its price).
+
+// elemTombCap is the smallest cap of removed writes per collection (16 bytes of dot and a
+// little map overhead each: about 40 KiB). Larger collections may hold one per element.
+const elemTombCap = 1024
+
+// tombQueue is the janitor's queue of keys whose collections hold removed writes.
+type tombQueue struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (q *tombQueue) add(key string) {
+	q.mu.Lock()
+	q.keys = append(q.keys, key)
+	q.mu.Unlock()
+}
+
+// take removes and returns up to limit keys, oldest first.
+func (q *tombQueue) take(limit int) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	k := min(limit, len(q.keys))
+	out := append([]string(nil), q.keys[:k]...)
+	rest := copy(q.keys, q.keys[k:])
+	clear(q.keys[rest:])
+	q.keys = q.keys[:rest]
+	return out
+}
+
+func (q *tombQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.keys)
+}
+
+// collectColls compacts up to budget queued collections at stable time st (a janitor pass).
+func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
+	for _, key := range n.tombColls.take(budget) {
+		n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			c := cur.Value.obj
+			if !cur.Exists || c == nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if !c.queued {
+				return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
+			}
+			c.queued = false
+			c.compact(st)
+			// Same version and expiry: only the removed writes and the charge change (an empty
+			// collection keeps its tombstone's lifetime, not a fresh one).
+			v, _ := n.collValue(key, c, cur.Value.ver, cur.Value.seq, nowMs)
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: cur.Expiry}
+		})
+	}
+}
