@@ -449,10 +449,10 @@ func TestRestartAfterSilentCutGetsGossip(t *testing.T) {
 		_ = b.Publish(context.Background(), []byte("after-restart"))
 		return in.has(b.ID(), "after-restart")
 	})
-	t.Logf("restart to gossip: %v; b closed %d stale connection(s)", time.Since(start), b.Stats().StaleConnsClosed)
-	if b.Stats().StaleConnsClosed < 1 {
-		t.Fatal("the dead connection was not closed")
-	}
+	t.Logf("restart to gossip: %v", time.Since(start))
+	// Data moved to the new connection as soon as it opened (direct.go); the dead one is
+	// probed and closed after it, which the catalog's streams need.
+	waitFor(t, 10*time.Second, "the dead connection closed", func() bool { return b.Stats().StaleConnsClosed >= 1 })
 	// The catalog (bitswap streams on the same connections) recovers too:
 	// b fetches n's new record.
 	waitFor(t, 5*time.Second, "b sees n's new record", func() bool {
