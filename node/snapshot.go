@@ -47,6 +47,11 @@ const entriesBlock = 256 << 10
 // 50 µs of work).
 const saveYieldEvery = 256
 
+// savePace is the work a paced save does before it sleeps as long as that work took: a
+// background save then takes at most half a core (and twice as long) on a machine whose cores
+// requests need.
+const savePace = time.Millisecond
+
 type saveResult struct {
 	entries int
 	bytes   int64
@@ -54,7 +59,7 @@ type saveResult struct {
 
 // writeSnapshot streams the node's state to path (through a temporary file, fsynced and
 // renamed). Memory is bounded by one entries block plus the store's Range chunk.
-func (n *Node) writeSnapshot(path string) (saveResult, error) {
+func (n *Node) writeSnapshot(path string, paced bool) (saveResult, error) {
 	var res saveResult
 	w, err := snapfile.Create(path)
 	if err != nil {
@@ -90,6 +95,7 @@ func (n *Node) writeSnapshot(path string) (saveResult, error) {
 	}
 	var high uint64 // newest stamp of an entry skipped as expired
 	count := 0
+	workStart := time.Now()
 	buf = buf[:0]
 	// Range at time 0 reports entries that have expired but not been reclaimed yet, so their
 	// stamps reach the floor: otherwise a late, older write of such a key would be accepted after
@@ -102,9 +108,14 @@ func (n *Node) writeSnapshot(path string) (saveResult, error) {
 		buf = crdt.AppendDelta(buf, &crdt.Delta{Key: k, Entry: v.entry(exp)})
 		count++
 		if count%saveYieldEvery == 0 {
-			// Let the requests queued on this P run now: the scheduler would otherwise
-			// preempt the saver only after 10 ms, the latency a request behind it would see.
-			runtime.Gosched()
+			if worked := time.Since(workStart); paced && worked >= savePace {
+				time.Sleep(worked)
+				workStart = time.Now()
+			} else {
+				// Let the requests queued on this P run now: the scheduler would otherwise
+				// preempt the saver only after 10 ms, the latency a request behind it sees.
+				runtime.Gosched()
+			}
 		}
 		if len(buf) >= entriesBlock {
 			err = w.Block(blockEntries, buf, count)
