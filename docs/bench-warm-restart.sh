@@ -6,12 +6,12 @@
 #   go build -o /tmp/geocache ./cmd/geocache && go build -o /tmp/pacedget ./cmd/pacedget
 #   GEOCACHE=/tmp/geocache PACEDGET=/tmp/pacedget N=1000000 REQ=2000000 docs/bench-warm-restart.sh
 # FIRST=geocache runs the geocache side first (default redis); alternate it between runs.
-# RATE (default 5000) GETs/s over 8 connections for LATSEC (default 4) seconds per measurement.
+# RATE (default 5000) GETs/s over 8 connections for LATSEC (default 12) seconds.
 # Needs redis-server, redis-cli, redis-benchmark (Debian redis-server, redis-tools), curl, bc.
 # Uses loopback ports BASE+1, BASE+11..13, BASE+21..23 (BASE=27200 unless set).
 set -u
 N=${N:-1000000}; REQ=${REQ:-2000000}; B=${BASE:-27200}; FIRST=${FIRST:-redis}
-RATE=${RATE:-5000}; LATSEC=${LATSEC:-4}; P=${PACEDGET:-/tmp/pacedget}; G=${GEOCACHE:-./geocache}
+RATE=${RATE:-5000}; LATSEC=${LATSEC:-12}; P=${PACEDGET:-/tmp/pacedget}; G=${GEOCACHE:-./geocache}
 RP1=$((B+1)); A1=$((B+11)); A2=$((B+12)); A3=$((B+13)); B1=$((B+21)); B2=$((B+22)); B3=$((B+23))
 D=${DIR:-/tmp/warm-bench}; rm -rf $D; mkdir -p $D/redis $D/a $D/b
 now() { date +%s.%N; }
@@ -27,12 +27,12 @@ waitn() {
   done
   echo "$(now) - $t0" | bc
 }
-# latency SIDE PORT: paced GETs idle, during back-to-back BGSAVEs, idle, during BGSAVEs again.
+# latency SIDE PORT: paced GETs for LATSEC s while BGSAVE runs every other period (pacedget
+# -bgsave: a save, then as long without one), p99 of the requests due during saves against the
+# p99 of the others.
 latency() {
-  for i in 1 2; do
-    echo "$1 get_idle   $($P -addr 127.0.0.1:$2 -rate $RATE -duration ${LATSEC}s -keyspace $N) load=$(load)"
-    echo "$1 get_bgsave $($P -addr 127.0.0.1:$2 -rate $RATE -duration ${LATSEC}s -keyspace $N -bgsave) load=$(load)"
-  done
+  $P -addr 127.0.0.1:$2 -rate $RATE -duration ${LATSEC}s -keyspace $N -bgsave | sed "s/^/$1 get /"
+  echo "$1 latency measured at load $(load)"
 }
 redis_side() {
   redis-server --port $RP1 --bind 127.0.0.1 --dir $D/redis --save '' --appendonly no --daemonize no --logfile $D/redis.log & RP=$!

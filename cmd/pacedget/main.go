@@ -1,15 +1,18 @@
-// Command pacedget measures GET latency over RESP at a steady request rate (open loop), with or
-// without background saves running back to back, for the warm-restart benchmark
-// (docs/bench-warm-restart.sh). A closed-loop tool such as redis-benchmark saturates the server,
-// so its tail latency measures how the CPU is shared; a paced client measures what a client
-// sending a fixed load sees. Latency is taken from the moment a request was due, not from when
-// it was sent, so a stall delays and counts every request queued behind it (no coordinated
-// omission).
+// Command pacedget measures GET latency over RESP at a steady request rate (open loop), for the
+// warm-restart benchmark (docs/bench-warm-restart.sh): with -bgsave, the latency while a
+// background save runs against the latency without one, in the same run. A closed-loop tool
+// such as redis-benchmark saturates the server, so its tail latency measures how the CPU is
+// shared; a paced client measures what a client sending a fixed load sees. Latency is taken
+// from the moment a request was due, not from when it was sent, so a stall delays and counts
+// every request queued behind it (no coordinated omission).
 //
-//	pacedget -addr 127.0.0.1:6379 -rate 10000 -conns 8 -duration 5s -keyspace 1000000 [-bgsave]
+//	pacedget -addr 127.0.0.1:6379 -rate 5000 -conns 8 -duration 10s -keyspace 1000000 [-bgsave]
 //
-// Output, one line: requests, achieved rate, p50/p99/p99.9/max in milliseconds, and with -bgsave
-// the number of saves completed and the share of the time a save was running.
+// With -bgsave, a BGSAVE runs, then nothing for as long as it took, then another, and so on
+// (INFO persistence rdb_bgsave_in_progress tells when one ends, polled every 5 ms); each
+// request is counted as "saving" or "idle" by whether a save was running when it was due, so
+// both figures share the same minutes of a shared machine's noise. Output, one line per class:
+// requests, p50/p99/p99.9/max in milliseconds; then, with -bgsave, the p99 ratio.
 package main
 
 import (
@@ -46,14 +49,16 @@ func main() {
 	}
 }
 
+// interval is a span of time during which a save ran.
+type interval struct{ from, to time.Time }
+
 func run(addr string, rate, conns int, dur time.Duration, keyspace int, bgsave bool) error {
 	stop := make(chan struct{})
-	var saver struct {
-		sync.WaitGroup
-		saves   int
-		running time.Duration
-		err     error
-	}
+	var (
+		saver   sync.WaitGroup
+		saves   []interval
+		saveErr error
+	)
 	if bgsave {
 		c, err := dial(addr)
 		if err != nil {
@@ -63,12 +68,12 @@ func run(addr string, rate, conns int, dur time.Duration, keyspace int, bgsave b
 		saver.Add(1)
 		go func() {
 			defer saver.Done()
-			saver.saves, saver.running, saver.err = saveLoop(c, stop)
+			saves, saveErr = saveLoop(c, stop)
 		}()
 	}
-	interval := time.Duration(float64(time.Second) * float64(conns) / float64(rate))
+	every := time.Duration(float64(time.Second) * float64(conns) / float64(rate))
 	start := time.Now().Add(50 * time.Millisecond)
-	lat := make([][]time.Duration, conns)
+	res := make([][]sample, conns)
 	errs := make([]error, conns)
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -81,31 +86,56 @@ func run(addr string, rate, conns int, dur time.Duration, keyspace int, bgsave b
 		go func() {
 			defer wg.Done()
 			// Connections are offset within the interval so that requests arrive evenly.
-			first := start.Add(interval * time.Duration(i) / time.Duration(conns))
-			lat[i], errs[i] = paced(c, first, interval, start.Add(dur), keyspace)
+			first := start.Add(every * time.Duration(i) / time.Duration(conns))
+			res[i], errs[i] = paced(c, first, every, start.Add(dur), keyspace)
 		}()
 	}
 	wg.Wait()
 	close(stop)
 	saver.Wait()
-	if err := errors.Join(append(errs, saver.err)...); err != nil {
+	if err := errors.Join(append(errs, saveErr)...); err != nil {
 		return err
 	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	if len(all) == 0 {
-		return errors.New("no requests completed")
+	var idle, saving []time.Duration
+	for _, s := range slices.Concat(res...) {
+		if during(saves, s.due) {
+			saving = append(saving, s.lat)
+		} else {
+			idle = append(idle, s.lat)
+		}
 	}
-	q := func(p float64) string {
-		return strconv.FormatFloat(float64(all[min(int(p*float64(len(all))), len(all)-1)])/1e6, 'f', 3, 64)
+	if len(idle) == 0 {
+		return errors.New("no requests completed outside saves")
 	}
-	fmt.Printf("requests=%d rate=%.0f p50_ms=%s p99_ms=%s p999_ms=%s max_ms=%s", len(all),
-		float64(len(all))/dur.Seconds(), q(0.50), q(0.99), q(0.999), q(1))
+	p99idle := report("idle", idle)
 	if bgsave {
-		fmt.Printf(" saves=%d saving=%.0f%%", saver.saves, 100*min(saver.running.Seconds()/dur.Seconds(), 1))
+		if len(saving) == 0 {
+			return errors.New("no requests completed during a save")
+		}
+		p99saving := report("saving", saving)
+		fmt.Printf("saves=%d p99_ratio=%.2f\n", len(saves), float64(p99saving)/float64(p99idle))
 	}
-	fmt.Println()
 	return nil
+}
+
+// during reports whether t falls in one of the intervals.
+func during(iv []interval, t time.Time) bool {
+	for _, v := range iv {
+		if !t.Before(v.from) && t.Before(v.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// report prints one class's quantiles and returns its p99.
+func report(class string, lat []time.Duration) time.Duration {
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(int(p*float64(len(lat))), len(lat)-1)] }
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
+	fmt.Printf("%s requests=%d p50_ms=%s p99_ms=%s p999_ms=%s max_ms=%s\n", class, len(lat),
+		ms(q(0.50)), ms(q(0.99)), ms(q(0.999)), ms(q(1)))
+	return q(0.99)
 }
 
 type conn struct {
@@ -121,10 +151,16 @@ func dial(addr string) (*conn, error) {
 	return &conn{Conn: c, r: bufio.NewReader(c)}, nil
 }
 
+// sample is one request: when it was due and how long after that its reply came.
+type sample struct {
+	due time.Time
+	lat time.Duration
+}
+
 // paced sends one GET every interval from first until end and returns each one's latency from
 // the moment it was due.
-func paced(c *conn, first time.Time, interval time.Duration, end time.Time, keyspace int) ([]time.Duration, error) {
-	var lat []time.Duration
+func paced(c *conn, first time.Time, interval time.Duration, end time.Time, keyspace int) ([]sample, error) {
+	var lat []sample
 	rng := rand.New(rand.NewPCG(uint64(first.UnixNano()), 1))
 	buf := make([]byte, 0, 64)
 	for due := first; due.Before(end); due = due.Add(interval) {
@@ -139,46 +175,66 @@ func paced(c *conn, first time.Time, interval time.Duration, end time.Time, keys
 		if _, err := reply(c.r); err != nil {
 			return lat, err
 		}
-		lat = append(lat, time.Since(due))
+		lat = append(lat, sample{due, time.Since(due)})
 	}
 	return lat, nil
 }
 
-// saveLoop runs BGSAVE back to back until stop, waiting for each to finish (INFO persistence
-// rdb_bgsave_in_progress), and reports how many completed and how long saves ran.
-func saveLoop(c *conn, stop <-chan struct{}) (saves int, running time.Duration, err error) {
+// saveLoop alternates until stop: a BGSAVE, waited for (INFO persistence
+// rdb_bgsave_in_progress), then as long without one. It returns when each save ran.
+func saveLoop(c *conn, stop <-chan struct{}) ([]interval, error) {
+	var saves []interval
+	inProgress := func() (bool, error) {
+		if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")); err != nil {
+			return false, err
+		}
+		info, err := reply(c.r)
+		return !strings.Contains(info, "rdb_bgsave_in_progress:0"), err
+	}
 	for {
+		// A save still running (from before this run) is waited out first.
+		for {
+			busy, err := inProgress()
+			if err != nil {
+				return saves, err
+			}
+			if !busy {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		select {
 		case <-stop:
-			return saves, running, nil
+			return saves, nil
 		default:
 		}
-		t0 := time.Now()
+		from := time.Now()
 		if _, err := c.Write([]byte("*1\r\n$6\r\nBGSAVE\r\n")); err != nil {
-			return saves, running, err
+			return saves, err
 		}
 		r, err := reply(c.r)
 		if err != nil {
-			return saves, running, err
+			return saves, err
 		}
-		if strings.HasPrefix(r, "-") && !strings.Contains(r, "in progress") {
-			return saves, running, fmt.Errorf("BGSAVE: %s", r)
+		if strings.HasPrefix(r, "-") {
+			return saves, fmt.Errorf("BGSAVE: %s", r)
 		}
 		for {
 			time.Sleep(5 * time.Millisecond)
-			if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")); err != nil {
-				return saves, running, err
-			}
-			info, err := reply(c.r)
+			busy, err := inProgress()
 			if err != nil {
-				return saves, running, err
+				return saves, err
 			}
-			if strings.Contains(info, "rdb_bgsave_in_progress:0") {
+			if !busy {
 				break
 			}
 		}
-		running += time.Since(t0)
-		saves++
+		saves = append(saves, interval{from, time.Now()})
+		select {
+		case <-stop:
+			return saves, nil
+		case <-time.After(time.Since(from)):
+		}
 	}
 }
 
