@@ -36,7 +36,7 @@ latency() {
 }
 redis_side() {
   redis-server --port $RP1 --bind 127.0.0.1 --dir $D/redis --save '' --appendonly no --daemonize no --logfile $D/redis.log & RP=$!
-  sleep 0.3
+  for i in $(seq 100); do redis-cli -p $RP1 PING >/dev/null 2>&1 && break; sleep 0.1; done
   redis-benchmark -p $RP1 -t set -r $N -n $REQ -d 100 -P 32 -q >/dev/null
   RN=$(redis-cli -p $RP1 DBSIZE)
   local l=$(load); t0=$(now); redis-cli -p $RP1 SAVE >/dev/null; RS=$(echo "$(now) - $t0" | bc)
@@ -52,7 +52,7 @@ redis_side() {
 geocache_side() {
   local common="--max-memory 4GiB --save-interval 0 --log-level warn"
   $G $common --data-dir $D/a --resp-listen 127.0.0.1:$A1 --http-listen 127.0.0.1:$A2 --p2p-listen /ip4/127.0.0.1/tcp/$A3 > $D/a.log 2>&1 & AP=$!
-  sleep 1
+  for i in $(seq 100); do grep -q "/p2p/12D" $D/a.log && break; sleep 0.1; done
   AID=$(grep -o "/p2p/12D[A-Za-z0-9]*" $D/a.log | head -1 | cut -d/ -f3)
   $G $common --data-dir $D/b --resp-listen 127.0.0.1:$B1 --http-listen 127.0.0.1:$B2 --p2p-listen /ip4/127.0.0.1/tcp/$B3 --join /ip4/127.0.0.1/tcp/$A3/p2p/$AID > $D/b.log 2>&1 & BP=$!
   for i in $(seq 100); do curl -sf 127.0.0.1:$B2/readyz >/dev/null && break; sleep 0.1; done
