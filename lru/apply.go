@@ -88,8 +88,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 	up = fn(cur)
 	switch up.Action {
 	case Put:
-		// fn cannot touch the cache, so l (0 if absent or just expired) is still the key's link.
-		s.setAt(c, h, l, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
+		s.set(c, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
 	case Delete:
 		if e != nil {
 			if up.Tombstone && c.stamp != nil {

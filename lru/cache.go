@@ -152,11 +152,7 @@ func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
 
 // set is Set under the shard's write lock.
 func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
-	s.setAt(c, h, s.find(h, key), key, value, expiry, cost, now, rm)
-}
-
-// setAt is set for a key whose link l (0: absent) the caller just found under the same lock.
-func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, l uint32, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
+	l := s.find(h, key)
 	expired := IsExpired(expiry, now)
 	if expired || (s.maxBytes > 0 && cost > s.maxBytes) {
 		if l != 0 {
