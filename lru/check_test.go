@@ -85,10 +85,10 @@ func (s *shard[K, V]) check(c *Cache[K, V]) error {
 	if bytes != s.bytes {
 		return fmt.Errorf("entries cost %d bytes, count says %d", bytes, s.bytes)
 	}
-	// Every chained entry is live; buckets never outnumber entries ever held.
+	// Every chained entry is live; buckets never outnumber the slots held or reserved.
 	nb := s.lowMask + 1 + s.split
-	if len(s.heads) > 0 && nb > s.used {
-		return fmt.Errorf("%d buckets for %d slots", nb, s.used)
+	if len(s.heads) > 0 && int64(nb) > max(int64(s.used), s.slabSlots()) {
+		return fmt.Errorf("%d buckets for %d slots (%d allocated)", nb, s.used, s.slabSlots())
 	}
 	chained := int64(0)
 	for b := uint32(0); b < nb && len(s.heads) > 0; b++ {

@@ -174,7 +174,7 @@ func (n *Node) saver() {
 			due = false // a failing disk is retried every saveRetry, not every tick
 		}
 		if due {
-			if err := n.save(); err != nil && !errors.Is(err, ErrSaveInProgress) {
+			if err := n.save(true); err != nil && !errors.Is(err, ErrSaveInProgress) {
 				n.cfg.Logger.Error("periodic save failed", "path", p.path, "err", err)
 			}
 		}
@@ -190,7 +190,7 @@ func (n *Node) Save(ctx context.Context) error {
 	if err := n.checkSave(ctx); err != nil {
 		return err
 	}
-	return n.save()
+	return n.save(false)
 }
 
 // BGSave starts writing the snapshot in the background and returns at once (Redis's BGSAVE).
@@ -202,7 +202,7 @@ func (n *Node) BGSave() error {
 		return ErrSaveInProgress
 	}
 	if !n.goAsync(func() {
-		if err := n.save(); err != nil && !errors.Is(err, ErrSaveInProgress) {
+		if err := n.save(true); err != nil && !errors.Is(err, ErrSaveInProgress) {
 			n.cfg.Logger.Error("background save failed", "path", n.persist.path, "err", err)
 		}
 	}) {
@@ -256,8 +256,10 @@ func (n *Node) PersistenceStats() PersistenceStats {
 	return s
 }
 
-// save writes one snapshot unless another save runs, and records the outcome.
-func (n *Node) save() error {
+// save writes one snapshot unless another save runs, and records the outcome. A paced save
+// (BGSAVE, periodic) leaves the CPU to requests half of the time (snapshot.go, savePace); SAVE
+// and the save on Close, which someone waits for, run at full speed.
+func (n *Node) save(paced bool) error {
 	p := n.persist
 	if !p.saving.CompareAndSwap(false, true) {
 		return ErrSaveInProgress
@@ -268,7 +270,7 @@ func (n *Node) save() error {
 	p.mu.Lock()
 	p.saveStarted = n.cfg.Now()
 	p.mu.Unlock()
-	res, err := n.writeSnapshot(p.path)
+	res, err := n.writeSnapshot(p.path, paced)
 	d := time.Since(start)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -292,7 +294,7 @@ func (n *Node) finalSave() {
 	if n.persist == nil || n.loading() {
 		return
 	}
-	if err := n.save(); err != nil {
+	if err := n.save(false); err != nil {
 		n.cfg.Logger.Error("save on close failed", "path", n.persist.path, "err", err)
 	}
 }

@@ -43,6 +43,15 @@ const (
 // entriesBlock is the size at which an entries block is cut.
 const entriesBlock = 256 << 10
 
+// saveYieldEvery is how many entries a save encodes between yields to other goroutines (some
+// 50 µs of work).
+const saveYieldEvery = 256
+
+// savePace is the work a paced save does before it sleeps as long as that work took: a
+// background save then takes at most half a core (and twice as long) on a machine whose cores
+// requests need.
+const savePace = time.Millisecond
+
 type saveResult struct {
 	entries int
 	bytes   int64
@@ -50,7 +59,7 @@ type saveResult struct {
 
 // writeSnapshot streams the node's state to path (through a temporary file, fsynced and
 // renamed). Memory is bounded by one entries block plus the store's Range chunk.
-func (n *Node) writeSnapshot(path string) (saveResult, error) {
+func (n *Node) writeSnapshot(path string, paced bool) (saveResult, error) {
 	var res saveResult
 	w, err := snapfile.Create(path)
 	if err != nil {
@@ -86,6 +95,7 @@ func (n *Node) writeSnapshot(path string) (saveResult, error) {
 	}
 	var high uint64 // newest stamp of an entry skipped as expired
 	count := 0
+	workStart := time.Now()
 	buf = buf[:0]
 	// Range at time 0 reports entries that have expired but not been reclaimed yet, so their
 	// stamps reach the floor: otherwise a late, older write of such a key would be accepted after
@@ -97,6 +107,16 @@ func (n *Node) writeSnapshot(path string) (saveResult, error) {
 		}
 		buf = crdt.AppendDelta(buf, &crdt.Delta{Key: k, Entry: v.entry(exp)})
 		count++
+		if count%saveYieldEvery == 0 {
+			if worked := time.Since(workStart); paced && worked >= savePace {
+				time.Sleep(worked)
+				workStart = time.Now()
+			} else {
+				// Let the requests queued on this P run now: the scheduler would otherwise
+				// preempt the saver only after 10 ms, the latency a request behind it sees.
+				runtime.Gosched()
+			}
+		}
 		if len(buf) >= entriesBlock {
 			err = w.Block(blockEntries, buf, count)
 			res.entries += count
@@ -154,6 +174,7 @@ func (n *Node) loadSnapshot() {
 		n.skipSnapshot(err, true)
 		return
 	}
+	n.reserveFor(info)
 	nowMs := n.nowMs()
 	lim := crdt.Limits{MaxKey: 1 << 30, MaxValue: 1 << 30}
 	var (
@@ -239,6 +260,21 @@ func (n *Node) loadSnapshot() {
 	p.mu.Unlock()
 	n.cfg.Logger.Info("snapshot loaded", "path", p.path, "entries", loaded, "in_file", info.Records,
 		"bytes", info.Size, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// reserveFor grows the store once for the file's entries (as many as MaxMemory can hold, at
+// their average size on disk, which is close to their charged size), so that the load does
+// not grow the store's index and slab entry by entry.
+func (n *Node) reserveFor(info snapfile.Info) {
+	if info.Records == 0 {
+		return
+	}
+	keys := int64(info.Records)
+	perEntry := info.Size/keys + lru.EntryOverhead + valueOverhead
+	if m := n.cfg.MaxMemory; m > 0 {
+		keys = min(keys, m/perEntry+1)
+	}
+	n.store.Reserve(int(keys))
 }
 
 // skipSnapshot logs why the snapshot was not (fully) loaded and, for a damaged file, moves it

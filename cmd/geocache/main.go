@@ -108,6 +108,8 @@ type daemon struct {
 	failed   chan error // a server stopped on its own
 	// stopSampling ends the status page's sampler (nil without HTTP).
 	stopSampling context.CancelFunc
+	// stopLoadWait ends the wait for the snapshot load (which turns GC pacing back on).
+	stopLoadWait context.CancelFunc
 	wg           sync.WaitGroup
 }
 
@@ -173,9 +175,22 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 		}
 	}
 
+	resumeGC := func() {}
+	if cfg.DataDir != "" {
+		resumeGC = pauseGCForLoad(log)
+	}
 	if d.node, err = node.New(nc); err != nil {
+		resumeGC()
 		return nil, err
 	}
+	loadCtx, stopLoadWait := context.WithCancel(context.Background())
+	d.stopLoadWait = stopLoadWait
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer resumeGC()
+		d.node.WaitLoaded(loadCtx)
+	}()
 	// Undo what was started if a later step fails.
 	defer func() {
 		if err != nil {
@@ -351,6 +366,9 @@ func (d *daemon) banner(w io.Writer) {
 // shutdown stops accepting, lets connections finish, then closes the node, which leaves the
 // cluster and flushes queued writes to the peers.
 func (d *daemon) shutdown(ctx context.Context) error {
+	if d.stopLoadWait != nil {
+		d.stopLoadWait()
+	}
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
