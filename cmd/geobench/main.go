@@ -5,7 +5,11 @@
 // sides, alternating which side goes first from round to round, and prints medians and ratios
 // as a markdown table; then the replication visibility lag (SET on one node, EXISTS polled on
 // another, beside paced background writes, --lag-rates); then a write flood measures each
-// process's peak RSS against the memory limit both sides were given.
+// process's peak RSS against the memory limit both sides were given. The memory rows start
+// fresh fleets of their own on the same ports: per-key-memory (RSS per key beyond key + value,
+// --perkey-n distinct keys at each of --perkey-sizes, limit --perkey-max-memory-mib) and soak
+// (--soak-duration of a paced 80/20 GET/SET load with TTLs on both sides at once, RSS and
+// goroutines sampled, then RSS after every key expired).
 //
 //	go build -o /tmp/geocache ./cmd/geocache
 //	go run ./cmd/geobench --geocache /tmp/geocache --rounds 5

@@ -104,8 +104,9 @@ type daemon struct {
 	http     *http.Server
 	api      *httpapi.Server
 	httpAddr net.Addr
-	origin   *origin    // nil without --origin
-	failed   chan error // a server stopped on its own
+	origin   *origin            // nil without --origin
+	stopBG   context.CancelFunc // stops returnMemory
+	failed   chan error         // a server stopped on its own
 	wg       sync.WaitGroup
 }
 
@@ -174,6 +175,9 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 	if d.node, err = node.New(nc); err != nil {
 		return nil, err
 	}
+	bg, stopBG := context.WithCancel(context.Background())
+	d.stopBG = stopBG
+	d.wg.Go(func() { d.returnMemory(bg) })
 	// Undo what was started if a later step fails.
 	defer func() {
 		if err != nil {
@@ -367,6 +371,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if d.stopBG != nil {
+		d.stopBG()
+	}
 	d.wg.Wait()
 	// Close announces the node is leaving, publishes the writes still queued (bounded), and
 	// stops replication. It takes no deadline, and closing the libp2p host can outlast ours
