@@ -30,8 +30,9 @@ type soakResult struct {
 	// expired is when DBSIZE fell back to its level before the load on every process, since
 	// the load started (0: not within the deadline).
 	expired time.Duration
-	after   soakSample // after expiry and the settle time
-	left    []int      // keys above the pre-load level at the end
+	after   soakSample   // after expiry and the settle time
+	settle  []soakSample // during the settle time, after included
+	left    []int        // keys above the pre-load level at the end
 	// sent and errs are per side ("redis", "geocache"): commands answered and error replies.
 	sent, errs map[string]int
 }
@@ -178,14 +179,28 @@ loop:
 		time.Sleep(200 * time.Millisecond) // polling processes we do not control
 	}
 	fmt.Fprintf(log, "soak: keys left %v at %v; settling %v\n", res.left, time.Since(start).Round(time.Second), cfg.soakSettle)
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(cfg.soakSettle): // a measurement window: the allocators' return of freed memory is timed
+	// A measurement window: the allocators return freed memory over time (and a Go process's
+	// idle garbage grows back until its next collection), so the window is sampled throughout.
+	settleEnd := time.After(cfg.soakSettle)
+settle:
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-settleEnd:
+			break settle
+		case <-tick.C:
+			smp, err := sampleAt(time.Since(start))
+			if err != nil {
+				return nil, err
+			}
+			res.settle = append(res.settle, smp)
+		}
 	}
 	if res.after, err = sampleAt(time.Since(start)); err != nil {
 		return nil, err
 	}
+	res.settle = append(res.settle, res.after)
 	fmt.Fprintf(log, "soak %v (after expiry): RSS %s MiB, goroutines %s\n", res.after.at.Round(time.Second), rssList(res.after.rss), gorList(res.after.gor))
 	return res, nil
 }
@@ -253,7 +268,8 @@ type soakStats struct {
 	drift              float64
 	gorBefore, gorWarm float64
 	gorEnd, gorAfter   float64
-	returned           float64 // share of the load's growth given back after expiry
+	lowAfter           int64   // lowest RSS during the settle time
+	returned           float64 // share of the load's growth given back at the end of the settle time
 }
 
 // stats computes process i's figures; warm-up is the first half of the load.
@@ -276,6 +292,10 @@ func (r *soakResult) stats(i int) soakStats {
 	}
 	st.drift = float64(st.end-st.warm) / float64(st.warm)
 	st.gorBefore, st.gorAfter = r.before.gor[i], r.after.gor[i]
+	st.lowAfter = r.after.rss[i]
+	for _, s := range r.settle {
+		st.lowAfter = min(st.lowAfter, s.rss[i])
+	}
 	if grown := st.end - r.before.rss[i]; grown > 0 {
 		st.returned = float64(st.end-r.after.rss[i]) / float64(grown)
 	}
@@ -294,11 +314,11 @@ func writeSoak(w io.Writer, r *soakResult, cfg *config) {
 		"achieved redis %.0f ops/s (%d error replies), geocache %.0f ops/s (%d error replies). Warm-up is the first half; "+
 		"after the load, every key expired at %v (keys left: %v), then %v to settle. "+
 		"Targets (geocache): drift over the last half < 5 %%, goroutines flat (end within 5 %% or 5 of warm-up end), "+
-		"at least half of the load's RSS growth returned after expiry:\n\n",
+		"at least half of the load's RSS growth returned at the end of the settle time:\n\n",
 		r.duration.Round(time.Second), cfg.soakRate, cfg.soakKeyspace, cfg.soakTTLMin, cfg.soakTTLMax, cfg.maxMemory>>20,
 		float64(r.sent["redis"])/d, r.errs["redis"], float64(r.sent["geocache"])/d, r.errs["geocache"],
 		expiredText(r.expired), r.left, cfg.soakSettle)
-	fmt.Fprintln(w, "| side | role | RSS before load | at warm-up end | at end | drift (last half) | max (last half) | goroutines before / warm-up / end / after | RSS after expiry | growth returned | target |")
+	fmt.Fprintln(w, "| side | role | RSS before load | at warm-up end | at end | drift (last half) | max (last half) | goroutines before / warm-up / end / after | RSS after expiry, lowest / at the end | growth returned (at the end) | target |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, p := range r.procs {
 		st := r.stats(i)
@@ -320,9 +340,9 @@ func writeSoak(w io.Writer, r *soakResult, cfg *config) {
 				ok = "**not met** (" + strings.Join(miss, ", ") + ")"
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %+.1f %% | %.1f MiB | %s | %.1f MiB | %.0f %% | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %+.1f %% | %.1f MiB | %s | %.1f / %.1f MiB | %.0f %% | %s |\n",
 			p.side, p.role, mib(r.before.rss[i]), mib(st.warm), mib(st.end), st.drift*100, mib(st.maxLast), gor,
-			mib(r.after.rss[i]), st.returned*100, ok)
+			mib(st.lowAfter), mib(r.after.rss[i]), st.returned*100, ok)
 	}
 }
 
