@@ -36,6 +36,22 @@ func (f *fleet) all() []*server {
 	return append(out, f.geoSA)
 }
 
+// procRole names one process of the fleet for the tables.
+type procRole struct {
+	side, role string
+	s          *server
+}
+
+// roles is every process, redis first, in the order the tables list them.
+func (f *fleet) roles() []procRole {
+	return []procRole{
+		{"redis", "primary (writer)", f.redis[0]}, {"redis", "replica", f.redis[1]}, {"redis", "replica", f.redis[2]},
+		{"redis", "standalone", f.redisSA},
+		{"geocache", "node a (writer)", f.geo[0]}, {"geocache", "node b (receiver)", f.geo[1]},
+		{"geocache", "node c (receiver)", f.geo[2]}, {"geocache", "standalone", f.geoSA},
+	}
+}
+
 func (f *fleet) stop() {
 	for _, s := range f.all() {
 		if s != nil {

@@ -5,7 +5,11 @@
 // sides, alternating which side goes first from round to round, and prints medians and ratios
 // as a markdown table; then the replication visibility lag (SET on one node, EXISTS polled on
 // another, beside paced background writes, --lag-rates); then a write flood measures each
-// process's peak RSS against the memory limit both sides were given.
+// process's peak RSS against the memory limit both sides were given. The memory rows start
+// fresh fleets of their own on the same ports: per-key-memory (RSS per key beyond key + value,
+// --perkey-n distinct keys at each of --perkey-sizes, limit --perkey-max-memory-mib) and soak
+// (--soak-duration of a paced 80/20 GET/SET load with TTLs on both sides at once, RSS and
+// goroutines sampled, then RSS after every key expired).
 //
 //	go build -o /tmp/geocache ./cmd/geocache
 //	go run ./cmd/geobench --geocache /tmp/geocache --rounds 5
@@ -24,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,6 +52,21 @@ type config struct {
 	lagDuration    time.Duration
 	rows           string // comma-separated row names; "" = all
 	dir            string
+
+	// The per-key memory row: keys, value sizes, and the (no-eviction) limit of its fleets.
+	perKeyN         int
+	perKeySizes     []int
+	perKeyMaxMemory int64
+	// The soak row.
+	soakDuration           time.Duration
+	soakRate, soakKeyspace int
+	soakTTLMin, soakTTLMax time.Duration
+	soakSample, soakSettle time.Duration
+}
+
+// wants reports whether the row called name is selected by --rows.
+func (c *config) wants(name string) bool {
+	return c.rows == "" || slices.Contains(strings.Split(c.rows, ","), name)
 }
 
 // port is the loopback port at offset off of the layout (fleet.go).
@@ -73,12 +93,33 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.floodRequests, "flood-n", 3000000, "SETs of 100-byte values to random keys in the peak-RSS flood (0 skips it)")
 	lagRates := fs.String("lag-rates", "1000,10000", "comma-separated write rates (writes/s) of the replication lag rows; empty skips them")
 	fs.DurationVar(&c.lagDuration, "lag-duration", 3*time.Second, "duration of one lag measurement")
-	fs.StringVar(&c.rows, "rows", "", "comma-separated rows to run (default all): misses-p1,misses-p16,set-p16,get-p16,aggregate-writes")
+	fs.StringVar(&c.rows, "rows", "", "comma-separated rows to run (default all): misses-p1,misses-p16,set-p16,get-p16,aggregate-writes,per-key-memory,soak (the lag and flood rows follow --lag-rates and --flood-n)")
+	fs.IntVar(&c.perKeyN, "perkey-n", 1000000, "distinct keys of the per-key memory row (0 skips it)")
+	perKeySizes := fs.String("perkey-sizes", "32,100", "comma-separated value sizes (bytes) of the per-key memory row; a fresh fleet each")
+	perKeyMem := fs.Int64("perkey-max-memory-mib", 4096, "memory limit of the per-key memory row's processes, MiB (large enough that nothing is evicted)")
+	fs.DurationVar(&c.soakDuration, "soak-duration", 10*time.Minute, "duration of the soak row's load (0 skips it); the first half is warm-up")
+	fs.IntVar(&c.soakRate, "soak-rate", 10000, "ops/s per side in the soak row (80/20 GET/SET)")
+	fs.IntVar(&c.soakKeyspace, "soak-keyspace", 100000, "keys of the soak row")
+	fs.DurationVar(&c.soakTTLMin, "soak-ttl-min", 30*time.Second, "shortest EX of the soak row's SETs (whole seconds)")
+	fs.DurationVar(&c.soakTTLMax, "soak-ttl-max", 60*time.Second, "longest EX of the soak row's SETs (whole seconds)")
+	fs.DurationVar(&c.soakSample, "soak-sample", 5*time.Second, "RSS and goroutine sampling interval of the soak row")
+	fs.DurationVar(&c.soakSettle, "soak-settle", 2*time.Minute, "wait after every soak key expired before the last RSS sample (Go forces a GC every 2 minutes when idle)")
 	fs.StringVar(&c.dir, "dir", "", "work directory for logs and node data (default a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	c.maxMemory = *mem << 20
+	c.perKeyMaxMemory = *perKeyMem << 20
+	for _, f := range strings.Split(*perKeySizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("geobench: --perkey-sizes: %q is not a positive size", f)
+		}
+		c.perKeySizes = append(c.perKeySizes, n)
+	}
 	for _, f := range strings.Split(*lagRates, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
@@ -94,8 +135,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("geobench: --rounds, -n, -c and --keyspace must be positive")
 	case c.basePort < 1024 || c.basePort+portsUsed > 65535:
 		return nil, errors.New("geobench: --port-base out of range")
-	case *mem < 1:
-		return nil, errors.New("geobench: --max-memory-mib must be positive")
+	case *mem < 1 || *perKeyMem < 1:
+		return nil, errors.New("geobench: --max-memory-mib and --perkey-max-memory-mib must be positive")
+	case c.perKeyN < 0 || c.soakDuration < 0:
+		return nil, errors.New("geobench: --perkey-n and --soak-duration must not be negative")
+	case c.soakRate < 1 || c.soakKeyspace < 1 || c.soakSample <= 0 || c.soakSettle < 0:
+		return nil, errors.New("geobench: --soak-rate, --soak-keyspace and --soak-sample must be positive, --soak-settle not negative")
+	case c.soakTTLMin < time.Second || c.soakTTLMax < c.soakTTLMin || c.soakTTLMin%time.Second != 0 || c.soakTTLMax%time.Second != 0:
+		return nil, errors.New("geobench: --soak-ttl-min and --soak-ttl-max must be whole seconds, at least 1s, min ≤ max")
 	}
 	return c, nil
 }
@@ -138,12 +185,38 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) 
 		}
 	}
 	rep := &report{cfg: cfg, loadStart: loadavg()}
+	rs := rows(cfg)
+	if len(rs) > 0 || len(cfg.lagRates) > 0 || cfg.floodRequests > 0 {
+		if err := runShared(ctx, cfg, rs, rep, log); err != nil {
+			return nil, err
+		}
+	}
+	// The memory rows start fresh processes each: what a process once allocated stays in its
+	// RSS, so they cannot share the fleet above (its ports are free again by now).
+	if cfg.wants("per-key-memory") && cfg.perKeyN > 0 && len(cfg.perKeySizes) > 0 {
+		var err error
+		if rep.perKey, err = perKeyMemory(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.wants("soak") && cfg.soakDuration > 0 {
+		var err error
+		if rep.soak, err = soak(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	rep.loadEnd = loadavg()
+	rep.write(out)
+	return rep, nil
+}
+
+// runShared measures the throughput rows rs, the lag rows and the flood on one fleet.
+func runShared(ctx context.Context, cfg *config, rs []row, rep *report, log io.Writer) error {
 	f, err := startFleet(ctx, cfg, cfg.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.stop()
-	rs := rows(cfg)
 	for i := range rs {
 		r := &rs[i]
 		res := rowResult{row: r}
@@ -163,7 +236,7 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) 
 				}
 				smp, err := runRow(ctx, cfg, r, targets, procs)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if geoSide {
 					res.geo = append(res.geo, smp)
@@ -190,7 +263,7 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) 
 				}
 				res, err := measureLag(ctx, src, dst, rate, cfg.lagDuration, fmt.Sprintf("%d-%d-%v", rate, round, geoSide))
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if geoSide {
 					lr.geo = append(lr.geo, res)
@@ -205,12 +278,10 @@ func run(ctx context.Context, cfg *config, out, log io.Writer) (*report, error) 
 	}
 	if cfg.floodRequests > 0 {
 		if rep.flood, err = flood(ctx, cfg, f, log); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	rep.loadEnd = loadavg()
-	rep.write(out)
-	return rep, nil
+	return nil
 }
 
 func dedup(ss []*server) []*server {

@@ -33,12 +33,15 @@ func TestGeobenchRuns(t *testing.T) {
 	}
 	cfg, err := parseFlags([]string{"--geocache", geo, "--dir", filepath.Join(dir, "run"), "--rounds", "2", "-n", "2000",
 		"-c", "10", "--keyspace", "100", "--flood-n", "20000",
-		"--lag-rates", "1000", "--lag-duration", "300ms"}, io.Discard)
+		"--lag-rates", "1000", "--lag-duration", "300ms",
+		"--perkey-n", "2000", "--perkey-max-memory-mib", "256",
+		"--soak-duration", "2s", "--soak-sample", "250ms", "--soak-rate", "1000", "--soak-keyspace", "1000",
+		"--soak-ttl-min", "1s", "--soak-ttl-max", "1s", "--soak-settle", "0s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.ports = freePorts(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out, log bytes.Buffer
 	rep, err := run(ctx, cfg, &out, &log)
@@ -77,7 +80,46 @@ func TestGeobenchRuns(t *testing.T) {
 			t.Errorf("%s %s: peak %d, now %d", p.side, p.role, p.hwm, p.rss)
 		}
 	}
-	for _, want := range []string{"load average", "Peak RSS", "misses-p16"} {
+	if len(rep.perKey) != 2 {
+		t.Fatalf("per-key memory measured at %d value sizes, want 2 (32 and 100 bytes)", len(rep.perKey))
+	}
+	for _, r := range rep.perKey {
+		if r.keys != 2000 || len(r.procs) != 8 {
+			t.Errorf("per-key memory, %d-byte values: %d keys, %d processes; want 2000 and 8", r.valueSize, r.keys, len(r.procs))
+		}
+		for _, p := range r.procs {
+			// 2000 keys of 48 bytes or more add at least ~96 KiB of data to every process.
+			if p.before < 1<<20 || p.after <= p.before {
+				t.Errorf("per-key memory, %d B, %s %s: RSS %d before, %d after", r.valueSize, p.side, p.role, p.before, p.after)
+			}
+		}
+	}
+	sk := rep.soak
+	if sk == nil {
+		t.Fatal("no soak result")
+	}
+	if len(sk.procs) != 6 || len(sk.samples) < 4 {
+		t.Fatalf("soak: %d processes, %d samples; want 6 and at least 4 over 2 s at 250 ms", len(sk.procs), len(sk.samples))
+	}
+	for _, side := range []string{"redis", "geocache"} {
+		// The load is paced at 1000 ops/s per side for 2 s.
+		if sk.sent[side] < 1000 || sk.errs[side] != 0 {
+			t.Errorf("soak, %s: %d commands answered, %d error replies", side, sk.sent[side], sk.errs[side])
+		}
+	}
+	if sk.expired == 0 {
+		t.Errorf("soak: keys never expired; left %v", sk.left)
+	}
+	for i, p := range sk.procs {
+		st := sk.stats(i)
+		if st.warm < 1<<20 || st.end < 1<<20 || sk.after.rss[i] < 1<<20 {
+			t.Errorf("soak, %s %s: RSS warm %d, end %d, after %d", p.side, p.role, st.warm, st.end, sk.after.rss[i])
+		}
+		if p.side == "geocache" && (st.gorBefore < 1 || st.gorEnd < 1 || st.gorAfter < 1) {
+			t.Errorf("soak, %s: goroutines %+v", p.role, st)
+		}
+	}
+	for _, want := range []string{"load average", "Peak RSS", "misses-p16", "RSS per key beyond", "| 100 B | geocache | node b (receiver) |", "Soak:", "| geocache | node c (receiver) |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

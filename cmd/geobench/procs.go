@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,6 +168,11 @@ func (c *respConn) do(args ...string) (string, error) {
 	if _, err := c.c.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
+	return c.read()
+}
+
+// read reads one reply, as do returns it.
+func (c *respConn) read() (string, error) {
 	line, err := c.r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -179,7 +185,7 @@ func (c *respConn) do(args ...string) (string, error) {
 	case '+', ':':
 		return line[1:], nil
 	case '-':
-		return "", errors.New(line[1:])
+		return "", replyError(line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
@@ -211,4 +217,49 @@ func infoField(addr, section, field string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// replyError is an error reply of the server (the connection stays in step), as opposed to a
+// failure of the connection.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+// dbsize is DBSIZE on addr.
+func dbsize(addr string) (int, error) {
+	c, err := dialRESP(addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	v, err := c.do("DBSIZE")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+// promValue reads one unlabelled sample (go_goroutines, say) from the Prometheus text on
+// http://httpAddr/metrics.
+func promValue(httpAddr, name string) (float64, error) {
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("geobench: %s/metrics: %s", httpAddr, resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("geobench: %s/metrics has no %s", httpAddr, name)
 }

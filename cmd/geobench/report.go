@@ -29,6 +29,8 @@ type report struct {
 	rows               []rowResult
 	lag                []lagRow
 	flood              []peak
+	perKey             []perKeyResult
+	soak               *soakResult
 }
 
 // lagRow is every round of one lag rate.
@@ -59,17 +61,8 @@ func flood(ctx context.Context, cfg *config, f *fleet, log io.Writer) ([]peak, e
 	}
 	// Let the receivers drain what the writers sent before reading their peaks.
 	time.Sleep(2 * time.Second) // a measurement window, not synchronisation
-	roles := []struct {
-		side, role string
-		s          *server
-	}{
-		{"redis", "primary (writer)", f.redis[0]}, {"redis", "replica", f.redis[1]}, {"redis", "replica", f.redis[2]},
-		{"redis", "standalone", f.redisSA},
-		{"geocache", "node a (writer)", f.geo[0]}, {"geocache", "node b (receiver)", f.geo[1]},
-		{"geocache", "node c (receiver)", f.geo[2]}, {"geocache", "standalone", f.geoSA},
-	}
 	var out []peak
-	for _, r := range roles {
+	for _, r := range f.roles() {
 		rss, hwm, err := procStatus(r.s.pid())
 		if err != nil {
 			return nil, err
@@ -84,8 +77,11 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "geobench %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "- command: `geobench %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "- machine: %s (%s), load average %s at the start, %s at the end\n", machine(), host, r.loadStart, r.loadEnd)
-	fmt.Fprintf(w, "- %d alternating rounds of `redis-benchmark -c %d -n %d`; medians; CPU per request is the server processes' user+system time\n\n",
-		r.cfg.rounds, r.cfg.clients, r.cfg.requests)
+	if len(r.rows) > 0 || len(r.lag) > 0 {
+		fmt.Fprintf(w, "- %d alternating rounds of `redis-benchmark -c %d -n %d`; medians; CPU per request is the server processes' user+system time\n",
+			r.cfg.rounds, r.cfg.clients, r.cfg.requests)
+	}
+	fmt.Fprintln(w)
 	if len(r.rows) > 0 {
 		fmt.Fprintln(w, "| row | redis-server | geocache cluster node | ratio | target | redis CPU/op | geocache CPU/op (all 3 nodes) |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
@@ -130,6 +126,11 @@ func (r *report) write(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %s | %.0f MiB | %.2f× | %.0f MiB | %s |\n", p.side, p.role,
 				float64(p.hwm)/(1<<20), float64(p.hwm)/float64(lim), float64(p.rss)/(1<<20), ok)
 		}
+	}
+	writePerKey(w, r.perKey, r.cfg.perKeyMaxMemory)
+	writeSoak(w, r.soak, r.cfg)
+	if len(r.rows) == 0 && len(r.lag) == 0 {
+		return
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every round:")

@@ -104,8 +104,9 @@ type daemon struct {
 	http     *http.Server
 	api      *httpapi.Server
 	httpAddr net.Addr
-	origin   *origin    // nil without --origin
-	failed   chan error // a server stopped on its own
+	origin   *origin            // nil without --origin
+	stopBG   context.CancelFunc // stops returnMemory
+	failed   chan error         // a server stopped on its own
 	// stopSampling ends the status page's sampler (nil without HTTP).
 	stopSampling context.CancelFunc
 	// stopLoadWait ends the wait for the snapshot load (which turns GC pacing back on).
@@ -191,6 +192,9 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 		defer resumeGC()
 		d.node.WaitLoaded(loadCtx)
 	}()
+	bg, stopBG := context.WithCancel(context.Background())
+	d.stopBG = stopBG
+	d.wg.Go(func() { d.returnMemory(bg) })
 	// Undo what was started if a later step fails.
 	defer func() {
 		if err != nil {
@@ -397,6 +401,9 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	wg.Wait()
 	if d.stopSampling != nil {
 		d.stopSampling()
+	}
+	if d.stopBG != nil {
+		d.stopBG()
 	}
 	d.wg.Wait()
 	// Close announces the node is leaving, publishes the writes still queued (bounded), and
