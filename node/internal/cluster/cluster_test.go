@@ -116,11 +116,25 @@ func TestPublishReachesOthersNotSelf(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Publish(ctx, []byte("barrier")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "B receives the burst and the barrier", func() bool { return ib.len() == 2+n+1 })
-	waitFor(t, 10*time.Second, "A receives C's barrier", func() bool { return ia.has(c.ID(), "barrier") })
+	// Delivery is best effort: on a starved machine a link may be hung up and redialled
+	// meanwhile (a missed ping), losing what was queued for it, so C repeats its barrier until
+	// A has it; the assertions below allow the repeats.
+	barriers := 0
+	lastBarrier := time.Time{}
+	waitFor(t, 10*time.Second, "B receives the burst and A and B the barrier", func() bool {
+		if ia.has(c.ID(), "barrier") && ib.has(c.ID(), "barrier") {
+			return true
+		}
+		if time.Since(lastBarrier) > 500*time.Millisecond {
+			if err := c.Publish(ctx, []byte("barrier")); err != nil {
+				t.Fatal(err)
+			}
+			barriers++
+			lastBarrier = time.Now()
+		}
+		return false
+	})
+	waitFor(t, 10*time.Second, "B receives the burst", func() bool { return ib.len() >= 2+n+1 })
 	var fromA []delivered
 	for _, m := range ib.all()[2:] {
 		if m.from == a.ID() {
@@ -132,14 +146,16 @@ func TestPublishReachesOthersNotSelf(t *testing.T) {
 			t.Fatalf("B message %d = %q: out of order", i, m.data)
 		}
 	}
-	if got := ia.all(); len(got) != 1 {
-		t.Errorf("A received %d messages, want only C's barrier: %v", len(got), got)
+	for _, m := range ia.all() {
+		if m != (delivered{c.ID(), "barrier"}) {
+			t.Errorf("A received %+v, want only C's barriers", m)
+		}
 	}
-	if s := a.Stats(); s.Published != 2+n || s.Received != 1 {
-		t.Errorf("A stats %+v", s)
+	if s := a.Stats(); s.Published != 2+n || s.Received == 0 || s.Received > uint64(barriers) {
+		t.Errorf("A stats %+v (%d barriers sent)", s, barriers)
 	}
-	if s := b.Stats(); s.Received != 2+n+1 || s.Rejected != 0 {
-		t.Errorf("B stats %+v", s)
+	if s := b.Stats(); s.Received < 2+n+1 || s.Received > uint64(2+n+barriers) || s.Rejected != 0 {
+		t.Errorf("B stats %+v (%d barriers sent)", s, barriers)
 	}
 }
 

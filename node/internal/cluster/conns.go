@@ -56,11 +56,6 @@ func (c *Cluster) dupConn(p peer.ID) {
 // here. Runs on libp2p goroutines; must not block.
 func (c *Cluster) onConnOpened(_ network.Network, conn network.Conn) {
 	c.dupConn(conn.RemotePeer())
-	c.direct.mu.RLock()
-	if dp := c.direct.peers[conn.RemotePeer()]; dp != nil {
-		dp.reopen.Store(true) // data moves to the new connection (direct.go)
-	}
-	c.direct.mu.RUnlock()
 }
 
 // dupLoop checks queued peers until ctx is done, one peer at a time (each

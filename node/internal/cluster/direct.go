@@ -13,8 +13,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
-	msmux "github.com/multiformats/go-multistream"
 )
 
 // Data messages (Publish, OnMessage) travel over one long-lived libp2p stream per connected
@@ -49,10 +47,6 @@ type directPeer struct {
 	q    chan []byte
 	done chan struct{} // closed when the member disconnects
 	open atomic.Bool   // a stream is open: messages queued now are written to it
-	// reopen asks the writer to move to the newest connection: set when another connection to
-	// the member opens (a restart behind a silent cut leaves the old one dead but open, and
-	// writes to it vanish until the stale-connection probe closes it).
-	reopen atomic.Bool
 }
 
 // directOut holds the outbound data links, one per connected member.
@@ -141,7 +135,7 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 		lastOpen = time.Now()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 		defer cancel()
-		ns, err := c.newestConnStream(ctx, dp.id, c.protocolID(dataProto))
+		ns, err := c.host.NewStream(network.WithNoDial(ctx, "data stream"), dp.id, c.protocolID(dataProto))
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Debug("open data stream", "remote", dp.id, "err", err)
@@ -151,17 +145,6 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 		s, w = ns, bufio.NewWriterSize(ns, directBuffer)
 		stop = context.AfterFunc(c.ctx, func() { _ = ns.Reset() })
 		dp.open.Store(true)
-	}
-	// moveOn closes the stream gracefully (what it carried is still delivered over a live
-	// connection; a dead one gives up at the deadline) before opening one on the newest
-	// connection.
-	moveOn := func() {
-		stop()
-		_ = s.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = s.Close()
-		s = nil
-		dp.open.Store(false)
-		open()
 	}
 	open()
 	for {
@@ -173,15 +156,24 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 			return
 		case msg = <-dp.q:
 		}
-		if dp.reopen.Swap(false) && s != nil {
-			moveOn()
-		}
-		if s == nil && time.Since(lastOpen) >= directRetry {
+		// No stream (it failed, or could not be opened yet): the message waits while the
+		// stream is reopened, at most every directRetry, and what queues behind it meanwhile
+		// waits in the queue (Publish drops and counts once that is full). Dropping here cost
+		// every message sent in the second after a reconnect on a starved machine.
+		for s == nil {
+			if wait := directRetry - time.Since(lastOpen); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-c.ctx.Done():
+					t.Stop()
+					return
+				case <-dp.done:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 			open()
-		}
-		if s == nil {
-			c.c.droppedOutbound.Add(1)
-			continue
 		}
 		_ = s.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 		n, err := 1, writeFrame(w, hdr[:], msg)
@@ -207,34 +199,6 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 			drop()
 		}
 	}
-}
-
-// newestConnStream opens a stream of proto on the newest open connection to p. host.NewStream
-// would pick the connection with the most streams, which after a restart behind a silent cut
-// is the dead one.
-func (c *Cluster) newestConnStream(ctx context.Context, p peer.ID, proto protocol.ID) (network.Stream, error) {
-	var best network.Conn
-	for _, cn := range c.host.Network().ConnsToPeer(p) {
-		if !cn.IsClosed() && (best == nil || cn.Stat().Opened.After(best.Stat().Opened)) {
-			best = cn
-		}
-	}
-	if best == nil {
-		return nil, fmt.Errorf("cluster: no connection to %s", p)
-	}
-	s, err := best.NewStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.SetProtocol(proto); err != nil {
-		_ = s.Reset()
-		return nil, err
-	}
-	if err := msmux.SelectProtoOrFail(proto, s); err != nil {
-		_ = s.Reset()
-		return nil, err
-	}
-	return s, nil
 }
 
 // hasDataStream reports whether an outbound data stream to p is open.
