@@ -18,7 +18,8 @@ type memNet struct {
 	nodes  map[string]*Node
 	clocks map[*Node]*fakeClock
 	cut    map[[2]string]bool
-	drop   float64 // fraction of gossip messages lost
+	pipes  map[[2]string][]net.Conn // open sync streams by (opener, peer): a partition closes them
+	drop   float64                  // fraction of gossip messages lost
 	rng    *rand.Rand
 }
 
@@ -63,6 +64,15 @@ func (t *memTransport) OpenSync(_ context.Context, peer string) (io.ReadWriteClo
 		a.Close()
 		return nil, io.ErrClosedPipe
 	}
+	// A partition must also end a session already under way: otherwise it goes on carrying
+	// writes made after the cut (TestTransactionReplicatedAsUnit saw one in a CI run).
+	t.net.mu.Lock()
+	if t.net.pipes == nil {
+		t.net.pipes = map[[2]string][]net.Conn{}
+	}
+	l := [2]string{t.id, peer}
+	t.net.pipes[l] = append(t.net.pipes[l], a)
+	t.net.mu.Unlock()
 	return a, nil
 }
 
@@ -107,6 +117,12 @@ func (m *memNet) partition(a, b []string) {
 	for _, x := range a {
 		for _, y := range b {
 			m.cut[[2]string{x, y}], m.cut[[2]string{y, x}] = true, true
+			for _, l := range [][2]string{{x, y}, {y, x}} {
+				for _, c := range m.pipes[l] {
+					c.Close()
+				}
+				delete(m.pipes, l)
+			}
 		}
 	}
 	nodes := m.nodes
