@@ -86,8 +86,13 @@ func (c *Cluster) dupLoop(ctx context.Context) {
 }
 
 // probeTimeout bounds the liveness probe of one connection: a loopback or
-// WAN round trip is far below it, a dead connection never answers.
-func (c *Cluster) probeTimeout() time.Duration { return max(c.cfg.PingInterval, time.Second) }
+// WAN round trip is far below it, a dead connection never answers. It was one
+// second: on a starved machine (the race-enabled suite on two cores) a live
+// duplicate connection from a simultaneous dial missed it now and then, and
+// closing every connection to the peer failed the requests and dropped the
+// messages in flight on them (seen as flaky loader-lease and delivery tests).
+// A dead connection after a restart is now found in 3 s instead of 1 s.
+func (c *Cluster) probeTimeout() time.Duration { return max(3*c.cfg.PingInterval, 3*time.Second) }
 
 // closeStaleConns probes every connection to p but the newest and closes
 // the ones that do not answer.
