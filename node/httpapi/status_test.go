@@ -88,12 +88,16 @@ func countState(n *node.Node, state string) int {
 // loaded machine (it asserts what happens, not how fast).
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out waiting until %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising on time
 	}
 }
 
