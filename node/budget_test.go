@@ -67,3 +67,26 @@ func TestEvictedSet(t *testing.T) {
 		t.Fatalf("%d of the last %d evictions remembered, %d never-evicted keys reported", recent, evictedMinSlots, falsePos)
 	}
 }
+
+// TestAllocSizeMatchesRuntime: the store charges keys by allocSize, so it must be the size the
+// runtime really hands out — checked against what append allocates for a fresh byte slice.
+func TestAllocSizeMatchesRuntime(t *testing.T) {
+	for n := 1; n <= 40000; n++ {
+		got := cap(append([]byte(nil), make([]byte, n)...))
+		if want := allocSize(n); got != want {
+			t.Fatalf("allocSize(%d) = %d, the runtime allocates %d", n, want, got)
+		}
+	}
+	if allocSize(0) != 0 {
+		t.Fatal("allocSize(0) is not 0")
+	}
+}
+
+// TestChargeCountsAllocation: a 100-byte value is charged its 112-byte slot and a 13-byte key
+// its 16 bytes, beside the value's metadata.
+func TestChargeCountsAllocation(t *testing.T) {
+	v := value{data: append([]byte(nil), make([]byte, 100)...)}
+	if got, want := chargeOf("thirteen-byte", &v), 16+112+valueOverhead; got != want {
+		t.Fatalf("charge %d, want %d", got, want)
+	}
+}

@@ -635,5 +635,5 @@ func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error)
 	if !ok || v.tombstone() {
 		return 0, false, nil
 	}
-	return int64(len(key) + len(v.data) + valueOverhead + int(v.objBytes)), true, nil
+	return int64(chargeOf(key, &v)), true, nil
 }

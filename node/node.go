@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/singleflight"
 
@@ -139,7 +141,7 @@ func New(cfg Config) (*Node, error) {
 	n.store, err = lru.New(lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
-		Size:          func(k string, v value) int { return len(k) + len(v.data) + valueOverhead + int(v.objBytes) },
+		Size:          func(k string, v value) int { return chargeOf(k, &v) },
 		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
@@ -189,10 +191,37 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is the size of a value's metadata beyond its bytes and slice header (version,
-// seq, type and flags, padded), charged against MaxMemory on top of the store's own per-entry
-// overhead (lru.EntryOverhead, which already counts a slice-sized value).
-const valueOverhead = 16 + 8 + 8
+// valueOverhead is the size of a value's struct beyond a slice header, charged against
+// MaxMemory on top of the store's own per-entry overhead (lru.EntryOverhead, which already
+// counts a slice-sized value).
+const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil)))
+
+// chargeOf is what an entry costs against MaxMemory beyond lru.EntryOverhead: the key and the
+// value as allocated (the allocator's size class, not their lengths: a 100-byte value takes a
+// 112-byte slot), the value's metadata and its collection. Redis counts its allocator's usable
+// sizes the same way; counting lengths let the store's real heap run ~10 % over its bound.
+func chargeOf(k string, v *value) int {
+	return allocSize(len(k)) + cap(v.data) + valueOverhead + int(v.objBytes)
+}
+
+// allocSize is the bytes Go's allocator hands out for an n-byte object of pointer-free data:
+// its size classes up to 32 KiB (runtime/sizeclasses.go), whole 8 KiB pages above.
+func allocSize(n int) int {
+	if n == 0 {
+		return 0
+	}
+	if n > sizeClasses[len(sizeClasses)-1] {
+		return (n + 8191) &^ 8191
+	}
+	i, _ := slices.BinarySearch(sizeClasses[:], n)
+	return sizeClasses[i]
+}
+
+var sizeClasses = [...]int{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224,
+	240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280,
+	1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784,
+	6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760,
+	24576, 27264, 28672, 32768}
 
 // newReplicaID draws a fresh random, non-zero 64-bit id naming this process's write stream.
 func newReplicaID() crdt.ReplicaID {

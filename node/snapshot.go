@@ -270,7 +270,7 @@ func (n *Node) reserveFor(info snapfile.Info) {
 		return
 	}
 	keys := int64(info.Records)
-	perEntry := info.Size/keys + lru.EntryOverhead + valueOverhead
+	perEntry := info.Size/keys + lru.EntryOverhead + int64(valueOverhead)
 	if m := n.cfg.MaxMemory; m > 0 {
 		keys = min(keys, m/perEntry+1)
 	}
