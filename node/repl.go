@@ -679,6 +679,12 @@ func (r *replicator) peerLocked(id string) *peerState {
 // onPeer is told when a peer connects or disconnects. A connect starts anti-entropy.
 func (r *replicator) onPeer(id string, up bool) {
 	r.mu.Lock()
+	if !up && r.peers[id] == nil {
+		// Gone, and nothing held for it: a member forgotten (forget.go) before its disconnect
+		// reached us. Recording it would bring back an unheard peer that nothing removes.
+		r.mu.Unlock()
+		return
+	}
 	p := r.peerLocked(id)
 	if p.connected != up {
 		if up {
