@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync"
+	"time"
 
 	"github.com/geocache/geocache/crdt"
 )
@@ -26,6 +27,9 @@ type expiredRec struct {
 	ver crdt.Version
 	seq uint64
 	at  int64 // unix ms when it was seen expired here
+	// heldAt is when (unix ms) pruneExpired first found every member holding the write; 0
+	// until then.
+	heldAt int64
 }
 
 // recentExpiries is a FIFO of expired writes, bounded by maxRecentExpiries and by age. Dropping
@@ -44,6 +48,84 @@ func (r *recentExpiries) add(rec expiredRec) {
 		r.q[0] = expiredRec{}
 		r.q = r.q[1:]
 	}
+}
+
+// dropIf removes the expiries for which held reports true (it may update them), keeping the order, and moves the
+// survivors to a fresh array when they fill less than a quarter of the old one, so that an
+// emptied FIFO gives its memory back.
+func (r *recentExpiries) dropIf(held func(*expiredRec) bool) (dropped int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.q[:0]
+	for i := range r.q {
+		if !held(&r.q[i]) {
+			kept = append(kept, r.q[i])
+		}
+	}
+	dropped = len(r.q) - len(kept)
+	clear(r.q[len(kept):])
+	if len(kept) < cap(r.q)/4 {
+		kept = append([]expiredRec(nil), kept...)
+	}
+	r.q = kept
+	return dropped
+}
+
+func (r *recentExpiries) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.q)
+}
+
+// expiryPruneInterval is how often the janitor drops the expiries every member holds.
+const expiryPruneInterval = 5 * time.Second
+
+// pruneExpired drops the remembered expiries of writes every member has held for SaveInterval
+// (plus one prune interval): a snapshot sent to a member needs no tombstone for a write it
+// holds, since it can hold no older value of the key that the write would have to beat — and
+// after a save interval not even in the snapshot it would restart from after a crash (a
+// member with a longer --save-interval than ours is not covered). Without this the FIFO kept
+// up to maxRecentExpiries records (~4 MiB) long after the keys were gone (the soak's memory
+// after expiry). A member not yet heard from, or whose vector we lack, keeps everything; so
+// does a node that is not ready (it may not know every member yet).
+func (r *replicator) pruneExpired(nowMs int64) int {
+	if !r.n.Ready() || r.n.expired.len() == 0 {
+		return 0
+	}
+	var members []string
+	if r.cfg.Members != nil {
+		members = r.cfg.Members() // outside r.mu: the catalog takes its own locks
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	vecs := make([]*crdt.Vector, 0, len(r.peers))
+	for _, id := range members {
+		if p := r.peers[id]; p == nil || p.vector == nil {
+			return 0
+		}
+	}
+	for _, p := range r.peers {
+		if r.leftComplete(p) {
+			continue
+		}
+		if p.vector == nil {
+			return 0
+		}
+		vecs = append(vecs, p.vector)
+	}
+	hold := (r.n.cfg.SaveInterval + expiryPruneInterval).Milliseconds()
+	return r.n.expired.dropIf(func(x *expiredRec) bool {
+		if x.heldAt == 0 {
+			d := crdt.Dot{Replica: x.ver.Replica, Seq: x.seq}
+			for _, v := range vecs {
+				if !v.Contains(d) {
+					return false
+				}
+			}
+			x.heldAt = nowMs
+		}
+		return nowMs-x.heldAt >= hold
+	})
 }
 
 // since returns the expiries seen at or after minAt, oldest first, dropping older ones.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/geocache/geocache/crdt"
 )
 
 // A newer write that expired on one side of a partition reaches the other side when the heal is
@@ -35,5 +37,56 @@ func TestExpiredNewerWriteReachesPeerBySnapshot(t *testing.T) {
 	}
 	if v, ok := mustGet(t, a, "k"); ok {
 		t.Fatalf("a keeps %q, older than b's expired write", v)
+	}
+}
+
+// The janitor drops a remembered expiry once every member has held the write for a save
+// interval, and not before: a member partitioned when the write was made keeps it remembered
+// until it catches up.
+func TestExpiriesHeldByEveryMemberAreDropped(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b, c := net.add(t, "a", nil), net.add(t, "b", nil), net.add(t, "c", nil)
+	waitFor(t, func() bool { // b knows c's vector: only the missing dot can keep the record
+		b.repl.mu.Lock()
+		defer b.repl.mu.Unlock()
+		p := b.repl.peers["c"]
+		return p != nil && p.vector != nil
+	})
+	net.partition([]string{"a", "b"}, []string{"c"})
+	mustSet(t, b, "k", "v", SetOptions{TTL: 50 * time.Millisecond})
+	waitFor(t, func() bool { _, ok := mustGet(t, a, "k"); return ok })
+	for _, n := range []*Node{a, b, c} {
+		net.clock(n).Advance(time.Second)
+	}
+	b.sweep(b.nowMs())
+	if got := b.expired.len(); got != 1 {
+		t.Fatalf("b remembers %d expiries, want 1", got)
+	}
+	b.clockMu.Lock()
+	dot := crdt.Dot{Replica: b.replica, Seq: b.seq}
+	b.clockMu.Unlock()
+	heardHolds := func(id string) bool {
+		b.repl.mu.Lock()
+		defer b.repl.mu.Unlock()
+		p := b.repl.peers[id]
+		return p != nil && p.vector != nil && p.vector.Contains(dot)
+	}
+	waitFor(t, func() bool { return heardHolds("a") })
+	hold := b.cfg.SaveInterval + expiryPruneInterval
+	if n := b.repl.pruneExpired(b.nowMs() + hold.Milliseconds()); n != 0 || b.expired.len() != 1 {
+		t.Fatalf("dropped %d expiries while c lacks the write", n)
+	}
+	net.heal()
+	waitFor(t, func() bool { return heardHolds("c") })
+	now := b.nowMs()
+	if n := b.repl.pruneExpired(now); n != 0 {
+		t.Fatalf("dropped %d expiries as soon as every member held the write: a member's snapshot may still lack it", n)
+	}
+	if n := b.repl.pruneExpired(now + hold.Milliseconds() - 1); n != 0 {
+		t.Fatalf("dropped %d expiries before a save interval passed", n)
+	}
+	if n := b.repl.pruneExpired(now + hold.Milliseconds()); n != 1 || b.expired.len() != 0 {
+		t.Fatalf("dropped %d expiries once every member held the write for a save interval, %d left", n, b.expired.len())
 	}
 }

@@ -344,12 +344,18 @@ func (n *Node) janitor() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.JanitorInterval)
 	defer t.Stop()
+	prune := time.NewTicker(expiryPruneInterval)
+	defer prune.Stop()
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 			n.sweep(n.nowMs())
+		case <-prune.C:
+			if n.repl != nil {
+				n.repl.pruneExpired(n.nowMs())
+			}
 		}
 	}
 }
