@@ -50,13 +50,13 @@ func NewZSet(reset Version) *ZSet {
 func (z *ZSet) Reset() Version { return z.c.Reset }
 
 // Len is the number of members.
-func (z *ZSet) Len() int { return len(z.c.elems) }
+func (z *ZSet) Len() int { z.settle(); return len(z.c.elems) }
 
 // Bytes approximates the memory the sorted set holds (with its index).
-func (z *ZSet) Bytes() int { return z.c.bytes + len(z.scores)*(48+16) }
+func (z *ZSet) Bytes() int { z.settle(); return z.c.bytes + len(z.scores)*(48+16) }
 
 // Tombstones is the number of removed writes remembered until causally stable.
-func (z *ZSet) Tombstones() int { return z.c.ntomb }
+func (z *ZSet) Tombstones() int { z.settle(); return z.c.ntomb }
 
 // Expiry returns the sorted set's expiry register.
 func (z *ZSet) Expiry() int64 { return z.c.Expiry }
@@ -145,6 +145,18 @@ func (z *ZSet) reindex(m string) {
 	}
 }
 
+// settle moves a delta's ops into its state and index (see orCore.ops); a no-op otherwise.
+func (z *ZSet) settle() {
+	if z.c.ops == nil {
+		return
+	}
+	ops := z.c.ops
+	z.c.settle(zpaySize)
+	for i := range ops {
+		z.reindex(ops[i].e)
+	}
+}
+
 // delta returns an empty delta of z's incarnation. Its index (scores, skiplist) is made only
 // if it is joined with another (deltas of one command are): a ZADD's delta is encoded and
 // dropped, and the index cost more than the rest of it.
@@ -216,6 +228,8 @@ func (z *ZSet) SetExpiry(dot Version, expiry int64) *ZSet {
 
 // Join merges in into z; the higher incarnation wins whole.
 func (z *ZSet) Join(in *ZSet) {
+	z.settle()
+	in.settle()
 	switch in.c.Reset.Compare(z.c.Reset) {
 	case 1:
 		*z = *NewZSet(in.c.Reset)
@@ -229,10 +243,11 @@ func (z *ZSet) Join(in *ZSet) {
 }
 
 // Compact forgets removed writes stamped before stable.
-func (z *ZSet) Compact(stable Timestamp) { z.c.compact(stable) }
+func (z *ZSet) Compact(stable Timestamp) { z.settle(); z.c.compact(stable) }
 
 // Clone returns a deep copy of z.
 func (z *ZSet) Clone() *ZSet {
+	z.settle()
 	out := NewZSet(z.c.Reset)
 	out.c = z.c.clone()
 	for m := range out.c.elems {
@@ -252,7 +267,7 @@ func (z *ZSet) AppendBinary(dst []byte) []byte {
 		b = append(b, 1)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
 		return appendVersion(b, p.Epoch)
-	})
+	}, zpaySize)
 }
 
 // DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
@@ -297,11 +312,12 @@ func (z *ZSet) Full() bool { return z.c.Full }
 func (z *ZSet) MarkFull() { z.c.Full = true }
 
 // FlushBefore removes every write stamped at or before f.
-func (z *ZSet) FlushBefore(f Timestamp) { z.c.flushBefore(f, zpaySize, z.reindex) }
+func (z *ZSet) FlushBefore(f Timestamp) { z.settle(); z.c.flushBefore(f, zpaySize, z.reindex) }
 
 // CopyAs returns a new complete sorted set of incarnation dot with z's members, each with its
 // current score as an absolute write by dot, and z's expiry.
 func (z *ZSet) CopyAs(dot Version) *ZSet {
+	z.settle()
 	out := NewZSet(dot)
 	out.c = z.c.rebase(dot, func(m string, _ []Dotted[zpay]) zpay { return zpay{Score: z.scores[m]} }, zpaySize)
 	for m := range out.c.elems {
