@@ -166,8 +166,11 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 		for i := len(d.ops) - 1; i >= 0; i-- {
 			if d.ops[i].e == e {
 				d.ops[i].p = p
-				break
+				return true
 			}
+		}
+		if ds := d.elems[e]; len(ds) == 1 && ds[0].Dot == dot { // d was settled since
+			d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
 		}
 		return true
 	}
@@ -205,9 +208,9 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 }
 
 // join merges in into c. Both must be of the same incarnation (the caller compares Reset).
-// changed is called for every element whose dots changed. Cost is proportional to in's
+// changed is called for every element whose dots changed, with its dots before the change. Cost is proportional to in's
 // elements and tombstones, plus c's elements when in.Floor is above c.Floor (full states).
-func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)) {
+func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old []Dotted[P])) {
 	c.settle(size)
 	in.settle(size)
 	c.Full = c.Full || in.Full
@@ -236,7 +239,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 				}
 			}
 			c.setElem(e, out, size)
-			changed(e)
+			changed(e, mine)
 		}
 	}
 	for e := range in.elems {
@@ -271,7 +274,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 			}
 			if len(out) != len(ds) {
 				c.setElem(e, out, size)
-				changed(e)
+				changed(e, ds)
 			}
 		}
 		c.compact(in.Floor)
@@ -323,7 +326,7 @@ func (c *orCore[P]) compact(stable Timestamp) {
 // the other side's Floor that it does not hold). An expiry register written at or before f is
 // cleared, under a version above every such write and below every later one. The result
 // depends only on f and the writes, so every replica converges whatever the arrival order.
-func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string)) {
+func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string, old []Dotted[P])) {
 	for e, ds := range c.elems {
 		var out []Dotted[P]
 		for _, x := range ds {
@@ -333,7 +336,7 @@ func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e st
 		}
 		if len(out) != len(ds) {
 			c.setElem(e, out, size)
-			changed(e)
+			changed(e, ds)
 		}
 	}
 	if c.ExpVer.TS <= f {

@@ -57,3 +57,26 @@ func TestOpsDeltaEncodesAsSettled(t *testing.T) {
 		t.Fatal("empty replicas")
 	}
 }
+
+// A command writing one element twice ships its last write, as the local state holds it.
+func TestOpsDeltaRepeatedElement(t *testing.T) {
+	z := NewZSet(Version{})
+	dot := Version{TS: 5, Replica: 1}
+	d := z.AddTo(nil, dot, "m", 1)
+	d = z.AddTo(d, dot, "m", 2)
+	peer := NewZSet(Version{})
+	peer.Join(d)
+	if s, _ := peer.Score("m"); s != 2 {
+		t.Fatalf("peer score %v, want 2", s)
+	}
+	if s, _ := z.Score("m"); s != 2 || z.Len() != 1 {
+		t.Fatalf("local score %v len %d, want 2 and 1", s, z.Len())
+	}
+	h := NewHash(Version{})
+	hd := h.Set(dot, [2][]byte{[]byte("f"), []byte("a")}, [2][]byte{[]byte("f"), []byte("b")})
+	ph := NewHash(Version{})
+	ph.Join(hd)
+	if v, _ := ph.Get("f"); string(v) != "b" {
+		t.Fatalf("peer hash f=%q, want b", v)
+	}
+}

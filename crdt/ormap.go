@@ -114,7 +114,7 @@ func (h *Hash) Join(in *Hash) {
 	case 1:
 		h.c = in.c.clone()
 	case 0:
-		h.c.join(&in.c, bytesSize, func(string) {})
+		h.c.join(&in.c, bytesSize, func(string, []Dotted[[]byte]) {})
 	}
 }
 
@@ -157,7 +157,7 @@ func (h *Hash) MarkFull() { h.c.Full = true }
 // FlushBefore removes every write stamped at or before f (a FLUSHALL marker's timestamp).
 func (h *Hash) FlushBefore(f Timestamp) {
 	h.c.settle(bytesSize)
-	h.c.flushBefore(f, bytesSize, func(string) {})
+	h.c.flushBefore(f, bytesSize, func(string, []Dotted[[]byte]) {})
 }
 
 // CopyAs returns a new complete hash of incarnation dot with h's fields and expiry, each field

@@ -105,7 +105,7 @@ func (s *Set) Join(in *Set) {
 	case 1:
 		s.c = in.c.clone()
 	case 0:
-		s.c.join(&in.c, noSize, func(string) {})
+		s.c.join(&in.c, noSize, func(string, []Dotted[struct{}]) {})
 	}
 }
 
@@ -138,7 +138,7 @@ func (s *Set) MarkFull() { s.c.Full = true }
 // FlushBefore removes every add stamped at or before f.
 func (s *Set) FlushBefore(f Timestamp) {
 	s.c.settle(noSize)
-	s.c.flushBefore(f, noSize, func(string) {})
+	s.c.flushBefore(f, noSize, func(string, []Dotted[struct{}]) {})
 }
 
 // CopyAs returns a new complete set of incarnation dot with s's members and expiry.
