@@ -45,6 +45,8 @@ start() { # who -> sets pids, port
     done
   fi
   for i in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.2; done
+  # A port of ours may be held by another connection's ephemeral port (TIME_WAIT): start again.
+  for p in $pids; do kill -0 $p 2>/dev/null || { echo "a server did not start; again" >&2; stop 2>/dev/null; sleep 2; start $1; return; }; done
 }
 stop() { for p in $pids; do kill $p; done; for p in $pids; do wait $p 2>/dev/null; done; }
 if [ "$1" = mem ]; then
