@@ -41,9 +41,44 @@ type orCore[P any] struct {
 	Full bool
 
 	elems map[string][]Dotted[P]
-	tomb  map[string]*dotSet
+	tomb  map[string]dotSet
 	ntomb int // dots in tomb
 	bytes int // approximate memory of elems and tomb, kept current
+
+	// ops, in a delta made by local writes (writeLocal), lists the writes instead of elems and
+	// tomb: two maps and their entries cost more than the write itself (about 25 allocations
+	// per HSET). settle turns them into elems and tomb when the delta is read or joined; a
+	// delta of one element is encoded straight from its op (appendTo).
+	ops []wop[P]
+}
+
+// wop is one local write of element e in a delta: it removed the dots of e its writer held
+// (rm0, then rmx) and added dot with payload p.
+type wop[P any] struct {
+	e   string
+	dot Version
+	p   P
+	rm0 Version // zero: none
+	rmx []Version
+}
+
+// settle moves a delta's ops into elems and tomb (a no-op for any other state).
+func (c *orCore[P]) settle(size func(P) int) {
+	if c.ops == nil {
+		return
+	}
+	ops := c.ops
+	c.ops = nil
+	for i := range ops {
+		o := &ops[i]
+		if o.rm0 != (Version{}) {
+			c.addTomb(o.e, o.rm0)
+		}
+		for _, d := range o.rmx {
+			c.addTomb(o.e, d)
+		}
+		c.setElem(o.e, []Dotted[P]{{Dot: o.dot, P: o.p}}, size)
+	}
 }
 
 // Per-dot and per-element overheads charged by bytes: a Version, a slice header and a map
@@ -63,8 +98,8 @@ func (c *orCore[P]) covers(e string, d Version) bool {
 	if d.TS < c.Floor {
 		return true
 	}
-	t := c.tomb[e]
-	return t != nil && t.has(d)
+	t, ok := c.tomb[e]
+	return ok && t.has(d)
 }
 
 func holds[P any](ds []Dotted[P], d Version) bool {
@@ -102,39 +137,62 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 	if d.TS < c.Floor {
 		return
 	}
-	t := c.tomb[e]
-	if t == nil {
+	t, ok := c.tomb[e]
+	if !ok {
 		if c.tomb == nil {
-			c.tomb = map[string]*dotSet{}
+			c.tomb = map[string]dotSet{}
 		}
-		t = &dotSet{}
-		c.tomb[e] = t
 		c.bytes += elemCost + len(e)
 	}
 	if t.add(d) {
 		c.ntomb++
 		c.bytes += dotCost
+		c.tomb[e] = t
 	}
 }
 
 // writeLocal applies a local write of element e (write dot, payload p) to c and records it in
-// the delta d, with the result join(d) would have, without join's generic merge (a write's hot
-// path): the dots of e that c holds are observed, so removed in both; the new one is added. A
-// second write of e in one delta replaces the first. The caller uses join instead when dot is
-// below c.Floor (join would drop it as already seen). It reports whether c held e before this
-// delta.
+// the delta d (as an op), with the result join(d) would have, without join's generic merge (a
+// write's hot path): the dots of e that c holds are observed, so removed in both; the new one
+// is added. A second write of e with the same dot (one command writing e twice) replaces the
+// first. The caller uses join instead when dot is below c.Floor (join would drop it as already
+// seen). It reports whether c held e before this delta.
 func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size func(P) int) bool {
-	if _, dup := d.elems[e]; dup {
-		d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
-		c.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+	old := c.elems[e]
+	if len(old) == 1 && old[0].Dot == dot {
+		// Written earlier in this delta: replace the payload in both.
+		c.bytes += size(p) - size(old[0].P)
+		old[0].P = p
+		for i := len(d.ops) - 1; i >= 0; i-- {
+			if d.ops[i].e == e {
+				d.ops[i].p = p
+				return true
+			}
+		}
+		if ds := d.elems[e]; len(ds) == 1 && ds[0].Dot == dot { // d was settled since
+			d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+		}
 		return true
 	}
-	old := c.elems[e]
+	o := wop[P]{e: e, dot: dot, p: p}
 	for i := range old {
-		d.addTomb(e, old[i].Dot)
+		if i == 0 {
+			o.rm0 = old[i].Dot
+		} else {
+			o.rmx = append(o.rmx, old[i].Dot)
+		}
 		c.addTomb(e, old[i].Dot)
 	}
-	d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+	if d.ops == nil {
+		d.ops = make([]wop[P], 0, 1)
+	}
+	d.ops = append(d.ops, o)
+	if len(old) == 1 {
+		// One write replaced by one: in place, no new slice (the state owns its slices).
+		c.bytes += size(p) - size(old[0].P)
+		old[0] = Dotted[P]{Dot: dot, P: p}
+		return true
+	}
 	c.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
 	return len(old) > 0
 }
@@ -150,9 +208,11 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 }
 
 // join merges in into c. Both must be of the same incarnation (the caller compares Reset).
-// changed is called for every element whose dots changed. Cost is proportional to in's
+// changed is called for every element whose dots changed, with its dots before the change. Cost is proportional to in's
 // elements and tombstones, plus c's elements when in.Floor is above c.Floor (full states).
-func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)) {
+func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old []Dotted[P])) {
+	c.settle(size)
+	in.settle(size)
 	c.Full = c.Full || in.Full
 	if in.ExpVer.Compare(c.ExpVer) > 0 {
 		c.Expiry, c.ExpVer = in.Expiry, in.ExpVer
@@ -179,7 +239,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 				}
 			}
 			c.setElem(e, out, size)
-			changed(e)
+			changed(e, mine)
 		}
 	}
 	for e := range in.elems {
@@ -214,7 +274,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string)
 			}
 			if len(out) != len(ds) {
 				c.setElem(e, out, size)
-				changed(e)
+				changed(e, ds)
 			}
 		}
 		c.compact(in.Floor)
@@ -245,11 +305,16 @@ func (c *orCore[P]) compact(stable Timestamp) {
 	}
 	for e, ds := range c.tomb {
 		n := ds.dropBelow(stable)
+		if n == 0 {
+			continue
+		}
 		c.ntomb -= n
 		c.bytes -= n * dotCost
 		if ds.len() == 0 {
 			delete(c.tomb, e)
 			c.bytes -= elemCost + len(e)
+		} else {
+			c.tomb[e] = ds
 		}
 	}
 }
@@ -261,7 +326,7 @@ func (c *orCore[P]) compact(stable Timestamp) {
 // the other side's Floor that it does not hold). An expiry register written at or before f is
 // cleared, under a version above every such write and below every later one. The result
 // depends only on f and the writes, so every replica converges whatever the arrival order.
-func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string)) {
+func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string, old []Dotted[P])) {
 	for e, ds := range c.elems {
 		var out []Dotted[P]
 		for _, x := range ds {
@@ -271,7 +336,7 @@ func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e st
 		}
 		if len(out) != len(ds) {
 			c.setElem(e, out, size)
-			changed(e)
+			changed(e, ds)
 		}
 	}
 	if c.ExpVer.TS <= f {
@@ -301,7 +366,8 @@ func (c *orCore[P]) clone() orCore[P] {
 	for e, ds := range c.elems {
 		out.elems[e] = slices.Clone(ds)
 	}
-	out.tomb = make(map[string]*dotSet, len(c.tomb))
+	out.ops = slices.Clone(c.ops)
+	out.tomb = make(map[string]dotSet, len(c.tomb))
 	for e, ds := range c.tomb {
 		out.tomb[e] = ds.clone()
 	}
@@ -355,19 +421,29 @@ func sortedKeys[V any](m map[string]V, buf *[1]string) []string {
 	return ks
 }
 
-func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
+func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P) int) []byte {
+	if c.ops != nil && (len(c.elems) > 0 || len(c.tomb) > 0) {
+		c.settle(size)
+	}
 	var fl byte
 	if c.Full {
 		fl = collFlagFull
 	}
 	// c.bytes is above the encoding's size (see elemCost, dotCost): one allocation.
-	dst = slices.Grow(dst, 64+c.bytes)
+	grow := c.bytes
+	for i := range c.ops {
+		grow += 3*minVersionLen + 8 + len(c.ops[i].e) + size(c.ops[i].p) + len(c.ops[i].rmx)*minVersionLen
+	}
+	dst = slices.Grow(dst, 64+grow)
 	var kbuf [1]string
 	dst = append(dst, collFormat, fl)
 	dst = appendVersion(dst, c.Reset)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
 	dst = binary.AppendVarint(dst, c.Expiry)
 	dst = appendVersion(dst, c.ExpVer)
+	if c.ops != nil {
+		return c.appendOps(dst, put)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.elems)))
 	for _, e := range sortedKeys(c.elems, &kbuf) {
 		ds := c.elems[e]
@@ -384,11 +460,55 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte) []byte {
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
 	for _, e := range sortedKeys(c.tomb, &kbuf) {
-		ds := c.tomb[e].sorted()
+		t := c.tomb[e]
+		ds := t.sorted()
 		dst = binary.AppendUvarint(dst, uint64(len(e)))
 		dst = append(dst, e...)
 		dst = binary.AppendUvarint(dst, uint64(len(ds)))
 		for _, d := range ds {
+			dst = appendVersion(dst, d)
+		}
+	}
+	return dst
+}
+
+// appendOps encodes a delta's ops (unique elements, one dot each) as appendTo encodes the
+// settled delta: the same bytes, without building its maps.
+func (c *orCore[P]) appendOps(dst []byte, put func([]byte, P) []byte) []byte {
+	ops := c.ops
+	if len(ops) > 1 {
+		ops = slices.Clone(ops)
+		slices.SortFunc(ops, func(a, b wop[P]) int { return strings.Compare(a.e, b.e) })
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(ops)))
+	ntomb := 0
+	for i := range ops {
+		o := &ops[i]
+		dst = binary.AppendUvarint(dst, uint64(len(o.e)))
+		dst = append(dst, o.e...)
+		dst = append(dst, 1)
+		dst = appendVersion(dst, o.dot)
+		dst = put(dst, o.p)
+		if o.rm0 != (Version{}) {
+			ntomb++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(ntomb))
+	for i := range ops {
+		o := &ops[i]
+		if o.rm0 == (Version{}) {
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(o.e)))
+		dst = append(dst, o.e...)
+		dst = binary.AppendUvarint(dst, uint64(1+len(o.rmx)))
+		if len(o.rmx) == 0 {
+			dst = appendVersion(dst, o.rm0)
+			continue
+		}
+		rm := append([]Version{o.rm0}, o.rmx...)
+		slices.SortFunc(rm, Version.Compare)
+		for _, d := range rm {
 			dst = appendVersion(dst, d)
 		}
 	}

@@ -94,8 +94,8 @@ func (s *dotSet) sorted() []Version {
 	return out
 }
 
-func (s *dotSet) clone() *dotSet {
-	out := &dotSet{small: slices.Clone(s.small)}
+func (s *dotSet) clone() dotSet {
+	out := dotSet{small: slices.Clone(s.small)}
 	if s.big != nil {
 		out.big = make(map[Version]struct{}, len(s.big))
 		for d := range s.big {

@@ -29,19 +29,20 @@ func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }
 func (h *Hash) Reset() Version { return h.c.Reset }
 
 // Len is the number of fields.
-func (h *Hash) Len() int { return len(h.c.elems) }
+func (h *Hash) Len() int { h.c.settle(bytesSize); return len(h.c.elems) }
 
 // Bytes approximates the memory the hash holds (fields, values, dots, tombstones).
-func (h *Hash) Bytes() int { return h.c.bytes }
+func (h *Hash) Bytes() int { h.c.settle(bytesSize); return h.c.bytes }
 
 // Tombstones is the number of removed writes remembered until causally stable.
-func (h *Hash) Tombstones() int { return h.c.ntomb }
+func (h *Hash) Tombstones() int { h.c.settle(bytesSize); return h.c.ntomb }
 
 // Expiry returns the hash's expiry register (unix ms, 0 = none).
 func (h *Hash) Expiry() int64 { return h.c.Expiry }
 
 // Get returns a field's value (shared: do not modify).
 func (h *Hash) Get(field string) ([]byte, bool) {
+	h.c.settle(bytesSize)
 	ds, ok := h.c.elems[field]
 	if !ok {
 		return nil, false
@@ -51,6 +52,7 @@ func (h *Hash) Get(field string) ([]byte, bool) {
 
 // Range calls fn for every field in unspecified order until fn returns false.
 func (h *Hash) Range(fn func(field string, val []byte) bool) {
+	h.c.settle(bytesSize)
 	for f, ds := range h.c.elems {
 		if !fn(f, winner(ds).P) {
 			return
@@ -106,26 +108,28 @@ func (h *Hash) SetExpiry(dot Version, expiry int64) *Hash {
 // Join merges in (a delta or a full state) into h. A state of a higher incarnation replaces h;
 // a lower one is ignored.
 func (h *Hash) Join(in *Hash) {
+	h.c.settle(bytesSize)
+	in.c.settle(bytesSize)
 	switch in.c.Reset.Compare(h.c.Reset) {
 	case 1:
 		h.c = in.c.clone()
 	case 0:
-		h.c.join(&in.c, bytesSize, func(string) {})
+		h.c.join(&in.c, bytesSize, func(string, []Dotted[[]byte]) {})
 	}
 }
 
 // Compact forgets removed writes stamped before stable, the node's causally stable time.
-func (h *Hash) Compact(stable Timestamp) { h.c.compact(stable) }
+func (h *Hash) Compact(stable Timestamp) { h.c.settle(bytesSize); h.c.compact(stable) }
 
 // Clone returns a deep copy of h.
-func (h *Hash) Clone() *Hash { return &Hash{c: h.c.clone()} }
+func (h *Hash) Clone() *Hash { h.c.settle(bytesSize); return &Hash{c: h.c.clone()} }
 
 // AppendBinary appends h's encoding (see dots.go) to dst.
 func (h *Hash) AppendBinary(dst []byte) []byte {
 	return h.c.appendTo(dst, func(b []byte, p []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		return append(b, p...)
-	})
+	}, bytesSize)
 }
 
 // DecodeHash decodes a hash state or delta. Errors wrap ErrMalformed or ErrVersion; values
@@ -151,10 +155,14 @@ func (h *Hash) Full() bool { return h.c.Full }
 func (h *Hash) MarkFull() { h.c.Full = true }
 
 // FlushBefore removes every write stamped at or before f (a FLUSHALL marker's timestamp).
-func (h *Hash) FlushBefore(f Timestamp) { h.c.flushBefore(f, bytesSize, func(string) {}) }
+func (h *Hash) FlushBefore(f Timestamp) {
+	h.c.settle(bytesSize)
+	h.c.flushBefore(f, bytesSize, func(string, []Dotted[[]byte]) {})
+}
 
 // CopyAs returns a new complete hash of incarnation dot with h's fields and expiry, each field
 // written by dot (RENAME and COPY).
 func (h *Hash) CopyAs(dot Version) *Hash {
+	h.c.settle(bytesSize)
 	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
 }

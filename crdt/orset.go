@@ -16,22 +16,23 @@ func NewSet(reset Version) *Set { return &Set{c: newCore[struct{}](reset)} }
 func (s *Set) Reset() Version { return s.c.Reset }
 
 // Len is the number of members.
-func (s *Set) Len() int { return len(s.c.elems) }
+func (s *Set) Len() int { s.c.settle(noSize); return len(s.c.elems) }
 
 // Bytes approximates the memory the set holds.
-func (s *Set) Bytes() int { return s.c.bytes }
+func (s *Set) Bytes() int { s.c.settle(noSize); return s.c.bytes }
 
 // Tombstones is the number of removed adds remembered until causally stable.
-func (s *Set) Tombstones() int { return s.c.ntomb }
+func (s *Set) Tombstones() int { s.c.settle(noSize); return s.c.ntomb }
 
 // Expiry returns the set's expiry register.
 func (s *Set) Expiry() int64 { return s.c.Expiry }
 
 // Has reports whether m is a member.
-func (s *Set) Has(m string) bool { _, ok := s.c.elems[m]; return ok }
+func (s *Set) Has(m string) bool { s.c.settle(noSize); _, ok := s.c.elems[m]; return ok }
 
 // Range calls fn for every member in unspecified order until fn returns false.
 func (s *Set) Range(fn func(m string) bool) {
+	s.c.settle(noSize)
 	for m := range s.c.elems {
 		if !fn(m) {
 			return
@@ -48,13 +49,16 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	n := 0
 	direct := dot.TS >= s.c.Floor
 	for _, m := range members {
-		if _, dup := d.c.elems[m]; dup {
-			continue
-		}
 		if direct {
+			if ds := s.c.elems[m]; len(ds) == 1 && ds[0].Dot == dot {
+				continue // added earlier in this command
+			}
 			if !s.c.writeLocal(&d.c, m, dot, struct{}{}, noSize) {
 				n++
 			}
+			continue
+		}
+		if _, dup := d.c.elems[m]; dup {
 			continue
 		}
 		if !s.c.removeDelta(&d.c, m) {
@@ -95,23 +99,25 @@ func (s *Set) SetExpiry(dot Version, expiry int64) *Set {
 
 // Join merges in into s; the higher incarnation wins whole.
 func (s *Set) Join(in *Set) {
+	s.c.settle(noSize)
+	in.c.settle(noSize)
 	switch in.c.Reset.Compare(s.c.Reset) {
 	case 1:
 		s.c = in.c.clone()
 	case 0:
-		s.c.join(&in.c, noSize, func(string) {})
+		s.c.join(&in.c, noSize, func(string, []Dotted[struct{}]) {})
 	}
 }
 
 // Compact forgets removed adds stamped before stable.
-func (s *Set) Compact(stable Timestamp) { s.c.compact(stable) }
+func (s *Set) Compact(stable Timestamp) { s.c.settle(noSize); s.c.compact(stable) }
 
 // Clone returns a deep copy of s.
-func (s *Set) Clone() *Set { return &Set{c: s.c.clone()} }
+func (s *Set) Clone() *Set { s.c.settle(noSize); return &Set{c: s.c.clone()} }
 
 // AppendBinary appends s's encoding to dst.
 func (s *Set) AppendBinary(dst []byte) []byte {
-	return s.c.appendTo(dst, func(b []byte, _ struct{}) []byte { return b })
+	return s.c.appendTo(dst, func(b []byte, _ struct{}) []byte { return b }, noSize)
 }
 
 // DecodeSet decodes a set state or delta.
@@ -130,9 +136,13 @@ func (s *Set) Full() bool { return s.c.Full }
 func (s *Set) MarkFull() { s.c.Full = true }
 
 // FlushBefore removes every add stamped at or before f.
-func (s *Set) FlushBefore(f Timestamp) { s.c.flushBefore(f, noSize, func(string) {}) }
+func (s *Set) FlushBefore(f Timestamp) {
+	s.c.settle(noSize)
+	s.c.flushBefore(f, noSize, func(string, []Dotted[struct{}]) {})
+}
 
 // CopyAs returns a new complete set of incarnation dot with s's members and expiry.
 func (s *Set) CopyAs(dot Version) *Set {
+	s.c.settle(noSize)
 	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
 }

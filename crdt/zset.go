@@ -24,12 +24,13 @@ import (
 //     wins) and the member's score is the increments made since the last ZADD.
 //
 // Increments are summed in dot order, so every replica computes bit-identical float scores.
-// Members are indexed by (score, member) in a skiplist: ranges cost O(log n + k).
+// Members are indexed by (score, member) in a skiplist: ranges cost O(log n + k). A member's
+// score is computed from its writes (one, usually: O(1)), so no map of scores is kept beside
+// the index; an index update learns the old score from the dots the change replaced.
 // A ZSet is not safe for concurrent use; see NewZSet.
 type ZSet struct {
-	c      orCore[zpay]
-	scores map[string]float64
-	sl     *skiplist
+	c  orCore[zpay]
+	sl *skiplist
 }
 
 // zpay is one write of a member: an absolute score, or an increment of an epoch.
@@ -43,31 +44,45 @@ func zpaySize(p zpay) int { return 24 }
 
 // NewZSet returns an empty sorted set of incarnation reset.
 func NewZSet(reset Version) *ZSet {
-	return &ZSet{c: newCore[zpay](reset), scores: map[string]float64{}, sl: newSkiplist(uint64(reset.TS) ^ uint64(reset.Replica))}
+	return &ZSet{c: newCore[zpay](reset), sl: newSkiplist(uint64(reset.TS) ^ uint64(reset.Replica))}
 }
 
 // Reset is the sorted set's incarnation.
 func (z *ZSet) Reset() Version { return z.c.Reset }
 
 // Len is the number of members.
-func (z *ZSet) Len() int { return len(z.c.elems) }
+func (z *ZSet) Len() int { z.settle(); return len(z.c.elems) }
 
 // Bytes approximates the memory the sorted set holds (with its index).
-func (z *ZSet) Bytes() int { return z.c.bytes + len(z.scores)*(48+16) }
+func (z *ZSet) Bytes() int {
+	z.settle()
+	if z.sl == nil {
+		return z.c.bytes
+	}
+	return z.c.bytes + z.sl.n*slNodeCost
+}
 
 // Tombstones is the number of removed writes remembered until causally stable.
-func (z *ZSet) Tombstones() int { return z.c.ntomb }
+func (z *ZSet) Tombstones() int { z.settle(); return z.c.ntomb }
 
 // Expiry returns the sorted set's expiry register.
 func (z *ZSet) Expiry() int64 { return z.c.Expiry }
 
 // Score returns a member's score.
-func (z *ZSet) Score(m string) (float64, bool) { s, ok := z.scores[m]; return s, ok }
+func (z *ZSet) Score(m string) (float64, bool) {
+	z.settle()
+	ds, ok := z.c.elems[m]
+	if !ok {
+		return 0, false
+	}
+	s, _ := score(ds)
+	return s, true
+}
 
 // Rank returns a member's 0-based rank in ascending (score, member) order.
 func (z *ZSet) Rank(m string) (int, bool) {
-	s, ok := z.scores[m]
-	if !ok {
+	s, ok := z.Score(m)
+	if !ok || z.sl == nil {
 		return 0, false
 	}
 	return z.sl.rank(s, m), true
@@ -103,6 +118,12 @@ func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool)
 
 // score computes a member's score from its surviving writes (see ZSet).
 func score(ds []Dotted[zpay]) (float64, Version) {
+	if len(ds) == 1 { // the usual case, without the sort's allocation
+		if ds[0].P.Incr {
+			return ds[0].P.Score, Version{}
+		}
+		return ds[0].P.Score, ds[0].Dot
+	}
 	var abs *Dotted[zpay]
 	for i := range ds {
 		if !ds[i].P.Incr && (abs == nil || abs.Dot.Less(ds[i].Dot)) {
@@ -123,25 +144,45 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 	return s, epoch
 }
 
-func (z *ZSet) reindex(m string) {
+// reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
+func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed
-		z.scores, z.sl = map[string]float64{}, newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica))
+		z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
 	}
 	ds, live := z.c.elems[m]
 	var s float64
 	if live {
 		s, _ = score(ds)
 	}
-	if old, ok := z.scores[m]; ok {
-		if live && math.Float64bits(old) == math.Float64bits(s) {
+	if len(old) > 0 {
+		o, _ := score(old)
+		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		z.sl.delete(old, m)
-		delete(z.scores, m)
+		z.sl.delete(o, m)
 	}
 	if live {
-		z.scores[m] = s
 		z.sl.insert(s, m)
+	}
+}
+
+// index builds the index of a state that has none (decoded, cloned, replaced).
+func (z *ZSet) index() {
+	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
+	for m, ds := range z.c.elems {
+		s, _ := score(ds)
+		z.sl.insert(s, m)
+	}
+}
+
+// settle moves a delta's ops into its state and index (see orCore.ops); a no-op otherwise.
+func (z *ZSet) settle() {
+	if z.c.ops == nil {
+		return
+	}
+	z.c.settle(zpaySize)
+	if z.sl != nil {
+		z.index()
 	}
 }
 
@@ -155,11 +196,26 @@ func (z *ZSet) delta() *ZSet {
 }
 
 // Add sets member's absolute score as write dot and returns the delta.
-func (z *ZSet) Add(dot Version, member string, s float64) *ZSet {
-	d := z.delta()
+func (z *ZSet) Add(dot Version, member string, s float64) *ZSet { return z.AddTo(nil, dot, member, s) }
+
+// AddTo is Add recording the write in d, a delta of z's earlier writes by the same command
+// (nil: a new one), and returns it: a command that writes one member twice (ZADD k 1 m 2 m)
+// must ship its last score, which joining two deltas of one dot would not.
+func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
+	if d == nil {
+		d = z.delta()
+	}
 	if dot.TS >= z.c.Floor {
+		var old [1]Dotted[zpay] // the dots before the write, for the index (writeLocal reuses them)
+		ds := z.c.elems[member]
+		if len(ds) == 1 {
+			old[0] = ds[0]
+			ds = old[:]
+		} else {
+			ds = slices.Clone(ds)
+		}
 		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
-		z.reindex(member)
+		z.reindex(member, ds)
 		return d
 	}
 	z.c.removeDelta(&d.c, member)
@@ -187,7 +243,8 @@ func (z *ZSet) Incr(dot Version, member string, by float64) (float64, *ZSet) {
 	}
 	d.c.setElem(member, []Dotted[zpay]{{Dot: dot, P: zpay{Incr: true, Score: sum + by, Epoch: epoch}}}, zpaySize)
 	z.Join(d)
-	return z.scores[member], d
+	s, _ := z.Score(member)
+	return s, d
 }
 
 // Rem removes members and returns how many were present and the delta (nil when none were).
@@ -216,28 +273,25 @@ func (z *ZSet) SetExpiry(dot Version, expiry int64) *ZSet {
 
 // Join merges in into z; the higher incarnation wins whole.
 func (z *ZSet) Join(in *ZSet) {
+	z.settle()
+	in.settle()
 	switch in.c.Reset.Compare(z.c.Reset) {
 	case 1:
-		*z = *NewZSet(in.c.Reset)
 		z.c = in.c.clone()
-		for m := range z.c.elems {
-			z.reindex(m)
-		}
+		z.index()
 	case 0:
 		z.c.join(&in.c, zpaySize, z.reindex)
 	}
 }
 
 // Compact forgets removed writes stamped before stable.
-func (z *ZSet) Compact(stable Timestamp) { z.c.compact(stable) }
+func (z *ZSet) Compact(stable Timestamp) { z.settle(); z.c.compact(stable) }
 
 // Clone returns a deep copy of z.
 func (z *ZSet) Clone() *ZSet {
-	out := NewZSet(z.c.Reset)
-	out.c = z.c.clone()
-	for m := range out.c.elems {
-		out.reindex(m)
-	}
+	z.settle()
+	out := &ZSet{c: z.c.clone()}
+	out.index()
 	return out
 }
 
@@ -252,7 +306,7 @@ func (z *ZSet) AppendBinary(dst []byte) []byte {
 		b = append(b, 1)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
 		return appendVersion(b, p.Epoch)
-	})
+	}, zpaySize)
 }
 
 // DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
@@ -282,11 +336,8 @@ func DecodeZSet(src []byte) (*ZSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zset: %w", err)
 	}
-	z := NewZSet(c.Reset)
-	z.c = c
-	for m := range c.elems {
-		z.reindex(m)
-	}
+	z := &ZSet{c: c}
+	z.index()
 	return z, nil
 }
 
@@ -297,15 +348,13 @@ func (z *ZSet) Full() bool { return z.c.Full }
 func (z *ZSet) MarkFull() { z.c.Full = true }
 
 // FlushBefore removes every write stamped at or before f.
-func (z *ZSet) FlushBefore(f Timestamp) { z.c.flushBefore(f, zpaySize, z.reindex) }
+func (z *ZSet) FlushBefore(f Timestamp) { z.settle(); z.c.flushBefore(f, zpaySize, z.reindex) }
 
 // CopyAs returns a new complete sorted set of incarnation dot with z's members, each with its
 // current score as an absolute write by dot, and z's expiry.
 func (z *ZSet) CopyAs(dot Version) *ZSet {
-	out := NewZSet(dot)
-	out.c = z.c.rebase(dot, func(m string, _ []Dotted[zpay]) zpay { return zpay{Score: z.scores[m]} }, zpaySize)
-	for m := range out.c.elems {
-		out.reindex(m)
-	}
+	z.settle()
+	out := &ZSet{c: z.c.rebase(dot, func(_ string, ds []Dotted[zpay]) zpay { s, _ := score(ds); return zpay{Score: s} }, zpaySize)}
+	out.index()
 	return out
 }

@@ -311,97 +311,145 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 
 // updateCollVia is updateColl through w (the node, or a transaction).
 func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
-	var out crdt.Entry
-	var live, wrote bool
-	var err error
-	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-		live = cur.Exists && !cur.Value.tombstone()
-		if live && (cur.Value.obj == nil || cur.Value.obj.typ != typ) {
-			err = ErrWrongType
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		if !live && !create {
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		c := cur.Value.obj
-		// An emptied collection, or a partial one (element deltas without the whole), of this
-		// type is written in place: its incarnation goes on, so adds made elsewhere that it has
-		// not observed survive (add-wins). Only a Redis-visible effect differs from a fresh key:
-		// its old TTL, which the write clears (the key did not exist for Redis).
-		reuse := !live && cur.Exists && c != nil && c.typ == typ
-		fresh := !live && !reuse
-		// A key this node holds no record of (never held, or a node started empty) starts the
-		// genesis incarnation (Reset zero), which every node creating the key that way shares,
-		// so concurrent first writes in two regions merge instead of one replacing the other.
-		// After a delete, a value of another type, or an eviction or expiry here (a floor), a
-		// new incarnation stamped by the write starts instead, above what it replaces.
-		genesis := fresh && !cur.Exists && cur.Floor == 0
-		if live && create && c.cost() > maxCollection {
-			err = ErrValueTooLarge
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		if fresh {
-			c = newColl(typ, crdt.Version{})
-		}
-		var ver crdt.Version
-		var seq uint64
-		clearTTL := false
-		stamp := func() crdt.Version {
-			after := crdt.Timestamp(cur.Floor)
-			if cur.Exists {
-				after = cur.Value.ver.TS
-			}
-			ver, seq = w.version(nowMs, after)
-			if fresh && !genesis {
-				// In place: fn already holds the pointer to the empty state.
-				switch typ {
-				case crdt.TypeHash:
-					*c.hash = *crdt.NewHash(ver)
-				case crdt.TypeSet:
-					*c.set = *crdt.NewSet(ver)
-				default:
-					*c.zset = *crdt.NewZSet(ver)
-				}
-			}
-			if fresh {
-				c.markFull()
-			}
-			if reuse && c.expiry() != 0 {
-				clearTTL = true
-				c.setExpiry(ver, 0)
-			}
-			return ver
-		}
-		c.mu.Lock()
-		c.flushTo(crdt.Timestamp(n.flushTS.Load()))
-		d := fn(c, stamp)
-		if d == nil || seq == 0 {
-			c.mu.Unlock()
-			return lru.Update[value]{Action: lru.Keep}
-		}
-		c.compact(crdt.Timestamp(n.collStable.Load()))
-		v, exp := n.collValue(key, c, ver, seq, nowMs)
-		out = crdt.Entry{Type: typ, Version: ver, Seq: seq, Expiry: exp}
-		if nw, local := w.(nodeWriter); local && nw.n.sink == nil {
-			// Nothing replicates this node's writes: the delta's encoding would go unread.
-		} else if fresh || clearTTL {
-			// The creating write ships the whole new state, marked full, so a node that holds
-			// nothing of the key can serve it (later element deltas alone are partial); so does
-			// a write that cleared an emptied collection's TTL (the delta holds no expiry).
-			out.Value = c.encodeLocked()
-		} else {
-			out.Value = d.AppendBinary(nil)
-		}
-		c.mu.Unlock()
-		n.trackTombstone(&cur, &v)
-		wrote = true
-		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
-	})
-	if wrote {
-		n.sets.Add(1)
-		w.emit(key, out)
+	op, _ := n.collOps.Get().(*collOp)
+	if op == nil {
+		op = newCollOp()
 	}
+	op.n, op.w, op.nowMs, op.key, op.typ, op.create, op.fn = n, w, nowMs, key, typ, create, fn
+	w.apply(key, nowMs, op.applyFn)
+	live, err := op.live, op.err
+	if op.wrote {
+		n.sets.Add(1)
+		w.emit(key, op.out)
+	}
+	*op = collOp{applyFn: op.applyFn, stampFn: op.stampFn}
+	n.collOps.Put(op)
 	return live, err
+}
+
+// collOp is one updateCollVia call: its arguments, results and the write in progress. Ops are
+// reused (Node.collOps) with their two closures made once, because a write's closures and the
+// variables they capture were seven allocations of each HSET/SADD/ZADD.
+type collOp struct {
+	n      *Node
+	w      writer
+	nowMs  int64
+	key    string
+	typ    crdt.Type
+	create bool
+	fn     func(c *coll, stamp func() crdt.Version) appender
+
+	applyFn func(cur lru.Current[value]) lru.Update[value]
+	stampFn func() crdt.Version
+
+	// The write in progress (apply's locals, which stamp reads and writes).
+	after                 crdt.Timestamp // the write's version is above it
+	c                     *coll
+	fresh, genesis, reuse bool
+	ver                   crdt.Version
+	seq                   uint64
+	clearTTL              bool
+	out                   crdt.Entry
+	live, wrote           bool
+	err                   error
+}
+
+func newCollOp() *collOp {
+	op := &collOp{}
+	op.applyFn = op.apply
+	op.stampFn = op.stamp
+	return op
+}
+
+// stamp issues the write's version (see updateColl); for a new collection it makes it the
+// incarnation.
+func (op *collOp) stamp() crdt.Version {
+	c := op.c
+	op.ver, op.seq = op.w.version(op.nowMs, op.after)
+	if op.fresh && !op.genesis {
+		// In place: fn already holds the pointer to the empty state.
+		switch op.typ {
+		case crdt.TypeHash:
+			*c.hash = *crdt.NewHash(op.ver)
+		case crdt.TypeSet:
+			*c.set = *crdt.NewSet(op.ver)
+		default:
+			*c.zset = *crdt.NewZSet(op.ver)
+		}
+	}
+	if op.fresh {
+		c.markFull()
+	}
+	if op.reuse && c.expiry() != 0 {
+		op.clearTTL = true
+		c.setExpiry(op.ver, 0)
+	}
+	return op.ver
+}
+
+// apply is the write under key's store lock.
+func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
+	n, typ := op.n, op.typ
+	op.live = cur.Exists && !cur.Value.tombstone()
+	if op.live && (cur.Value.obj == nil || cur.Value.obj.typ != typ) {
+		op.err = ErrWrongType
+		return lru.Update[value]{Action: lru.Keep}
+	}
+	if !op.live && !op.create {
+		return lru.Update[value]{Action: lru.Keep}
+	}
+	c := cur.Value.obj
+	// An emptied collection, or a partial one (element deltas without the whole), of this
+	// type is written in place: its incarnation goes on, so adds made elsewhere that it has
+	// not observed survive (add-wins). Only a Redis-visible effect differs from a fresh key:
+	// its old TTL, which the write clears (the key did not exist for Redis).
+	op.reuse = !op.live && cur.Exists && c != nil && c.typ == typ
+	op.fresh = !op.live && !op.reuse
+	// A key this node holds no record of (never held, or a node started empty) starts the
+	// genesis incarnation (Reset zero), which every node creating the key that way shares,
+	// so concurrent first writes in two regions merge instead of one replacing the other.
+	// After a delete, a value of another type, or an eviction or expiry here (a floor), a
+	// new incarnation stamped by the write starts instead, above what it replaces.
+	op.genesis = op.fresh && !cur.Exists && cur.Floor == 0
+	if op.live && op.create && c.cost() > maxCollection {
+		op.err = ErrValueTooLarge
+		return lru.Update[value]{Action: lru.Keep}
+	}
+	if op.fresh {
+		c = newColl(typ, crdt.Version{})
+	}
+	op.c, op.after = c, crdt.Timestamp(cur.Floor)
+	if cur.Exists {
+		op.after = cur.Value.ver.TS
+	}
+	c.mu.Lock()
+	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
+	// Compact first: a rewrite of an element whose dot is already stable then leaves no
+	// removed dot to remember (and collect later).
+	stable := crdt.Timestamp(n.collStable.Load())
+	c.compact(stable)
+	d := op.fn(c, op.stampFn)
+	if d == nil || op.seq == 0 {
+		c.mu.Unlock()
+		return lru.Update[value]{Action: lru.Keep}
+	}
+	c.compact(stable)
+	v, exp := n.collValue(op.key, c, op.ver, op.seq, op.nowMs)
+	op.out = crdt.Entry{Type: typ, Version: op.ver, Seq: op.seq, Expiry: exp}
+	if nw, local := op.w.(nodeWriter); local && nw.n.sink == nil {
+		// Nothing replicates this node's writes: the delta's encoding would go unread.
+	} else if op.fresh || op.clearTTL {
+		// The creating write ships the whole new state, marked full, so a node that holds
+		// nothing of the key can serve it (later element deltas alone are partial); so does
+		// a write that cleared an emptied collection's TTL (the delta holds no expiry).
+		op.out.Value = c.encodeLocked()
+	} else {
+		op.out.Value = d.AppendBinary(nil)
+	}
+	c.mu.Unlock()
+	n.trackTombstone(&cur, &v)
+	op.wrote = true
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 }
 
 // collValue builds the store value of key's collection c after a write or merge (c.mu held) and its store

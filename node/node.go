@@ -57,6 +57,7 @@ type Node struct {
 	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
 	tombColls   tombQueue     // collections holding removed writes, for the janitor (colltombs.go)
+	collOps     sync.Pool     // *collOp, reused by collection writes (collections.go)
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
 	deletes     atomic.Uint64

@@ -46,7 +46,8 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	pairs := make([][2][]byte, 0, (len(argv)-2)/2)
 	for i := 2; i < len(argv); i += 2 {
-		pairs = append(pairs, [2][]byte{append([]byte(nil), argv[i]...), append([]byte(nil), argv[i+1]...)})
+		// The field is copied by Hash.Set (a string); the value is kept, so it is copied here.
+		pairs = append(pairs, [2][]byte{argv[i], append([]byte(nil), argv[i+1]...)})
 	}
 	added := 0
 	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {

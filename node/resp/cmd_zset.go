@@ -142,7 +142,7 @@ done:
 				incrDone = true
 				join(d)
 			} else {
-				join(z.Add(dot, p.member, next))
+				out = z.AddTo(out, dot, p.member, next) // one delta: a member may repeat
 			}
 			if exists {
 				changed++
