@@ -30,6 +30,9 @@ type row struct {
 type sample struct {
 	rps    float64
 	cpuPer time.Duration // server CPU per request, summed over the side's processes
+	// firstPer is the first of those processes' CPU per request: for the one-target rows, the
+	// node serving the benchmark (geocache node a), without its peers' share.
+	firstPer time.Duration
 }
 
 func rows(cfg *config) []row {
@@ -89,6 +92,9 @@ func runRow(ctx context.Context, cfg *config, r *row, targets, cpu []*server) (s
 	for i, s := range cpu {
 		c, _ := cpuTime(s.pid())
 		used += c - cpu0[i]
+		if i == 0 {
+			smp.firstPer = (c - cpu0[i]) / time.Duration(cfg.requests*len(targets))
+		}
 	}
 	smp.cpuPer = used / time.Duration(cfg.requests*len(targets))
 	return smp, nil
