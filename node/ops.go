@@ -523,10 +523,3 @@ func (n *Node) Dump(ctx context.Context, fn func(DumpEntry) bool) error {
 	})
 	return ctx.Err()
 }
-
-// Prefetch warms the processor's caches for looking up keys next (lru.Cache.Prefetch): the RESP
-// front end calls it with the keys of a pipelined batch's GETs and SETs, so that their lookups'
-// cache misses overlap instead of following one another. It changes nothing.
-func (n *Node) Prefetch(keys []string) {
-	n.store.Prefetch(keys)
-}

@@ -28,15 +28,14 @@ const (
 
 // client is one connection. Its fields are owned by its goroutine except where noted.
 type client struct {
-	s      *Server
-	pfKeys []string // scratch for processBatch's prefetch (prefetch.go)
-	conn   net.Conn // nil when an event loop serves the connection
-	fd     int      // the socket, when an event loop serves the connection; else -1
-	loop   *loop
-	id     uint64
-	addr   string
-	laddr  string
-	born   time.Time
+	s     *Server
+	conn  net.Conn // nil when an event loop serves the connection
+	fd    int      // the socket, when an event loop serves the connection; else -1
+	loop  *loop
+	id    uint64
+	addr  string
+	laddr string
+	born  time.Time
 	// ctx lives as long as the connection and is cancelled by kill. It is kept here, unlike a
 	// request-scoped context, because an event loop serves many connections and needs each
 	// one's context when it runs its commands.
@@ -194,13 +193,6 @@ func (c *client) ungate() {
 }
 
 func (c *client) processBatch(ctx context.Context) int {
-	if pf := c.s.pf; pf != nil && c.w-c.r > 0 {
-		if keys := scanKeys(c.in[c.r:c.w], c.pfKeys[:0]); len(keys) > 1 {
-			pf.Prefetch(keys)
-			clear(keys) // they alias c.in
-			c.pfKeys = keys[:0]
-		}
-	}
 	for c.r < c.w {
 		if c.outBlocked {
 			return procBlocked

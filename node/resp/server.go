@@ -17,7 +17,6 @@ type Server struct {
 	cfg     Config
 	repl    Replicator    // nil if the backend does not replicate
 	rt      ReadThrougher // nil if the backend cannot read through to other regions
-	pf      Prefetcher    // nil if the backend cannot warm caches for a batch of keys
 	cluster Cluster       // nil if the backend has no cluster view
 	tr      Transactor    // nil if the backend cannot run transactions
 	scripts scriptCache
@@ -87,7 +86,6 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.busyTime.Store(int64(c.ScriptBusyTime))
 	s.repl, _ = b.(Replicator)
 	s.rt, _ = b.(ReadThrougher)
-	s.pf, _ = b.(Prefetcher)
 	s.cluster, _ = b.(Cluster)
 	s.tr, _ = b.(Transactor)
 	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {
