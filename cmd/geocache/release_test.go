@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestShrinkWatch(t *testing.T) {
 	t.Parallel()
@@ -21,11 +24,43 @@ func TestShrinkWatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var w shrinkWatch
+			now := time.Unix(0, 0)
 			for i, b := range tc.sizes {
-				if got := w.observe(b); got != tc.want[i] {
+				now = now.Add(releaseEvery) // never reaches releaseFollowUp here
+				if got := w.observe(b, now); got != tc.want[i] {
 					t.Errorf("observe(%d MiB) at step %d = %v, want %v", b/mib, i, got, tc.want[i])
 				}
 			}
 		})
+	}
+}
+
+// After a release, memory is returned once more releaseFollowUp later if the store stayed
+// small, and not if it grew meanwhile.
+func TestShrinkWatchFollowUp(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	t0 := time.Unix(0, 0)
+	var w shrinkWatch
+	w.observe(40*mib, t0)
+	if !w.observe(0, t0.Add(releaseEvery)) {
+		t.Fatal("no release when the store emptied")
+	}
+	if w.observe(0, t0.Add(releaseFollowUp)) {
+		t.Fatal("follow-up before releaseFollowUp had passed")
+	}
+	if !w.observe(mib/2, t0.Add(releaseEvery+releaseFollowUp)) {
+		t.Fatal("no follow-up release once releaseFollowUp had passed")
+	}
+	if w.observe(mib/2, t0.Add(releaseEvery+3*releaseFollowUp)) {
+		t.Fatal("a second follow-up")
+	}
+
+	var g shrinkWatch
+	g.observe(40*mib, t0)
+	g.observe(0, t0.Add(releaseEvery))
+	g.observe(5*mib, t0.Add(2*releaseEvery)) // growing again
+	if g.observe(5*mib, t0.Add(releaseEvery+releaseFollowUp)) {
+		t.Fatal("follow-up release although the store grew again")
 	}
 }
