@@ -504,6 +504,14 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		i = j
 	}
 	r.n.clockMu.Unlock()
+	// plainRun returns the end of the run of fresh deltas from ds[i] that are each a unit on
+	// their own and not a flush: those are applied one after another in one store batch.
+	plainRun := func(i int) int {
+		for i < len(ds) && state[i] == fresh && ds[i].Entry.Type != crdt.TypeFlush && end(i) == i+1 {
+			i++
+		}
+		return i
+	}
 	var keys []string
 	for i := 0; i < len(ds); {
 		j := end(i)
@@ -511,7 +519,23 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			i = j
 			continue
 		}
-		if j-i == 1 && ds[i].Entry.Type == crdt.TypeFlush {
+		if run := plainRun(i); run > i+1 {
+			// Single writes in a row are applied as one store batch, which overlaps their
+			// lookups' cache misses (a receiver's largest cost under a write flood).
+			keys = keys[:0]
+			for k := i; k < run; k++ {
+				keys = append(keys, ds[k].Key)
+			}
+			r.n.store.ApplyBatch(keys, nowMs, func(k int, cur lru.Current[value]) lru.Update[value] {
+				d := &ds[i+k]
+				up, ok := r.n.merge(d.Key, &cur, &d.Entry, nowMs)
+				if ok {
+					state[i+k] = won
+				}
+				return up
+			})
+			j = run
+		} else if j-i == 1 && ds[i].Entry.Type == crdt.TypeFlush {
 			if _, newer := r.n.applyFlush(&ds[i].Entry); newer {
 				state[i] = won
 			}
