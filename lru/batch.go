@@ -51,6 +51,33 @@ func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current
 	c.notify(buf)
 }
 
+// Warm loads what looking up keys will read (bucket heads, entries, key bytes) into the
+// processor's caches, with their cache misses overlapping, so that operations on keys soon
+// after find them there: for a caller that knows the next few keys it will touch (a pipeline
+// of commands). It takes the read locks of the keys' shards, in shard order, and changes
+// nothing; keys beyond the first batchMax are ignored. keys are not retained.
+func (c *Cache[K, V]) Warm(keys []K) {
+	var (
+		hs   [batchMax]uint64
+		held [batchMax]uint32
+	)
+	keys = keys[:min(len(keys), batchMax)]
+	for i, k := range keys {
+		hs[i] = c.hash(k)
+		held[i] = uint32(hs[i] >> c.shift)
+	}
+	shards := held[:len(keys)]
+	slices.Sort(shards)
+	shards = slices.Compact(shards)
+	for _, si := range shards {
+		c.shards[si].mu.RLock()
+	}
+	c.warm(keys, hs[:len(keys)])
+	for _, si := range shards {
+		c.shards[si].mu.RUnlock()
+	}
+}
+
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
 // every bucket head, then the entry each names, then the entry after it in the chain (a key
 // is the head of its bucket about two times in three), reading with each entry the first byte

@@ -185,3 +185,43 @@ func BenchmarkApplyUniform100k(b *testing.B)      { benchApply(b, 100_000, false
 func BenchmarkApplyUniform100kBatch(b *testing.B) { benchApply(b, 100_000, true) }
 func BenchmarkApplyUniform1M(b *testing.B)        { benchApply(b, 1_000_000, false) }
 func BenchmarkApplyUniform1MBatch(b *testing.B)   { benchApply(b, 1_000_000, true) }
+
+// TestWarmChangesNothing warms present, absent and more than batchMax keys, on an empty cache
+// and a filled one, beside a writer: contents, counts and hit statistics stay as they were.
+func TestWarmChangesNothing(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, Options[string, int]{Shards: 4})
+	keys := make([]string, 3*batchMax)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	c.Warm(keys) // no bucket allocated yet
+	c.Warm(nil)
+	for i, k := range keys[:batchMax] {
+		c.Set(k, i, 0, 0)
+	}
+	before := c.Stats()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 1000 {
+			c.Set("other", i, 0, 0)
+		}
+	}()
+	for range 100 {
+		c.Warm(keys)
+	}
+	wg.Wait()
+	if c.Len() != batchMax+1 {
+		t.Fatalf("Len = %d, want %d", c.Len(), batchMax+1)
+	}
+	for i, k := range keys[:batchMax] {
+		if v, _, ok := c.Peek(k, 0); !ok || v != i {
+			t.Fatalf("%s = %d, %v; want %d", k, v, ok, i)
+		}
+	}
+	if after := c.Stats(); after.Hits != before.Hits || after.Misses != before.Misses {
+		t.Fatalf("Warm counted hits or misses: before %+v, after %+v", before, after)
+	}
+}
