@@ -69,6 +69,9 @@ type peerState struct {
 	vector    *crdt.Vector   // what it has applied
 	gapVec    *crdt.Vector   // what it had applied when it first showed dots we lack; nil = no gap
 	gapSince  time.Time      // when
+	// roundTheirs and roundMine are its vector and ours at the last periodic sync round: a
+	// difference between them that a whole round did not close starts a session (periodicSync).
+	roundTheirs, roundMine *crdt.Vector
 	lag       time.Duration  // smoothed apply lag of its writes here
 	syncing   bool
 	lastSync  time.Time
@@ -676,10 +679,10 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	// dots a peer showed stay missing here for two heartbeat intervals that gossip lost them
 	// and anti-entropy is started.
 	now := p.lastHB
-	if p.gapVec != nil && len(r.vec.Missing(p.gapVec)) == 0 {
+	if p.gapVec != nil && !r.lacksFrom(from, p.gapVec) {
 		p.gapVec = nil // the old gap closed: gossip delivered it
 	}
-	if p.gapVec == nil && len(r.vec.Missing(peerVec)) > 0 {
+	if p.gapVec == nil && r.lacksFrom(from, peerVec) {
 		p.gapVec, p.gapSince = peerVec, now
 	}
 	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
@@ -692,6 +695,25 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	if needSync {
 		r.startSync(from)
 	}
+}
+
+// lacksFrom reports whether v, peer from's vector, holds dots we lack that we should fetch from
+// it: writes of from itself, or of a replica we do not hear from directly. Writes of a third
+// replica whose heartbeats reach us are left to it: its heartbeats travel behind its deltas on
+// one ordered stream, so they reveal any we lost, while the ones from already applied may still
+// be on their way here. (Under a write flood on a loaded machine a receiver a few hundred ms
+// behind another fetched those again, from a delta log too short for the lag, that is as a
+// snapshot of the whole store, every few seconds.) Needs r.mu.
+func (r *replicator) lacksFrom(from string, v *crdt.Vector) bool {
+	for _, rg := range r.vec.Missing(v) {
+		if id, ok := r.byRepl[rg.Replica]; ok && id != from {
+			if q := r.peers[id]; q != nil && q.connected && time.Since(q.lastHB) < r.cfg.PeerTimeout {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (r *replicator) peerLocked(id string) *peerState {
@@ -721,15 +743,24 @@ func (r *replicator) onPeer(id string, up bool) {
 	}
 }
 
-// periodicSync runs anti-entropy with every live peer whose last heartbeat differs from our
-// vector in either direction.
+// periodicSync runs anti-entropy with every live peer whose vectors at the last round still
+// differ from our vector now, in either direction: it held dots we still lack (lacksFrom), or
+// its last heartbeat still lacks dots we held. A difference alone is no reason: under a steady
+// write flood vectors always differ by the writes in flight, and a session then fetched those
+// twice, from the log or, when the log no longer covered them, as a snapshot of the store.
 func (r *replicator) periodicSync() {
 	r.mu.Lock()
 	var ids []string
+	mine := r.vec.Clone()
 	for id, p := range r.peers {
-		if p.connected && p.vector != nil && !(r.vec.Covers(p.vector) && p.vector.Covers(r.vec)) {
+		if !p.connected || p.vector == nil {
+			p.roundTheirs, p.roundMine = nil, nil
+			continue
+		}
+		if (p.roundTheirs != nil && r.lacksFrom(id, p.roundTheirs)) || (p.roundMine != nil && !p.vector.Covers(p.roundMine)) {
 			ids = append(ids, id)
 		}
+		p.roundTheirs, p.roundMine = p.vector, mine
 	}
 	r.mu.Unlock()
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
