@@ -686,6 +686,14 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 		p.gapVec, p.gapSince = peerVec, now
 	}
 	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
+	// The peer's own writes are another matter: its heartbeat travels behind them on the same
+	// ordered stream, so those it announces and we lack were lost (its queue to us overflowed,
+	// or the stream was reset). Fetch them now, while its delta log still holds them: two
+	// heartbeat intervals later a small log had often moved past them, and the session sent a
+	// snapshot of the store instead (then more fell behind while it was applied).
+	if !needSync && !p.syncing && lacksOwn(r.vec, peerVec, h.replica) {
+		needSync = true
+	}
 	if needSync {
 		p.gapVec = nil // judged afresh after the session
 	}
@@ -695,6 +703,17 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	if needSync {
 		r.startSync(from)
 	}
+}
+
+// lacksOwn reports whether v, a peer's vector, holds writes of replica rep (the peer itself)
+// that mine lacks.
+func lacksOwn(mine, v *crdt.Vector, rep crdt.ReplicaID) bool {
+	for _, rg := range mine.Missing(v) {
+		if rg.Replica == rep {
+			return true
+		}
+	}
+	return false
 }
 
 // lacksFrom reports whether v, peer from's vector, holds dots we lack that we should fetch from
