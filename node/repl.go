@@ -69,15 +69,16 @@ type peerState struct {
 	vector    *crdt.Vector   // what it has applied
 	gapVec    *crdt.Vector   // what it had applied when it first showed dots we lack; nil = no gap
 	gapSince  time.Time      // when
-	// roundTheirs and roundMine are its vector and ours at the last periodic sync round: a
-	// difference between them that a whole round did not close starts a session (periodicSync).
-	roundTheirs, roundMine *crdt.Vector
 	lag       time.Duration  // smoothed apply lag of its writes here
 	syncing   bool
 	lastSync  time.Time
 	connected bool
 	left      crdt.ReplicaID // the replica that said goodbye (leave.go); 0 = none
 	forgotten bool           // forgotten (forget.go) while we still lacked some of its writes
+
+	// roundTheirs and roundMine are its vector and ours at the last periodic sync round: a
+	// difference between them that a whole round did not close starts a session (periodicSync).
+	roundTheirs, roundMine *crdt.Vector
 }
 
 // ReplicationStats are the replication counters of one node.
