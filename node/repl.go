@@ -79,6 +79,8 @@ type peerState struct {
 	// roundTheirs and roundMine are its vector and ours at the last periodic sync round: a
 	// difference between them that a whole round did not close starts a session (periodicSync).
 	roundTheirs, roundMine *crdt.Vector
+	// lossSync is when a session last started for its own writes lost on the way (onHeartbeat).
+	lossSync time.Time
 }
 
 // ReplicationStats are the replication counters of one node.
@@ -692,8 +694,10 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	// or the stream was reset). Fetch them now, while its delta log still holds them: two
 	// heartbeat intervals later a small log had often moved past them, and the session sent a
 	// snapshot of the store instead (then more fell behind while it was applied).
-	if !needSync && !p.syncing && lacksOwn(r.vec, peerVec, h.replica) {
-		needSync = true
+	// At most one such session every two heartbeat intervals, as for other gaps: a starved
+	// receiver that keeps losing writes would otherwise start one per heartbeat.
+	if !needSync && !p.syncing && now.Sub(p.lossSync) >= 2*r.cfg.HeartbeatInterval && lacksOwn(r.vec, peerVec, h.replica) {
+		needSync, p.lossSync = true, now
 	}
 	if needSync {
 		p.gapVec = nil // judged afresh after the session
