@@ -44,6 +44,10 @@
 // Scan and Range callbacks are never called with a lock held; OnRemove may run concurrently
 // on several goroutines.
 //
+// ApplyBatch and Warm, for callers that touch many keys at once, hold the locks of all their
+// keys' shards together (write and read locks respectively), taken in shard order like Lock's,
+// so that the lookups' cache misses overlap.
+//
 // Iteration (Scan, Range) walks the slab slot by slot. Entries never move while they live, so
 // an entry present for the whole iteration is visited exactly once.
 //

@@ -10,8 +10,9 @@ import (
 // other goroutines see either none or all of what is done through a Locked. Get it from Lock,
 // use it from one goroutine, and call Unlock exactly once.
 //
-// Locks are taken in shard order, so two Locked never deadlock each other, and every other
-// operation of the cache holds at most one shard lock at a time. Operations through a Locked
+// Locks are taken in shard order, so two Locked never deadlock each other (nor ApplyBatch and
+// Warm, which take theirs in the same order), and every other operation of the cache holds at
+// most one shard lock at a time. Operations through a Locked
 // must name a key of a held shard (Holds); others panic, as would a deadlock.
 type Locked[K comparable, V any] struct {
 	c    *Cache[K, V]

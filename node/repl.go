@@ -75,6 +75,12 @@ type peerState struct {
 	connected bool
 	left      crdt.ReplicaID // the replica that said goodbye (leave.go); 0 = none
 	forgotten bool           // forgotten (forget.go) while we still lacked some of its writes
+
+	// roundTheirs and roundMine are its vector and ours at the last periodic sync round: a
+	// difference between them that a whole round did not close starts a session (periodicSync).
+	roundTheirs, roundMine *crdt.Vector
+	// lossSync is when a session last started for its own writes lost on the way (onHeartbeat).
+	lossSync time.Time
 }
 
 // ReplicationStats are the replication counters of one node.
@@ -315,7 +321,10 @@ func (r *replicator) gossipLoop() {
 		}
 		r.publishing = false
 		r.mu.Unlock()
-		clear(all[:cap(all)])
+		// Only what was used: the slice beyond it was cleared when last used (pending only
+		// grows by append). Clearing the whole capacity, up to QueueSize deltas, on every wake
+		// cost a writer 8 % of its CPU under a write flood.
+		clear(all)
 		taken = all[:0]
 	}
 }
@@ -504,6 +513,14 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		i = j
 	}
 	r.n.clockMu.Unlock()
+	// plainRun returns the end of the run of fresh deltas from ds[i] that are each a unit on
+	// their own and not a flush: those are applied one after another in one store batch.
+	plainRun := func(i int) int {
+		for i < len(ds) && state[i] == fresh && ds[i].Entry.Type != crdt.TypeFlush && end(i) == i+1 {
+			i++
+		}
+		return i
+	}
 	var keys []string
 	for i := 0; i < len(ds); {
 		j := end(i)
@@ -511,7 +528,23 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			i = j
 			continue
 		}
-		if j-i == 1 && ds[i].Entry.Type == crdt.TypeFlush {
+		if run := plainRun(i); run > i+1 {
+			// Single writes in a row are applied as one store batch, which overlaps their
+			// lookups' cache misses (a receiver's largest cost under a write flood).
+			keys = keys[:0]
+			for k := i; k < run; k++ {
+				keys = append(keys, ds[k].Key)
+			}
+			r.n.store.ApplyBatch(keys, nowMs, func(k int, cur lru.Current[value]) lru.Update[value] {
+				d := &ds[i+k]
+				up, ok := r.n.merge(d.Key, &cur, &d.Entry, nowMs)
+				if ok {
+					state[i+k] = won
+				}
+				return up
+			})
+			j = run
+		} else if j-i == 1 && ds[i].Entry.Type == crdt.TypeFlush {
 			if _, newer := r.n.applyFlush(&ds[i].Entry); newer {
 				state[i] = won
 			}
@@ -649,13 +682,23 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	// dots a peer showed stay missing here for two heartbeat intervals that gossip lost them
 	// and anti-entropy is started.
 	now := p.lastHB
-	if p.gapVec != nil && len(r.vec.Missing(p.gapVec)) == 0 {
+	if p.gapVec != nil && !r.lacksFrom(from, p.gapVec) {
 		p.gapVec = nil // the old gap closed: gossip delivered it
 	}
-	if p.gapVec == nil && len(r.vec.Missing(peerVec)) > 0 {
+	if p.gapVec == nil && r.lacksFrom(from, peerVec) {
 		p.gapVec, p.gapSince = peerVec, now
 	}
 	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
+	// The peer's own writes are another matter: its heartbeat travels behind them on the same
+	// ordered stream, so those it announces and we lack were lost (its queue to us overflowed,
+	// or the stream was reset). Fetch them now, while its delta log still holds them: two
+	// heartbeat intervals later a small log had often moved past them, and the session sent a
+	// snapshot of the store instead (then more fell behind while it was applied).
+	// At most one such session every two heartbeat intervals, as for other gaps: a starved
+	// receiver that keeps losing writes would otherwise start one per heartbeat.
+	if !needSync && !p.syncing && now.Sub(p.lossSync) >= 2*r.cfg.HeartbeatInterval && lacksOwn(r.vec, peerVec, h.replica) {
+		needSync, p.lossSync = true, now
+	}
 	if needSync {
 		p.gapVec = nil // judged afresh after the session
 	}
@@ -665,6 +708,36 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	if needSync {
 		r.startSync(from)
 	}
+}
+
+// lacksOwn reports whether v, a peer's vector, holds writes of replica rep (the peer itself)
+// that mine lacks.
+func lacksOwn(mine, v *crdt.Vector, rep crdt.ReplicaID) bool {
+	for _, rg := range mine.Missing(v) {
+		if rg.Replica == rep {
+			return true
+		}
+	}
+	return false
+}
+
+// lacksFrom reports whether v, peer from's vector, holds dots we lack that we should fetch from
+// it: writes of from itself, or of a replica we do not hear from directly. Writes of a third
+// replica whose heartbeats reach us are left to it: its heartbeats travel behind its deltas on
+// one ordered stream, so they reveal any we lost, while the ones from already applied may still
+// be on their way here. (Under a write flood on a loaded machine a receiver a few hundred ms
+// behind another fetched those again, from a delta log too short for the lag, that is as a
+// snapshot of the whole store, every few seconds.) Needs r.mu.
+func (r *replicator) lacksFrom(from string, v *crdt.Vector) bool {
+	for _, rg := range r.vec.Missing(v) {
+		if id, ok := r.byRepl[rg.Replica]; ok && id != from {
+			if q := r.peers[id]; q != nil && q.connected && time.Since(q.lastHB) < r.cfg.PeerTimeout {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (r *replicator) peerLocked(id string) *peerState {
@@ -700,15 +773,24 @@ func (r *replicator) onPeer(id string, up bool) {
 	}
 }
 
-// periodicSync runs anti-entropy with every live peer whose last heartbeat differs from our
-// vector in either direction.
+// periodicSync runs anti-entropy with every live peer whose vectors at the last round still
+// differ from our vector now, in either direction: it held dots we still lack (lacksFrom), or
+// its last heartbeat still lacks dots we held. A difference alone is no reason: under a steady
+// write flood vectors always differ by the writes in flight, and a session then fetched those
+// twice, from the log or, when the log no longer covered them, as a snapshot of the store.
 func (r *replicator) periodicSync() {
 	r.mu.Lock()
 	var ids []string
+	mine := r.vec.Clone()
 	for id, p := range r.peers {
-		if p.connected && p.vector != nil && !(r.vec.Covers(p.vector) && p.vector.Covers(r.vec)) {
+		if !p.connected || p.vector == nil {
+			p.roundTheirs, p.roundMine = nil, nil
+			continue
+		}
+		if (p.roundTheirs != nil && r.lacksFrom(id, p.roundTheirs)) || (p.roundMine != nil && !p.vector.Covers(p.roundMine)) {
 			ids = append(ids, id)
 		}
+		p.roundTheirs, p.roundMine = p.vector, mine
 	}
 	r.mu.Unlock()
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })

@@ -76,3 +76,9 @@ func (w txWriter) stamp(_ int64, cur *lru.Current[value], data []byte, flags crd
 }
 
 func (w txWriter) emit(key string, e crdt.Entry) { w.tx.record(key, e) }
+
+// Warm brings the store's index entries of keys into the processor's caches, their cache
+// misses overlapping (lru.Cache.Warm), for a front end about to run a pipeline of commands on
+// them: each command then finds its key without waiting on memory. It changes nothing and does
+// not retain keys.
+func (n *Node) Warm(keys []string) { n.store.Warm(keys) }

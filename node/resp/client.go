@@ -49,6 +49,9 @@ type client struct {
 	wpos int // bytes of out already written (event loops write without blocking)
 	p    parser
 
+	pw       parser   // parses ahead for warmPipeline (warm.go)
+	warmKeys []string // warmPipeline's scratch
+
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
 
@@ -91,6 +94,7 @@ func newClient(s *Server, conn net.Conn, addr, laddr string) *client {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.p.maxBulk = int64(s.cfg.MaxBulkLen)
+	c.pw.maxBulk = c.p.maxBulk
 	c.authed = !s.authOn
 	c.lastActive.Store(c.born.UnixNano())
 	return c
@@ -193,6 +197,7 @@ func (c *client) ungate() {
 }
 
 func (c *client) processBatch(ctx context.Context) int {
+	c.warmPipeline()
 	for c.r < c.w {
 		if c.outBlocked {
 			return procBlocked

@@ -17,6 +17,7 @@ type Server struct {
 	cfg     Config
 	repl    Replicator    // nil if the backend does not replicate
 	rt      ReadThrougher // nil if the backend cannot read through to other regions
+	warm    Warmer        // nil if the backend cannot warm keys (warm.go)
 	cluster Cluster       // nil if the backend has no cluster view
 	tr      Transactor    // nil if the backend cannot run transactions
 	scripts scriptCache
@@ -86,6 +87,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.busyTime.Store(int64(c.ScriptBusyTime))
 	s.repl, _ = b.(Replicator)
 	s.rt, _ = b.(ReadThrougher)
+	s.warm, _ = b.(Warmer)
 	s.cluster, _ = b.(Cluster)
 	s.tr, _ = b.(Transactor)
 	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {

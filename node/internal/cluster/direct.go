@@ -40,11 +40,32 @@ const directWriteTimeout = 10 * time.Second
 // directRetry is the least time between two attempts to open a data stream to a member.
 const directRetry = time.Second
 
+// directPoolMax is the largest message buffer returned to the pool for reuse: larger ones
+// (big values) are left to the collector rather than kept alive.
+const directPoolMax = directBuffer
+
+// directMsg is one published message, shared read-only by the queues of every member it was
+// queued for. The last writer to copy it into its stream's buffer returns it to the pool: a
+// write flood otherwise allocated a copy of every batch (half of a writer's allocations).
+type directMsg struct {
+	b    []byte
+	refs atomic.Int32 // queues still holding it
+}
+
+// release drops one queue's reference and recycles m after the last one. A message that is
+// never released (its member disconnected with it queued) is simply collected.
+func (c *Cluster) releaseMsg(m *directMsg) {
+	if m.refs.Add(-1) == 0 && cap(m.b) <= directPoolMax {
+		m.b = m.b[:0]
+		c.msgPool.Put(m)
+	}
+}
+
 // directPeer is the outbound half of the data link to one connected member: a bounded queue
 // and the goroutine that writes it to the member's stream.
 type directPeer struct {
 	id   peer.ID
-	q    chan []byte
+	q    chan *directMsg
 	done chan struct{} // closed when the member disconnects
 	open atomic.Bool   // a stream is open: messages queued now are written to it
 }
@@ -64,7 +85,7 @@ func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
 	delete(d.peers, p)
 	var dp *directPeer
 	if up {
-		dp = &directPeer{id: p, q: make(chan []byte, c.cfg.OutboundQueue), done: make(chan struct{})}
+		dp = &directPeer{id: p, q: make(chan *directMsg, c.cfg.OutboundQueue), done: make(chan struct{})}
 		if d.peers == nil {
 			d.peers = map[peer.ID]*directPeer{}
 		}
@@ -97,17 +118,27 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	if len(data) > c.cfg.MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
-	msg := append([]byte(nil), data...) // shared, read-only, by every member's queue
+	m, _ := c.msgPool.Get().(*directMsg)
+	if m == nil {
+		m = &directMsg{}
+	}
+	m.b = append(m.b[:0], data...)
+	// One reference for Publish itself while it queues, so that a writer done with m before
+	// the loop ends cannot recycle it under the loop.
+	m.refs.Store(1)
 	d := &c.direct
 	d.mu.RLock()
 	for _, dp := range d.peers {
+		m.refs.Add(1)
 		select {
-		case dp.q <- msg:
+		case dp.q <- m:
 		default:
+			m.refs.Add(-1)
 			c.c.droppedOutbound.Add(1)
 		}
 	}
 	d.mu.RUnlock()
+	c.releaseMsg(m)
 	c.c.published.Add(1)
 	return nil
 }
@@ -148,7 +179,7 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 	}
 	open()
 	for {
-		var msg []byte
+		var msg *directMsg
 		select {
 		case <-c.ctx.Done():
 			return
@@ -176,12 +207,14 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 			open()
 		}
 		_ = s.SetWriteDeadline(time.Now().Add(directWriteTimeout))
-		n, err := 1, writeFrame(w, hdr[:], msg)
+		n, err := 1, writeFrame(w, hdr[:], msg.b)
+		c.releaseMsg(msg)
 		for err == nil && w.Buffered() < directBuffer {
 			select {
 			case msg = <-dp.q:
 				n++
-				err = writeFrame(w, hdr[:], msg)
+				err = writeFrame(w, hdr[:], msg.b)
+				c.releaseMsg(msg)
 				continue
 			default:
 			}
@@ -231,6 +264,7 @@ func (c *Cluster) readDirect(s network.Stream) {
 		return
 	}
 	r := bufio.NewReaderSize(s, directBuffer)
+	var buf []byte // reused for frames up to directBuffer: the handler does not keep data
 	for {
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -241,7 +275,15 @@ func (c *Cluster) readDirect(s network.Stream) {
 			c.log.Warn("data frame over the message size limit: stream reset", "remote", from, "bytes", n)
 			return
 		}
-		data := make([]byte, n)
+		var data []byte
+		if n <= directBuffer {
+			if cap(buf) < int(n) {
+				buf = make([]byte, directBuffer)
+			}
+			data = buf[:n]
+		} else {
+			data = make([]byte, n)
+		}
 		if _, err := io.ReadFull(r, data); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && c.ctx.Err() == nil {
 				c.log.Debug("data stream read", "remote", from, "err", err)
@@ -257,7 +299,9 @@ func (c *Cluster) readDirect(s network.Stream) {
 // until the first call, inbound data streams wait (their senders' queues fill and then drop,
 // counted). The handler is called from one goroutine per sending member, one message at a
 // time and in publish order for that member, so calls for different members run concurrently;
-// any message may be lost. from is the publisher. data is owned by the handler. The handler
+// any message may be lost. from is the publisher. data is valid only until the handler
+// returns (the stream's reader reuses it for the next message): a handler that keeps any of
+// it must copy it. The handler
 // should return promptly: while it runs, that member's messages queue up. A later call
 // replaces the handler. Never called after Close returns; Close
 // waits for a running handler to return.

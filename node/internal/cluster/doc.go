@@ -64,7 +64,8 @@
 // Callbacks never run under a lock of this package. The [Cluster.OnMessage]
 // handler runs on one goroutine per sending member, one message at a time
 // for each; while it runs, that member's messages wait in its bounded send
-// queue and overflow is dropped and counted.
+// queue and overflow is dropped and counted. The message it is given is
+// valid only until it returns: the reader reuses the buffer.
 // [Cluster.Notify] callbacks run on another single goroutine; changes are
 // coalesced per peer while they run, so nothing upstream ever blocks on
 // them. Neither kind is called after Close returns.

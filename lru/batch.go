@@ -1,0 +1,114 @@
+package lru
+
+import (
+	"slices"
+	"unsafe"
+)
+
+// batchMax is how many keys ApplyBatch handles under one acquisition of their shards' locks:
+// enough for the loads of their lookups to overlap, few enough that readers of those shards
+// wait no longer than a few tens of microseconds.
+const batchMax = 64
+
+// ApplyBatch is Apply for keys[0], keys[1], ... in that order: fn(i, cur) decides for keys[i]
+// under the same rules as Apply's function (it must be fast and must not call the cache). It
+// is for callers that apply many keys at once (a replica applying a peer's batch of writes).
+//
+// A lookup in a large cache costs a few cache and TLB misses (bucket head, entry, key bytes),
+// and one Apply after another pays them one after another. ApplyBatch takes the write locks of
+// the shards holding up to batchMax keys at once, in shard order (like Lock), first loads
+// every key's bucket head, then every head entry and its key bytes — independent loads the
+// processor overlaps — and only then applies the keys one by one, from cache. OnRemove is
+// called after the locks are released.
+func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current[V]) Update[V]) {
+	var (
+		hs   [batchMax]uint64
+		held [batchMax]uint32
+		buf  []removal[K, V]
+	)
+	rm := c.collector(&buf)
+	for base := 0; base < len(keys); base += batchMax {
+		chunk := keys[base:min(base+batchMax, len(keys))]
+		for i, k := range chunk {
+			hs[i] = c.hash(k)
+			held[i] = uint32(hs[i] >> c.shift)
+		}
+		shards := held[:len(chunk)]
+		slices.Sort(shards)
+		shards = slices.Compact(shards)
+		for _, si := range shards {
+			c.shards[si].mu.Lock()
+		}
+		c.warm(chunk, hs[:len(chunk)])
+		for i, k := range chunk {
+			h := hs[i]
+			c.shardOf(h).applyHeld(c, h, k, now, func(cur Current[V]) Update[V] { return fn(base+i, cur) }, rm)
+		}
+		for _, si := range shards {
+			c.shards[si].mu.Unlock()
+		}
+	}
+	c.notify(buf)
+}
+
+// Warm loads what looking up keys will read (bucket heads, entries, key bytes) into the
+// processor's caches, with their cache misses overlapping, so that operations on keys soon
+// after find them there: for a caller that knows the next few keys it will touch (a pipeline
+// of commands). It takes the read locks of the keys' shards, in shard order, and changes
+// nothing; keys beyond the first batchMax are ignored. keys are not retained.
+func (c *Cache[K, V]) Warm(keys []K) {
+	var (
+		hs   [batchMax]uint64
+		held [batchMax]uint32
+	)
+	keys = keys[:min(len(keys), batchMax)]
+	for i, k := range keys {
+		hs[i] = c.hash(k)
+		held[i] = uint32(hs[i] >> c.shift)
+	}
+	shards := held[:len(keys)]
+	slices.Sort(shards)
+	shards = slices.Compact(shards)
+	for _, si := range shards {
+		c.shards[si].mu.RLock()
+	}
+	c.warm(keys, hs[:len(keys)])
+	for _, si := range shards {
+		c.shards[si].mu.RUnlock()
+	}
+}
+
+// warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
+// every bucket head, then the entry each names, then the entry after it in the chain (a key
+// is the head of its bucket about two times in three), reading with each entry the first byte
+// of its key when keys are strings. Within a pass the loads do not depend on each other, so
+// their misses overlap. It returns what it read so that the compiler keeps the loads. The
+// caller holds the keys' shard locks.
+//
+//go:noinline
+func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
+	var links [batchMax]uint32
+	for i := range keys {
+		s := c.shardOf(hs[i])
+		if len(s.heads) != 0 {
+			links[i] = *s.head(s.bucket(hs[i]))
+		}
+	}
+	var sum uint64
+	for range 2 {
+		for i := range keys {
+			l := links[i]
+			if l == 0 {
+				continue
+			}
+			e := c.shardOf(hs[i]).at(l - 1)
+			if c.strKey {
+				if k := *(*string)(unsafe.Pointer(&e.key)); len(k) > 0 {
+					sum += uint64(k[0])
+				}
+			}
+			links[i] = e.hnext()
+		}
+	}
+	return sum
+}

@@ -1,0 +1,49 @@
+package resp
+
+import (
+	"unsafe"
+
+	"github.com/geocache/geocache/node"
+)
+
+var _ Warmer = (*node.Node)(nil)
+
+// Warmer is implemented by a Backend that can bring the index entries of keys into the
+// processor's caches before commands on them run (as *node.Node does). A lookup in a large
+// keyspace costs a few cache misses that one command after another pays one after another;
+// loaded together they overlap. Warm changes nothing, must not block for long and must not
+// retain keys (they alias the connection's input buffer).
+type Warmer interface {
+	Warm(keys []string)
+}
+
+// warmAhead is how many pipelined commands a connection looks at before running them.
+const warmAhead = 64
+
+// warmPipeline hands the first key of the next commands waiting whole in the input buffer to
+// the backend's Warmer, when more than one is waiting (a pipeline). Commands are parsed again
+// when they run: parsing is cheap next to the misses this saves. The first argument is taken
+// for a key without looking the command up: for most commands it is one, and warming a
+// non-key costs one wasted lookup.
+func (c *client) warmPipeline() {
+	if c.s.warm == nil || c.multi != nil {
+		return
+	}
+	keys := c.warmKeys[:0]
+	b := c.in[c.r:c.w]
+	for len(keys) < warmAhead {
+		n, argv, _, err := c.pw.parse(b, c.authRequired())
+		if err != nil || n == 0 {
+			break
+		}
+		b = b[n:]
+		if len(argv) >= 2 && len(argv[1]) > 0 {
+			keys = append(keys, unsafe.String(&argv[1][0], len(argv[1])))
+		}
+	}
+	if len(keys) > 1 {
+		c.s.warm.Warm(keys)
+	}
+	clear(keys)
+	c.warmKeys = keys[:0]
+}
