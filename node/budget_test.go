@@ -9,11 +9,11 @@ func TestLogBytesFor(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ mem, want int64 }{
 		{1 << 20, minLogBytes},  // tiny stores still keep a MiB of log
-		{64 << 20, 4 << 20},     // a sixteenth
-		{256 << 20, 16 << 20},   // the node default
+		{64 << 20, minLogBytes}, // a sixty-fourth, at least a MiB
+		{256 << 20, 4 << 20},    // the node default
 		{1 << 30, maxLogBytes},  // capped
 		{16 << 30, maxLogBytes}, // capped
-		{100 << 20, 100 << 20 / 16},
+		{100 << 20, 100 << 20 / 64},
 	} {
 		if got := logBytesFor(c.mem); int64(got) != c.want {
 			t.Errorf("logBytesFor(%d) = %d, want %d", c.mem, got, c.want)

@@ -181,13 +181,14 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			snap[rg.Replica] = true
 		}
 	}
-	deltas := r.log.collect(fromLog)
+	logged := r.log.collect(fromLog)
 	var adopts []adopt
 	for rep := range snap {
 		seq, ts := r.vec.Prefix(rep)
 		adopts = append(adopts, adopt{rep, seq, ts})
 	}
 	r.mu.Unlock()
+	deltas := r.n.resolveLogged(logged)
 
 	chunk := crdt.Batch{From: r.n.replica}
 	var buf []byte
