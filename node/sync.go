@@ -247,7 +247,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
 			// A counter or a collection may hold writes of any replica.
-			if !snap[v.ver.Replica] && v.obj == nil && !counterTouches(&v, exp, snap) {
+			if !snap[v.ver.Replica] && v.obj() == nil && !counterTouches(&v, exp, snap) {
 				return true
 			}
 			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil {
