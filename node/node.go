@@ -385,6 +385,7 @@ const sweepBudget = 4096
 // sweep does one bounded janitor pass at time nowMs.
 func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
+	n.expired.prune(nowMs - n.cfg.TombstoneTTL.Milliseconds())
 	st := n.stableTime(nowMs)
 	n.store.CollectTombstones(uint64(st))
 	if prev := n.collStable.Swap(uint64(st)); uint64(st) > prev {
