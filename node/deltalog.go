@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
 )
@@ -190,15 +191,11 @@ func (l *deltaLog) markDropped(r crdt.ReplicaID, seq uint64) {
 // log.
 func (l *deltaLog) covers(r crdt.ReplicaID, from uint64) bool { return from > l.dropped[r] }
 
-// logged is a delta collected from the log. A reference (ref) carries the key, the version and
-// the seq only: resolveLogged makes it a delta to send, outside the replicator's lock.
-type logged struct {
-	crdt.Delta
-	ref bool
-}
-
-// collect returns the logged deltas whose dots fall in ranges, in apply order.
-func (l *deltaLog) collect(ranges []crdt.Range) []logged {
+// collect returns a copy of the records whose dots fall in ranges, in apply order: the bytes
+// as the log holds them (a reference stays ~45 bytes), so that a repair of a large gap does not
+// hold a decoded delta per record while it streams (eachLogged decodes them one write at a
+// time, outside the replicator's lock). nil when nothing matches.
+func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 	if len(ranges) == 0 {
 		return nil
 	}
@@ -206,29 +203,19 @@ func (l *deltaLog) collect(ranges []crdt.Range) []logged {
 	for _, r := range ranges {
 		want[r.Replica] = append(want[r.Replica], r)
 	}
-	var out []logged
+	var out []byte
 	for i, seg := range l.segs {
 		off := 0
 		if i == 0 {
 			off = l.head
 		}
 		for off < len(seg) {
-			rep, seq, size, ref := record(seg, off)
+			rep, seq, size, _ := record(seg, off)
 			for _, r := range want[rep] {
-				if seq < r.From || seq > r.To {
-					continue
+				if seq >= r.From && seq <= r.To {
+					out = append(out, seg[off:off+size]...)
+					break
 				}
-				body := seg[off+recHeader : off+size]
-				if ref {
-					out = append(out, logged{ref: true, Delta: crdt.Delta{Key: string(body[8:]), Entry: crdt.Entry{
-						Type: crdt.TypeLWW, Seq: seq,
-						Version: crdt.Version{TS: crdt.Timestamp(binary.LittleEndian.Uint64(body)), Replica: rep}}}})
-				} else if d, _, err := crdt.DecodeDelta(body, logLimits); err == nil {
-					// The log encoded it, so it decodes; a failure would be a bug in the codec,
-					// and the peer then fetches the dot again in its next session.
-					out = append(out, logged{Delta: d})
-				}
-				break
 			}
 			off += size
 		}
@@ -236,29 +223,73 @@ func (l *deltaLog) collect(ranges []crdt.Range) []logged {
 	return out
 }
 
-// resolveLogged turns what collect returned into the deltas to send. A reference becomes the
+// logged is one record as decoded from what collect returned. A reference (ref) carries the
+// key, the version and the seq only; its key aliases the collected bytes.
+type logged struct {
+	crdt.Delta
+	ref bool
+}
+
+// eachRecord decodes the records in recs (as collect returned them) in order and calls fn with
+// each, stopping at fn's first error. A copy the log encoded always decodes; one that did not
+// would be a bug in the codec, and is skipped (the peer fetches the dot in its next session).
+func eachRecord(recs []byte, fn func(*logged) error) error {
+	var lg logged
+	for off := 0; off < len(recs); {
+		rep, seq, size, ref := record(recs, off)
+		body := recs[off+recHeader : off+size]
+		off += size
+		if ref {
+			lg = logged{ref: true, Delta: crdt.Delta{Key: unsafe.String(unsafe.SliceData(body[8:]), len(body)-8),
+				Entry: crdt.Entry{Type: crdt.TypeLWW, Seq: seq,
+					Version: crdt.Version{TS: crdt.Timestamp(binary.LittleEndian.Uint64(body)), Replica: rep}}}}
+		} else if d, _, err := crdt.DecodeDelta(body, logLimits); err == nil {
+			lg = logged{Delta: d}
+		} else {
+			continue
+		}
+		if err := fn(&lg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachLogged calls fn with the deltas to send for each write in recs (as collect returned them),
+// in order, a transaction's unit whole; ds is reused across calls. A reference becomes the
 // store's entry if the store still holds that very write; otherwise (superseded by a newer
 // version, expired, evicted, or deleted and collected) a delete tombstone of its version and dot
 // that expired in 1970: the peer records the dot and keeps no older value, and stores nothing.
 // It reads the store, so the caller must not hold the replicator's lock.
-func (n *Node) resolveLogged(ls []logged) []crdt.Delta {
-	if len(ls) == 0 {
-		return nil
-	}
-	out := make([]crdt.Delta, len(ls))
+func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
+	var unit []crdt.Delta
 	nowMs := n.nowMs()
-	for i := range ls {
-		out[i] = ls[i].Delta
-		if !ls[i].ref {
-			continue
+	err := eachRecord(recs, func(lg *logged) error {
+		if lg.ref {
+			n.resolveRef(&lg.Delta, nowMs)
 		}
-		e := &out[i].Entry
-		if v, exp, ok := n.store.Peek(out[i].Key, nowMs); ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
-			*e = v.entry(exp)
-			continue
+		if len(unit) > 0 && unit[0].Entry.Dot() != lg.Entry.Dot() {
+			if err := fn(unit); err != nil {
+				return err
+			}
+			unit = unit[:0]
 		}
-		// Expiry 1: expired on every node whatever its clock.
-		e.Flags, e.Expiry = crdt.FlagTombstone, 1
+		unit = append(unit, lg.Delta)
+		return nil
+	})
+	if err != nil || len(unit) == 0 {
+		return err
 	}
-	return out
+	return fn(unit)
+}
+
+// resolveRef makes the reference d the delta to send (see eachLogged).
+func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
+	e := &d.Entry
+	if v, exp, ok := n.store.Peek(d.Key, nowMs); ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
+		*e = v.entry(exp)
+		return
+	}
+	// Expiry 1: expired on every node whatever its clock.
+	e.Flags, e.Expiry = crdt.FlagTombstone, 1
 }

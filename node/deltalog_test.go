@@ -32,6 +32,19 @@ func sameDelta(a, b *crdt.Delta) bool {
 
 func recSize(d *crdt.Delta) int { return recHeader + len(crdt.AppendDelta(nil, d)) }
 
+// collected decodes what l.collect returns for ranges.
+func collected(t *testing.T, l *deltaLog, ranges []crdt.Range) []logged {
+	t.Helper()
+	var out []logged
+	if err := eachRecord(l.collect(ranges), func(lg *logged) error {
+		out = append(out, *lg)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // refOf is what collect returns for a delta logged as a reference: key, version and seq.
 func refOf(d *crdt.Delta) logged {
 	return logged{ref: true, Delta: crdt.Delta{Key: d.Key, Entry: crdt.Entry{Type: crdt.TypeLWW,
@@ -99,7 +112,7 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 						}
 						all = append(all, crdt.Range{Replica: r, From: 1, To: s})
 					}
-					got := l.collect(all)
+					got := collected(t, l, all)
 					if len(got) != len(ref) {
 						t.Fatalf("append %d: collect returned %d deltas, reference holds %d", i, len(got), len(ref))
 					}
@@ -131,7 +144,7 @@ func TestDeltaLogCollectFilters(t *testing.T) {
 	if len(l.segs) < 2 {
 		t.Fatalf("want the records spread over several segments, have %d", len(l.segs))
 	}
-	got := l.collect([]crdt.Range{{Replica: 2, From: 10, To: 12}, {Replica: 1, From: 2999, To: 5000}})
+	got := collected(t, l, []crdt.Range{{Replica: 2, From: 10, To: 12}, {Replica: 1, From: 2999, To: 5000}})
 	var dots []crdt.Dot
 	for i := range got {
 		dots = append(dots, got[i].Entry.Dot())
@@ -187,7 +200,7 @@ func TestDeltaLogRecordLargerThanSegmentAfterDrain(t *testing.T) {
 		d := logDelta(1, seq, "small", 10)
 		l.append(&d)
 	}
-	got := l.collect([]crdt.Range{{Replica: 1, From: 1, To: 200}})
+	got := collected(t, l, []crdt.Range{{Replica: 1, From: 1, To: 200}})
 	if len(got) != 9 || got[0].Entry.Seq != 102 || got[8].Entry.Seq != 110 {
 		t.Fatalf("collect returned %d deltas (first %v), want seqs 102..110", len(got), got[0].Entry.Seq)
 	}
@@ -217,7 +230,7 @@ func TestLogRepairResolvesReferences(t *testing.T) {
 	net.clock(b).Advance(2 * time.Second)
 	a.sweep(a.nowMs()) // the expired write leaves the store
 	a.repl.mu.Lock()
-	logged := a.repl.log.collect([]crdt.Range{{Replica: a.ReplicaID(), From: 1, To: 1 << 20}})
+	logged := collected(t, a.repl.log, []crdt.Range{{Replica: a.ReplicaID(), From: 1, To: 1 << 20}})
 	a.repl.mu.Unlock()
 	refs := 0
 	for _, l := range logged {

@@ -181,14 +181,13 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			snap[rg.Replica] = true
 		}
 	}
-	logged := r.log.collect(fromLog)
+	fromLogRecs := r.log.collect(fromLog)
 	var adopts []adopt
 	for rep := range snap {
 		seq, ts := r.vec.Prefix(rep)
 		adopts = append(adopts, adopt{rep, seq, ts})
 	}
 	r.mu.Unlock()
-	deltas := r.n.resolveLogged(logged)
 
 	chunk := crdt.Batch{From: r.n.replica}
 	var buf []byte
@@ -223,15 +222,16 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		chunkLen += n
 		return nil
 	}
-	for i := 0; i < len(deltas); {
-		j := unitEnd(deltas, i)
-		if err := add(deltas[i:j]...); err != nil {
+	if err := r.n.eachLogged(fromLogRecs, func(ds []crdt.Delta) error {
+		if err := add(ds...); err != nil {
 			return err
 		}
-		if j-i > 1 {
+		if len(ds) > 1 {
 			kind = frameUnits
 		}
-		i = j
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := flush(); err != nil {
 		return err
