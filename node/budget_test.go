@@ -27,15 +27,19 @@ func TestEvictedSet(t *testing.T) {
 		mem   int64
 		slots int
 	}{{0, evictedMinSlots}, {1 << 20, evictedMinSlots}, {64 << 20, 1 << 16}, {100 << 20, 1 << 17}, {1 << 40, evictedMaxSlots}} {
-		if got := len(newEvictedSet(c.mem).slots); got != c.slots {
+		if got := newEvictedSet(c.mem).size; got != c.slots {
 			t.Errorf("newEvictedSet(%d): %d slots, want %d", c.mem, got, c.slots)
 		}
 	}
 	s := newEvictedSet(0)
-	if s.has("a") {
-		t.Fatal("empty set has a key")
+	s.forget("a")
+	if s.has("a") || s.tab.Load() != nil {
+		t.Fatal("empty set has a key, or allocated its table before the first eviction")
 	}
 	s.add("a", 7)
+	if tab := s.tab.Load(); tab == nil || len(tab.slots) != evictedMinSlots {
+		t.Fatal("the first eviction did not allocate the table at its size")
+	}
 	if ts, ok := s.get("a"); !ok || ts != 7 || s.has("b") {
 		t.Fatalf("after add(a, 7): get(a)=%d,%v has(b)=%v", ts, ok, s.has("b"))
 	}
