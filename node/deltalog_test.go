@@ -262,3 +262,47 @@ func TestLogRepairResolvesReferences(t *testing.T) {
 		return seq == a.seq
 	})
 }
+
+// TestEachLoggedGroupsUnits checks that a repair hands a transaction's unit (copies sharing one
+// dot) over whole and in order, and each reference alone, resolved against the store: the
+// write the store still holds as it stands, a superseded one as an expired delete tombstone of
+// its own version.
+func TestEachLoggedGroupsUnits(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	mustSet(t, n, "k", "old", SetOptions{})
+	old, _, _ := n.store.Peek("k", n.nowMs())
+	mustSet(t, n, "k", "new", SetOptions{})
+	cur, _, _ := n.store.Peek("k", n.nowMs())
+	l := newDeltaLog(1 << 20)
+	ref := func(v value) crdt.Delta {
+		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver, Seq: v.seq}}
+	}
+	l.add([]crdt.Delta{ref(old)})
+	unit := []crdt.Delta{logDelta(7, 3, "u1", 5), logDelta(7, 3, "u2", 6), logDelta(7, 3, "u3", 7)}
+	l.add(unit)
+	l.add([]crdt.Delta{ref(cur)})
+	var got [][]crdt.Delta
+	err := n.eachLogged(l.collect([]crdt.Range{{Replica: 7, From: 1, To: 9}, {Replica: n.replica, From: 1, To: 9}}),
+		func(ds []crdt.Delta) error {
+			got = append(got, append([]crdt.Delta(nil), ds...))
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(got[0]) != 1 || len(got[1]) != 3 || len(got[2]) != 1 {
+		t.Fatalf("writes handed over: %d (%v)", len(got), got)
+	}
+	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != old.ver || e.Seq != old.seq {
+		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its version", e)
+	}
+	for i := range unit {
+		if !sameDelta(&got[1][i], &unit[i]) {
+			t.Fatalf("unit delta %d is %+v, want %+v", i, got[1][i], unit[i])
+		}
+	}
+	if e := got[2][0].Entry; e.Tombstone() || string(e.Value) != "new" || e.Version != cur.ver {
+		t.Fatalf("current write sent as %+v", e)
+	}
+}
