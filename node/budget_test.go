@@ -9,11 +9,11 @@ func TestLogBytesFor(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ mem, want int64 }{
 		{1 << 20, minLogBytes},  // tiny stores still keep a MiB of log
-		{64 << 20, 4 << 20},     // a sixteenth
-		{256 << 20, 16 << 20},   // the node default
+		{64 << 20, minLogBytes}, // a sixty-fourth, at least a MiB
+		{256 << 20, 4 << 20},    // the node default
 		{1 << 30, maxLogBytes},  // capped
 		{16 << 30, maxLogBytes}, // capped
-		{100 << 20, 100 << 20 / 16},
+		{100 << 20, 100 << 20 / 64},
 	} {
 		if got := logBytesFor(c.mem); int64(got) != c.want {
 			t.Errorf("logBytesFor(%d) = %d, want %d", c.mem, got, c.want)
@@ -27,15 +27,19 @@ func TestEvictedSet(t *testing.T) {
 		mem   int64
 		slots int
 	}{{0, evictedMinSlots}, {1 << 20, evictedMinSlots}, {64 << 20, 1 << 16}, {100 << 20, 1 << 17}, {1 << 40, evictedMaxSlots}} {
-		if got := len(newEvictedSet(c.mem).slots); got != c.slots {
+		if got := newEvictedSet(c.mem).size; got != c.slots {
 			t.Errorf("newEvictedSet(%d): %d slots, want %d", c.mem, got, c.slots)
 		}
 	}
 	s := newEvictedSet(0)
-	if s.has("a") {
-		t.Fatal("empty set has a key")
+	s.forget("a")
+	if s.has("a") || s.tab.Load() != nil {
+		t.Fatal("empty set has a key, or allocated its table before the first eviction")
 	}
 	s.add("a", 7)
+	if tab := s.tab.Load(); tab == nil || len(tab.slots) != evictedMinSlots {
+		t.Fatal("the first eviction did not allocate the table at its size")
+	}
 	if ts, ok := s.get("a"); !ok || ts != 7 || s.has("b") {
 		t.Fatalf("after add(a, 7): get(a)=%d,%v has(b)=%v", ts, ok, s.has("b"))
 	}
@@ -85,8 +89,9 @@ func TestAllocSizeMatchesRuntime(t *testing.T) {
 // TestChargeCountsAllocation: a 100-byte value is charged its 112-byte slot and a 13-byte key
 // its 16 bytes, beside the value's metadata.
 func TestChargeCountsAllocation(t *testing.T) {
-	v := value{data: append([]byte(nil), make([]byte, 100)...)}
-	if got, want := chargeOf("thirteen-byte", &v), 16+112+valueOverhead; got != want {
+	var v value
+	v.setData(append([]byte(nil), make([]byte, 100)...))
+	if got, want := v.charge("thirteen-byte"), 16+112+valueOverhead; got != want {
 		t.Fatalf("charge %d, want %d", got, want)
 	}
 }

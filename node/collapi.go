@@ -44,7 +44,7 @@ func (n *Node) Collection(ctx context.Context, key string) (CollectionView, bool
 	if !ok || v.tombstone() {
 		return CollectionView{}, false, nil
 	}
-	c := v.obj
+	c := v.obj()
 	if c == nil {
 		return CollectionView{}, false, ErrWrongType
 	}

@@ -15,8 +15,8 @@ import (
 // negative on removal).
 func TestCollectionChargeFollowsGrowth(t *testing.T) {
 	t.Parallel()
-	if s := unsafe.Sizeof(value{}); s != 64 {
-		t.Fatalf("value is %d bytes, want 64 (objBytes must fit the padding)", s)
+	if s := unsafe.Sizeof(value{}); s != 40 {
+		t.Fatalf("value is %d bytes, want 40 (the length and the flags must share a word)", s)
 	}
 	n, _ := newTestNode(t, nil)
 	ctx := context.Background()

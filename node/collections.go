@@ -246,10 +246,10 @@ type appender interface{ AppendBinary([]byte) []byte }
 
 // typeName is what TYPE answers for a live value.
 func typeName(v *value) string {
-	if v.obj == nil {
+	if v.obj() == nil {
 		return "string"
 	}
-	switch v.obj.typ {
+	switch v.obj().typ {
 	case crdt.TypeHash:
 		return "hash"
 	case crdt.TypeSet:
@@ -285,12 +285,12 @@ func (n *Node) readCollVia(w writer, nowMs int64, key string, typ crdt.Type, fn 
 	if !ok || v.tombstone() {
 		return false, nil
 	}
-	if v.obj == nil || v.obj.typ != typ {
+	if v.obj() == nil || v.obj().typ != typ {
 		return false, ErrWrongType
 	}
-	v.obj.mu.RLock()
-	defer v.obj.mu.RUnlock()
-	fn(v.obj)
+	v.obj().mu.RLock()
+	defer v.obj().mu.RUnlock()
+	fn(v.obj())
 	return true, nil
 }
 
@@ -391,14 +391,14 @@ func (op *collOp) stamp() crdt.Version {
 func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 	n, typ := op.n, op.typ
 	op.live = cur.Exists && !cur.Value.tombstone()
-	if op.live && (cur.Value.obj == nil || cur.Value.obj.typ != typ) {
+	if op.live && (cur.Value.obj() == nil || cur.Value.obj().typ != typ) {
 		op.err = ErrWrongType
 		return lru.Update[value]{Action: lru.Keep}
 	}
 	if !op.live && !op.create {
 		return lru.Update[value]{Action: lru.Keep}
 	}
-	c := cur.Value.obj
+	c := cur.Value.obj()
 	// An emptied collection, or a partial one (element deltas without the whole), of this
 	// type is written in place: its incarnation goes on, so adds made elsewhere that it has
 	// not observed survive (add-wins). Only a Redis-visible effect differs from a fresh key:
@@ -463,7 +463,8 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
-	v := value{ver: ver, seq: seq, typ: c.typ, obj: c, objBytes: uint32(min(c.bytes, 1<<32-1)), empty: c.length() == 0 || !c.full()}
+	v := value{ver: ver, seq: seq, typ: c.typ, empty: c.length() == 0 || !c.full()}
+	v.setObj(c, c.bytes)
 	exp := c.expiry()
 	if v.empty {
 		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
@@ -476,7 +477,7 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 // expireColl rewrites the expiry register of cur's collection (Expire, Persist) as a new local
 // write: called by rewriteExpiry under the key's store lock.
 func (n *Node) expireColl(w writer, key string, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
-	c := cur.Value.obj
+	c := cur.Value.obj()
 	ver, seq := w.version(nowMs, cur.Value.ver.TS)
 	c.mu.Lock()
 	d := c.setExpiry(ver, atMs)
@@ -492,7 +493,7 @@ func (n *Node) expireColl(w writer, key string, cur *lru.Current[value], atMs, n
 // write's incarnation (a register's or a tombstone's is its version) and the current one wins.
 func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (up lru.Update[value], won, handled bool) {
 	keep := lru.Update[value]{Action: lru.Keep}
-	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj == nil) {
+	if !e.Type.IsCollection() && (!cur.Exists || cur.Value.obj() == nil) {
 		return keep, false, false
 	}
 	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
@@ -501,10 +502,10 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	var curReset crdt.Version
 	if cur.Exists {
 		curReset = cur.Value.ver
-		if cur.Value.obj != nil {
-			cur.Value.obj.mu.RLock()
-			curReset = cur.Value.obj.reset()
-			cur.Value.obj.mu.RUnlock()
+		if cur.Value.obj() != nil {
+			cur.Value.obj().mu.RLock()
+			curReset = cur.Value.obj().reset()
+			cur.Value.obj().mu.RUnlock()
 		}
 	}
 	if !e.Type.IsCollection() {
@@ -521,7 +522,7 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		return keep, false, true
 	}
 	inReset := in.reset()
-	c := cur.Value.obj
+	c := cur.Value.obj()
 	switch {
 	case cur.Exists && c != nil && c.typ == e.Type && inReset == curReset:
 		c.mu.Lock()
@@ -613,14 +614,14 @@ func (n *Node) flushColls(f crdt.Timestamp) {
 	nowMs := n.nowMs()
 	var keys []string
 	n.store.Range(nowMs, func(k string, v value, _ int64) bool {
-		if v.obj != nil {
+		if v.obj() != nil {
 			keys = append(keys, k)
 		}
 		return true
 	})
 	for _, k := range keys {
 		n.store.Apply(k, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-			c := cur.Value.obj
+			c := cur.Value.obj()
 			if !cur.Exists || c == nil {
 				return lru.Update[value]{Action: lru.Keep}
 			}
@@ -683,5 +684,5 @@ func (n *Node) MemoryUsage(ctx context.Context, key string) (int64, bool, error)
 	if !ok || v.tombstone() {
 		return 0, false, nil
 	}
-	return int64(chargeOf(key, &v)), true, nil
+	return int64(v.charge(key)), true, nil
 }

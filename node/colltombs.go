@@ -61,7 +61,7 @@ func (q *tombQueue) len() int {
 func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 	for _, key := range n.tombColls.take(budget) {
 		n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-			c := cur.Value.obj
+			c := cur.Value.obj()
 			if !cur.Exists || c == nil {
 				return lru.Update[value]{Action: lru.Keep}
 			}

@@ -202,6 +202,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("node: MaxKeySize must not be negative, got %d", c.MaxKeySize)
 	case c.MaxValueSize < 0:
 		return c, fmt.Errorf("node: MaxValueSize must not be negative, got %d", c.MaxValueSize)
+	case c.MaxValueSize > maxValueSize:
+		// A stored value's length is 32 bits (value.n in node.go).
+		return c, fmt.Errorf("node: MaxValueSize must be at most %d, got %d", maxValueSize, c.MaxValueSize)
 	case c.DefaultTTL < 0:
 		return c, fmt.Errorf("node: DefaultTTL must not be negative, got %s", c.DefaultTTL)
 	case c.TombstoneTTL < 0:

@@ -53,7 +53,7 @@ func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, er
 		v := w.stamp(nowMs, &cur, nil, 0)
 		res, _ = c.Add(n.replica, v.seq, delta)
 		v.typ = crdt.TypeCounter
-		v.data = crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq)
+		v.setData(crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq))
 		d := c.Only(n.replica)
 		out = crdt.Entry{Type: crdt.TypeCounter, Expiry: c.Expiry, Version: v.ver, Seq: v.seq,
 			Value: crdt.AppendCounter(nil, &d, v.ver.Replica, v.seq)}
@@ -212,7 +212,7 @@ func (n *Node) rewriteCounterExpiry(w writer, nowMs int64, cur *lru.Current[valu
 	v := w.stamp(nowMs, cur, nil, 0)
 	c.Expiry, c.ExpVer = atMs, v.ver
 	v.typ = crdt.TypeCounter
-	v.data = crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq)
+	v.setData(crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq))
 	d := c.Only(n.replica)
 	return v, crdt.Entry{Type: crdt.TypeCounter, Expiry: atMs, Version: v.ver, Seq: v.seq,
 		Value: crdt.AppendCounter(nil, &d, v.ver.Replica, v.seq)}, true

@@ -2,10 +2,12 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/geocache/geocache/crdt"
 )
@@ -30,6 +32,25 @@ func sameDelta(a, b *crdt.Delta) bool {
 
 func recSize(d *crdt.Delta) int { return recHeader + len(crdt.AppendDelta(nil, d)) }
 
+// collected decodes what l.collect returns for ranges.
+func collected(t *testing.T, l *deltaLog, ranges []crdt.Range) []logged {
+	t.Helper()
+	var out []logged
+	if err := eachRecord(l.collect(ranges), func(lg *logged) error {
+		out = append(out, *lg)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// refOf is what collect returns for a delta logged as a reference: key, version and seq.
+func refOf(d *crdt.Delta) logged {
+	return logged{ref: true, Delta: crdt.Delta{Key: d.Key, Entry: crdt.Entry{Type: crdt.TypeLWW,
+		Version: d.Entry.Version, Seq: d.Entry.Seq}}}
+}
+
 // TestDeltaLogMatchesReference drives the log and a naive slice model with the same random
 // appends (sizes from tiny to larger than a segment) and compares what they hold, what they
 // cover and what a repair would collect.
@@ -40,7 +61,7 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(uint64(maxBytes), 1))
 			l := newDeltaLog(maxBytes)
-			var ref []crdt.Delta
+			var ref []logged
 			refBytes := 0
 			refDropped := map[crdt.ReplicaID]uint64{}
 			seqs := map[crdt.ReplicaID]uint64{}
@@ -55,19 +76,28 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 					size = maxBytes - 40 - rng.IntN(100) // about the whole log: drains it, or is refused
 				}
 				d := logDelta(rep, seqs[rep], "k"+strconv.Itoa(rng.IntN(100)), size)
-				l.append(&d)
+				want, sz := logged{Delta: d}, recSize(&d)
+				if rng.IntN(2) == 0 {
+					l.append(&d)
+				} else {
+					l.appendRef(&d)
+					want, sz = refOf(&d), recHeader+8+len(d.Key)
+				}
 
-				sz := recSize(&d)
 				if sz > maxBytes {
 					refDropped[rep] = max(refDropped[rep], d.Entry.Seq)
 				} else {
 					for len(ref) > 0 && refBytes+sz > maxBytes {
 						o := ref[0]
 						refDropped[o.Entry.Version.Replica] = max(refDropped[o.Entry.Version.Replica], o.Entry.Seq)
-						refBytes -= recSize(&o)
+						if o.ref {
+							refBytes -= recHeader + 8 + len(o.Key)
+						} else {
+							refBytes -= recSize(&o.Delta)
+						}
 						ref = ref[1:]
 					}
-					ref = append(ref, d)
+					ref = append(ref, want)
 					refBytes += sz
 				}
 				if l.bytes != refBytes || l.n != len(ref) || l.bytes > maxBytes {
@@ -82,12 +112,12 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 						}
 						all = append(all, crdt.Range{Replica: r, From: 1, To: s})
 					}
-					got := l.collect(all)
+					got := collected(t, l, all)
 					if len(got) != len(ref) {
 						t.Fatalf("append %d: collect returned %d deltas, reference holds %d", i, len(got), len(ref))
 					}
 					for j := range got {
-						if !sameDelta(&got[j], &ref[j]) {
+						if got[j].ref != ref[j].ref || !sameDelta(&got[j].Delta, &ref[j].Delta) {
 							t.Fatalf("append %d: collected delta %d is %+v, want %+v", i, j, got[j], ref[j])
 						}
 					}
@@ -114,7 +144,7 @@ func TestDeltaLogCollectFilters(t *testing.T) {
 	if len(l.segs) < 2 {
 		t.Fatalf("want the records spread over several segments, have %d", len(l.segs))
 	}
-	got := l.collect([]crdt.Range{{Replica: 2, From: 10, To: 12}, {Replica: 1, From: 2999, To: 5000}})
+	got := collected(t, l, []crdt.Range{{Replica: 2, From: 10, To: 12}, {Replica: 1, From: 2999, To: 5000}})
 	var dots []crdt.Dot
 	for i := range got {
 		dots = append(dots, got[i].Entry.Dot())
@@ -124,7 +154,7 @@ func TestDeltaLogCollectFilters(t *testing.T) {
 	if !reflect.DeepEqual(dots, want) {
 		t.Fatalf("collect = %v, want %v", dots, want)
 	}
-	if d := logDelta(2, 11, "key", 100); !sameDelta(&got[1], &d) {
+	if d := logDelta(2, 11, "key", 100); got[1].ref || !sameDelta(&got[1].Delta, &d) {
 		t.Fatalf("collected delta %+v, want %+v", got[1], d)
 	}
 	if l.collect(nil) != nil {
@@ -170,8 +200,109 @@ func TestDeltaLogRecordLargerThanSegmentAfterDrain(t *testing.T) {
 		d := logDelta(1, seq, "small", 10)
 		l.append(&d)
 	}
-	got := l.collect([]crdt.Range{{Replica: 1, From: 1, To: 200}})
+	got := collected(t, l, []crdt.Range{{Replica: 1, From: 1, To: 200}})
 	if len(got) != 9 || got[0].Entry.Seq != 102 || got[8].Entry.Seq != 110 {
 		t.Fatalf("collect returned %d deltas (first %v), want seqs 102..110", len(got), got[0].Entry.Seq)
+	}
+}
+
+// TestLogRepairResolvesReferences heals a partition whose gap the log covers with writes that
+// were then overwritten, deleted or expired on the writer: a repair re-reads the store, so the
+// peer must get the newest state of every key, no older value, and every dot (no snapshot).
+func TestLogRepairResolvesReferences(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+	for _, k := range []string{"over", "del", "exp", "same"} {
+		mustSet(t, a, k, "before", SetOptions{})
+	}
+	converged(t, a, b)
+	net.partition([]string{"a"}, []string{"b"})
+	mustSet(t, a, "over", "first", SetOptions{})
+	mustSet(t, a, "over", "second", SetOptions{})
+	mustSet(t, a, "del", "gone soon", SetOptions{})
+	if _, err := a.Delete(context.Background(), "del"); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, a, "exp", "short", SetOptions{TTL: time.Second})
+	mustSet(t, a, "same", "after", SetOptions{})
+	net.clock(a).Advance(2 * time.Second)
+	net.clock(b).Advance(2 * time.Second)
+	a.sweep(a.nowMs()) // the expired write leaves the store
+	a.repl.mu.Lock()
+	logged := collected(t, a.repl.log, []crdt.Range{{Replica: a.ReplicaID(), From: 1, To: 1 << 20}})
+	a.repl.mu.Unlock()
+	refs := 0
+	for _, l := range logged {
+		if l.ref {
+			refs++
+		}
+	}
+	if refs != len(logged) || refs < 9 {
+		t.Fatalf("log holds %d references among %d records, want every plain write as one", refs, len(logged))
+	}
+	net.heal()
+	converged(t, a, b)
+	want := map[string]string{"over": "second", "same": "after"}
+	for _, k := range []string{"over", "del", "exp", "same"} {
+		v, ok := mustGet(t, b, k)
+		if w, has := want[k]; ok != has || v != w {
+			t.Fatalf("b: %s = %q (present %v), want %q (present %v)", k, v, ok, w, has)
+		}
+	}
+	if st := a.ReplicationStats(); st.SnapshotsSent != 0 {
+		t.Fatalf("the log covered the gap, yet %d snapshots were sent", st.SnapshotsSent)
+	}
+	waitFor(t, func() bool {
+		b.repl.mu.Lock()
+		defer b.repl.mu.Unlock()
+		seq, _ := b.repl.vec.Prefix(a.ReplicaID())
+		a.clockMu.Lock()
+		defer a.clockMu.Unlock()
+		return seq == a.seq
+	})
+}
+
+// TestEachLoggedGroupsUnits checks that a repair hands a transaction's unit (copies sharing one
+// dot) over whole and in order, and each reference alone, resolved against the store: the
+// write the store still holds as it stands, a superseded one as an expired delete tombstone of
+// its own version.
+func TestEachLoggedGroupsUnits(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	mustSet(t, n, "k", "old", SetOptions{})
+	old, _, _ := n.store.Peek("k", n.nowMs())
+	mustSet(t, n, "k", "new", SetOptions{})
+	cur, _, _ := n.store.Peek("k", n.nowMs())
+	l := newDeltaLog(1 << 20)
+	ref := func(v value) crdt.Delta {
+		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver, Seq: v.seq}}
+	}
+	l.add([]crdt.Delta{ref(old)})
+	unit := []crdt.Delta{logDelta(7, 3, "u1", 5), logDelta(7, 3, "u2", 6), logDelta(7, 3, "u3", 7)}
+	l.add(unit)
+	l.add([]crdt.Delta{ref(cur)})
+	var got [][]crdt.Delta
+	err := n.eachLogged(l.collect([]crdt.Range{{Replica: 7, From: 1, To: 9}, {Replica: n.replica, From: 1, To: 9}}),
+		func(ds []crdt.Delta) error {
+			got = append(got, append([]crdt.Delta(nil), ds...))
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(got[0]) != 1 || len(got[1]) != 3 || len(got[2]) != 1 {
+		t.Fatalf("writes handed over: %d (%v)", len(got), got)
+	}
+	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != old.ver || e.Seq != old.seq {
+		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its version", e)
+	}
+	for i := range unit {
+		if !sameDelta(&got[1][i], &unit[i]) {
+			t.Fatalf("unit delta %d is %+v, want %+v", i, got[1][i], unit[i])
+		}
+	}
+	if e := got[2][0].Entry; e.Tombstone() || string(e.Value) != "new" || e.Version != cur.ver {
+		t.Fatalf("current write sent as %+v", e)
 	}
 }

@@ -25,12 +25,19 @@ import (
 // miss like any other); get compares the whole hash, so a false "evicted" needs a 64-bit
 // collision. Lock-free: a writer marks the slot busy while it replaces the pair, and a reader
 // that sees the hash change across its read of the timestamp answers "not evicted". The size
-// is fixed at start (see newEvictedSet).
+// is fixed at start (see newEvictedSet), but the table is allocated at the first eviction: a
+// node whose store never fills never pays for it (16 MiB from 1 GiB of MaxMemory, 16 bytes per
+// entry of a store of a million keys).
 type evictedSet struct {
 	seed  maphash.Seed
+	size  int                          // slots
+	shift uint                         // slot = hash >> shift (the high bits: the low bit is forced to 1)
+	tab   atomic.Pointer[evictedTable] // nil until the first add
+}
+
+type evictedTable struct {
 	slots []atomic.Uint64 // key fingerprint; 0 = empty, slotBusy = being written
 	ts    []atomic.Uint64 // timestamp of the version evicted
-	shift uint            // slot = hash >> shift (the high bits: the low bit is forced to 1)
 }
 
 // slotBusy marks a slot whose pair is being replaced (fingerprints are odd).
@@ -46,8 +53,21 @@ const (
 func newEvictedSet(maxMemory int64) *evictedSet {
 	n := uint64(max(maxMemory>>10, evictedMinSlots))
 	n = min(uint64(1)<<(64-bits.LeadingZeros64(n-1)), evictedMaxSlots) // next power of two
-	return &evictedSet{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), ts: make([]atomic.Uint64, n),
-		shift: uint(bits.LeadingZeros64(n) + 1)}
+	return &evictedSet{seed: maphash.MakeSeed(), size: int(n), shift: uint(bits.LeadingZeros64(n) + 1)}
+}
+
+// table returns the table, allocating it if need is set; nil if it is not allocated and need
+// is not set.
+func (s *evictedSet) table(need bool) *evictedTable {
+	t := s.tab.Load()
+	if t != nil || !need {
+		return t
+	}
+	t = &evictedTable{slots: make([]atomic.Uint64, s.size), ts: make([]atomic.Uint64, s.size)}
+	if s.tab.CompareAndSwap(nil, t) {
+		return t
+	}
+	return s.tab.Load() // another eviction allocated it first
 }
 
 // fingerprint is key's hash, never 0 (0 marks an empty slot).
@@ -57,27 +77,32 @@ func (s *evictedSet) fingerprint(key string) uint64 {
 
 // add records that key was evicted holding the version stamped ts.
 func (s *evictedSet) add(key string, ts uint64) {
+	t := s.table(true)
 	h := s.fingerprint(key)
 	i := h >> s.shift
 	for {
-		old := s.slots[i].Load()
-		if old != slotBusy && s.slots[i].CompareAndSwap(old, slotBusy) {
+		old := t.slots[i].Load()
+		if old != slotBusy && t.slots[i].CompareAndSwap(old, slotBusy) {
 			break
 		}
 	}
-	s.ts[i].Store(ts)
-	s.slots[i].Store(h)
+	t.ts[i].Store(ts)
+	t.slots[i].Store(h)
 }
 
 // get returns the timestamp key was evicted with, if the table remembers it.
 func (s *evictedSet) get(key string) (uint64, bool) {
-	h := s.fingerprint(key)
-	i := h >> s.shift
-	if s.slots[i].Load() != h {
+	t := s.table(false)
+	if t == nil {
 		return 0, false
 	}
-	ts := s.ts[i].Load()
-	if s.slots[i].Load() != h {
+	h := s.fingerprint(key)
+	i := h >> s.shift
+	if t.slots[i].Load() != h {
+		return 0, false
+	}
+	ts := t.ts[i].Load()
+	if t.slots[i].Load() != h {
 		return 0, false // replaced meanwhile
 	}
 	return ts, true
@@ -90,6 +115,10 @@ func (s *evictedSet) has(key string) bool {
 
 // forget drops key from the table (it expired here).
 func (s *evictedSet) forget(key string) {
+	t := s.table(false)
+	if t == nil {
+		return
+	}
 	h := s.fingerprint(key)
-	s.slots[h>>s.shift].CompareAndSwap(h, 0)
+	t.slots[h>>s.shift].CompareAndSwap(h, 0)
 }

@@ -90,3 +90,31 @@ func TestExpiriesHeldByEveryMemberAreDropped(t *testing.T) {
 		t.Fatalf("dropped %d expiries once every member held the write for a save interval, %d left", n, b.expired.len())
 	}
 }
+
+// TestRecentExpiriesPrunedByAge checks that the janitor's prune drops expiries older than the
+// horizon, keeps the newer ones in order, and gives back the backing array once the FIFO is
+// mostly or wholly empty.
+func TestRecentExpiriesPrunedByAge(t *testing.T) {
+	t.Parallel()
+	var r recentExpiries
+	for i := range 1000 {
+		r.add(expiredRec{key: fmt.Sprint("k", i), seq: uint64(i + 1), at: int64(i)})
+	}
+	r.prune(900)
+	r.mu.Lock()
+	n, c := len(r.q), cap(r.q)
+	first := r.q[0].at
+	r.mu.Unlock()
+	if n != 100 || first != 900 || c >= 400 {
+		t.Fatalf("after prune(900): %d records (cap %d), first seen at %d; want 100 from 900 in a smaller array", n, c, first)
+	}
+	if got := r.since(950); len(got) != 50 || got[0].key != "k950" {
+		t.Fatalf("since(950) after the prune = %d records", len(got))
+	}
+	r.prune(1 << 40)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.q != nil {
+		t.Fatalf("after pruning everything the FIFO keeps %d records, cap %d", len(r.q), cap(r.q))
+	}
+}

@@ -36,8 +36,8 @@ func (n *Node) rename(w writer, nowMs int64, src, dst string, nx bool, del func(
 	if src == dst {
 		return !nx, nil
 	}
-	if v.obj != nil {
-		if !n.writeCollCopy(w, nowMs, dst, v.obj, nx) {
+	if v.obj() != nil {
+		if !n.writeCollCopy(w, nowMs, dst, v.obj(), nx) {
 			return false, nil
 		}
 	} else if data, flags := registerData(&v, exp); !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
@@ -62,8 +62,8 @@ func (n *Node) copyKey(w writer, nowMs int64, src, dst string, replace bool) boo
 	if !ok || v.tombstone() || src == dst {
 		return false
 	}
-	if v.obj != nil {
-		return n.writeCollCopy(w, nowMs, dst, v.obj, !replace)
+	if v.obj() != nil {
+		return n.writeCollCopy(w, nowMs, dst, v.obj(), !replace)
 	}
 	data, flags := registerData(&v, exp)
 	return n.writeCopy(w, nowMs, dst, data, flags, exp, !replace)
@@ -76,7 +76,7 @@ func registerData(v *value, exp int64) ([]byte, crdt.Flags) {
 	if v.typ == crdt.TypeCounter {
 		return counterItemValue(v, exp), 0
 	}
-	return v.data, v.flags
+	return v.data(), v.flags
 }
 
 func (n *Node) checkKeys(ctx context.Context, keys ...string) error {

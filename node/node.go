@@ -95,34 +95,93 @@ type Node struct {
 }
 
 // value is what the store holds per key: a crdt.Entry without the key and the expiry, which the
-// store keeps itself. Kept small: it is paid per entry.
+// store keeps itself. Kept small: it is paid per entry, inside the store's slab (40 bytes; with
+// the store's key, expiry, stamp and links an entry is 72 bytes). One pointer serves the bytes
+// of a string or counter and the collection of a hash, set or sorted set, and one 32-bit length
+// serves the bytes' length and the collection's charged size: a slice header and a separate
+// collection pointer made it 64.
 type value struct {
-	data  []byte
-	ver   crdt.Version
-	seq   uint64
+	// p is the first byte of the value's bytes (n of them; nil when n is 0), or the *coll when
+	// isObj.
+	p   unsafe.Pointer
+	ver crdt.Version
+	seq uint64
+	// n is len(bytes) or, for a collection, its size when this value was made: what the store
+	// charges for it. A collection is mutated in place, so reading its size when the store
+	// replaces or drops the value would see the new size for the old value too: its growth was
+	// never charged and its removal drove the store's byte count negative (found measuring a
+	// 1M-field hash). A collection is bounded by maxCollection (64 MiB); a value by
+	// MaxValueSize, which New keeps below 4 GiB.
+	n     uint32
 	typ   crdt.Type
 	flags crdt.Flags
 	empty bool // a collection with no elements: absent to readers (collections.go)
-	// objBytes is obj's size when this value was made: what the store charges for it. A
-	// collection is mutated in place, so reading obj's size when the store replaces or drops
-	// the value would see the new size for the old value too: its growth was never charged and
-	// its removal drove the store's byte count negative (found measuring a 1M-field hash).
-	// 32 bits fit the padding before obj; a collection is bounded by maxCollection (64 MiB).
-	objBytes uint32
-	obj      *coll // hash, set or sorted set; nil for strings and tombstones
+	isObj bool // p is a *coll
+}
+
+// data returns the value's bytes (nil for a collection). They are shared: never written to.
+func (v *value) data() []byte {
+	if v.isObj || v.n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(v.p), v.n)
+}
+
+// setData makes b the value's bytes (its capacity is dropped: an append copies).
+func (v *value) setData(b []byte) {
+	v.p, v.n, v.isObj = unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)), false
+	if len(b) == 0 {
+		v.p = nil
+	}
+}
+
+// obj returns the collection of a hash, set or sorted set; nil for strings and tombstones.
+func (v *value) obj() *coll {
+	if !v.isObj {
+		return nil
+	}
+	return (*coll)(v.p)
+}
+
+// setObj makes c the value's collection, charged at size bytes.
+func (v *value) setObj(c *coll, size int) {
+	v.p, v.n, v.isObj = unsafe.Pointer(c), uint32(min(size, 1<<32-1)), true
+}
+
+// objBytes is what the store charges for the collection beyond the value itself.
+func (v *value) objBytes() int {
+	if !v.isObj {
+		return 0
+	}
+	return int(v.n)
+}
+
+// charge is what the store charges for key holding v (its own per-entry overhead aside): the
+// key and the value's bytes as allocated (the allocator's size class, not their lengths: a
+// 100-byte value takes a 112-byte slot), the value's metadata, or a collection's charge. Redis
+// counts its allocator's usable sizes the same way; counting lengths let the store's real
+// heap run ~10 % over its bound (a writer under a 64 MiB flood held 71 MB of store).
+func (v *value) charge(key string) int {
+	n := int(v.n)
+	if !v.isObj {
+		n = allocSize(n)
+	}
+	return allocSize(len(key)) + n + valueOverhead
 }
 
 func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 || v.empty }
 
 func (v *value) entry(expiry int64) crdt.Entry {
-	if v.obj != nil {
-		return crdt.Entry{Value: v.obj.encode(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
+	if c := v.obj(); c != nil {
+		return crdt.Entry{Value: c.encode(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
 	}
-	return crdt.Entry{Value: v.data, Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ, Flags: v.flags}
+	return crdt.Entry{Value: v.data(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ, Flags: v.flags}
 }
 
 func valueOf(e *crdt.Entry) value {
-	return value{data: e.Value, ver: e.Version, seq: e.Seq, typ: e.Type, flags: e.Flags}
+	v := value{ver: e.Version, seq: e.Seq, typ: e.Type, flags: e.Flags}
+	v.setData(e.Value)
+	return v
 }
 
 // New starts a node. It validates cfg (errors are prefixed "node:") and never modifies it.
@@ -142,7 +201,7 @@ func New(cfg Config) (*Node, error) {
 	n.store, err = lru.New(lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
-		Size:          func(k string, v value) int { return chargeOf(k, &v) },
+		Size:          func(k string, v value) int { return v.charge(k) },
 		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
@@ -192,18 +251,14 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is the size of a value's struct beyond a slice header, charged against
-// MaxMemory on top of the store's own per-entry overhead (lru.EntryOverhead, which already
-// counts a slice-sized value).
+// valueOverhead is what a value takes in the store's slab beyond a slice header (40 bytes
+// against 24), charged against MaxMemory on top of the store's own per-entry overhead
+// (lru.EntryOverhead, which already counts a slice-sized value).
 const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil)))
 
-// chargeOf is what an entry costs against MaxMemory beyond lru.EntryOverhead: the key and the
-// value as allocated (the allocator's size class, not their lengths: a 100-byte value takes a
-// 112-byte slot), the value's metadata and its collection. Redis counts its allocator's usable
-// sizes the same way; counting lengths let the store's real heap run ~10 % over its bound.
-func chargeOf(k string, v *value) int {
-	return allocSize(len(k)) + cap(v.data) + valueOverhead + int(v.objBytes)
-}
+// maxValueSize bounds Config.MaxValueSize: a value's length, content type included, fits the
+// 32 bits of value.n.
+const maxValueSize = 1<<32 - 1 - crdt.MaxContentType - 1
 
 // allocSize is the bytes Go's allocator hands out for an n-byte object of pointer-free data:
 // its size classes up to 32 KiB (runtime/sizeclasses.go), whole 8 KiB pages above.
@@ -367,6 +422,7 @@ const sweepBudget = 4096
 // sweep does one bounded janitor pass at time nowMs.
 func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
+	n.expired.prune(nowMs - n.cfg.TombstoneTTL.Milliseconds())
 	st := n.stableTime(nowMs)
 	n.store.CollectTombstones(uint64(st))
 	if prev := n.collStable.Swap(uint64(st)); uint64(st) > prev {

@@ -271,6 +271,9 @@ func TestLimits(t *testing.T) {
 	if _, err := New(Config{MaxMemory: -1}); err == nil || err.Error()[:5] != "node:" {
 		t.Fatalf("invalid config error = %v", err)
 	}
+	if _, err := New(Config{MaxValueSize: 1 << 32}); err == nil || !strings.Contains(err.Error(), "MaxValueSize must be at most") {
+		t.Fatalf("MaxValueSize beyond a 32-bit length: error = %v", err)
+	}
 }
 
 func TestEviction(t *testing.T) {

@@ -57,7 +57,7 @@ func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
 		n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
-	if v.obj != nil {
+	if v.obj() != nil {
 		return Item{}, false, ErrWrongType
 	}
 	return itemOf(&v, exp), true, nil
@@ -95,7 +95,7 @@ func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
 	if !ok || v.tombstone() {
 		return Item{}, false, nil
 	}
-	if v.obj != nil {
+	if v.obj() != nil {
 		// A collection has no string value; expiry commands read its ExpireAt.
 		it := Item{Version: v.ver}
 		if exp != 0 {
@@ -198,7 +198,8 @@ func (n *Node) newValue(nowMs int64, cur *lru.Current[value], data []byte, flags
 		after = cur.Value.ver.TS
 	}
 	ver, seq := n.stamp(nowMs, after)
-	v := value{data: data, ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v := value{ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v.setData(data)
 	n.trackTombstone(cur, &v)
 	return v
 }
@@ -378,11 +379,11 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		if room != nil {
-			if err = room(len(cur.Value.data)); err != nil {
+			if err = room(len(cur.Value.data())); err != nil {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 		}
-		if cur.Value.obj != nil {
+		if cur.Value.obj() != nil {
 			var up lru.Update[value]
 			up, out = n.expireColl(w, key, &cur, atMs, nowMs)
 			done = true
@@ -396,7 +397,7 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 			out, done = d, true
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 		}
-		v := w.stamp(nowMs, &cur, cur.Value.data, cur.Value.flags)
+		v := w.stamp(nowMs, &cur, cur.Value.data(), cur.Value.flags)
 		out, done = v.entry(atMs), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 	})

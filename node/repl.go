@@ -167,7 +167,7 @@ func (r *replicator) start() {
 func (r *replicator) local(d crdt.Delta) {
 	r.mu.Lock()
 	r.vec.Add(d.Entry.Dot(), d.Entry.Version.TS)
-	r.log.append(&d)
+	r.log.addOne(&d)
 	if r.peersUp.Load() == 0 {
 		// Nobody to gossip to: a peer that connects later catches up from the log.
 		r.mu.Unlock()
@@ -197,9 +197,7 @@ func (r *replicator) localUnit(ds []crdt.Delta) {
 	ts := unitTS(ds)
 	r.mu.Lock()
 	r.vec.Add(ds[0].Entry.Dot(), ts)
-	for i := range ds {
-		r.log.append(&ds[i])
-	}
+	r.log.add(ds)
 	if r.peersUp.Load() == 0 {
 		r.mu.Unlock()
 		return
@@ -597,9 +595,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		if snapshot {
 			r.log.markDropped(e.Version.Replica, e.Seq)
 		} else if newDot {
-			for k := i; k < j; k++ {
-				r.log.append(&ds[k])
-			}
+			r.log.add(ds[i:j])
 		}
 		if newDot {
 			added += j - i

@@ -15,7 +15,7 @@ import (
 func state(n *Node) map[string]string {
 	out := map[string]string{}
 	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
-		out[k] = fmt.Sprintf("%v tomb=%v exp=%d %q", v.ver, v.tombstone(), exp, v.data)
+		out[k] = fmt.Sprintf("%v tomb=%v exp=%d %q", v.ver, v.tombstone(), exp, v.data())
 		return true
 	})
 	return out

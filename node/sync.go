@@ -181,7 +181,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			snap[rg.Replica] = true
 		}
 	}
-	deltas := r.log.collect(fromLog)
+	fromLogRecs := r.log.collect(fromLog)
 	var adopts []adopt
 	for rep := range snap {
 		seq, ts := r.vec.Prefix(rep)
@@ -222,15 +222,16 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		chunkLen += n
 		return nil
 	}
-	for i := 0; i < len(deltas); {
-		j := unitEnd(deltas, i)
-		if err := add(deltas[i:j]...); err != nil {
+	if err := r.n.eachLogged(fromLogRecs, func(ds []crdt.Delta) error {
+		if err := add(ds...); err != nil {
 			return err
 		}
-		if j-i > 1 {
+		if len(ds) > 1 {
 			kind = frameUnits
 		}
-		i = j
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := flush(); err != nil {
 		return err
@@ -246,7 +247,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
 			// A counter or a collection may hold writes of any replica.
-			if !snap[v.ver.Replica] && v.obj == nil && !counterTouches(&v, exp, snap) {
+			if !snap[v.ver.Replica] && v.obj() == nil && !counterTouches(&v, exp, snap) {
 				return true
 			}
 			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil {

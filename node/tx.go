@@ -136,7 +136,8 @@ func (tx *Tx) write(cur *lru.Current[value], data []byte, flags crdt.Flags) valu
 	}
 	ver, seq := tx.n.stampSeq(tx.nowMs, after, tx.seq)
 	tx.seq = seq
-	v := value{data: data, ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v := value{ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v.setData(data)
 	tx.n.trackTombstone(cur, &v)
 	return v
 }

@@ -30,7 +30,7 @@ func (tx *Tx) MemoryUsage(_ context.Context, key string) (int64, bool, error) {
 	if !ok || v.tombstone() {
 		return 0, false, nil
 	}
-	return int64(chargeOf(key, &v)), true, nil
+	return int64(v.charge(key)), true, nil
 }
 
 func (tx *Tx) readColl(key string, typ crdt.Type, fn func(c *coll)) (bool, error) {
