@@ -147,30 +147,39 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// startBackground starts the sweeper and the event loops.
+// startBackground starts the sweeper and the event loops, unless the server is already closing:
+// Serve may run it while Shutdown waits on the wait groups, and an Add racing that Wait is
+// a data race (the race detector caught it in cmd/geocache's tests). Both happen under s.mu.
 func (s *Server) startBackground() {
-	s.bgWG.Add(1)
-	go s.sweeper()
-	if !loopsSupported || s.cfg.EventLoops <= 0 || s.cfg.TLS != nil {
-		return
-	}
 	var loops []*loop
-	for range s.cfg.EventLoops {
-		l, err := newLoop(s)
-		if err != nil {
-			s.cfg.Logger.Warn("resp: no event loops; serving each connection on its own goroutine", "err", err)
-			for _, l := range loops {
-				l.release()
+	if loopsSupported && s.cfg.EventLoops > 0 && s.cfg.TLS == nil {
+		for range s.cfg.EventLoops {
+			l, err := newLoop(s)
+			if err != nil {
+				s.cfg.Logger.Warn("resp: no event loops; serving each connection on its own goroutine", "err", err)
+				for _, l := range loops {
+					l.release()
+				}
+				loops = nil
+				break
 			}
-			return
+			loops = append(loops, l)
 		}
-		loops = append(loops, l)
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		for _, l := range loops {
+			l.release()
+		}
+		return
+	}
 	s.loops = loops
+	s.bgWG.Add(1)
+	s.loopWG.Add(len(loops))
 	s.mu.Unlock()
+	go s.sweeper()
 	for _, l := range loops {
-		s.loopWG.Add(1)
 		go l.run()
 	}
 }
