@@ -515,120 +515,35 @@ func (c *orCore[P]) appendOps(dst []byte, put func([]byte, P) []byte) []byte {
 	return dst
 }
 
-// decodeCore decodes a state written by appendTo. minP is the smallest payload encoding, used
-// to bound counts by the input before allocating. Every element name and dot must be unique;
+// decodeCore decodes a state written by appendTo (counts are bounded by the input left before
+// anything is allocated: see minPayload). Every element name and dot must be unique;
 // an element with no dots, a dot at or below Floor listed as removed, or trailing bytes are
-// ErrMalformed. Names never alias src.
-func decodeCore[P any](src []byte, minP int, get func(*reader) (P, error), size func(P) int) (orCore[P], error) {
+// ErrMalformed. Names and payloads never alias src.
+func decodeCore[P any](src []byte, size func(P) int) (orCore[P], error) {
 	r := reader{b: src}
-	f, err := r.byte("collection format")
+	h, err := readCollHeader(&r)
 	if err != nil {
 		return orCore[P]{}, err
 	}
-	if f != collFormat {
-		return orCore[P]{}, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
-	}
-	c := newCore[P](Version{})
-	fb, err := r.byte("collection flags")
-	if err != nil {
-		return c, err
-	}
-	if fb&^collFlagFull != 0 {
-		return c, fmt.Errorf("%w: unknown collection flags %#x", ErrVersion, fb)
-	}
-	c.Full = fb&collFlagFull != 0
-	if c.Reset, err = r.version("reset"); err != nil {
-		return c, err
-	}
-	fl, err := r.fixed64("floor")
-	if err != nil {
-		return c, err
-	}
-	c.Floor = Timestamp(fl)
-	if c.Expiry, err = r.varint("expiry"); err != nil {
-		return c, err
-	}
-	if c.Expiry < 0 {
-		return c, fmt.Errorf("%w: negative expiry", ErrMalformed)
-	}
-	if c.ExpVer, err = r.version("expiry version"); err != nil {
-		return c, err
-	}
-	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
-	if err != nil {
-		return c, err
-	}
-	prev := ""
-	for i := 0; i < n; i++ {
-		l, err := r.length("element", r.rest())
-		if err != nil {
-			return c, err
+	c := newCore[P](h.reset)
+	c.Full, c.Floor, c.Expiry, c.ExpVer = h.full, h.floor, h.expiry, h.expVer
+	err = collBody(&r, c.Floor, nil, func(name []byte, ds []Dotted[P]) {
+		ds = slices.Clone(ds)
+		for i := range ds {
+			ownPayload(&ds[i].P)
 		}
-		e := string(r.take(l))
-		if i > 0 && strings.Compare(e, prev) <= 0 {
-			return c, fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
-		}
-		prev = e
-		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
-		if err != nil {
-			return c, err
-		}
-		if k == 0 {
-			return c, fmt.Errorf("%w: element with no dots", ErrMalformed)
-		}
-		ds := make([]Dotted[P], k)
-		for j := range ds {
-			if ds[j].Dot, err = r.version("dot"); err != nil {
-				return c, err
+		c.setElem(string(name), ds, size)
+	}, func(name []byte, ds []Version) error {
+		e := string(name)
+		for _, d := range ds {
+			if holds(c.elems[e], d) {
+				return errTombLive
 			}
-			if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
-				return c, fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
-			}
-			if ds[j].P, err = get(&r); err != nil {
-				return c, err
-			}
-		}
-		c.setElem(e, ds, size)
-	}
-	n, err = r.length("tombstone count", r.rest()/(2+minVersionLen))
-	if err != nil {
-		return c, err
-	}
-	prev = ""
-	for i := 0; i < n; i++ {
-		l, err := r.length("tombstone element", r.rest())
-		if err != nil {
-			return c, err
-		}
-		e := string(r.take(l))
-		if i > 0 && strings.Compare(e, prev) <= 0 {
-			return c, fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
-		}
-		prev = e
-		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
-		if err != nil {
-			return c, err
-		}
-		if k == 0 {
-			return c, fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
-		}
-		var last Version
-		for j := 0; j < k; j++ {
-			d, err := r.version("tombstone dot")
-			if err != nil {
-				return c, err
-			}
-			if (j > 0 && d.Compare(last) <= 0) || d.TS < c.Floor || holds(c.elems[e], d) {
-				return c, fmt.Errorf("%w: tombstone dot unsorted, below the floor or also present", ErrMalformed)
-			}
-			last = d
 			c.addTomb(e, d)
 		}
-	}
-	if r.rest() != 0 {
-		return c, fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
-	}
-	return c, nil
+		return nil
+	})
+	return c, err
 }
 
 // CollectionReset returns the incarnation (Reset version) of an encoded collection state

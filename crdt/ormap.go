@@ -135,13 +135,7 @@ func (h *Hash) AppendBinary(dst []byte) []byte {
 // DecodeHash decodes a hash state or delta. Errors wrap ErrMalformed or ErrVersion; values
 // never alias src.
 func DecodeHash(src []byte) (*Hash, error) {
-	c, err := decodeCore(src, 1, func(r *reader) ([]byte, error) {
-		n, err := r.length("field value", r.rest())
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte{}, r.take(n)...), nil
-	}, bytesSize)
+	c, err := decodeCore(src, bytesSize)
 	if err != nil {
 		return nil, fmt.Errorf("hash: %w", err)
 	}
@@ -165,4 +159,27 @@ func (h *Hash) FlushBefore(f Timestamp) {
 func (h *Hash) CopyAs(dot Version) *Hash {
 	h.c.settle(bytesSize)
 	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
+}
+
+// viewBytes reads a field value as a view of the input.
+func viewBytes(r *reader) ([]byte, error) {
+	n, err := r.length("field value", r.rest())
+	if err != nil {
+		return nil, err
+	}
+	return r.take(n), nil
+}
+
+// ownBytes copies a value out of the input (empty, not nil, when empty).
+func ownBytes(p []byte) []byte { return append(make([]byte, 0, len(p)), p...) }
+
+// ApplyDelta merges an encoded delta (or state) of h's incarnation into h in place, with the
+// result of Join(DecodeHash(src)) but without decoding it into a hash of its own (a replica's
+// hot path: no maps per delta). Malformed input, or another incarnation (ErrVersion), is an
+// error and changes nothing.
+func (h *Hash) ApplyDelta(src []byte) error {
+	if err := h.c.applyEncoded(src, bytesSize, nil); err != nil {
+		return fmt.Errorf("hash: %w", err)
+	}
+	return nil
 }

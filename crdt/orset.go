@@ -122,7 +122,7 @@ func (s *Set) AppendBinary(dst []byte) []byte {
 
 // DecodeSet decodes a set state or delta.
 func DecodeSet(src []byte) (*Set, error) {
-	c, err := decodeCore(src, 0, func(*reader) (struct{}, error) { return struct{}{}, nil }, noSize)
+	c, err := decodeCore(src, noSize)
 	if err != nil {
 		return nil, fmt.Errorf("set: %w", err)
 	}
@@ -145,4 +145,12 @@ func (s *Set) FlushBefore(f Timestamp) {
 func (s *Set) CopyAs(dot Version) *Set {
 	s.c.settle(noSize)
 	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
+}
+
+// ApplyDelta is Hash.ApplyDelta for sets.
+func (s *Set) ApplyDelta(src []byte) error {
+	if err := s.c.applyEncoded(src, noSize, nil); err != nil {
+		return fmt.Errorf("set: %w", err)
+	}
+	return nil
 }

@@ -311,28 +311,7 @@ func (z *ZSet) AppendBinary(dst []byte) []byte {
 
 // DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
 func DecodeZSet(src []byte) (*ZSet, error) {
-	c, err := decodeCore(src, 9, func(r *reader) (zpay, error) {
-		var p zpay
-		k, err := r.byte("score kind")
-		if err != nil {
-			return p, err
-		}
-		if k > 1 {
-			return p, fmt.Errorf("%w: score kind %d", ErrMalformed, k)
-		}
-		bits, err := r.fixed64("score")
-		if err != nil {
-			return p, err
-		}
-		p.Incr, p.Score = k == 1, math.Float64frombits(bits)
-		if math.IsNaN(p.Score) {
-			return p, fmt.Errorf("%w: NaN score", ErrMalformed)
-		}
-		if p.Incr {
-			p.Epoch, err = r.version("epoch")
-		}
-		return p, err
-	}, zpaySize)
+	c, err := decodeCore(src, zpaySize)
 	if err != nil {
 		return nil, fmt.Errorf("zset: %w", err)
 	}
@@ -357,4 +336,43 @@ func (z *ZSet) CopyAs(dot Version) *ZSet {
 	out := &ZSet{c: z.c.rebase(dot, func(_ string, ds []Dotted[zpay]) zpay { s, _ := score(ds); return zpay{Score: s} }, zpaySize)}
 	out.index()
 	return out
+}
+
+// readZpay reads one member write's payload (see AppendBinary); a NaN score is ErrMalformed.
+func readZpay(r *reader) (zpay, error) {
+	var p zpay
+	k, err := r.byte("score kind")
+	if err != nil {
+		return p, err
+	}
+	if k > 1 {
+		return p, fmt.Errorf("%w: score kind %d", ErrMalformed, k)
+	}
+	bits, err := r.fixed64("score")
+	if err != nil {
+		return p, err
+	}
+	p.Incr, p.Score = k == 1, math.Float64frombits(bits)
+	if math.IsNaN(p.Score) {
+		return p, fmt.Errorf("%w: NaN score", ErrMalformed)
+	}
+	if p.Incr {
+		p.Epoch, err = r.version("epoch")
+	}
+	return p, err
+}
+
+// ApplyDelta merges an encoded delta (or state) of z's incarnation into z in place, with the
+// result of Join(DecodeZSet(src)) but without decoding it into a state of its own (a
+// replica's hot path). Malformed input, or another incarnation (ErrVersion), is an error and
+// changes nothing.
+func (z *ZSet) ApplyDelta(src []byte) error {
+	z.settle()
+	if z.sl == nil {
+		z.index()
+	}
+	if err := z.c.applyEncoded(src, zpaySize, z.reindex); err != nil {
+		return fmt.Errorf("zset: %w", err)
+	}
+	return nil
 }

@@ -201,16 +201,16 @@ func (c *coll) copyAs(dot crdt.Version) *coll {
 	return out
 }
 
-// join merges in (same type) into c.
-func (c *coll) join(in *coll) {
+// applyDelta merges an encoded delta or state of c's type and incarnation into c (with
+// join's result); bad input is an error and changes nothing.
+func (c *coll) applyDelta(b []byte) error {
 	switch c.typ {
 	case crdt.TypeHash:
-		c.hash.Join(in.hash)
+		return c.hash.ApplyDelta(b)
 	case crdt.TypeSet:
-		c.set.Join(in.set)
-	default:
-		c.zset.Join(in.zset)
+		return c.set.ApplyDelta(b)
 	}
+	return c.zset.ApplyDelta(b)
 }
 
 // encode returns the full state's encoding (snapshots, read-through, dumps).
@@ -516,18 +516,24 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		n.trackTombstone(cur, &v)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}, true, true
 	}
-	in, err := decodeColl(e.Type, e.Value)
+	inReset, err := crdt.CollectionReset(e.Value)
 	if err != nil {
 		return keep, false, true
 	}
-	inReset := in.reset()
 	c := cur.Value.obj
 	switch {
 	case cur.Exists && c != nil && c.typ == e.Type && inReset == curReset:
+		// The usual case, an element delta of the incarnation held: merged in place from its
+		// encoding, without decoding it into a state of its own.
 		c.mu.Lock()
-		c.join(in)
+		if c.applyDelta(e.Value) != nil {
+			c.mu.Unlock()
+			return keep, false, true
+		}
 	case !cur.Exists || curReset.Less(inReset):
-		c = in
+		if c, err = decodeColl(e.Type, e.Value); err != nil {
+			return keep, false, true
+		}
 		if !cur.Exists {
 			c.lost = crdt.Timestamp(cur.Floor)
 		}
