@@ -19,6 +19,7 @@ type collHeader struct {
 	floor  Timestamp
 	expiry int64
 	expVer Version
+	part   *partRange // a part of a large state (parts.go)
 }
 
 func readCollHeader(r *reader) (collHeader, error) {
@@ -34,7 +35,7 @@ func readCollHeader(r *reader) (collHeader, error) {
 	if err != nil {
 		return h, err
 	}
-	if fb&^collFlagFull != 0 {
+	if fb&^(collFlagFull|collFlagPart) != 0 {
 		return h, fmt.Errorf("%w: unknown collection flags %#x", ErrVersion, fb)
 	}
 	h.full = fb&collFlagFull != 0
@@ -52,8 +53,16 @@ func readCollHeader(r *reader) (collHeader, error) {
 	if h.expiry < 0 {
 		return h, fmt.Errorf("%w: negative expiry", ErrMalformed)
 	}
-	h.expVer, err = r.version("expiry version")
-	return h, err
+	if h.expVer, err = r.version("expiry version"); err != nil || fb&collFlagPart == 0 {
+		return h, err
+	}
+	if h.part, err = readPartRange(r); err != nil {
+		return h, err
+	}
+	if h.full && !h.part.last {
+		return h, fmt.Errorf("%w: complete flag on a part other than the last", ErrMalformed)
+	}
+	return h, nil
 }
 
 // collBody walks an encoded state's elements and tombstones after its header, checking their
@@ -62,7 +71,7 @@ func readCollHeader(r *reader) (collHeader, error) {
 // tombstone dot below floor, or also live, is ErrMalformed. (One walk for both: decoding a
 // large state streams, while applying a delta must not call out, so that nothing of it
 // escapes to the heap.)
-func collBody[P any](r *reader, floor Timestamp, v *deltaView[P],
+func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P],
 	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) error {
 	minP := minPayload[P]()
 	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
@@ -79,6 +88,9 @@ func collBody[P any](r *reader, floor Timestamp, v *deltaView[P],
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
 			return fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
+		}
+		if part != nil && !part.hasBytes(e) {
+			return fmt.Errorf("%w: element outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
@@ -128,6 +140,9 @@ func collBody[P any](r *reader, floor Timestamp, v *deltaView[P],
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
 			return fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
+		}
+		if part != nil && !part.hasBytes(e) {
+			return fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
@@ -210,7 +225,7 @@ func (v *deltaView[P]) parse(src []byte) error {
 	if v.h, err = readCollHeader(&r); err != nil {
 		return err
 	}
-	return collBody(&r, v.h.floor, v, nil, nil)
+	return collBody(&r, v.h.floor, v.h.part, v, nil, nil)
 }
 
 // readPayload reads one element write's payload: a hash value (a view of the input), a
@@ -265,6 +280,9 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 		in, err := decodeCore(src, size)
 		if err != nil {
 			return err
+		}
+		if changed == nil {
+			changed = func(string, []Dotted[P]) {}
 		}
 		c.join(&in, size, changed)
 		return nil

@@ -18,6 +18,15 @@ type applyKind struct {
 	enc   func(x any) []byte
 	cmp   func(x any) string // what the encoding does not show: size, index order
 	comp  func(x any, stable Timestamp)
+	clone func(x any) any
+	parts func(x any, limit int) [][]byte // AppendParts
+	full  func(x any) bool
+}
+
+func collectParts(f func(int, func([]byte) error) error, limit int) [][]byte {
+	var out [][]byte
+	f(limit, func(b []byte) error { out = append(out, bytes.Clone(b)); return nil })
+	return out
 }
 
 var applyElems = []string{"a", "b", "c", "d", "e"}
@@ -54,7 +63,10 @@ var applyKinds = []applyKind{{
 		h := x.(*Hash)
 		return fmt.Sprint(h.Len(), h.Bytes(), h.Tombstones(), h.Expiry())
 	},
-	comp: func(x any, s Timestamp) { x.(*Hash).Compact(s) },
+	comp:  func(x any, s Timestamp) { x.(*Hash).Compact(s) },
+	clone: func(x any) any { return x.(*Hash).Clone() },
+	parts: func(x any, l int) [][]byte { return collectParts(x.(*Hash).AppendParts, l) },
+	full:  func(x any) bool { return x.(*Hash).Full() },
 }, {
 	name: "set",
 	mk:   func(r Version) any { return NewSet(r) },
@@ -82,7 +94,10 @@ var applyKinds = []applyKind{{
 		s := x.(*Set)
 		return fmt.Sprint(s.Len(), s.Bytes(), s.Tombstones())
 	},
-	comp: func(x any, s Timestamp) { x.(*Set).Compact(s) },
+	comp:  func(x any, s Timestamp) { x.(*Set).Compact(s) },
+	clone: func(x any) any { return x.(*Set).Clone() },
+	parts: func(x any, l int) [][]byte { return collectParts(x.(*Set).AppendParts, l) },
+	full:  func(x any) bool { return x.(*Set).Full() },
 }, {
 	name: "zset",
 	mk:   func(r Version) any { return NewZSet(r) },
@@ -117,7 +132,10 @@ var applyKinds = []applyKind{{
 		z.Walk(0, false, func(m string, s float64) bool { walk = append(walk, fmt.Sprint(m, "=", s)); return true })
 		return fmt.Sprint(z.Len(), z.Bytes(), z.Tombstones(), walk)
 	},
-	comp: func(x any, s Timestamp) { x.(*ZSet).Compact(s) },
+	comp:  func(x any, s Timestamp) { x.(*ZSet).Compact(s) },
+	clone: func(x any) any { return x.(*ZSet).Clone() },
+	parts: func(x any, l int) [][]byte { return collectParts(x.(*ZSet).AppendParts, l) },
+	full:  func(x any) bool { return x.(*ZSet).Full() },
 }}
 
 // TestApplyEncodedMatchesJoin drives three replicas of each type through random local writes,
@@ -176,9 +194,21 @@ func TestApplyEncodedMatchesJoin(t *testing.T) {
 						if len(sent) > 0 {
 							deliver(r, sent[rng.IntN(len(sent))])
 						}
-					case c < 19: // another replica's full state
+					case c < 18: // another replica's full state
 						deliver(r, k.enc(viaJoin[rng.IntN(3)]))
-					default: // everyone exchanges everything, then compacts at a stable time
+					case c < 19: // another replica's full state in parts, in order: as the whole
+						src := viaJoin[rng.IntN(3)]
+						whole := k.clone(viaJoin[r])
+						if err := k.join(whole, k.enc(src)); err != nil {
+							t.Fatal(err)
+						}
+						for _, p := range k.parts(src, 1+rng.IntN(60)) {
+							deliver(r, p)
+						}
+						if a, b := k.enc(whole), k.enc(viaJoin[r]); !bytes.Equal(a, b) {
+							t.Fatalf("seed %d step %d: parts joined %x\nwhole joined %x", seed, step, b, a)
+						}
+					default: // everyone exchanges everything, then some compact at a stable time
 						for a := range viaJoin {
 							for b := range viaJoin {
 								deliver(b, k.enc(viaJoin[a]))
@@ -186,6 +216,9 @@ func TestApplyEncodedMatchesJoin(t *testing.T) {
 						}
 						stable := ts - Timestamp(rng.IntN(4))
 						for i := range viaJoin {
+							if rng.IntN(2) == 0 {
+								continue // floors differ: a full state then raises one
+							}
 							k.comp(viaJoin[i], stable)
 							k.comp(viaApply[i], stable)
 						}
@@ -253,6 +286,54 @@ func TestApplyDeltaBadInputChangesNothing(t *testing.T) {
 			}
 			if !bytes.Equal(k.enc(dst), k.enc(src)) {
 				t.Fatal("full state applied, not equal to its source")
+			}
+		})
+	}
+}
+
+// A replica holding none of an incarnation adopts the first part of a large state and joins
+// the rest: it is complete, and equal to the state, only after the last part.
+func TestPartsAdoptedInOrder(t *testing.T) {
+	for _, k := range applyKinds {
+		t.Run(k.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			src := k.mk(Version{TS: 5, Replica: 1})
+			for i := 0; i < 200; i++ {
+				k.write(src, rng, Version{TS: Timestamp(10 + i), Replica: ReplicaID(1 + i%2)})
+			}
+			k.comp(src, 100) // a floor, and removed writes above it
+			switch x := src.(type) {
+			case *Hash:
+				x.MarkFull()
+			case *Set:
+				x.MarkFull()
+			case *ZSet:
+				x.MarkFull()
+			}
+			parts := k.parts(src, 50)
+			if len(parts) < 3 {
+				t.Fatalf("%d parts, want several", len(parts))
+			}
+			for _, via := range []func(x any, b []byte) error{k.join, k.apply} {
+				dst := k.mk(Version{TS: 1, Replica: 1}) // an older incarnation: replaced
+				for i, p := range parts {
+					if i == 0 {
+						if err := k.join(dst, p); err != nil {
+							t.Fatal(err)
+						}
+					} else if err := via(dst, p); err != nil {
+						t.Fatal(err)
+					}
+					if done := i == len(parts)-1; k.full(dst) != done {
+						t.Fatalf("after part %d of %d: complete %v", i+1, len(parts), k.full(dst))
+					}
+				}
+				if a, b := k.enc(dst), k.enc(src); !bytes.Equal(a, b) {
+					t.Fatalf("parts adopted:\n%x\nwant\n%x", a, b)
+				}
+				if a, b := k.cmp(dst), k.cmp(src); a != b {
+					t.Fatalf("parts adopted: %s, want %s", a, b)
+				}
 			}
 		})
 	}

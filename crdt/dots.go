@@ -50,6 +50,10 @@ type orCore[P any] struct {
 	// per HSET). settle turns them into elems and tomb when the delta is read or joined; a
 	// delta of one element is encoded straight from its op (appendTo).
 	ops []wop[P]
+
+	// part, in a state decoded from a part of a large state (parts.go), is the range of
+	// element names it covers; nil otherwise (adopt clears it).
+	part *partRange
 }
 
 // wop is one local write of element e in a delta: it removed the dots of e its writer held
@@ -260,6 +264,9 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 	}
 	if in.Floor > c.Floor {
 		for e, ds := range c.elems {
+			if in.part != nil && !in.part.has(e) {
+				continue // another part's name: that part's floor rules it
+			}
 			if _, ok := in.elems[e]; ok {
 				continue
 			}
@@ -273,11 +280,21 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 				}
 			}
 			if len(out) != len(ds) {
+				if in.part != nil && !in.part.last {
+					// The floor is not raised yet (parts.go): remember the removal.
+					for _, x := range ds {
+						if x.Dot.TS < in.Floor {
+							c.addTomb(e, x.Dot)
+						}
+					}
+				}
 				c.setElem(e, out, size)
 				changed(e, ds)
 			}
 		}
-		c.compact(in.Floor)
+		if in.part == nil || in.part.last {
+			c.compact(in.Floor)
+		}
 	}
 }
 
@@ -526,8 +543,8 @@ func decodeCore[P any](src []byte, size func(P) int) (orCore[P], error) {
 		return orCore[P]{}, err
 	}
 	c := newCore[P](h.reset)
-	c.Full, c.Floor, c.Expiry, c.ExpVer = h.full, h.floor, h.expiry, h.expVer
-	err = collBody(&r, c.Floor, nil, func(name []byte, ds []Dotted[P]) {
+	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
+	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
 		ds = slices.Clone(ds)
 		for i := range ds {
 			ownPayload(&ds[i].P)

@@ -113,6 +113,7 @@ func (h *Hash) Join(in *Hash) {
 	switch in.c.Reset.Compare(h.c.Reset) {
 	case 1:
 		h.c = in.c.clone()
+		h.c.adopt()
 	case 0:
 		h.c.join(&in.c, bytesSize, func(string, []Dotted[[]byte]) {})
 	}
@@ -126,10 +127,7 @@ func (h *Hash) Clone() *Hash { h.c.settle(bytesSize); return &Hash{c: h.c.clone(
 
 // AppendBinary appends h's encoding (see dots.go) to dst.
 func (h *Hash) AppendBinary(dst []byte) []byte {
-	return h.c.appendTo(dst, func(b []byte, p []byte) []byte {
-		b = binary.AppendUvarint(b, uint64(len(p)))
-		return append(b, p...)
-	}, bytesSize)
+	return h.c.appendTo(dst, putBytes, bytesSize)
 }
 
 // DecodeHash decodes a hash state or delta. Errors wrap ErrMalformed or ErrVersion; values
@@ -159,6 +157,11 @@ func (h *Hash) FlushBefore(f Timestamp) {
 func (h *Hash) CopyAs(dot Version) *Hash {
 	h.c.settle(bytesSize)
 	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
+}
+
+func putBytes(b []byte, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
 }
 
 // viewBytes reads a field value as a view of the input.

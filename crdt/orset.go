@@ -104,6 +104,7 @@ func (s *Set) Join(in *Set) {
 	switch in.c.Reset.Compare(s.c.Reset) {
 	case 1:
 		s.c = in.c.clone()
+		s.c.adopt()
 	case 0:
 		s.c.join(&in.c, noSize, func(string, []Dotted[struct{}]) {})
 	}
@@ -117,7 +118,7 @@ func (s *Set) Clone() *Set { s.c.settle(noSize); return &Set{c: s.c.clone()} }
 
 // AppendBinary appends s's encoding to dst.
 func (s *Set) AppendBinary(dst []byte) []byte {
-	return s.c.appendTo(dst, func(b []byte, _ struct{}) []byte { return b }, noSize)
+	return s.c.appendTo(dst, putNothing, noSize)
 }
 
 // DecodeSet decodes a set state or delta.
@@ -146,6 +147,8 @@ func (s *Set) CopyAs(dot Version) *Set {
 	s.c.settle(noSize)
 	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
 }
+
+func putNothing(b []byte, _ struct{}) []byte { return b }
 
 // ApplyDelta is Hash.ApplyDelta for sets.
 func (s *Set) ApplyDelta(src []byte) error {

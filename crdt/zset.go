@@ -278,6 +278,7 @@ func (z *ZSet) Join(in *ZSet) {
 	switch in.c.Reset.Compare(z.c.Reset) {
 	case 1:
 		z.c = in.c.clone()
+		z.c.adopt()
 		z.index()
 	case 0:
 		z.c.join(&in.c, zpaySize, z.reindex)
@@ -298,15 +299,17 @@ func (z *ZSet) Clone() *ZSet {
 // AppendBinary appends z's encoding to dst. A payload is kind:u8 (0 absolute, 1 increment)
 // score:fixed64 (IEEE 754 bits), and for an increment its epoch version.
 func (z *ZSet) AppendBinary(dst []byte) []byte {
-	return z.c.appendTo(dst, func(b []byte, p zpay) []byte {
-		if !p.Incr {
-			b = append(b, 0)
-			return binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
-		}
-		b = append(b, 1)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
-		return appendVersion(b, p.Epoch)
-	}, zpaySize)
+	return z.c.appendTo(dst, putZpay, zpaySize)
+}
+
+func putZpay(b []byte, p zpay) []byte {
+	if !p.Incr {
+		b = append(b, 0)
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+	}
+	b = append(b, 1)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+	return appendVersion(b, p.Epoch)
 }
 
 // DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
