@@ -66,3 +66,12 @@ func (s *shard[K, V]) tooBig(c *Cache[K, V]) bool {
 func (s *shard[K, V]) fits(c *Cache[K, V], cost int64) bool {
 	return s.maxBytes == 0 || cost <= s.maxBytes+c.maxOver()
 }
+
+// MaxEntryBytes is the largest charge an entry may have and still be stored: its shard's share
+// of MaxBytes plus what it may borrow (0: unbounded).
+func (c *Cache[K, V]) MaxEntryBytes() int64 {
+	if c.maxBytes == 0 {
+		return 0
+	}
+	return c.shards[0].maxBytes + c.maxOver()
+}
