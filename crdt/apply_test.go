@@ -338,3 +338,46 @@ func TestPartsAdoptedInOrder(t *testing.T) {
 		})
 	}
 }
+
+// FuzzApplyDelta: ApplyDelta of any input to a hash either fails and changes nothing, exactly
+// when decoding fails or the incarnation differs, or gives Join's result.
+func FuzzApplyDelta(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	reset := Version{TS: 1, Replica: 9}
+	base := NewHash(reset)
+	src := NewHash(reset)
+	for i := 0; i < 40; i++ {
+		if d := applyKinds[0].write(src, rng, Version{TS: Timestamp(10 + i), Replica: 1}); d != nil {
+			f.Add(d)
+			if i < 20 {
+				base.ApplyDelta(d)
+			}
+		}
+	}
+	for _, p := range applyKinds[0].parts(src, 40) {
+		f.Add(p)
+	}
+	before := base.AppendBinary(nil)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := base.Clone()
+		err := got.ApplyDelta(b)
+		d, derr := DecodeHash(b)
+		if derr != nil || d.Reset() != reset {
+			if err == nil {
+				t.Fatalf("applied input that decode rejects (%v) or of another incarnation", derr)
+			}
+			if !bytes.Equal(got.AppendBinary(nil), before) {
+				t.Fatal("a failed apply changed the state")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("apply failed on a valid delta: %v", err)
+		}
+		want := base.Clone()
+		want.Join(d)
+		if !bytes.Equal(got.AppendBinary(nil), want.AppendBinary(nil)) || got.Bytes() != want.Bytes() {
+			t.Fatal("apply and join differ")
+		}
+	})
+}
