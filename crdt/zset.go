@@ -154,15 +154,16 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if live {
 		s, _ = score(ds)
 	}
+	var nd *slNode
 	if len(old) > 0 {
 		o, _ := score(old)
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		z.sl.delete(o, m)
+		nd = z.sl.delete(o, m)
 	}
 	if live {
-		z.sl.insert(s, m)
+		z.sl.insert(s, m, nd)
 	}
 }
 
@@ -171,7 +172,7 @@ func (z *ZSet) index() {
 	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
 	for m, ds := range z.c.elems {
 		s, _ := score(ds)
-		z.sl.insert(s, m)
+		z.sl.insert(s, m, nil)
 	}
 }
 
