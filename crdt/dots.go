@@ -9,9 +9,12 @@ import (
 
 // Dotted is one surviving write of a collection element: the write's version, which is its
 // dot (unique per write, so per element it names one add event), and what it wrote.
+//
+// P comes first: a zero-size payload (a set's) placed last would be padded to a word so that
+// its address stays inside the struct, making a set member's one-dot slice 24 bytes, not 16.
 type Dotted[P any] struct {
-	Dot Version
 	P   P
+	Dot Version
 }
 
 // orCore is the observed-remove dot store under hashes, sets and sorted sets.
