@@ -20,7 +20,8 @@ import (
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
 type Hash struct{ c orCore[[]byte] }
 
-func bytesSize(p []byte) int { return len(p) }
+// bytesSize is what a field value costs: its bytes and its slice header.
+func bytesSize(p []byte) int { return 24 + len(p) }
 
 // NewHash returns an empty hash of incarnation reset (the version of the creating write).
 func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }

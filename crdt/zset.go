@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // ZSet is a sorted set: members as an add-wins observed-remove set, each with a score merged
@@ -40,7 +41,7 @@ type zpay struct {
 	Epoch Version // Incr only: the absolute write it applies to (zero: none)
 }
 
-func zpaySize(p zpay) int { return 24 }
+func zpaySize(p zpay) int { return int(unsafe.Sizeof(p)) }
 
 // NewZSet returns an empty sorted set of incarnation reset.
 func NewZSet(reset Version) *ZSet {
