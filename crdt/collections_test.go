@@ -385,6 +385,9 @@ func FuzzDecodeHash(f *testing.F) {
 			checkDecodeErr(t, err)
 			return
 		}
+		if h.c.part != nil {
+			return // a part re-encodes as a state (its range is the transport's)
+		}
 		if !bytes.Equal(h.AppendBinary(nil), b) {
 			t.Fatal("decoded hash does not re-encode to its input")
 		}
@@ -400,6 +403,9 @@ func FuzzDecodeSet(f *testing.F) {
 		s, err := DecodeSet(b)
 		if err != nil {
 			checkDecodeErr(t, err)
+			return
+		}
+		if s.c.part != nil {
 			return
 		}
 		if !bytes.Equal(s.AppendBinary(nil), b) {
@@ -418,6 +424,9 @@ func FuzzDecodeZSet(f *testing.F) {
 		z, err := DecodeZSet(b)
 		if err != nil {
 			checkDecodeErr(t, err)
+			return
+		}
+		if z.c.part != nil {
 			return
 		}
 		if !bytes.Equal(z.AppendBinary(nil), b) {

@@ -20,7 +20,8 @@ import (
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
 type Hash struct{ c orCore[[]byte] }
 
-func bytesSize(p []byte) int { return len(p) }
+// bytesSize is what a field value costs: its bytes and its slice header.
+func bytesSize(p []byte) int { return 24 + len(p) }
 
 // NewHash returns an empty hash of incarnation reset (the version of the creating write).
 func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }
@@ -113,6 +114,7 @@ func (h *Hash) Join(in *Hash) {
 	switch in.c.Reset.Compare(h.c.Reset) {
 	case 1:
 		h.c = in.c.clone()
+		h.c.adopt()
 	case 0:
 		h.c.join(&in.c, bytesSize, func(string, []Dotted[[]byte]) {})
 	}
@@ -126,22 +128,13 @@ func (h *Hash) Clone() *Hash { h.c.settle(bytesSize); return &Hash{c: h.c.clone(
 
 // AppendBinary appends h's encoding (see dots.go) to dst.
 func (h *Hash) AppendBinary(dst []byte) []byte {
-	return h.c.appendTo(dst, func(b []byte, p []byte) []byte {
-		b = binary.AppendUvarint(b, uint64(len(p)))
-		return append(b, p...)
-	}, bytesSize)
+	return h.c.appendTo(dst, putBytes, bytesSize)
 }
 
 // DecodeHash decodes a hash state or delta. Errors wrap ErrMalformed or ErrVersion; values
 // never alias src.
 func DecodeHash(src []byte) (*Hash, error) {
-	c, err := decodeCore(src, 1, func(r *reader) ([]byte, error) {
-		n, err := r.length("field value", r.rest())
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte{}, r.take(n)...), nil
-	}, bytesSize)
+	c, err := decodeCore(src, bytesSize)
 	if err != nil {
 		return nil, fmt.Errorf("hash: %w", err)
 	}
@@ -165,4 +158,32 @@ func (h *Hash) FlushBefore(f Timestamp) {
 func (h *Hash) CopyAs(dot Version) *Hash {
 	h.c.settle(bytesSize)
 	return &Hash{c: h.c.rebase(dot, func(_ string, ds []Dotted[[]byte]) []byte { return winner(ds).P }, bytesSize)}
+}
+
+func putBytes(b []byte, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+// viewBytes reads a field value as a view of the input.
+func viewBytes(r *reader) ([]byte, error) {
+	n, err := r.length("field value", r.rest())
+	if err != nil {
+		return nil, err
+	}
+	return r.take(n), nil
+}
+
+// ownBytes copies a value out of the input (empty, not nil, when empty).
+func ownBytes(p []byte) []byte { return append(make([]byte, 0, len(p)), p...) }
+
+// ApplyDelta merges an encoded delta (or state) of h's incarnation into h in place, with the
+// result of Join(DecodeHash(src)) but without decoding it into a hash of its own (a replica's
+// hot path: no maps per delta). Malformed input, or another incarnation (ErrVersion), is an
+// error and changes nothing.
+func (h *Hash) ApplyDelta(src []byte) error {
+	if err := h.c.applyEncoded(src, bytesSize, nil); err != nil {
+		return fmt.Errorf("hash: %w", err)
+	}
+	return nil
 }

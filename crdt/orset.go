@@ -104,6 +104,7 @@ func (s *Set) Join(in *Set) {
 	switch in.c.Reset.Compare(s.c.Reset) {
 	case 1:
 		s.c = in.c.clone()
+		s.c.adopt()
 	case 0:
 		s.c.join(&in.c, noSize, func(string, []Dotted[struct{}]) {})
 	}
@@ -117,12 +118,12 @@ func (s *Set) Clone() *Set { s.c.settle(noSize); return &Set{c: s.c.clone()} }
 
 // AppendBinary appends s's encoding to dst.
 func (s *Set) AppendBinary(dst []byte) []byte {
-	return s.c.appendTo(dst, func(b []byte, _ struct{}) []byte { return b }, noSize)
+	return s.c.appendTo(dst, putNothing, noSize)
 }
 
 // DecodeSet decodes a set state or delta.
 func DecodeSet(src []byte) (*Set, error) {
-	c, err := decodeCore(src, 0, func(*reader) (struct{}, error) { return struct{}{}, nil }, noSize)
+	c, err := decodeCore(src, noSize)
 	if err != nil {
 		return nil, fmt.Errorf("set: %w", err)
 	}
@@ -145,4 +146,14 @@ func (s *Set) FlushBefore(f Timestamp) {
 func (s *Set) CopyAs(dot Version) *Set {
 	s.c.settle(noSize)
 	return &Set{c: s.c.rebase(dot, func(string, []Dotted[struct{}]) struct{} { return struct{}{} }, noSize)}
+}
+
+func putNothing(b []byte, _ struct{}) []byte { return b }
+
+// ApplyDelta is Hash.ApplyDelta for sets.
+func (s *Set) ApplyDelta(src []byte) error {
+	if err := s.c.applyEncoded(src, noSize, nil); err != nil {
+		return fmt.Errorf("set: %w", err)
+	}
+	return nil
 }

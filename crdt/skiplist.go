@@ -49,7 +49,9 @@ func (l *skiplist) randomLevel() int {
 	return lv
 }
 
-func (l *skiplist) insert(score float64, member string) {
+// insert adds (score, member). reuse, when not nil, is a node delete returned: a member that
+// moves keeps its node and its level, so a ZADD that changes a score allocates nothing here.
+func (l *skiplist) insert(score float64, member string, reuse *slNode) {
 	var update [slMaxLevel]*slNode
 	var rank [slMaxLevel]int
 	x := l.head
@@ -63,7 +65,12 @@ func (l *skiplist) insert(score float64, member string) {
 		}
 		update[i] = x
 	}
-	lv := l.randomLevel()
+	var lv int
+	if reuse != nil {
+		lv = len(reuse.next)
+	} else {
+		lv = l.randomLevel()
+	}
 	if lv > l.level {
 		for i := l.level; i < lv; i++ {
 			rank[i] = 0
@@ -72,7 +79,13 @@ func (l *skiplist) insert(score float64, member string) {
 		}
 		l.level = lv
 	}
-	nd := &slNode{member: member, score: score, next: make([]slLink, lv)}
+	nd := reuse
+	if nd != nil {
+		nd.member, nd.score, nd.back = member, score, nil
+		clear(nd.next)
+	} else {
+		nd = &slNode{member: member, score: score, next: make([]slLink, lv)}
+	}
 	for i := 0; i < lv; i++ {
 		nd.next[i].to = update[i].next[i].to
 		update[i].next[i].to = nd
@@ -91,7 +104,8 @@ func (l *skiplist) insert(score float64, member string) {
 	l.n++
 }
 
-func (l *skiplist) delete(score float64, member string) bool {
+// delete removes (score, member) and returns its node (nil when absent), for insert to reuse.
+func (l *skiplist) delete(score float64, member string) *slNode {
 	var update [slMaxLevel]*slNode
 	x := l.head
 	for i := l.level - 1; i >= 0; i-- {
@@ -102,7 +116,7 @@ func (l *skiplist) delete(score float64, member string) bool {
 	}
 	x = x.next[0].to
 	if x == nil || x.score != score || x.member != member {
-		return false
+		return nil
 	}
 	for i := 0; i < l.level; i++ {
 		if update[i].next[i].to == x {
@@ -119,7 +133,7 @@ func (l *skiplist) delete(score float64, member string) bool {
 		l.level--
 	}
 	l.n--
-	return true
+	return x
 }
 
 // rank returns the 0-based rank of (score, member), which must be present.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // ZSet is a sorted set: members as an add-wins observed-remove set, each with a score merged
@@ -40,7 +41,7 @@ type zpay struct {
 	Epoch Version // Incr only: the absolute write it applies to (zero: none)
 }
 
-func zpaySize(p zpay) int { return 24 }
+func zpaySize(p zpay) int { return int(unsafe.Sizeof(p)) }
 
 // NewZSet returns an empty sorted set of incarnation reset.
 func NewZSet(reset Version) *ZSet {
@@ -154,15 +155,16 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if live {
 		s, _ = score(ds)
 	}
+	var nd *slNode
 	if len(old) > 0 {
 		o, _ := score(old)
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		z.sl.delete(o, m)
+		nd = z.sl.delete(o, m)
 	}
 	if live {
-		z.sl.insert(s, m)
+		z.sl.insert(s, m, nd)
 	}
 }
 
@@ -171,7 +173,7 @@ func (z *ZSet) index() {
 	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
 	for m, ds := range z.c.elems {
 		s, _ := score(ds)
-		z.sl.insert(s, m)
+		z.sl.insert(s, m, nil)
 	}
 }
 
@@ -278,6 +280,7 @@ func (z *ZSet) Join(in *ZSet) {
 	switch in.c.Reset.Compare(z.c.Reset) {
 	case 1:
 		z.c = in.c.clone()
+		z.c.adopt()
 		z.index()
 	case 0:
 		z.c.join(&in.c, zpaySize, z.reindex)
@@ -298,41 +301,22 @@ func (z *ZSet) Clone() *ZSet {
 // AppendBinary appends z's encoding to dst. A payload is kind:u8 (0 absolute, 1 increment)
 // score:fixed64 (IEEE 754 bits), and for an increment its epoch version.
 func (z *ZSet) AppendBinary(dst []byte) []byte {
-	return z.c.appendTo(dst, func(b []byte, p zpay) []byte {
-		if !p.Incr {
-			b = append(b, 0)
-			return binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
-		}
-		b = append(b, 1)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
-		return appendVersion(b, p.Epoch)
-	}, zpaySize)
+	return z.c.appendTo(dst, putZpay, zpaySize)
+}
+
+func putZpay(b []byte, p zpay) []byte {
+	if !p.Incr {
+		b = append(b, 0)
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+	}
+	b = append(b, 1)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Score))
+	return appendVersion(b, p.Epoch)
 }
 
 // DecodeZSet decodes a sorted-set state or delta. A NaN score is ErrMalformed.
 func DecodeZSet(src []byte) (*ZSet, error) {
-	c, err := decodeCore(src, 9, func(r *reader) (zpay, error) {
-		var p zpay
-		k, err := r.byte("score kind")
-		if err != nil {
-			return p, err
-		}
-		if k > 1 {
-			return p, fmt.Errorf("%w: score kind %d", ErrMalformed, k)
-		}
-		bits, err := r.fixed64("score")
-		if err != nil {
-			return p, err
-		}
-		p.Incr, p.Score = k == 1, math.Float64frombits(bits)
-		if math.IsNaN(p.Score) {
-			return p, fmt.Errorf("%w: NaN score", ErrMalformed)
-		}
-		if p.Incr {
-			p.Epoch, err = r.version("epoch")
-		}
-		return p, err
-	}, zpaySize)
+	c, err := decodeCore(src, zpaySize)
 	if err != nil {
 		return nil, fmt.Errorf("zset: %w", err)
 	}
@@ -357,4 +341,43 @@ func (z *ZSet) CopyAs(dot Version) *ZSet {
 	out := &ZSet{c: z.c.rebase(dot, func(_ string, ds []Dotted[zpay]) zpay { s, _ := score(ds); return zpay{Score: s} }, zpaySize)}
 	out.index()
 	return out
+}
+
+// readZpay reads one member write's payload (see AppendBinary); a NaN score is ErrMalformed.
+func readZpay(r *reader) (zpay, error) {
+	var p zpay
+	k, err := r.byte("score kind")
+	if err != nil {
+		return p, err
+	}
+	if k > 1 {
+		return p, fmt.Errorf("%w: score kind %d", ErrMalformed, k)
+	}
+	bits, err := r.fixed64("score")
+	if err != nil {
+		return p, err
+	}
+	p.Incr, p.Score = k == 1, math.Float64frombits(bits)
+	if math.IsNaN(p.Score) {
+		return p, fmt.Errorf("%w: NaN score", ErrMalformed)
+	}
+	if p.Incr {
+		p.Epoch, err = r.version("epoch")
+	}
+	return p, err
+}
+
+// ApplyDelta merges an encoded delta (or state) of z's incarnation into z in place, with the
+// result of Join(DecodeZSet(src)) but without decoding it into a state of its own (a
+// replica's hot path). Malformed input, or another incarnation (ErrVersion), is an error and
+// changes nothing.
+func (z *ZSet) ApplyDelta(src []byte) error {
+	z.settle()
+	if z.sl == nil {
+		z.index()
+	}
+	if err := z.c.applyEncoded(src, zpaySize, z.reindex); err != nil {
+		return fmt.Errorf("zset: %w", err)
+	}
+	return nil
 }

@@ -94,7 +94,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 			if up.Tombstone && c.stamp != nil {
 				s.addTomb(c, h, c.stamp(e.value))
 			}
-			s.bytes -= c.cost(e.key, e.value)
+			s.charge(c, c.cost(e.key, e.value), 0)
 			s.remove(l, e, h)
 		}
 	}

@@ -17,8 +17,10 @@ type Cache[K comparable, V any] struct {
 	stamp    func(V) uint64
 	onRemove func(K, V, Reason)
 
-	floor   atomic.Uint64 // raised when tombstones are dropped for lack of room
-	expNext atomic.Uint32 // next shard for ExpireTick
+	maxBytes int64         // Options.MaxBytes
+	over     atomic.Int64  // bytes of shards above their shares (borrow.go)
+	floor    atomic.Uint64 // raised when tombstones are dropped for lack of room
+	expNext  atomic.Uint32 // next shard for ExpireTick
 }
 
 // removal is an eviction or expiration whose callback runs after the lock is released.
@@ -154,10 +156,10 @@ func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
 func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
 	l := s.find(h, key)
 	expired := IsExpired(expiry, now)
-	if expired || (s.maxBytes > 0 && cost > s.maxBytes) {
+	if expired || !s.fits(c, cost) {
 		if l != 0 {
 			e := s.at(l - 1)
-			s.bytes -= c.cost(e.key, e.value)
+			s.charge(c, c.cost(e.key, e.value), 0)
 			s.remove(l, e, h)
 		}
 		reason := Evicted
@@ -177,7 +179,7 @@ func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost
 	}
 	if l != 0 {
 		e := s.at(l - 1)
-		s.bytes += cost - c.cost(e.key, e.value)
+		s.charge(c, c.cost(e.key, e.value), cost)
 		if had := e.meta&expiryMask != 0; had != (expiry != 0) {
 			if had {
 				s.nttl.Add(-1)
@@ -192,7 +194,7 @@ func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost
 			delete(s.tomb, h)
 		}
 		l = s.insert(c, h, key, value, expiry)
-		s.bytes += cost
+		s.charge(c, 0, cost)
 	}
 	s.evict(c, l, rm)
 }
@@ -200,7 +202,7 @@ func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost
 // evict removes least recently used entries other than keep (the entry just written, which
 // fits alone) until the shard is within its bounds.
 func (s *shard[K, V]) evict(c *Cache[K, V], keep uint32, rm *[]removal[K, V]) {
-	for s.n > s.maxEntries || (s.maxBytes > 0 && s.bytes > s.maxBytes) {
+	for s.n > s.maxEntries || s.tooBig(c) {
 		l := s.victim(keep)
 		if l == 0 {
 			return
@@ -215,7 +217,7 @@ func (s *shard[K, V]) drop(c *Cache[K, V], l uint32, e *entry[K, V], h uint64, r
 	if c.stamp != nil {
 		s.addTomb(c, h, c.stamp(e.value))
 	}
-	s.bytes -= c.cost(e.key, e.value)
+	s.charge(c, c.cost(e.key, e.value), 0)
 	if reason == Expired {
 		s.expirations++
 	} else {
@@ -239,7 +241,7 @@ func (c *Cache[K, V]) Remove(key K) bool {
 		return false
 	}
 	e := s.at(l - 1)
-	s.bytes -= c.cost(e.key, e.value)
+	s.charge(c, c.cost(e.key, e.value), 0)
 	s.remove(l, e, h)
 	return true
 }

@@ -28,7 +28,7 @@ func (c *Cache[K, V]) ClearBy(floor uint64, stamp func(V) uint64) int {
 			if c.onRemove != nil {
 				buf = append(buf, removal[K, V]{e.key, e.value, Cleared})
 			}
-			s.bytes -= c.cost(e.key, e.value)
+			s.charge(c, c.cost(e.key, e.value), 0)
 			s.remove(slot+1, e, c.hash(e.key))
 			removed++
 		}

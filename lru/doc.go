@@ -13,7 +13,9 @@
 // The cache is split into shards by a seeded hash of the key. Each shard is an LRU bounded
 // by its share of MaxEntries and MaxBytes (charged as Size(key, value) + EntryOverhead
 // per entry). When a write pushes a shard over a bound, its least recently used entries are
-// evicted. Eviction and expiry leave a local tombstone hash(key) -> Stamp(value) when Stamp is
+// evicted. A shard holding an entry larger than a quarter of its share may go over its share
+// while the others make room (borrow.go), so one big entry is kept while the cache has room.
+// Eviction and expiry leave a local tombstone hash(key) -> Stamp(value) when Stamp is
 // set, so that Apply can present a Floor for absent keys: a late write at or below the floor is
 // older than something already evicted, expired or deleted here. Tombstones are bounded by
 // MaxTombstones; when full the lowest stamps are dropped and a global floor is raised.

@@ -59,7 +59,9 @@ type Options[K comparable, V any] struct {
 	// MaxBytes bounds the sum over entries of Size(key, value) + EntryOverhead. 0 means
 	// unlimited. The bound is split evenly across shards and enforced per shard, so a skewed
 	// key distribution may evict slightly before the total reaches MaxBytes. An entry larger
-	// than its shard's share is not stored (it is reported as evicted at once).
+	// than its shard's share is kept while the cache has room: its shard borrows from the
+	// others (borrow.go), up to three quarters of MaxBytes; an entry larger than its share
+	// plus that is not stored (it is reported as evicted at once).
 	MaxBytes int64
 	// MaxEntries bounds the number of entries, split evenly across shards like MaxBytes.
 	// 0 means unlimited, up to the capacity of a shard (about one million entries) per shard.
@@ -121,6 +123,7 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 	}
 	c := &Cache[K, V]{
 		shards:   make([]shard[K, V], n),
+		maxBytes: opts.MaxBytes,
 		shift:    uint(64 - bits.TrailingZeros(uint(n))),
 		seed:     maphash.MakeSeed(),
 		strKey:   reflect.TypeFor[K]().Kind() == reflect.String,

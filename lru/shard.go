@@ -103,7 +103,9 @@ type shard[K comparable, V any] struct {
 	expNext uint32       // expiry sweep position
 
 	maxEntries int64 // at most entryCap
-	maxBytes   int64 // 0 = unlimited
+	maxBytes   int64 // 0 = unlimited; the shard's share, which it may exceed (borrow.go)
+	big        int64 // bytes of entries above a quarter of maxBytes (borrow.go)
+	over       int64 // bytes borrowed above maxBytes, as last added to Cache.over
 	maxTomb    int
 	tomb       map[uint64]uint64 // hash(key) -> stamp
 

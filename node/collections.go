@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -35,10 +36,22 @@ type coll struct {
 	queued bool
 }
 
-// maxCollection bounds a collection's approximate size (coll.size, which is above its
-// encoding's): a snapshot ships a collection whole, in one frame, so writes that would grow
-// one past it are refused (ErrValueTooLarge) and the decoders accept states up to it.
+// maxCollection bounds one encoded collection value on the wire and in a snapshot block (the
+// decoders accept values up to it). A collection larger than collPartBytes is shipped and
+// saved in parts (crdt AppendParts), so a collection itself is bounded only by the store: it
+// may grow to what its shard may borrow of MaxMemory (lru borrow.go; collTooBig).
 const maxCollection = crdt.DefaultMaxCollection
+
+// collPartBytes is the size of the parts a large collection is shipped and saved in: well
+// within a frame (maxFrame) and a snapshot block, and a few milliseconds of a peer's apply.
+const collPartBytes = 4 << 20
+
+// collTooBig reports whether a write that may grow c is refused (ErrValueTooLarge): c is near
+// the largest entry the store keeps, which would otherwise evict it whole.
+func (n *Node) collTooBig(c *coll) bool {
+	limit := n.store.MaxEntryBytes()
+	return limit > 0 && int64(c.cost()) > limit-limit/16
+}
 
 func newColl(typ crdt.Type, reset crdt.Version) *coll {
 	c := &coll{typ: typ}
@@ -201,15 +214,59 @@ func (c *coll) copyAs(dot crdt.Version) *coll {
 	return out
 }
 
-// join merges in (same type) into c.
-func (c *coll) join(in *coll) {
+// applyDelta merges an encoded delta or state of c's type and incarnation into c (with
+// join's result); bad input is an error and changes nothing.
+func (c *coll) applyDelta(b []byte) error {
 	switch c.typ {
 	case crdt.TypeHash:
-		c.hash.Join(in.hash)
+		return c.hash.ApplyDelta(b)
 	case crdt.TypeSet:
-		c.set.Join(in.set)
+		return c.set.ApplyDelta(b)
+	}
+	return c.zset.ApplyDelta(b)
+}
+
+// entries returns the value's state as entries of at most about collPartBytes each, in order:
+// one for a small collection, parts for a large one (anti-entropy, snapshots). The encoding
+// is taken under the read lock, and sent after it is released.
+func (v *value) entries(expiry int64) []crdt.Entry {
+	c := v.obj()
+	var parts [][]byte
+	c.mu.RLock()
+	err := c.appendParts(collPartBytes, func(b []byte) error {
+		parts = append(parts, bytes.Clone(b))
+		return nil
+	})
+	c.mu.RUnlock()
+	if err != nil {
+		return nil // emit never fails
+	}
+	out := make([]crdt.Entry, len(parts))
+	for i, p := range parts {
+		out[i] = crdt.Entry{Value: p, Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
+	}
+	return out
+}
+
+func (c *coll) appendParts(limit int, emit func([]byte) error) error {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.AppendParts(limit, emit)
+	case crdt.TypeSet:
+		return c.set.AppendParts(limit, emit)
+	}
+	return c.zset.AppendParts(limit, emit)
+}
+
+// adopt prepares a decoded state to be stored (crdt Hash.Adopt).
+func (c *coll) adopt() {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Adopt()
+	case crdt.TypeSet:
+		c.set.Adopt()
 	default:
-		c.zset.Join(in.zset)
+		c.zset.Adopt()
 	}
 }
 
@@ -411,7 +468,7 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 	// After a delete, a value of another type, or an eviction or expiry here (a floor), a
 	// new incarnation stamped by the write starts instead, above what it replaces.
 	op.genesis = op.fresh && !cur.Exists && cur.Floor == 0
-	if op.live && op.create && c.cost() > maxCollection {
+	if op.live && op.create && n.collTooBig(c) {
 		op.err = ErrValueTooLarge
 		return lru.Update[value]{Action: lru.Keep}
 	}
@@ -517,18 +574,25 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		n.trackTombstone(cur, &v)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}, true, true
 	}
-	in, err := decodeColl(e.Type, e.Value)
+	inReset, err := crdt.CollectionReset(e.Value)
 	if err != nil {
 		return keep, false, true
 	}
-	inReset := in.reset()
 	c := cur.Value.obj()
 	switch {
 	case cur.Exists && c != nil && c.typ == e.Type && inReset == curReset:
+		// The usual case, an element delta of the incarnation held: merged in place from its
+		// encoding, without decoding it into a state of its own.
 		c.mu.Lock()
-		c.join(in)
+		if c.applyDelta(e.Value) != nil {
+			c.mu.Unlock()
+			return keep, false, true
+		}
 	case !cur.Exists || curReset.Less(inReset):
-		c = in
+		if c, err = decodeColl(e.Type, e.Value); err != nil {
+			return keep, false, true
+		}
+		c.adopt()
 		if !cur.Exists {
 			c.lost = crdt.Timestamp(cur.Floor)
 		}

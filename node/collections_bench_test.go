@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
 )
 
 // BenchmarkSAddSameMember re-adds one member (redis-benchmark's SADD without -r): each write
@@ -32,6 +33,66 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 		n.UpdateSet(ctx, "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
 			_, d := s.Add(stamp(), m)
 			return d
+		})
+	}
+}
+
+// BenchmarkCollRemoteApply is a replica's side of an element write: decoding the wire delta
+// (crdt.DecodeDelta) and merging it into the stored collection, for HSET, SADD and ZADD of
+// random elements of one collection of 100k. The deltas are made by a node with a sink.
+//
+//	go test ./node -run '^$' -bench CollRemoteApply -benchmem
+func BenchmarkCollRemoteApply(b *testing.B) {
+	const elems, writes = 100000, 200000
+	ctx := context.Background()
+	for _, typ := range []string{"hset", "sadd", "zadd"} {
+		b.Run(typ, func(b *testing.B) {
+			src, _ := newTestNode(b, nil)
+			var wire [][]byte
+			src.sink = func(d crdt.Delta) { wire = append(wire, crdt.AppendDelta(nil, &d)) }
+			rng := uint64(1)
+			for i := 0; i < elems+writes; i++ {
+				rng = rng*6364136223846793005 + 1442695040888963407
+				m := "element:" + strconv.Itoa(int(rng>>33)%elems)
+				if i < elems {
+					m = "element:" + strconv.Itoa(i)
+				}
+				switch typ {
+				case "hset":
+					src.UpdateHash(ctx, "k", true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+						return h.Set(stamp(), [2][]byte{[]byte(m), []byte("value")})
+					})
+				case "sadd":
+					src.UpdateSet(ctx, "k", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+						_, d := s.Add(stamp(), m)
+						return d
+					})
+				default:
+					src.ZAdd(ctx, "k", m, float64(rng>>40))
+				}
+			}
+			dst, _ := newTestNode(b, nil)
+			apply := func(w []byte) {
+				d, _, err := crdt.DecodeDelta(w, crdt.Limits{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst.store.Apply(d.Key, dst.nowMs(), func(cur lru.Current[value]) lru.Update[value] {
+					up, _ := dst.merge(d.Key, &cur, &d.Entry, dst.nowMs())
+					return up
+				})
+			}
+			for _, w := range wire[:elems] {
+				apply(w)
+			}
+			if b.N > writes {
+				b.Fatalf("at most %d writes (-benchtime %dx)", writes, writes)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				apply(wire[elems+i])
+			}
 		})
 	}
 }

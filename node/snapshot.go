@@ -25,6 +25,8 @@ import (
 //	floor    fixed64: the highest local tombstone stamp, the store's floor, and the stamp of
 //	         every entry skipped as expired, taken after the last entry
 //	flush    the newest flush marker again, taken after the last entry
+//	parts    among the entries blocks: one part of a large collection (crdt AppendParts), a
+//	         crdt.AppendDelta record; a key's parts follow each other and are applied in order
 //
 // Entries use the replication codec, so every CRDT type the codec knows persists unchanged.
 // Taking the vector first makes it a lower bound of what the file holds: each dot it claims was
@@ -38,6 +40,7 @@ const (
 	blockFlush   snapfile.Kind = 3
 	blockEntries snapfile.Kind = 4
 	blockFloor   snapfile.Kind = 5
+	blockPart    snapfile.Kind = 6
 )
 
 // entriesBlock is the size at which an entries block is cut.
@@ -104,6 +107,28 @@ func (n *Node) writeSnapshot(path string, paced bool) (saveResult, error) {
 		if lru.IsExpired(exp, nowMs) {
 			high = max(high, uint64(v.ver.TS))
 			return true
+		}
+		if v.obj() != nil {
+			if es := v.entries(exp); len(es) > 1 {
+				// A large collection: its parts in blocks of their own, after the entries
+				// before it, so that the loader applies them in order.
+				if count > 0 {
+					if err = w.Block(blockEntries, buf, count); err != nil {
+						return false
+					}
+					res.entries += count
+					buf, count = buf[:0], 0
+				}
+				for i := range es {
+					buf = crdt.AppendDelta(buf[:0], &crdt.Delta{Key: k, Entry: es[i]})
+					if err = w.Block(blockPart, buf, 1); err != nil {
+						return false
+					}
+				}
+				buf = buf[:0]
+				res.entries++
+				return true
+			}
 		}
 		buf = crdt.AppendDelta(buf, &crdt.Delta{Key: k, Entry: v.entry(exp)})
 		count++
@@ -223,6 +248,12 @@ func (n *Node) loadSnapshot() {
 			}
 		case blockEntries:
 			return bl.submit(b)
+		case blockPart:
+			// In order: the parts of a collection join in turn (crdt AppendParts).
+			if err := bl.drain(); err != nil {
+				return err
+			}
+			return bl.applyNow(b)
 		case blockFloor:
 			if err := bl.drain(); err != nil {
 				return err
@@ -371,6 +402,21 @@ func (l *blockLoader) close() error {
 	close(l.work)
 	l.procs.Wait()
 	return err
+}
+
+// applyNow applies an entries block on the caller's goroutine (a collection's part, which must
+// follow the one before it); nothing may be in flight.
+func (l *blockLoader) applyNow(b []byte) error {
+	loaded, expired, high, err := l.apply(b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loaded += loaded
+	l.expired += expired
+	l.high = max(l.high, high)
+	if l.err == nil {
+		l.err = err
+	}
+	return l.err
 }
 
 func (l *blockLoader) worker() {

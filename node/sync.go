@@ -250,6 +250,17 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[v.ver.Replica] && v.obj() == nil && !counterTouches(&v, exp, snap) {
 				return true
 			}
+			if v.obj() != nil {
+				// A large collection goes in parts, in order (collections.go): each within a
+				// frame, applied in turn by the peer's receive loop.
+				for _, e := range v.entries(exp) {
+					if err = add(crdt.Delta{Key: k, Entry: e}); err != nil {
+						return false
+					}
+					kind = frameSnapshot
+				}
+				return true
+			}
 			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil {
 				kind = frameSnapshot
 			}

@@ -1,0 +1,380 @@
+package crdt
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+)
+
+// Applying an encoded delta in place. A replica receiving an element write used to decode it
+// into a state of its own (two maps and their entries, a skiplist for a sorted set) and join
+// that: on a cluster node most of a replicated write's CPU. applyEncoded parses the encoding
+// into a view of it (slices of the input, no maps) and merges each of its elements into the
+// stored state directly, with join's result (TestApplyEncodedMatchesJoin).
+
+// collHeader is what an encoded state holds before its elements.
+type collHeader struct {
+	full   bool
+	reset  Version
+	floor  Timestamp
+	expiry int64
+	expVer Version
+	part   *partRange // a part of a large state (parts.go)
+}
+
+func readCollHeader(r *reader) (collHeader, error) {
+	var h collHeader
+	f, err := r.byte("collection format")
+	if err != nil {
+		return h, err
+	}
+	if f != collFormat {
+		return h, fmt.Errorf("%w: collection format %d, want %d", ErrVersion, f, collFormat)
+	}
+	fb, err := r.byte("collection flags")
+	if err != nil {
+		return h, err
+	}
+	if fb&^(collFlagFull|collFlagPart) != 0 {
+		return h, fmt.Errorf("%w: unknown collection flags %#x", ErrVersion, fb)
+	}
+	h.full = fb&collFlagFull != 0
+	if h.reset, err = r.version("reset"); err != nil {
+		return h, err
+	}
+	fl, err := r.fixed64("floor")
+	if err != nil {
+		return h, err
+	}
+	h.floor = Timestamp(fl)
+	if h.expiry, err = r.varint("expiry"); err != nil {
+		return h, err
+	}
+	if h.expiry < 0 {
+		return h, fmt.Errorf("%w: negative expiry", ErrMalformed)
+	}
+	if h.expVer, err = r.version("expiry version"); err != nil || fb&collFlagPart == 0 {
+		return h, err
+	}
+	if h.part, err = readPartRange(r); err != nil {
+		return h, err
+	}
+	if h.full && !h.part.last {
+		return h, fmt.Errorf("%w: complete flag on a part other than the last", ErrMalformed)
+	}
+	return h, nil
+}
+
+// collBody walks an encoded state's elements and tombstones after its header, checking their
+// order and counts, and appends them to v, or, with v nil, hands each to onElem or onTomb (the
+// dots slice is reused: valid only during the call). Names and payloads alias the input. A
+// tombstone dot below floor, or also live, is ErrMalformed. (One walk for both: decoding a
+// large state streams, while applying a delta must not call out, so that nothing of it
+// escapes to the heap.)
+func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P],
+	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) error {
+	minP := minPayload[P]()
+	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	var ds []Dotted[P]
+	for i := 0; i < n; i++ {
+		l, err := r.length("element", r.rest())
+		if err != nil {
+			return err
+		}
+		e := r.take(l)
+		if i > 0 && bytes.Compare(e, prev) <= 0 {
+			return fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
+		}
+		if part != nil && !part.hasBytes(e) {
+			return fmt.Errorf("%w: element outside its part's range", ErrMalformed)
+		}
+		prev = e
+		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			return fmt.Errorf("%w: element with no dots", ErrMalformed)
+		}
+		lo := 0
+		if v != nil {
+			lo = len(v.dots)
+			v.dots = slices.Grow(v.dots, k)[:lo+k]
+			ds = v.dots[lo:]
+		} else {
+			ds = slices.Grow(ds[:0], k)[:k]
+		}
+		for j := range ds {
+			if ds[j].Dot, err = r.version("dot"); err != nil {
+				return err
+			}
+			if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
+				return fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
+			}
+			if err = readPayload(r, &ds[j].P); err != nil {
+				return err
+			}
+		}
+		if v != nil {
+			v.elems = append(v.elems, viewElem{name: e, lo: lo, hi: lo + k})
+		} else {
+			onElem(e, ds)
+		}
+	}
+	n, err = r.length("tombstone count", r.rest()/(2+minVersionLen))
+	if err != nil {
+		return err
+	}
+	prev = nil
+	var vs []Version
+	ei := 0 // v's element a tombstone is checked against (both lists are sorted)
+	for i := 0; i < n; i++ {
+		l, err := r.length("tombstone element", r.rest())
+		if err != nil {
+			return err
+		}
+		e := r.take(l)
+		if i > 0 && bytes.Compare(e, prev) <= 0 {
+			return fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
+		}
+		if part != nil && !part.hasBytes(e) {
+			return fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
+		}
+		prev = e
+		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			return fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
+		}
+		lo := 0
+		if v != nil {
+			lo = len(v.rm)
+			v.rm = slices.Grow(v.rm, k)[:lo+k]
+			vs = v.rm[lo:]
+		} else {
+			vs = slices.Grow(vs[:0], k)[:k]
+		}
+		for j := range vs {
+			if vs[j], err = r.version("tombstone dot"); err != nil {
+				return err
+			}
+			if (j > 0 && vs[j].Compare(vs[j-1]) <= 0) || vs[j].TS < floor {
+				return fmt.Errorf("%w: tombstone dot unsorted or below the floor", ErrMalformed)
+			}
+		}
+		if v == nil {
+			if err := onTomb(e, vs); err != nil {
+				return err
+			}
+			continue
+		}
+		for ei < len(v.elems) && string(v.elems[ei].name) < string(e) {
+			ei++
+		}
+		if ei < len(v.elems) && string(v.elems[ei].name) == string(e) {
+			live := v.dots[v.elems[ei].lo:v.elems[ei].hi]
+			for _, d := range vs {
+				if holds(live, d) {
+					return errTombLive
+				}
+			}
+		}
+		v.tombs = append(v.tombs, viewElem{name: e, lo: lo, hi: lo + k})
+	}
+	if r.rest() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+	}
+	return nil
+}
+
+var errTombLive = fmt.Errorf("%w: tombstone dot also present", ErrMalformed)
+
+// deltaView is a parsed encoded delta: its elements and tombstones as slices of the input,
+// their dots in two shared slabs. The inline arrays hold a one-element delta without
+// allocating.
+type deltaView[P any] struct {
+	h     collHeader
+	elems []viewElem
+	tombs []viewElem
+	dots  []Dotted[P]
+	rm    []Version
+
+	e0 [1]viewElem
+	t0 [1]viewElem
+	d0 [2]Dotted[P]
+	r0 [2]Version
+}
+
+// viewElem is one element of a view: its name and its dots' range in the view's slab.
+type viewElem struct {
+	name   []byte
+	lo, hi int
+}
+
+// parse fills v from src, validating it as decodeCore does.
+func (v *deltaView[P]) parse(src []byte) error {
+	v.elems, v.tombs, v.dots, v.rm = v.e0[:0], v.t0[:0], v.d0[:0], v.r0[:0]
+	r := reader{b: src}
+	var err error
+	if v.h, err = readCollHeader(&r); err != nil {
+		return err
+	}
+	return collBody(&r, v.h.floor, v.h.part, v, nil, nil)
+}
+
+// readPayload reads one element write's payload: a hash value (a view of the input), a
+// sorted-set score, or nothing (sets).
+func readPayload[P any](r *reader, p *P) error {
+	var err error
+	switch q := any(p).(type) {
+	case *[]byte:
+		*q, err = viewBytes(r)
+	case *zpay:
+		*q, err = readZpay(r)
+	}
+	return err
+}
+
+// ownPayload copies a payload read by readPayload out of the input.
+func ownPayload[P any](p *P) {
+	if q, ok := any(p).(*[]byte); ok {
+		*q = ownBytes(*q)
+	}
+}
+
+// minPayload is the smallest encoding of a payload, which bounds counts by the input left.
+func minPayload[P any]() int {
+	var p P
+	switch any(&p).(type) {
+	case *[]byte:
+		return 1
+	case *zpay:
+		return 9
+	}
+	return 0
+}
+
+// applyEncoded merges the encoded state or delta src into c, with the result
+// c.join(decodeCore(src)) would have (the caller checks that src is of c's incarnation, e.g.
+// with CollectionReset, and returns ErrVersion otherwise). get reads a payload as a view of
+// src; own copies a kept payload out of it. changed is as for join (nil: nothing to tell).
+// Malformed input is an error and changes nothing.
+func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old []Dotted[P])) error {
+	var v deltaView[P]
+	if err := v.parse(src); err != nil {
+		return err
+	}
+	if v.h.reset != c.Reset {
+		return fmt.Errorf("%w: delta of incarnation %v applied to %v", ErrVersion, v.h.reset, c.Reset)
+	}
+	c.settle(size)
+	if v.h.floor > c.Floor {
+		// A full state with a newer stable time: join also drops this state's dots below it,
+		// a walk of every element; rare (anti-entropy, read-through), so join does it.
+		in, err := decodeCore(src, size)
+		if err != nil {
+			return err
+		}
+		if changed == nil {
+			changed = func(string, []Dotted[P]) {}
+		}
+		c.join(&in, size, changed)
+		return nil
+	}
+	c.Full = c.Full || v.h.full
+	if v.h.expVer.Compare(c.ExpVer) > 0 {
+		c.Expiry, c.ExpVer = v.h.expiry, v.h.expVer
+	}
+	ti := 0
+	for ei := range v.elems {
+		x := &v.elems[ei]
+		var rm []Version
+		for ti < len(v.tombs) && string(v.tombs[ti].name) < string(x.name) {
+			t := &v.tombs[ti]
+			c.applyElem(t.name, nil, v.rm[t.lo:t.hi], v.h.floor, size, changed)
+			ti++
+		}
+		if ti < len(v.tombs) && string(v.tombs[ti].name) == string(x.name) {
+			rm = v.rm[v.tombs[ti].lo:v.tombs[ti].hi]
+			ti++
+		}
+		c.applyElem(x.name, v.dots[x.lo:x.hi], rm, v.h.floor, size, changed)
+	}
+	for ; ti < len(v.tombs); ti++ {
+		t := &v.tombs[ti]
+		c.applyElem(t.name, nil, v.rm[t.lo:t.hi], v.h.floor, size, changed)
+	}
+	return nil
+}
+
+// applyElem is join's merge of one element name: the delta holds its dots theirs (payloads
+// aliasing the input) and removed rm, and has seen every dot below floor.
+func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, floor Timestamp,
+	size func(P) int, changed func(e string, old []Dotted[P])) {
+	mine := c.elems[string(name)]
+	e := "" // name as a string, made once when something is stored under it
+	str := func() string {
+		if e == "" {
+			e = string(name)
+		}
+		return e
+	}
+	inCovers := func(d Version) bool { return d.TS < floor || slices.Contains(rm, d) }
+	var obuf [4]Dotted[P]
+	out := obuf[:0]
+	for _, x := range mine {
+		if holds(theirs, x.Dot) || !inCovers(x.Dot) {
+			out = append(out, x)
+		}
+	}
+	kept := len(out)
+	for _, x := range theirs {
+		if !holds(mine, x.Dot) && !c.coversName(name, x.Dot) {
+			out = append(out, x)
+		}
+	}
+	if kept != len(mine) || len(out) != kept {
+		var prev []Dotted[P] // mine before the change, for changed (mine may be changed in place)
+		if changed != nil {
+			prev = slices.Clone(mine)
+		}
+		for _, x := range mine {
+			if !holds(out, x.Dot) {
+				c.addTomb(str(), x.Dot)
+			}
+		}
+		for i := kept; i < len(out); i++ {
+			ownPayload(&out[i].P)
+		}
+		if len(mine) == 1 && len(out) == 1 {
+			// One write replaced by one: in place (the state owns its slices).
+			c.bytes += size(out[0].P) - size(mine[0].P)
+			mine[0] = out[0]
+		} else {
+			c.setElem(str(), slices.Clone(out), size)
+		}
+		if changed != nil {
+			changed(str(), prev)
+		}
+	}
+	for _, d := range rm {
+		if d.TS >= c.Floor && !c.coversName(name, d) {
+			c.addTomb(str(), d)
+		}
+	}
+}
+
+// coversName is covers for an element named by bytes (a map lookup that does not allocate).
+func (c *orCore[P]) coversName(name []byte, d Version) bool {
+	if d.TS < c.Floor {
+		return true
+	}
+	t, ok := c.tomb[string(name)]
+	return ok && t.has(d)
+}
