@@ -95,3 +95,20 @@ func TestChargeCountsAllocation(t *testing.T) {
 		t.Fatalf("charge %d, want %d", got, want)
 	}
 }
+
+// Warming turns on once the store holds warmMinEntries entries (at the janitor's pass).
+func TestWarmingFollowsStoreSize(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	n.sweep(n.nowMs())
+	if n.Warming() {
+		t.Fatal("warming an empty store")
+	}
+	for i := range warmMinEntries {
+		mustSet(t, n, fmt.Sprint("k", i), "v", SetOptions{})
+	}
+	n.sweep(n.nowMs())
+	if !n.Warming() {
+		t.Fatalf("not warming a store of %d keys", warmMinEntries)
+	}
+}

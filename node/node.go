@@ -28,6 +28,7 @@ var (
 // Node is one cache node: a bounded LRU store of LWW registers stamped with a hybrid logical
 // clock. All methods are safe for concurrent use.
 type Node struct {
+	warming atomic.Bool // Warming: the store is large enough for warming keys to pay
 	cfg     Config
 	replica crdt.ReplicaID
 	store   *lru.Cache[string, value]
@@ -422,6 +423,7 @@ const sweepBudget = 4096
 // sweep does one bounded janitor pass at time nowMs.
 func (n *Node) sweep(nowMs int64) {
 	n.store.ExpireTick(nowMs, sweepBudget)
+	n.warming.Store(n.store.Len() >= warmMinEntries)
 	n.expired.prune(nowMs - n.cfg.TombstoneTTL.Milliseconds())
 	st := n.stableTime(nowMs)
 	n.store.CollectTombstones(uint64(st))

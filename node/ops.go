@@ -46,10 +46,16 @@ func (n *Node) Get(ctx context.Context, key string) (Item, bool, error) {
 
 // GetLocal is Get without read-through: it answers from this node only.
 func (n *Node) GetLocal(ctx context.Context, key string) (Item, bool, error) {
+	return n.GetLocalAt(ctx, key, n.nowMs())
+}
+
+// GetLocalAt is GetLocal at time nowMs (unix ms, from Now): a front end serving a run of
+// pipelined reads passes one reading of the clock to all of them.
+func (n *Node) GetLocalAt(ctx context.Context, key string, nowMs int64) (Item, bool, error) {
 	if err := n.check(ctx); err != nil {
 		return Item{}, false, err
 	}
-	v, exp, ok := n.store.Get(key, n.nowMs())
+	v, exp, ok := n.store.Get(key, nowMs)
 	if !ok {
 		return Item{}, false, nil
 	}

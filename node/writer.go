@@ -82,3 +82,12 @@ func (w txWriter) emit(key string, e crdt.Entry) { w.tx.record(key, e) }
 // them: each command then finds its key without waiting on memory. It changes nothing and does
 // not retain keys.
 func (n *Node) Warm(keys []string) { n.store.Warm(keys) }
+
+// warmMinEntries is the store size from which warming keys pays: below it the index and the
+// entries a pipeline touches stay in the processor's caches, and a warming pass only costs
+// (a profile of GET misses -P 16 on a near-empty node: 11 % of its CPU in warmPipeline).
+const warmMinEntries = 1 << 15
+
+// Warming reports whether Warm is worth calling: the store held at least warmMinEntries at
+// the janitor's last pass.
+func (n *Node) Warming() bool { return n.warming.Load() }

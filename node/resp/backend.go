@@ -63,11 +63,12 @@ type Cluster interface {
 
 // ReadThrougher is implemented by a Backend that can fill a local miss from other regions or an
 // origin (as *node.Node does: read-through to peers, then Config.Loader). GET answers from
-// GetLocal and, when FillCandidate (which must not block) says a miss is worth it, runs Fill off
-// the event loop, since it can wait for a WAN round trip or the origin. A *node.LoadError from
-// Fill is answered "-ERR " followed by the loader's message.
+// GetLocalAt and, when FillCandidate (which must not block) says a miss is worth it, runs Fill
+// off the event loop, since it can wait for a WAN round trip or the origin. A *node.LoadError
+// from Fill is answered "-ERR " followed by the loader's message. GetLocalAt takes the time
+// (unix ms, from Backend.Now) so that a run of pipelined GETs reads the clock once.
 type ReadThrougher interface {
-	GetLocal(ctx context.Context, key string) (node.Item, bool, error)
+	GetLocalAt(ctx context.Context, key string, nowMs int64) (node.Item, bool, error)
 	FillCandidate(key string) bool
 	Fill(ctx context.Context, key string) (node.Item, bool, error)
 }

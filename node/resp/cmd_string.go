@@ -101,7 +101,7 @@ func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	key := string(argv[1])
-	it, ok, err := rt.GetLocal(ctx, key)
+	it, ok, err := rt.GetLocalAt(ctx, key, c.getNowMs())
 	if err != nil || ok || !rt.FillCandidate(key) {
 		replyGet(c, it, ok, err)
 		return

@@ -23,7 +23,7 @@ var errTooBig = errors.New("resp: string too big")
 // script it reads through the transaction, which holds the key's lock.
 func getLocal(ctx context.Context, s *Server, c *client, key string) (node.Item, bool, error) {
 	if s.rt != nil && c.tx == nil {
-		return s.rt.GetLocal(ctx, key)
+		return s.rt.GetLocalAt(ctx, key, c.be().Now().UnixMilli())
 	}
 	return c.be().Get(ctx, key)
 }

@@ -15,6 +15,9 @@ var _ Warmer = (*node.Node)(nil)
 // retain keys (they alias the connection's input buffer).
 type Warmer interface {
 	Warm(keys []string)
+	// Warming reports whether warming pays now (a store larger than the processor's caches);
+	// when false the connection does not even parse ahead. It must be cheap.
+	Warming() bool
 }
 
 // warmAhead is how many pipelined commands a connection looks at before running them.
@@ -26,7 +29,7 @@ const warmAhead = 64
 // for a key without looking the command up: for most commands it is one, and warming a
 // non-key costs one wasted lookup.
 func (c *client) warmPipeline() {
-	if c.s.warm == nil || c.multi != nil {
+	if c.s.warm == nil || c.multi != nil || !c.s.warm.Warming() {
 		return
 	}
 	keys := c.warmKeys[:0]

@@ -18,6 +18,9 @@ type warming struct {
 	calls [][]string
 }
 
+// Warming is always on here: the node would turn it on only for a large store.
+func (w *warming) Warming() bool { return true }
+
 func (w *warming) Warm(keys []string) {
 	w.mu.Lock()
 	w.calls = append(w.calls, slices.Clone(keys)) // keys alias the connection's buffer
