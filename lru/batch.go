@@ -1,9 +1,6 @@
 package lru
 
-import (
-	"slices"
-	"unsafe"
-)
+import "unsafe"
 
 // batchMax is how many keys ApplyBatch handles under one acquisition of their shards' locks:
 // enough for the loads of their lookups to overlap, few enough that readers of those shards
@@ -29,24 +26,14 @@ func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current
 	rm := c.collector(&buf)
 	for base := 0; base < len(keys); base += batchMax {
 		chunk := keys[base:min(base+batchMax, len(keys))]
-		for i, k := range chunk {
-			hs[i] = c.hash(k)
-			held[i] = uint32(hs[i] >> c.shift)
-		}
-		shards := held[:len(chunk)]
-		slices.Sort(shards)
-		shards = slices.Compact(shards)
-		for _, si := range shards {
-			c.shards[si].mu.Lock()
-		}
+		shards := c.sortedShards(chunk, hs[:], held[:])
+		c.lockShards(shards, true)
 		c.warm(chunk, hs[:len(chunk)])
 		for i, k := range chunk {
 			h := hs[i]
 			c.shardOf(h).applyHeld(c, h, k, now, func(cur Current[V]) Update[V] { return fn(base+i, cur) }, rm)
 		}
-		for _, si := range shards {
-			c.shards[si].mu.Unlock()
-		}
+		c.unlockShards(shards, true)
 	}
 	c.notify(buf)
 }
@@ -62,20 +49,10 @@ func (c *Cache[K, V]) Warm(keys []K) {
 		held [batchMax]uint32
 	)
 	keys = keys[:min(len(keys), batchMax)]
-	for i, k := range keys {
-		hs[i] = c.hash(k)
-		held[i] = uint32(hs[i] >> c.shift)
-	}
-	shards := held[:len(keys)]
-	slices.Sort(shards)
-	shards = slices.Compact(shards)
-	for _, si := range shards {
-		c.shards[si].mu.RLock()
-	}
+	shards := c.sortedShards(keys, hs[:], held[:])
+	c.lockShards(shards, false)
 	c.warm(keys, hs[:len(keys)])
-	for _, si := range shards {
-		c.shards[si].mu.RUnlock()
-	}
+	c.unlockShards(shards, false)
 }
 
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:

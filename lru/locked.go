@@ -32,16 +32,47 @@ func (c *Cache[K, V]) Lock(keys []K, all bool) *Locked[K, V] {
 		}
 		return l
 	}
-	l.held = make([]uint32, 0, len(keys))
-	for _, k := range keys {
-		l.held = append(l.held, uint32(c.hash(k)>>c.shift))
-	}
-	slices.Sort(l.held)
-	l.held = slices.Compact(l.held)
-	for _, i := range l.held {
-		c.shards[i].mu.Lock()
-	}
+	l.held = c.sortedShards(keys, nil, make([]uint32, 0, len(keys)))
+	c.lockShards(l.held, true)
 	return l
+}
+
+// sortedShards stores keys[i]'s hash in hs[i] (unless hs is nil) and returns the distinct
+// shards holding keys, in shard order, in held[:0]: every caller that locks several shards
+// takes them in this order, so that two of them can never wait for each other.
+func (c *Cache[K, V]) sortedShards(keys []K, hs []uint64, held []uint32) []uint32 {
+	held = held[:0]
+	for i, k := range keys {
+		h := c.hash(k)
+		if hs != nil {
+			hs[i] = h
+		}
+		held = append(held, uint32(h>>c.shift))
+	}
+	slices.Sort(held)
+	return slices.Compact(held)
+}
+
+// lockShards takes the locks of shards (from sortedShards), for writing or for reading.
+func (c *Cache[K, V]) lockShards(shards []uint32, write bool) {
+	for _, i := range shards {
+		if write {
+			c.shards[i].mu.Lock()
+		} else {
+			c.shards[i].mu.RLock()
+		}
+	}
+}
+
+// unlockShards releases what lockShards took.
+func (c *Cache[K, V]) unlockShards(shards []uint32, write bool) {
+	for _, i := range shards {
+		if write {
+			c.shards[i].mu.Unlock()
+		} else {
+			c.shards[i].mu.RUnlock()
+		}
+	}
 }
 
 // Unlock releases the locks and then reports the evictions and expirations made meanwhile to
@@ -56,9 +87,7 @@ func (l *Locked[K, V]) Unlock() {
 			l.c.shards[i].mu.Unlock()
 		}
 	} else {
-		for _, i := range l.held {
-			l.c.shards[i].mu.Unlock()
-		}
+		l.c.unlockShards(l.held, true)
 	}
 	rm := l.rm
 	l.rm = nil
