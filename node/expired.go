@@ -50,9 +50,8 @@ func (r *recentExpiries) add(rec expiredRec) {
 	}
 }
 
-// dropIf removes the expiries for which held reports true (it may update them), keeping the order, and moves the
-// survivors to a fresh array when they fill less than a quarter of the old one, so that an
-// emptied FIFO gives its memory back.
+// dropIf removes the expiries for which held reports true (it may update them), keeping the
+// order, and gives memory back as shrinkLocked does.
 func (r *recentExpiries) dropIf(held func(*expiredRec) bool) (dropped int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -64,11 +63,30 @@ func (r *recentExpiries) dropIf(held func(*expiredRec) bool) (dropped int) {
 	}
 	dropped = len(r.q) - len(kept)
 	clear(r.q[len(kept):])
-	if len(kept) < cap(r.q)/4 {
-		kept = append([]expiredRec(nil), kept...)
-	}
 	r.q = kept
+	r.shrinkLocked()
 	return dropped
+}
+
+// shrinkLocked moves the records to a fresh array when they fill less than a quarter of the
+// old one, and drops an empty one, so that an emptied FIFO gives its memory back. r.mu held.
+func (r *recentExpiries) shrinkLocked() {
+	switch {
+	case len(r.q) == 0:
+		r.q = nil
+	case cap(r.q) >= 64 && len(r.q) < cap(r.q)/4:
+		r.q = append([]expiredRec(nil), r.q...)
+	}
+}
+
+// dropBeforeLocked drops the expiries seen before minAt: a prefix, oldest first. r.mu held.
+func (r *recentExpiries) dropBeforeLocked(minAt int64) {
+	i := 0
+	for i < len(r.q) && r.q[i].at < minAt {
+		r.q[i] = expiredRec{}
+		i++
+	}
+	r.q = r.q[i:]
 }
 
 func (r *recentExpiries) len() int {
@@ -132,12 +150,7 @@ func (r *replicator) pruneExpired(nowMs int64) int {
 func (r *recentExpiries) since(minAt int64) []expiredRec {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i := 0
-	for i < len(r.q) && r.q[i].at < minAt {
-		r.q[i] = expiredRec{}
-		i++
-	}
-	r.q = r.q[i:]
+	r.dropBeforeLocked(minAt)
 	return append([]expiredRec(nil), r.q...)
 }
 
@@ -148,15 +161,6 @@ func (r *recentExpiries) since(minAt int64) []expiredRec {
 func (r *recentExpiries) prune(minAt int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i := 0
-	for i < len(r.q) && r.q[i].at < minAt {
-		r.q[i] = expiredRec{}
-		i++
-	}
-	r.q = r.q[i:]
-	if len(r.q) == 0 {
-		r.q = nil
-	} else if cap(r.q) >= 64 && len(r.q) < cap(r.q)/4 {
-		r.q = append([]expiredRec(nil), r.q...)
-	}
+	r.dropBeforeLocked(minAt)
+	r.shrinkLocked()
 }
