@@ -461,38 +461,54 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P
 	}
 	dst = slices.Grow(dst, 64+grow)
 	var kbuf [1]string
-	dst = append(dst, collFormat, fl)
-	dst = appendVersion(dst, c.Reset)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
-	dst = binary.AppendVarint(dst, c.Expiry)
-	dst = appendVersion(dst, c.ExpVer)
+	dst = c.appendHeader(dst, fl)
 	if c.ops != nil {
 		return c.appendOps(dst, put)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.elems)))
 	for _, e := range sortedKeys(c.elems, &kbuf) {
-		ds := c.elems[e]
-		if len(ds) > 1 {
-			ds = slices.SortedFunc(slices.Values(ds), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
-		}
-		dst = binary.AppendUvarint(dst, uint64(len(e)))
-		dst = append(dst, e...)
-		dst = binary.AppendUvarint(dst, uint64(len(ds)))
-		for i := range ds {
-			dst = appendVersion(dst, ds[i].Dot)
-			dst = put(dst, ds[i].P)
-		}
+		dst = appendElem(dst, e, c.elems[e], put)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
 	for _, e := range sortedKeys(c.tomb, &kbuf) {
-		t := c.tomb[e]
-		ds := t.sorted()
-		dst = binary.AppendUvarint(dst, uint64(len(e)))
-		dst = append(dst, e...)
-		dst = binary.AppendUvarint(dst, uint64(len(ds)))
-		for _, d := range ds {
-			dst = appendVersion(dst, d)
-		}
+		dst = appendTomb(dst, e, c.tomb[e])
+	}
+	return dst
+}
+
+// appendHeader encodes what precedes a state's elements: format, flags fl, incarnation,
+// floor and expiry (appendTo, and each part of appendParts).
+func (c *orCore[P]) appendHeader(dst []byte, fl byte) []byte {
+	dst = append(dst, collFormat, fl)
+	dst = appendVersion(dst, c.Reset)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Floor))
+	dst = binary.AppendVarint(dst, c.Expiry)
+	return appendVersion(dst, c.ExpVer)
+}
+
+// appendElem encodes element e with its writes ds, in dot order, and their payloads.
+func appendElem[P any](dst []byte, e string, ds []Dotted[P], put func([]byte, P) []byte) []byte {
+	if len(ds) > 1 {
+		ds = slices.SortedFunc(slices.Values(ds), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e)))
+	dst = append(dst, e...)
+	dst = binary.AppendUvarint(dst, uint64(len(ds)))
+	for i := range ds {
+		dst = appendVersion(dst, ds[i].Dot)
+		dst = put(dst, ds[i].P)
+	}
+	return dst
+}
+
+// appendTomb encodes element e's removed dots t, in order.
+func appendTomb(dst []byte, e string, t dotSet) []byte {
+	ds := t.sorted()
+	dst = binary.AppendUvarint(dst, uint64(len(e)))
+	dst = append(dst, e...)
+	dst = binary.AppendUvarint(dst, uint64(len(ds)))
+	for _, d := range ds {
+		dst = appendVersion(dst, d)
 	}
 	return dst
 }

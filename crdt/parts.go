@@ -103,11 +103,7 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 		if last && c.Full {
 			fl |= collFlagFull
 		}
-		out = append(out[:0], collFormat, fl)
-		out = appendVersion(out, c.Reset)
-		out = binary.LittleEndian.AppendUint64(out, uint64(c.Floor))
-		out = binary.AppendVarint(out, c.Expiry)
-		out = appendVersion(out, c.ExpVer)
+		out = c.appendHeader(out[:0], fl)
 		out = binary.AppendUvarint(out, uint64(len(lo)))
 		out = append(out, lo...)
 		if last {
@@ -131,26 +127,11 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 			}
 		}
 		if ds, ok := c.elems[e]; ok {
-			if len(ds) > 1 {
-				ds = slices.SortedFunc(slices.Values(ds), func(a, b Dotted[P]) int { return a.Dot.Compare(b.Dot) })
-			}
-			els = binary.AppendUvarint(els, uint64(len(e)))
-			els = append(els, e...)
-			els = binary.AppendUvarint(els, uint64(len(ds)))
-			for i := range ds {
-				els = appendVersion(els, ds[i].Dot)
-				els = put(els, ds[i].P)
-			}
+			els = appendElem(els, e, ds, put)
 			nel++
 		}
 		if t, ok := c.tomb[e]; ok {
-			tombs = binary.AppendUvarint(tombs, uint64(len(e)))
-			tombs = append(tombs, e...)
-			ds := t.sorted()
-			tombs = binary.AppendUvarint(tombs, uint64(len(ds)))
-			for _, d := range ds {
-				tombs = appendVersion(tombs, d)
-			}
+			tombs = appendTomb(tombs, e, t)
 			ntomb++
 		}
 	}
