@@ -195,7 +195,14 @@ func startReplicating(t *testing.T, r *replicating, loops int) (string, *resp.Se
 	}
 	t.Cleanup(func() { n.Close() })
 	r.Node = n
-	s, err := resp.New(r, resp.Config{EventLoops: loops})
+	return serveBackend(t, r, loops)
+}
+
+// serveBackend serves b with loops event loops on a loopback port until the test ends and
+// returns the address and the server.
+func serveBackend(t *testing.T, b resp.Backend, loops int) (string, *resp.Server) {
+	t.Helper()
+	s, err := resp.New(b, resp.Config{EventLoops: loops})
 	if err != nil {
 		t.Fatal(err)
 	}

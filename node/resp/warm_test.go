@@ -1,14 +1,12 @@
 package resp_test
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/geocache/geocache/node"
-	"github.com/geocache/geocache/node/resp"
 )
 
 // warming wraps a node and records what the server asks it to warm.
@@ -42,17 +40,8 @@ func TestPipelineWarmsKeys(t *testing.T) {
 			}
 			t.Cleanup(func() { n.Close() })
 			w := &warming{Node: n}
-			s, err := resp.New(w, resp.Config{EventLoops: mode.loops})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
-			t.Cleanup(func() { s.Close() })
-			c := dialRaw(t, ln.Addr().String())
+			addr, _ := serveBackend(t, w, mode.loops)
+			c := dialRaw(t, addr)
 
 			if got := c.do(t, "SET", "lone", "1"); got != "+OK\r\n" {
 				t.Fatalf("SET lone = %q", got)
