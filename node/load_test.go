@@ -252,6 +252,10 @@ func TestP2PLoaderAbsentShared(t *testing.T) {
 	done := make(chan []string)
 	go func() { done <- getAll(nodes, "nowhere") }()
 	waitFor(t, func() bool { return ld.calls.Load() == 1 })
+	// Release only once the two other nodes wait on the holder: a node that asked the owner
+	// after the release (a slow goroutine on a loaded machine) would be told "absent" only
+	// while NegativeTTL lasts, and could load in turn.
+	waitFor(t, func() bool { return leaseWaits(nodes) >= 2 })
 	close(release)
 	for i, g := range <-done {
 		if g != "(miss)" {
@@ -262,6 +266,17 @@ func TestP2PLoaderAbsentShared(t *testing.T) {
 	if c := ld.calls.Load(); c != 1 {
 		t.Fatalf("origin asked %d times for an absent key, want 1", c)
 	}
+}
+
+// leaseWaits sums, over nodes, the lease answers that told an asker to wait.
+func leaseWaits(nodes []*Node) uint64 {
+	var sum uint64
+	for _, n := range nodes {
+		n.leases.mu.Lock()
+		sum += n.leases.waits
+		n.leases.mu.Unlock()
+	}
+	return sum
 }
 
 func TestP2PLoaderErrorHandsLeaseOver(t *testing.T) {

@@ -21,6 +21,9 @@ import (
 type leaseTable struct {
 	mu     sync.Mutex
 	leases map[string]lease
+	// waits counts the answers that told an asker to wait (or that the key is absent): how
+	// often another node's load spared a load of its own.
+	waits uint64
 }
 
 type lease struct {
@@ -40,6 +43,7 @@ func (t *leaseTable) acquire(key, who string, ttl time.Duration, now time.Time, 
 		t.leases = map[string]lease{}
 	}
 	if l, ok := t.leases[key]; ok && now.Before(l.until) && (l.absent || l.holder != who) {
+		t.waits++
 		st := stHeld
 		if l.absent && rich {
 			st = stAbsent
