@@ -52,7 +52,7 @@ func NewZSet(reset Version) *ZSet {
 func (z *ZSet) Reset() Version { return z.c.Reset }
 
 // Len is the number of members.
-func (z *ZSet) Len() int { z.settle(); return len(z.c.elems) }
+func (z *ZSet) Len() int { z.settle(); return z.c.elems.len() }
 
 // Bytes approximates the memory the sorted set holds (with its index).
 func (z *ZSet) Bytes() int {
@@ -72,8 +72,9 @@ func (z *ZSet) Expiry() int64 { return z.c.Expiry }
 // Score returns a member's score.
 func (z *ZSet) Score(m string) (float64, bool) {
 	z.settle()
-	ds, ok := z.c.elems[m]
-	if !ok {
+	var buf [1]Dotted[zpay]
+	ds := z.c.elems.get(m, &buf)
+	if ds == nil {
 		return 0, false
 	}
 	s, _ := score(ds)
@@ -150,10 +151,12 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed
 		z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
 	}
-	ds, live := z.c.elems[m]
+	var buf [1]Dotted[zpay]
+	i, live := z.c.elems.find(m)
 	var s float64
 	if live {
-		s, _ = score(ds)
+		s, _ = score(z.c.elems.dots(i, &buf))
+		m = z.c.elems.name(i) // the stored name: the index shares it
 	}
 	var nd *slNode
 	if len(old) > 0 {
@@ -171,10 +174,11 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 // index builds the index of a state that has none (decoded, cloned, replaced).
 func (z *ZSet) index() {
 	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
-	for m, ds := range z.c.elems {
+	z.c.elems.each(func(m string, ds []Dotted[zpay]) bool {
 		s, _ := score(ds)
 		z.sl.insert(s, m, nil)
-	}
+		return true
+	})
 }
 
 // settle moves a delta's ops into its state and index (see orCore.ops); a no-op otherwise.
@@ -208,14 +212,8 @@ func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 		d = z.delta()
 	}
 	if dot.TS >= z.c.Floor {
-		var old [1]Dotted[zpay] // the dots before the write, for the index (writeLocal reuses them)
-		ds := z.c.elems[member]
-		if len(ds) == 1 {
-			old[0] = ds[0]
-			ds = old[:]
-		} else {
-			ds = slices.Clone(ds)
-		}
+		var old [1]Dotted[zpay] // the dots before the write, for the index
+		ds := z.c.elems.get(member, &old)
 		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
 		z.reindex(member, ds)
 		return d
@@ -230,7 +228,8 @@ func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 // delta. The caller rejects a result that is NaN, as Redis does.
 func (z *ZSet) Incr(dot Version, member string, by float64) (float64, *ZSet) {
 	d := z.delta()
-	ds := z.c.elems[member]
+	var buf [1]Dotted[zpay]
+	ds := z.c.elems.get(member, &buf)
 	_, epoch := score(ds)
 	hasAbs := slices.ContainsFunc(ds, func(x Dotted[zpay]) bool { return !x.P.Incr })
 	own := slices.SortedFunc(slices.Values(ds), func(a, b Dotted[zpay]) int { return a.Dot.Compare(b.Dot) })

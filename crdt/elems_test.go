@@ -1,0 +1,86 @@
+package crdt
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestElemTabMatchesMap drives the compact element table and a map through random puts
+// (inline and multi-write), deletes and clones, and checks every element, the count and the
+// iteration against the map after each step.
+func TestElemTabMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var tab elemTab[[]byte]
+	ref := map[string][]Dotted[[]byte]{}
+	var snap elemTab[[]byte]
+	var snapRef map[string][]Dotted[[]byte]
+	check := func(step int, tab *elemTab[[]byte], ref map[string][]Dotted[[]byte]) {
+		t.Helper()
+		if tab.len() != len(ref) {
+			t.Fatalf("step %d: len %d, want %d", step, tab.len(), len(ref))
+		}
+		var buf [1]Dotted[[]byte]
+		for e, want := range ref {
+			got := tab.get(e, &buf)
+			if !sameWrites(got, want) {
+				t.Fatalf("step %d: %q holds %v, want %v", step, e, got, want)
+			}
+		}
+		seen := map[string]bool{}
+		tab.each(func(e string, ds []Dotted[[]byte]) bool {
+			if seen[e] || !sameWrites(ds, ref[e]) {
+				t.Fatalf("step %d: each gave %q %v (seen %v), want %v", step, e, ds, seen[e], ref[e])
+			}
+			seen[e] = true
+			return true
+		})
+		if len(seen) != len(ref) {
+			t.Fatalf("step %d: each visited %d, want %d", step, len(seen), len(ref))
+		}
+	}
+	for step := 0; step < 20000; step++ {
+		e := fmt.Sprintf("e%d", rng.IntN(3000))
+		if step%1000 == 999 {
+			e = "" // the empty name is an element like any other
+		}
+		switch k := rng.IntN(10); {
+		case k < 5:
+			ds := []Dotted[[]byte]{{Dot: Version{TS: Timestamp(step), Replica: ReplicaID(rng.IntN(12))}, P: []byte(fmt.Sprint("v", rng.IntN(3)))}}
+			if k == 0 {
+				ds = append(ds, Dotted[[]byte]{Dot: Version{TS: Timestamp(step + 1), Replica: 99}, P: []byte{}})
+			}
+			if k == 1 {
+				ds[0].P = []byte{}
+			}
+			tab.put(e, ds)
+			ref[e] = slices.Clone(ds)
+		default:
+			_, was := ref[e]
+			if got := tab.del(e); got != was {
+				t.Fatalf("step %d: del(%q) %v, want %v", step, e, got, was)
+			}
+			delete(ref, e)
+		}
+		if step%997 == 0 {
+			check(step, &tab, ref)
+			if snapRef != nil {
+				check(step, &snap, snapRef) // the clone is untouched by later writes
+			}
+			snap, snapRef = tab.clone(), maps.Clone(ref)
+		}
+	}
+	check(-1, &tab, ref)
+	for e := range ref {
+		tab.del(e)
+	}
+	check(-2, &tab, map[string][]Dotted[[]byte]{})
+}
+
+func sameWrites(a, b []Dotted[[]byte]) bool {
+	return slices.EqualFunc(a, b, func(x, y Dotted[[]byte]) bool {
+		return x.Dot == y.Dot && string(x.P) == string(y.P) && (x.P == nil) == (y.P == nil)
+	})
+}
