@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Dotted is one surviving write of a collection element: the write's version, which is its
@@ -88,18 +89,33 @@ func (c *orCore[P]) settle(size func(P) int) {
 	}
 }
 
-// Per-dot and per-element overheads charged by bytes: a Version, and an element's map slot
-// (its name's and dots' headers, at the map's average load) with the rounding of its name's
-// and dots' allocations. They are estimates of Go's layout, kept simple so the charge is stable,
-// and checked against the live heap (go test ./crdt -run '^$' -bench CollectionCharge
-// -benchtime 1000000x: live heap per element hash 180, set 132, sorted set 250 B, charged 162,
-// 126, 246; with the 64 B this was once, 106, 94 and 206, and --max-memory held 1.2-1.7x more
-// than it said).
+// Overheads charged by bytes (see elemBytes): an element's record in elemTab (32 bytes) and its
+// share of the index (8-byte slots at 3/8 to 3/4 load), its one write's packed dot, and for an
+// element held aside (multi) its map entry and its writes as Dotted values; a removed element's
+// map entry in tomb and its removed dots. They are estimates of Go's layout, kept simple so the
+// charge is stable, and checked against the live heap (go test ./crdt -run '^$' -bench
+// CollectionCharge -benchtime 1000000x: live heap per element hash 81, set 65, sorted set
+// 100 B, charged 78, 62, 97; with the maps of element to dots this replaced, 180, 132 and 250).
 const (
-	dotCost  = 16
-	elemCost = 96
-	tombCost = 96
+	dotCost     = 8
+	elemCost    = 40
+	multiCost   = 48
+	tombCost    = 96
+	tombDotCost = 16
 )
+
+// elemBytes is what element e with writes ds is charged; size is a payload's inline cost.
+func elemBytes[P any](e string, ds []Dotted[P], size func(P) int) int {
+	n := elemCost + len(e)
+	if len(ds) == 1 && hasInline(&ds[0].P) {
+		return n + dotCost + size(ds[0].P)
+	}
+	n += multiCost
+	for i := range ds {
+		n += int(unsafe.Sizeof(ds[i])) + size(ds[i].P)
+	}
+	return n
+}
 
 func newCore[P any](reset Version) orCore[P] {
 	// The maps are made on first write: a delta of one element would otherwise pay for two.
@@ -129,11 +145,7 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 	var buf [1]Dotted[P]
 	i, ok := c.elems.find(e)
 	if ok {
-		old := c.elems.dots(i, &buf)
-		c.bytes -= elemCost + len(e)
-		for i := range old {
-			c.bytes -= dotCost + size(old[i].P)
-		}
+		c.bytes -= elemBytes(e, c.elems.dots(i, &buf), size)
 	}
 	if len(ds) == 0 {
 		if ok {
@@ -146,10 +158,7 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 	} else {
 		c.elems.put(e, ds)
 	}
-	c.bytes += elemCost + len(e)
-	for i := range ds {
-		c.bytes += dotCost + size(ds[i].P)
-	}
+	c.bytes += elemBytes(e, ds, size)
 }
 
 func (c *orCore[P]) addTomb(e string, d Version) {
@@ -165,7 +174,7 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 	}
 	if t.add(d) {
 		c.ntomb++
-		c.bytes += dotCost
+		c.bytes += tombDotCost
 		c.tomb[e] = t
 	}
 }
@@ -186,7 +195,7 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 	one := [1]Dotted[P]{{Dot: dot, P: p}}
 	if len(old) == 1 && old[0].Dot == dot {
 		// Written earlier in this delta: replace the payload in both.
-		c.bytes += size(p) - size(old[0].P)
+		c.bytes += elemBytes(e, one[:], size) - elemBytes(e, old, size)
 		c.elems.putAt(at, one[:])
 		for i := len(d.ops) - 1; i >= 0; i-- {
 			if d.ops[i].e == e {
@@ -214,7 +223,7 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 	d.ops = append(d.ops, o)
 	if len(old) == 1 {
 		// One write replaced by one: in place.
-		c.bytes += size(p) - size(old[0].P)
+		c.bytes += elemBytes(e, one[:], size) - elemBytes(e, old, size)
 		c.elems.putAt(at, one[:])
 		return true
 	}
@@ -353,7 +362,7 @@ func (c *orCore[P]) compact(stable Timestamp) {
 			continue
 		}
 		c.ntomb -= n
-		c.bytes -= n * dotCost
+		c.bytes -= n * tombDotCost
 		if ds.len() == 0 {
 			delete(c.tomb, e)
 			c.bytes -= tombCost + len(e)

@@ -250,12 +250,11 @@ func (t *elemTab[P]) del(e string) bool {
 	if r.rep == repMulti {
 		delete(t.multi, i)
 	}
-	*r = elemRec{rep: repFree}
+	// The record keeps its name until reused: a sorted set's index finds the member's node
+	// by it just after the removal (skiplist.delete).
+	r.rep = repFree
 	t.free = append(t.free, i)
 	t.n--
-	if t.n == 0 {
-		*t = elemTab[P]{reps: t.reps, repAt: t.repAt}
-	}
 	return true
 }
 

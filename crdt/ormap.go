@@ -20,8 +20,9 @@ import (
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
 type Hash struct{ c orCore[[]byte] }
 
-// bytesSize is what a field value costs: its bytes and its slice header.
-func bytesSize(p []byte) int { return 24 + len(p) }
+// bytesSize is what a field value costs: its bytes, inline after the field name (elems.go),
+// and their share of the allocation's rounding.
+func bytesSize(p []byte) int { return 4 + len(p) }
 
 // NewHash returns an empty hash of incarnation reset (the version of the creating write).
 func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"unsafe"
 )
 
 // ZSet is a sorted set: members as an add-wins observed-remove set, each with a score merged
@@ -41,11 +40,14 @@ type zpay struct {
 	Epoch Version // Incr only: the absolute write it applies to (zero: none)
 }
 
-func zpaySize(p zpay) int { return int(unsafe.Sizeof(p)) }
+// zpaySize is a score's inline cost, its 8 bytes (elemBytes adds a Dotted for one held aside).
+func zpaySize(zpay) int { return 8 }
 
 // NewZSet returns an empty sorted set of incarnation reset.
 func NewZSet(reset Version) *ZSet {
-	return &ZSet{c: newCore[zpay](reset), sl: newSkiplist(uint64(reset.TS) ^ uint64(reset.Replica))}
+	z := &ZSet{c: newCore[zpay](reset)}
+	z.index()
+	return z
 }
 
 // Reset is the sorted set's incarnation.
@@ -96,7 +98,7 @@ func (z *ZSet) Count(below func(score float64, member string) bool) int {
 	if z.sl == nil {
 		return 0
 	}
-	_, r := z.sl.firstAtLeast(func(n *slNode) bool { return below(n.score, n.member) })
+	_, r := z.sl.firstAtLeast(below)
 	return r
 }
 
@@ -106,14 +108,15 @@ func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool)
 	if z.sl == nil {
 		return
 	}
-	for x := z.sl.at(r); x != nil; {
-		if !fn(x.member, x.score) {
+	for x := z.sl.at(r); x != 0; {
+		nd := z.sl.node(x)
+		if !fn(z.sl.member(x), nd.score) {
 			return
 		}
 		if rev {
-			x = x.back
+			x = nd.back
 		} else {
-			x = x.next[0].to
+			x = nd.next0.to
 		}
 	}
 }
@@ -149,16 +152,15 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed
-		z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
+		z.index()
 	}
 	var buf [1]Dotted[zpay]
 	i, live := z.c.elems.find(m)
 	var s float64
 	if live {
 		s, _ = score(z.c.elems.dots(i, &buf))
-		m = z.c.elems.name(i) // the stored name: the index shares it
 	}
-	var nd *slNode
+	var nd uint32
 	if len(old) > 0 {
 		o, _ := score(old)
 		if live && math.Float64bits(o) == math.Float64bits(s) {
@@ -167,18 +169,25 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 		nd = z.sl.delete(o, m)
 	}
 	if live {
-		z.sl.insert(s, m, nd)
+		z.sl.insert(s, i+1, nd == i+1)
+		if nd != 0 && nd != i+1 {
+			z.sl.release(nd)
+		}
+	} else if nd != 0 {
+		z.sl.release(nd)
 	}
 }
 
 // index builds the index of a state that has none (decoded, cloned, replaced).
 func (z *ZSet) index() {
-	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
-	z.c.elems.each(func(m string, ds []Dotted[zpay]) bool {
-		s, _ := score(ds)
-		z.sl.insert(s, m, nil)
-		return true
-	})
+	z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), &z.c.elems)
+	var buf [1]Dotted[zpay]
+	for i := uint32(0); i < z.c.elems.top; i++ {
+		if z.c.elems.rec(i).rep != repFree {
+			s, _ := score(z.c.elems.dots(i, &buf))
+			z.sl.insert(s, i+1, false)
+		}
+	}
 }
 
 // settle moves a delta's ops into its state and index (see orCore.ops); a no-op otherwise.
