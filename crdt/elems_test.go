@@ -84,3 +84,22 @@ func sameWrites(a, b []Dotted[[]byte]) bool {
 		return x.Dot == y.Dot && string(x.P) == string(y.P) && (x.P == nil) == (y.P == nil)
 	})
 }
+
+// A ZSet reset in place by value (the node's *c.zset = *NewZSet(v)) indexes its own members:
+// its skiplist reads member names from its records, not from the copied-from value's.
+func TestZSetCopiedByValue(t *testing.T) {
+	z := NewZSet(Version{TS: 1, Replica: 1})
+	z.Add(Version{TS: 2, Replica: 1}, "old", 5)
+	*z = *NewZSet(Version{TS: 3, Replica: 1})
+	for i, m := range []string{"c", "a", "b"} {
+		z.Add(Version{TS: Timestamp(4 + i), Replica: 1}, m, float64(10-i))
+	}
+	var got []string
+	z.Walk(0, false, func(m string, s float64) bool { got = append(got, fmt.Sprint(m, s)); return true })
+	if want := []string{"b8", "a9", "c10"}; !slices.Equal(got, want) {
+		t.Fatalf("walk %v, want %v", got, want)
+	}
+	if r, ok := z.Rank("c"); !ok || r != 2 {
+		t.Fatalf("rank of c %d %v, want 2", r, ok)
+	}
+}

@@ -89,7 +89,7 @@ func (z *ZSet) Rank(m string) (int, bool) {
 	if !ok || z.sl == nil {
 		return 0, false
 	}
-	return z.sl.rank(s, m), true
+	return z.ix().rank(s, m), true
 }
 
 // Count returns how many members come before the first one for which below is false; below
@@ -98,7 +98,7 @@ func (z *ZSet) Count(below func(score float64, member string) bool) int {
 	if z.sl == nil {
 		return 0
 	}
-	_, r := z.sl.firstAtLeast(below)
+	_, r := z.ix().firstAtLeast(below)
 	return r
 }
 
@@ -108,9 +108,10 @@ func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool)
 	if z.sl == nil {
 		return
 	}
-	for x := z.sl.at(r); x != 0; {
-		nd := z.sl.node(x)
-		if !fn(z.sl.member(x), nd.score) {
+	sl := z.ix()
+	for x := sl.at(r); x != 0; {
+		nd := sl.node(x)
+		if !fn(sl.member(x), nd.score) {
 			return
 		}
 		if rev {
@@ -151,9 +152,10 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
-	if z.sl == nil { // a delta's index is made when first needed
-		z.index()
+	if z.sl == nil { // a delta's index is made when first needed: before the change
+		z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), &z.c.elems)
 	}
+	sl := z.ix()
 	var buf [1]Dotted[zpay]
 	i, live := z.c.elems.find(m)
 	var s float64
@@ -166,16 +168,23 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		nd = z.sl.delete(o, m)
+		nd = sl.delete(o, m)
 	}
 	if live {
-		z.sl.insert(s, i+1, nd == i+1)
+		sl.insert(s, i+1, nd == i+1)
 		if nd != 0 && nd != i+1 {
-			z.sl.release(nd)
+			sl.release(nd)
 		}
 	} else if nd != 0 {
-		z.sl.release(nd)
+		sl.release(nd)
 	}
+}
+
+// ix returns z's index pointed at z's own records: a ZSet copied by value (*z = *NewZSet(v),
+// as the node resets a collection in place) would otherwise read the original's.
+func (z *ZSet) ix() *skiplist {
+	z.sl.tab = &z.c.elems
+	return z.sl
 }
 
 // index builds the index of a state that has none (decoded, cloned, replaced).
