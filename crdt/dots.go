@@ -44,7 +44,7 @@ type orCore[P any] struct {
 	// it from readers) until a full state of its incarnation joins it.
 	Full bool
 
-	elems elemTab[P]
+	elems *elemTab[P] // nil until the first element: a delta of local writes has none
 	tomb  map[string]dotSet
 	ntomb int // dots in tomb
 	bytes int // approximate memory of elems and tomb, kept current
@@ -156,6 +156,9 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 	if ok {
 		c.elems.putAt(i, ds)
 	} else {
+		if c.elems == nil {
+			c.elems = &elemTab[P]{}
+		}
 		c.elems.put(e, ds)
 	}
 	c.bytes += elemBytes(e, ds, size)

@@ -21,7 +21,8 @@ import (
 // of 8-byte slots (a 32-bit hash tag and the record's number). Any other element (concurrent
 // writes of it survive, or a sorted-set increment) keeps its writes in the multi map.
 //
-// The zero value is an empty table. A payload read from it may be a view of the stored string:
+// The zero value is an empty table, and so is a nil *elemTab for reading (len, find, get, has,
+// each, sortedNames, clone). A payload read from it may be a view of the stored string:
 // payloads are never modified (the rule of the whole package).
 type elemTab[P any] struct {
 	slots []uint64 // 0 empty, else tag<<32 | record number+1; len a power of two or 0
@@ -52,7 +53,12 @@ const (
 	repScan = 8
 )
 
-func (t *elemTab[P]) len() int { return t.n }
+func (t *elemTab[P]) len() int {
+	if t == nil {
+		return 0
+	}
+	return t.n
+}
 
 func (t *elemTab[P]) rec(i uint32) *elemRec { return &t.pages[i>>pageBits][i&(pageSize-1)] }
 
@@ -60,7 +66,7 @@ func (t *elemTab[P]) hash(e string) uint64 { return maphash.String(t.seed, e) }
 
 // find returns the record number of element e.
 func (t *elemTab[P]) find(e string) (uint32, bool) {
-	if t.n == 0 {
+	if t == nil || t.n == 0 {
 		return 0, false
 	}
 	h := t.hash(e)
@@ -219,7 +225,7 @@ func (t *elemTab[P]) grow() {
 
 // del removes element e and reports whether it was present.
 func (t *elemTab[P]) del(e string) bool {
-	if t.n == 0 {
+	if t == nil || t.n == 0 {
 		return false
 	}
 	h := t.hash(e)
@@ -261,6 +267,9 @@ func (t *elemTab[P]) del(e string) bool {
 // each calls fn with every element until fn returns false; ds is valid during the call. fn may
 // put or delete elements (an element it adds may or may not be visited).
 func (t *elemTab[P]) each(fn func(e string, ds []Dotted[P]) bool) {
+	if t == nil {
+		return
+	}
 	var buf [1]Dotted[P]
 	for i := uint32(0); i < t.top && t.n > 0; i++ {
 		if t.rec(i).rep == repFree {
@@ -273,8 +282,12 @@ func (t *elemTab[P]) each(fn func(e string, ds []Dotted[P]) bool) {
 }
 
 // clone returns a copy of t sharing nothing mutable (the stored strings are immutable).
-func (t *elemTab[P]) clone() elemTab[P] {
-	out := *t
+func (t *elemTab[P]) clone() *elemTab[P] {
+	if t == nil {
+		return nil
+	}
+	out := new(elemTab[P])
+	*out = *t
 	out.slots = slices.Clone(t.slots)
 	out.pages = make([][]elemRec, len(t.pages))
 	for i, p := range t.pages {
@@ -354,11 +367,11 @@ func unpackInline[P any](s string, p *P) {
 // sortedNames returns the element names in order; one (a delta's usual size) costs no
 // allocation beyond buf's.
 func (t *elemTab[P]) sortedNames(buf *[1]string) []string {
-	if t.n == 1 {
+	if t.len() == 1 {
 		t.each(func(e string, _ []Dotted[P]) bool { buf[0] = e; return false })
 		return buf[:]
 	}
-	ks := make([]string, 0, t.n)
+	ks := make([]string, 0, t.len())
 	t.each(func(e string, _ []Dotted[P]) bool { ks = append(ks, e); return true })
 	slices.Sort(ks)
 	return ks

@@ -15,7 +15,7 @@ func TestElemTabMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	var tab elemTab[[]byte]
 	ref := map[string][]Dotted[[]byte]{}
-	var snap elemTab[[]byte]
+	var snap *elemTab[[]byte]
 	var snapRef map[string][]Dotted[[]byte]
 	check := func(step int, tab *elemTab[[]byte], ref map[string][]Dotted[[]byte]) {
 		t.Helper()
@@ -67,7 +67,7 @@ func TestElemTabMatchesMap(t *testing.T) {
 		if step%997 == 0 {
 			check(step, &tab, ref)
 			if snapRef != nil {
-				check(step, &snap, snapRef) // the clone is untouched by later writes
+				check(step, snap, snapRef) // the clone is untouched by later writes
 			}
 			snap, snapRef = tab.clone(), maps.Clone(ref)
 		}

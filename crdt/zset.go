@@ -153,7 +153,7 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed: before the change
-		z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), &z.c.elems)
+		z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
 	}
 	sl := z.ix()
 	var buf [1]Dotted[zpay]
@@ -183,13 +183,16 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 // ix returns z's index pointed at z's own records: a ZSet copied by value (*z = *NewZSet(v),
 // as the node resets a collection in place) would otherwise read the original's.
 func (z *ZSet) ix() *skiplist {
-	z.sl.tab = &z.c.elems
+	z.sl.tab = z.c.elems
 	return z.sl
 }
 
 // index builds the index of a state that has none (decoded, cloned, replaced).
 func (z *ZSet) index() {
-	z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), &z.c.elems)
+	z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
+	if z.c.elems == nil {
+		return
+	}
 	var buf [1]Dotted[zpay]
 	for i := uint32(0); i < z.c.elems.top; i++ {
 		if z.c.elems.rec(i).rep != repFree {
