@@ -352,9 +352,6 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 				c.addTomb(str(), x.Dot)
 			}
 		}
-		for i := kept; i < len(out); i++ {
-			ownPayload(&out[i].P)
-		}
 		if mine != nil {
 			c.setElem(view, out, size) // an element held: its stored name is kept
 		} else {

@@ -601,11 +601,7 @@ func decodeCore[P any](src []byte, size func(P) int) (orCore[P], error) {
 	c := newCore[P](h.reset)
 	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
 	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
-		ds = slices.Clone(ds)
-		for i := range ds {
-			ownPayload(&ds[i].P)
-		}
-		c.setElem(string(name), ds, size)
+		c.setElem(string(name), ds, size) // the table copies the payloads
 	}, func(name []byte, ds []Version) error {
 		e := string(name)
 		for _, d := range ds {

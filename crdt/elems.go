@@ -135,7 +135,8 @@ func (t *elemTab[P]) repIndex(r ReplicaID) uint32 {
 	return i
 }
 
-// put sets e's writes to ds (non-empty; copied) and returns e's record number.
+// put sets e's writes to ds (non-empty; copied, payloads too, so they may be views of an
+// input) and returns e's record number.
 func (t *elemTab[P]) put(e string, ds []Dotted[P]) uint32 {
 	i, ok := t.find(e)
 	if !ok {
@@ -145,7 +146,7 @@ func (t *elemTab[P]) put(e string, ds []Dotted[P]) uint32 {
 	return i
 }
 
-// putAt sets record i's writes to ds (non-empty; copied).
+// putAt sets record i's writes to ds (non-empty; copied as put copies them).
 func (t *elemTab[P]) putAt(i uint32, ds []Dotted[P]) {
 	r := t.rec(i)
 	if len(ds) == 1 && hasInline(&ds[0].P) {
@@ -165,7 +166,11 @@ func (t *elemTab[P]) putAt(i uint32, ds []Dotted[P]) {
 	if t.multi == nil {
 		t.multi = map[uint32][]Dotted[P]{}
 	}
-	t.multi[i] = slices.Clone(ds)
+	own := slices.Clone(ds)
+	for j := range own {
+		ownPayload(&own[j].P)
+	}
+	t.multi[i] = own
 }
 
 // insert adds element e with no writes yet (put sets them) and returns its record number.
