@@ -34,6 +34,12 @@ type elemTab[P any] struct {
 	repAt map[ReplicaID]uint32 // index of reps, once it is longer than a scan should be
 	multi map[uint32][]Dotted[P]
 	seed  maphash.Seed
+	// gone is the record number + 1 of the last element removed (0: none) and goneName its
+	// name: a sorted set's index finds the member's node by name just after the removal
+	// (skiplist.delete), while the record itself keeps nothing (a removed element's name and
+	// value are not held, nor the whole slab once the table is empty).
+	gone     uint32
+	goneName string
 }
 
 // elemRec is one element: kv is its name (nlen bytes), then its write's inline payload.
@@ -87,7 +93,13 @@ func (t *elemTab[P]) find(e string) (uint32, bool) {
 }
 
 // name is record i's element name (a substring of its stored string: no allocation).
-func (t *elemTab[P]) name(i uint32) string { r := t.rec(i); return r.kv[:r.nlen] }
+func (t *elemTab[P]) name(i uint32) string {
+	if i+1 == t.gone {
+		return t.goneName
+	}
+	r := t.rec(i)
+	return r.kv[:r.nlen]
+}
 
 // dots returns record i's writes: buf holding its one inline write, or its multi slice
 // (read only: put copies, so the caller may keep it across a put of the element).
@@ -196,6 +208,9 @@ func (t *elemTab[P]) insert(e string) uint32 {
 		}
 		t.pages[p] = append(t.pages[p], elemRec{})
 	}
+	if i+1 == t.gone {
+		t.gone, t.goneName = 0, ""
+	}
 	*t.rec(i) = elemRec{kv: e, nlen: uint32(len(e))}
 	t.place(t.hash(e), i)
 	t.n++
@@ -261,11 +276,16 @@ func (t *elemTab[P]) del(e string) bool {
 	if r.rep == repMulti {
 		delete(t.multi, i)
 	}
-	// The record keeps its name until reused: a sorted set's index finds the member's node
-	// by it just after the removal (skiplist.delete).
-	r.rep = repFree
+	t.gone, t.goneName = i+1, r.kv[:r.nlen]
+	*r = elemRec{rep: repFree}
 	t.free = append(t.free, i)
 	t.n--
+	if t.n == 0 {
+		// Empty (an emptied collection stays as a state for a tombstone's lifetime): keep
+		// nothing of its former size. Record numbers restart; the index has no node left
+		// but the one of gone, which name still answers for.
+		*t = elemTab[P]{reps: t.reps, repAt: t.repAt, gone: t.gone, goneName: t.goneName}
+	}
 	return true
 }
 

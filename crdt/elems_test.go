@@ -103,3 +103,34 @@ func TestZSetCopiedByValue(t *testing.T) {
 		t.Fatalf("rank of c %d %v, want 2", r, ok)
 	}
 }
+
+// An emptied collection keeps nothing of its former size (it stays as a state for a
+// tombstone's lifetime), and a sorted set emptied and refilled indexes the new members only.
+func TestEmptiedCollectionsShrink(t *testing.T) {
+	h := NewHash(Version{})
+	z := NewZSet(Version{})
+	var names []string
+	for i := 0; i < 3000; i++ {
+		names = append(names, fmt.Sprint("f", i))
+		h.Set(Version{TS: Timestamp(i + 1), Replica: 1}, [2][]byte{[]byte(names[i]), []byte("v")})
+		z.Add(Version{TS: Timestamp(i + 1), Replica: 1}, names[i], float64(i%7))
+	}
+	h.Del(names...)
+	z.Rem(names...)
+	if h.Len() != 0 || h.c.elems.pages != nil || h.c.elems.slots != nil || h.c.elems.free != nil {
+		t.Fatalf("emptied hash holds %d elements, %d pages, %d slots, %d free records",
+			h.Len(), len(h.c.elems.pages), len(h.c.elems.slots), len(h.c.elems.free))
+	}
+	if z.Len() != 0 || z.sl.n != 0 || z.sl.pages != nil || z.sl.up != nil {
+		t.Fatalf("emptied sorted set holds %d members, %d nodes, %d pages", z.Len(), z.sl.n, len(z.sl.pages))
+	}
+	for i, m := range []string{"c", "a", "b"} {
+		z.Add(Version{TS: Timestamp(5000 + i), Replica: 1}, m, 1)
+	}
+	z.Rem("a")
+	var got []string
+	z.Walk(0, false, func(m string, _ float64) bool { got = append(got, m); return true })
+	if !slices.Equal(got, []string{"b", "c"}) {
+		t.Fatalf("refilled sorted set walks %v, want [b c]", got)
+	}
+}

@@ -122,6 +122,10 @@ func (l *skiplist) release(x uint32) {
 		l.freeUp[lv-1] = append(l.freeUp[lv-1], nd.up>>5)
 	}
 	*nd = slNode{}
+	if l.n == 0 {
+		// Empty: keep nothing of its former size (the element table restarts its numbers).
+		*l = skiplist{level: 1, rng: l.rng, tab: l.tab}
+	}
 }
 
 // insert adds node x, of member record x-1, at score. reuse means x was just deleted (a
