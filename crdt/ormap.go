@@ -65,6 +65,7 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	d := NewHash(h.c.Reset)
 	d.c.ExpVer = Version{}
 	if dot.TS >= h.c.Floor {
+		d.c.ops = make([]wop[[]byte], 0, len(pairs)) // one allocation, not a doubling per write
 		for _, p := range pairs {
 			h.c.writeLocal(&d.c, string(p[0]), dot, p[1], bytesSize)
 		}

@@ -44,6 +44,9 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	d.c.ExpVer = Version{}
 	n := 0
 	direct := dot.TS >= s.c.Floor
+	if direct {
+		d.c.ops = make([]wop[struct{}], 0, len(members)) // one allocation, not a doubling per add
+	}
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]
