@@ -401,3 +401,41 @@ func (t *elemTab[P]) sortedNames(buf *[1]string) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// shrink renumbers the records densely, with an index sized to them, when at most a quarter
+// of the records handed out hold elements (a collection that shrank keeps its high-water slab
+// and index otherwise: records are reused, never moved), and reports whether it did: record
+// numbers change, so a sorted set rebuilds its index. Collect calls it, outside any walk.
+func (t *elemTab[P]) shrink() bool {
+	if t == nil || t.top < 2*pageSize || t.n*4 > int(t.top) {
+		return false
+	}
+	out := elemTab[P]{reps: t.reps, repAt: t.repAt, seed: t.seed, n: t.n}
+	size := 4
+	for size*3 < t.n*4+4 {
+		size *= 2
+	}
+	out.slots = make([]uint64, size)
+	for i := uint32(0); i < t.top; i++ {
+		r := t.rec(i)
+		if r.rep == repFree {
+			continue
+		}
+		j := out.top
+		out.top++
+		p := int(j >> pageBits)
+		if p == len(out.pages) {
+			out.pages = append(out.pages, make([]elemRec, 0, pageSize))
+		}
+		out.pages[p] = append(out.pages[p], *r)
+		if r.rep == repMulti {
+			if out.multi == nil {
+				out.multi = map[uint32][]Dotted[P]{}
+			}
+			out.multi[j] = t.multi[i]
+		}
+		out.place(out.hash(r.kv[:r.nlen]), j)
+	}
+	*t = out
+	return true
+}

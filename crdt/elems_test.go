@@ -134,3 +134,70 @@ func TestEmptiedCollectionsShrink(t *testing.T) {
 		t.Fatalf("refilled sorted set walks %v, want [b c]", got)
 	}
 }
+
+// Collect gives back the slab of a collection that shrank to under a quarter of its
+// high-water size; its elements, and a sorted set's order and ranks, are unchanged, and later
+// writes and removes work on the renumbered records.
+func TestCollectShrinksTable(t *testing.T) {
+	h := NewHash(Version{})
+	z := NewZSet(Version{})
+	var gone []string
+	for i := 0; i < 5000; i++ {
+		m := fmt.Sprint("m", i)
+		h.Set(Version{TS: Timestamp(i + 1), Replica: 1}, [2][]byte{[]byte(m), []byte(fmt.Sprint("v", i))})
+		z.Add(Version{TS: Timestamp(i + 1), Replica: ReplicaID(1 + i%2)}, m, float64(i%100))
+		if i%5 != 0 {
+			gone = append(gone, m)
+		}
+	}
+	// A concurrent write keeps one member's writes aside (multi) across the renumbering.
+	z.Join(NewZSet(Version{}).Add(Version{TS: 3, Replica: 9}, "m10", 0))
+	if len(z.c.elems.multi) != 1 {
+		t.Fatalf("%d members with concurrent writes, want m10", len(z.c.elems.multi))
+	}
+	h.Del(gone...)
+	z.Rem(gone...)
+	pages := len(h.c.elems.pages)
+	h.Collect(0, 1<<20)
+	z.Collect(0, 1<<20)
+	if len(h.c.elems.pages) >= pages || h.c.elems.top != 1000 || len(z.c.elems.pages) >= pages || len(z.c.elems.multi) != 1 {
+		t.Fatalf("after Collect: %d pages (%d before), %d records", len(h.c.elems.pages), pages, h.c.elems.top)
+	}
+	for i := 0; i < 5000; i += 5 {
+		m := fmt.Sprint("m", i)
+		if v, ok := h.Get(m); !ok || string(v) != fmt.Sprint("v", i) {
+			t.Fatalf("%s: %q %v after the shrink", m, v, ok)
+		}
+	}
+	check := func() {
+		t.Helper()
+		var prev string
+		var prevS float64
+		n := 0
+		z.Walk(0, false, func(m string, s float64) bool {
+			if n > 0 && less(s, m, prevS, prev) {
+				t.Fatalf("walk out of order: %s %v after %s %v", m, s, prev, prevS)
+			}
+			if r, ok := z.Rank(m); !ok || r != n {
+				t.Fatalf("rank of %s %d %v, want %d", m, r, ok, n)
+			}
+			prev, prevS = m, s
+			n++
+			return true
+		})
+		if n != z.Len() {
+			t.Fatalf("walked %d, len %d", n, z.Len())
+		}
+	}
+	check()
+	if z.Len() != 1000 {
+		t.Fatalf("len %d, want 1000", z.Len())
+	}
+	z.Add(Version{TS: 9000, Replica: 1}, "new", 50.5)
+	z.Rem("m0", "m5")
+	z.Add(Version{TS: 9001, Replica: 1}, "m10", -1)
+	check()
+	if s, _ := z.Score("m10"); s != -1 || z.Len() != 999 {
+		t.Fatalf("m10 %v, len %d; want -1, 999", s, z.Len())
+	}
+}
