@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // Applying an encoded delta in place. A replica receiving an element write used to decode it
@@ -317,7 +318,9 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 // aliasing the input) and removed rm, and has seen every dot below floor.
 func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, floor Timestamp,
 	size func(P) int, changed func(e string, old []Dotted[P])) {
-	mine := c.elems[string(name)]
+	var mbuf [1]Dotted[P]
+	view := unsafe.String(unsafe.SliceData(name), len(name)) // for lookups only: never kept
+	mine := c.elems.get(view, &mbuf)
 	e := "" // name as a string, made once when something is stored under it
 	str := func() string {
 		if e == "" {
@@ -349,15 +352,10 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 				c.addTomb(str(), x.Dot)
 			}
 		}
-		for i := kept; i < len(out); i++ {
-			ownPayload(&out[i].P)
-		}
-		if len(mine) == 1 && len(out) == 1 {
-			// One write replaced by one: in place (the state owns its slices).
-			c.bytes += size(out[0].P) - size(mine[0].P)
-			mine[0] = out[0]
+		if mine != nil {
+			c.setElem(view, out, size) // an element held: its stored name is kept
 		} else {
-			c.setElem(str(), slices.Clone(out), size)
+			c.setElem(str(), out, size)
 		}
 		if changed != nil {
 			changed(str(), prev)

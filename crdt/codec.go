@@ -240,12 +240,17 @@ func (r *reader) fixed64(what string) (uint64, error) {
 
 func (r *reader) uvarint(what string) (uint64, error) {
 	x, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
+	if n <= 0 || r.padded(n) {
 		return 0, r.varintErr(n, what)
 	}
 	r.off += n
 	return x, nil
 }
+
+// padded reports whether the n-byte varint at the read offset has a redundant zero group (a
+// non-minimal encoding of a smaller one): accepting it would let two encodings decode to one
+// state, and the decoders promise that a decoded state re-encodes to its input.
+func (r *reader) padded(n int) bool { return n > 1 && r.b[r.off+n-1] == 0 }
 
 // varintErr builds the error for a failed varint read; what is only
 // formatted here, off the success path.
@@ -253,12 +258,15 @@ func (r *reader) varintErr(n int, what string) error {
 	if n == 0 {
 		return r.truncated(what)
 	}
+	if n > 0 {
+		return fmt.Errorf("%w: %s is a padded varint at offset %d", ErrMalformed, what, r.off)
+	}
 	return fmt.Errorf("%w: %s overflows 64 bits at offset %d", ErrMalformed, what, r.off)
 }
 
 func (r *reader) varint(what string) (int64, error) {
 	x, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
+	if n <= 0 || r.padded(n) {
 		return 0, r.varintErr(n, what)
 	}
 	r.off += n
@@ -270,7 +278,7 @@ func (r *reader) varint(what string) (int64, error) {
 // nothing is ever allocated from an unchecked count.
 func (r *reader) length(what string, limit int) (int, error) {
 	n, k := binary.Uvarint(r.b[r.off:])
-	if k <= 0 {
+	if k <= 0 || r.padded(k) {
 		return 0, r.varintErr(k, what+" length")
 	}
 	r.off += k

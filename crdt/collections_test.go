@@ -93,7 +93,7 @@ func TestHashConvergesToReference(t *testing.T) {
 				// Later pairs of one field win; the reference records the last.
 				for _, p := range pairs {
 					f := string(p[0])
-					for _, x := range rp.h.c.elems[f] {
+					for _, x := range rp.h.c.elems.get(f, new([1]Dotted[[]byte])) {
 						op.removes = append(op.removes, [2]string{f, dotKey(x.Dot)})
 					}
 					op.adds[[2]string{f, dotKey(dot)}] = string(p[1])
@@ -105,7 +105,7 @@ func TestHashConvergesToReference(t *testing.T) {
 			case k < 6: // HDEL
 				f := fields[rng.IntN(len(fields))]
 				op := &refOp{}
-				for _, x := range rp.h.c.elems[f] {
+				for _, x := range rp.h.c.elems.get(f, new([1]Dotted[[]byte])) {
 					op.removes = append(op.removes, [2]string{f, dotKey(x.Dot)})
 				}
 				if _, d := rp.h.Del(f); d != nil {
@@ -304,8 +304,8 @@ func TestZSetIncrementsSumAndAddResets(t *testing.T) {
 			t.Fatalf("score %v, want 10+1+2+5", s)
 		}
 	}
-	if a.c.elems["m"] == nil || len(a.c.elems["m"]) != 3 {
-		t.Fatalf("A holds %d writes of m, want abs + one increment per replica", len(a.c.elems["m"]))
+	if ds := a.c.elems.get("m", new([1]Dotted[zpay])); len(ds) != 3 {
+		t.Fatalf("A holds %d writes of m, want abs + one increment per replica", len(ds))
 	}
 	// A ZADD that observed everything resets; a concurrent increment of the old epoch no
 	// longer counts.
@@ -348,10 +348,11 @@ func TestZSetIndexMatchesScores(t *testing.T) {
 				s float64
 			}
 			var want []kv
-			for m, ds := range z.c.elems {
+			z.c.elems.each(func(m string, ds []Dotted[zpay]) bool {
 				s, _ := score(ds) // the index must agree with the scores computed from the writes
 				want = append(want, kv{m, s})
-			}
+				return true
+			})
 			sort.Slice(want, func(i, j int) bool { return less(want[i].s, want[i].m, want[j].s, want[j].m) })
 			var got []kv
 			z.Walk(0, false, func(m string, s float64) bool { got = append(got, kv{m, s}); return true })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Dotted is one surviving write of a collection element: the write's version, which is its
@@ -43,7 +44,7 @@ type orCore[P any] struct {
 	// it from readers) until a full state of its incarnation joins it.
 	Full bool
 
-	elems map[string][]Dotted[P]
+	elems *elemTab[P] // nil until the first element: a delta of local writes has none
 	tomb  map[string]dotSet
 	ntomb int // dots in tomb
 	bytes int // approximate memory of elems and tomb, kept current
@@ -88,17 +89,33 @@ func (c *orCore[P]) settle(size func(P) int) {
 	}
 }
 
-// Per-dot and per-element overheads charged by bytes: a Version, and an element's map slot
-// (its name's and dots' headers, at the map's average load) with the rounding of its name's
-// and dots' allocations. They are estimates of Go's layout, kept simple so the charge is stable,
-// and checked against the live heap (go test ./crdt -run '^$' -bench CollectionCharge
-// -benchtime 1000000x: live heap per element hash 180, set 132, sorted set 250 B, charged 162,
-// 126, 246; with the 64 B this was once, 106, 94 and 206, and --max-memory held 1.2-1.7x more
-// than it said).
+// Overheads charged by bytes (see elemBytes): an element's record in elemTab (32 bytes) and its
+// share of the index (8-byte slots at 3/8 to 3/4 load), its one write's packed dot, and for an
+// element held aside (multi) its map entry and its writes as Dotted values; a removed element's
+// map entry in tomb and its removed dots. They are estimates of Go's layout, kept simple so the
+// charge is stable, and checked against the live heap (go test ./crdt -run '^$' -bench
+// CollectionCharge -benchtime 1000000x: live heap per element hash 81, set 65, sorted set
+// 100 B, charged 78, 62, 97; with the maps of element to dots this replaced, 180, 132 and 250).
 const (
-	dotCost  = 16
-	elemCost = 96
+	dotCost     = 8
+	elemCost    = 40
+	multiCost   = 48
+	tombCost    = 96
+	tombDotCost = 16
 )
+
+// elemBytes is what element e with writes ds is charged; size is a payload's inline cost.
+func elemBytes[P any](e string, ds []Dotted[P], size func(P) int) int {
+	n := elemCost + len(e)
+	if len(ds) == 1 && hasInline(&ds[0].P) {
+		return n + dotCost + size(ds[0].P)
+	}
+	n += multiCost
+	for i := range ds {
+		n += int(unsafe.Sizeof(ds[i])) + size(ds[i].P)
+	}
+	return n
+}
 
 func newCore[P any](reset Version) orCore[P] {
 	// The maps are made on first write: a delta of one element would otherwise pay for two.
@@ -123,26 +140,28 @@ func holds[P any](ds []Dotted[P], d Version) bool {
 	return false
 }
 
-// setElem replaces element e's dots, keeping bytes current; nil or empty deletes e.
+// setElem replaces element e's dots (copied), keeping bytes current; nil or empty deletes e.
 func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
-	if old, ok := c.elems[e]; ok {
-		c.bytes -= elemCost + len(e)
-		for i := range old {
-			c.bytes -= dotCost + size(old[i].P)
-		}
+	var buf [1]Dotted[P]
+	i, ok := c.elems.find(e)
+	if ok {
+		c.bytes -= elemBytes(e, c.elems.dots(i, &buf), size)
 	}
 	if len(ds) == 0 {
-		delete(c.elems, e)
+		if ok {
+			c.elems.del(e)
+		}
 		return
 	}
-	if c.elems == nil {
-		c.elems = map[string][]Dotted[P]{}
+	if ok {
+		c.elems.putAt(i, ds)
+	} else {
+		if c.elems == nil {
+			c.elems = &elemTab[P]{}
+		}
+		c.elems.put(e, ds)
 	}
-	c.elems[e] = ds
-	c.bytes += elemCost + len(e)
-	for i := range ds {
-		c.bytes += dotCost + size(ds[i].P)
-	}
+	c.bytes += elemBytes(e, ds, size)
 }
 
 func (c *orCore[P]) addTomb(e string, d Version) {
@@ -154,11 +173,11 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 		if c.tomb == nil {
 			c.tomb = map[string]dotSet{}
 		}
-		c.bytes += elemCost + len(e)
+		c.bytes += tombCost + len(e)
 	}
 	if t.add(d) {
 		c.ntomb++
-		c.bytes += dotCost
+		c.bytes += tombDotCost
 		c.tomb[e] = t
 	}
 }
@@ -170,18 +189,24 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 // first. The caller uses join instead when dot is below c.Floor (join would drop it as already
 // seen). It reports whether c held e before this delta.
 func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size func(P) int) bool {
-	old := c.elems[e]
+	var buf, dbuf [1]Dotted[P]
+	var old []Dotted[P]
+	at, found := c.elems.find(e)
+	if found {
+		old = c.elems.dots(at, &buf)
+	}
+	one := [1]Dotted[P]{{Dot: dot, P: p}}
 	if len(old) == 1 && old[0].Dot == dot {
 		// Written earlier in this delta: replace the payload in both.
-		c.bytes += size(p) - size(old[0].P)
-		old[0].P = p
+		c.bytes += elemBytes(e, one[:], size) - elemBytes(e, old, size)
+		c.elems.putAt(at, one[:])
 		for i := len(d.ops) - 1; i >= 0; i-- {
 			if d.ops[i].e == e {
 				d.ops[i].p = p
 				return true
 			}
 		}
-		if ds := d.elems[e]; len(ds) == 1 && ds[0].Dot == dot { // d was settled since
+		if ds := d.elems.get(e, &dbuf); len(ds) == 1 && ds[0].Dot == dot { // d was settled since
 			d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
 		}
 		return true
@@ -200,19 +225,20 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 	}
 	d.ops = append(d.ops, o)
 	if len(old) == 1 {
-		// One write replaced by one: in place, no new slice (the state owns its slices).
-		c.bytes += size(p) - size(old[0].P)
-		old[0] = Dotted[P]{Dot: dot, P: p}
+		// One write replaced by one: in place.
+		c.bytes += elemBytes(e, one[:], size) - elemBytes(e, old, size)
+		c.elems.putAt(at, one[:])
 		return true
 	}
-	c.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
+	c.setElem(e, one[:], size)
 	return len(old) > 0
 }
 
 // observe returns a delta that removes every dot of e this state holds (nothing if it holds
 // none), with the state's incarnation.
 func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
-	ds := c.elems[e]
+	var buf [1]Dotted[P]
+	ds := c.elems.get(e, &buf)
 	for i := range ds {
 		d.addTomb(e, ds[i].Dot)
 	}
@@ -230,8 +256,9 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 		c.Expiry, c.ExpVer = in.Expiry, in.ExpVer
 	}
 	// An element is merged once: those of in.elems, then those only in in.tomb.
-	mergeElem := func(e string) {
-		mine, theirs := c.elems[e], in.elems[e]
+	var mbuf, tbuf [1]Dotted[P]
+	mergeElem := func(e string, theirs []Dotted[P]) {
+		mine := c.elems.get(e, &mbuf)
 		var out []Dotted[P]
 		for _, x := range mine {
 			if holds(theirs, x.Dot) || !in.covers(e, x.Dot) {
@@ -250,16 +277,18 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 					c.addTomb(e, x.Dot)
 				}
 			}
+			mine = slices.Clone(mine) // for changed: setElem reuses mbuf's record
 			c.setElem(e, out, size)
 			changed(e, mine)
 		}
 	}
-	for e := range in.elems {
-		mergeElem(e)
-	}
+	in.elems.each(func(e string, theirs []Dotted[P]) bool {
+		mergeElem(e, theirs)
+		return true
+	})
 	for e, ds := range in.tomb {
-		if _, done := in.elems[e]; !done {
-			mergeElem(e)
+		if !in.elems.has(e) {
+			mergeElem(e, in.elems.get(e, &tbuf))
 		}
 		if ds.big != nil {
 			for d := range ds.big {
@@ -271,15 +300,15 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 		}
 	}
 	if in.Floor > c.Floor {
-		for e, ds := range c.elems {
+		c.elems.each(func(e string, ds []Dotted[P]) bool {
 			if in.part != nil && !in.part.has(e) {
-				continue // another part's name: that part's floor rules it
+				return true // another part's name: that part's floor rules it
 			}
-			if _, ok := in.elems[e]; ok {
-				continue
+			if in.elems.has(e) {
+				return true
 			}
 			if _, ok := in.tomb[e]; ok {
-				continue
+				return true
 			}
 			var out []Dotted[P]
 			for _, x := range ds {
@@ -296,10 +325,12 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 						}
 					}
 				}
+				ds = slices.Clone(ds)
 				c.setElem(e, out, size)
 				changed(e, ds)
 			}
-		}
+			return true
+		})
 		if in.part == nil || in.part.last {
 			c.compact(in.Floor)
 		}
@@ -334,10 +365,10 @@ func (c *orCore[P]) compact(stable Timestamp) {
 			continue
 		}
 		c.ntomb -= n
-		c.bytes -= n * dotCost
+		c.bytes -= n * tombDotCost
 		if ds.len() == 0 {
 			delete(c.tomb, e)
-			c.bytes -= elemCost + len(e)
+			c.bytes -= tombCost + len(e)
 		} else {
 			c.tomb[e] = ds
 		}
@@ -352,7 +383,7 @@ func (c *orCore[P]) compact(stable Timestamp) {
 // cleared, under a version above every such write and below every later one. The result
 // depends only on f and the writes, so every replica converges whatever the arrival order.
 func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string, old []Dotted[P])) {
-	for e, ds := range c.elems {
+	c.elems.each(func(e string, ds []Dotted[P]) bool {
 		var out []Dotted[P]
 		for _, x := range ds {
 			if x.Dot.TS > f {
@@ -360,10 +391,12 @@ func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e st
 			}
 		}
 		if len(out) != len(ds) {
+			ds = slices.Clone(ds)
 			c.setElem(e, out, size)
 			changed(e, ds)
 		}
-	}
+		return true
+	})
 	if c.ExpVer.TS <= f {
 		c.Expiry, c.ExpVer = 0, Version{TS: f, Replica: ^ReplicaID(0)}
 	}
@@ -378,19 +411,17 @@ func (c *orCore[P]) rebase(dot Version, pay func(e string, ds []Dotted[P]) P, si
 	if c.Expiry != 0 {
 		out.Expiry = c.Expiry
 	}
-	for e, ds := range c.elems {
+	c.elems.each(func(e string, ds []Dotted[P]) bool {
 		out.setElem(e, []Dotted[P]{{Dot: dot, P: pay(e, ds)}}, size)
-	}
+		return true
+	})
 	return out
 }
 
 // clone returns a deep copy of c's structure (payloads are shared; they are never mutated).
 func (c *orCore[P]) clone() orCore[P] {
 	out := *c
-	out.elems = make(map[string][]Dotted[P], len(c.elems))
-	for e, ds := range c.elems {
-		out.elems[e] = slices.Clone(ds)
-	}
+	out.elems = c.elems.clone()
 	out.ops = slices.Clone(c.ops)
 	out.tomb = make(map[string]dotSet, len(c.tomb))
 	for e, ds := range c.tomb {
@@ -447,7 +478,7 @@ func sortedKeys[V any](m map[string]V, buf *[1]string) []string {
 }
 
 func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P) int) []byte {
-	if c.ops != nil && (len(c.elems) > 0 || len(c.tomb) > 0) {
+	if c.ops != nil && (c.elems.len() > 0 || len(c.tomb) > 0) {
 		c.settle(size)
 	}
 	var fl byte
@@ -465,9 +496,10 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P
 	if c.ops != nil {
 		return c.appendOps(dst, put)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(c.elems)))
-	for _, e := range sortedKeys(c.elems, &kbuf) {
-		dst = appendElem(dst, e, c.elems[e], put)
+	dst = binary.AppendUvarint(dst, uint64(c.elems.len()))
+	var ebuf [1]Dotted[P]
+	for _, e := range c.elems.sortedNames(&kbuf) {
+		dst = appendElem(dst, e, c.elems.get(e, &ebuf), put)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
 	for _, e := range sortedKeys(c.tomb, &kbuf) {
@@ -569,15 +601,12 @@ func decodeCore[P any](src []byte, size func(P) int) (orCore[P], error) {
 	c := newCore[P](h.reset)
 	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
 	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
-		ds = slices.Clone(ds)
-		for i := range ds {
-			ownPayload(&ds[i].P)
-		}
-		c.setElem(string(name), ds, size)
+		c.setElem(string(name), ds, size) // the table copies the payloads
 	}, func(name []byte, ds []Version) error {
 		e := string(name)
 		for _, d := range ds {
-			if holds(c.elems[e], d) {
+			var buf [1]Dotted[P]
+			if holds(c.elems.get(e, &buf), d) {
 				return errTombLive
 			}
 			c.addTomb(e, d)

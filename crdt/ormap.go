@@ -20,8 +20,9 @@ import (
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
 type Hash struct{ c orCore[[]byte] }
 
-// bytesSize is what a field value costs: its bytes and its slice header.
-func bytesSize(p []byte) int { return 24 + len(p) }
+// bytesSize is what a field value costs: its bytes, inline after the field name (elems.go),
+// and their share of the allocation's rounding.
+func bytesSize(p []byte) int { return 4 + len(p) }
 
 // NewHash returns an empty hash of incarnation reset (the version of the creating write).
 func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }
@@ -30,7 +31,7 @@ func NewHash(reset Version) *Hash { return &Hash{c: newCore[[]byte](reset)} }
 func (h *Hash) Reset() Version { return h.c.Reset }
 
 // Len is the number of fields.
-func (h *Hash) Len() int { h.c.settle(bytesSize); return len(h.c.elems) }
+func (h *Hash) Len() int { h.c.settle(bytesSize); return h.c.elems.len() }
 
 // Bytes approximates the memory the hash holds (fields, values, dots, tombstones).
 func (h *Hash) Bytes() int { h.c.settle(bytesSize); return h.c.bytes }
@@ -44,8 +45,9 @@ func (h *Hash) Expiry() int64 { return h.c.Expiry }
 // Get returns a field's value (shared: do not modify).
 func (h *Hash) Get(field string) ([]byte, bool) {
 	h.c.settle(bytesSize)
-	ds, ok := h.c.elems[field]
-	if !ok {
+	var buf [1]Dotted[[]byte]
+	ds := h.c.elems.get(field, &buf)
+	if ds == nil {
 		return nil, false
 	}
 	return winner(ds).P, true
@@ -54,11 +56,7 @@ func (h *Hash) Get(field string) ([]byte, bool) {
 // Range calls fn for every field in unspecified order until fn returns false.
 func (h *Hash) Range(fn func(field string, val []byte) bool) {
 	h.c.settle(bytesSize)
-	for f, ds := range h.c.elems {
-		if !fn(f, winner(ds).P) {
-			return
-		}
-	}
+	h.c.elems.each(func(f string, ds []Dotted[[]byte]) bool { return fn(f, winner(ds).P) })
 }
 
 // Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
@@ -67,6 +65,7 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	d := NewHash(h.c.Reset)
 	d.c.ExpVer = Version{}
 	if dot.TS >= h.c.Floor {
+		d.c.ops = make([]wop[[]byte], 0, len(pairs)) // one allocation, not a doubling per write
 		for _, p := range pairs {
 			h.c.writeLocal(&d.c, string(p[0]), dot, p[1], bytesSize)
 		}

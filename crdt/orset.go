@@ -16,7 +16,7 @@ func NewSet(reset Version) *Set { return &Set{c: newCore[struct{}](reset)} }
 func (s *Set) Reset() Version { return s.c.Reset }
 
 // Len is the number of members.
-func (s *Set) Len() int { s.c.settle(noSize); return len(s.c.elems) }
+func (s *Set) Len() int { s.c.settle(noSize); return s.c.elems.len() }
 
 // Bytes approximates the memory the set holds.
 func (s *Set) Bytes() int { s.c.settle(noSize); return s.c.bytes }
@@ -28,16 +28,12 @@ func (s *Set) Tombstones() int { s.c.settle(noSize); return s.c.ntomb }
 func (s *Set) Expiry() int64 { return s.c.Expiry }
 
 // Has reports whether m is a member.
-func (s *Set) Has(m string) bool { s.c.settle(noSize); _, ok := s.c.elems[m]; return ok }
+func (s *Set) Has(m string) bool { s.c.settle(noSize); return s.c.elems.has(m) }
 
 // Range calls fn for every member in unspecified order until fn returns false.
 func (s *Set) Range(fn func(m string) bool) {
 	s.c.settle(noSize)
-	for m := range s.c.elems {
-		if !fn(m) {
-			return
-		}
-	}
+	s.c.elems.each(func(m string, _ []Dotted[struct{}]) bool { return fn(m) })
 }
 
 // Add adds members as write dot and returns how many were new and the delta. A member already
@@ -48,9 +44,13 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	d.c.ExpVer = Version{}
 	n := 0
 	direct := dot.TS >= s.c.Floor
+	if direct {
+		d.c.ops = make([]wop[struct{}], 0, len(members)) // one allocation, not a doubling per add
+	}
 	for _, m := range members {
 		if direct {
-			if ds := s.c.elems[m]; len(ds) == 1 && ds[0].Dot == dot {
+			var buf [1]Dotted[struct{}]
+			if ds := s.c.elems.get(m, &buf); len(ds) == 1 && ds[0].Dot == dot {
 				continue // added earlier in this command
 			}
 			if !s.c.writeLocal(&d.c, m, dot, struct{}{}, noSize) {
@@ -58,7 +58,7 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 			}
 			continue
 		}
-		if _, dup := d.c.elems[m]; dup {
+		if d.c.elems.has(m) {
 			continue
 		}
 		if !s.c.removeDelta(&d.c, m) {

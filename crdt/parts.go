@@ -85,17 +85,16 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 	if c.bytes <= limit {
 		return emit(c.appendTo(nil, put, size))
 	}
-	names := make([]string, 0, len(c.elems)+len(c.tomb))
-	for e := range c.elems {
-		names = append(names, e)
-	}
+	names := make([]string, 0, c.elems.len()+len(c.tomb))
+	c.elems.each(func(e string, _ []Dotted[P]) bool { names = append(names, e); return true })
 	for e := range c.tomb {
-		if _, ok := c.elems[e]; !ok {
+		if !c.elems.has(e) {
 			names = append(names, e)
 		}
 	}
 	slices.Sort(names)
 	var els, tombs, out []byte
+	var buf [1]Dotted[P]
 	nel, ntomb := 0, 0
 	lo := ""
 	cut := func(hi string, last bool) error {
@@ -126,7 +125,7 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 				return err
 			}
 		}
-		if ds, ok := c.elems[e]; ok {
+		if ds := c.elems.get(e, &buf); ds != nil {
 			els = appendElem(els, e, ds, put)
 			nel++
 		}

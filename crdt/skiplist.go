@@ -1,39 +1,78 @@
 package crdt
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"strings"
+)
 
 // skiplist orders sorted-set members by (score, member) with spans, as Redis's zskiplist does:
 // insert, delete, rank and the k-th element in O(log n), so a range of k members costs
 // O(log n + k). A skiplist rather than a B-tree because rank needs per-link spans, which a
 // skiplist keeps with two integers per level, and its deletes touch no siblings.
+//
+// A node is a member's element record (elems.go) by number: node r is record r-1, its member
+// name the record's (so the index holds no string of its own), and nodes live in pages of a
+// slab beside the records. A node is 24 bytes: its score, its back link, its level-1 link, and
+// where its higher links are in a shared pool (a quarter of nodes have any). Links are node
+// numbers and 32-bit spans. Node 0 is the head: as a link target it means none.
 type skiplist struct {
-	head  *slNode
-	level int
-	n     int
-	rng   *rand.Rand
+	pages  [][]slNode
+	up     []slLink // links of levels 2 and above, in blocks of a node's level - 1
+	freeUp [slMaxLevel][]uint32
+	head   [slMaxLevel]slLink
+	level  int
+	n      int
+	rng    *rand.Rand
+	tab    *elemTab[zpay]
 }
 
 const slMaxLevel = 32
 
-// slNodeCost is what a node costs (charged by ZSet.Bytes): its struct and, on average, 1.33
-// links (a level-k node has k, with probability 4^-(k-1)); the member shares the element's
-// string.
-const slNodeCost = 64 + 24
+// slNodeCost is what a node costs (charged by ZSet.Bytes): its 24 bytes and, on average, a
+// third of a higher link.
+const slNodeCost = 24 + 3
 
 type slNode struct {
-	member string
-	score  float64
-	back   *slNode
-	next   []slLink
+	score float64
+	back  uint32 // the previous node (0: none)
+	next0 slLink
+	up    uint32 // level-1 in the low 5 bits; the offset of the node's higher links in up above
 }
 
 type slLink struct {
-	to   *slNode
-	span int
+	to   uint32 // node number, 0: none
+	span uint32
 }
 
-func newSkiplist(seed uint64) *skiplist {
-	return &skiplist{head: &slNode{next: make([]slLink, slMaxLevel)}, level: 1, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+func newSkiplist(seed uint64, tab *elemTab[zpay]) *skiplist {
+	return &skiplist{level: 1, tab: tab, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+}
+
+func (l *skiplist) node(x uint32) *slNode {
+	i := x - 1
+	return &l.pages[i>>pageBits][i&(pageSize-1)]
+}
+
+// link is node x's link at level i (x 0: the head's).
+func (l *skiplist) link(x uint32, i int) *slLink {
+	if x == 0 {
+		return &l.head[i]
+	}
+	nd := l.node(x)
+	if i == 0 {
+		return &nd.next0
+	}
+	return &l.up[int(nd.up>>5)+i-1]
+}
+
+func (l *skiplist) levels(x uint32) int { return int(l.node(x).up&31) + 1 }
+
+func (l *skiplist) member(x uint32) string { return l.tab.name(x - 1) }
+
+// before reports whether node x orders before (score, member).
+func (l *skiplist) before(x uint32, score float64, member string) bool {
+	s := l.node(x).score
+	return s < score || (s == score && l.member(x) < member)
 }
 
 // less orders (score, member) pairs.
@@ -49,87 +88,134 @@ func (l *skiplist) randomLevel() int {
 	return lv
 }
 
-// insert adds (score, member). reuse, when not nil, is a node delete returned: a member that
-// moves keeps its node and its level, so a ZADD that changes a score allocates nothing here.
-func (l *skiplist) insert(score float64, member string, reuse *slNode) {
-	var update [slMaxLevel]*slNode
-	var rank [slMaxLevel]int
-	x := l.head
+// alloc makes node x (record x-1) exist with lv levels and no links.
+func (l *skiplist) alloc(x uint32, lv int) {
+	i := x - 1
+	for int(i>>pageBits) >= len(l.pages) {
+		c := pageSize
+		if len(l.pages) == 0 {
+			c = 1 // a delta's index stays small; the first page grows
+		}
+		l.pages = append(l.pages, make([]slNode, 0, c))
+	}
+	p := &l.pages[i>>pageBits]
+	if k := int(i&(pageSize-1)) + 1; k > len(*p) {
+		*p = append(*p, make([]slNode, k-len(*p))...)
+	}
+	var off int
+	if lv > 1 {
+		if f := l.freeUp[lv-1]; len(f) > 0 {
+			off, l.freeUp[lv-1] = int(f[len(f)-1]), f[:len(f)-1]
+			clear(l.up[off : off+lv-1])
+		} else {
+			off = len(l.up)
+			l.up = append(l.up, make([]slLink, lv-1)...)
+		}
+	}
+	*l.node(x) = slNode{up: uint32(off)<<5 | uint32(lv-1)}
+}
+
+// release frees node x's higher links (x was deleted and is not reinserted).
+func (l *skiplist) release(x uint32) {
+	nd := l.node(x)
+	if lv := int(nd.up&31) + 1; lv > 1 {
+		l.freeUp[lv-1] = append(l.freeUp[lv-1], nd.up>>5)
+	}
+	*nd = slNode{}
+	if l.n == 0 {
+		// Empty: keep nothing of its former size (the element table restarts its numbers).
+		*l = skiplist{level: 1, rng: l.rng, tab: l.tab}
+	}
+}
+
+// insert adds node x, of member record x-1, at score. reuse means x was just deleted (a
+// member that moves): it keeps its level and links' storage, so a ZADD that changes a score
+// allocates nothing here.
+func (l *skiplist) insert(score float64, x uint32, reuse bool) {
+	member := l.member(x)
+	var update [slMaxLevel]uint32
+	var rank [slMaxLevel]uint32
+	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
 		if i < l.level-1 {
 			rank[i] = rank[i+1]
 		}
-		for y := x.next[i].to; y != nil && less(y.score, y.member, score, member); y = x.next[i].to {
-			rank[i] += x.next[i].span
-			x = y
+		for lk := l.link(y, i); lk.to != 0 && l.before(lk.to, score, member); lk = l.link(y, i) {
+			rank[i] += lk.span
+			y = lk.to
 		}
-		update[i] = x
+		update[i] = y
 	}
 	var lv int
-	if reuse != nil {
-		lv = len(reuse.next)
+	if reuse {
+		lv = l.levels(x)
+		nd := l.node(x)
+		nd.back, nd.next0 = 0, slLink{}
+		for i := 1; i < lv; i++ {
+			*l.link(x, i) = slLink{}
+		}
 	} else {
 		lv = l.randomLevel()
+		l.alloc(x, lv)
 	}
+	l.node(x).score = score
 	if lv > l.level {
 		for i := l.level; i < lv; i++ {
 			rank[i] = 0
-			update[i] = l.head
-			update[i].next[i].span = l.n
+			update[i] = 0
+			l.head[i].span = uint32(l.n)
 		}
 		l.level = lv
 	}
-	nd := reuse
-	if nd != nil {
-		nd.member, nd.score, nd.back = member, score, nil
-		clear(nd.next)
-	} else {
-		nd = &slNode{member: member, score: score, next: make([]slLink, lv)}
-	}
 	for i := 0; i < lv; i++ {
-		nd.next[i].to = update[i].next[i].to
-		update[i].next[i].to = nd
-		nd.next[i].span = update[i].next[i].span - (rank[0] - rank[i])
-		update[i].next[i].span = rank[0] - rank[i] + 1
+		u, me := l.link(update[i], i), l.link(x, i)
+		me.to = u.to
+		u.to = x
+		me.span = u.span - (rank[0] - rank[i])
+		u.span = rank[0] - rank[i] + 1
 	}
 	for i := lv; i < l.level; i++ {
-		update[i].next[i].span++
+		l.link(update[i], i).span++
 	}
-	if update[0] != l.head {
-		nd.back = update[0]
-	}
-	if nd.next[0].to != nil {
-		nd.next[0].to.back = nd
+	nd := l.node(x)
+	nd.back = update[0]
+	if nd.next0.to != 0 {
+		l.node(nd.next0.to).back = x
 	}
 	l.n++
 }
 
-// delete removes (score, member) and returns its node (nil when absent), for insert to reuse.
-func (l *skiplist) delete(score float64, member string) *slNode {
-	var update [slMaxLevel]*slNode
-	x := l.head
+// delete removes (score, member) and returns its node (0 when absent), which insert may reuse
+// and release must otherwise free. The node's record still names member (elems.go keeps a
+// removed record's name until the record is reused).
+func (l *skiplist) delete(score float64, member string) uint32 {
+	var update [slMaxLevel]uint32
+	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for y := x.next[i].to; y != nil && less(y.score, y.member, score, member); y = x.next[i].to {
-			x = y
+		for lk := l.link(y, i); lk.to != 0 && l.before(lk.to, score, member); lk = l.link(y, i) {
+			y = lk.to
 		}
-		update[i] = x
+		update[i] = y
 	}
-	x = x.next[0].to
-	if x == nil || x.score != score || x.member != member {
-		return nil
+	x := l.link(y, 0).to
+	if x == 0 || l.node(x).score != score || l.member(x) != member {
+		return 0
 	}
 	for i := 0; i < l.level; i++ {
-		if update[i].next[i].to == x {
-			update[i].next[i].span += x.next[i].span - 1
-			update[i].next[i].to = x.next[i].to
+		u := l.link(update[i], i)
+		if u.to == x {
+			me := l.link(x, i)
+			u.span += me.span - 1
+			u.to = me.to
 		} else {
-			update[i].next[i].span--
+			u.span--
 		}
 	}
-	if x.next[0].to != nil {
-		x.next[0].to.back = x.back
+	nd := l.node(x)
+	if nd.next0.to != 0 {
+		l.node(nd.next0.to).back = nd.back
 	}
-	for l.level > 1 && l.head.next[l.level-1].to == nil {
+	for l.level > 1 && l.head[l.level-1].to == 0 {
 		l.level--
 	}
 	l.n--
@@ -138,50 +224,56 @@ func (l *skiplist) delete(score float64, member string) *slNode {
 
 // rank returns the 0-based rank of (score, member), which must be present.
 func (l *skiplist) rank(score float64, member string) int {
-	r := 0
-	x := l.head
+	r := uint32(0)
+	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for y := x.next[i].to; y != nil && !less(score, member, y.score, y.member); y = x.next[i].to {
-			r += x.next[i].span
-			x = y
+		for lk := l.link(y, i); lk.to != 0 && !l.after(lk.to, score, member); lk = l.link(y, i) {
+			r += lk.span
+			y = lk.to
 		}
-		if x != l.head && x.member == member && x.score == score {
-			return r - 1
+		if y != 0 && l.node(y).score == score && l.member(y) == member {
+			return int(r) - 1
 		}
 	}
-	return r - 1
+	return int(r) - 1
 }
 
-// at returns the node of 0-based rank r, or nil.
-func (l *skiplist) at(r int) *slNode {
+// after reports whether node x orders after (score, member).
+func (l *skiplist) after(x uint32, score float64, member string) bool {
+	s := l.node(x).score
+	return s > score || (s == score && strings.Compare(l.member(x), member) > 0)
+}
+
+// at returns the node of 0-based rank r, or 0.
+func (l *skiplist) at(r int) uint32 {
 	if r < 0 || r >= l.n {
-		return nil
+		return 0
 	}
-	r++
-	t := 0
-	x := l.head
+	want := uint32(r + 1)
+	t := uint32(0)
+	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for x.next[i].to != nil && t+x.next[i].span <= r {
-			t += x.next[i].span
-			x = x.next[i].to
+		for lk := l.link(y, i); lk.to != 0 && t+lk.span <= want; lk = l.link(y, i) {
+			t += lk.span
+			y = lk.to
 		}
-		if t == r {
-			return x
+		if t == want {
+			return y
 		}
 	}
-	return nil
+	return 0
 }
 
 // firstAtLeast returns the first node for which below is false (nodes are ordered so that below
-// is true for a prefix), or nil, with its rank.
-func (l *skiplist) firstAtLeast(below func(*slNode) bool) (*slNode, int) {
-	x := l.head
-	r := 0
+// is true for a prefix), or 0, with its rank.
+func (l *skiplist) firstAtLeast(below func(score float64, member string) bool) (uint32, int) {
+	y := uint32(0)
+	r := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for y := x.next[i].to; y != nil && below(y); y = x.next[i].to {
-			r += x.next[i].span
-			x = y
+		for lk := l.link(y, i); lk.to != 0 && below(l.node(lk.to).score, l.member(lk.to)); lk = l.link(y, i) {
+			r += lk.span
+			y = lk.to
 		}
 	}
-	return x.next[0].to, r
+	return l.link(y, 0).to, int(r)
 }

@@ -56,13 +56,30 @@ func (c *orCore[P]) collect(stable Timestamp, maxTombs int) int {
 // Compact), then, if more than maxTombs (at least MinTombstoneCap) are still held, drops the
 // oldest and raises the causal floor past them (see tombs.go). It returns how many the cap
 // dropped.
-func (h *Hash) Collect(stable Timestamp, maxTombs int) int { return h.c.collect(stable, maxTombs) }
+//
+// It also gives back the slab and index of a collection that shrank to a quarter of its
+// high-water size (elemTab.shrink).
+func (h *Hash) Collect(stable Timestamp, maxTombs int) int {
+	n := h.c.collect(stable, maxTombs)
+	h.c.elems.shrink()
+	return n
+}
 
 // Collect is Hash.Collect for sets.
-func (s *Set) Collect(stable Timestamp, maxTombs int) int { return s.c.collect(stable, maxTombs) }
+func (s *Set) Collect(stable Timestamp, maxTombs int) int {
+	n := s.c.collect(stable, maxTombs)
+	s.c.elems.shrink()
+	return n
+}
 
 // Collect is Hash.Collect for sorted sets.
-func (z *ZSet) Collect(stable Timestamp, maxTombs int) int { return z.c.collect(stable, maxTombs) }
+func (z *ZSet) Collect(stable Timestamp, maxTombs int) int {
+	n := z.c.collect(stable, maxTombs)
+	if z.c.elems.shrink() && z.sl != nil {
+		z.index() // record numbers, which are node numbers, changed
+	}
+	return n
+}
 
 // Floor is the time below which the hash counts every write as seen: the causally stable time
 // of its last collection, or the raised floor of a capped one.

@@ -30,7 +30,7 @@ func TestCollectBoundsRemovedWritesWhileNothingStable(t *testing.T) {
 		t.Fatalf("the cap dropped more than it needed: %d held", s.Tombstones())
 	}
 	// Bytes stays bounded too (elements and dots), not only the count.
-	if b := s.Bytes(); b > 2*(limit*dotCost+2*elemCost+16) {
+	if b := s.Bytes(); b > 2*(limit*tombDotCost+tombCost+2*elemCost+16) {
 		t.Fatalf("set charged %d bytes after 5000 writes of one member", b)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"unsafe"
 )
 
 // ZSet is a sorted set: members as an add-wins observed-remove set, each with a score merged
@@ -41,18 +40,21 @@ type zpay struct {
 	Epoch Version // Incr only: the absolute write it applies to (zero: none)
 }
 
-func zpaySize(p zpay) int { return int(unsafe.Sizeof(p)) }
+// zpaySize is a score's inline cost, its 8 bytes (elemBytes adds a Dotted for one held aside).
+func zpaySize(zpay) int { return 8 }
 
 // NewZSet returns an empty sorted set of incarnation reset.
 func NewZSet(reset Version) *ZSet {
-	return &ZSet{c: newCore[zpay](reset), sl: newSkiplist(uint64(reset.TS) ^ uint64(reset.Replica))}
+	z := &ZSet{c: newCore[zpay](reset)}
+	z.index()
+	return z
 }
 
 // Reset is the sorted set's incarnation.
 func (z *ZSet) Reset() Version { return z.c.Reset }
 
 // Len is the number of members.
-func (z *ZSet) Len() int { z.settle(); return len(z.c.elems) }
+func (z *ZSet) Len() int { z.settle(); return z.c.elems.len() }
 
 // Bytes approximates the memory the sorted set holds (with its index).
 func (z *ZSet) Bytes() int {
@@ -72,8 +74,9 @@ func (z *ZSet) Expiry() int64 { return z.c.Expiry }
 // Score returns a member's score.
 func (z *ZSet) Score(m string) (float64, bool) {
 	z.settle()
-	ds, ok := z.c.elems[m]
-	if !ok {
+	var buf [1]Dotted[zpay]
+	ds := z.c.elems.get(m, &buf)
+	if ds == nil {
 		return 0, false
 	}
 	s, _ := score(ds)
@@ -86,7 +89,7 @@ func (z *ZSet) Rank(m string) (int, bool) {
 	if !ok || z.sl == nil {
 		return 0, false
 	}
-	return z.sl.rank(s, m), true
+	return z.ix().rank(s, m), true
 }
 
 // Count returns how many members come before the first one for which below is false; below
@@ -95,7 +98,7 @@ func (z *ZSet) Count(below func(score float64, member string) bool) int {
 	if z.sl == nil {
 		return 0
 	}
-	_, r := z.sl.firstAtLeast(func(n *slNode) bool { return below(n.score, n.member) })
+	_, r := z.ix().firstAtLeast(below)
 	return r
 }
 
@@ -105,14 +108,16 @@ func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool)
 	if z.sl == nil {
 		return
 	}
-	for x := z.sl.at(r); x != nil; {
-		if !fn(x.member, x.score) {
+	sl := z.ix()
+	for x := sl.at(r); x != 0; {
+		nd := sl.node(x)
+		if !fn(sl.member(x), nd.score) {
 			return
 		}
 		if rev {
-			x = x.back
+			x = nd.back
 		} else {
-			x = x.next[0].to
+			x = nd.next0.to
 		}
 	}
 }
@@ -147,33 +152,53 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
-	if z.sl == nil { // a delta's index is made when first needed
-		z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
+	if z.sl == nil { // a delta's index is made when first needed: before the change
+		z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
 	}
-	ds, live := z.c.elems[m]
+	sl := z.ix()
+	var buf [1]Dotted[zpay]
+	i, live := z.c.elems.find(m)
 	var s float64
 	if live {
-		s, _ = score(ds)
+		s, _ = score(z.c.elems.dots(i, &buf))
 	}
-	var nd *slNode
+	var nd uint32
 	if len(old) > 0 {
 		o, _ := score(old)
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		nd = z.sl.delete(o, m)
+		nd = sl.delete(o, m)
 	}
 	if live {
-		z.sl.insert(s, m, nd)
+		sl.insert(s, i+1, nd == i+1)
+		if nd != 0 && nd != i+1 {
+			sl.release(nd)
+		}
+	} else if nd != 0 {
+		sl.release(nd)
 	}
+}
+
+// ix returns z's index pointed at z's own records: a ZSet copied by value (*z = *NewZSet(v),
+// as the node resets a collection in place) would otherwise read the original's.
+func (z *ZSet) ix() *skiplist {
+	z.sl.tab = z.c.elems
+	return z.sl
 }
 
 // index builds the index of a state that has none (decoded, cloned, replaced).
 func (z *ZSet) index() {
-	z.sl = newSkiplist(uint64(z.c.Reset.TS) ^ uint64(z.c.Reset.Replica))
-	for m, ds := range z.c.elems {
-		s, _ := score(ds)
-		z.sl.insert(s, m, nil)
+	z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
+	if z.c.elems == nil {
+		return
+	}
+	var buf [1]Dotted[zpay]
+	for i := uint32(0); i < z.c.elems.top; i++ {
+		if z.c.elems.rec(i).rep != repFree {
+			s, _ := score(z.c.elems.dots(i, &buf))
+			z.sl.insert(s, i+1, false)
+		}
 	}
 }
 
@@ -208,14 +233,8 @@ func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 		d = z.delta()
 	}
 	if dot.TS >= z.c.Floor {
-		var old [1]Dotted[zpay] // the dots before the write, for the index (writeLocal reuses them)
-		ds := z.c.elems[member]
-		if len(ds) == 1 {
-			old[0] = ds[0]
-			ds = old[:]
-		} else {
-			ds = slices.Clone(ds)
-		}
+		var old [1]Dotted[zpay] // the dots before the write, for the index
+		ds := z.c.elems.get(member, &old)
 		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
 		z.reindex(member, ds)
 		return d
@@ -230,7 +249,8 @@ func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 // delta. The caller rejects a result that is NaN, as Redis does.
 func (z *ZSet) Incr(dot Version, member string, by float64) (float64, *ZSet) {
 	d := z.delta()
-	ds := z.c.elems[member]
+	var buf [1]Dotted[zpay]
+	ds := z.c.elems.get(member, &buf)
 	_, epoch := score(ds)
 	hasAbs := slices.ContainsFunc(ds, func(x Dotted[zpay]) bool { return !x.P.Incr })
 	own := slices.SortedFunc(slices.Values(ds), func(a, b Dotted[zpay]) int { return a.Dot.Compare(b.Dot) })
