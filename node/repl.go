@@ -92,9 +92,20 @@ type ReplicationStats struct {
 	DeltasRejected, ClockSkewRejected uint64 // malformed or disallowed / too far in the future
 	HeartbeatsSent, HeartbeatsRecv    uint64
 	SyncSessions, SyncFailures        uint64
-	SyncDeltasSent, SyncDeltasRecv    uint64
+	SyncDeltasSent, SyncDeltasRecv    uint64 // SyncDeltasRecv: new dots (writes not held before) that sessions delivered
 	SnapshotsSent                     uint64
 	LogBytes                          int
+
+	// What arrived, by path: every delta of a gossip batch, and every delta or snapshot entry of
+	// a sync session, before deduplication. GossipDeltasRecv = gossip's share of DeltasApplied
+	// + DeltasStale + DeltasDuplicate (+ rejected); SyncDeltasStale and SyncDeltasDuplicate are
+	// the sessions' share of those two, the work a repair did for nothing. In a steady cluster
+	// with no loss each write arrives once, by gossip, and both stay near zero.
+	GossipDeltasRecv, SyncDeltasIn       uint64
+	SyncDeltasStale, SyncDeltasDuplicate uint64
+	// SyncStarts counts the sessions this node opened, by reason: a peer connected, a gap a
+	// peer showed persisted, a peer's own writes were lost on the way, a periodic round.
+	SyncStartsConnect, SyncStartsGap, SyncStartsLoss, SyncStartsPeriodic uint64
 }
 
 // replicator owns the node's replication state: the outbound queue, the version vector, the
@@ -132,6 +143,8 @@ type replicator struct {
 		applied, stale, duplicate, rejected, skew          atomic.Uint64
 		hbSent, hbRecv, sessions, syncFail, syncSent, recv atomic.Uint64
 		snapshots                                          atomic.Uint64
+		recvGossip, recvSync, syncStale, syncDup           atomic.Uint64
+		syncStarts                                         [syncReasons]atomic.Uint64
 	}
 
 	// applied, when set (benchmarks), is called after a remote delta is applied.
@@ -411,6 +424,7 @@ func (r *replicator) onMessage(from string, data []byte) {
 			r.st.rejected.Add(uint64(len(b.Deltas)))
 			return
 		}
+		r.st.recvGossip.Add(uint64(len(b.Deltas)))
 		r.applyBatch(b.Deltas, true)
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
@@ -487,6 +501,9 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			// A counter or a collection is merged even under a dot we hold: its whole state may
 			// ride under its newest dot and carry other replicas' writes (merging is idempotent).
 			r.st.duplicate.Add(uint64(j - i))
+			if !gossip {
+				r.st.syncDup.Add(uint64(j - i))
+			}
 		default:
 			for k := i; k < j; k++ {
 				state[k] = fresh
@@ -578,6 +595,9 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 				r.st.applied.Add(1)
 			} else {
 				r.st.stale.Add(1)
+				if !gossip {
+					r.st.syncStale.Add(1)
+				}
 			}
 		}
 		i = j
@@ -685,6 +705,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 		p.gapVec, p.gapSince = peerVec, now
 	}
 	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
+	why := syncGap
 	// The peer's own writes are another matter: its heartbeat travels behind them on the same
 	// ordered stream, so those it announces and we lack were lost (its queue to us overflowed,
 	// or the stream was reset). Fetch them now, while its delta log still holds them: two
@@ -693,7 +714,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	// At most one such session every two heartbeat intervals, as for other gaps: a starved
 	// receiver that keeps losing writes would otherwise start one per heartbeat.
 	if !needSync && !p.syncing && now.Sub(p.lossSync) >= 2*r.cfg.HeartbeatInterval && lacksOwn(r.vec, peerVec, h.replica) {
-		needSync, p.lossSync = true, now
+		needSync, p.lossSync, why = true, now, syncLoss
 	}
 	if needSync {
 		p.gapVec = nil // judged afresh after the session
@@ -702,7 +723,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 	if needSync {
-		r.startSync(from)
+		r.startSync(from, why)
 	}
 }
 
@@ -765,7 +786,7 @@ func (r *replicator) onPeer(id string, up bool) {
 	p.connected = up
 	r.mu.Unlock()
 	if up {
-		r.startSync(id)
+		r.startSync(id, syncConnect)
 	}
 }
 
@@ -791,7 +812,7 @@ func (r *replicator) periodicSync() {
 	r.mu.Unlock()
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	for _, id := range ids {
-		r.startSync(id)
+		r.startSync(id, syncPeriodic)
 	}
 }
 
@@ -935,6 +956,10 @@ func (r *replicator) stats() ReplicationStats {
 		SyncSessions: r.st.sessions.Load(), SyncFailures: r.st.syncFail.Load(),
 		SyncDeltasSent: r.st.syncSent.Load(), SyncDeltasRecv: r.st.recv.Load(),
 		SnapshotsSent: r.st.snapshots.Load(), LogBytes: lb,
+		GossipDeltasRecv: r.st.recvGossip.Load(), SyncDeltasIn: r.st.recvSync.Load(),
+		SyncDeltasStale: r.st.syncStale.Load(), SyncDeltasDuplicate: r.st.syncDup.Load(),
+		SyncStartsConnect: r.st.syncStarts[syncConnect].Load(), SyncStartsGap: r.st.syncStarts[syncGap].Load(),
+		SyncStartsLoss: r.st.syncStarts[syncLoss].Load(), SyncStartsPeriodic: r.st.syncStarts[syncPeriodic].Load(),
 	}
 }
 

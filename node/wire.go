@@ -118,25 +118,68 @@ func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState) []byte {
-	dst = append(dst, frameHello)
-	dst = binary.AppendUvarint(dst, uint64(r))
-	return crdt.AppendVector(dst, vec)
+// inFlight is a replica's newest write a sync peer knows is on its way to it by gossip: the
+// replica's own heartbeats, which travel behind its writes on one ordered stream, announced
+// every write up to seq (at its HLC ts). Writes of it up to seq the peer lacks were lost; those
+// after it may still arrive, and a repair leaves them to gossip.
+type inFlight struct {
+	rep crdt.ReplicaID
+	seq uint64
+	ts  crdt.Timestamp
 }
 
-func decodeHello(b []byte, maxReplicas int) (crdt.ReplicaID, []crdt.ReplicaState, error) {
+// appendHello encodes a sync hello: our replica id, our vector, and the bounds of the writes
+// we want repaired (inFlight; none is the old form, which asks for every dot we lack).
+func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState, bounds []inFlight) []byte {
+	dst = append(dst, frameHello)
+	dst = binary.AppendUvarint(dst, uint64(r))
+	dst = crdt.AppendVector(dst, vec)
+	if len(bounds) == 0 {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(bounds)))
+	for _, b := range bounds {
+		dst = binary.AppendUvarint(dst, uint64(b.rep))
+		dst = binary.AppendUvarint(dst, b.seq)
+		dst = binary.AppendUvarint(dst, uint64(b.ts))
+	}
+	return dst
+}
+
+func decodeHello(b []byte, maxReplicas int) (crdt.ReplicaID, []crdt.ReplicaState, []inFlight, error) {
 	r, n := binary.Uvarint(b[1:])
 	if n <= 0 {
-		return 0, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
+		return 0, nil, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
 	}
 	vec, m, err := crdt.DecodeVector(b[1+n:], maxReplicas)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	if 1+n+m != len(b) {
-		return 0, nil, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+	rest := b[1+n+m:]
+	if len(rest) == 0 {
+		return crdt.ReplicaID(r), vec, nil, nil
 	}
-	return crdt.ReplicaID(r), vec, nil
+	count, k := binary.Uvarint(rest)
+	if k <= 0 || count == 0 || count > uint64(maxReplicas) {
+		return 0, nil, nil, fmt.Errorf("%w: bad repair bounds in hello", errBadMessage)
+	}
+	rest = rest[k:]
+	bounds := make([]inFlight, count)
+	for i := range bounds {
+		var vals [3]uint64
+		for j := range vals {
+			v, k := binary.Uvarint(rest)
+			if k <= 0 {
+				return 0, nil, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
+			}
+			vals[j], rest = v, rest[k:]
+		}
+		bounds[i] = inFlight{rep: crdt.ReplicaID(vals[0]), seq: vals[1], ts: crdt.Timestamp(vals[2])}
+	}
+	if len(rest) != 0 {
+		return 0, nil, nil, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+	}
+	return crdt.ReplicaID(r), vec, bounds, nil
 }
 
 func appendAdopt(dst []byte, r crdt.ReplicaID, seq uint64, ts crdt.Timestamp) []byte {
