@@ -105,10 +105,10 @@ func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCl
 	sendErr := make(chan error, 1)
 	go func() {
 		r.mu.Lock()
-		mine := r.vec.Summary()
+		mine, runs := r.vec.Summary(), r.vec.Runs()
 		bounds := r.inFlightLocked()
 		r.mu.Unlock()
-		if err := fw.write(appendHello(nil, r.n.replica, mine, bounds)); err != nil {
+		if err := fw.write(appendHello(nil, r.n.replica, mine, runs, bounds)); err != nil {
 			sendErr <- err
 			return
 		}
@@ -175,16 +175,20 @@ func (r *replicator) receiveHello(peer string, br *bufio.Reader, theirs chan<- p
 		close(theirs)
 		return fmt.Errorf("%w: expected hello", errBadMessage)
 	}
-	rep, summary, bounds, err := decodeHello(frame, crdt.DefaultMaxReplicas)
+	h, err := decodeHello(frame, crdt.DefaultMaxReplicas)
 	if err == nil {
-		err = r.bind(peer, rep)
+		err = r.bind(peer, h.replica)
 	}
 	if err != nil {
 		r.st.rejected.Add(1)
 		close(theirs)
 		return err
 	}
-	theirs <- peerHello{vec: crdt.VectorFromSummary(summary), bounds: bounds}
+	v := crdt.VectorFromSummary(h.vector)
+	for _, rg := range h.runs {
+		v.AddRange(rg, 0) // the peer's vector serves Missing only: timestamps do not matter
+	}
+	theirs <- peerHello{vec: v, bounds: h.bounds}
 	return nil
 }
 

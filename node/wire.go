@@ -128,13 +128,15 @@ type inFlight struct {
 	ts  crdt.Timestamp
 }
 
-// appendHello encodes a sync hello: our replica id, our vector, and the bounds of the writes
-// we want repaired (inFlight; none is the old form, which asks for every dot we lack).
-func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState, bounds []inFlight) []byte {
+// appendHello encodes a sync hello: our replica id, our vector, and two optional lists — the
+// out-of-order runs our vector holds (a vector summary lists at most crdt.MaxOutOfOrder single
+// seqs, and a write flood after a loss holds many more) and the bounds of the writes we want
+// repaired (inFlight). Without them (the old form) the peer sends every dot the summary lacks.
+func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState, runs []crdt.Range, bounds []inFlight) []byte {
 	dst = append(dst, frameHello)
 	dst = binary.AppendUvarint(dst, uint64(r))
 	dst = crdt.AppendVector(dst, vec)
-	if len(bounds) == 0 {
+	if len(bounds) == 0 && len(runs) == 0 {
 		return dst
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(bounds)))
@@ -143,43 +145,79 @@ func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState, bounds [
 		dst = binary.AppendUvarint(dst, b.seq)
 		dst = binary.AppendUvarint(dst, uint64(b.ts))
 	}
+	dst = binary.AppendUvarint(dst, uint64(len(runs)))
+	for _, rg := range runs {
+		dst = binary.AppendUvarint(dst, uint64(rg.Replica))
+		dst = binary.AppendUvarint(dst, rg.From)
+		dst = binary.AppendUvarint(dst, rg.To-rg.From)
+	}
 	return dst
 }
 
-func decodeHello(b []byte, maxReplicas int) (crdt.ReplicaID, []crdt.ReplicaState, []inFlight, error) {
+// hello is a decoded sync hello.
+type hello struct {
+	replica crdt.ReplicaID
+	vector  []crdt.ReplicaState
+	runs    []crdt.Range
+	bounds  []inFlight
+}
+
+func decodeHello(b []byte, maxReplicas int) (hello, error) {
+	var h hello
 	r, n := binary.Uvarint(b[1:])
 	if n <= 0 {
-		return 0, nil, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
+		return h, fmt.Errorf("%w: truncated hello", errBadMessage)
 	}
 	vec, m, err := crdt.DecodeVector(b[1+n:], maxReplicas)
 	if err != nil {
-		return 0, nil, nil, err
+		return h, err
 	}
+	h.replica, h.vector = crdt.ReplicaID(r), vec
 	rest := b[1+n+m:]
 	if len(rest) == 0 {
-		return crdt.ReplicaID(r), vec, nil, nil
+		return h, nil
 	}
-	count, k := binary.Uvarint(rest)
-	if k <= 0 || count == 0 || count > uint64(maxReplicas) {
-		return 0, nil, nil, fmt.Errorf("%w: bad repair bounds in hello", errBadMessage)
-	}
-	rest = rest[k:]
-	bounds := make([]inFlight, count)
-	for i := range bounds {
-		var vals [3]uint64
-		for j := range vals {
-			v, k := binary.Uvarint(rest)
-			if k <= 0 {
-				return 0, nil, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
-			}
-			vals[j], rest = v, rest[k:]
+	// triples reads count (at most limit) triples of uvarints.
+	triples := func(limit uint64, each func(a, b, c uint64) error) error {
+		count, k := binary.Uvarint(rest)
+		if k <= 0 || count > limit || count > uint64(len(rest)) {
+			return fmt.Errorf("%w: bad list in hello", errBadMessage)
 		}
-		bounds[i] = inFlight{rep: crdt.ReplicaID(vals[0]), seq: vals[1], ts: crdt.Timestamp(vals[2])}
+		rest = rest[k:]
+		for range count {
+			var vals [3]uint64
+			for j := range vals {
+				v, k := binary.Uvarint(rest)
+				if k <= 0 {
+					return fmt.Errorf("%w: truncated hello", errBadMessage)
+				}
+				vals[j], rest = v, rest[k:]
+			}
+			if err := each(vals[0], vals[1], vals[2]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := triples(uint64(maxReplicas), func(rep, seq, ts uint64) error {
+		h.bounds = append(h.bounds, inFlight{rep: crdt.ReplicaID(rep), seq: seq, ts: crdt.Timestamp(ts)})
+		return nil
+	}); err != nil {
+		return hello{}, err
+	}
+	if err := triples(uint64(maxReplicas)*crdt.MaxOutOfOrder, func(rep, from, span uint64) error {
+		if from == 0 || span > 1<<62 || from > 1<<62 {
+			return fmt.Errorf("%w: bad run in hello", errBadMessage)
+		}
+		h.runs = append(h.runs, crdt.Range{Replica: crdt.ReplicaID(rep), From: from, To: from + span})
+		return nil
+	}); err != nil {
+		return hello{}, err
 	}
 	if len(rest) != 0 {
-		return 0, nil, nil, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+		return hello{}, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
 	}
-	return crdt.ReplicaID(r), vec, bounds, nil
+	return h, nil
 }
 
 func appendAdopt(dst []byte, r crdt.ReplicaID, seq uint64, ts crdt.Timestamp) []byte {
