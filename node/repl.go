@@ -147,6 +147,11 @@ type replicator struct {
 		syncStarts                                         [syncReasons]atomic.Uint64
 	}
 
+	// scratch holds *applyScratch: what receiving a batch needs besides the keys and values the
+	// store keeps, reused from batch to batch (a slice of decoded deltas per batch was a third
+	// of a receiver's allocation under a write flood).
+	scratch sync.Pool
+
 	// applied, when set (benchmarks), is called after a remote delta is applied.
 	applied func(d *crdt.Delta)
 
@@ -406,8 +411,10 @@ func (r *replicator) onMessage(from string, data []byte) {
 		if r.n.loading() {
 			return // not recorded in the vector: anti-entropy delivers it after the load
 		}
-		b, err := crdt.DecodeBatch(data[1:], r.lim)
-		if err != nil {
+		sc := r.getScratch()
+		defer r.putScratch(sc)
+		b := &sc.batch
+		if err := crdt.DecodeBatchInto(b, data[1:], r.lim); err != nil {
 			r.st.rejected.Add(1)
 			return
 		}
@@ -425,7 +432,7 @@ func (r *replicator) onMessage(from string, data []byte) {
 			return
 		}
 		r.st.recvGossip.Add(uint64(len(b.Deltas)))
-		r.applyBatch(b.Deltas, true)
+		r.applyDeltas(b.Deltas, true, false, sc)
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
 			case r.kick <- struct{}{}:
@@ -460,18 +467,46 @@ func (r *replicator) apply(d *crdt.Delta) bool {
 // Deltas in a row that share a dot are one transaction's unit: it is applied under the locks of
 // all its keys' shards, so no reader here sees part of it, and it is taken or refused whole.
 func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
-	return r.applyDeltas(ds, gossip, false)
+	return r.applyDeltas(ds, gossip, false, nil)
 }
 
 // applySnapshot merges the entries of a snapshot: final states, not writes. Entries of one
 // transaction share a dot but may arrive in different frames, so they are not deduplicated by
 // dot (LWW makes a repeat a no-op) and not logged: the log then no longer covers those writers
 // up to those seqs, and a peer lacking them is served by a snapshot in turn.
-func (r *replicator) applySnapshot(ds []crdt.Delta) int {
-	return r.applyDeltas(ds, false, true)
+func (r *replicator) applySnapshot(ds []crdt.Delta, sc *applyScratch) int {
+	return r.applyDeltas(ds, false, true, sc)
 }
 
-func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
+// applyScratch is the reusable memory of applying received batches (replicator.scratch).
+type applyScratch struct {
+	batch crdt.Batch
+	state []uint8
+	keys  []string
+}
+
+func (r *replicator) getScratch() *applyScratch {
+	if sc, ok := r.scratch.Get().(*applyScratch); ok {
+		return sc
+	}
+	return &applyScratch{}
+}
+
+// putScratch returns sc to the pool without the keys and values it pointed to: the store keeps
+// those that won, and the others are garbage. A sync frame's worth of deltas (up to SyncChunk)
+// is kept; a larger slice is let go.
+func (r *replicator) putScratch(sc *applyScratch) {
+	clear(sc.batch.Deltas)
+	clear(sc.keys)
+	if cap(sc.batch.Deltas) > 4096 {
+		sc.batch.Deltas, sc.state, sc.keys = nil, nil, nil
+	}
+	sc.batch.Deltas, sc.keys = sc.batch.Deltas[:0], sc.keys[:0]
+	r.scratch.Put(sc)
+}
+
+// applyDeltas applies ds (applyBatch, applySnapshot) with sc's memory (nil: its own).
+func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *applyScratch) int {
 	const (
 		skip = iota
 		fresh
@@ -483,7 +518,14 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 		return unitEnd(ds, i)
 	}
-	state := make([]uint8, len(ds))
+	if sc == nil {
+		sc = &applyScratch{}
+	}
+	if cap(sc.state) < len(ds) {
+		sc.state = make([]uint8, len(ds))
+	}
+	state := sc.state[:len(ds)]
+	clear(state)
 	r.mu.Lock()
 	for i := 0; i < len(ds); {
 		j := end(i)
@@ -536,7 +578,8 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 		return i
 	}
-	var keys []string
+	keys := sc.keys[:0]
+	defer func() { sc.keys = keys[:0] }()
 	for i := 0; i < len(ds); {
 		j := end(i)
 		if state[i] != fresh {

@@ -366,6 +366,8 @@ func (r *replicator) receive(br *bufio.Reader) error {
 	lim := r.lim
 	lim.MaxBatch = max(r.cfg.SyncChunk, crdt.DefaultLimits().MaxBatch)
 	var buf []byte
+	sc := r.getScratch()
+	defer r.putScratch(sc)
 	for {
 		frame, err := readFrame(br, buf)
 		if err != nil {
@@ -374,17 +376,18 @@ func (r *replicator) receive(br *bufio.Reader) error {
 		buf = frame
 		switch frame[0] {
 		case frameDeltas, frameUnits, frameSnapshot:
-			b, err := crdt.DecodeBatch(frame[1:], lim)
-			if err != nil {
+			b := &sc.batch
+			if err := crdt.DecodeBatchInto(b, frame[1:], lim); err != nil {
 				r.st.rejected.Add(1)
 				return err
 			}
 			r.st.recvSync.Add(uint64(len(b.Deltas)))
 			if frame[0] == frameSnapshot {
-				r.st.recv.Add(uint64(r.applySnapshot(b.Deltas)))
+				r.st.recv.Add(uint64(r.applySnapshot(b.Deltas, sc)))
 			} else {
-				r.st.recv.Add(uint64(r.applyBatch(b.Deltas, false)))
+				r.st.recv.Add(uint64(r.applyDeltas(b.Deltas, false, false, sc)))
 			}
+			clear(b.Deltas) // the store keeps what it needs of them
 		case frameAdopt:
 			rep, seq, ts, err := decodeAdopt(frame)
 			if err != nil {
