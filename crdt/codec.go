@@ -369,40 +369,55 @@ func (r *reader) delta(lim Limits) (Delta, error) {
 // ErrVersion; decoding never panics, and allocation is bounded by both lim
 // and len(src). Decoded keys and values do not alias src.
 func DecodeBatch(src []byte, lim Limits) (Batch, error) {
+	var b Batch
+	if err := DecodeBatchInto(&b, src, lim); err != nil {
+		return Batch{}, err
+	}
+	return b, nil
+}
+
+// DecodeBatchInto is DecodeBatch into b, reusing the capacity of b.Deltas:
+// a receiver decoding batch after batch into one Batch allocates only the
+// keys and values (which a store keeps), not a slice of deltas per batch.
+// On error b holds no deltas.
+func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
+	b.From, b.Deltas = 0, b.Deltas[:0]
 	lim = lim.withDefaults()
 	if err := checkHeader(src, KindBatch); err != nil {
-		return Batch{}, err
+		return err
 	}
 	r := reader{b: src, off: headerLen}
 	from, err := r.fixed64("sender")
 	if err != nil {
-		return Batch{}, err
+		return err
 	}
 	count, err := r.uvarint("delta count")
 	if err != nil {
-		return Batch{}, err
+		return err
 	}
 	if count > uint64(lim.MaxBatch) {
-		return Batch{}, fmt.Errorf("%w: batch of %d deltas exceeds %d", ErrTooLarge, count, lim.MaxBatch)
+		return fmt.Errorf("%w: batch of %d deltas exceeds %d", ErrTooLarge, count, lim.MaxBatch)
 	}
 	if count > uint64(r.rest()/minDeltaLen) {
-		return Batch{}, fmt.Errorf("%w: %d deltas cannot fit in %d bytes", ErrMalformed, count, r.rest())
+		return fmt.Errorf("%w: %d deltas cannot fit in %d bytes", ErrMalformed, count, r.rest())
 	}
-	b := Batch{From: ReplicaID(from)}
-	if count > 0 {
+	b.From = ReplicaID(from)
+	if count > 0 && b.Deltas == nil {
 		b.Deltas = make([]Delta, 0, count)
 	}
 	for i := uint64(0); i < count; i++ {
 		d, err := r.delta(lim)
 		if err != nil {
-			return Batch{}, fmt.Errorf("%w (delta %d)", err, i)
+			b.From, b.Deltas = 0, b.Deltas[:0]
+			return fmt.Errorf("%w (delta %d)", err, i)
 		}
 		b.Deltas = append(b.Deltas, d)
 	}
 	if r.rest() != 0 {
-		return Batch{}, fmt.Errorf("%w: %d trailing bytes after batch", ErrMalformed, r.rest())
+		b.From, b.Deltas = 0, b.Deltas[:0]
+		return fmt.Errorf("%w: %d trailing bytes after batch", ErrMalformed, r.rest())
 	}
-	return b, nil
+	return nil
 }
 
 // AppendVector appends a vector frame for s, normally Vector.Summary().

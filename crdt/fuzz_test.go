@@ -51,6 +51,13 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src := bytes.Clone(data)
 		b, err := DecodeBatch(src, fuzzLimits)
+		// Decoding into a reused batch (stale deltas in it) gives the same.
+		reused := Batch{From: 5, Deltas: make([]Delta, 3, 4)}
+		reused.Deltas[0].Key = "stale"
+		if err2 := DecodeBatchInto(&reused, src, fuzzLimits); (err == nil) != (err2 == nil) ||
+			(err == nil && !batchEqual(reused, b)) || (err != nil && len(reused.Deltas) != 0) {
+			t.Fatalf("DecodeBatchInto = %v (%d deltas), DecodeBatch = %v", err2, len(reused.Deltas), err)
+		}
 		if err != nil {
 			checkDecodeErr(t, err)
 			return

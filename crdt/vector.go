@@ -1,16 +1,21 @@
 package crdt
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 )
 
-// MaxOutOfOrder bounds the out-of-order seqs a Vector remembers per
-// replica. Beyond it Add still reports the dot as new but does not remember
-// it: Contains may then report false for it, anti-entropy will resend it,
-// and re-applying it is a harmless Duplicate. This keeps a long gap (a lost
-// batch followed by heavy traffic) from growing memory without bound.
+// MaxOutOfOrder bounds the out-of-order runs of seqs a Vector remembers per
+// replica, and the out-of-order seqs a summary (the wire form) lists. Beyond
+// it Add still reports the dot as new but does not remember it: Contains may
+// then report false for it, anti-entropy will resend it, and re-applying it
+// is a harmless Duplicate. This keeps many scattered gaps from growing
+// memory without bound. A run of consecutive seqs costs one slot however
+// long it is: a lost batch followed by heavy traffic is one gap and one run,
+// and the writes after the gap stay remembered. (Bounding single seqs
+// instead forgot every write after the first 4096 that followed a loss —
+// 70 ms of a write flood — and a repair then sent them all again: 1.3
+// million stale deltas per receiver in a 2M-write SET -P 16 run.)
 const MaxOutOfOrder = 4096
 
 // Vector is a version vector: per replica the contiguous applied seq prefix
@@ -23,20 +28,69 @@ type Vector struct {
 	reps map[ReplicaID]*replicaVec
 }
 
-// replicaVec is one replica's applied dots: 1..prefix plus extra.
-// Invariant: extra is sorted by seq, unique, every seq > prefix+1 (a seq of
-// prefix+1 is always folded into the prefix), len(extra) <= MaxOutOfOrder.
+// replicaVec is one replica's applied dots: 1..prefix plus the runs in extra.
+// Invariant: extra is sorted, its runs disjoint and non-adjacent, every seq
+// > prefix+1 (a run reaching prefix+1 is always folded into the prefix),
+// len(extra) <= MaxOutOfOrder.
 type replicaVec struct {
 	prefix   uint64
 	prefixTS Timestamp
-	extra    []extraDot
+	extra    []extraRun
 }
 
-// extraDot keeps the HLC of an out-of-order write so the prefix timestamp
-// is exact once the gap before it fills.
-type extraDot struct {
-	seq uint64
-	ts  Timestamp
+// extraRun is a run of out-of-order seqs from..to. ts is the newest HLC of
+// its writes (a replica's HLC grows with its seq: the write at to), kept so
+// the prefix timestamp is exact once the gap before it fills.
+type extraRun struct {
+	from, to uint64
+	ts       Timestamp
+}
+
+// find returns the index of the first run that ends at or after seq-1: the
+// run holding seq, the one seq extends, or where a run of seq goes.
+func (r *replicaVec) find(seq uint64) int {
+	i, _ := slices.BinarySearchFunc(r.extra, seq, func(e extraRun, s uint64) int {
+		if e.to+1 < s {
+			return -1
+		}
+		return 1
+	})
+	return i
+}
+
+// has reports whether seq is in one of r's runs.
+func (r *replicaVec) has(seq uint64) bool {
+	i := r.find(seq)
+	return i < len(r.extra) && r.extra[i].from <= seq && seq <= r.extra[i].to
+}
+
+// addExtra records seq > prefix+1 and reports whether it was not held. A
+// seq that would need a run beyond MaxOutOfOrder is reported new but not
+// remembered.
+func (r *replicaVec) addExtra(seq uint64, ts Timestamp) bool {
+	i := r.find(seq)
+	if i < len(r.extra) {
+		e := &r.extra[i]
+		switch {
+		case e.from <= seq && seq <= e.to:
+			return false
+		case e.to+1 == seq:
+			e.to, e.ts = seq, max(e.ts, ts)
+			if i+1 < len(r.extra) && r.extra[i+1].from == seq+1 {
+				e.to, e.ts = r.extra[i+1].to, max(e.ts, r.extra[i+1].ts)
+				r.extra = slices.Delete(r.extra, i+1, i+2)
+			}
+			return true
+		case e.from == seq+1:
+			e.from, e.ts = seq, max(e.ts, ts)
+			return true
+		}
+	}
+	if len(r.extra) >= MaxOutOfOrder {
+		return true // documented: not remembered, anti-entropy resends it
+	}
+	r.extra = slices.Insert(r.extra, i, extraRun{from: seq, to: seq, ts: ts})
+	return true
 }
 
 // ReplicaState is one replica's entry in a vector summary, the form sent on
@@ -91,15 +145,7 @@ func (v *Vector) Add(d Dot, ts Timestamp) bool {
 		r.drain()
 		return true
 	}
-	i, found := slices.BinarySearchFunc(r.extra, d.Seq, func(e extraDot, s uint64) int { return cmp.Compare(e.seq, s) })
-	if found {
-		return false
-	}
-	if len(r.extra) >= MaxOutOfOrder {
-		return true // documented: not remembered, anti-entropy resends it
-	}
-	r.extra = slices.Insert(r.extra, i, extraDot{seq: d.Seq, ts: ts})
-	return true
+	return r.addExtra(d.Seq, ts)
 }
 
 // drain folds buffered seqs that became contiguous into the prefix. The
@@ -108,8 +154,8 @@ func (v *Vector) Add(d Dot, ts Timestamp) bool {
 // a conservative lower bound instead of moving backwards.
 func (r *replicaVec) drain() {
 	k := 0
-	for k < len(r.extra) && r.extra[k].seq == r.prefix+1 {
-		r.prefix = r.extra[k].seq
+	for k < len(r.extra) && r.extra[k].from <= r.prefix+1 {
+		r.prefix = max(r.prefix, r.extra[k].to)
 		r.prefixTS = max(r.prefixTS, r.extra[k].ts)
 		k++
 	}
@@ -132,11 +178,7 @@ func (v *Vector) Contains(d Dot) bool {
 	if r == nil {
 		return false
 	}
-	if d.Seq <= r.prefix {
-		return true
-	}
-	_, found := slices.BinarySearchFunc(r.extra, d.Seq, func(e extraDot, s uint64) int { return cmp.Compare(e.seq, s) })
-	return found
+	return d.Seq <= r.prefix || r.has(d.Seq)
 }
 
 // Prefix returns the contiguous applied prefix of replica r and the HLC of
@@ -171,22 +213,102 @@ func (v *Vector) Clone() *Vector {
 }
 
 // Summary returns the vector in wire form, sorted by replica. The result
-// shares no memory with v.
+// shares no memory with v. It lists at most MaxOutOfOrder out-of-order seqs
+// per replica, the lowest: a summary may claim fewer dots than v holds
+// (never more), which costs a peer at most a repair of dots v already has.
+// Runs lists them all.
 func (v *Vector) Summary() []ReplicaState {
 	ids := v.Replicas()
 	out := make([]ReplicaState, 0, len(ids))
 	for _, id := range ids {
 		r := v.reps[id]
 		s := ReplicaState{Replica: id, Prefix: r.prefix, PrefixTS: r.prefixTS}
-		if len(r.extra) > 0 {
-			s.Extra = make([]uint64, len(r.extra))
-			for i, e := range r.extra {
-				s.Extra[i] = e.seq
+		n := 0
+		for _, e := range r.extra {
+			n += int(min(e.to-e.from+1, MaxOutOfOrder))
+			if n >= MaxOutOfOrder {
+				n = MaxOutOfOrder
+				break
+			}
+		}
+		if n > 0 {
+			s.Extra = make([]uint64, 0, n)
+		}
+	fill:
+		for _, e := range r.extra {
+			for seq := e.from; seq <= e.to; seq++ {
+				if len(s.Extra) == n {
+					break fill
+				}
+				s.Extra = append(s.Extra, seq)
 			}
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// Runs returns the out-of-order runs of every replica, sorted by replica
+// then seq: with the prefixes of Summary, every dot v holds, however many
+// (at most MaxOutOfOrder runs per replica).
+func (v *Vector) Runs() []Range {
+	var out []Range
+	for _, id := range v.Replicas() {
+		for _, e := range v.reps[id].extra {
+			out = append(out, Range{Replica: id, From: e.from, To: e.to})
+		}
+	}
+	return out
+}
+
+// AddRange records every seq of rg, with ts as the HLC of the write at
+// rg.To, as Add would one at a time (a run costs one slot whatever its
+// length). It reports whether any of them was not held. It is for a run a
+// peer reported holding (Runs); rg.From must be at least 1.
+func (v *Vector) AddRange(rg Range, ts Timestamp) bool {
+	if rg.From == 0 || rg.To < rg.From {
+		return false
+	}
+	if v.reps == nil {
+		v.reps = make(map[ReplicaID]*replicaVec)
+	}
+	r := v.reps[rg.Replica]
+	if r == nil {
+		r = &replicaVec{}
+		v.reps[rg.Replica] = r
+	}
+	if rg.To <= r.prefix {
+		return false
+	}
+	from := max(rg.From, r.prefix+1)
+	if from == r.prefix+1 {
+		r.prefix, r.prefixTS = rg.To, max(r.prefixTS, ts)
+		// Runs now under or next to the prefix fold into it.
+		k := 0
+		for k < len(r.extra) && r.extra[k].to <= r.prefix {
+			k++
+		}
+		r.extra = slices.Delete(r.extra, 0, k)
+		r.drain()
+		return true
+	}
+	i := r.find(from)
+	if i < len(r.extra) && r.extra[i].from <= from && r.extra[i].to >= rg.To {
+		return false // held whole
+	}
+	// Merge with the runs it overlaps or touches.
+	j := i
+	run := extraRun{from: from, to: rg.To, ts: ts}
+	for j < len(r.extra) && r.extra[j].from <= rg.To+1 {
+		e := r.extra[j]
+		run.from, run.to, run.ts = min(run.from, e.from), max(run.to, e.to), max(run.ts, e.ts)
+		j++
+	}
+	if i == j && len(r.extra) >= MaxOutOfOrder {
+		return true // not remembered, as in Add
+	}
+	r.extra = slices.Replace(r.extra, i, j, run)
+	return true
 }
 
 // VectorFromSummary rebuilds a vector from its wire form. Input is
@@ -199,6 +321,7 @@ func (v *Vector) Summary() []ReplicaState {
 // for causal stability.
 func VectorFromSummary(states []ReplicaState) *Vector {
 	v := NewVector()
+	var seqs []uint64
 	for _, s := range states {
 		r := v.reps[s.Replica]
 		if r == nil {
@@ -206,43 +329,32 @@ func VectorFromSummary(states []ReplicaState) *Vector {
 			v.reps[s.Replica] = r
 		}
 		// Union with what is already there (only when a replica repeats).
-		seqs := make([]uint64, 0, len(r.extra)+len(s.Extra))
-		for _, e := range r.extra {
-			seqs = append(seqs, e.seq)
-		}
-		seqs = append(seqs, s.Extra...)
 		if s.Prefix > r.prefix {
 			r.prefix = s.Prefix
+			k := 0
+			for k < len(r.extra) && r.extra[k].to <= r.prefix {
+				k++
+			}
+			r.extra = slices.Delete(r.extra, 0, k)
 		}
 		r.prefixTS = max(r.prefixTS, s.PrefixTS)
-		old := r.extra
+		r.drain()
+		// In ascending order, so that a long contiguous run folds into the
+		// prefix or one run, and the bound keeps the lowest seqs.
+		seqs = append(seqs[:0], s.Extra...)
 		slices.Sort(seqs)
-		seqs = slices.Compact(seqs)
-		// Fold while walking in ascending order (rather than truncating
-		// first) so a long contiguous run never counts against the bound.
-		r.extra = nil
-		for _, seq := range seqs {
+		for _, seq := range slices.Compact(seqs) {
 			switch {
 			case seq <= r.prefix:
 			case seq == r.prefix+1:
 				r.prefix = seq
-				r.prefixTS = max(r.prefixTS, extraTS(old, seq))
-			case len(r.extra) < MaxOutOfOrder:
-				r.extra = append(r.extra, extraDot{seq: seq, ts: extraTS(old, seq)})
+				r.drain()
+			default:
+				r.addExtra(seq, 0)
 			}
 		}
 	}
 	return v
-}
-
-// extraTS returns the timestamp a previously buffered seq carried, so
-// uniting a repeated replica does not forget it.
-func extraTS(old []extraDot, seq uint64) Timestamp {
-	i, found := slices.BinarySearchFunc(old, seq, func(e extraDot, s uint64) int { return cmp.Compare(e.seq, s) })
-	if found {
-		return old[i].ts
-	}
-	return 0
 }
 
 // span is an inclusive seq interval.
@@ -257,11 +369,7 @@ func (r *replicaVec) spans(buf []span) []span {
 		buf = append(buf, span{1, r.prefix})
 	}
 	for _, e := range r.extra {
-		if n := len(buf); n > 0 && buf[n-1].to+1 == e.seq {
-			buf[n-1].to = e.seq
-			continue
-		}
-		buf = append(buf, span{e.seq, e.seq})
+		buf = append(buf, span{e.from, e.to})
 	}
 	return buf
 }

@@ -98,12 +98,14 @@ func TestVectorZeroAndNil(t *testing.T) {
 func TestVectorOutOfOrderBound(t *testing.T) {
 	t.Parallel()
 	v := NewVector()
-	for s := uint64(2); s <= MaxOutOfOrder+1; s++ {
+	// Every other seq from 3: each a run of its own, up to the bound.
+	last := uint64(1 + 2*MaxOutOfOrder)
+	for s := uint64(3); s <= last; s += 2 {
 		if !v.Add(Dot{1, s}, tsOf(1, s)) {
 			t.Fatalf("Add(%d) = false", s)
 		}
 	}
-	over := uint64(MaxOutOfOrder + 2)
+	over := last + 2
 	if !v.Add(Dot{1, over}, tsOf(1, over)) {
 		t.Fatal("Add beyond the bound must still report new")
 	}
@@ -113,12 +115,21 @@ func TestVectorOutOfOrderBound(t *testing.T) {
 	if !v.Add(Dot{1, over}, tsOf(1, over)) {
 		t.Fatal("forgotten dot is new again")
 	}
-	if n := len(v.Summary()[0].Extra); n != MaxOutOfOrder {
-		t.Fatalf("%d extras remembered, want %d", n, MaxOutOfOrder)
+	// A seq next to a remembered run extends it: no new slot.
+	if !v.Add(Dot{1, last + 1}, tsOf(1, last+1)) || !v.Contains(Dot{1, last + 1}) {
+		t.Fatal("seq extending the last run not remembered")
 	}
-	// Closing the gap folds every remembered extra.
-	v.Add(Dot{1, 1}, tsOf(1, 1))
-	if seq, ts := v.Prefix(1); seq != MaxOutOfOrder+1 || ts != tsOf(1, MaxOutOfOrder+1) {
+	if n := len(v.Summary()[0].Extra); n != MaxOutOfOrder {
+		t.Fatalf("%d extras in the summary, want %d", n, MaxOutOfOrder)
+	}
+	if n := len(v.Runs()); n != MaxOutOfOrder {
+		t.Fatalf("%d runs remembered, want %d", n, MaxOutOfOrder)
+	}
+	// Filling the gaps folds every remembered run.
+	for s := uint64(1); s <= last+1; s++ {
+		v.Add(Dot{1, s}, tsOf(1, s))
+	}
+	if seq, ts := v.Prefix(1); seq != last+1 || ts != tsOf(1, last+1) {
 		t.Fatalf("Prefix = %d %v", seq, ts)
 	}
 	if st := v.Summary()[0]; st.Extra != nil {
@@ -126,6 +137,79 @@ func TestVectorOutOfOrderBound(t *testing.T) {
 	}
 	if got := v.Missing(vec(1, seqRange(1, over)...)); !reflect.DeepEqual(got, []Range{{1, over, over}}) {
 		t.Fatalf("Missing = %v, want the forgotten dot", got)
+	}
+}
+
+// TestVectorRemembersLongRunAfterGap is the write flood after a lost batch:
+// every write after the gap stays remembered, however many, so a repair
+// asks only for the gap.
+func TestVectorRemembersLongRunAfterGap(t *testing.T) {
+	t.Parallel()
+	v := NewVector()
+	for s := uint64(1); s <= 100; s++ {
+		v.Add(Dot{1, s}, tsOf(1, s))
+	}
+	const top = 100 + 64 + 10*MaxOutOfOrder
+	for s := uint64(165); s <= top; s++ { // 101..164 lost
+		if !v.Add(Dot{1, s}, tsOf(1, s)) {
+			t.Fatalf("Add(%d) = false", s)
+		}
+	}
+	if got := v.Missing(vec(1, seqRange(1, top)...)); !reflect.DeepEqual(got, []Range{{1, 101, 164}}) {
+		t.Fatalf("Missing = %v, want only the lost batch", got)
+	}
+	if got := v.Runs(); !reflect.DeepEqual(got, []Range{{1, 165, top}}) {
+		t.Fatalf("Runs = %v", got)
+	}
+	// A summary lists the lowest MaxOutOfOrder of them: it never claims more than v holds.
+	st := v.Summary()[0]
+	if len(st.Extra) != MaxOutOfOrder || st.Extra[0] != 165 || st.Extra[MaxOutOfOrder-1] != 164+MaxOutOfOrder {
+		t.Fatalf("Summary extras: %d from %d", len(st.Extra), st.Extra[0])
+	}
+	// A summary plus the runs rebuilds v exactly.
+	back := VectorFromSummary(v.Summary())
+	for _, rg := range v.Runs() {
+		back.AddRange(rg, 0)
+	}
+	if !back.Covers(v) || !v.Covers(back) {
+		t.Fatal("summary + runs do not rebuild the vector")
+	}
+	// The repair fills the gap: one prefix, at the newest write's time.
+	for s := uint64(101); s <= 164; s++ {
+		v.Add(Dot{1, s}, tsOf(1, s))
+	}
+	if seq, ts := v.Prefix(1); seq != top || ts != tsOf(1, top) || v.Runs() != nil {
+		t.Fatalf("Prefix = %d %v, runs %v", seq, ts, v.Runs())
+	}
+}
+
+func TestVectorAddRange(t *testing.T) {
+	t.Parallel()
+	from := func(prefix uint64, extra ...uint64) *Vector {
+		return vec(1, append(seqRange(1, prefix), extra...)...)
+	}
+	for _, tc := range []struct {
+		name  string
+		v     *Vector
+		rg    Range
+		isNew bool
+		want  *Vector
+	}{
+		{"held by the prefix", from(10), Range{1, 3, 9}, false, from(10)},
+		{"held by a run", from(2, 5, 6, 7, 8), Range{1, 6, 7}, false, from(2, 5, 6, 7, 8)},
+		{"extends the prefix and folds runs", from(2, 9, 12), Range{1, 3, 9}, true, from(9, 12)},
+		{"joins two runs", from(1, 4, 5, 9, 10), Range{1, 6, 8}, true, from(1, 4, 5, 6, 7, 8, 9, 10)},
+		{"overlaps a run", from(1, 5, 6), Range{1, 6, 8}, true, from(1, 5, 6, 7, 8)},
+		{"alone", from(1, 9), Range{1, 4, 5}, true, from(1, 4, 5, 9)},
+		{"zero from refused", from(1), Range{1, 0, 5}, false, from(1)},
+	} {
+		got := tc.v.AddRange(tc.rg, tsOf(1, tc.rg.To))
+		if got != tc.isNew {
+			t.Errorf("%s: AddRange = %v, want %v", tc.name, got, tc.isNew)
+		}
+		if !tc.v.Covers(tc.want) || !tc.want.Covers(tc.v) {
+			t.Errorf("%s: vector %v, want %v", tc.name, tc.v.Summary(), tc.want.Summary())
+		}
 	}
 }
 
@@ -276,6 +360,17 @@ func TestVectorModel(t *testing.T) {
 			if rng.IntN(3) == 0 { // bias toward in-order growth so prefixes get long
 				p, _ := vs[i].Prefix(d.Replica)
 				d.Seq = p + 1
+			}
+			if rng.IntN(5) == 0 { // a run a peer reported holding
+				rg := Range{d.Replica, d.Seq, d.Seq + uint64(rng.IntN(6))}
+				want := false
+				for s := rg.From; s <= rg.To; s++ {
+					want = ns[i].add(Dot{d.Replica, s}) || want
+				}
+				if got := vs[i].AddRange(rg, tsOf(rg.Replica, rg.To)); got != want {
+					t.Fatalf("seed %d step %d: AddRange(%v) = %v, want %v", seed, step, rg, got, want)
+				}
+				continue
 			}
 			want := ns[i].add(d)
 			if got := vs[i].Add(d, tsOf(d.Replica, d.Seq)); got != want {

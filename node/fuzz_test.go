@@ -33,7 +33,7 @@ func FuzzGossipMessage(f *testing.F) {
 // FuzzSyncStream feeds an arbitrary byte stream to the anti-entropy receiver.
 func FuzzSyncStream(f *testing.F) {
 	frame := func(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
-	good := frame(appendHello(nil, 9, nil))
+	good := frame(appendHello(nil, 9, nil, nil, nil))
 	good = append(good, frame(crdt.AppendBatch([]byte{frameDeltas}, &crdt.Batch{From: 9, Deltas: []crdt.Delta{{Key: "k",
 		Entry: crdt.Entry{Value: []byte("v"), Type: crdt.TypeLWW, Seq: 1, Version: crdt.Version{TS: 1, Replica: 9}}}}}))...)
 	unit := []crdt.Delta{
@@ -44,12 +44,13 @@ func FuzzSyncStream(f *testing.F) {
 	good = append(good, frame(appendAdopt(nil, 9, 5, 10))...)
 	good = append(good, frame([]byte{frameDone})...)
 	f.Add(good)
+	f.Add(append(frame(appendHello(nil, 9, nil, []crdt.Range{{Replica: 9, From: 4, To: 6}}, []inFlight{{rep: 9, seq: 3, ts: 7}})), good[len(frame(appendHello(nil, 9, nil, nil, nil))):]...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	net := newMemNet()
 	n := net.add(&testing.T{}, "fuzz", nil)
 	f.Cleanup(func() { n.Close() })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		theirs := make(chan *crdt.Vector, 1)
+		theirs := make(chan peerHello, 1)
 		br := bufio.NewReader(bytes.NewReader(data))
 		if err := n.repl.receiveHello("peer", br, theirs); err == nil {
 			n.repl.receive(br)

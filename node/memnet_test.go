@@ -21,6 +21,8 @@ type memNet struct {
 	pipes  map[[2]string][]net.Conn // open sync streams by (opener, peer): a partition closes them
 	drop   float64                  // fraction of gossip messages lost
 	rng    *rand.Rand
+	// lose, when set, is asked about every gossip message: true loses it on the link from→to.
+	lose func(from, to string, data []byte) bool
 }
 
 func newMemNet() *memNet {
@@ -40,6 +42,9 @@ func (t *memTransport) Publish(_ context.Context, data []byte) error {
 			continue
 		}
 		if t.net.drop > 0 && t.net.rng.Float64() < t.net.drop {
+			continue
+		}
+		if t.net.lose != nil && t.net.lose(t.id, id, data) {
 			continue
 		}
 		to = append(to, n)

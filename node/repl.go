@@ -92,9 +92,20 @@ type ReplicationStats struct {
 	DeltasRejected, ClockSkewRejected uint64 // malformed or disallowed / too far in the future
 	HeartbeatsSent, HeartbeatsRecv    uint64
 	SyncSessions, SyncFailures        uint64
-	SyncDeltasSent, SyncDeltasRecv    uint64
+	SyncDeltasSent, SyncDeltasRecv    uint64 // SyncDeltasRecv: new dots (writes not held before) that sessions delivered
 	SnapshotsSent                     uint64
 	LogBytes                          int
+
+	// What arrived, by path: every delta of a gossip batch, and every delta or snapshot entry of
+	// a sync session, before deduplication. GossipDeltasRecv = gossip's share of DeltasApplied
+	// + DeltasStale + DeltasDuplicate (+ rejected); SyncDeltasStale and SyncDeltasDuplicate are
+	// the sessions' share of those two, the work a repair did for nothing. In a steady cluster
+	// with no loss each write arrives once, by gossip, and both stay near zero.
+	GossipDeltasRecv, SyncDeltasIn       uint64
+	SyncDeltasStale, SyncDeltasDuplicate uint64
+	// SyncStarts counts the sessions this node opened, by reason: a peer connected, a gap a
+	// peer showed persisted, a peer's own writes were lost on the way, a periodic round.
+	SyncStartsConnect, SyncStartsGap, SyncStartsLoss, SyncStartsPeriodic uint64
 }
 
 // replicator owns the node's replication state: the outbound queue, the version vector, the
@@ -132,7 +143,14 @@ type replicator struct {
 		applied, stale, duplicate, rejected, skew          atomic.Uint64
 		hbSent, hbRecv, sessions, syncFail, syncSent, recv atomic.Uint64
 		snapshots                                          atomic.Uint64
+		recvGossip, recvSync, syncStale, syncDup           atomic.Uint64
+		syncStarts                                         [syncReasons]atomic.Uint64
 	}
+
+	// scratch holds *applyScratch: what receiving a batch needs besides the keys and values the
+	// store keeps, reused from batch to batch (a slice of decoded deltas per batch was a third
+	// of a receiver's allocation under a write flood).
+	scratch sync.Pool
 
 	// applied, when set (benchmarks), is called after a remote delta is applied.
 	applied func(d *crdt.Delta)
@@ -393,8 +411,10 @@ func (r *replicator) onMessage(from string, data []byte) {
 		if r.n.loading() {
 			return // not recorded in the vector: anti-entropy delivers it after the load
 		}
-		b, err := crdt.DecodeBatch(data[1:], r.lim)
-		if err != nil {
+		sc := r.getScratch()
+		defer r.putScratch(sc)
+		b := &sc.batch
+		if err := crdt.DecodeBatchInto(b, data[1:], r.lim); err != nil {
 			r.st.rejected.Add(1)
 			return
 		}
@@ -411,7 +431,8 @@ func (r *replicator) onMessage(from string, data []byte) {
 			r.st.rejected.Add(uint64(len(b.Deltas)))
 			return
 		}
-		r.applyBatch(b.Deltas, true)
+		r.st.recvGossip.Add(uint64(len(b.Deltas)))
+		r.applyDeltas(b.Deltas, true, false, sc)
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
 			case r.kick <- struct{}{}:
@@ -446,18 +467,46 @@ func (r *replicator) apply(d *crdt.Delta) bool {
 // Deltas in a row that share a dot are one transaction's unit: it is applied under the locks of
 // all its keys' shards, so no reader here sees part of it, and it is taken or refused whole.
 func (r *replicator) applyBatch(ds []crdt.Delta, gossip bool) int {
-	return r.applyDeltas(ds, gossip, false)
+	return r.applyDeltas(ds, gossip, false, nil)
 }
 
 // applySnapshot merges the entries of a snapshot: final states, not writes. Entries of one
 // transaction share a dot but may arrive in different frames, so they are not deduplicated by
 // dot (LWW makes a repeat a no-op) and not logged: the log then no longer covers those writers
 // up to those seqs, and a peer lacking them is served by a snapshot in turn.
-func (r *replicator) applySnapshot(ds []crdt.Delta) int {
-	return r.applyDeltas(ds, false, true)
+func (r *replicator) applySnapshot(ds []crdt.Delta, sc *applyScratch) int {
+	return r.applyDeltas(ds, false, true, sc)
 }
 
-func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
+// applyScratch is the reusable memory of applying received batches (replicator.scratch).
+type applyScratch struct {
+	batch crdt.Batch
+	state []uint8
+	keys  []string
+}
+
+func (r *replicator) getScratch() *applyScratch {
+	if sc, ok := r.scratch.Get().(*applyScratch); ok {
+		return sc
+	}
+	return &applyScratch{}
+}
+
+// putScratch returns sc to the pool without the keys and values it pointed to: the store keeps
+// those that won, and the others are garbage. A sync frame's worth of deltas (up to SyncChunk)
+// is kept; a larger slice is let go.
+func (r *replicator) putScratch(sc *applyScratch) {
+	clear(sc.batch.Deltas)
+	clear(sc.keys)
+	if cap(sc.batch.Deltas) > 4096 {
+		sc.batch.Deltas, sc.state, sc.keys = nil, nil, nil
+	}
+	sc.batch.Deltas, sc.keys = sc.batch.Deltas[:0], sc.keys[:0]
+	r.scratch.Put(sc)
+}
+
+// applyDeltas applies ds (applyBatch, applySnapshot) with sc's memory (nil: its own).
+func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *applyScratch) int {
 	const (
 		skip = iota
 		fresh
@@ -469,7 +518,14 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 		return unitEnd(ds, i)
 	}
-	state := make([]uint8, len(ds))
+	if sc == nil {
+		sc = &applyScratch{}
+	}
+	if cap(sc.state) < len(ds) {
+		sc.state = make([]uint8, len(ds))
+	}
+	state := sc.state[:len(ds)]
+	clear(state)
 	r.mu.Lock()
 	for i := 0; i < len(ds); {
 		j := end(i)
@@ -487,6 +543,9 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 			// A counter or a collection is merged even under a dot we hold: its whole state may
 			// ride under its newest dot and carry other replicas' writes (merging is idempotent).
 			r.st.duplicate.Add(uint64(j - i))
+			if !gossip {
+				r.st.syncDup.Add(uint64(j - i))
+			}
 		default:
 			for k := i; k < j; k++ {
 				state[k] = fresh
@@ -519,7 +578,8 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 		return i
 	}
-	var keys []string
+	keys := sc.keys[:0]
+	defer func() { sc.keys = keys[:0] }()
 	for i := 0; i < len(ds); {
 		j := end(i)
 		if state[i] != fresh {
@@ -578,6 +638,9 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 				r.st.applied.Add(1)
 			} else {
 				r.st.stale.Add(1)
+				if !gossip {
+					r.st.syncStale.Add(1)
+				}
 			}
 		}
 		i = j
@@ -685,6 +748,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 		p.gapVec, p.gapSince = peerVec, now
 	}
 	needSync := p.gapVec != nil && now.Sub(p.gapSince) >= 2*r.cfg.HeartbeatInterval && !p.syncing
+	why := syncGap
 	// The peer's own writes are another matter: its heartbeat travels behind them on the same
 	// ordered stream, so those it announces and we lack were lost (its queue to us overflowed,
 	// or the stream was reset). Fetch them now, while its delta log still holds them: two
@@ -693,7 +757,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	// At most one such session every two heartbeat intervals, as for other gaps: a starved
 	// receiver that keeps losing writes would otherwise start one per heartbeat.
 	if !needSync && !p.syncing && now.Sub(p.lossSync) >= 2*r.cfg.HeartbeatInterval && lacksOwn(r.vec, peerVec, h.replica) {
-		needSync, p.lossSync = true, now
+		needSync, p.lossSync, why = true, now, syncLoss
 	}
 	if needSync {
 		p.gapVec = nil // judged afresh after the session
@@ -702,7 +766,7 @@ func (r *replicator) onHeartbeat(from string, h *heartbeat) {
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 	if needSync {
-		r.startSync(from)
+		r.startSync(from, why)
 	}
 }
 
@@ -765,7 +829,7 @@ func (r *replicator) onPeer(id string, up bool) {
 	p.connected = up
 	r.mu.Unlock()
 	if up {
-		r.startSync(id)
+		r.startSync(id, syncConnect)
 	}
 }
 
@@ -791,7 +855,7 @@ func (r *replicator) periodicSync() {
 	r.mu.Unlock()
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	for _, id := range ids {
-		r.startSync(id)
+		r.startSync(id, syncPeriodic)
 	}
 }
 
@@ -935,6 +999,10 @@ func (r *replicator) stats() ReplicationStats {
 		SyncSessions: r.st.sessions.Load(), SyncFailures: r.st.syncFail.Load(),
 		SyncDeltasSent: r.st.syncSent.Load(), SyncDeltasRecv: r.st.recv.Load(),
 		SnapshotsSent: r.st.snapshots.Load(), LogBytes: lb,
+		GossipDeltasRecv: r.st.recvGossip.Load(), SyncDeltasIn: r.st.recvSync.Load(),
+		SyncDeltasStale: r.st.syncStale.Load(), SyncDeltasDuplicate: r.st.syncDup.Load(),
+		SyncStartsConnect: r.st.syncStarts[syncConnect].Load(), SyncStartsGap: r.st.syncStarts[syncGap].Load(),
+		SyncStartsLoss: r.st.syncStarts[syncLoss].Load(), SyncStartsPeriodic: r.st.syncStarts[syncPeriodic].Load(),
 	}
 }
 

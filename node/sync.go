@@ -24,8 +24,19 @@ const sessionTimeout = 2 * time.Minute
 // errPeerClaim is returned when a peer presents a replica id that belongs to someone else.
 var errPeerClaim = errors.New("node: peer claims another node's replica id")
 
+// syncReason is why a node opened an anti-entropy session (ReplicationStats.SyncStarts).
+type syncReason int
+
+const (
+	syncConnect  syncReason = iota // a peer connected
+	syncGap                        // a peer showed dots we still lacked two heartbeat intervals later
+	syncLoss                       // a peer's heartbeat announced its own writes we lack: lost on the way
+	syncPeriodic                   // a difference a whole periodic round did not close
+	syncReasons
+)
+
 // startSync runs one session with peer in the background unless one is already running.
-func (r *replicator) startSync(id string) {
+func (r *replicator) startSync(id string, why syncReason) {
 	r.mu.Lock()
 	p := r.peerLocked(id)
 	if p.syncing {
@@ -34,6 +45,7 @@ func (r *replicator) startSync(id string) {
 	}
 	p.syncing = true
 	r.mu.Unlock()
+	r.st.syncStarts[why].Add(1)
 	started := r.n.goAsync(func() {
 		ctx, cancel := r.n.stopCtx()
 		defer cancel()
@@ -89,13 +101,14 @@ func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCl
 	// The writer sends our hello at once and, once the peer's hello arrived, what it lacks; the
 	// reader takes the peer's hello and then applies what it sends. Neither waits for the other
 	// to read, so the session works over unbuffered transports too.
-	theirs := make(chan *crdt.Vector, 1)
+	theirs := make(chan peerHello, 1)
 	sendErr := make(chan error, 1)
 	go func() {
 		r.mu.Lock()
-		mine := r.vec.Summary()
+		mine, runs := r.vec.Summary(), r.vec.Runs()
+		bounds := r.inFlightLocked()
 		r.mu.Unlock()
-		if err := fw.write(appendHello(nil, r.n.replica, mine)); err != nil {
+		if err := fw.write(appendHello(nil, r.n.replica, mine, runs, bounds)); err != nil {
 			sendErr <- err
 			return
 		}
@@ -103,12 +116,12 @@ func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCl
 			sendErr <- err
 			return
 		}
-		v, ok := <-theirs
+		h, ok := <-theirs
 		if !ok {
 			sendErr <- nil
 			return
 		}
-		sendErr <- r.sendMissing(fw, bw, v)
+		sendErr <- r.sendMissing(fw, bw, h.vec, h.bounds)
 	}()
 	recvErr := r.receiveHello(peer, br, theirs)
 	if recvErr == nil {
@@ -123,9 +136,35 @@ func (r *replicator) session(ctx context.Context, peer string, rw io.ReadWriteCl
 	return recvErr
 }
 
-// receiveHello reads and checks the peer's hello and hands its vector to the writer; on error it
-// closes theirs so the writer stops.
-func (r *replicator) receiveHello(peer string, br *bufio.Reader, theirs chan<- *crdt.Vector) error {
+// peerHello is what a peer's sync hello asks for: the dots its vector lacks, except those of the
+// replicas in bounds beyond their bound (on their way to it by gossip).
+type peerHello struct {
+	vec    *crdt.Vector
+	bounds []inFlight
+}
+
+// inFlightLocked lists, for every peer whose heartbeats reach us (connected, heard within the
+// peer timeout), the newest of its own writes its last heartbeat announced. Its heartbeats
+// travel behind its writes on one ordered stream, so the ones up to there we lack were lost and
+// the later ones may be on their way: a repair asks only for the former. Without the bound a
+// session under a write flood fetched every write in flight too — tens of thousands of deltas
+// that gossip then delivered a second time (duplicates), or, once the delta log no longer
+// covered them, a snapshot of the writer's whole store. Needs r.mu.
+func (r *replicator) inFlightLocked() []inFlight {
+	var out []inFlight
+	for _, p := range r.peers {
+		if p.replica == 0 || p.vector == nil || !p.connected || time.Since(p.lastHB) >= r.cfg.PeerTimeout {
+			continue
+		}
+		seq, ts := p.vector.Prefix(p.replica)
+		out = append(out, inFlight{rep: p.replica, seq: seq, ts: ts})
+	}
+	return out
+}
+
+// receiveHello reads and checks the peer's hello and hands it to the writer; on error it closes
+// theirs so the writer stops.
+func (r *replicator) receiveHello(peer string, br *bufio.Reader, theirs chan<- peerHello) error {
 	frame, err := readFrame(br, nil)
 	if err != nil {
 		close(theirs)
@@ -136,16 +175,20 @@ func (r *replicator) receiveHello(peer string, br *bufio.Reader, theirs chan<- *
 		close(theirs)
 		return fmt.Errorf("%w: expected hello", errBadMessage)
 	}
-	rep, summary, err := decodeHello(frame, crdt.DefaultMaxReplicas)
+	h, err := decodeHello(frame, crdt.DefaultMaxReplicas)
 	if err == nil {
-		err = r.bind(peer, rep)
+		err = r.bind(peer, h.replica)
 	}
 	if err != nil {
 		r.st.rejected.Add(1)
 		close(theirs)
 		return err
 	}
-	theirs <- crdt.VectorFromSummary(summary)
+	v := crdt.VectorFromSummary(h.vector)
+	for _, rg := range h.runs {
+		v.AddRange(rg, 0) // the peer's vector serves Missing only: timestamps do not matter
+	}
+	theirs <- peerHello{vec: v, bounds: h.bounds}
 	return nil
 }
 
@@ -164,17 +207,28 @@ func (r *replicator) bind(peer string, rep crdt.ReplicaID) error {
 	return nil
 }
 
-// sendMissing streams to the peer whatever it lacks according to its vector.
-func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt.Vector) error {
-	type adopt struct {
-		rep crdt.ReplicaID
-		seq uint64
-		ts  crdt.Timestamp
+// sendMissing streams to the peer whatever it lacks according to its vector, except writes of
+// a bounded replica beyond its bound: those are on their way to the peer by gossip.
+func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt.Vector, bounds []inFlight) error {
+	bound := make(map[crdt.ReplicaID]inFlight, len(bounds))
+	for _, b := range bounds {
+		bound[b.rep] = b
+	}
+	// beyond reports whether replica rep's write seq is in flight to the peer.
+	beyond := func(rep crdt.ReplicaID, seq uint64) bool {
+		b, ok := bound[rep]
+		return ok && seq > b.seq
 	}
 	r.mu.Lock()
 	var fromLog []crdt.Range
 	snap := map[crdt.ReplicaID]bool{}
 	for _, rg := range theirs.Missing(r.vec) {
+		if b, ok := bound[rg.Replica]; ok {
+			if rg.From > b.seq {
+				continue
+			}
+			rg.To = min(rg.To, b.seq)
+		}
 		if r.log.covers(rg.Replica, rg.From) {
 			fromLog = append(fromLog, rg)
 		} else {
@@ -182,10 +236,15 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		}
 	}
 	fromLogRecs := r.log.collect(fromLog)
-	var adopts []adopt
+	var adopts []inFlight
 	for rep := range snap {
 		seq, ts := r.vec.Prefix(rep)
-		adopts = append(adopts, adopt{rep, seq, ts})
+		if b, ok := bound[rep]; ok && b.seq < seq {
+			// The snapshot leaves the writes beyond the bound to gossip (below), so the peer
+			// adopts only up to the bound, at the time the replica's heartbeat gave it.
+			seq, ts = b.seq, b.ts
+		}
+		adopts = append(adopts, inFlight{rep, seq, ts})
 	}
 	r.mu.Unlock()
 
@@ -250,6 +309,9 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[v.ver.Replica] && v.obj() == nil && !counterTouches(&v, exp, snap) {
 				return true
 			}
+			if v.obj() == nil && v.typ != crdt.TypeCounter && beyond(v.ver.Replica, v.seq) {
+				return true // in flight to the peer: gossip brings it
+			}
 			if v.obj() != nil {
 				// A large collection goes in parts, in order (collections.go): each within a
 				// frame, applied in turn by the peer's receive loop.
@@ -273,7 +335,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		// their versions: the peer adopts their dots, so this is its only news of them.
 		nowMs := r.n.nowMs()
 		for _, x := range r.n.expired.since(nowMs - r.n.cfg.TombstoneTTL.Milliseconds()) {
-			if !snap[x.ver.Replica] {
+			if !snap[x.ver.Replica] || beyond(x.ver.Replica, x.seq) {
 				continue
 			}
 			// Expiry 1 (1970): expired on every node whatever its clock, so nothing is stored.
@@ -304,6 +366,8 @@ func (r *replicator) receive(br *bufio.Reader) error {
 	lim := r.lim
 	lim.MaxBatch = max(r.cfg.SyncChunk, crdt.DefaultLimits().MaxBatch)
 	var buf []byte
+	sc := r.getScratch()
+	defer r.putScratch(sc)
 	for {
 		frame, err := readFrame(br, buf)
 		if err != nil {
@@ -312,16 +376,18 @@ func (r *replicator) receive(br *bufio.Reader) error {
 		buf = frame
 		switch frame[0] {
 		case frameDeltas, frameUnits, frameSnapshot:
-			b, err := crdt.DecodeBatch(frame[1:], lim)
-			if err != nil {
+			b := &sc.batch
+			if err := crdt.DecodeBatchInto(b, frame[1:], lim); err != nil {
 				r.st.rejected.Add(1)
 				return err
 			}
+			r.st.recvSync.Add(uint64(len(b.Deltas)))
 			if frame[0] == frameSnapshot {
-				r.st.recv.Add(uint64(r.applySnapshot(b.Deltas)))
+				r.st.recv.Add(uint64(r.applySnapshot(b.Deltas, sc)))
 			} else {
-				r.st.recv.Add(uint64(r.applyBatch(b.Deltas, false)))
+				r.st.recv.Add(uint64(r.applyDeltas(b.Deltas, false, false, sc)))
 			}
+			clear(b.Deltas) // the store keeps what it needs of them
 		case frameAdopt:
 			rep, seq, ts, err := decodeAdopt(frame)
 			if err != nil {

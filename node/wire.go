@@ -118,25 +118,106 @@ func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState) []byte {
-	dst = append(dst, frameHello)
-	dst = binary.AppendUvarint(dst, uint64(r))
-	return crdt.AppendVector(dst, vec)
+// inFlight is a replica's newest write a sync peer knows is on its way to it by gossip: the
+// replica's own heartbeats, which travel behind its writes on one ordered stream, announced
+// every write up to seq (at its HLC ts). Writes of it up to seq the peer lacks were lost; those
+// after it may still arrive, and a repair leaves them to gossip.
+type inFlight struct {
+	rep crdt.ReplicaID
+	seq uint64
+	ts  crdt.Timestamp
 }
 
-func decodeHello(b []byte, maxReplicas int) (crdt.ReplicaID, []crdt.ReplicaState, error) {
+// appendHello encodes a sync hello: our replica id, our vector, and two optional lists — the
+// out-of-order runs our vector holds (a vector summary lists at most crdt.MaxOutOfOrder single
+// seqs, and a write flood after a loss holds many more) and the bounds of the writes we want
+// repaired (inFlight). Without them (the old form) the peer sends every dot the summary lacks.
+func appendHello(dst []byte, r crdt.ReplicaID, vec []crdt.ReplicaState, runs []crdt.Range, bounds []inFlight) []byte {
+	dst = append(dst, frameHello)
+	dst = binary.AppendUvarint(dst, uint64(r))
+	dst = crdt.AppendVector(dst, vec)
+	if len(bounds) == 0 && len(runs) == 0 {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(bounds)))
+	for _, b := range bounds {
+		dst = binary.AppendUvarint(dst, uint64(b.rep))
+		dst = binary.AppendUvarint(dst, b.seq)
+		dst = binary.AppendUvarint(dst, uint64(b.ts))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(runs)))
+	for _, rg := range runs {
+		dst = binary.AppendUvarint(dst, uint64(rg.Replica))
+		dst = binary.AppendUvarint(dst, rg.From)
+		dst = binary.AppendUvarint(dst, rg.To-rg.From)
+	}
+	return dst
+}
+
+// hello is a decoded sync hello.
+type hello struct {
+	replica crdt.ReplicaID
+	vector  []crdt.ReplicaState
+	runs    []crdt.Range
+	bounds  []inFlight
+}
+
+func decodeHello(b []byte, maxReplicas int) (hello, error) {
+	var h hello
 	r, n := binary.Uvarint(b[1:])
 	if n <= 0 {
-		return 0, nil, fmt.Errorf("%w: truncated hello", errBadMessage)
+		return h, fmt.Errorf("%w: truncated hello", errBadMessage)
 	}
 	vec, m, err := crdt.DecodeVector(b[1+n:], maxReplicas)
 	if err != nil {
-		return 0, nil, err
+		return h, err
 	}
-	if 1+n+m != len(b) {
-		return 0, nil, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+	h.replica, h.vector = crdt.ReplicaID(r), vec
+	rest := b[1+n+m:]
+	if len(rest) == 0 {
+		return h, nil
 	}
-	return crdt.ReplicaID(r), vec, nil
+	// triples reads count (at most limit) triples of uvarints.
+	triples := func(limit uint64, each func(a, b, c uint64) error) error {
+		count, k := binary.Uvarint(rest)
+		if k <= 0 || count > limit || count > uint64(len(rest)) {
+			return fmt.Errorf("%w: bad list in hello", errBadMessage)
+		}
+		rest = rest[k:]
+		for range count {
+			var vals [3]uint64
+			for j := range vals {
+				v, k := binary.Uvarint(rest)
+				if k <= 0 {
+					return fmt.Errorf("%w: truncated hello", errBadMessage)
+				}
+				vals[j], rest = v, rest[k:]
+			}
+			if err := each(vals[0], vals[1], vals[2]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := triples(uint64(maxReplicas), func(rep, seq, ts uint64) error {
+		h.bounds = append(h.bounds, inFlight{rep: crdt.ReplicaID(rep), seq: seq, ts: crdt.Timestamp(ts)})
+		return nil
+	}); err != nil {
+		return hello{}, err
+	}
+	if err := triples(uint64(maxReplicas)*crdt.MaxOutOfOrder, func(rep, from, span uint64) error {
+		if from == 0 || span > 1<<62 || from > 1<<62 {
+			return fmt.Errorf("%w: bad run in hello", errBadMessage)
+		}
+		h.runs = append(h.runs, crdt.Range{Replica: crdt.ReplicaID(rep), From: from, To: from + span})
+		return nil
+	}); err != nil {
+		return hello{}, err
+	}
+	if len(rest) != 0 {
+		return hello{}, fmt.Errorf("%w: trailing bytes after hello", errBadMessage)
+	}
+	return h, nil
 }
 
 func appendAdopt(dst []byte, r crdt.ReplicaID, seq uint64, ts crdt.Timestamp) []byte {

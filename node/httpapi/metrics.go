@@ -58,6 +58,15 @@ var (
 		"Anti-entropy sync sessions run with peers.", nil, nil)
 	descSyncFailed = prometheus.NewDesc("geocache_sync_failures_total",
 		"Anti-entropy sync sessions that failed.", nil, nil)
+	descReceived = prometheus.NewDesc("geocache_deltas_received_total",
+		"Replication deltas received by path, before deduplication: gossip (a writer's batches), sync (anti-entropy sessions, snapshot entries included).",
+		[]string{"path"}, nil)
+	descSyncWaste = prometheus.NewDesc("geocache_sync_deltas_wasted_total",
+		"Deltas anti-entropy delivered that were already here: duplicate (dot held) or stale (lost to a newer version).",
+		[]string{"outcome"}, nil)
+	descSyncStarts = prometheus.NewDesc("geocache_sync_starts_total",
+		"Anti-entropy sessions this node opened, by reason: connect, gap, loss (a peer's own writes lost on the way), periodic.",
+		[]string{"reason"}, nil)
 	descLogBytes = prometheus.NewDesc("geocache_replication_log_bytes",
 		"Bytes held by the delta log used to repair gaps.", nil, nil)
 	descClusterEvents = prometheus.NewDesc("geocache_cluster_events_total",
@@ -72,7 +81,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOps, descHits, descMisses, descEvictions, descExpirations,
 		descBytes, descMaxBytes, descEntries, descStoreEntries, descTombstones, descTombstonesDropped,
 		descReadThrough, descOriginLoads, descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes,
-		descClusterEvents} {
+		descClusterEvents, descReceived, descSyncWaste, descSyncStarts} {
 		ch <- d
 	}
 }
@@ -130,6 +139,14 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSync, rs.SyncSessions)
 	counter(descSyncFailed, rs.SyncFailures)
 	gauge(descLogBytes, float64(rs.LogBytes))
+	counter(descReceived, rs.GossipDeltasRecv, "gossip")
+	counter(descReceived, rs.SyncDeltasIn, "sync")
+	counter(descSyncWaste, rs.SyncDeltasDuplicate, "duplicate")
+	counter(descSyncWaste, rs.SyncDeltasStale, "stale")
+	counter(descSyncStarts, rs.SyncStartsConnect, "connect")
+	counter(descSyncStarts, rs.SyncStartsGap, "gap")
+	counter(descSyncStarts, rs.SyncStartsLoss, "loss")
+	counter(descSyncStarts, rs.SyncStartsPeriodic, "periodic")
 	if cs, ok := c.s.cluster.(interface{ ClusterStats() node.ClusterStats }); ok {
 		st := cs.ClusterStats()
 		for _, e := range []struct {
