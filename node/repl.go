@@ -107,6 +107,11 @@ type replicator struct {
 
 	wake chan struct{} // signals the gossip loop that pending grew
 
+	// applyMu serialises the application of deltas (not snapshots): a batch checks the vector
+	// for the dots it holds before applying and records them after, so two batches applied at
+	// once (gossip, and a sync session relaying the same writes) would both merge them.
+	applyMu sync.Mutex
+
 	mu         sync.Mutex
 	vec        *crdt.Vector
 	log        *deltaLog
@@ -469,6 +474,10 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 		return unitEnd(ds, i)
 	}
+	if !snapshot {
+		r.applyMu.Lock()
+		defer r.applyMu.Unlock()
+	}
 	state := make([]uint8, len(ds))
 	r.mu.Lock()
 	for i := 0; i < len(ds); {
@@ -482,10 +491,13 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		switch {
 		case !ok:
 			r.st.rejected.Add(uint64(j - i))
-		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) &&
-			!(j-i == 1 && (ds[i].Entry.Type == crdt.TypeCounter || ds[i].Entry.Type.IsCollection())):
-			// A counter or a collection is merged even under a dot we hold: its whole state may
-			// ride under its newest dot and carry other replicas' writes (merging is idempotent).
+		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) && !(j-i == 1 && ds[i].Entry.Type == crdt.TypeCounter):
+			// A counter is merged even under a dot we hold: its whole state may ride under its
+			// newest dot and carry other replicas' writes (merging is idempotent). A collection's
+			// delta is the same bytes wherever it travels (its writer's encoding, relayed from
+			// logs), so a dot held means it was merged, or superseded by a snapshot: merging it
+			// again is a no-op that cost a receiver a quarter more under a write flood, when
+			// anti-entropy resends what gossip is still delivering.
 			r.st.duplicate.Add(uint64(j - i))
 		default:
 			for k := i; k < j; k++ {
