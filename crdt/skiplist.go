@@ -32,6 +32,47 @@ type slLink struct {
 	span int
 }
 
+// newSlNode allocates a node and its lv links together: a walk then misses the cache once per
+// node, where a links slice of its own was a second dependent miss (ZADD's largest cost). The
+// links are rounded up to a size class of 1, 2, 4, 8 or 32; four nodes in five have one.
+func newSlNode(member string, score float64, lv int) *slNode {
+	var nd *slNode
+	switch {
+	case lv == 1:
+		x := &struct {
+			slNode
+			l [1]slLink
+		}{}
+		nd = &x.slNode
+		nd.next = x.l[:]
+	case lv == 2:
+		x := &struct {
+			slNode
+			l [2]slLink
+		}{}
+		nd = &x.slNode
+		nd.next = x.l[:]
+	case lv <= 4:
+		x := &struct {
+			slNode
+			l [4]slLink
+		}{}
+		nd = &x.slNode
+		nd.next = x.l[:lv]
+	case lv <= 8:
+		x := &struct {
+			slNode
+			l [8]slLink
+		}{}
+		nd = &x.slNode
+		nd.next = x.l[:lv]
+	default:
+		nd = &slNode{next: make([]slLink, lv)}
+	}
+	nd.member, nd.score = member, score
+	return nd
+}
+
 func newSkiplist(seed uint64) *skiplist {
 	return &skiplist{head: &slNode{next: make([]slLink, slMaxLevel)}, level: 1, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
 }
@@ -84,7 +125,7 @@ func (l *skiplist) insert(score float64, member string, reuse *slNode) {
 		nd.member, nd.score, nd.back = member, score, nil
 		clear(nd.next)
 	} else {
-		nd = &slNode{member: member, score: score, next: make([]slLink, lv)}
+		nd = newSlNode(member, score, lv)
 	}
 	for i := 0; i < lv; i++ {
 		nd.next[i].to = update[i].next[i].to
