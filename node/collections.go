@@ -332,6 +332,12 @@ func typeName(v *value) string {
 	return "zset"
 }
 
+// SoleWriter reports whether this node replicates nothing (started without a cluster), so no
+// other replica ever writes its keys: a command may then skip a write that changes no element
+// (SADD of a present member), as Redis does. With replicas such a write must still be made: a
+// re-add is a new write that wins over a concurrent remove elsewhere (add-wins).
+func (n *Node) SoleWriter() bool { return n.repl == nil }
+
 // KeyType returns Redis's TYPE of key: "none", "string", "hash", "set" or "zset".
 func (n *Node) KeyType(ctx context.Context, key string) (string, error) {
 	if err := n.check(ctx); err != nil {
