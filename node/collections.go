@@ -379,7 +379,7 @@ func (n *Node) readCollVia(w writer, nowMs int64, key string, typ crdt.Type, fn 
 // live and create is not set) and returns the delta it applied, or nil when it changed nothing.
 // fn must call stamp, once, before changing anything: stamp issues the write's version (and,
 // for a new collection, makes it the incarnation). updateColl reports whether the key was live.
-func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn collFn) (bool, error) {
 	if err := n.check(ctx); err != nil {
 		return false, err
 	}
@@ -390,7 +390,7 @@ func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create
 }
 
 // updateCollVia is updateColl through w (the node, or a transaction).
-func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+func (n *Node) updateCollVia(w writer, nowMs int64, key string, typ crdt.Type, create bool, fn collFn) (bool, error) {
 	op, _ := n.collOps.Get().(*collOp)
 	if op == nil {
 		op = newCollOp()
@@ -417,7 +417,7 @@ type collOp struct {
 	key    string
 	typ    crdt.Type
 	create bool
-	fn     func(c *coll, stamp func() crdt.Version) appender
+	fn     collFn
 
 	applyFn func(cur lru.Current[value]) lru.Update[value]
 	stampFn func() crdt.Version
@@ -514,7 +514,7 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 		stable = max(stable, cur.Value.ver.TS+1)
 	}
 	c.compact(stable)
-	d := op.fn(c, op.stampFn)
+	d := op.fn.call(c, op.stampFn)
 	if d == nil || op.seq == 0 {
 		c.mu.Unlock()
 		return lru.Update[value]{Action: lru.Keep}
@@ -680,18 +680,28 @@ func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(
 	return n.updateColl(ctx, key, crdt.TypeZSet, create, zsetDelta(fn))
 }
 
-// hashDelta, setDelta and zsetDelta adapt an Update function of one collection type to
-// updateColl's, for the node and for transactions.
-func hashDelta(fn func(*crdt.Hash, func() crdt.Version) *crdt.Hash) func(*coll, func() crdt.Version) appender {
-	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.hash, stamp)) }
+// collFn is the Update function of one collection type (one field set), passed by value to
+// updateColl and held in its collOp: adapting it with a closure per write was an allocation of
+// every HSET, SADD and ZADD.
+type collFn struct {
+	hash func(*crdt.Hash, func() crdt.Version) *crdt.Hash
+	set  func(*crdt.Set, func() crdt.Version) *crdt.Set
+	zset func(*crdt.ZSet, func() crdt.Version) *crdt.ZSet
 }
 
-func setDelta(fn func(*crdt.Set, func() crdt.Version) *crdt.Set) func(*coll, func() crdt.Version) appender {
-	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.set, stamp)) }
-}
+func hashDelta(fn func(*crdt.Hash, func() crdt.Version) *crdt.Hash) collFn { return collFn{hash: fn} }
+func setDelta(fn func(*crdt.Set, func() crdt.Version) *crdt.Set) collFn    { return collFn{set: fn} }
+func zsetDelta(fn func(*crdt.ZSet, func() crdt.Version) *crdt.ZSet) collFn { return collFn{zset: fn} }
 
-func zsetDelta(fn func(*crdt.ZSet, func() crdt.Version) *crdt.ZSet) func(*coll, func() crdt.Version) appender {
-	return func(c *coll, stamp func() crdt.Version) appender { return asAppender(fn(c.zset, stamp)) }
+// call runs the function on c's state of its type and returns the delta it made (nil: none).
+func (f collFn) call(c *coll, stamp func() crdt.Version) appender {
+	switch {
+	case f.hash != nil:
+		return asAppender(f.hash(c.hash, stamp))
+	case f.set != nil:
+		return asAppender(f.set(c.set, stamp))
+	}
+	return asAppender(f.zset(c.zset, stamp))
 }
 
 // asAppender returns d as an appender, nil for a nil d (a nil pointer in an interface is not nil).
