@@ -107,10 +107,12 @@ type replicator struct {
 
 	wake chan struct{} // signals the gossip loop that pending grew
 
-	// applyMu serialises the application of deltas (not snapshots): a batch checks the vector
-	// for the dots it holds before applying and records them after, so two batches applied at
-	// once (gossip, and a sync session relaying the same writes) would both merge them.
-	applyMu sync.Mutex
+	// applyMu serialises the application of deltas (not snapshots) of one writer, by stripes
+	// of writers' replica ids: a batch checks the vector for the dots it holds before applying
+	// and records them after, so two batches of one writer applied at once (its gossip, and a
+	// sync session relaying the same writes) would both merge them. Writers in other stripes
+	// apply in parallel.
+	applyMu [applyStripes]sync.Mutex
 
 	mu         sync.Mutex
 	vec        *crdt.Vector
@@ -475,8 +477,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		return unitEnd(ds, i)
 	}
 	if !snapshot {
-		r.applyMu.Lock()
-		defer r.applyMu.Unlock()
+		defer r.lockWriters(ds)()
 	}
 	state := make([]uint8, len(ds))
 	r.mu.Lock()
@@ -631,6 +632,29 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool) int {
 		}
 	}
 	return added
+}
+
+// applyStripes is how many stripes of writers applyMu has.
+const applyStripes = 16
+
+// lockWriters takes the applyMu stripes of ds's writers, in order, and returns their unlock.
+func (r *replicator) lockWriters(ds []crdt.Delta) func() {
+	var mask uint32
+	for i := range ds {
+		mask |= 1 << (uint64(ds[i].Entry.Version.Replica) % applyStripes)
+	}
+	for i := range applyStripes {
+		if mask&(1<<i) != 0 {
+			r.applyMu[i].Lock()
+		}
+	}
+	return func() {
+		for i := range applyStripes {
+			if mask&(1<<i) != 0 {
+				r.applyMu[i].Unlock()
+			}
+		}
+	}
 }
 
 // validRemote checks what the codec cannot: a known type in its place (a flush marker has an
