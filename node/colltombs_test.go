@@ -43,10 +43,12 @@ func memUsage(t *testing.T, n *Node, key string) int64 {
 // While nothing is stable (no janitor pass has run: the stable time is 0, as when a member is
 // silent within the grace horizon) a member added and removed in a loop keeps its set's removed
 // writes under the cap; once the janitor passes, a set that saw no write since is collected
-// whole and charged less.
+// whole and charged less. (A replicating node: one without peers keeps no removed write, below.)
 func TestElementTombstonesBoundedAndCollectedWhenQuiet(t *testing.T) {
 	t.Parallel()
-	n, clk := newTestNode(t, nil)
+	net := newMemNet()
+	n := net.add(t, "a", nil)
+	clk := net.clocks[n]
 	for i := 0; i < 4*elemTombCap; i++ {
 		sadd(t, n, "hot", "m", "stays")
 		srem(t, n, "hot", "m")
@@ -146,4 +148,41 @@ func TestElementTombstonesAcrossPartition(t *testing.T) {
 		waitTick()
 	}
 	converged(t, a, b)
+}
+
+// A node without peers is the only writer of its keys, so every write there is stable at once:
+// a removed or rewritten element leaves no removed write, before any janitor pass, and nothing
+// is queued for the janitor; the elements are those of the writes.
+func TestElementTombstonesNoneWithoutPeers(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	for i := 0; i < 100; i++ {
+		sadd(t, n, "s", "m", "stays")
+		srem(t, n, "s", "m")
+	}
+	tombs, members := setTombs(t, n, "s")
+	if tombs != 0 || len(members) != 1 || members[0] != "stays" {
+		t.Fatalf("set holds %d removed writes and members %q, want 0 and [stays]", tombs, members)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := n.UpdateHash(context.Background(), "h", true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+			return h.Set(stamp(), [2][]byte{[]byte("f"), []byte{byte('0' + i)}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	var htombs int
+	if _, err := n.ReadHash(context.Background(), "h", func(h *crdt.Hash) {
+		got, _ = h.Get("f")
+		htombs = h.Tombstones()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "9" || htombs != 0 {
+		t.Fatalf("hash f = %q with %d removed writes, want \"9\" and 0", got, htombs)
+	}
+	if q := n.tombColls.len(); q != 0 {
+		t.Fatalf("%d keys queued for the janitor", q)
+	}
 }

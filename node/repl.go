@@ -118,6 +118,13 @@ type replicator struct {
 
 	wake chan struct{} // signals the gossip loop that pending grew
 
+	// applyMu serialises the application of deltas (not snapshots) of one writer, by stripes
+	// of writers' replica ids: a batch checks the vector for the dots it holds before applying
+	// and records them after, so two batches of one writer applied at once (its gossip, and a
+	// sync session relaying the same writes) would both merge them. Writers in other stripes
+	// apply in parallel.
+	applyMu [applyStripes]sync.Mutex
+
 	mu         sync.Mutex
 	vec        *crdt.Vector
 	log        *deltaLog
@@ -291,6 +298,10 @@ func (r *replicator) flush(ctx context.Context) {
 	}
 }
 
+// gossipLinger is how long the gossip loop lets writes gather before publishing when the last
+// publish was less than that ago (a flood): the replication delay it adds, at most.
+const gossipLinger = 200 * time.Microsecond
+
 // gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch when
 // writes queue up while a publish is in flight. With no peer connected nothing is published:
 // a peer that connects later is brought up to date by anti-entropy.
@@ -301,11 +312,32 @@ func (r *replicator) gossipLoop() {
 	batch := crdt.Batch{From: r.n.replica}
 	var taken []crdt.Delta
 	var buf []byte
+	var lastPub time.Time
+	linger := time.NewTimer(0)
+	<-linger.C
 	for {
 		select {
 		case <-r.n.stop:
 			return
 		case <-r.wake:
+		}
+		if time.Since(lastPub) < gossipLinger {
+			// A write flood (the last publish was moments ago): let up to a batch gather, for
+			// at most gossipLinger. Taking whatever was pending at each wake sent a message per
+			// few writes, each costing every receiver a message's work, and filled the peers'
+			// send queues, bounded in messages, at a tenth of their capacity in writes (then
+			// drops, and anti-entropy sessions to repair them).
+			r.mu.Lock()
+			n := len(r.pending)
+			r.mu.Unlock()
+			if n < r.cfg.MaxBatch {
+				linger.Reset(gossipLinger)
+				select {
+				case <-r.n.stop:
+					return
+				case <-linger.C:
+				}
+			}
 		}
 		r.mu.Lock()
 		taken, r.pending = r.pending, taken[:0]
@@ -330,6 +362,7 @@ func (r *replicator) gossipLoop() {
 				r.st.batchesSent.Add(1)
 				r.st.deltasSent.Add(uint64(k))
 			}
+			lastPub = time.Now()
 		}
 		r.mu.Lock()
 		if k := len(all); k > 0 {
@@ -518,6 +551,9 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		}
 		return unitEnd(ds, i)
 	}
+	if !snapshot {
+		defer r.lockWriters(ds)()
+	}
 	if sc == nil {
 		sc = &applyScratch{}
 	}
@@ -538,10 +574,13 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		switch {
 		case !ok:
 			r.st.rejected.Add(uint64(j - i))
-		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) &&
-			!(j-i == 1 && (ds[i].Entry.Type == crdt.TypeCounter || ds[i].Entry.Type.IsCollection())):
-			// A counter or a collection is merged even under a dot we hold: its whole state may
-			// ride under its newest dot and carry other replicas' writes (merging is idempotent).
+		case !snapshot && r.vec.Contains(ds[i].Entry.Dot()) && !(j-i == 1 && ds[i].Entry.Type == crdt.TypeCounter):
+			// A counter is merged even under a dot we hold: its whole state may ride under its
+			// newest dot and carry other replicas' writes (merging is idempotent). A collection's
+			// delta is the same bytes wherever it travels (its writer's encoding, relayed from
+			// logs), so a dot held means it was merged, or superseded by a snapshot: merging it
+			// again is a no-op that cost a receiver a quarter more under a write flood, when
+			// anti-entropy resends what gossip is still delivering.
 			r.st.duplicate.Add(uint64(j - i))
 			if !gossip {
 				r.st.syncDup.Add(uint64(j - i))
@@ -682,6 +721,29 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		}
 	}
 	return added
+}
+
+// applyStripes is how many stripes of writers applyMu has.
+const applyStripes = 16
+
+// lockWriters takes the applyMu stripes of ds's writers, in order, and returns their unlock.
+func (r *replicator) lockWriters(ds []crdt.Delta) func() {
+	var mask uint32
+	for i := range ds {
+		mask |= 1 << (uint64(ds[i].Entry.Version.Replica) % applyStripes)
+	}
+	for i := range applyStripes {
+		if mask&(1<<i) != 0 {
+			r.applyMu[i].Lock()
+		}
+	}
+	return func() {
+		for i := range applyStripes {
+			if mask&(1<<i) != 0 {
+				r.applyMu[i].Unlock()
+			}
+		}
+	}
 }
 
 // validRemote checks what the codec cannot: a known type in its place (a flush marker has an

@@ -40,7 +40,7 @@ func (tx *Tx) readColl(key string, typ crdt.Type, fn func(c *coll)) (bool, error
 	return tx.n.readCollVia(txWriter{tx}, tx.nowMs, key, typ, fn)
 }
 
-func (tx *Tx) updateColl(key string, typ crdt.Type, create bool, fn func(c *coll, stamp func() crdt.Version) appender) (bool, error) {
+func (tx *Tx) updateColl(key string, typ crdt.Type, create bool, fn collFn) (bool, error) {
 	if err := tx.writable(key); err != nil {
 		return false, err
 	}

@@ -37,10 +37,21 @@ func strs(bs [][]byte) []string {
 	return out
 }
 
+// soleWriter is implemented by a backend that knows whether it is the only writer of its keys
+// (node.Node.SoleWriter).
+type soleWriter interface{ SoleWriter() bool }
+
 func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	ms := strs(argv[2:])
 	added := 0
+	sw, _ := c.be().(soleWriter)
+	sole := sw != nil && sw.SoleWriter()
 	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		if sole && st.Len() > 0 && !slices.ContainsFunc(ms, func(m string) bool { return !st.Has(m) }) {
+			// Every member is present and no other replica can remove one concurrently: as
+			// in Redis, nothing is written (no new version, no WATCH invalidated).
+			return nil
+		}
 		var d *crdt.Set
 		added, d = st.Add(stamp(), ms...)
 		return d

@@ -3,7 +3,9 @@ package resp
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/geocache/geocache/crdt"
@@ -21,7 +23,8 @@ func addZPopCommands(add func(name string, arity, flags int, fn handler) *comman
 }
 
 // blockPoll is how often a blocked BZPOP* looks at its keys again. Blocking pops are rare in a
-// cache; polling keeps them off the write path (no per-key waiter lists to maintain).
+// cache; polling keeps them off the write path (no per-key waiter lists to maintain), and
+// blockedPops keeps their order.
 const blockPoll = 10 * time.Millisecond
 
 // popFirst pops up to count members (lowest, or highest with top) from the first of keys that
@@ -92,6 +95,9 @@ func parseBlockTimeout(c *client, b []byte) (time.Duration, bool) {
 // reply, or with a null array on timeout.
 func blockingPop(ctx context.Context, s *Server, c *client, timeout time.Duration,
 	pop func(ctx context.Context) (string, []zms, error), reply func(key string, ms []zms)) {
+	// Clients blocked before this one are served first (they would have been, in Redis, when
+	// the write that fills their keys ran).
+	s.bpops.serve()
 	key, ms, err := pop(ctx)
 	switch {
 	case err != nil:
@@ -110,23 +116,37 @@ func blockingPop(ctx context.Context, s *Server, c *client, timeout time.Duratio
 		}
 		tick := time.NewTicker(blockPoll)
 		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				c.out = appendNullArray(c.out, c.proto)
-				return
-			case <-deadline:
-				c.out = appendNullArray(c.out, c.proto)
-				return
-			case <-tick.C:
-			}
-			key, ms, err := pop(ctx)
+		w := &blockedPop{ctx: ctx, pop: pop, done: make(chan struct{})}
+		s.bpops.add(w)
+		finish := func() {
 			switch {
-			case err != nil:
-				c.out = appendError(c.out, backendError(err))
+			case w.err != nil && ctx.Err() != nil:
+				c.out = appendNullArray(c.out, c.proto)
+			case w.err != nil:
+				c.out = appendError(c.out, backendError(w.err))
+			default:
+				reply(w.key, w.ms)
+			}
+		}
+		for {
+			var end bool
+			select {
+			case <-w.done:
+				finish()
 				return
-			case key != "":
-				reply(key, ms)
+			case <-ctx.Done():
+				end = true
+			case <-deadline:
+				end = true
+			case <-tick.C:
+				s.bpops.serve()
+			}
+			if end {
+				if s.bpops.leave(w) {
+					c.out = appendNullArray(c.out, c.proto)
+				} else {
+					finish() // served meanwhile: its members are popped, so they are the reply
+				}
 				return
 			}
 		}
@@ -137,6 +157,61 @@ func blockingPop(ctx context.Context, s *Server, c *client, timeout time.Duratio
 		return
 	}
 	s.runWait(ctx, c, req)
+}
+
+// blockedPops serves blocked pops in the order they blocked, as Redis does: each poll tick of
+// any of them tries them all, oldest first, so the first client to block is served first
+// whatever the phase of its own tick (BZMPOP with several blocked clients).
+type blockedPops struct {
+	mu sync.Mutex
+	q  []*blockedPop
+}
+
+// blockedPop is one blocked client's pop; its result is set, and done closed, when served.
+type blockedPop struct {
+	ctx  context.Context
+	pop  func(ctx context.Context) (string, []zms, error)
+	done chan struct{}
+	key  string
+	ms   []zms
+	err  error
+}
+
+func (b *blockedPops) add(w *blockedPop) {
+	b.mu.Lock()
+	b.q = append(b.q, w)
+	b.mu.Unlock()
+}
+
+// serve tries every queued pop, oldest first; those that popped members (or failed) leave the
+// queue. The pops run under mu, so two ticks never serve out of order.
+func (b *blockedPops) serve() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept := b.q[:0]
+	for _, w := range b.q {
+		key, ms, err := w.pop(w.ctx)
+		if err != nil || key != "" {
+			w.key, w.ms, w.err = key, ms, err
+			close(w.done)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(b.q[len(kept):])
+	b.q = kept
+}
+
+// leave removes w from the queue; false means it was served meanwhile (done is closed).
+func (b *blockedPops) leave(w *blockedPop) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.Index(b.q, w)
+	if i < 0 {
+		return false
+	}
+	b.q = slices.Delete(b.q, i, i+1)
+	return true
 }
 
 // cmdBZPop serves BZPOPMIN and BZPOPMAX key [key ...] timeout: [key, member, score].

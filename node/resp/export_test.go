@@ -12,3 +12,11 @@ func CommandNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// BlockedPops is how many blocked pops wait in s's queue (blockedPops), for tests to block
+// clients in a known order.
+func (s *Server) BlockedPops() int {
+	s.bpops.mu.Lock()
+	defer s.bpops.mu.Unlock()
+	return len(s.bpops.q)
+}

@@ -39,6 +39,7 @@ type Server struct {
 	started time.Time
 
 	encoding encodingParams // CONFIG SET of encoding thresholds (cmd_config.go)
+	bpops    blockedPops    // blocked BZPOP*/BZMPOP clients, in the order they blocked
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
