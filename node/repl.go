@@ -298,10 +298,6 @@ func (r *replicator) flush(ctx context.Context) {
 	}
 }
 
-// gossipLinger is how long the gossip loop lets writes gather before publishing when the last
-// publish was less than that ago (a flood): the replication delay it adds, at most.
-const gossipLinger = 200 * time.Microsecond
-
 // gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch when
 // writes queue up while a publish is in flight. With no peer connected nothing is published:
 // a peer that connects later is brought up to date by anti-entropy.
@@ -312,32 +308,11 @@ func (r *replicator) gossipLoop() {
 	batch := crdt.Batch{From: r.n.replica}
 	var taken []crdt.Delta
 	var buf []byte
-	var lastPub time.Time
-	linger := time.NewTimer(0)
-	<-linger.C
 	for {
 		select {
 		case <-r.n.stop:
 			return
 		case <-r.wake:
-		}
-		if time.Since(lastPub) < gossipLinger {
-			// A write flood (the last publish was moments ago): let up to a batch gather, for
-			// at most gossipLinger. Taking whatever was pending at each wake sent a message per
-			// few writes, each costing every receiver a message's work, and filled the peers'
-			// send queues, bounded in messages, at a tenth of their capacity in writes (then
-			// drops, and anti-entropy sessions to repair them).
-			r.mu.Lock()
-			n := len(r.pending)
-			r.mu.Unlock()
-			if n < r.cfg.MaxBatch {
-				linger.Reset(gossipLinger)
-				select {
-				case <-r.n.stop:
-					return
-				case <-linger.C:
-				}
-			}
 		}
 		r.mu.Lock()
 		taken, r.pending = r.pending, taken[:0]
@@ -362,7 +337,6 @@ func (r *replicator) gossipLoop() {
 				r.st.batchesSent.Add(1)
 				r.st.deltasSent.Add(uint64(k))
 			}
-			lastPub = time.Now()
 		}
 		r.mu.Lock()
 		if k := len(all); k > 0 {
