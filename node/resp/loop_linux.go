@@ -139,6 +139,11 @@ func (l *loop) run() {
 			}
 			return
 		}
+		// One write pass per wake-up: the writes of every ready connection are replicated
+		// together when the pass ends, not one wake-up of the replication goroutine each.
+		if l.s.passer != nil {
+			l.s.passer.BeginWrites()
+		}
 		for i := 0; i < n; i++ {
 			ev := l.events[i]
 			fd := int(ev.Fd)
@@ -168,6 +173,9 @@ func (l *loop) run() {
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && !c.outBlocked {
 				l.readable(c)
 			}
+		}
+		if l.s.passer != nil {
+			l.s.passer.EndWrites()
 		}
 		if l.s.shutting.Load() && l.stopping() {
 			return
