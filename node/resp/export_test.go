@@ -12,3 +12,6 @@ func CommandNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// LoopsSupported reports whether this platform serves connections with event loops.
+const LoopsSupported = loopsSupported
