@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -43,7 +44,15 @@ const directRetry = time.Second
 // (big values) are left to the collector rather than kept alive.
 const directPoolMax = directBuffer
 
-// releaseMsg drops one queue's reference and recycles m after the last one. A message that is
+// directMsg is one published message, shared read-only by the queues of every member it was
+// queued for. The last writer to copy it into its stream's buffer returns it to the pool: a
+// write flood otherwise allocated a copy of every batch (half of a writer's allocations).
+type directMsg struct {
+	b    []byte
+	refs atomic.Int32 // queues still holding it
+}
+
+// release drops one queue's reference and recycles m after the last one. A message that is
 // never released (its member disconnected with it queued) is simply collected.
 func (c *Cluster) releaseMsg(m *directMsg) {
 	if m.refs.Add(-1) == 0 && cap(m.b) <= directPoolMax {
@@ -52,50 +61,53 @@ func (c *Cluster) releaseMsg(m *directMsg) {
 	}
 }
 
+// directPeer is the outbound half of the data link to one connected member: a bounded queue
+// and the goroutine that writes it to the member's stream.
+type directPeer struct {
+	id   peer.ID
+	q    chan *directMsg
+	done chan struct{} // closed when the member disconnects
+	open atomic.Bool   // a stream is open: messages queued now are written to it
+}
+
 // directOut holds the outbound data links, one per connected member.
 type directOut struct {
 	mu    sync.RWMutex
-	peers map[peer.ID]*memberLink
+	peers map[peer.ID]*directPeer
 }
 
-// onDirectPeer (a notifier callback) starts the data link to a member that connected and
-// stops it when the member disconnects.
+// onPeer (a notifier callback) starts the data link to a member that connected and stops it
+// when the member disconnects.
 func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
 	d := &c.direct
 	d.mu.Lock()
 	old := d.peers[p]
 	delete(d.peers, p)
-	var l *memberLink
+	var dp *directPeer
 	if up {
-		l = newMemberLink(p, c.cfg.OutboundQueue, c.log)
-		l.open = c.streamOpener(p)
-		l.release = c.releaseMsg
-		l.dropped = func(n int) { c.c.droppedOutbound.Add(uint64(n)) }
+		dp = &directPeer{id: p, q: make(chan *directMsg, c.cfg.OutboundQueue), done: make(chan struct{})}
 		if d.peers == nil {
-			d.peers = map[peer.ID]*memberLink{}
+			d.peers = map[peer.ID]*directPeer{}
 		}
-		d.peers[p] = l
+		d.peers[p] = dp
 	}
 	d.mu.Unlock()
 	if old != nil {
 		close(old.done)
 	}
-	if l != nil && !c.goFn(func() { l.run(c.ctx) }) {
+	if dp != nil && !c.goFn(func() { c.writeDirect(dp) }) {
 		d.mu.Lock()
-		if d.peers[p] == l {
+		if d.peers[p] == dp {
 			delete(d.peers, p)
 		}
 		d.mu.Unlock()
 	}
 }
 
-// Publish sends data to every connected member and returns once it is written to their
-// streams or queued. Delivery is best effort: a member that is disconnected, or whose queue is
-// full (Stats.DroppedOutbound), misses it, and anti-entropy must repair that. The caller may
-// reuse data when Publish returns. Publish never waits on the network for long: a member's
-// stream is written here only when nothing else is being written to it, and for at most
-// directInlineTimeout (direct_send.go). It returns ErrTooLarge when data exceeds
-// MaxMessageSize.
+// Publish sends data to every connected member and returns once it is queued. Delivery is best
+// effort: a member that is disconnected, or whose queue is full (Stats.DroppedOutbound), misses
+// it, and anti-entropy must repair that. Publish copies data, so the caller may reuse it; it
+// never blocks on the network. It returns ErrTooLarge when data exceeds MaxMessageSize.
 func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -106,41 +118,136 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	if len(data) > c.cfg.MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
-	var m *directMsg // the copy shared by the members' queues, made once one needs it
+	m, _ := c.msgPool.Get().(*directMsg)
+	if m == nil {
+		m = &directMsg{}
+	}
+	m.b = append(m.b[:0], data...)
+	// One reference for Publish itself while it queues, so that a writer done with m before
+	// the loop ends cannot recycle it under the loop.
+	m.refs.Store(1)
 	d := &c.direct
 	d.mu.RLock()
-	for _, l := range d.peers {
-		if l.tryWrite(data) {
-			continue
-		}
-		if m == nil {
-			m, _ = c.msgPool.Get().(*directMsg)
-			if m == nil {
-				m = &directMsg{}
-			}
-			m.b = append(m.b[:0], data...)
-			// One reference for Publish itself while it queues, so that a writer done with
-			// m before the loop ends cannot recycle it under the loop.
-			m.refs.Store(1)
-		}
-		if !l.enqueue(m) {
+	for _, dp := range d.peers {
+		m.refs.Add(1)
+		select {
+		case dp.q <- m:
+		default:
+			m.refs.Add(-1)
 			c.c.droppedOutbound.Add(1)
 		}
 	}
 	d.mu.RUnlock()
-	if m != nil {
-		c.releaseMsg(m)
-	}
+	c.releaseMsg(m)
 	c.c.published.Add(1)
 	return nil
+}
+
+// writeDirect writes dp's queue to its member until the member disconnects or the cluster
+// closes. Messages queued together go out in one write.
+func (c *Cluster) writeDirect(dp *directPeer) {
+	var (
+		s        network.Stream
+		w        *bufio.Writer
+		stop     func() bool
+		lastOpen time.Time
+		hdr      [binary.MaxVarintLen64]byte
+	)
+	drop := func() {
+		if s != nil {
+			stop()
+			_ = s.Reset()
+			s = nil
+			dp.open.Store(false)
+		}
+	}
+	defer drop()
+	open := func() {
+		lastOpen = time.Now()
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+		defer cancel()
+		ns, err := c.host.NewStream(network.WithNoDial(ctx, "data stream"), dp.id, c.protocolID(dataProto))
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("open data stream", "remote", dp.id, "err", err)
+			}
+			return
+		}
+		s, w = ns, bufio.NewWriterSize(ns, directBuffer)
+		stop = context.AfterFunc(c.ctx, func() { _ = ns.Reset() })
+		dp.open.Store(true)
+	}
+	open()
+	for {
+		var msg *directMsg
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-dp.done:
+			return
+		case msg = <-dp.q:
+		}
+		// No stream (it failed, or could not be opened yet): the message waits while the
+		// stream is reopened, at most every directRetry, and what queues behind it meanwhile
+		// waits in the queue (Publish drops and counts once that is full). Dropping here cost
+		// every message sent in the second after a reconnect on a starved machine.
+		for s == nil {
+			if wait := directRetry - time.Since(lastOpen); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-c.ctx.Done():
+					t.Stop()
+					return
+				case <-dp.done:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			open()
+		}
+		_ = s.SetWriteDeadline(time.Now().Add(directWriteTimeout))
+		n, err := 1, writeFrame(w, hdr[:], msg.b)
+		c.releaseMsg(msg)
+		for err == nil && w.Buffered() < directBuffer {
+			select {
+			case msg = <-dp.q:
+				n++
+				err = writeFrame(w, hdr[:], msg.b)
+				c.releaseMsg(msg)
+				continue
+			default:
+			}
+			break
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			// What the buffer held is lost with the stream: count it all as dropped.
+			c.c.droppedOutbound.Add(uint64(n))
+			if c.ctx.Err() == nil {
+				c.log.Debug("data stream write failed: reopening", "remote", dp.id, "err", err)
+			}
+			drop()
+		}
+	}
 }
 
 // hasDataStream reports whether an outbound data stream to p is open.
 func (c *Cluster) hasDataStream(p peer.ID) bool {
 	c.direct.mu.RLock()
 	defer c.direct.mu.RUnlock()
-	l := c.direct.peers[p]
-	return l != nil && l.isOpen.Load()
+	dp := c.direct.peers[p]
+	return dp != nil && dp.open.Load()
+}
+
+func writeFrame(w *bufio.Writer, hdr, msg []byte) error {
+	if _, err := w.Write(hdr[:binary.PutUvarint(hdr, uint64(len(msg)))]); err != nil {
+		return err
+	}
+	_, err := w.Write(msg)
+	return err
 }
 
 // readDirect delivers the messages of one inbound data stream to the OnMessage handler, in
