@@ -244,3 +244,43 @@ func TestPassesKeepOrderAndLoseNothing(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// A pass that lasts (a long script on the event loop) does not hold other writes back: a write
+// made passHoldMax after the pass began wakes the gossip loop, which publishes everything
+// pending; and what is pending when a heartbeat is due leaves ahead of it.
+func TestLongPassDoesNotHoldWritesBack(t *testing.T) {
+	t.Parallel()
+	tr := newRecTransport()
+	n, clk := newTestNode(t, nil)
+	n.enableReplication(tr, replConfig{HeartbeatInterval: time.Hour})
+	n.repl.peersUp.Add(1)
+	ctx := context.Background()
+	n.BeginWrites() // never ended
+	if _, err := n.Set(ctx, "early", []byte("v"), SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.repl.wake) != 0 {
+		t.Fatal("a write early in the pass woke the gossip loop")
+	}
+	clk.Advance(passHoldMax * time.Millisecond)
+	if _, err := n.Set(ctx, "late", []byte("v"), SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if keys := tr.waitKeys(t, 2); fmt.Sprint(keys) != "[early late]" {
+		t.Fatalf("published %v", keys)
+	}
+
+	// Heartbeats: a second node whose heartbeat is due often.
+	tr2 := newRecTransport()
+	m, _ := newTestNode(t, nil)
+	m.enableReplication(tr2, replConfig{HeartbeatInterval: time.Millisecond})
+	m.repl.peersUp.Add(1)
+	m.BeginWrites()
+	if _, err := m.Set(ctx, "held", []byte("v"), SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if keys := tr2.waitKeys(t, 1); keys[0] != "held" {
+		t.Fatalf("published %v", keys)
+	}
+	m.EndWrites()
+}

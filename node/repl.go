@@ -118,6 +118,10 @@ type replicator struct {
 	// ready connections): their writes wait in pending for the pass's end, which publishes
 	// them from the loop's own goroutine, instead of waking the gossip loop for each.
 	holds int
+	// holdSince is when the oldest pass under way began (unix ms): a write made passHoldMax
+	// after it wakes the gossip loop anyway, so a long pass (a script, a large command) does
+	// not hold other goroutines' writes back.
+	holdSince int64
 	// pub is the publisher's state, used only by whoever set publishing.
 	pub struct {
 		batch crdt.Batch
@@ -187,7 +191,7 @@ func (r *replicator) local(d crdt.Delta) {
 	if queued {
 		r.pending = append(r.pending, d)
 	}
-	wake := r.wakeNeeded()
+	wake := r.wakeNeeded(d.Entry.Version.TS.Millis())
 	r.mu.Unlock()
 	if !queued {
 		// The write is applied, logged and in our vector: peers notice the gap from our next
@@ -200,11 +204,16 @@ func (r *replicator) local(d crdt.Delta) {
 	}
 }
 
-// wakeNeeded reports whether the gossip loop must be woken for what pending holds: not while
-// a pass holds writes (its end publishes them) nor while a publisher is at work (it looks at
-// pending again when done). Needs r.mu.
-func (r *replicator) wakeNeeded() bool {
-	return len(r.pending) > 0 && r.holds == 0 && !r.publishing
+// passHoldMax is how long (ms) a write pass may hold writes back before a write wakes the
+// gossip loop anyway. An event loop's pass normally lasts well under a millisecond.
+const passHoldMax = 5
+
+// wakeNeeded reports whether the gossip loop must be woken for what pending holds, a write
+// stamped at nowMs having just joined it: not while a publisher is at work (it looks at pending
+// again when done), nor while a pass holds writes (its end publishes them) unless the pass has
+// lasted passHoldMax. Needs r.mu.
+func (r *replicator) wakeNeeded(nowMs int64) bool {
+	return len(r.pending) > 0 && !r.publishing && (r.holds == 0 || nowMs-r.holdSince >= passHoldMax)
 }
 
 func (r *replicator) wakeGossip() {
@@ -230,7 +239,7 @@ func (r *replicator) localUnit(ds []crdt.Delta) {
 	if queued {
 		r.pending = append(r.pending, ds...)
 	}
-	wake := r.wakeNeeded()
+	wake := r.wakeNeeded(ts.Millis())
 	r.mu.Unlock()
 	if !queued {
 		r.st.deltasDropped.Add(uint64(len(ds)))
@@ -318,7 +327,11 @@ func (r *replicator) gossipLoop() {
 // beginWrites starts a write pass: local writes wait in pending until endWrites publishes
 // them. Passes may overlap (one per event loop); each must end.
 func (r *replicator) beginWrites() {
+	now := r.n.nowMs()
 	r.mu.Lock()
+	if r.holds == 0 {
+		r.holdSince = now
+	}
 	r.holds++
 	r.mu.Unlock()
 }
@@ -364,7 +377,7 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) {
 	clear(taken)
 	r.pub.spare = taken[:0]
 	r.publishing = false
-	wake := r.wakeNeeded()
+	wake := len(r.pending) > 0 && r.holds == 0
 	r.mu.Unlock()
 	if wake {
 		r.wakeGossip()
@@ -422,6 +435,9 @@ func (r *replicator) heartbeatLoop() {
 			}
 		}
 		r.ackPending.Store(false)
+		// Writes held back by a pass that has not ended (a long script) leave at the latest
+		// now, ahead of the heartbeat.
+		r.publishPending(ctx, false)
 		buf = r.heartbeatFrame(buf[:0])
 		if err := r.tr.Publish(ctx, buf); err == nil {
 			r.st.hbSent.Add(1)
