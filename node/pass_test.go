@@ -105,7 +105,9 @@ func TestWritePassPublishesAtEnd(t *testing.T) {
 	if len(n.repl.wake) != 0 {
 		t.Fatal("a write in a pass woke the gossip loop")
 	}
-	n.EndWrites() // publishes synchronously: no waiting below
+	if !n.EndWrites() { // publishes synchronously: no waiting below
+		t.Fatal("EndWrites reports nothing handed to the transport")
+	}
 	frames, keys := tr.snapshot()
 	if len(frames) != 1 || len(keys) != 10 {
 		t.Fatalf("after the pass: %d frames, %d deltas; want 1 frame of 10", len(frames), len(keys))
@@ -117,6 +119,11 @@ func TestWritePassPublishesAtEnd(t *testing.T) {
 	}
 	if st := n.ReplicationStats(); st.DeltasSent != 10 || st.BatchesSent != 1 || st.DeltasDropped != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+
+	n.BeginWrites()
+	if n.EndWrites() {
+		t.Fatal("an empty pass reports writes handed to the transport")
 	}
 
 	// A write outside any pass still goes out, by the gossip loop.

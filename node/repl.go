@@ -341,8 +341,8 @@ func (r *replicator) beginWrites() {
 // and the member's writer (each wake-up of a parked goroutine added to the replication lag's
 // tail). Another pass's writes queued meanwhile go out with them; if another publisher is at
 // work, it publishes them when done.
-func (r *replicator) endWrites() {
-	r.publishPending(r.n.life, true) // Publish never blocks: it queues
+func (r *replicator) endWrites() bool {
+	return r.publishPending(r.n.life, true) // Publish never blocks: it queues
 }
 
 // publishPending hands the queued deltas to the transport, unless another goroutine is doing
@@ -350,21 +350,23 @@ func (r *replicator) endWrites() {
 // heartbeats rely on). With no peer connected nothing is published: a peer that connects later
 // is brought up to date by anti-entropy. What queued meanwhile, outside any pass, is left to
 // the gossip loop.
-// endPass also ends the caller's write pass.
-func (r *replicator) publishPending(ctx context.Context, endPass bool) {
+// endPass also ends the caller's write pass. It reports whether it handed anything to the
+// transport.
+func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	r.mu.Lock()
 	if endPass {
 		r.holds--
 	}
 	if r.publishing || len(r.pending) == 0 {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	taken := r.pending
 	r.pending, r.pub.spare = r.pub.spare[:0], nil
 	r.publishing = true
 	r.mu.Unlock()
-	if r.peersUp.Load() > 0 {
+	sent := r.peersUp.Load() > 0
+	if sent {
 		r.publish(ctx, taken)
 	}
 	r.mu.Lock()
@@ -382,6 +384,7 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) {
 	if wake {
 		r.wakeGossip()
 	}
+	return sent
 }
 
 // publish encodes ds in frames of up to MaxBatch deltas, never splitting a transaction's unit,
@@ -1047,11 +1050,15 @@ func (n *Node) BeginWrites() {
 }
 
 // EndWrites ends a write pass (BeginWrites) and hands its writes to the transport, which only
-// queues them: it does not block on the network.
-func (n *Node) EndWrites() {
+// queues them: it does not block on the network. It reports whether it handed any, which made
+// goroutines runnable (the members' stream writers): a caller about to block in a system call
+// (an event loop's epoll_wait) should yield first, or they wait on its processor until the
+// runtime takes it back, up to the scheduler monitor's period (10 ms when idle).
+func (n *Node) EndWrites() bool {
 	if n.repl != nil {
-		n.repl.endWrites()
+		return n.repl.endWrites()
 	}
+	return false
 }
 
 // WaitReplicated blocks until `replicas` other live nodes have applied every write this node

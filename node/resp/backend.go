@@ -58,9 +58,11 @@ type Replicator interface {
 // commands to its end (as *node.Node does: it replicates the run's writes as one batch, from
 // the caller's goroutine, instead of waking its replication goroutine for each). An event loop
 // wraps each pass over its ready connections in BeginWrites and EndWrites; neither may block.
+// EndWrites reports whether it made goroutines runnable, which the loop then lets run before it
+// blocks in epoll_wait.
 type WritePasser interface {
 	BeginWrites()
-	EndWrites()
+	EndWrites() bool
 }
 
 var _ WritePasser = (*node.Node)(nil)

@@ -3,6 +3,7 @@ package resp
 import (
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -174,8 +175,12 @@ func (l *loop) run() {
 				l.readable(c)
 			}
 		}
-		if l.s.passer != nil {
-			l.s.passer.EndWrites()
+		if l.s.passer != nil && l.s.passer.EndWrites() {
+			// The goroutines the pass's writes woke (the members' stream writers) were put on
+			// this goroutine's processor. Blocked in epoll_wait, it keeps them there until
+			// another thread steals them or the runtime takes the processor back (the
+			// scheduler monitor sleeps up to 10 ms when idle): let them run first.
+			runtime.Gosched()
 		}
 		if l.s.shutting.Load() && l.stopping() {
 			return

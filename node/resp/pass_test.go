@@ -27,11 +27,11 @@ func (p *passing) BeginWrites() {
 	p.Node.BeginWrites()
 }
 
-func (p *passing) EndWrites() {
+func (p *passing) EndWrites() bool {
 	p.mu.Lock()
 	p.open--
 	p.mu.Unlock()
-	p.Node.EndWrites()
+	return p.Node.EndWrites()
 }
 
 func (p *passing) Set(ctx context.Context, key string, value []byte, opt node.SetOptions) (node.SetResult, error) {
