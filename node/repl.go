@@ -348,10 +348,9 @@ func (r *replicator) endWrites() bool {
 // publishPending hands the queued deltas to the transport, unless another goroutine is doing
 // so (one publisher at a time keeps our writes in seq order on every member's stream, which
 // heartbeats rely on). With no peer connected nothing is published: a peer that connects later
-// is brought up to date by anti-entropy. What queued meanwhile, outside any pass, is left to
-// the gossip loop.
-// endPass also ends the caller's write pass. It reports whether it handed anything to the
-// transport.
+// is brought up to date by anti-entropy. What queued meanwhile is left to the gossip loop,
+// unless a pass will publish it. endPass also ends the caller's write pass. It reports whether
+// it handed anything to the transport.
 func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	r.mu.Lock()
 	if endPass {
@@ -379,7 +378,7 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	clear(taken)
 	r.pub.spare = taken[:0]
 	r.publishing = false
-	wake := len(r.pending) > 0 && r.holds == 0
+	wake := len(r.pending) > 0 && (r.holds == 0 || r.n.nowMs()-r.holdSince >= passHoldMax)
 	r.mu.Unlock()
 	if wake {
 		r.wakeGossip()
