@@ -131,7 +131,21 @@ type replicator struct {
 	peers      map[string]*peerState
 	byRepl     map[crdt.ReplicaID]string // replica id -> peer id, bound by authenticated sync hellos
 	pending    []crdt.Delta              // local writes waiting for gossip, bounded by QueueSize
-	publishing bool                      // the gossip loop holds taken-but-unpublished deltas
+	publishing bool                      // a publisher holds taken-but-unpublished deltas
+	// holds counts the write passes under way (BeginWrites, an event loop's pass over its
+	// ready connections): their writes wait in pending for the pass's end, which publishes
+	// them from the loop's own goroutine, instead of waking the gossip loop for each.
+	holds int
+	// holdSince is when the oldest pass under way began (unix ms): a write made passHoldMax
+	// after it wakes the gossip loop anyway, so a long pass (a script, a large command) does
+	// not hold other goroutines' writes back.
+	holdSince int64
+	// pub is the publisher's state, used only by whoever set publishing.
+	pub struct {
+		batch crdt.Batch
+		buf   []byte
+		spare []crdt.Delta // the other half of pending's double buffer
+	}
 	// handedSeq and handedTS are the seq and timestamp of our newest write handed to the
 	// transport (or dropped from the fast path). While writes wait for gossip, heartbeats
 	// announce our own writes only up to it: they travel behind the deltas they cover, so a
@@ -202,6 +216,7 @@ func (r *replicator) local(d crdt.Delta) {
 	if queued {
 		r.pending = append(r.pending, d)
 	}
+	wake := r.wakeNeeded(d.Entry.Version.TS.Millis())
 	r.mu.Unlock()
 	if !queued {
 		// The write is applied, logged and in our vector: peers notice the gap from our next
@@ -209,6 +224,24 @@ func (r *replicator) local(d crdt.Delta) {
 		r.st.deltasDropped.Add(1)
 		return
 	}
+	if wake {
+		r.wakeGossip()
+	}
+}
+
+// passHoldMax is how long (ms) a write pass may hold writes back before a write wakes the
+// gossip loop anyway. An event loop's pass normally lasts well under a millisecond.
+const passHoldMax = 5
+
+// wakeNeeded reports whether the gossip loop must be woken for what pending holds, a write
+// stamped at nowMs having just joined it: not while a publisher is at work (it looks at pending
+// again when done), nor while a pass holds writes (its end publishes them) unless the pass has
+// lasted passHoldMax. Needs r.mu.
+func (r *replicator) wakeNeeded(nowMs int64) bool {
+	return len(r.pending) > 0 && !r.publishing && (r.holds == 0 || nowMs-r.holdSince >= passHoldMax)
+}
+
+func (r *replicator) wakeGossip() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -231,14 +264,14 @@ func (r *replicator) localUnit(ds []crdt.Delta) {
 	if queued {
 		r.pending = append(r.pending, ds...)
 	}
+	wake := r.wakeNeeded(ts.Millis())
 	r.mu.Unlock()
 	if !queued {
 		r.st.deltasDropped.Add(uint64(len(ds)))
 		return
 	}
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if wake {
+		r.wakeGossip()
 	}
 }
 
@@ -284,6 +317,8 @@ func (r *replicator) flush(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for {
+		// Publish here too: the writes may wait for a pass's end (beginWrites).
+		r.publishPending(ctx, false)
 		r.mu.Lock()
 		idle := len(r.pending) == 0 && !r.publishing
 		r.mu.Unlock()
@@ -298,58 +333,107 @@ func (r *replicator) flush(ctx context.Context) {
 	}
 }
 
-// gossipLoop publishes queued deltas: at once when idle, and in batches of up to MaxBatch when
-// writes queue up while a publish is in flight. With no peer connected nothing is published:
-// a peer that connects later is brought up to date by anti-entropy.
+// gossipLoop publishes the writes queued outside write passes: at once when idle, and in
+// batches of up to MaxBatch when writes queue up while a publish is in flight.
 func (r *replicator) gossipLoop() {
 	defer r.n.wg.Done()
 	ctx, cancel := r.n.stopCtx()
 	defer cancel()
-	batch := crdt.Batch{From: r.n.replica}
-	var taken []crdt.Delta
-	var buf []byte
 	for {
 		select {
 		case <-r.n.stop:
 			return
 		case <-r.wake:
 		}
-		r.mu.Lock()
-		taken, r.pending = r.pending, taken[:0]
-		r.publishing = len(taken) > 0
-		r.mu.Unlock()
-		all := taken
-		if r.peersUp.Load() > 0 {
-			for len(taken) > 0 {
-				k := min(len(taken), r.cfg.MaxBatch)
-				k = unitEnd(taken, k-1) // never split a transaction's unit
-				batch.Deltas = taken[:k]
-				taken = taken[k:]
-				kind := msgDeltas
-				if hasUnit(batch.Deltas) {
-					kind = msgUnits
-				}
-				buf = crdt.AppendBatch(append(buf[:0], kind), &batch)
-				if err := r.tr.Publish(ctx, buf); err != nil {
-					r.st.deltasDropped.Add(uint64(k))
-					continue
-				}
-				r.st.batchesSent.Add(1)
-				r.st.deltasSent.Add(uint64(k))
-			}
-		}
-		r.mu.Lock()
-		if k := len(all); k > 0 {
-			r.handedSeq, r.handedTS = all[k-1].Entry.Seq, max(r.handedTS, unitTS(all[unitStart(all, k-1):]))
-		}
-		r.publishing = false
-		r.mu.Unlock()
-		// Only what was used: the slice beyond it was cleared when last used (pending only
-		// grows by append). Clearing the whole capacity, up to QueueSize deltas, on every wake
-		// cost a writer 8 % of its CPU under a write flood.
-		clear(all)
-		taken = all[:0]
+		r.publishPending(ctx, false)
 	}
+}
+
+// beginWrites starts a write pass: local writes wait in pending until endWrites publishes
+// them. Passes may overlap (one per event loop); each must end.
+func (r *replicator) beginWrites() {
+	now := r.n.nowMs()
+	r.mu.Lock()
+	if r.holds == 0 {
+		r.holdSince = now
+	}
+	r.holds++
+	r.mu.Unlock()
+}
+
+// endWrites ends a write pass and publishes what is pending, on the caller's goroutine: a
+// pipeline's writes go out as one batch, with no gossip loop to wake between the event loop
+// and the member's writer (each wake-up of a parked goroutine added to the replication lag's
+// tail). Another pass's writes queued meanwhile go out with them; if another publisher is at
+// work, it publishes them when done.
+func (r *replicator) endWrites() bool {
+	return r.publishPending(r.n.life, true) // Publish never blocks: it queues
+}
+
+// publishPending hands the queued deltas to the transport, unless another goroutine is doing
+// so (one publisher at a time keeps our writes in seq order on every member's stream, which
+// heartbeats rely on). With no peer connected nothing is published: a peer that connects later
+// is brought up to date by anti-entropy. What queued meanwhile is left to the gossip loop,
+// unless a pass will publish it. endPass also ends the caller's write pass. It reports whether
+// it handed anything to the transport.
+func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
+	r.mu.Lock()
+	if endPass {
+		r.holds--
+	}
+	if r.publishing || len(r.pending) == 0 {
+		r.mu.Unlock()
+		return false
+	}
+	taken := r.pending
+	r.pending, r.pub.spare = r.pub.spare[:0], nil
+	r.publishing = true
+	r.mu.Unlock()
+	sent := r.peersUp.Load() > 0
+	if sent {
+		r.publish(ctx, taken)
+	}
+	r.mu.Lock()
+	if k := len(taken); k > 0 {
+		r.handedSeq, r.handedTS = taken[k-1].Entry.Seq, max(r.handedTS, unitTS(taken[unitStart(taken, k-1):]))
+	}
+	// Only what was used: the slice beyond it was cleared when last used (pending only grows
+	// by append). Clearing the whole capacity, up to QueueSize deltas, on every wake cost a
+	// writer 8 % of its CPU under a write flood.
+	clear(taken)
+	r.pub.spare = taken[:0]
+	r.publishing = false
+	wake := len(r.pending) > 0 && (r.holds == 0 || r.n.nowMs()-r.holdSince >= passHoldMax)
+	r.mu.Unlock()
+	if wake {
+		r.wakeGossip()
+	}
+	return sent
+}
+
+// publish encodes ds in frames of up to MaxBatch deltas, never splitting a transaction's unit,
+// and hands each to the transport. The caller is the publisher.
+func (r *replicator) publish(ctx context.Context, ds []crdt.Delta) {
+	batch := &r.pub.batch
+	batch.From = r.n.replica
+	for len(ds) > 0 {
+		k := min(len(ds), r.cfg.MaxBatch)
+		k = unitEnd(ds, k-1) // never split a transaction's unit
+		batch.Deltas = ds[:k]
+		ds = ds[k:]
+		kind := msgDeltas
+		if hasUnit(batch.Deltas) {
+			kind = msgUnits
+		}
+		r.pub.buf = crdt.AppendBatch(append(r.pub.buf[:0], kind), batch)
+		if err := r.tr.Publish(ctx, r.pub.buf); err != nil {
+			r.st.deltasDropped.Add(uint64(k))
+			continue
+		}
+		r.st.batchesSent.Add(1)
+		r.st.deltasSent.Add(uint64(k))
+	}
+	batch.Deltas = nil
 }
 
 // heartbeatLoop publishes heartbeats periodically and early after peer writes were applied
@@ -378,6 +462,9 @@ func (r *replicator) heartbeatLoop() {
 			}
 		}
 		r.ackPending.Store(false)
+		// Writes held back by a pass that has not ended (a long script) leave at the latest
+		// now, ahead of the heartbeat.
+		r.publishPending(ctx, false)
 		buf = r.heartbeatFrame(buf[:0])
 		if err := r.tr.Publish(ctx, buf); err == nil {
 			r.st.hbSent.Add(1)
@@ -1051,6 +1138,30 @@ func (n *Node) enableReplication(tr transport, rc replConfig) *replicator {
 	n.unitSink = r.localUnit
 	r.start()
 	return r
+}
+
+// BeginWrites starts a write pass: the local writes made until the matching EndWrites are
+// replicated by it, on the caller's goroutine and as few batches, instead of each waking the
+// replication goroutine. An event loop wraps each pass over its ready connections in one, so
+// that a pipeline's writes leave together. Passes may overlap; writes made by other goroutines
+// meanwhile may wait for a pass's end too. Every BeginWrites must be followed by EndWrites
+// soon: a pass must not block.
+func (n *Node) BeginWrites() {
+	if n.repl != nil {
+		n.repl.beginWrites()
+	}
+}
+
+// EndWrites ends a write pass (BeginWrites) and hands its writes to the transport, which only
+// queues them: it does not block on the network. It reports whether it handed any, which made
+// goroutines runnable (the members' stream writers): a caller about to block in a system call
+// (an event loop's epoll_wait) should yield first, or they wait on its processor until the
+// runtime takes it back, up to the scheduler monitor's period (10 ms when idle).
+func (n *Node) EndWrites() bool {
+	if n.repl != nil {
+		return n.repl.endWrites()
+	}
+	return false
 }
 
 // WaitReplicated blocks until `replicas` other live nodes have applied every write this node

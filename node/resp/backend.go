@@ -54,6 +54,19 @@ type Replicator interface {
 	WaitReplicated(ctx context.Context, replicas int) (int, error)
 }
 
+// WritePasser is implemented by a Backend that can defer the per-write work of a run of
+// commands to its end (as *node.Node does: it replicates the run's writes as one batch, from
+// the caller's goroutine, instead of waking its replication goroutine for each). An event loop
+// wraps each pass over its ready connections in BeginWrites and EndWrites; neither may block.
+// EndWrites reports whether it made goroutines runnable, which the loop then lets run before it
+// blocks in epoll_wait.
+type WritePasser interface {
+	BeginWrites()
+	EndWrites() bool
+}
+
+var _ WritePasser = (*node.Node)(nil)
+
 // Cluster is implemented by a Backend that knows its cluster (as *node.Node does); INFO shows
 // it in its replication section. Its methods must not block on the network.
 type Cluster interface {

@@ -28,7 +28,9 @@
 // Go's netpoller needs per batch. TLS connections and other platforms get a goroutine per
 // connection. Either way the commands of one connection run in order, and the Backend is
 // called concurrently from many connections. A WAIT that must block moves its connection to a
-// goroutine until it is answered, so a loop never blocks.
+// goroutine until it is answered, so a loop never blocks. A loop wraps each pass over its ready
+// connections in the Backend's optional WritePasser (BeginWrites, EndWrites): a replicating
+// node publishes the pass's writes as one batch when it ends, from the loop's goroutine.
 //
 // Everything is bounded: connections (MaxClients), a request's size (MaxBulkLen,
 // MaxRequestSize), replies buffered before they are written (MaxPipeline, 64 KiB), idle time

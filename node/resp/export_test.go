@@ -20,3 +20,6 @@ func (s *Server) BlockedPops() int {
 	defer s.bpops.mu.Unlock()
 	return len(s.bpops.q)
 }
+
+// LoopsSupported reports whether this platform serves connections with event loops.
+const LoopsSupported = loopsSupported

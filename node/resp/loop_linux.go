@@ -3,6 +3,7 @@ package resp
 import (
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -139,6 +140,11 @@ func (l *loop) run() {
 			}
 			return
 		}
+		// One write pass per wake-up: the writes of every ready connection are replicated
+		// together when the pass ends, not one wake-up of the replication goroutine each.
+		if l.s.passer != nil {
+			l.s.passer.BeginWrites()
+		}
 		for i := 0; i < n; i++ {
 			ev := l.events[i]
 			fd := int(ev.Fd)
@@ -168,6 +174,13 @@ func (l *loop) run() {
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && !c.outBlocked {
 				l.readable(c)
 			}
+		}
+		if l.s.passer != nil && l.s.passer.EndWrites() {
+			// The goroutines the pass's writes woke (the members' stream writers) were put on
+			// this goroutine's processor. Blocked in epoll_wait, it keeps them there until
+			// another thread steals them or the runtime takes the processor back (the
+			// scheduler monitor sleeps up to 10 ms when idle): let them run first.
+			runtime.Gosched()
 		}
 		if l.s.shutting.Load() && l.stopping() {
 			return

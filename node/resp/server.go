@@ -20,6 +20,7 @@ type Server struct {
 	warm    Warmer        // nil if the backend cannot warm keys (warm.go)
 	cluster Cluster       // nil if the backend has no cluster view
 	tr      Transactor    // nil if the backend cannot run transactions
+	passer  WritePasser   // nil if the backend does not defer work to the end of a pass
 	scripts scriptCache
 	funcs   functionLibs // FUNCTION LOAD's libraries (function.go)
 	// busyTime is how long a script runs before others get BUSY, in nanoseconds:
@@ -91,6 +92,7 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.warm, _ = b.(Warmer)
 	s.cluster, _ = b.(Cluster)
 	s.tr, _ = b.(Transactor)
+	s.passer, _ = b.(WritePasser)
 	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {
 		s.persist = p
 	}

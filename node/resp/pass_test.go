@@ -1,0 +1,93 @@
+package resp_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/geocache/geocache/node"
+	"github.com/geocache/geocache/node/resp"
+)
+
+// passing wraps a node and records the write passes the server opens and whether each SET
+// ran inside one.
+type passing struct {
+	*node.Node
+	mu           sync.Mutex
+	open, begins int
+	inPass       []bool
+}
+
+func (p *passing) BeginWrites() {
+	p.mu.Lock()
+	p.open++
+	p.begins++
+	p.mu.Unlock()
+	p.Node.BeginWrites()
+}
+
+func (p *passing) EndWrites() bool {
+	p.mu.Lock()
+	p.open--
+	p.mu.Unlock()
+	return p.Node.EndWrites()
+}
+
+func (p *passing) Set(ctx context.Context, key string, value []byte, opt node.SetOptions) (node.SetResult, error) {
+	p.mu.Lock()
+	p.inPass = append(p.inPass, p.open > 0)
+	p.mu.Unlock()
+	return p.Node.Set(ctx, key, value, opt)
+}
+
+// TestEventLoopWritePasses checks that an event loop runs a pipeline's commands inside a write
+// pass (so a replicating node publishes them as one batch when the pass ends) and ends every
+// pass it begins; connections served on goroutines open none.
+func TestEventLoopWritePasses(t *testing.T) {
+	t.Parallel()
+	for _, mode := range transports {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			n, err := node.New(node.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { n.Close() })
+			p := &passing{Node: n}
+			addr, _ := serveBackend(t, p, mode.loops)
+			c := dialRaw(t, addr)
+			var req []byte
+			for _, k := range []string{"a", "b", "c"} {
+				req = append(req, encode("SET", k, "v")...)
+			}
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if got, err := c.readReply(5 * time.Second); err != nil || got != "+OK\r\n" {
+					t.Fatalf("SET = %q, %v", got, err)
+				}
+			}
+			loops := mode.loops >= 0 && resp.LoopsSupported
+			waitUntil(t, 5*time.Second, func() bool {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return p.open == 0
+			})
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if len(p.inPass) != 3 {
+				t.Fatalf("%d SETs ran, want 3", len(p.inPass))
+			}
+			for i, in := range p.inPass {
+				if in != loops {
+					t.Fatalf("SET %d ran in a pass: %v, want %v", i, in, loops)
+				}
+			}
+			if loops && p.begins == 0 {
+				t.Fatal("no pass begun")
+			}
+		})
+	}
+}
