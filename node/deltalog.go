@@ -286,10 +286,19 @@ func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 // resolveRef makes the reference d the delta to send (see eachLogged).
 func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
 	e := &d.Entry
-	if v, exp, ok := n.store.Peek(d.Key, nowMs); ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
+	v, exp, ok := n.store.Peek(d.Key, nowMs)
+	if ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
 		*e = v.entry(exp)
 		return
 	}
 	// Expiry 1: expired on every node whatever its clock.
 	e.Flags, e.Expiry = crdt.FlagTombstone, 1
+	if ok && v.typ == crdt.TypeLWW && e.Version.Less(v.ver) {
+		// Superseded by a register write we hold, which the peer holds or gets as a dot of its
+		// own: only the dot is news. Stamped at time zero it loses to anything. At its own
+		// version it could drop the peer's older value first and leave a local tombstone at its
+		// timestamp, and a floor (a timestamp, no replica id) then refused the newer write when
+		// it has the same timestamp and a higher replica id, for good: its dot is then held.
+		e.Version.TS = 0
+	}
 }
