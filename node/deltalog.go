@@ -23,13 +23,14 @@ import (
 // A plain register write (one LWW delta, not part of a transaction's unit) is logged as a
 // reference: its dot, its timestamp and its key, not its value (45 bytes for a 16-byte key,
 // against 150 for a copy of a 100-byte value). A repair re-reads the key from the store: if the
-// store still holds that very write (same version and seq), it is sent as it stands; otherwise a
-// newer version superseded it or it left the store (expired, evicted, deleted and collected), and
-// it is sent as a delete tombstone of its version that expired in 1970 — the peer records the
-// dot, drops its own older value if it has one (a miss, never a stale value) and stores nothing,
-// exactly what the snapshot sends for writes that expired here (expired.go); a newer version the
-// peer lacks is a dot of its own in the same repair. Units, counters, collections and flush
-// markers, whose deltas are not the key's whole state, are logged as copies.
+// store still holds that very write (same version and seq), it is sent as it stands; if it left
+// the store (expired, evicted, deleted and collected), it is sent as a delete tombstone of its
+// version that expired in 1970 — the peer records the dot, drops its own older value if it has
+// one (a miss, never a stale value) and stores nothing, exactly what the snapshot sends for
+// writes that expired here (expired.go); if a newer register write superseded it, as the same
+// tombstone stamped at time zero, which only records the dot: the newer version is a dot of its
+// own (resolveRef says why). Units, counters, collections and flush markers, whose deltas are not
+// the key's whole state, are logged as copies.
 type deltaLog struct {
 	maxBytes int
 	segSize  int      // size of a normal segment; a larger record gets a segment of its own
@@ -258,8 +259,8 @@ func eachRecord(recs []byte, fn func(*logged) error) error {
 // eachLogged calls fn with the deltas to send for each write in recs (as collect returned them),
 // in order, a transaction's unit whole; ds is reused across calls. A reference becomes the
 // store's entry if the store still holds that very write; otherwise (superseded by a newer
-// version, expired, evicted, or deleted and collected) a delete tombstone of its version and dot
-// that expired in 1970: the peer records the dot and keeps no older value, and stores nothing.
+// version, expired, evicted, or deleted and collected) a delete tombstone of its dot that expired
+// in 1970 (see resolveRef for its version): the peer records the dot and stores nothing.
 // It reads the store, so the caller must not hold the replicator's lock.
 func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 	var unit []crdt.Delta
@@ -286,10 +287,19 @@ func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 // resolveRef makes the reference d the delta to send (see eachLogged).
 func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
 	e := &d.Entry
-	if v, exp, ok := n.store.Peek(d.Key, nowMs); ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
+	v, exp, ok := n.store.Peek(d.Key, nowMs)
+	if ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
 		*e = v.entry(exp)
 		return
 	}
 	// Expiry 1: expired on every node whatever its clock.
 	e.Flags, e.Expiry = crdt.FlagTombstone, 1
+	if ok && v.typ == crdt.TypeLWW && e.Version.Less(v.ver) {
+		// Superseded by a register write we hold, which the peer holds or gets as a dot of its
+		// own: only the dot is news. Stamped at time zero it loses to anything. At its own
+		// version it could drop the peer's older value first and leave a local tombstone at its
+		// timestamp, and a floor (a timestamp, no replica id) then refused the newer write when
+		// it has the same timestamp and a higher replica id, for good: its dot is then held.
+		e.Version.TS = 0
+	}
 }

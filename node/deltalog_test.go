@@ -266,7 +266,7 @@ func TestLogRepairResolvesReferences(t *testing.T) {
 // TestEachLoggedGroupsUnits checks that a repair hands a transaction's unit (copies sharing one
 // dot) over whole and in order, and each reference alone, resolved against the store: the
 // write the store still holds as it stands, a superseded one as an expired delete tombstone of
-// its own version.
+// its dot stamped at time zero (it loses to anything: see resolveRef).
 func TestEachLoggedGroupsUnits(t *testing.T) {
 	t.Parallel()
 	n, _ := newTestNode(t, nil)
@@ -294,8 +294,8 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	if len(got) != 3 || len(got[0]) != 1 || len(got[1]) != 3 || len(got[2]) != 1 {
 		t.Fatalf("writes handed over: %d (%v)", len(got), got)
 	}
-	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != old.ver || e.Seq != old.seq {
-		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its version", e)
+	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != (crdt.Version{Replica: old.ver.Replica}) || e.Seq != old.seq {
+		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its dot at time zero", e)
 	}
 	for i := range unit {
 		if !sameDelta(&got[1][i], &unit[i]) {
@@ -304,5 +304,47 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	}
 	if e := got[2][0].Entry; e.Tombstone() || string(e.Value) != "new" || e.Version != cur.ver {
 		t.Fatalf("current write sent as %+v", e)
+	}
+}
+
+// TestRepairOfSupersededWriteKeepsNewerTie replays the repair that lost a write in
+// TestReplicationConverges: three writes of one key share a timestamp (same millisecond and
+// logical counter on three nodes) and differ by replica id, w < v < z. The sender holds z and
+// sends v, which z superseded there, from its log; the receiver holds w and lacks z. Whatever
+// order v's dot and z arrive in, the receiver must end up holding z: v must not leave a floor
+// at the shared timestamp that refuses z (and records z's dot, so no repair asks for it again).
+func TestRepairOfSupersededWriteKeepsNewerTie(t *testing.T) {
+	t.Parallel()
+	s := newMemNet().add(t, "s", nil) // each node alone on its network: the test is the network
+	x := newMemNet().add(t, "x", nil)
+	ts := crdt.MakeTimestamp(x.nowMs(), 7)
+	write := func(rep crdt.ReplicaID, val string) crdt.Delta {
+		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Value: []byte(val), Seq: 1,
+			Version: crdt.Version{TS: ts, Replica: rep}}}
+	}
+	w, v, z := write(1<<40+1, "w"), write(1<<40+2, "v"), write(1<<40+3, "z")
+	for _, d := range []crdt.Delta{v, z} {
+		if s.repl.applyBatch([]crdt.Delta{d}, true) != 1 {
+			t.Fatalf("sender did not apply %+v", d.Entry.Version)
+		}
+	}
+	if x.repl.applyBatch([]crdt.Delta{w}, true) != 1 {
+		t.Fatal("receiver did not apply w")
+	}
+	s.repl.mu.Lock()
+	recs := s.repl.log.collect([]crdt.Range{{Replica: v.Entry.Version.Replica, From: 1, To: 1}})
+	s.repl.mu.Unlock()
+	sent := 0
+	if err := s.eachLogged(recs, func(ds []crdt.Delta) error {
+		sent += x.repl.applyBatch(ds, false)
+		return nil
+	}); err != nil || sent != 1 {
+		t.Fatalf("repair of v: %d dots sent, err %v", sent, err)
+	}
+	if x.repl.applyBatch([]crdt.Delta{z}, false) != 1 {
+		t.Fatal("receiver did not take z's dot")
+	}
+	if got, ok := mustGet(t, x, "k"); !ok || got != "z" {
+		t.Fatalf("receiver holds %q (present %v), want the newest write z", got, ok)
 	}
 }
