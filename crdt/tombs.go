@@ -11,9 +11,10 @@ import "slices"
 // dropped, so the causal context is coarsened, never lost. The price, only past the cap: a
 // write stamped below the raised Floor that this state has not seen (a late, concurrent write
 // from a partitioned region) counts as observed and removed here — a remove-wins outcome for
-// it instead of add-wins, as a late key write below the store's floor becomes a miss. Replicas
-// still converge: a full state carries its Floor, and a join drops the other side's dots below
-// it that it does not hold.
+// it instead of add-wins, as a late key write below the store's floor becomes a miss. A full
+// state carries its Floor, and a join drops the other side's dots below it that it does not
+// hold, so replicas converge once they exchange a full state; element deltas carry no Floor, so
+// until then the late write's region keeps it (an open divergence: docs/design.md).
 
 // MinTombstoneCap is the smallest cap Collect accepts: below it a few removes would coarsen
 // the context of a small collection.
