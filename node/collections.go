@@ -34,6 +34,9 @@ type coll struct {
 	// queued: the key is in the janitor's queue of collections holding removed writes
 	// (colltombs.go), so a write need not queue it again.
 	queued bool
+	// floorRaised: the removed-writes cap raised this state's floor since it was last shipped
+	// whole; floorQueued: the key is in the janitor's queue to ship it (colltombs.go).
+	floorRaised, floorQueued bool
 }
 
 // maxCollection bounds one encoded collection value on the wire and in a snapshot block (the
@@ -160,16 +163,21 @@ func (c *coll) markFull() {
 	}
 }
 
-// compact forgets the removed writes stamped before stable and caps those left (colltombs.go).
+// compact forgets the removed writes stamped before stable and caps those left (colltombs.go);
+// a cap that raised the floor marks the state to be shipped whole (shipFloors).
 func (c *coll) compact(stable crdt.Timestamp) {
 	limit := max(elemTombCap, c.length())
+	var n int
 	switch c.typ {
 	case crdt.TypeHash:
-		c.hash.Collect(stable, limit)
+		n = c.hash.Collect(stable, limit)
 	case crdt.TypeSet:
-		c.set.Collect(stable, limit)
+		n = c.set.Collect(stable, limit)
 	default:
-		c.zset.Collect(stable, limit)
+		n = c.zset.Collect(stable, limit)
+	}
+	if n > 0 {
+		c.floorRaised = true
 	}
 }
 
@@ -545,6 +553,10 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 	if !c.queued && c.tombstones() > 0 {
 		c.queued = true
 		n.tombColls.add(key)
+	}
+	if c.floorRaised && !c.floorQueued && n.repl != nil {
+		c.floorQueued = true
+		n.floorColls.add(key)
 	}
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/geocache/geocache/crdt"
@@ -77,5 +78,58 @@ func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 			v, _ := n.collValue(key, c, cur.Value.ver, cur.Value.seq, nowMs)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: cur.Expiry}
 		})
+	}
+}
+
+// floorShipBudget bounds the collections one janitor pass ships whole (shipFloors); the rest
+// stay queued for the next pass.
+const floorShipBudget = 256
+
+// shipFloors ships whole, as new local writes, up to budget queued collections whose floor the
+// removed-writes cap raised (crdt/tombs.go). Element deltas carry no floor, so without this a
+// late concurrent element write stamped below the raised floor would count as removed here and
+// stay in the region that wrote it forever. A full state carries the floor, and a peer's join
+// drops its dots below it that this state does not hold, so every replica takes the same
+// (remove-wins) outcome for such a write. Each part is a write with a dot of its own: the
+// replicator skips a collection delta whose dot the receiver holds, and the delta log and
+// anti-entropy deliver it after a heal like any write. The cost is bounded: the cap raises a
+// floor at most once per eighth of the cap of removes, and a pass ships a key once however
+// often it was raised since.
+func (n *Node) shipFloors(nowMs int64, budget int) {
+	for _, key := range n.floorColls.take(budget) {
+		var out []crdt.Entry
+		n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			c := cur.Value.obj()
+			if !cur.Exists || c == nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if !c.floorQueued {
+				return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
+			}
+			c.floorQueued, c.floorRaised = false, false
+			var parts [][]byte
+			if c.appendParts(collPartBytes, func(b []byte) error {
+				parts = append(parts, bytes.Clone(b))
+				return nil
+			}) != nil {
+				return lru.Update[value]{Action: lru.Keep}
+			}
+			ver, seq := cur.Value.ver, cur.Value.seq
+			for _, p := range parts {
+				ver, seq = n.stamp(nowMs, ver.TS)
+				out = append(out, crdt.Entry{Type: c.typ, Value: p, Version: ver, Seq: seq})
+			}
+			v, exp := n.collValue(key, c, ver, seq, nowMs)
+			for i := range out {
+				out[i].Expiry = exp
+			}
+			n.trackTombstone(&cur, &v)
+			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
+		})
+		for _, e := range out {
+			n.emit(key, e)
+		}
 	}
 }

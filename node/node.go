@@ -58,6 +58,7 @@ type Node struct {
 	tombEntries atomic.Int64  // replicated delete tombstones held as entries (not live keys)
 	collStable  atomic.Uint64 // stable time of the last janitor pass: collections compact below it
 	tombColls   tombQueue     // collections holding removed writes, for the janitor (colltombs.go)
+	floorColls  tombQueue     // collections whose floor the cap raised, to ship whole (colltombs.go)
 	collOps     sync.Pool     // *collOp, reused by collection writes (collections.go)
 	tombHits    atomic.Uint64
 	sets        atomic.Uint64
@@ -430,6 +431,7 @@ func (n *Node) sweep(nowMs int64) {
 	if prev := n.collStable.Swap(uint64(st)); uint64(st) > prev {
 		n.collectColls(st, nowMs, sweepBudget)
 	}
+	n.shipFloors(nowMs, floorShipBudget)
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever
