@@ -275,9 +275,11 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 		return fmt.Errorf("%w: delta of incarnation %v applied to %v", ErrVersion, v.h.reset, c.Reset)
 	}
 	c.settle(size)
-	if v.h.floor > c.Floor {
-		// A full state with a newer stable time: join also drops this state's dots below it,
-		// a walk of every element; rare (anti-entropy, read-through), so join does it.
+	if v.h.floor != 0 {
+		// A state with a floor (a full state; a delta has none): join also drops this state's
+		// dots below it that the input does not hold, whatever this state's own floor (join
+		// says why), a walk of every element; rare (anti-entropy, read-through, a creating
+		// write, a capped collection shipped whole), so join does it.
 		in, err := decodeCore(src, size)
 		if err != nil {
 			return err

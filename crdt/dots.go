@@ -246,8 +246,15 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 }
 
 // join merges in into c. Both must be of the same incarnation (the caller compares Reset).
-// changed is called for every element whose dots changed, with its dots before the change. Cost is proportional to in's
-// elements and tombstones, plus c's elements when in.Floor is above c.Floor (full states).
+// changed is called for every element whose dots changed, with its dots before the change.
+// Cost is proportional to in's elements and tombstones, plus c's elements when in has a Floor
+// (full states; a delta has none).
+//
+// in's Floor removes c's dots below it that in does not hold, whatever c's own Floor: a Floor
+// raised by the tombstone cap (tombs.go) covers dots its state never saw, so c may hold a late
+// write below both floors that in counts as removed, and only dropping it here makes the join
+// commutative (two states whose caps raised their floors to the same value, or in's below
+// c's, must still converge).
 func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old []Dotted[P])) {
 	c.settle(size)
 	in.settle(size)
@@ -299,7 +306,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 			c.addTomb(e, d)
 		}
 	}
-	if in.Floor > c.Floor {
+	if in.Floor != 0 {
 		c.elems.each(func(e string, ds []Dotted[P]) bool {
 			if in.part != nil && !in.part.has(e) {
 				return true // another part's name: that part's floor rules it

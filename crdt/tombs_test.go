@@ -99,3 +99,53 @@ func TestCollectCapCoarsensAndConverges(t *testing.T) {
 		t.Fatalf("z = %v %v after the cap", s, ok)
 	}
 }
+
+// Both replicas' caps raised their floors past a late add that only one holds: the other's full
+// state must remove it whatever the receiver's own floor (equal to the sender's, or above it),
+// through Join and through ApplyDelta's encoded path alike, so the two converge.
+func TestCollectCapBothRaisedConverge(t *testing.T) {
+	reset := Version{TS: 1, Replica: 1}
+	for _, extra := range []int{0, 2 * MinTombstoneCap} { // b's floor equal to a's, then above
+		a, b := NewSet(reset), NewSet(reset)
+		a.MarkFull()
+		b.MarkFull()
+		b.Add(Version{TS: 5, Replica: 2}, "x") // b's late add, never seen by a
+		// Both churn y with the same writes (b applies a's deltas), b more of its own after.
+		for i := 10; i < 10+3*MinTombstoneCap; i++ {
+			_, d := a.Add(Version{TS: Timestamp(i), Replica: 1}, "y")
+			a.Collect(0, MinTombstoneCap)
+			b.Join(d)
+			b.Collect(0, MinTombstoneCap)
+		}
+		for i := 0; i < extra; i++ {
+			b.Add(Version{TS: Timestamp(10 + 3*MinTombstoneCap + i), Replica: 2}, "y")
+			b.Collect(0, MinTombstoneCap)
+		}
+		if a.Floor() <= 5 || b.Floor() < a.Floor() || !b.Has("x") || a.Has("x") {
+			t.Fatalf("extra %d: floors a %d b %d, x on a %v on b %v", extra, a.Floor(), b.Floor(), a.Has("x"), b.Has("x"))
+		}
+		if extra == 0 && a.Floor() != b.Floor() {
+			t.Fatalf("floors a %d b %d, want equal", a.Floor(), b.Floor())
+		}
+		aBytes, bBytes := a.AppendBinary(nil), b.AppendBinary(nil)
+		a2, b2 := a.Clone(), b.Clone()
+		a2.Join(b)
+		b2.Join(a)
+		a3, b3 := a.Clone(), b.Clone()
+		if err := a3.ApplyDelta(bBytes); err != nil {
+			t.Fatal(err)
+		}
+		if err := b3.ApplyDelta(aBytes); err != nil {
+			t.Fatal(err)
+		}
+		want := a2.AppendBinary(nil)
+		for name, s := range map[string]*Set{"b joins a": b2, "a applies b": a3, "b applies a": b3} {
+			if got := s.AppendBinary(nil); !bytes.Equal(got, want) {
+				t.Fatalf("extra %d: %s differs from a joining b", extra, name)
+			}
+			if s.Has("x") || !s.Has("y") {
+				t.Fatalf("extra %d: %s: x %v y %v, want x removed (below a's floor), y kept", extra, name, s.Has("x"), s.Has("y"))
+			}
+		}
+	}
+}

@@ -554,7 +554,9 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 		c.queued = true
 		n.tombColls.add(key)
 	}
-	if c.floorRaised && !c.floorQueued && n.repl != nil {
+	if c.floorRaised && !c.floorQueued && n.repl != nil && c.full() {
+		// Only a complete state is shipped (shipFloors): a partial one's floor would remove,
+		// on its peers, the elements it never held.
 		c.floorQueued = true
 		n.floorColls.add(key)
 	}

@@ -108,7 +108,11 @@ func (n *Node) shipFloors(nowMs int64, budget int) {
 			if !c.floorQueued {
 				return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
 			}
-			c.floorQueued, c.floorRaised = false, false
+			c.floorQueued = false
+			if !c.full() {
+				return lru.Update[value]{Action: lru.Keep} // queued again once complete (collValue)
+			}
+			c.floorRaised = false
 			var parts [][]byte
 			if c.appendParts(collPartBytes, func(b []byte) error {
 				parts = append(parts, bytes.Clone(b))
