@@ -13,8 +13,9 @@ import "slices"
 // from a partitioned region) counts as observed and removed here — a remove-wins outcome for
 // it instead of add-wins, as a late key write below the store's floor becomes a miss. A full
 // state carries its Floor, and a join drops the other side's dots below it that it does not
-// hold, so replicas converge once they exchange a full state; element deltas carry no Floor, so
-// until then the late write's region keeps it (an open divergence: docs/design.md).
+// hold (whatever its own Floor: join), so replicas converge once they exchange a full state;
+// element deltas carry no Floor, so the node ships a collection whole once Collect reports that
+// the cap dropped writes (node/colltombs.go, shipFloors).
 
 // MinTombstoneCap is the smallest cap Collect accepts: below it a few removes would coarsen
 // the context of a small collection.

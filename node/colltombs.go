@@ -22,7 +22,8 @@ import (
 // writes arrive with a gap), each collection caps its removed writes at elemTombCap or its
 // element count, whichever is larger, so a hot element removed or rewritten in a loop cannot
 // grow a collection without bound; past the cap the oldest are dropped and the collection's
-// floor raised (crdt/tombs.go has the rule and its price).
+// floor raised (crdt/tombs.go has the rule and its price). A raised floor is shipped to peers
+// with the whole collection (shipFloors), so every replica takes the same outcome.
 
 // elemTombCap is the smallest cap of removed writes per collection (16 bytes of dot and a
 // little map overhead each: about 40 KiB). Larger collections may hold one per element.
