@@ -275,11 +275,10 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 		return fmt.Errorf("%w: delta of incarnation %v applied to %v", ErrVersion, v.h.reset, c.Reset)
 	}
 	c.settle(size)
-	if v.h.floor != 0 {
-		// A state with a floor (a full state; a delta has none): join also drops this state's
-		// dots below it that the input does not hold, whatever this state's own floor (join
-		// says why), a walk of every element; rare (anti-entropy, read-through, a creating
-		// write, a capped collection shipped whole), so join does it.
+	if floorRules(v.h.floor, c.Floor, v.h.full, v.h.part != nil) {
+		// A state whose floor removes this state's dots below it that it does not hold (join,
+		// floorRules; a delta has no floor): a walk of every element; rare (anti-entropy,
+		// read-through, a creating write, a capped collection shipped whole), so join does it.
 		in, err := decodeCore(src, size)
 		if err != nil {
 			return err

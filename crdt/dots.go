@@ -250,11 +250,11 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 // Cost is proportional to in's elements and tombstones, plus c's elements when in has a Floor
 // (full states; a delta has none).
 //
-// in's Floor removes c's dots below it that in does not hold, whatever c's own Floor: a Floor
-// raised by the tombstone cap (tombs.go) covers dots its state never saw, so c may hold a late
-// write below both floors that in counts as removed, and only dropping it here makes the join
-// commutative (two states whose caps raised their floors to the same value, or in's below
-// c's, must still converge).
+// A complete in's Floor removes c's dots below it that in does not hold, whatever c's own
+// Floor (floorRules): a Floor raised by the tombstone cap (tombs.go) covers dots its state
+// never saw, so c may hold a late write below both floors that in counts as removed, and only
+// dropping it here makes the join commutative (two states whose caps raised their floors to the
+// same value, or in's below c's, must still converge).
 func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old []Dotted[P])) {
 	c.settle(size)
 	in.settle(size)
@@ -306,7 +306,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 			c.addTomb(e, d)
 		}
 	}
-	if in.Floor != 0 {
+	if floorRules(in.Floor, c.Floor, in.Full, in.part != nil) {
 		c.elems.each(func(e string, ds []Dotted[P]) bool {
 			if in.part != nil && !in.part.has(e) {
 				return true // another part's name: that part's floor rules it
@@ -342,6 +342,18 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 			c.compact(in.Floor)
 		}
 	}
+}
+
+// floorRules reports whether a joined state's floor (inFloor; full: it is complete, part: it is
+// one part of a state) removes the receiver's dots below it that it does not hold, given the
+// receiver's floor: a complete whole state's always (join), any other's only above the
+// receiver's, as before the cap could raise floors. A partial state (element deltas of an
+// incarnation its node never held whole) lacks elements its floor does not say it removed, and
+// a part other than the last does not carry the complete flag, so neither is trusted below
+// the receiver's floor: a large collection shipped in parts converges only through a floor
+// above the receiver's (docs/design.md).
+func floorRules(inFloor, floor Timestamp, full, part bool) bool {
+	return inFloor > floor || (inFloor != 0 && full && !part)
 }
 
 func sameDots[P any](a, b []Dotted[P]) bool {

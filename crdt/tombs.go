@@ -13,7 +13,7 @@ import "slices"
 // from a partitioned region) counts as observed and removed here — a remove-wins outcome for
 // it instead of add-wins, as a late key write below the store's floor becomes a miss. A full
 // state carries its Floor, and a join drops the other side's dots below it that it does not
-// hold (whatever its own Floor: join), so replicas converge once they exchange a full state;
+// hold (a complete one whatever its own Floor: join), so replicas converge once they exchange a full state;
 // element deltas carry no Floor, so the node ships a collection whole once Collect reports that
 // the cap dropped writes (node/colltombs.go, shipFloors).
 

@@ -149,3 +149,26 @@ func TestCollectCapBothRaisedConverge(t *testing.T) {
 		}
 	}
 }
+
+// A partial state (not complete: element deltas only) whose floor is not above the receiver's
+// does not remove the receiver's elements it lacks: it never held them (floorRules).
+func TestPartialFloorRemovesNothingBelowReceivers(t *testing.T) {
+	reset := Version{TS: 1, Replica: 1}
+	c := NewSet(reset)
+	c.MarkFull()
+	c.Add(Version{TS: 5, Replica: 1}, "old")
+	c.Compact(10)
+	p := NewSet(reset) // partial: never marked full
+	p.Add(Version{TS: 20, Replica: 2}, "new")
+	p.Compact(10)
+	for name, apply := range map[string]func(*Set){
+		"Join":       func(s *Set) { s.Join(p) },
+		"ApplyDelta": func(s *Set) { _ = s.ApplyDelta(p.AppendBinary(nil)) },
+	} {
+		s := c.Clone()
+		apply(s)
+		if !s.Has("old") || !s.Has("new") {
+			t.Fatalf("%s: old %v new %v, want both", name, s.Has("old"), s.Has("new"))
+		}
+	}
+}
