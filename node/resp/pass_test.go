@@ -49,12 +49,7 @@ func TestEventLoopWritePasses(t *testing.T) {
 	for _, mode := range transports {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			n, err := node.New(node.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { n.Close() })
-			p := &passing{Node: n}
+			p := &passing{Node: standaloneNode(t)}
 			addr, _ := serveBackend(t, p, mode.loops)
 			c := dialRaw(t, addr)
 			var req []byte

@@ -189,13 +189,19 @@ func (r *replicating) ReplicationStats() node.ReplicationStats {
 
 func startReplicating(t *testing.T, r *replicating, loops int) (string, *resp.Server) {
 	t.Helper()
+	r.Node = standaloneNode(t)
+	return serveBackend(t, r, loops)
+}
+
+// standaloneNode returns a node without peers, closed when the test ends.
+func standaloneNode(t *testing.T) *node.Node {
+	t.Helper()
 	n, err := node.New(node.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	r.Node = n
-	return serveBackend(t, r, loops)
+	return n
 }
 
 // serveBackend serves b with loops event loops on a loopback port until the test ends and

@@ -34,12 +34,7 @@ func TestPipelineWarmsKeys(t *testing.T) {
 	for _, mode := range transports {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			n, err := node.New(node.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { n.Close() })
-			w := &warming{Node: n}
+			w := &warming{Node: standaloneNode(t)}
 			addr, _ := serveBackend(t, w, mode.loops)
 			c := dialRaw(t, addr)
 
