@@ -62,17 +62,7 @@ func (q *tombQueue) len() int {
 // collectColls compacts up to budget queued collections at stable time st (a janitor pass).
 func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 	for _, key := range n.tombColls.take(budget) {
-		n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-			c := cur.Value.obj()
-			if !cur.Exists || c == nil {
-				return lru.Update[value]{Action: lru.Keep}
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if !c.queued {
-				return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
-			}
-			c.queued = false
+		n.applyQueued(key, nowMs, func(c *coll) *bool { return &c.queued }, func(cur lru.Current[value], c *coll) lru.Update[value] {
 			c.compact(st)
 			// Same version and expiry: only the removed writes and the charge change (an empty
 			// collection keeps its tombstone's lifetime, not a fresh one).
@@ -80,6 +70,26 @@ func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: cur.Expiry}
 		})
 	}
+}
+
+// applyQueued runs fn, under the collection's lock, on key's collection if the janitor queue's
+// flag (queued) is still set on it, clearing the flag; a key gone, no longer a collection, or a
+// later incarnation that was queued anew is kept as it is.
+func (n *Node) applyQueued(key string, nowMs int64, queued func(*coll) *bool, fn func(cur lru.Current[value], c *coll) lru.Update[value]) {
+	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+		c := cur.Value.obj()
+		if !cur.Exists || c == nil {
+			return lru.Update[value]{Action: lru.Keep}
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		q := queued(c)
+		if !*q {
+			return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
+		}
+		*q = false
+		return fn(cur, c)
+	})
 }
 
 // floorShipBudget bounds the collections one janitor pass ships whole (shipFloors); the rest
@@ -99,17 +109,7 @@ const floorShipBudget = 256
 func (n *Node) shipFloors(nowMs int64, budget int) {
 	for _, key := range n.floorColls.take(budget) {
 		var out []crdt.Entry
-		n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
-			c := cur.Value.obj()
-			if !cur.Exists || c == nil {
-				return lru.Update[value]{Action: lru.Keep}
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if !c.floorQueued {
-				return lru.Update[value]{Action: lru.Keep} // a later incarnation, queued anew
-			}
-			c.floorQueued = false
+		n.applyQueued(key, nowMs, func(c *coll) *bool { return &c.floorQueued }, func(cur lru.Current[value], c *coll) lru.Update[value] {
 			if !c.full() {
 				return lru.Update[value]{Action: lru.Keep} // queued again once complete (collValue)
 			}
