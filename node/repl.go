@@ -403,7 +403,7 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	clear(taken)
 	r.pub.spare = taken[:0]
 	r.publishing = false
-	wake := len(r.pending) > 0 && (r.holds == 0 || r.n.nowMs()-r.holdSince >= passHoldMax)
+	wake := r.wakeNeeded(r.n.nowMs())
 	r.mu.Unlock()
 	if wake {
 		r.wakeGossip()
