@@ -432,6 +432,9 @@ func (n *Node) sweep(nowMs int64) {
 		n.collectColls(st, nowMs, sweepBudget)
 	}
 	n.shipFloors(nowMs, floorShipBudget)
+	if n.repl != nil {
+		n.repl.sizeLog(n.store.Bytes())
+	}
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever
