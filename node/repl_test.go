@@ -226,7 +226,7 @@ func TestSnapshotWhenLogDoesNotCover(t *testing.T) {
 	net := newMemNet()
 	a := net.add(t, "a", nil)
 	a.repl.mu.Lock()
-	a.repl.log = newDeltaLog(4 << 10) // tiny: most writes fall out before b arrives
+	a.repl.log = newDeltaLog(1 << 10) // tiny: most writes fall out before b arrives
 	a.repl.mu.Unlock()
 	for i := range 300 {
 		mustSet(t, a, fmt.Sprint("k", i), strings.Repeat("v", 100), SetOptions{})
