@@ -422,13 +422,13 @@ func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
 	e := &d.Entry
 	v, exp, ok := n.store.Peek(d.Key, nowMs)
-	if ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
-		*e = v.entry(exp)
+	if ok && v.ver(n.reps) == e.Version && v.seq == e.Seq && v.typ() == crdt.TypeLWW {
+		*e = v.entry(n.reps, exp)
 		return
 	}
 	// Expiry 1: expired on every node whatever its clock.
 	e.Flags, e.Expiry = crdt.FlagTombstone, 1
-	if ok && v.typ == crdt.TypeLWW && e.Version.Less(v.ver) {
+	if ok && v.typ() == crdt.TypeLWW && e.Version.Less(v.ver(n.reps)) {
 		// Superseded by a register write we hold, which the peer holds or gets as a dot of its
 		// own: only the dot is news. Stamped at time zero it loses to anything. At its own
 		// version it could drop the peer's older value first and leave a local tombstone at its

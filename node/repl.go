@@ -835,7 +835,7 @@ func (n *Node) merge(key string, cur *lru.Current[value], e *crdt.Entry, nowMs i
 	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
 		return lru.Update[value]{Action: lru.Keep}, false // evicted/expired/deleted newer here
 	}
-	v, exp, ok := mergeValue(cur, e)
+	v, exp, ok := n.mergeValue(cur, e)
 	if !ok {
 		return lru.Update[value]{Action: lru.Keep}, false
 	}
