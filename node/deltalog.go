@@ -50,21 +50,20 @@ type deltaLog struct {
 	// reps is the table of writers a record's index refers to, repIdx its inverse. A writer
 	// stays in the table once logged (its chains below live on): a table of every replica id
 	// this process applied writes of, as dropped is.
-	reps   []logRep
-	repIdx map[crdt.ReplicaID]uint32
+	reps    []logRep
+	repIdx  map[crdt.ReplicaID]uint32
+	lastRep uint32 // index rep returned last
 	// tsTail is the timestamp of the newest reference appended, tsHead of the newest
 	// reference dropped: the bases of the references' timestamp chain at either end.
 	tsTail, tsHead crdt.Timestamp
-	// dropped is, per replica, the highest seq that fell out of the log: the log covers a
-	// replica's seqs above it (those this node applied).
-	dropped map[crdt.ReplicaID]uint64
 }
 
 // logRep is one writer of the log's table: the seq chain's bases at either end of the log, the
-// newest seq appended (tail) and the newest dropped (head).
+// newest seq appended (tail) and the newest dropped (head), and the highest seq that fell out
+// of the log (dropped): the log covers the writer's seqs above it (those this node applied).
 type logRep struct {
-	id         crdt.ReplicaID
-	tail, head uint64
+	id                  crdt.ReplicaID
+	tail, head, dropped uint64
 }
 
 // A record is a header of three uvarints — the body's length shifted left by one with the
@@ -92,7 +91,6 @@ func newDeltaLog(maxBytes int) *deltaLog {
 		ceiling:  maxBytes,
 		segSize:  segSizeFor(maxBytes),
 		repIdx:   map[crdt.ReplicaID]uint32{},
-		dropped:  map[crdt.ReplicaID]uint64{},
 	}
 }
 
@@ -159,14 +157,19 @@ func (l *deltaLog) append(d *crdt.Delta) {
 	l.put(d, false)
 }
 
-// rep returns the index of replica r in the log's table, adding it.
+// rep returns the index of replica r in the log's table, adding it. Runs of one writer's
+// records (a node's own writes, a peer's batch) skip the map.
 func (l *deltaLog) rep(r crdt.ReplicaID) uint32 {
+	if l.lastRep < uint32(len(l.reps)) && l.reps[l.lastRep].id == r {
+		return l.lastRep
+	}
 	i, ok := l.repIdx[r]
 	if !ok {
 		i = uint32(len(l.reps))
 		l.reps = append(l.reps, logRep{id: r})
 		l.repIdx[r] = i
 	}
+	l.lastRep = i
 	return i
 }
 
@@ -181,7 +184,7 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 	h = appendZigzag(h, int64(seq-l.reps[ri].tail))
 	sz := len(h) + len(l.scratch)
 	if sz > l.maxBytes {
-		l.markDropped(d.Entry.Version.Replica, seq)
+		l.reps[ri].dropped = max(l.reps[ri].dropped, seq)
 		return false
 	}
 	for l.n > 0 && l.bytes+sz > l.maxBytes {
@@ -247,27 +250,28 @@ type rec struct {
 	size int // header and body
 }
 
-// read decodes the header of the record at off in seg, given the seq chain's base of every
-// writer (bases, indexed like reps). It does not advance the chains: the caller does.
-func (l *deltaLog) read(seg []byte, off int, seqBase func(ri uint32) uint64) rec {
+// read decodes the header of the record at off in seg; its seq is the difference from the
+// previous record of its writer (the caller resolves it against its chain).
+func read(seg []byte, off int) (r rec, seqDiff int64) {
 	p := seg[off:]
 	n, a := binary.Uvarint(p)
 	ri, b := binary.Uvarint(p[a:])
 	ds, c := binary.Uvarint(p[a+b:])
 	h := a + b + c
 	body := p[h : h+int(n>>1)]
-	return rec{ri: uint32(ri), seq: seqBase(uint32(ri)) + uint64(zigzag(ds)), ref: n&1 != 0, body: body, size: h + len(body)}
+	return rec{ri: uint32(ri), ref: n&1 != 0, body: body, size: h + len(body)}, zigzag(ds)
 }
 
 func (l *deltaLog) dropOldest() {
 	seg := l.segs[0]
-	r := l.read(seg, l.head, func(ri uint32) uint64 { return l.reps[ri].head })
-	l.reps[r.ri].head = r.seq
+	r, diff := read(seg, l.head)
+	w := &l.reps[r.ri]
+	w.head += uint64(diff)
+	w.dropped = max(w.dropped, w.head)
 	if r.ref {
 		ts, _ := binary.Uvarint(r.body)
 		l.tsHead += crdt.Timestamp(zigzag(ts))
 	}
-	l.markDropped(l.reps[r.ri].id, r.seq)
 	l.head += r.size
 	l.bytes -= r.size
 	l.n--
@@ -284,15 +288,23 @@ func (l *deltaLog) dropOldest() {
 	l.segs = l.segs[1:]
 }
 
+// markDropped records that replica r's seq is not in the log (applied without being logged).
 func (l *deltaLog) markDropped(r crdt.ReplicaID, seq uint64) {
-	if seq > l.dropped[r] {
-		l.dropped[r] = seq
+	w := &l.reps[l.rep(r)]
+	w.dropped = max(w.dropped, seq)
+}
+
+// dropped returns the highest seq of replica r that fell out of the log (0: none).
+func (l *deltaLog) dropped(r crdt.ReplicaID) uint64 {
+	if i, ok := l.repIdx[r]; ok {
+		return l.reps[i].dropped
 	}
+	return 0
 }
 
 // covers reports whether every seq of replica r from 'from' on that this node applied is in the
 // log.
-func (l *deltaLog) covers(r crdt.ReplicaID, from uint64) bool { return from > l.dropped[r] }
+func (l *deltaLog) covers(r crdt.ReplicaID, from uint64) bool { return from > l.dropped(r) }
 
 // collect returns the records whose dots fall in ranges, in apply order, as collected records
 // (fixed-width, see collHeader; a reference stays ~48 bytes), so that a repair of a large gap
@@ -310,7 +322,6 @@ func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 	for i := range l.reps {
 		seqs[i] = l.reps[i].head
 	}
-	base := func(ri uint32) uint64 { return seqs[ri] }
 	ts := l.tsHead
 	var out []byte
 	for i, seg := range l.segs {
@@ -319,9 +330,10 @@ func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 			off = l.head
 		}
 		for off < len(seg) {
-			r := l.read(seg, off, base)
+			r, diff := read(seg, off)
 			off += r.size
-			seqs[r.ri] = r.seq
+			seqs[r.ri] += uint64(diff)
+			r.seq = seqs[r.ri]
 			body := r.body
 			if r.ref {
 				d, k := binary.Uvarint(body)
