@@ -563,7 +563,9 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
-	v, _ := n.reps.newValue(ver, seq, c.typ, 0) // ver's writer is held: local, or merged in
+	// ver's writer is in the table: this node's own, the current value's, or a remote write's
+	// that applyRemoteColl admitted first.
+	v, _ := n.reps.newValue(ver, seq, c.typ, 0)
 	v.setEmpty(c.length() == 0 || !c.full())
 	v.setObj(c, c.bytes)
 	exp := c.expiry()
@@ -599,6 +601,9 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	}
 	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
 		return keep, false, true // evicted, expired or deleted newer here
+	}
+	if _, ok := n.reps.index(e.Version.Replica); !ok {
+		return keep, false, true // a writer the full replica table has no room for: refused
 	}
 	var curReset crdt.Version
 	if cur.Exists {
