@@ -48,8 +48,8 @@ type deltaLog struct {
 	spare    []byte   // one drained segment kept for reuse
 	scratch  []byte   // encoding buffer
 	// reps is the table of writers a record's index refers to, repIdx its inverse. A writer
-	// stays in the table once logged (its chains below live on): a table of every replica id
-	// this process applied writes of, as dropped is.
+	// stays in the table once logged or marked dropped (its chains and its dropped seq live
+	// on): one entry per replica id this process applied writes of.
 	reps    []logRep
 	repIdx  map[crdt.ReplicaID]uint32
 	lastRep uint32 // index rep returned last

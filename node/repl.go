@@ -24,7 +24,7 @@ type transport interface {
 type replConfig struct {
 	MaxBatch          int           // deltas per gossip message (64)
 	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
-	LogBytes          int           // delta log bound (64 MiB)
+	LogBytes          int           // most the delta log may take (64 MiB); the janitor sizes it within by the data held (sizeLog)
 	HeartbeatInterval time.Duration // 250 ms
 	AckDelay          time.Duration // delay of the early heartbeat after applying peer writes (2 ms)
 	PeerTimeout       time.Duration // a peer silent this long is unreachable (3 s)

@@ -11,15 +11,16 @@ import (
 // carries a 24-bit index instead of the 64-bit id (value.bits): that makes the value 32 bytes
 // and the store's slab entry 64 instead of 72, 8 bytes per key. Ids are added, never removed,
 // for the process's lifetime: one per writer incarnation whose writes this node stored (a node
-// draws a fresh id at every start), a few per member in a healthy cluster; the replication
-// vectors already refuse more than crdt.DefaultMaxReplicas (16384) replicas. The table holds
-// maxReplicaIndex+1 ids; a write by a further one is refused (not stored, counted in full).
+// draws a fresh id at every start), a few per member in a healthy cluster; heartbeats and
+// hellos already refuse vectors of more than crdt.DefaultMaxReplicas (16384) replicas. The
+// table holds maxReplicaIndex+1 ids; a write by a further one is refused (not stored, counted in
+// full).
 //
 // Safe for concurrent use: id is lock-free (a value's index was published before the value
 // reached the store, and the store's lock orders the reader after it); index is a sync.Map
 // read for a known id; adding takes mu.
 type replicaTable struct {
-	self   crdt.ReplicaID // index 0, looked up without the map: every local write is its
+	self   crdt.ReplicaID // index 0, found without the map: every local write is by self
 	mu     sync.Mutex
 	byID   sync.Map // crdt.ReplicaID -> uint32
 	n      atomic.Uint32
