@@ -5,7 +5,8 @@ package node
 // RSS under a sustained write flood (docs/design.md, "Memory budget"). The store holds
 // MaxMemory; beside it:
 //
-//   - the delta log: logBytesFor(MaxMemory), a sixty-fourth of it, between 1 and 16 MiB;
+//   - the delta log: a sixty-fourth of the data the store holds (logBytesForData), at least
+//     1 MiB and at most logBytesFor(MaxMemory), a sixty-fourth of MaxMemory up to 16 MiB;
 //   - the evicted-keys table: 16 bytes per KiB of MaxMemory, 64 KiB to 16 MiB (evicted.go);
 //   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
 //   - each member's data send queue: gossipQueueMessages messages, a message being one batch of
@@ -21,11 +22,22 @@ const (
 	gossipQueueMessages = 512
 )
 
-// logBytesFor is the delta log bound for a store of maxMemory bytes: a sixty-fourth of it (16
-// MiB from 1 GiB up). A plain write is logged as a reference of 28 bytes plus its key (the value
-// is re-read from the store, deltalog.go), so 16 MiB holds ~370k writes of 16-byte keys — about
-// what 64 MiB held as copies of 100-byte values. A gap the log does not cover is repaired by a
-// snapshot of the uncovered writers' entries.
+// logBytesFor is the most the delta log may take in a store of maxMemory bytes: a sixty-fourth
+// of it (16 MiB from 1 GiB up). The log is sized below that by the data held (logBytesForData).
 func logBytesFor(maxMemory int64) int {
 	return int(min(max(maxMemory/64, minLogBytes), maxLogBytes))
+}
+
+// logBytesForData is the delta log bound while the store holds data bytes (as it charges them):
+// a sixty-fourth of the data, at least minLogBytes (the janitor applies it, sizeLog). What the
+// log buys is a repair that costs the gap rather than a snapshot of the gap's writers' entries,
+// which costs their data; a log in proportion to the data keeps that saving in proportion too.
+// A plain write is logged as a reference of ~6 bytes plus its key (deltalog.go), so a log of a
+// sixty-fourth of the data covers a gap of ~10–15 % of the keys (16-byte keys, 32- to 100-byte
+// values): a larger gap is repaired by a snapshot costing at most ~10 times the repair the log
+// would have served. 1M keys of 100 bytes: ~3 MiB of log (3 bytes per key) holding ~140k
+// writes, where a log sized by MaxMemory alone (16 MiB at a 4 GiB limit) cost 17 bytes per key.
+// An empty or small store keeps 1 MiB (~47k writes; Redis's replication backlog is 1 MiB).
+func logBytesForData(data int64) int {
+	return int(min(max(data/64, minLogBytes), maxLogBytes))
 }

@@ -48,7 +48,7 @@ func (n *Node) Collection(ctx context.Context, key string) (CollectionView, bool
 	if c == nil {
 		return CollectionView{}, false, ErrWrongType
 	}
-	out := CollectionView{Version: v.ver}
+	out := CollectionView{Version: v.ver(n.reps)}
 	if exp != 0 {
 		out.ExpireAt = time.UnixMilli(exp)
 	}

@@ -15,8 +15,8 @@ import (
 // negative on removal).
 func TestCollectionChargeFollowsGrowth(t *testing.T) {
 	t.Parallel()
-	if s := unsafe.Sizeof(value{}); s != 40 {
-		t.Fatalf("value is %d bytes, want 40 (the length and the flags must share a word)", s)
+	if s := unsafe.Sizeof(value{}); s != 32 {
+		t.Fatalf("value is %d bytes, want 32 (the length, the flags and the writer index must share a word)", s)
 	}
 	n, _ := newTestNode(t, nil)
 	ctx := context.Background()

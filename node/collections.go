@@ -254,7 +254,7 @@ func (c *coll) applyDelta(b []byte) error {
 // entries returns the value's state as entries of at most about collPartBytes each, in order:
 // one for a small collection, parts for a large one (anti-entropy, snapshots). The encoding
 // is taken under the read lock, and sent after it is released.
-func (v *value) entries(expiry int64) []crdt.Entry {
+func (v *value) entries(t *replicaTable, expiry int64) []crdt.Entry {
 	c := v.obj()
 	var parts [][]byte
 	c.mu.RLock()
@@ -268,7 +268,7 @@ func (v *value) entries(expiry int64) []crdt.Entry {
 	}
 	out := make([]crdt.Entry, len(parts))
 	for i, p := range parts {
-		out[i] = crdt.Entry{Value: p, Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
+		out[i] = crdt.Entry{Value: p, Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ()}
 	}
 	return out
 }
@@ -508,7 +508,7 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 	}
 	op.c, op.after = c, crdt.Timestamp(cur.Floor)
 	if cur.Exists {
-		op.after = cur.Value.ver.TS
+		op.after = cur.Value.ts
 	}
 	c.mu.Lock()
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
@@ -519,7 +519,7 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 		// No other writer (stableTime): every write of the key so far is stable now, not at
 		// the janitor's next pass, so a rewrite of an element leaves no removed write to keep
 		// and collect later (a third of HSET's cost on small hashes rewritten within 100 ms).
-		stable = max(stable, cur.Value.ver.TS+1)
+		stable = max(stable, cur.Value.ts+1)
 	}
 	c.compact(stable)
 	d := op.fn.call(c, op.stampFn)
@@ -563,10 +563,13 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
 	// evicting the key) is hidden like an empty one: serving it would answer for the whole
 	// collection with a fragment. It becomes visible when a full state joins it.
-	v := value{ver: ver, seq: seq, typ: c.typ, empty: c.length() == 0 || !c.full()}
+	// ver's writer is in the table: this node's own, the current value's, or a remote write's
+	// that applyRemoteColl admitted first.
+	v, _ := n.reps.newValue(ver, seq, c.typ, 0)
+	v.setEmpty(c.length() == 0 || !c.full())
 	v.setObj(c, c.bytes)
 	exp := c.expiry()
-	if v.empty {
+	if v.empty() {
 		if t := nowMs + n.cfg.TombstoneTTL.Milliseconds(); exp == 0 || t < exp {
 			exp = t
 		}
@@ -578,7 +581,7 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 // write: called by rewriteExpiry under the key's store lock.
 func (n *Node) expireColl(w writer, key string, cur *lru.Current[value], atMs, nowMs int64) (lru.Update[value], crdt.Entry) {
 	c := cur.Value.obj()
-	ver, seq := w.version(nowMs, cur.Value.ver.TS)
+	ver, seq := w.version(nowMs, cur.Value.ts)
 	c.mu.Lock()
 	d := c.setExpiry(ver, atMs)
 	v, exp := n.collValue(key, c, ver, seq, nowMs)
@@ -599,9 +602,12 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
 		return keep, false, true // evicted, expired or deleted newer here
 	}
+	if _, ok := n.reps.index(e.Version.Replica); !ok {
+		return keep, false, true // a writer the full replica table has no room for: refused
+	}
 	var curReset crdt.Version
 	if cur.Exists {
-		curReset = cur.Value.ver
+		curReset = cur.Value.ver(n.reps)
 		if cur.Value.obj() != nil {
 			cur.Value.obj().mu.RLock()
 			curReset = cur.Value.obj().reset()
@@ -613,7 +619,10 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		if !curReset.Less(e.Version) {
 			return keep, false, true
 		}
-		v := valueOf(e)
+		v, ok := n.reps.valueOf(e)
+		if !ok {
+			return keep, false, true
+		}
 		n.trackTombstone(cur, &v)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: e.Expiry}, true, true
 	}
@@ -650,8 +659,8 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		return keep, false, true
 	}
 	ver, seq := e.Version, e.Seq
-	if cur.Exists && e.Version.Less(cur.Value.ver) {
-		ver, seq = cur.Value.ver, cur.Value.seq
+	if cur.Exists && e.Version.Less(cur.Value.ver(n.reps)) {
+		ver, seq = cur.Value.ver(n.reps), cur.Value.seq
 	}
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
@@ -754,7 +763,7 @@ func (n *Node) flushColls(f crdt.Timestamp) {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 			c.flushTo(f)
-			v, exp := n.collValue(k, c, cur.Value.ver, cur.Value.seq, nowMs)
+			v, exp := n.collValue(k, c, cur.Value.ver(n.reps), cur.Value.seq, nowMs)
 			c.mu.Unlock()
 			n.trackTombstone(&cur, &v)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
@@ -774,7 +783,7 @@ func (n *Node) writeCollCopy(w writer, nowMs int64, key string, src *coll, nx bo
 		}
 		after := crdt.Timestamp(cur.Floor)
 		if cur.Exists {
-			after = cur.Value.ver.TS
+			after = cur.Value.ts
 		}
 		ver, seq := w.version(nowMs, after)
 		// src.mu under key's shard lock: nothing holds a coll's mu while taking a shard lock.

@@ -41,7 +41,7 @@ func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, er
 	var out crdt.Entry
 	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		var c crdt.Counter
-		if c, err = counterFrom(&cur); err != nil {
+		if c, err = counterFrom(n.reps, &cur); err != nil {
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		// Check the addition before stamping: a stamp takes a seq, and a seq must not be
@@ -52,11 +52,11 @@ func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, er
 		}
 		v := w.stamp(nowMs, &cur, nil, 0)
 		res, _ = c.Add(n.replica, v.seq, delta)
-		v.typ = crdt.TypeCounter
-		v.setData(crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq))
+		v.setTyp(crdt.TypeCounter)
+		v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq))
 		d := c.Only(n.replica)
-		out = crdt.Entry{Type: crdt.TypeCounter, Expiry: c.Expiry, Version: v.ver, Seq: v.seq,
-			Value: crdt.AppendCounter(nil, &d, v.ver.Replica, v.seq)}
+		out = crdt.Entry{Type: crdt.TypeCounter, Expiry: c.Expiry, Version: v.ver(n.reps), Seq: v.seq,
+			Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq)}
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: c.Expiry}
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, er
 // 0 on a base derived from the key's floor, so that nodes which dropped the same write (an
 // expiry happens at the same moment everywhere) start from the same base and their increments
 // add up.
-func counterFrom(cur *lru.Current[value]) (crdt.Counter, error) {
+func counterFrom(t *replicaTable, cur *lru.Current[value]) (crdt.Counter, error) {
 	switch {
 	case !cur.Exists:
 		if cur.Floor == 0 {
@@ -83,18 +83,18 @@ func counterFrom(cur *lru.Current[value]) (crdt.Counter, error) {
 		// floor (all of which this node dropped) and before any later write.
 		v := crdt.Version{TS: crdt.Timestamp(cur.Floor + 1)}
 		return crdt.Counter{BaseVer: v, ExpVer: v}, nil
-	case cur.Value.typ == crdt.TypeCounter:
-		e := cur.Value.entry(cur.Expiry)
+	case cur.Value.typ() == crdt.TypeCounter:
+		e := cur.Value.entry(t, cur.Expiry)
 		return crdt.CounterOf(&e)
 	case cur.Value.tombstone():
-		return crdt.Counter{BaseVer: cur.Value.ver, ExpVer: cur.Value.ver}, nil
+		return crdt.Counter{BaseVer: cur.Value.ver(t), ExpVer: cur.Value.ver(t)}, nil
 	}
-	e := cur.Value.entry(cur.Expiry)
+	e := cur.Value.entry(t, cur.Expiry)
 	b, ok := parseInt(e.Data())
 	if !ok {
 		return crdt.Counter{}, ErrNotInteger
 	}
-	return crdt.Counter{Base: b, BaseVer: cur.Value.ver, Expiry: cur.Expiry, ExpVer: cur.Value.ver}, nil
+	return crdt.Counter{Base: b, BaseVer: cur.Value.ver(t), Expiry: cur.Expiry, ExpVer: cur.Value.ver(t)}, nil
 }
 
 // parseInt is Redis's string2ll: a decimal int64 with an optional '-', no '+', no spaces and
@@ -165,7 +165,7 @@ func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, liv
 		var old []byte
 		ct := ""
 		if live {
-			it := itemOf(&cur.Value, cur.Expiry)
+			it := n.itemOf(&cur.Value, cur.Expiry)
 			old, ct = it.Value, it.ContentType
 		}
 		next, write, ferr := fn(old, live)
@@ -187,7 +187,7 @@ func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, liv
 			exp = cur.Expiry
 		}
 		v := w.stamp(nowMs, &cur, data, flags)
-		res, out, wrote = next, v.entry(exp), true
+		res, out, wrote = next, v.entry(n.reps, exp), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
 	if err != nil {
@@ -204,23 +204,23 @@ func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, liv
 // the counter with its own version, so concurrent increments elsewhere still add up. It runs
 // under the key's store lock and returns the new value and the delta to replicate.
 func (n *Node) rewriteCounterExpiry(w writer, nowMs int64, cur *lru.Current[value], atMs int64) (value, crdt.Entry, bool) {
-	e := cur.Value.entry(cur.Expiry)
+	e := cur.Value.entry(n.reps, cur.Expiry)
 	c, err := crdt.CounterOf(&e)
 	if err != nil {
 		return value{}, crdt.Entry{}, false
 	}
 	v := w.stamp(nowMs, cur, nil, 0)
-	c.Expiry, c.ExpVer = atMs, v.ver
-	v.typ = crdt.TypeCounter
-	v.setData(crdt.AppendCounter(nil, &c, v.ver.Replica, v.seq))
+	c.Expiry, c.ExpVer = atMs, v.ver(n.reps)
+	v.setTyp(crdt.TypeCounter)
+	v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq))
 	d := c.Only(n.replica)
-	return v, crdt.Entry{Type: crdt.TypeCounter, Expiry: atMs, Version: v.ver, Seq: v.seq,
-		Value: crdt.AppendCounter(nil, &d, v.ver.Replica, v.seq)}, true
+	return v, crdt.Entry{Type: crdt.TypeCounter, Expiry: atMs, Version: v.ver(n.reps), Seq: v.seq,
+		Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq)}, true
 }
 
 // counterItemValue renders a counter's value as GET shows it (a decimal integer).
-func counterItemValue(v *value, expiry int64) []byte {
-	e := v.entry(expiry)
+func counterItemValue(t *replicaTable, v *value, expiry int64) []byte {
+	e := v.entry(t, expiry)
 	c, err := crdt.CounterOf(&e)
 	if err != nil {
 		return nil // never stored: entries are validated on the way in
@@ -231,31 +231,33 @@ func counterItemValue(v *value, expiry int64) []byte {
 // mergeValue merges a remote entry into the current one under the key's store lock: the LWW
 // rule between registers, crdt.Merge when either side is a counter. It returns the value and
 // expiry to store and false when the current entry stays. An absent key takes e (the caller
-// checks the floor first).
-func mergeValue(cur *lru.Current[value], e *crdt.Entry) (value, int64, bool) {
+// checks the floor first). A write by a writer the replica table has no room for is refused
+// (replicaTable.full counts it).
+func (n *Node) mergeValue(cur *lru.Current[value], e *crdt.Entry) (value, int64, bool) {
 	switch {
 	case !cur.Exists:
-		return valueOf(e), e.Expiry, true
-	case cur.Value.typ == crdt.TypeCounter || e.Type == crdt.TypeCounter:
-		m, out := crdt.Merge(cur.Value.entry(cur.Expiry), true, *e)
+	case cur.Value.typ() == crdt.TypeCounter || e.Type == crdt.TypeCounter:
+		m, out := crdt.Merge(cur.Value.entry(n.reps, cur.Expiry), true, *e)
 		if out != crdt.Applied {
 			return value{}, 0, false
 		}
-		return valueOf(&m), m.Expiry, true
-	case !cur.Value.ver.Less(e.Version):
+		v, ok := n.reps.valueOf(&m)
+		return v, m.Expiry, ok
+	case !cur.Value.ver(n.reps).Less(e.Version):
 		return value{}, 0, false
 	}
-	return valueOf(e), e.Expiry, true
+	v, ok := n.reps.valueOf(e)
+	return v, e.Expiry, ok
 }
 
 // counterTouches reports whether v is a counter holding a write (base, expiry or a slot) of a
 // replica in set. A snapshot must send such a counter even when its newest write is by a
 // replica the peer is up to date with: the slots of the others ride only in the whole state.
-func counterTouches(v *value, exp int64, set map[crdt.ReplicaID]bool) bool {
-	if v.typ != crdt.TypeCounter {
+func counterTouches(t *replicaTable, v *value, exp int64, set map[crdt.ReplicaID]bool) bool {
+	if v.typ() != crdt.TypeCounter {
 		return false
 	}
-	e := v.entry(exp)
+	e := v.entry(t, exp)
 	c, err := crdt.CounterOf(&e)
 	return err == nil && c.Touches(func(r crdt.ReplicaID) bool { return set[r] })
 }

@@ -21,18 +21,25 @@ import (
 // decoding the few that a repair needs.
 //
 // A plain register write (one LWW delta, not part of a transaction's unit) is logged as a
-// reference: its dot, its timestamp and its key, not its value (45 bytes for a 16-byte key,
-// against 150 for a copy of a 100-byte value). A repair re-reads the key from the store: if the
-// store still holds that very write (same version and seq), it is sent as it stands; if it left
-// the store (expired, evicted, deleted and collected), it is sent as a delete tombstone of its
-// version that expired in 1970 — the peer records the dot, drops its own older value if it has
-// one (a miss, never a stale value) and stores nothing, exactly what the snapshot sends for
-// writes that expired here (expired.go); if a newer register write superseded it, as the same
-// tombstone stamped at time zero, which only records the dot: the newer version is a dot of its
-// own (resolveRef says why). Units, counters, collections and flush markers, whose deltas are not
-// the key's whole state, are logged as copies.
+// reference: its dot, its timestamp and its key, not its value. A repair re-reads the key from
+// the store: if the store still holds that very write (same version and seq), it is sent as it
+// stands; if it left the store (expired, evicted, deleted and collected), it is sent as a
+// delete tombstone of its version that expired in 1970 — the peer records the dot, drops its
+// own older value if it has one (a miss, never a stale value) and stores nothing, exactly what
+// the snapshot sends for writes that expired here (expired.go); if a newer register write
+// superseded it, as the same tombstone stamped at time zero, which only records the dot: the
+// newer version is a dot of its own (resolveRef says why). Units, counters, collections and
+// flush markers, whose deltas are not the key's whole state, are logged as copies.
+//
+// Records are delta-encoded against their neighbours (see put): the writer as a small index
+// into the log's table of replicas, the seq as the difference from the previous record of the
+// same writer, a reference's timestamp as the difference from the previous reference's. A
+// reference to a 16-byte key takes ~22 bytes (45 with fixed-width fields). The price is that a
+// record decodes only in order from the log's head; collect re-encodes what it returns with
+// fixed-width fields, so a repair's records decode on their own.
 type deltaLog struct {
 	maxBytes int
+	ceiling  int      // the bound given to newDeltaLog: setLimit never goes above it
 	segSize  int      // size of a normal segment; a larger record gets a segment of its own
 	segs     [][]byte // oldest first; a segment's length is the bytes written to it
 	head     int      // offset of the oldest record in segs[0]
@@ -40,17 +47,37 @@ type deltaLog struct {
 	bytes    int      // bytes of records held, headers included: the bound's measure
 	spare    []byte   // one drained segment kept for reuse
 	scratch  []byte   // encoding buffer
-	// dropped is, per replica, the highest seq that fell out of the log: the log covers a
-	// replica's seqs above it (those this node applied).
-	dropped map[crdt.ReplicaID]uint64
+	// reps is the table of writers a record's index refers to, repIdx its inverse. A writer
+	// stays in the table once logged or marked dropped (its chains and its dropped seq live
+	// on): one entry per replica id this process applied writes of.
+	reps    []logRep
+	repIdx  map[crdt.ReplicaID]uint32
+	lastRep uint32 // index rep returned last
+	// tsTail is the timestamp of the newest reference appended, tsHead of the newest
+	// reference dropped: the bases of the references' timestamp chain at either end.
+	tsTail, tsHead crdt.Timestamp
 }
 
-// A record is a fixed header (length of the body, with refBit set for a reference; writer
-// replica; seq), so that dropping and filtering never decode, followed by the body: the delta as
-// crdt.AppendDelta writes it, or for a reference the version's timestamp and the key.
+// logRep is one writer of the log's table: the seq chain's bases at either end of the log, the
+// newest seq appended (tail) and the newest dropped (head), and the highest seq that fell out
+// of the log (dropped): the log covers the writer's seqs above it (those this node applied).
+type logRep struct {
+	id                  crdt.ReplicaID
+	tail, head, dropped uint64
+}
+
+// A record is a header of three uvarints — the body's length shifted left by one with the
+// reference bit, the writer's index in reps, the zigzag difference of its seq from the previous
+// record of the same writer — so that dropping and filtering never decode a body, followed by
+// the body: the delta as crdt.AppendDelta writes it, or for a reference the zigzag difference
+// of its timestamp from the previous reference's, then the key.
+//
+// What collect returns is a sequence of collected records, fixed-width and self-contained: a
+// header (length of the body with collRef set for a reference, writer replica, seq) and the
+// body, a reference's timestamp being 8 bytes.
 const (
-	recHeader  = 4 + 8 + 8
-	refBit     = 1 << 31
+	collHeader = 4 + 8 + 8
+	collRef    = 1 << 31
 	maxSegment = 1 << 20
 	minSegment = 4 << 10
 )
@@ -61,9 +88,36 @@ var logLimits = crdt.Limits{MaxKey: math.MaxInt32, MaxValue: math.MaxInt32, MaxC
 func newDeltaLog(maxBytes int) *deltaLog {
 	return &deltaLog{
 		maxBytes: maxBytes,
-		segSize:  min(max(maxBytes/16, minSegment), maxSegment),
-		dropped:  map[crdt.ReplicaID]uint64{},
+		ceiling:  maxBytes,
+		segSize:  segSizeFor(maxBytes),
+		repIdx:   map[crdt.ReplicaID]uint32{},
 	}
+}
+
+func segSizeFor(maxBytes int) int { return min(max(maxBytes/16, minSegment), maxSegment) }
+
+// setLimit moves the bound to n bytes, within [min(minLogBytes, ceiling), ceiling], dropping
+// the oldest records if the log holds more.
+func (l *deltaLog) setLimit(n int) {
+	n = min(max(n, min(minLogBytes, l.ceiling)), l.ceiling)
+	if n == l.maxBytes {
+		return
+	}
+	l.maxBytes, l.segSize = n, segSizeFor(n)
+	if l.spare != nil && cap(l.spare) != l.segSize {
+		l.spare = nil
+	}
+	for l.n > 0 && l.bytes > l.maxBytes {
+		l.dropOldest()
+	}
+}
+
+// sizeLog bounds the log by the data the store holds (logBytesForData), within the bound it
+// was made with. The janitor calls it; data is read before taking the lock.
+func (r *replicator) sizeLog(data int64) {
+	r.mu.Lock()
+	r.log.setLimit(logBytesForData(data))
+	r.mu.Unlock()
 }
 
 // add logs the deltas of one write: a reference for a plain register write, copies otherwise
@@ -89,24 +143,49 @@ func (l *deltaLog) addOne(d *crdt.Delta) {
 
 // appendRef logs d as a reference to the store's entry: its timestamp and key.
 func (l *deltaLog) appendRef(d *crdt.Delta) {
-	l.scratch = binary.LittleEndian.AppendUint64(l.scratch[:0], uint64(d.Entry.Version.TS))
+	ts := d.Entry.Version.TS
+	l.scratch = appendZigzag(l.scratch[:0], int64(ts-l.tsTail))
 	l.scratch = append(l.scratch, d.Key...)
-	l.put(d, refBit)
+	if l.put(d, true) {
+		l.tsTail = ts
+	}
 }
 
 // append logs a copy of d.
 func (l *deltaLog) append(d *crdt.Delta) {
 	l.scratch = crdt.AppendDelta(l.scratch[:0], d)
-	l.put(d, 0)
+	l.put(d, false)
+}
+
+// rep returns the index of replica r in the log's table, adding it. Runs of one writer's
+// records (a node's own writes, a peer's batch) skip the map.
+func (l *deltaLog) rep(r crdt.ReplicaID) uint32 {
+	if l.lastRep < uint32(len(l.reps)) && l.reps[l.lastRep].id == r {
+		return l.lastRep
+	}
+	i, ok := l.repIdx[r]
+	if !ok {
+		i = uint32(len(l.reps))
+		l.reps = append(l.reps, logRep{id: r})
+		l.repIdx[r] = i
+	}
+	l.lastRep = i
+	return i
 }
 
 // put appends the record whose body is in l.scratch, dropping the oldest records to stay under
-// the byte bound.
-func (l *deltaLog) put(d *crdt.Delta, flag uint32) {
-	sz := recHeader + len(l.scratch)
+// the byte bound. It reports whether the record was logged (false: larger than the bound).
+func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
+	ri := l.rep(d.Entry.Version.Replica)
+	seq := d.Entry.Seq
+	var hdr [3 * binary.MaxVarintLen64]byte
+	h := binary.AppendUvarint(hdr[:0], uint64(len(l.scratch))<<1|b2u(ref))
+	h = binary.AppendUvarint(h, uint64(ri))
+	h = appendZigzag(h, int64(seq-l.reps[ri].tail))
+	sz := len(h) + len(l.scratch)
 	if sz > l.maxBytes {
-		l.markDropped(d.Entry.Version.Replica, d.Entry.Seq)
-		return
+		l.reps[ri].dropped = max(l.reps[ri].dropped, seq)
+		return false
 	}
 	for l.n > 0 && l.bytes+sz > l.maxBytes {
 		l.dropOldest()
@@ -123,17 +202,26 @@ func (l *deltaLog) put(d *crdt.Delta, flag uint32) {
 		l.segs = append(l.segs, l.newSegment(sz))
 		last++
 	}
-	s := l.segs[last]
-	s = binary.LittleEndian.AppendUint32(s, uint32(len(l.scratch))|flag)
-	s = binary.LittleEndian.AppendUint64(s, uint64(d.Entry.Version.Replica))
-	s = binary.LittleEndian.AppendUint64(s, d.Entry.Seq)
-	l.segs[last] = append(s, l.scratch...)
+	l.segs[last] = append(append(l.segs[last], h...), l.scratch...)
+	l.reps[ri].tail = seq
 	l.n++
 	l.bytes += sz
 	if cap(l.scratch) > l.segSize {
 		l.scratch = nil // do not keep a huge value's buffer
 	}
+	return true
 }
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendZigzag(dst []byte, v int64) []byte { return binary.AppendUvarint(dst, uint64(v<<1^v>>63)) }
+
+func zigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
 func (l *deltaLog) newSegment(need int) []byte {
 	if need <= l.segSize {
@@ -153,21 +241,39 @@ func (l *deltaLog) release(seg []byte) {
 	}
 }
 
-// record returns the header fields of the record at off in seg, its total length and whether
-// it is a reference.
-func record(seg []byte, off int) (rep crdt.ReplicaID, seq uint64, size int, ref bool) {
-	n := binary.LittleEndian.Uint32(seg[off:])
-	rep = crdt.ReplicaID(binary.LittleEndian.Uint64(seg[off+4:]))
-	seq = binary.LittleEndian.Uint64(seg[off+12:])
-	return rep, seq, recHeader + int(n&^refBit), n&refBit != 0
+// rec is one record's header as read from the log, its chain differences resolved.
+type rec struct {
+	ri   uint32 // writer's index in reps
+	seq  uint64
+	ref  bool
+	body []byte
+	size int // header and body
+}
+
+// read decodes the header of the record at off in seg; its seq is the difference from the
+// previous record of its writer (the caller resolves it against its chain).
+func read(seg []byte, off int) (r rec, seqDiff int64) {
+	p := seg[off:]
+	n, a := binary.Uvarint(p)
+	ri, b := binary.Uvarint(p[a:])
+	ds, c := binary.Uvarint(p[a+b:])
+	h := a + b + c
+	body := p[h : h+int(n>>1)]
+	return rec{ri: uint32(ri), ref: n&1 != 0, body: body, size: h + len(body)}, zigzag(ds)
 }
 
 func (l *deltaLog) dropOldest() {
 	seg := l.segs[0]
-	rep, seq, size, _ := record(seg, l.head)
-	l.markDropped(rep, seq)
-	l.head += size
-	l.bytes -= size
+	r, diff := read(seg, l.head)
+	w := &l.reps[r.ri]
+	w.head += uint64(diff)
+	w.dropped = max(w.dropped, w.head)
+	if r.ref {
+		ts, _ := binary.Uvarint(r.body)
+		l.tsHead += crdt.Timestamp(zigzag(ts))
+	}
+	l.head += r.size
+	l.bytes -= r.size
 	l.n--
 	if l.head < len(seg) {
 		return
@@ -182,20 +288,28 @@ func (l *deltaLog) dropOldest() {
 	l.segs = l.segs[1:]
 }
 
+// markDropped records that replica r's seq is not in the log (applied without being logged).
 func (l *deltaLog) markDropped(r crdt.ReplicaID, seq uint64) {
-	if seq > l.dropped[r] {
-		l.dropped[r] = seq
+	w := &l.reps[l.rep(r)]
+	w.dropped = max(w.dropped, seq)
+}
+
+// dropped returns the highest seq of replica r that fell out of the log (0: none).
+func (l *deltaLog) dropped(r crdt.ReplicaID) uint64 {
+	if i, ok := l.repIdx[r]; ok {
+		return l.reps[i].dropped
 	}
+	return 0
 }
 
 // covers reports whether every seq of replica r from 'from' on that this node applied is in the
 // log.
-func (l *deltaLog) covers(r crdt.ReplicaID, from uint64) bool { return from > l.dropped[r] }
+func (l *deltaLog) covers(r crdt.ReplicaID, from uint64) bool { return from > l.dropped(r) }
 
-// collect returns a copy of the records whose dots fall in ranges, in apply order: the bytes
-// as the log holds them (a reference stays ~45 bytes), so that a repair of a large gap does not
-// hold a decoded delta per record while it streams (eachLogged decodes them one write at a
-// time, outside the replicator's lock). nil when nothing matches.
+// collect returns the records whose dots fall in ranges, in apply order, as collected records
+// (fixed-width, see collHeader; a reference stays ~48 bytes), so that a repair of a large gap
+// does not hold a decoded delta per record while it streams (eachLogged decodes them one write
+// at a time, outside the replicator's lock). nil when nothing matches.
 func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 	if len(ranges) == 0 {
 		return nil
@@ -204,6 +318,11 @@ func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 	for _, r := range ranges {
 		want[r.Replica] = append(want[r.Replica], r)
 	}
+	seqs := make([]uint64, len(l.reps)) // the seq chains, walked from the head
+	for i := range l.reps {
+		seqs[i] = l.reps[i].head
+	}
+	ts := l.tsHead
 	var out []byte
 	for i, seg := range l.segs {
 		off := 0
@@ -211,17 +330,41 @@ func (l *deltaLog) collect(ranges []crdt.Range) []byte {
 			off = l.head
 		}
 		for off < len(seg) {
-			rep, seq, size, _ := record(seg, off)
-			for _, r := range want[rep] {
-				if seq >= r.From && seq <= r.To {
-					out = append(out, seg[off:off+size]...)
+			r, diff := read(seg, off)
+			off += r.size
+			seqs[r.ri] += uint64(diff)
+			r.seq = seqs[r.ri]
+			body := r.body
+			if r.ref {
+				d, k := binary.Uvarint(body)
+				ts += crdt.Timestamp(zigzag(d))
+				body = body[k:]
+			}
+			id := l.reps[r.ri].id
+			for _, rg := range want[id] {
+				if r.seq >= rg.From && r.seq <= rg.To {
+					out = appendCollected(out, id, r.seq, r.ref, ts, body)
 					break
 				}
 			}
-			off += size
 		}
 	}
 	return out
+}
+
+// appendCollected appends one collected record: for a reference, body is its key.
+func appendCollected(dst []byte, rep crdt.ReplicaID, seq uint64, ref bool, ts crdt.Timestamp, body []byte) []byte {
+	n, flag := uint32(len(body)), uint32(0)
+	if ref {
+		n, flag = n+8, collRef
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, n|flag)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(rep))
+	dst = binary.LittleEndian.AppendUint64(dst, seq)
+	if ref {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	}
+	return append(dst, body...)
 }
 
 // logged is one record as decoded from what collect returned. A reference (ref) carries the
@@ -237,8 +380,11 @@ type logged struct {
 func eachRecord(recs []byte, fn func(*logged) error) error {
 	var lg logged
 	for off := 0; off < len(recs); {
-		rep, seq, size, ref := record(recs, off)
-		body := recs[off+recHeader : off+size]
+		n := binary.LittleEndian.Uint32(recs[off:])
+		rep := crdt.ReplicaID(binary.LittleEndian.Uint64(recs[off+4:]))
+		seq := binary.LittleEndian.Uint64(recs[off+12:])
+		size, ref := collHeader+int(n&^collRef), n&collRef != 0
+		body := recs[off+collHeader : off+size]
 		off += size
 		if ref {
 			lg = logged{ref: true, Delta: crdt.Delta{Key: unsafe.String(unsafe.SliceData(body[8:]), len(body)-8),
@@ -288,13 +434,13 @@ func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
 	e := &d.Entry
 	v, exp, ok := n.store.Peek(d.Key, nowMs)
-	if ok && v.ver == e.Version && v.seq == e.Seq && v.typ == crdt.TypeLWW {
-		*e = v.entry(exp)
+	if ok && v.ver(n.reps) == e.Version && v.seq == e.Seq && v.typ() == crdt.TypeLWW {
+		*e = v.entry(n.reps, exp)
 		return
 	}
 	// Expiry 1: expired on every node whatever its clock.
 	e.Flags, e.Expiry = crdt.FlagTombstone, 1
-	if ok && v.typ == crdt.TypeLWW && e.Version.Less(v.ver) {
+	if ok && v.typ() == crdt.TypeLWW && e.Version.Less(v.ver(n.reps)) {
 		// Superseded by a register write we hold, which the peer holds or gets as a dot of its
 		// own: only the dot is news. Stamped at time zero it loses to anything. At its own
 		// version it could drop the peer's older value first and leave a local tombstone at its

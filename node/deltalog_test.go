@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -30,7 +31,48 @@ func sameDelta(a, b *crdt.Delta) bool {
 		ea.Version == eb.Version && ea.Seq == eb.Seq && ea.Type == eb.Type && ea.Flags == eb.Flags
 }
 
-func recSize(d *crdt.Delta) int { return recHeader + len(crdt.AppendDelta(nil, d)) }
+// logModel computes the size of the log's records as put encodes them: the header's three
+// uvarints (body length and reference bit, writer index, seq difference from the writer's
+// previous record) and the body (a copy, or a reference's timestamp difference and key).
+type logModel struct {
+	idx    map[crdt.ReplicaID]int
+	tail   map[crdt.ReplicaID]uint64
+	tsTail crdt.Timestamp
+}
+
+func newLogModel() *logModel {
+	return &logModel{idx: map[crdt.ReplicaID]int{}, tail: map[crdt.ReplicaID]uint64{}}
+}
+
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
+
+func zigzagLen(v int64) int { return uvarintLen(uint64(v<<1 ^ v>>63)) }
+
+// size returns the record size of d (as a reference when ref) and, when it fits in maxBytes,
+// advances the chains as the log does.
+func (m *logModel) size(d *crdt.Delta, ref bool, maxBytes int) int {
+	rep := d.Entry.Version.Replica
+	if _, ok := m.idx[rep]; !ok {
+		m.idx[rep] = len(m.idx)
+	}
+	body := len(crdt.AppendDelta(nil, d))
+	if ref {
+		body = zigzagLen(int64(d.Entry.Version.TS-m.tsTail)) + len(d.Key)
+	}
+	r := uint64(0)
+	if ref {
+		r = 1
+	}
+	sz := uvarintLen(uint64(body)<<1|r) + uvarintLen(uint64(m.idx[rep])) +
+		zigzagLen(int64(d.Entry.Seq-m.tail[rep])) + body
+	if sz <= maxBytes {
+		m.tail[rep] = d.Entry.Seq
+		if ref {
+			m.tsTail = d.Entry.Version.TS
+		}
+	}
+	return sz
+}
 
 // collected decodes what l.collect returns for ranges.
 func collected(t *testing.T, l *deltaLog, ranges []crdt.Range) []logged {
@@ -64,7 +106,9 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 			var ref []logged
 			refBytes := 0
 			refDropped := map[crdt.ReplicaID]uint64{}
+			refSizes := []int{} // sizes of the records in ref
 			seqs := map[crdt.ReplicaID]uint64{}
+			m := newLogModel()
 			for i := range 5000 {
 				rep := crdt.ReplicaID(1 + rng.IntN(3))
 				seqs[rep]++
@@ -76,12 +120,20 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 					size = maxBytes - 40 - rng.IntN(100) // about the whole log: drains it, or is refused
 				}
 				d := logDelta(rep, seqs[rep], "k"+strconv.Itoa(rng.IntN(100)), size)
-				want, sz := logged{Delta: d}, recSize(&d)
-				if rng.IntN(2) == 0 {
-					l.append(&d)
-				} else {
+				if rng.IntN(20) == 0 {
+					// Out of order, as a repair applies an older write after newer ones: a
+					// negative seq and timestamp difference.
+					d.Entry.Seq, d.Entry.Version.TS = d.Entry.Seq/2, d.Entry.Version.TS/2
+				}
+				want, isRef := logged{Delta: d}, rng.IntN(2) == 0
+				if isRef {
+					want = refOf(&d)
+				}
+				sz := m.size(&d, isRef, maxBytes)
+				if isRef {
 					l.appendRef(&d)
-					want, sz = refOf(&d), recHeader+8+len(d.Key)
+				} else {
+					l.append(&d)
 				}
 
 				if sz > maxBytes {
@@ -90,14 +142,10 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 					for len(ref) > 0 && refBytes+sz > maxBytes {
 						o := ref[0]
 						refDropped[o.Entry.Version.Replica] = max(refDropped[o.Entry.Version.Replica], o.Entry.Seq)
-						if o.ref {
-							refBytes -= recHeader + 8 + len(o.Key)
-						} else {
-							refBytes -= recSize(&o.Delta)
-						}
-						ref = ref[1:]
+						refBytes -= refSizes[0]
+						ref, refSizes = ref[1:], refSizes[1:]
 					}
-					ref = append(ref, want)
+					ref, refSizes = append(ref, want), append(refSizes, sz)
 					refBytes += sz
 				}
 				if l.bytes != refBytes || l.n != len(ref) || l.bytes > maxBytes {
@@ -123,8 +171,14 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 					}
 				}
 			}
-			if !reflect.DeepEqual(l.dropped, refDropped) {
-				t.Fatalf("dropped = %v, want %v", l.dropped, refDropped)
+			got := map[crdt.ReplicaID]uint64{}
+			for _, w := range l.reps {
+				if w.dropped > 0 {
+					got[w.id] = w.dropped
+				}
+			}
+			if !reflect.DeepEqual(got, refDropped) {
+				t.Fatalf("dropped = %v, want %v", got, refDropped)
 			}
 		})
 	}
@@ -178,7 +232,7 @@ func TestDeltaLogReleasesSegments(t *testing.T) {
 		t.Fatalf("segments hold %d bytes for a %d-byte log (segment %d)", held, l.maxBytes, l.segSize)
 	}
 	if !l.covers(1, 20000) || l.covers(1, 1) {
-		t.Fatalf("covers: want only recent seqs covered, dropped up to %d", l.dropped[1])
+		t.Fatalf("covers: want only recent seqs covered, dropped up to %d", l.dropped(1))
 	}
 }
 
@@ -276,7 +330,7 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	cur, _, _ := n.store.Peek("k", n.nowMs())
 	l := newDeltaLog(1 << 20)
 	ref := func(v value) crdt.Delta {
-		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver, Seq: v.seq}}
+		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver(n.reps), Seq: v.seq}}
 	}
 	l.add([]crdt.Delta{ref(old)})
 	unit := []crdt.Delta{logDelta(7, 3, "u1", 5), logDelta(7, 3, "u2", 6), logDelta(7, 3, "u3", 7)}
@@ -294,7 +348,7 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	if len(got) != 3 || len(got[0]) != 1 || len(got[1]) != 3 || len(got[2]) != 1 {
 		t.Fatalf("writes handed over: %d (%v)", len(got), got)
 	}
-	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != (crdt.Version{Replica: old.ver.Replica}) || e.Seq != old.seq {
+	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != (crdt.Version{Replica: n.reps.id(old.rep())}) || e.Seq != old.seq {
 		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its dot at time zero", e)
 	}
 	for i := range unit {
@@ -302,7 +356,7 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 			t.Fatalf("unit delta %d is %+v, want %+v", i, got[1][i], unit[i])
 		}
 	}
-	if e := got[2][0].Entry; e.Tombstone() || string(e.Value) != "new" || e.Version != cur.ver {
+	if e := got[2][0].Entry; e.Tombstone() || string(e.Value) != "new" || e.Version != cur.ver(n.reps) {
 		t.Fatalf("current write sent as %+v", e)
 	}
 }
@@ -346,5 +400,80 @@ func TestRepairOfSupersededWriteKeepsNewerTie(t *testing.T) {
 	}
 	if got, ok := mustGet(t, x, "k"); !ok || got != "z" {
 		t.Fatalf("receiver holds %q (present %v), want the newest write z", got, ok)
+	}
+}
+
+// TestDeltaLogSetLimit shrinks and regrows a full log: it drops its oldest records down to the
+// new bound (covers follows), the records left still decode in order through the chains, and
+// the bound never leaves [min(minLogBytes, ceiling), ceiling].
+func TestDeltaLogSetLimit(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(4 << 20)
+	const writes = 200000
+	for seq := uint64(1); seq <= writes; seq++ {
+		d := logDelta(crdt.ReplicaID(1+seq%3), seq, "key:"+strconv.Itoa(int(seq)), 0)
+		if seq%5 == 0 {
+			l.append(&d)
+		} else {
+			l.appendRef(&d)
+		}
+	}
+	if l.bytes > 4<<20 || l.n < writes/2 {
+		t.Fatalf("full log: %d records in %d bytes", l.n, l.bytes)
+	}
+	l.setLimit(64 << 10)
+	if l.maxBytes != minLogBytes {
+		t.Fatalf("setLimit below the floor: bound %d, want %d", l.maxBytes, minLogBytes)
+	}
+	l.setLimit(1 << 40)
+	if l.maxBytes != 4<<20 {
+		t.Fatalf("setLimit above the ceiling: bound %d, want %d", l.maxBytes, 4<<20)
+	}
+	l.setLimit(minLogBytes)
+	if l.bytes > minLogBytes {
+		t.Fatalf("after shrinking to %d the log holds %d bytes", minLogBytes, l.bytes)
+	}
+	first := uint64(writes - l.n + 1) // records were appended in seq order
+	for r := crdt.ReplicaID(1); r <= 3; r++ {
+		if l.covers(r, first-3) || !l.covers(r, first) {
+			t.Fatalf("replica %d: covers up to %d, want from %d (dropped %d)", r, l.dropped(r), first, l.dropped(r))
+		}
+	}
+	got := collected(t, l, []crdt.Range{{Replica: 1, From: 1, To: writes}, {Replica: 2, From: 1, To: writes}, {Replica: 3, From: 1, To: writes}})
+	if len(got) != l.n {
+		t.Fatalf("collect returned %d records, the log holds %d", len(got), l.n)
+	}
+	for i := range got {
+		seq := first + uint64(i)
+		want := logDelta(crdt.ReplicaID(1+seq%3), seq, "key:"+strconv.Itoa(int(seq)), 0)
+		if seq%5 != 0 {
+			if w := refOf(&want); !got[i].ref || !sameDelta(&got[i].Delta, &w.Delta) {
+				t.Fatalf("record %d: %+v, want reference %+v", i, got[i], w)
+			}
+		} else if got[i].ref || !sameDelta(&got[i].Delta, &want) {
+			t.Fatalf("record %d: %+v, want copy %+v", i, got[i], want)
+		}
+	}
+	// A tiny log (as tests make) keeps its own bound as the floor.
+	tiny := newDeltaLog(4 << 10)
+	if tiny.setLimit(minLogBytes); tiny.maxBytes != 4<<10 {
+		t.Fatalf("tiny log raised to %d", tiny.maxBytes)
+	}
+}
+
+// TestDeltaLogReferenceSize pins the size of a reference to a 16-byte key, the delta log's
+// per-write cost in the per-key memory figures (docs/benchmarks.md): ~22 bytes, half the
+// fixed-width record's 45.
+func TestDeltaLogReferenceSize(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(1 << 20)
+	ts := crdt.MakeTimestamp(1_800_000_000_000, 0)
+	for seq := uint64(1); seq <= 1000; seq++ {
+		d := logDelta(7, seq, "key:"+strconv.FormatInt(int64(100000000000+seq), 10), 0)
+		d.Entry.Version.TS = ts + crdt.Timestamp(seq/10)<<16 // ten writes a millisecond
+		l.appendRef(&d)
+	}
+	if per := float64(l.bytes) / float64(l.n); per > 22.5 {
+		t.Fatalf("a reference to a 16-byte key takes %.1f bytes", per)
 	}
 }

@@ -22,7 +22,7 @@ func TestExpiredNewerWriteReachesPeerBySnapshot(t *testing.T) {
 	net.clock(b).Advance(10 * time.Millisecond)
 	mustSet(t, b, "k", "newer-ttl", SetOptions{TTL: 50 * time.Millisecond})
 	b.repl.mu.Lock()
-	b.repl.log = newDeltaLog(4 << 10) // tiny: the expired write falls out before the heal
+	b.repl.log = newDeltaLog(1 << 10) // tiny: the expired write falls out before the heal
 	b.repl.mu.Unlock()
 	for i := range 300 {
 		mustSet(t, b, fmt.Sprint("f", i), strings.Repeat("v", 100), SetOptions{})

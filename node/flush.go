@@ -43,7 +43,7 @@ func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
 	// Collections apply the floor to their elements: raised first, so a merge or write from
 	// now on applies it, then every collection already held (flushColls).
 	n.flushTS.Store(uint64(e.Version.TS))
-	removed := n.store.ClearBy(uint64(e.Version.TS), flushStamp)
+	removed := n.store.ClearBy(uint64(e.Version.TS), func(v value) uint64 { return flushStamp(n.reps, v) })
 	n.flushColls(e.Version.TS)
 	return removed, true
 }
@@ -53,14 +53,22 @@ func (n *Node) applyFlush(e *crdt.Entry) (int, bool) {
 // it (a region that had not heard of the flush kept incrementing), and a flush, like a DEL,
 // wins over every increment that did not observe it; increments made after observing it start
 // from a base above the flush floor (counterFrom).
-func flushStamp(v value) uint64 {
-	if v.typ == crdt.TypeCounter {
-		e := v.entry(0)
-		if c, err := crdt.CounterOf(&e); err == nil {
+func flushStamp(t *replicaTable, v value) uint64 {
+	if v.typ() == crdt.TypeCounter {
+		e := v.entry(t, 0)
+		return entryFlushStamp(&e)
+	}
+	return uint64(v.ts)
+}
+
+// entryFlushStamp is flushStamp of an entry.
+func entryFlushStamp(e *crdt.Entry) uint64 {
+	if e.Type == crdt.TypeCounter {
+		if c, err := crdt.CounterOf(e); err == nil {
 			return uint64(c.BaseVer.TS)
 		}
 	}
-	return uint64(v.ver.TS)
+	return uint64(e.Version.TS)
 }
 
 // flushedBefore reports whether a remote entry predates the newest flush applied here (by
@@ -73,7 +81,7 @@ func (n *Node) flushedBefore(e *crdt.Entry) bool {
 	if uint64(e.Version.TS) <= f {
 		return true
 	}
-	return e.Type == crdt.TypeCounter && flushStamp(valueOf(e)) <= f
+	return e.Type == crdt.TypeCounter && entryFlushStamp(e) <= f
 }
 
 // flushMarker returns the newest flush marker applied here and whether there is one.

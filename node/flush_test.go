@@ -104,7 +104,7 @@ func TestFlushReachesPeerBySnapshot(t *testing.T) {
 	converged(t, a, b)
 	net.partition([]string{"a"}, []string{"b"})
 	a.repl.mu.Lock()
-	a.repl.log = newDeltaLog(4 << 10) // tiny: the flush falls out of the log before the heal
+	a.repl.log = newDeltaLog(1 << 10) // tiny: the flush falls out of the log before the heal
 	a.repl.mu.Unlock()
 	net.clock(a).Advance(10 * time.Millisecond)
 	mustFlush(t, a)

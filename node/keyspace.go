@@ -40,7 +40,7 @@ func (n *Node) rename(w writer, nowMs int64, src, dst string, nx bool, del func(
 		if !n.writeCollCopy(w, nowMs, dst, v.obj(), nx) {
 			return false, nil
 		}
-	} else if data, flags := registerData(&v, exp); !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
+	} else if data, flags := registerData(n.reps, &v, exp); !n.writeCopy(w, nowMs, dst, data, flags, exp, nx) {
 		return false, nil
 	}
 	del(src)
@@ -65,18 +65,18 @@ func (n *Node) copyKey(w writer, nowMs int64, src, dst string, replace bool) boo
 	if v.obj() != nil {
 		return n.writeCollCopy(w, nowMs, dst, v.obj(), !replace)
 	}
-	data, flags := registerData(&v, exp)
+	data, flags := registerData(n.reps, &v, exp)
 	return n.writeCopy(w, nowMs, dst, data, flags, exp, !replace)
 }
 
 // registerData returns the bytes and flags of a register holding v's current value: a
 // counter's value in decimal (the destination of a RENAME or COPY is a new key, whose own
 // increments start from that register), any other value as stored.
-func registerData(v *value, exp int64) ([]byte, crdt.Flags) {
-	if v.typ == crdt.TypeCounter {
-		return counterItemValue(v, exp), 0
+func registerData(t *replicaTable, v *value, exp int64) ([]byte, crdt.Flags) {
+	if v.typ() == crdt.TypeCounter {
+		return counterItemValue(t, v, exp), 0
 	}
-	return v.data(), v.flags
+	return v.data(), v.flags()
 }
 
 func (n *Node) checkKeys(ctx context.Context, keys ...string) error {
@@ -102,7 +102,7 @@ func (n *Node) writeCopy(w writer, nowMs int64, key string, data []byte, flags c
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		v := w.stamp(nowMs, &cur, data, flags)
-		out, wrote = v.entry(expiry), true
+		out, wrote = v.entry(n.reps, expiry), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: expiry}
 	})
 	if wrote {

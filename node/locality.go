@@ -315,12 +315,12 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	n.clockMu.Lock()
 	_, err := n.clock.Observe(e.Version.TS, nowMs)
 	n.clockMu.Unlock()
-	v := valueOf(e)
-	if e.Expired(nowMs) {
-		return Item{}, false
+	v, known := n.reps.valueOf(e)
+	if !known || e.Expired(nowMs) {
+		return Item{}, false // a writer the replica table has no room for: a miss
 	}
 	if err != nil {
-		return itemOf(&v, e.Expiry), true
+		return n.itemOf(&v, e.Expiry), true
 	}
 	// Whether this node applied that very write. If it did and holds neither it nor a tombstone
 	// stamped with it, it has since replaced or removed it and the tombstone that said so was
@@ -349,7 +349,7 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 		} else if c.Exists {
 			// LWW between registers; a counter merges with what is here.
 			var mv value
-			if mv, exp, put = mergeValue(&c, e); put {
+			if mv, exp, put = n.mergeValue(&c, e); put {
 				v = mv
 			}
 		}
@@ -361,9 +361,9 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	})
 	switch {
 	case put:
-		return itemOf(&v, exp), true
+		return n.itemOf(&v, exp), true
 	case cur.Exists && !cur.Value.tombstone():
-		return itemOf(&cur.Value, cur.Expiry), true
+		return n.itemOf(&cur.Value, cur.Expiry), true
 	}
 	return Item{}, false
 }

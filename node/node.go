@@ -32,6 +32,7 @@ type Node struct {
 	cfg     Config
 	replica crdt.ReplicaID
 	store   *lru.Cache[string, value]
+	reps    *replicaTable // writer ids of the stored values (value.rep); index 0 is replica
 
 	clockMu sync.Mutex
 	clock   *crdt.Clock
@@ -97,16 +98,18 @@ type Node struct {
 }
 
 // value is what the store holds per key: a crdt.Entry without the key and the expiry, which the
-// store keeps itself. Kept small: it is paid per entry, inside the store's slab (40 bytes; with
-// the store's key, expiry, stamp and links an entry is 72 bytes). One pointer serves the bytes
+// store keeps itself. Kept small: it is paid per entry, inside the store's slab (32 bytes; with
+// the store's key, expiry, stamp and links an entry is 64 bytes). One pointer serves the bytes
 // of a string or counter and the collection of a hash, set or sorted set, and one 32-bit length
 // serves the bytes' length and the collection's charged size: a slice header and a separate
-// collection pointer made it 64.
+// collection pointer made it 64. The writer's replica id is an index into the node's replica
+// table (replicas.go), packed with the type and flags into one 32-bit word: the id itself made
+// the value 40 bytes and the entry 72.
 type value struct {
 	// p is the first byte of the value's bytes (n of them; nil when n is 0), or the *coll when
 	// isObj.
 	p   unsafe.Pointer
-	ver crdt.Version
+	ts  crdt.Timestamp // the version's timestamp; its replica is the writer, rep()
 	seq uint64
 	// n is len(bytes) or, for a collection, its size when this value was made: what the store
 	// charges for it. A collection is mutated in place, so reading its size when the store
@@ -114,16 +117,61 @@ type value struct {
 	// never charged and its removal drove the store's byte count negative (found measuring a
 	// 1M-field hash). A collection is bounded by maxCollection (64 MiB); a value by
 	// MaxValueSize, which New keeps below 4 GiB.
-	n     uint32
-	typ   crdt.Type
-	flags crdt.Flags
-	empty bool // a collection with no elements: absent to readers (collections.go)
-	isObj bool // p is a *coll
+	n uint32
+	// bits packs the writer's index in the replica table (the high 24 bits, repShift) over the
+	// type (3 bits), the flags (2 bits), empty (a collection with no elements: absent to
+	// readers, collections.go) and isObj (p is a *coll).
+	bits uint32
+}
+
+const (
+	typMask   = 1<<3 - 1
+	flagShift = 3
+	flagMask  = 1<<2 - 1
+	emptyBit  = 1 << 5
+	objBit    = 1 << 6
+	repShift  = 8
+)
+
+// Every type and flag fits its bits: crdt rejects unknown ones before they reach the store.
+var (
+	_ [typMask - int(crdt.TypeZSet)]struct{}
+	_ [flagMask - int(crdt.FlagTombstone|crdt.FlagContentType)]struct{}
+)
+
+func (v *value) typ() crdt.Type     { return crdt.Type(v.bits & typMask) }
+func (v *value) flags() crdt.Flags  { return crdt.Flags(v.bits >> flagShift & flagMask) }
+func (v *value) empty() bool        { return v.bits&emptyBit != 0 }
+func (v *value) isObj() bool        { return v.bits&objBit != 0 }
+func (v *value) rep() uint32        { return v.bits >> repShift }
+func (v *value) setTyp(t crdt.Type) { v.bits = v.bits&^typMask | uint32(t)&typMask }
+func (v *value) setFlags(f crdt.Flags) {
+	v.bits = v.bits&^(flagMask<<flagShift) | (uint32(f)&flagMask)<<flagShift
+}
+
+func (v *value) setEmpty(e bool) {
+	v.bits &^= emptyBit
+	if e {
+		v.bits |= emptyBit
+	}
+}
+
+// ver returns v's version: its timestamp and its writer's id from the node's replica table t.
+func (v *value) ver(t *replicaTable) crdt.Version {
+	return crdt.Version{TS: v.ts, Replica: t.id(v.rep())}
+}
+
+// newValue makes a value of the given version, seq, type and flags (no bytes yet); false when
+// the version's writer is new and the replica table is full (the write is refused).
+func (t *replicaTable) newValue(ver crdt.Version, seq uint64, typ crdt.Type, flags crdt.Flags) (value, bool) {
+	i, ok := t.index(ver.Replica)
+	v := value{ts: ver.TS, seq: seq, bits: i<<repShift | uint32(typ)&typMask | (uint32(flags)&flagMask)<<flagShift}
+	return v, ok
 }
 
 // data returns the value's bytes (nil for a collection). They are shared: never written to.
 func (v *value) data() []byte {
-	if v.isObj || v.n == 0 {
+	if v.isObj() || v.n == 0 {
 		return nil
 	}
 	return unsafe.Slice((*byte)(v.p), v.n)
@@ -131,7 +179,8 @@ func (v *value) data() []byte {
 
 // setData makes b the value's bytes (its capacity is dropped: an append copies).
 func (v *value) setData(b []byte) {
-	v.p, v.n, v.isObj = unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)), false
+	v.p, v.n = unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b))
+	v.bits &^= objBit
 	if len(b) == 0 {
 		v.p = nil
 	}
@@ -139,7 +188,7 @@ func (v *value) setData(b []byte) {
 
 // obj returns the collection of a hash, set or sorted set; nil for strings and tombstones.
 func (v *value) obj() *coll {
-	if !v.isObj {
+	if !v.isObj() {
 		return nil
 	}
 	return (*coll)(v.p)
@@ -147,12 +196,13 @@ func (v *value) obj() *coll {
 
 // setObj makes c the value's collection, charged at size bytes.
 func (v *value) setObj(c *coll, size int) {
-	v.p, v.n, v.isObj = unsafe.Pointer(c), uint32(min(size, 1<<32-1)), true
+	v.p, v.n = unsafe.Pointer(c), uint32(min(size, 1<<32-1))
+	v.bits |= objBit
 }
 
 // objBytes is what the store charges for the collection beyond the value itself.
 func (v *value) objBytes() int {
-	if !v.isObj {
+	if !v.isObj() {
 		return 0
 	}
 	return int(v.n)
@@ -165,25 +215,28 @@ func (v *value) objBytes() int {
 // heap run ~10 % over its bound (a writer under a 64 MiB flood held 71 MB of store).
 func (v *value) charge(key string) int {
 	n := int(v.n)
-	if !v.isObj {
+	if !v.isObj() {
 		n = allocSize(n)
 	}
 	return allocSize(len(key)) + n + valueOverhead
 }
 
-func (v *value) tombstone() bool { return v.flags&crdt.FlagTombstone != 0 || v.empty }
+func (v *value) tombstone() bool { return v.flags()&crdt.FlagTombstone != 0 || v.empty() }
 
-func (v *value) entry(expiry int64) crdt.Entry {
+// entry returns v as a crdt.Entry expiring at expiry; t is the node's replica table.
+func (v *value) entry(t *replicaTable, expiry int64) crdt.Entry {
 	if c := v.obj(); c != nil {
-		return crdt.Entry{Value: c.encode(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ}
+		return crdt.Entry{Value: c.encode(), Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ()}
 	}
-	return crdt.Entry{Value: v.data(), Expiry: expiry, Version: v.ver, Seq: v.seq, Type: v.typ, Flags: v.flags}
+	return crdt.Entry{Value: v.data(), Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ(), Flags: v.flags()}
 }
 
-func valueOf(e *crdt.Entry) value {
-	v := value{ver: e.Version, seq: e.Seq, typ: e.Type, flags: e.Flags}
+// valueOf makes the value of e (sharing e.Value); false when e's writer is new and the replica
+// table is full.
+func (t *replicaTable) valueOf(e *crdt.Entry) (value, bool) {
+	v, ok := t.newValue(e.Version, e.Seq, e.Type, e.Flags)
 	v.setData(e.Value)
-	return v
+	return v, ok
 }
 
 // New starts a node. It validates cfg (errors are prefixed "node:") and never modifies it.
@@ -192,9 +245,11 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	replica := newReplicaID()
 	n := &Node{
 		cfg:     c,
-		replica: newReplicaID(),
+		replica: replica,
+		reps:    newReplicaTable(replica),
 		clock:   crdt.NewClock(c.MaxClockOffset),
 		stop:    make(chan struct{}),
 		evicted: newEvictedSet(c.MaxMemory),
@@ -204,7 +259,7 @@ func New(cfg Config) (*Node, error) {
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
 		Size:          func(k string, v value) int { return v.charge(k) },
-		Stamp:         func(v value) uint64 { return uint64(v.ver.TS) },
+		Stamp:         func(v value) uint64 { return uint64(v.ts) },
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
 	})
@@ -253,7 +308,7 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is what a value takes in the store's slab beyond a slice header (40 bytes
+// valueOverhead is what a value takes in the store's slab beyond a slice header (32 bytes
 // against 24), charged against MaxMemory on top of the store's own per-entry overhead
 // (lru.EntryOverhead, which already counts a slice-sized value).
 const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil)))
@@ -388,11 +443,11 @@ func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, exp
 	case v.tombstone():
 		n.tombEntries.Add(-1)
 	case why == lru.Evicted:
-		n.evicted.add(key, uint64(v.ver.TS))
+		n.evicted.add(key, uint64(v.ts))
 	case why == lru.Expired:
 		n.evicted.forget(key)
 		if n.repl != nil {
-			n.expired.add(expiredRec{key: key, ver: v.ver, seq: v.seq, at: n.nowMs()})
+			n.expired.add(expiredRec{key: key, ver: v.ver(n.reps), seq: v.seq, at: n.nowMs()})
 		}
 	}
 }
@@ -432,6 +487,9 @@ func (n *Node) sweep(nowMs int64) {
 		n.collectColls(st, nowMs, sweepBudget)
 	}
 	n.shipFloors(nowMs, floorShipBudget)
+	if n.repl != nil {
+		n.repl.sizeLog(n.store.Bytes())
+	}
 }
 
 // stableTime is the HLC timestamp below which this node has applied every write it will ever

@@ -20,11 +20,11 @@ type Item struct {
 	Version crdt.Version
 }
 
-func itemOf(v *value, expiry int64) Item {
-	e := v.entry(expiry)
-	it := Item{Value: e.Data(), ContentType: e.ContentType(), Version: v.ver}
-	if v.typ == crdt.TypeCounter {
-		it.Value = counterItemValue(v, expiry)
+func (n *Node) itemOf(v *value, expiry int64) Item {
+	e := v.entry(n.reps, expiry)
+	it := Item{Value: e.Data(), ContentType: e.ContentType(), Version: v.ver(n.reps)}
+	if v.typ() == crdt.TypeCounter {
+		it.Value = counterItemValue(n.reps, v, expiry)
 	}
 	if expiry != 0 {
 		it.ExpireAt = time.UnixMilli(expiry)
@@ -66,7 +66,7 @@ func (n *Node) GetLocalAt(ctx context.Context, key string, nowMs int64) (Item, b
 	if v.obj() != nil {
 		return Item{}, false, ErrWrongType
 	}
-	return itemOf(&v, exp), true, nil
+	return n.itemOf(&v, exp), true, nil
 }
 
 // ReadThroughCandidate reports whether a local miss of key would be worth a read-through: the
@@ -103,13 +103,13 @@ func (n *Node) Peek(ctx context.Context, key string) (Item, bool, error) {
 	}
 	if v.obj() != nil {
 		// A collection has no string value; expiry commands read its ExpireAt.
-		it := Item{Version: v.ver}
+		it := Item{Version: v.ver(n.reps)}
 		if exp != 0 {
 			it.ExpireAt = time.UnixMilli(exp)
 		}
 		return it, true, nil
 	}
-	return itemOf(&v, exp), true, nil
+	return n.itemOf(&v, exp), true, nil
 }
 
 // MGet returns the items of keys in order; found[i] reports whether keys[i] was live. It
@@ -176,7 +176,7 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
 		if live && opt.Get {
-			res.Prev, res.HadPrev = itemOf(&cur.Value, cur.Expiry), true
+			res.Prev, res.HadPrev = n.itemOf(&cur.Value, cur.Expiry), true
 		}
 		if (opt.NX && live) || (opt.XX && !live) {
 			return lru.Update[value]{Action: lru.Keep}
@@ -186,8 +186,8 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 			exp = cur.Expiry
 		}
 		v := n.newValue(nowMs, &cur, data, flags)
-		res.Written, res.Version = true, v.ver
-		out = v.entry(exp)
+		res.Written, res.Version = true, v.ver(n.reps)
+		out = v.entry(n.reps, exp)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
 	if res.Written {
@@ -201,10 +201,10 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 func (n *Node) newValue(nowMs int64, cur *lru.Current[value], data []byte, flags crdt.Flags) value {
 	after := crdt.Timestamp(cur.Floor)
 	if cur.Exists {
-		after = cur.Value.ver.TS
+		after = cur.Value.ts
 	}
 	ver, seq := n.stamp(nowMs, after)
-	v := value{ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v, _ := n.reps.newValue(ver, seq, crdt.TypeLWW, flags) // this node's own writer: never full
 	v.setData(data)
 	n.trackTombstone(cur, &v)
 	return v
@@ -306,11 +306,11 @@ func (n *Node) removeVia(w writer, nowMs int64, key string, wantItem, onlyLive b
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		if live && wantItem {
-			it = itemOf(&cur.Value, cur.Expiry)
+			it = n.itemOf(&cur.Value, cur.Expiry)
 		}
 		v := w.stamp(nowMs, &cur, nil, crdt.FlagTombstone)
 		exp := nowMs + n.cfg.TombstoneTTL.Milliseconds()
-		out, wrote = v.entry(exp), true
+		out, wrote = v.entry(n.reps, exp), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
 	if wrote {
@@ -395,7 +395,7 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 			done = true
 			return up
 		}
-		if cur.Value.typ == crdt.TypeCounter {
+		if cur.Value.typ() == crdt.TypeCounter {
 			v, d, ok := n.rewriteCounterExpiry(w, nowMs, &cur, atMs)
 			if !ok {
 				return lru.Update[value]{Action: lru.Keep}
@@ -403,8 +403,8 @@ func (n *Node) rewriteExpiryVia(w writer, nowMs int64, key string, atMs int64, p
 			out, done = d, true
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 		}
-		v := w.stamp(nowMs, &cur, cur.Value.data(), cur.Value.flags)
-		out, done = v.entry(atMs), true
+		v := w.stamp(nowMs, &cur, cur.Value.data(), cur.Value.flags())
+		out, done = v.entry(n.reps, atMs), true
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: atMs}
 	})
 	if done {
@@ -524,9 +524,9 @@ func (n *Node) Dump(ctx context.Context, fn func(DumpEntry) bool) error {
 		return err
 	}
 	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
-		it := itemOf(&v, exp)
+		it := n.itemOf(&v, exp)
 		return ctx.Err() == nil && fn(DumpEntry{Key: k, Value: it.Value, ContentType: it.ContentType,
-			ExpireAtMs: exp, Version: v.ver, Deleted: v.tombstone(), Type: typeName(&v)})
+			ExpireAtMs: exp, Version: v.ver(n.reps), Deleted: v.tombstone(), Type: typeName(&v)})
 	})
 	return ctx.Err()
 }

@@ -148,6 +148,6 @@ func (n *Node) serveGet(key string) []byte {
 	if !ok || v.tombstone() {
 		return []byte{stMiss}
 	}
-	d := crdt.Delta{Key: key, Entry: v.entry(exp)}
+	d := crdt.Delta{Key: key, Entry: v.entry(n.reps, exp)}
 	return crdt.AppendDelta([]byte{stHit}, &d)
 }

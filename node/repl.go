@@ -24,7 +24,7 @@ type transport interface {
 type replConfig struct {
 	MaxBatch          int           // deltas per gossip message (64)
 	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
-	LogBytes          int           // delta log bound (64 MiB)
+	LogBytes          int           // most the delta log may take (64 MiB); the janitor sizes it within by the data held (sizeLog)
 	HeartbeatInterval time.Duration // 250 ms
 	AckDelay          time.Duration // delay of the early heartbeat after applying peer writes (2 ms)
 	PeerTimeout       time.Duration // a peer silent this long is unreachable (3 s)
@@ -835,7 +835,7 @@ func (n *Node) merge(key string, cur *lru.Current[value], e *crdt.Entry, nowMs i
 	if !cur.Exists && uint64(e.Version.TS) <= cur.Floor {
 		return lru.Update[value]{Action: lru.Keep}, false // evicted/expired/deleted newer here
 	}
-	v, exp, ok := mergeValue(cur, e)
+	v, exp, ok := n.mergeValue(cur, e)
 	if !ok {
 		return lru.Update[value]{Action: lru.Keep}, false
 	}

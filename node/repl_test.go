@@ -15,7 +15,7 @@ import (
 func state(n *Node) map[string]string {
 	out := map[string]string{}
 	n.store.Range(n.nowMs(), func(k string, v value, exp int64) bool {
-		out[k] = fmt.Sprintf("%v tomb=%v exp=%d %q", v.ver, v.tombstone(), exp, v.data())
+		out[k] = fmt.Sprintf("%v tomb=%v exp=%d %q", v.ver(n.reps), v.tombstone(), exp, v.data())
 		if c := v.obj(); c != nil {
 			// A collection's version is its newest write: two nodes may agree on it while one
 			// still lacks another node's elements (a merge in flight).
@@ -226,7 +226,7 @@ func TestSnapshotWhenLogDoesNotCover(t *testing.T) {
 	net := newMemNet()
 	a := net.add(t, "a", nil)
 	a.repl.mu.Lock()
-	a.repl.log = newDeltaLog(4 << 10) // tiny: most writes fall out before b arrives
+	a.repl.log = newDeltaLog(1 << 10) // tiny: most writes fall out before b arrives
 	a.repl.mu.Unlock()
 	for i := range 300 {
 		mustSet(t, a, fmt.Sprint("k", i), strings.Repeat("v", 100), SetOptions{})

@@ -105,11 +105,11 @@ func (n *Node) writeSnapshot(path string, paced bool) (saveResult, error) {
 	// the restart, where the running node would have refused it.
 	n.store.Range(0, func(k string, v value, exp int64) bool {
 		if lru.IsExpired(exp, nowMs) {
-			high = max(high, uint64(v.ver.TS))
+			high = max(high, uint64(v.ts))
 			return true
 		}
 		if v.obj() != nil {
-			if es := v.entries(exp); len(es) > 1 {
+			if es := v.entries(n.reps, exp); len(es) > 1 {
 				// A large collection: its parts in blocks of their own, after the entries
 				// before it, so that the loader applies them in order.
 				if count > 0 {
@@ -130,7 +130,7 @@ func (n *Node) writeSnapshot(path string, paced bool) (saveResult, error) {
 				return true
 			}
 		}
-		buf = crdt.AppendDelta(buf, &crdt.Delta{Key: k, Entry: v.entry(exp)})
+		buf = crdt.AppendDelta(buf, &crdt.Delta{Key: k, Entry: v.entry(n.reps, exp)})
 		count++
 		if count%saveYieldEvery == 0 {
 			if worked := time.Since(workStart); paced && worked >= savePace {

@@ -135,7 +135,7 @@ func BenchmarkSnapshotLevelDB(b *testing.B) {
 			n := 0
 			var buf []byte
 			src.store.Range(0, func(k string, v value, exp int64) bool {
-				buf = crdt.AppendDelta(buf[:0], &crdt.Delta{Key: k, Entry: v.entry(exp)})
+				buf = crdt.AppendDelta(buf[:0], &crdt.Delta{Key: k, Entry: v.entry(src.reps, exp)})
 				if err := batch.Put(ctx, ds.NewKey(k), append([]byte(nil), buf...)); err != nil {
 					b.Fatal(err)
 				}

@@ -306,16 +306,16 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		var err error
 		r.n.store.Range(r.n.nowMs(), func(k string, v value, exp int64) bool {
 			// A counter or a collection may hold writes of any replica.
-			if !snap[v.ver.Replica] && v.obj() == nil && !counterTouches(&v, exp, snap) {
+			if !snap[r.n.reps.id(v.rep())] && v.obj() == nil && !counterTouches(r.n.reps, &v, exp, snap) {
 				return true
 			}
-			if v.obj() == nil && v.typ != crdt.TypeCounter && beyond(v.ver.Replica, v.seq) {
+			if v.obj() == nil && v.typ() != crdt.TypeCounter && beyond(r.n.reps.id(v.rep()), v.seq) {
 				return true // in flight to the peer: gossip brings it
 			}
 			if v.obj() != nil {
 				// A large collection goes in parts, in order (collections.go): each within a
 				// frame, applied in turn by the peer's receive loop.
-				for _, e := range v.entries(exp) {
+				for _, e := range v.entries(r.n.reps, exp) {
 					if err = add(crdt.Delta{Key: k, Entry: e}); err != nil {
 						return false
 					}
@@ -323,7 +323,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 				}
 				return true
 			}
-			if err = add(crdt.Delta{Key: k, Entry: v.entry(exp)}); err == nil {
+			if err = add(crdt.Delta{Key: k, Entry: v.entry(r.n.reps, exp)}); err == nil {
 				kind = frameSnapshot
 			}
 			return err == nil

@@ -195,7 +195,7 @@ func TestRepairLeavesInFlightToGossip(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		logSize int
-	}{{"log", 0}, {"snapshot", 4 << 10}} {
+	}{{"log", 0}, {"snapshot", 1 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			net := newMemNet()

@@ -132,11 +132,11 @@ func (tx *Tx) writable(key string) error {
 func (tx *Tx) write(cur *lru.Current[value], data []byte, flags crdt.Flags) value {
 	after := crdt.Timestamp(cur.Floor)
 	if cur.Exists {
-		after = cur.Value.ver.TS
+		after = cur.Value.ts
 	}
 	ver, seq := tx.n.stampSeq(tx.nowMs, after, tx.seq)
 	tx.seq = seq
-	v := value{ver: ver, seq: seq, typ: crdt.TypeLWW, flags: flags}
+	v, _ := tx.n.reps.newValue(ver, seq, crdt.TypeLWW, flags) // this node's own writer: never full
 	v.setData(data)
 	tx.n.trackTombstone(cur, &v)
 	return v
@@ -178,7 +178,7 @@ func (tx *Tx) Get(_ context.Context, key string) (Item, bool, error) {
 		tx.n.tombHits.Add(1)
 		return Item{}, false, nil
 	}
-	return itemOf(&v, exp), true, nil
+	return tx.n.itemOf(&v, exp), true, nil
 }
 
 // Peek is Get without touching the key's recency or the hit statistics.
@@ -190,7 +190,7 @@ func (tx *Tx) Peek(_ context.Context, key string) (Item, bool, error) {
 	if !ok || v.tombstone() {
 		return Item{}, false, nil
 	}
-	return itemOf(&v, exp), true, nil
+	return tx.n.itemOf(&v, exp), true, nil
 }
 
 // Set is Node.Set inside the transaction.
@@ -215,7 +215,7 @@ func (tx *Tx) Set(_ context.Context, key string, val []byte, opt SetOptions) (Se
 	tx.l.Apply(key, tx.nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
 		if live && opt.Get {
-			res.Prev, res.HadPrev = itemOf(&cur.Value, cur.Expiry), true
+			res.Prev, res.HadPrev = tx.n.itemOf(&cur.Value, cur.Expiry), true
 		}
 		if (opt.NX && live) || (opt.XX && !live) {
 			return lru.Update[value]{Action: lru.Keep}
@@ -225,8 +225,8 @@ func (tx *Tx) Set(_ context.Context, key string, val []byte, opt SetOptions) (Se
 			exp = cur.Expiry
 		}
 		v := tx.write(&cur, data, flags)
-		res.Written, res.Version = true, v.ver
-		out = v.entry(exp)
+		res.Written, res.Version = true, v.ver(n.reps)
+		out = v.entry(n.reps, exp)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
 	})
 	if res.Written {
@@ -399,7 +399,7 @@ func (n *Node) KeyState(key string) KeyState {
 	if !ok || v.tombstone() {
 		return KeyState{}
 	}
-	return KeyState{Live: true, Version: v.ver}
+	return KeyState{Live: true, Version: v.ver(n.reps)}
 }
 
 // KeyState returns key's state inside the transaction.
@@ -411,5 +411,5 @@ func (tx *Tx) KeyState(key string) (KeyState, error) {
 	if !ok || v.tombstone() {
 		return KeyState{}, nil
 	}
-	return KeyState{Live: true, Version: v.ver}, nil
+	return KeyState{Live: true, Version: v.ver(tx.n.reps)}, nil
 }
