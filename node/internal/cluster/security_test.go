@@ -15,12 +15,13 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 )
 
-// securityWith reports the security protocol of a's connection to p ("" when none is open).
+// securityWith reports the security protocol of h's connection to p ("" when none is open).
 func securityWith(h host.Host, p peer.ID) protocol.ID {
-	for _, c := range h.Network().ConnsToPeer(p) {
-		return c.ConnState().Security
+	conns := h.Network().ConnsToPeer(p)
+	if len(conns) == 0 {
+		return ""
 	}
-	return ""
+	return conns[0].ConnState().Security
 }
 
 // noiseOnlyHost is a libp2p host that offers Noise alone, as members of versions before TLS
