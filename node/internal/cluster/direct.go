@@ -23,14 +23,14 @@ import (
 // most of the replication lag at low rates. The catalog still uses gossipsub.
 //
 // Frames are a uvarint length and the message. The stream's peer is the publisher: the
-// connection it rides on was authenticated (Noise) and admitted by the gater, so no envelope
+// connection it rides on was authenticated (TLS or Noise) and admitted by the gater, so no envelope
 // is needed.
 
 // dataProto is the direct data protocol, relative to the cluster namespace.
 const dataProto = "data/1"
 
 // directBuffer is the size of a data stream's read and write buffers: queued messages are
-// coalesced into writes of up to this many bytes (one Noise frame each).
+// coalesced into writes of up to this many bytes.
 const directBuffer = 64 << 10
 
 // directWriteTimeout bounds one write to a member: a member that reads nothing for this long

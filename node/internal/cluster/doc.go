@@ -5,7 +5,7 @@
 // # Model
 //
 // Each member runs one libp2p host with a persistent Ed25519 identity,
-// TCP, Noise and yamux. Only members may connect: a [Gater] admits the
+// TCP, TLS 1.3 (Noise as the fallback, see host.go) and yamux. Only members may connect: a [Gater] admits the
 // peers on the allow-list (or everyone in development mode), and an
 // optional 32-byte cluster key turns the host into a libp2p private network
 // so strangers cannot even complete a handshake.

@@ -23,7 +23,7 @@ import (
 // for duplicates). Starting seq at the wall clock keeps IDs unique across
 // restarts of a node with a persistent identity, as gossipsub's own
 // sequence numbers do. Members are trusted: the origin is authenticated
-// only to the extent that every connection is a Noise-authenticated member.
+// only to the extent that every connection is an authenticated member.
 const envelopeVersion = 1
 
 var errBadEnvelope = errors.New("cluster: malformed gossip envelope")

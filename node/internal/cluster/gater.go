@@ -132,8 +132,8 @@ func (g *Gater) InterceptAddrDial(peer.ID, multiaddr.Multiaddr) bool { return tr
 // InterceptSecured.
 func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-// InterceptSecured implements connmgr.ConnectionGater: the Noise handshake
-// has authenticated p.
+// InterceptSecured implements connmgr.ConnectionGater: the security
+// handshake (TLS or Noise) has authenticated p.
 func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
 	if g.admit(p) {
 		return true

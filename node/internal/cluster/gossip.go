@@ -21,7 +21,7 @@ const seenTTLNoRelay = 30 * time.Second
 const validateQueue = 4096
 
 // newPubSub creates the gossipsub router of the
-// catalog. Messages are unsigned: every connection is Noise-authenticated
+// catalog. Messages are unsigned: every connection is authenticated
 // and restricted to members, and signing costs ~3x latency (DESIGN.md §4).
 func newPubSub(ctx context.Context, cfg *Config, h host.Host, tr *tracer) (*pubsub.PubSub, error) {
 	// NewGossipSubWithRouter rather than NewGossipSub: the latter also

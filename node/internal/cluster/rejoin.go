@@ -23,10 +23,10 @@ import (
 // Rejoining. A member restarted without its data directory comes back with
 // a new peer id at its old address, and a join address may omit the peer id
 // altogether. Both are handled the same way: we dial the address expecting
-// some id (the old one, or a placeholder nobody holds), the Noise handshake
-// fails with sec.ErrPeerIDMismatch carrying the id that actually answered,
+// some id (the old one, or a placeholder nobody holds), the handshake (TLS
+// or Noise alike) fails with sec.ErrPeerIDMismatch carrying the id that actually answered,
 // and we adopt that id: it still has to pass the gater (allow-list) and the
-// private-network key, which is checked before Noise even starts.
+// private-network key, which is checked before the handshake even starts.
 
 // joinTarget is one parsed Join entry.
 type joinTarget struct {
