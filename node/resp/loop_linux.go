@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,11 @@ type loop struct {
 	mu     sync.Mutex
 	queue  []*client // new connections and connections back from WAIT
 	events []syscall.EpollEvent
+	// now is the time of the current pass (unix ns), read once after epoll_wait returns and
+	// used as the connections' lastActive (which only the idle and write timeouts read, in
+	// whole seconds): one clock reading per pass, not two per connection. Atomic because a
+	// connection handed to a goroutine (WAIT, a read-through) flushes from there.
+	now atomic.Int64
 }
 
 func newLoop(s *Server) (*loop, error) {
@@ -140,6 +146,7 @@ func (l *loop) run() {
 			}
 			return
 		}
+		l.now.Store(time.Now().UnixNano())
 		// One write pass per wake-up: the writes of every ready connection are replicated
 		// together when the pass ends, not one wake-up of the replication goroutine each.
 		if l.s.passer != nil {
@@ -218,7 +225,7 @@ func (l *loop) drainWake() {
 func (l *loop) readable(c *client) {
 	n, err := syscall.Read(c.fd, c.in[c.w:])
 	if n > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+		c.lastActive.Store(l.now.Load())
 		c.w += n
 		c.state.Store(stateRunning)
 		if !l.after(c, c.process(c.ctx)) {
