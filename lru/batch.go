@@ -52,7 +52,25 @@ func (c *Cache[K, V]) Warm(keys []K) {
 	shards := c.sortedShards(keys, hs[:], held[:])
 	c.lockShards(shards, false)
 	c.warm(keys, hs[:len(keys)])
+	if c.warmValue != nil {
+		c.warmValues(keys, hs[:len(keys)])
+	}
 	c.unlockShards(shards, false)
+}
+
+// warmValues calls WarmValue on the value of every key present, after warm: the lookups then
+// hit the caches, and the loads WarmValue makes for one key overlap those of the others.
+//
+//go:noinline
+func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
+	var sum uint64
+	for i, k := range keys {
+		s := c.shardOf(hs[i])
+		if l := s.find(hs[i], k); l != 0 {
+			sum += c.warmValue(&s.at(l - 1).value)
+		}
+	}
+	return sum
 }
 
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
