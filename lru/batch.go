@@ -75,9 +75,10 @@ func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
 
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
 // every bucket head, then the entry each names, then the entry after it in the chain (a key
-// is the head of its bucket about two times in three), reading with each entry the first byte
-// of its key when keys are strings. Within a pass the loads do not depend on each other, so
-// their misses overlap. It returns what it read so that the compiler keeps the loads. The
+// is the head of its bucket about two times in three), reading with each entry whose hash tag
+// matches the first byte of its key when keys are strings. Within a pass the loads do not
+// depend on each other, so their misses overlap. It returns what it read so that the compiler
+// keeps the loads. The
 // caller holds the keys' shard locks.
 //
 //go:noinline
@@ -97,7 +98,9 @@ func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
 				continue
 			}
 			e := c.shardOf(hs[i]).at(l - 1)
-			if c.strKey {
+			// The key's bytes only where find will compare them: a tag that differs rules the
+			// entry out (for a missing key, every entry of its chain).
+			if c.strKey && e.links&tagBits == tagOf(hs[i]) {
 				if k := *(*string)(unsafe.Pointer(&e.key)); len(k) > 0 {
 					sum += uint64(k[0])
 				}
