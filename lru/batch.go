@@ -78,8 +78,7 @@ func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
 // is the head of its bucket about two times in three), reading with each entry whose hash tag
 // matches the first byte of its key when keys are strings. Within a pass the loads do not
 // depend on each other, so their misses overlap. It returns what it read so that the compiler
-// keeps the loads. The
-// caller holds the keys' shard locks.
+// keeps the loads. The caller holds the keys' shard locks.
 //
 //go:noinline
 func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
