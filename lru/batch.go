@@ -52,6 +52,21 @@ func (c *Cache[K, V]) Warm(keys []K) {
 	shards := c.sortedShards(keys, hs[:], held[:])
 	c.lockShards(shards, false)
 	c.warm(keys, hs[:len(keys)])
+	c.unlockShards(shards, false)
+}
+
+// WarmReads is Warm for keys about to be read: it also calls Options.WarmValue on the value of
+// every key present, so that what reading the value touches beyond the entry is loaded too.
+// Without WarmValue it is Warm.
+func (c *Cache[K, V]) WarmReads(keys []K) {
+	var (
+		hs   [batchMax]uint64
+		held [batchMax]uint32
+	)
+	keys = keys[:min(len(keys), batchMax)]
+	shards := c.sortedShards(keys, hs[:], held[:])
+	c.lockShards(shards, false)
+	c.warm(keys, hs[:len(keys)])
 	if c.warmValue != nil {
 		c.warmValues(keys, hs[:len(keys)])
 	}

@@ -227,8 +227,8 @@ func TestWarmChangesNothing(t *testing.T) {
 	}
 }
 
-// TestWarmValue checks that Warm hands WarmValue the value of each key it holds, once per warm,
-// and nothing for absent keys or keys beyond the first batchMax.
+// TestWarmValue checks that WarmReads hands WarmValue the value of each key it holds, once per
+// call, and nothing for absent keys or keys beyond the first batchMax; Warm calls it never.
 func TestWarmValue(t *testing.T) {
 	t.Parallel()
 	var seen []int
@@ -240,7 +240,7 @@ func TestWarmValue(t *testing.T) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%d", i)
 	}
-	c.Warm(keys) // empty: nothing to warm
+	c.WarmReads(keys) // empty: nothing to warm
 	if len(seen) != 0 {
 		t.Fatalf("WarmValue called on an empty cache: %v", seen)
 	}
@@ -250,6 +250,10 @@ func TestWarmValue(t *testing.T) {
 		}
 	}
 	c.Warm(keys)
+	if len(seen) != 0 {
+		t.Fatalf("Warm called WarmValue: %v", seen)
+	}
+	c.WarmReads(keys)
 	slices.Sort(seen)
 	var want []int
 	for i := 0; i < batchMax; i += 2 {

@@ -86,7 +86,7 @@ type Options[K comparable, V any] struct {
 	// one eighth at a time, counted in Stats.TombstonesDropped) and the global floor is raised
 	// to the highest stamp dropped.
 	MaxTombstones int
-	// WarmValue, if set, is called by Warm on the value of each key present, to load what
+	// WarmValue, if set, is called by WarmReads on the value of each key present, to load what
 	// reading the value will touch beyond the entry (the bytes a pointer in it names), so that
 	// those cache misses overlap too. Its result is discarded (it keeps the loads). Same rules
 	// as Size: pure, fast, may run under a shard lock.

@@ -85,7 +85,11 @@ func (w txWriter) emit(key string, e crdt.Entry) { w.tx.record(key, e) }
 // not retain keys.
 func (n *Node) Warm(keys []string) { n.store.Warm(keys) }
 
-// warm loads a string value's bytes, for Warm (lru.Options.WarmValue): a GET copies them into
+// WarmReads is Warm for a pipeline of reads (GETs): it also loads each present string value's
+// bytes, which the replies copy (value.warm).
+func (n *Node) WarmReads(keys []string) { n.store.WarmReads(keys) }
+
+// warm loads a string value's bytes, for WarmReads (lru.Options.WarmValue): a GET copies them into
 // its reply, and in a large store they are a cache miss of their own after the entry's (a
 // profile of GET -P 16 on 100k keys: 17 % of a node's CPU in that copy). One byte per cache
 // line of the first warmValueMax bytes: a reply is copied from its first bytes on.
