@@ -55,12 +55,45 @@ func (c *Cache[K, V]) Warm(keys []K) {
 	c.unlockShards(shards, false)
 }
 
+// WarmReads is Warm for keys about to be read: it also calls Options.WarmValue on the value of
+// every key present, so that what reading the value touches beyond the entry is loaded too.
+// Without WarmValue it is Warm.
+func (c *Cache[K, V]) WarmReads(keys []K) {
+	var (
+		hs   [batchMax]uint64
+		held [batchMax]uint32
+	)
+	keys = keys[:min(len(keys), batchMax)]
+	shards := c.sortedShards(keys, hs[:], held[:])
+	c.lockShards(shards, false)
+	c.warm(keys, hs[:len(keys)])
+	if c.warmValue != nil {
+		c.warmValues(keys, hs[:len(keys)])
+	}
+	c.unlockShards(shards, false)
+}
+
+// warmValues calls WarmValue on the value of every key present, after warm: the lookups then
+// hit the caches, and the loads WarmValue makes for one key overlap those of the others.
+//
+//go:noinline
+func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
+	var sum uint64
+	for i, k := range keys {
+		s := c.shardOf(hs[i])
+		if l := s.find(hs[i], k); l != 0 {
+			sum += c.warmValue(&s.at(l - 1).value)
+		}
+	}
+	return sum
+}
+
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
 // every bucket head, then the entry each names, then the entry after it in the chain (a key
-// is the head of its bucket about two times in three), reading with each entry the first byte
-// of its key when keys are strings. Within a pass the loads do not depend on each other, so
-// their misses overlap. It returns what it read so that the compiler keeps the loads. The
-// caller holds the keys' shard locks.
+// is the head of its bucket about two times in three), reading with each entry whose hash tag
+// matches the first byte of its key when keys are strings. Within a pass the loads do not
+// depend on each other, so their misses overlap. It returns what it read so that the compiler
+// keeps the loads. The caller holds the keys' shard locks.
 //
 //go:noinline
 func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
@@ -79,7 +112,9 @@ func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
 				continue
 			}
 			e := c.shardOf(hs[i]).at(l - 1)
-			if c.strKey {
+			// The key's bytes only where find will compare them: a tag that differs rules the
+			// entry out (for a missing key, every entry of its chain).
+			if c.strKey && e.links&tagBits == tagOf(hs[i]) {
 				if k := *(*string)(unsafe.Pointer(&e.key)); len(k) > 0 {
 					sum += uint64(k[0])
 				}

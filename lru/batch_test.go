@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -223,5 +224,42 @@ func TestWarmChangesNothing(t *testing.T) {
 	}
 	if after := c.Stats(); after.Hits != before.Hits || after.Misses != before.Misses {
 		t.Fatalf("Warm counted hits or misses: before %+v, after %+v", before, after)
+	}
+}
+
+// TestWarmValue checks that WarmReads hands WarmValue the value of each key it holds, once per
+// call, and nothing for absent keys or keys beyond the first batchMax; Warm calls it never.
+func TestWarmValue(t *testing.T) {
+	t.Parallel()
+	var seen []int
+	c := mustNew(t, Options[string, int]{Shards: 4, WarmValue: func(v *int) uint64 {
+		seen = append(seen, *v)
+		return uint64(*v)
+	}})
+	keys := make([]string, batchMax+2)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	c.WarmReads(keys) // empty: nothing to warm
+	if len(seen) != 0 {
+		t.Fatalf("WarmValue called on an empty cache: %v", seen)
+	}
+	for i, k := range keys {
+		if i%2 == 0 {
+			c.Set(k, i, 0, 0)
+		}
+	}
+	c.Warm(keys)
+	if len(seen) != 0 {
+		t.Fatalf("Warm called WarmValue: %v", seen)
+	}
+	c.WarmReads(keys)
+	slices.Sort(seen)
+	var want []int
+	for i := 0; i < batchMax; i += 2 {
+		want = append(want, i)
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("WarmValue saw %v, want %v", seen, want)
 	}
 }

@@ -9,13 +9,14 @@ import (
 // Cache is a sharded, byte-bounded LRU store with per-entry expiry and local tombstones.
 // All methods are safe for concurrent use. See the package documentation for the model.
 type Cache[K comparable, V any] struct {
-	shards   []shard[K, V]
-	shift    uint // shard = hash >> shift
-	seed     maphash.Seed
-	strKey   bool // K's underlying type is string: hash it without reflection
-	size     func(K, V) int
-	stamp    func(V) uint64
-	onRemove func(K, V, Reason)
+	shards    []shard[K, V]
+	shift     uint // shard = hash >> shift
+	seed      maphash.Seed
+	strKey    bool // K's underlying type is string: hash it without reflection
+	size      func(K, V) int
+	stamp     func(V) uint64
+	warmValue func(*V) uint64
+	onRemove  func(K, V, Reason)
 
 	maxBytes int64         // Options.MaxBytes
 	over     atomic.Int64  // bytes of shards above their shares (borrow.go)

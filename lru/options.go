@@ -86,6 +86,11 @@ type Options[K comparable, V any] struct {
 	// one eighth at a time, counted in Stats.TombstonesDropped) and the global floor is raised
 	// to the highest stamp dropped.
 	MaxTombstones int
+	// WarmValue, if set, is called by WarmReads on the value of each key present, to load what
+	// reading the value will touch beyond the entry (the bytes a pointer in it names), so that
+	// those cache misses overlap too. Its result is discarded (it keeps the loads). Same rules
+	// as Size: pure, fast, may run under a shard lock.
+	WarmValue func(value *V) uint64
 	// OnRemove is called for every eviction and expiration, after the shard lock is released.
 	// It may be called concurrently from several goroutines and may call the cache.
 	OnRemove func(key K, value V, reason Reason)
@@ -122,14 +127,15 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 		maxTomb = DefaultMaxTombstones
 	}
 	c := &Cache[K, V]{
-		shards:   make([]shard[K, V], n),
-		maxBytes: opts.MaxBytes,
-		shift:    uint(64 - bits.TrailingZeros(uint(n))),
-		seed:     maphash.MakeSeed(),
-		strKey:   reflect.TypeFor[K]().Kind() == reflect.String,
-		size:     opts.Size,
-		stamp:    opts.Stamp,
-		onRemove: opts.OnRemove,
+		shards:    make([]shard[K, V], n),
+		maxBytes:  opts.MaxBytes,
+		shift:     uint(64 - bits.TrailingZeros(uint(n))),
+		seed:      maphash.MakeSeed(),
+		strKey:    reflect.TypeFor[K]().Kind() == reflect.String,
+		size:      opts.Size,
+		stamp:     opts.Stamp,
+		warmValue: opts.WarmValue,
+		onRemove:  opts.OnRemove,
 	}
 	for i := range c.shards {
 		s := &c.shards[i]

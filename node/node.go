@@ -260,6 +260,7 @@ func New(cfg Config) (*Node, error) {
 		MaxEntries:    c.MaxEntries,
 		Size:          func(k string, v value) int { return v.charge(k) },
 		Stamp:         func(v value) uint64 { return uint64(v.ts) },
+		WarmValue:     (*value).warm,
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
 	})

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"unsafe"
+
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
 )
@@ -82,6 +84,30 @@ func (w txWriter) emit(key string, e crdt.Entry) { w.tx.record(key, e) }
 // them: each command then finds its key without waiting on memory. It changes nothing and does
 // not retain keys.
 func (n *Node) Warm(keys []string) { n.store.Warm(keys) }
+
+// WarmReads is Warm for a pipeline of reads (GETs): it also loads each present string value's
+// bytes, which the replies copy (value.warm).
+func (n *Node) WarmReads(keys []string) { n.store.WarmReads(keys) }
+
+// warm loads a string value's bytes, for WarmReads (lru.Options.WarmValue): a GET copies them into
+// its reply, and in a large store they are a cache miss of their own after the entry's (a
+// profile of GET -P 16 on 100k keys: 17 % of a node's CPU in that copy). One byte per cache
+// line of the first warmValueMax bytes: a reply is copied from its first bytes on.
+func (v *value) warm() uint64 {
+	if v.isObj() || v.n == 0 {
+		return 0
+	}
+	n := min(uintptr(v.n), warmValueMax)
+	sum := uint64(*(*byte)(unsafe.Add(v.p, n-1)))
+	for off := uintptr(0); off < n; off += 64 {
+		sum += uint64(*(*byte)(unsafe.Add(v.p, off)))
+	}
+	return sum
+}
+
+// warmValueMax bounds the bytes of a value warm loads: beyond a few lines the copy streams and
+// the hardware prefetcher keeps up.
+const warmValueMax = 256
 
 // warmMinEntries is the store size from which warming keys pays: below it the index and the
 // entries a pipeline touches stay in the processor's caches, and a warming pass only costs

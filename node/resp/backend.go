@@ -79,7 +79,9 @@ type Cluster interface {
 // GetLocalAt and, when FillCandidate (which must not block) says a miss is worth it, runs Fill
 // off the event loop, since it can wait for a WAN round trip or the origin. A *node.LoadError
 // from Fill is answered "-ERR " followed by the loader's message. GetLocalAt takes the time
-// (unix ms, from Backend.Now) so that a run of pipelined GETs reads the clock once.
+// (unix ms, from Backend.Now) so that a run of pipelined GETs reads the clock once. Neither
+// GetLocalAt nor FillCandidate may keep key after it returns: GET passes the bytes of its
+// request (no copy per read).
 type ReadThrougher interface {
 	GetLocalAt(ctx context.Context, key string, nowMs int64) (node.Item, bool, error)
 	FillCandidate(key string) bool

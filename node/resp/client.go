@@ -50,6 +50,11 @@ type client struct {
 	p    parser
 
 	pw       parser   // parses ahead for warmPipeline (warm.go)
+	lastName struct { // lookupCached's cache: the last command name looked up, as sent
+		name [16]byte
+		n    int
+		cmd  *command
+	}
 	nowMs    int64    // getNowMs's time for a run of GETs; 0: read the clock
 	gotNow   bool     // the command just dispatched used nowMs
 	warmKeys []string // warmPipeline's scratch
@@ -276,8 +281,8 @@ func (c *client) flush() bool {
 	if len(c.out) == c.wpos {
 		return true
 	}
-	c.lastActive.Store(time.Now().UnixNano())
 	if c.loop != nil {
+		c.lastActive.Store(c.loop.now.Load())
 		n, err := writeSocket(c.fd, c.out[c.wpos:])
 		c.wpos += n
 		if err != nil {
@@ -290,6 +295,7 @@ func (c *client) flush() bool {
 		}
 		c.outBlocked = false
 	} else {
+		c.lastActive.Store(time.Now().UnixNano())
 		c.state.Store(stateWriting)
 		_, err := c.conn.Write(c.out)
 		c.state.Store(stateRunning)

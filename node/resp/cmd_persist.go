@@ -36,7 +36,8 @@ var allowedWhileLoading = map[string]bool{
 
 // refuseWhileLoading reports (and answers) a command that must wait for the dataset.
 func (s *Server) refuseWhileLoading(c *client, cmd *command) bool {
-	if s.persist == nil || allowedWhileLoading[cmd.name] || !s.persist.Loading() {
+	// Loading first: it is an atomic load, the map look-up a hash of the name on every command.
+	if s.persist == nil || !s.persist.Loading() || allowedWhileLoading[cmd.name] {
 		return false
 	}
 	c.out = appendError(c.out, errLoading)

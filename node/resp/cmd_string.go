@@ -3,7 +3,9 @@ package resp
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/geocache/geocache/node"
 )
@@ -100,12 +102,15 @@ func cmdGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		replyGet(c, it, ok, err)
 		return
 	}
-	key := string(argv[1])
+	// The key aliases the input buffer (no copy per GET): GetLocalAt and FillCandidate do not
+	// keep it. Fill, which runs after this returns, gets a copy.
+	key := unsafe.String(unsafe.SliceData(argv[1]), len(argv[1]))
 	it, ok, err := rt.GetLocalAt(ctx, key, c.getNowMs())
 	if err != nil || ok || !rt.FillCandidate(key) {
 		replyGet(c, it, ok, err)
 		return
 	}
+	key = strings.Clone(key)
 	run := func(ctx context.Context) {
 		it, ok, err := rt.Fill(ctx, key)
 		replyGet(c, it, ok, err)

@@ -259,10 +259,25 @@ func lookup(t map[string]*command, name []byte) *command {
 	return t[string(buf[:len(name)])]
 }
 
+// lookupCached is lookup with a one-entry cache of the connection's last command name, spelt
+// as sent: a pipeline repeats one command, and comparing a few bytes is cheaper than hashing
+// the name into the table (the table never changes after it is built).
+func (c *client) lookupCached(t map[string]*command, name []byte) *command {
+	if c.lastName.cmd != nil && string(name) == string(c.lastName.name[:c.lastName.n]) {
+		return c.lastName.cmd
+	}
+	cmd := lookup(t, name)
+	if cmd != nil {
+		c.lastName.n = copy(c.lastName.name[:], name) // lookup found it: at most 16 bytes
+		c.lastName.cmd = cmd
+	}
+	return cmd
+}
+
 // dispatch runs one request, in the order Redis's processCommand checks it: unknown command,
 // unknown subcommand, arity, authentication.
 func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
-	cmd := lookup(s.cmds, argv[0])
+	cmd := c.lookupCached(s.cmds, argv[0])
 	if cmd == nil {
 		c.flagTransaction()
 		c.out = appendError(c.out, unknownCommand(argv))

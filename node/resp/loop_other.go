@@ -5,6 +5,7 @@ package resp
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 )
 
 var errNoLoops = errors.New("resp: no event loops on this platform")
@@ -13,7 +14,9 @@ var errNoLoops = errors.New("resp: no event loops on this platform")
 
 const loopsSupported = false
 
-type loop struct{}
+type loop struct {
+	now atomic.Int64
+}
 
 func newLoop(*Server) (*loop, error)       { return nil, errNoLoops }
 func (*loop) run()                         {}

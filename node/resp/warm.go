@@ -15,6 +15,9 @@ var _ Warmer = (*node.Node)(nil)
 // retain keys (they alias the connection's input buffer).
 type Warmer interface {
 	Warm(keys []string)
+	// WarmReads is Warm for keys about to be read (a pipeline of GETs): it also loads what a
+	// reply copies out of their values. Same rules as Warm.
+	WarmReads(keys []string)
 	// Warming reports whether warming pays now (a store larger than the processor's caches);
 	// when false the connection does not even parse ahead. It must be cheap.
 	Warming() bool
@@ -34,6 +37,7 @@ func (c *client) warmPipeline() {
 	}
 	keys := c.warmKeys[:0]
 	b := c.in[c.r:c.w]
+	reads := true // every command a GET: warm the values the replies copy too
 	for len(keys) < warmAhead {
 		n, argv, _, err := c.pw.parse(b, c.authRequired())
 		if err != nil || n == 0 {
@@ -42,9 +46,14 @@ func (c *client) warmPipeline() {
 		b = b[n:]
 		if len(argv) >= 2 && len(argv[1]) > 0 {
 			keys = append(keys, unsafe.String(&argv[1][0], len(argv[1])))
+			reads = reads && equalFold(argv[0], "get")
 		}
 	}
-	if len(keys) > 1 {
+	switch {
+	case len(keys) <= 1:
+	case reads:
+		c.s.warm.WarmReads(keys)
+	default:
 		c.s.warm.Warm(keys)
 	}
 	clear(keys)

@@ -1,7 +1,6 @@
 package resp_test
 
 import (
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,8 @@ import (
 type warming struct {
 	*node.Node
 	mu    sync.Mutex
-	calls [][]string
+	calls [][]string // Warm
+	reads [][]string // WarmReads
 }
 
 // Warming is always on here: the node would turn it on only for a large store.
@@ -21,9 +21,26 @@ func (w *warming) Warming() bool { return true }
 
 func (w *warming) Warm(keys []string) {
 	w.mu.Lock()
-	w.calls = append(w.calls, slices.Clone(keys)) // keys alias the connection's buffer
+	w.calls = append(w.calls, deepCopy(keys))
 	w.mu.Unlock()
 	w.Node.Warm(keys)
+}
+
+// deepCopy copies keys and their bytes: they alias the connection's input buffer, which the
+// next read overwrites.
+func deepCopy(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = strings.Clone(k)
+	}
+	return out
+}
+
+func (w *warming) WarmReads(keys []string) {
+	w.mu.Lock()
+	w.reads = append(w.reads, deepCopy(keys))
+	w.mu.Unlock()
+	w.Node.WarmReads(keys)
 }
 
 // TestPipelineWarmsKeys checks that a pipeline's keys reach the backend's Warmer before the
@@ -72,12 +89,46 @@ func TestPipelineWarmsKeys(t *testing.T) {
 			if len(w.calls) == 0 {
 				t.Fatal("the pipeline was not warmed")
 			}
+			if len(w.reads) != 0 {
+				t.Fatalf("a pipeline of writes was warmed as reads: %q", w.reads)
+			}
 			// The request may arrive in pieces: each call warms a run of the pipeline's first
 			// arguments, in order.
 			firsts := " a b c a " // each command's first argument
 			for _, call := range w.calls {
 				if len(call) < 2 || !strings.Contains(firsts, " "+strings.Join(call, " ")+" ") {
 					t.Fatalf("warmed %q, want a run of at least two of %q", call, firsts)
+				}
+			}
+
+			// A pipeline of GETs is warmed as reads (values too).
+			w.calls, w.reads = nil, nil
+			w.mu.Unlock()
+			req = nil
+			for _, k := range []string{"a", "b", "d"} {
+				req = append(req, encode("get", k)...)
+			}
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			replies = replies[:0]
+			for range 3 {
+				r, err := c.readReply(5e9)
+				if err != nil {
+					t.Fatal(err)
+				}
+				replies = append(replies, r)
+			}
+			w.mu.Lock()
+			if got, want := strings.Join(replies, ","), "$2\r\nva\r\n,$2\r\nvb\r\n,$-1\r\n"; got != want {
+				t.Fatalf("replies %q, want %q", got, want)
+			}
+			if len(w.reads) == 0 || len(w.calls) != 0 {
+				t.Fatalf("GET pipeline: Warm %q, WarmReads %q; want WarmReads only", w.calls, w.reads)
+			}
+			for _, call := range w.reads {
+				if len(call) < 2 || !strings.Contains(" a b d ", " "+strings.Join(call, " ")+" ") {
+					t.Fatalf("warmed as reads %q, want a run of at least two of a b d", call)
 				}
 			}
 		})
