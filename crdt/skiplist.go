@@ -12,14 +12,15 @@ import (
 //
 // A node is a member's element record (elems.go) by number: node r is record r-1, its member
 // name the record's (so the index holds no string of its own), and nodes live in pages of a
-// slab beside the records. A node is 24 bytes: its score, its back link, its level-1 link, and
-// where its higher links are in a shared pool (a quarter of nodes have any). Links are node
-// numbers and 32-bit spans. Node 0 is the head: as a link target it means none.
+// slab beside the records. A node is 32 bytes: its score, its back link, its links of levels 1
+// and 2, and where its higher links are in a shared pool (a sixteenth of nodes have any). Links
+// are node numbers and 32-bit spans. Node 0 is the head: as a link target it means none.
 //
-// A link also holds its target's score, so a walk compares with the link it has just read
-// instead of loading the target node: one cache miss per step instead of two (the node, then
-// its higher links in the pool), which on a large sorted set was most of a ZADD's cost on the
-// writer and on every replica. Only a tie on the score reads the member's name.
+// The level-2 link is in the node, not the pool, because a walk's steps at the two lowest
+// levels are the ones that miss the cache (the nodes of the higher levels are few, and hot):
+// a step there then loads one line, the node with its score and its links, where a level-2
+// step loaded the node and then its links in the pool, two dependent misses. (Redis's node
+// holds all its levels in one allocation; a node of fixed size keeps the slab.)
 type skiplist struct {
 	pages  [][]slNode
 	up     []slLink // links of levels 2 and above, in blocks of a node's level - 1
@@ -34,20 +35,22 @@ type skiplist struct {
 const slMaxLevel = 32
 
 // slNodeCost is what a node costs (charged by ZSet.Bytes): its 32 bytes and, on average, a
-// third of a 16-byte higher link.
-const slNodeCost = 32 + 5
+// twelfth of a pooled link.
+const slNodeCost = 32 + 1
+
+// slInline is how many of a node's levels have their link in the node.
+const slInline = 2
 
 type slNode struct {
 	score float64
 	back  uint32 // the previous node (0: none)
-	next0 slLink
-	up    uint32 // level-1 in the low 5 bits; the offset of the node's higher links in up above
+	up    uint32 // level-1 in the low 5 bits; the offset of the node's pooled links in up above
+	next  [slInline]slLink
 }
 
 type slLink struct {
-	to    uint32 // node number, 0: none
-	span  uint32
-	score float64 // to's score (0 when to is 0)
+	to   uint32 // node number, 0: none
+	span uint32
 }
 
 func newSkiplist(seed uint64, tab *elemTab[zpay]) *skiplist {
@@ -65,19 +68,20 @@ func (l *skiplist) link(x uint32, i int) *slLink {
 		return &l.head[i]
 	}
 	nd := l.node(x)
-	if i == 0 {
-		return &nd.next0
+	if i < slInline {
+		return &nd.next[i]
 	}
-	return &l.up[int(nd.up>>5)+i-1]
+	return &l.up[int(nd.up>>5)+i-slInline]
 }
 
 func (l *skiplist) levels(x uint32) int { return int(l.node(x).up&31) + 1 }
 
 func (l *skiplist) member(x uint32) string { return l.tab.name(x - 1) }
 
-// before reports whether the target of link lk (not none) orders before (score, member).
-func (l *skiplist) before(lk *slLink, score float64, member string) bool {
-	return lk.score < score || (lk.score == score && l.member(lk.to) < member)
+// before reports whether node x orders before (score, member).
+func (l *skiplist) before(x uint32, score float64, member string) bool {
+	s := l.node(x).score
+	return s < score || (s == score && l.member(x) < member)
 }
 
 // less orders (score, member) pairs.
@@ -108,22 +112,22 @@ func (l *skiplist) alloc(x uint32, lv int) {
 		*p = append(*p, make([]slNode, k-len(*p))...)
 	}
 	var off int
-	if lv > 1 {
+	if lv > slInline {
 		if f := l.freeUp[lv-1]; len(f) > 0 {
 			off, l.freeUp[lv-1] = int(f[len(f)-1]), f[:len(f)-1]
-			clear(l.up[off : off+lv-1])
+			clear(l.up[off : off+lv-slInline])
 		} else {
 			off = len(l.up)
-			l.up = append(l.up, make([]slLink, lv-1)...)
+			l.up = append(l.up, make([]slLink, lv-slInline)...)
 		}
 	}
 	*l.node(x) = slNode{up: uint32(off)<<5 | uint32(lv-1)}
 }
 
-// release frees node x's higher links (x was deleted and is not reinserted).
+// release frees node x's pooled links (x was deleted and is not reinserted).
 func (l *skiplist) release(x uint32) {
 	nd := l.node(x)
-	if lv := int(nd.up&31) + 1; lv > 1 {
+	if lv := int(nd.up&31) + 1; lv > slInline {
 		l.freeUp[lv-1] = append(l.freeUp[lv-1], nd.up>>5)
 	}
 	*nd = slNode{}
@@ -145,7 +149,7 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 		if i < l.level-1 {
 			rank[i] = rank[i+1]
 		}
-		for lk := l.link(y, i); lk.to != 0 && l.before(lk, score, member); lk = l.link(y, i) {
+		for lk := l.link(y, i); lk.to != 0 && l.before(lk.to, score, member); lk = l.link(y, i) {
 			rank[i] += lk.span
 			y = lk.to
 		}
@@ -155,8 +159,8 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	if reuse {
 		lv = l.levels(x)
 		nd := l.node(x)
-		nd.back, nd.next0 = 0, slLink{}
-		for i := 1; i < lv; i++ {
+		nd.back, nd.next = 0, [slInline]slLink{}
+		for i := slInline; i < lv; i++ {
 			*l.link(x, i) = slLink{}
 		}
 	} else {
@@ -174,8 +178,8 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	}
 	for i := 0; i < lv; i++ {
 		u, me := l.link(update[i], i), l.link(x, i)
-		me.to, me.score = u.to, u.score
-		u.to, u.score = x, score
+		me.to = u.to
+		u.to = x
 		me.span = u.span - (rank[0] - rank[i])
 		u.span = rank[0] - rank[i] + 1
 	}
@@ -184,8 +188,8 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	}
 	nd := l.node(x)
 	nd.back = update[0]
-	if nd.next0.to != 0 {
-		l.node(nd.next0.to).back = x
+	if nd.next[0].to != 0 {
+		l.node(nd.next[0].to).back = x
 	}
 	l.n++
 }
@@ -197,7 +201,7 @@ func (l *skiplist) delete(score float64, member string) uint32 {
 	var update [slMaxLevel]uint32
 	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for lk := l.link(y, i); lk.to != 0 && l.before(lk, score, member); lk = l.link(y, i) {
+		for lk := l.link(y, i); lk.to != 0 && l.before(lk.to, score, member); lk = l.link(y, i) {
 			y = lk.to
 		}
 		update[i] = y
@@ -211,14 +215,14 @@ func (l *skiplist) delete(score float64, member string) uint32 {
 		if u.to == x {
 			me := l.link(x, i)
 			u.span += me.span - 1
-			u.to, u.score = me.to, me.score
+			u.to = me.to
 		} else {
 			u.span--
 		}
 	}
 	nd := l.node(x)
-	if nd.next0.to != 0 {
-		l.node(nd.next0.to).back = nd.back
+	if nd.next[0].to != 0 {
+		l.node(nd.next[0].to).back = nd.back
 	}
 	for l.level > 1 && l.head[l.level-1].to == 0 {
 		l.level--
@@ -232,7 +236,7 @@ func (l *skiplist) rank(score float64, member string) int {
 	r := uint32(0)
 	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for lk := l.link(y, i); lk.to != 0 && !l.after(lk, score, member); lk = l.link(y, i) {
+		for lk := l.link(y, i); lk.to != 0 && !l.after(lk.to, score, member); lk = l.link(y, i) {
 			r += lk.span
 			y = lk.to
 		}
@@ -243,9 +247,10 @@ func (l *skiplist) rank(score float64, member string) int {
 	return int(r) - 1
 }
 
-// after reports whether the target of link lk (not none) orders after (score, member).
-func (l *skiplist) after(lk *slLink, score float64, member string) bool {
-	return lk.score > score || (lk.score == score && strings.Compare(l.member(lk.to), member) > 0)
+// after reports whether node x orders after (score, member).
+func (l *skiplist) after(x uint32, score float64, member string) bool {
+	s := l.node(x).score
+	return s > score || (s == score && strings.Compare(l.member(x), member) > 0)
 }
 
 // at returns the node of 0-based rank r, or 0.
@@ -274,7 +279,7 @@ func (l *skiplist) firstAtLeast(below func(score float64, member string) bool) (
 	y := uint32(0)
 	r := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
-		for lk := l.link(y, i); lk.to != 0 && below(lk.score, l.member(lk.to)); lk = l.link(y, i) {
+		for lk := l.link(y, i); lk.to != 0 && below(l.node(lk.to).score, l.member(lk.to)); lk = l.link(y, i) {
 			r += lk.span
 			y = lk.to
 		}
