@@ -25,22 +25,22 @@ import (
 // each, sortedNames, clone). A payload read from it may be a view of the stored string:
 // payloads are never modified (the rule of the whole package).
 type elemTab[P any] struct {
-	// n, inl, s0 and p0 first: a look-up in a small table (the many small hashes of a
-	// session store) then reads this struct, the record and its name, where the index and
-	// the page list were two more dependent cache misses of every write and every replica's
-	// merge of it.
-	n     int  // elements
-	inl   bool // the index is s0 (a table of up to 3 elements), not slots
+	// What a look-up reads comes first (and top, which each write's compaction reads): a
+	// look-up in a small table (the many small hashes of a session store) then reads this
+	// struct's first lines, the record and its name, where the index and the page list were
+	// two more dependent cache misses of every write and every replica's merge of it.
+	n     int    // elements
+	top   uint32 // records handed out
+	inl   bool   // the index is s0 (a table of up to 3 elements), not slots
+	seed  maphash.Seed
 	s0    [4]uint64
 	p0    []elemRec   // records 0 to pageSize-1
 	slots []uint64    // 0 empty, else tag<<32 | record number+1; len a power of two or 0
 	pages [][]elemRec // records from pageSize on: page p at pages[p-1]
 	free  []uint32    // numbers of removed records, reused first
-	top   uint32      // records handed out
 	reps  []ReplicaID
 	repAt map[ReplicaID]uint32 // index of reps, once it is longer than a scan should be
 	multi map[uint32][]Dotted[P]
-	seed  maphash.Seed
 	// gone is the record number + 1 of the last element removed (0: none) and goneName its
 	// name: a sorted set's index finds the member's node by name just after the removal
 	// (skiplist.delete), while the record itself keeps nothing (a removed element's name and
