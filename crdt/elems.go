@@ -208,7 +208,7 @@ func (t *elemTab[P]) putAt(i uint32, ds []Dotted[P]) {
 
 // insert adds element e with no writes yet (put sets them) and returns its record number.
 func (t *elemTab[P]) insert(e string) uint32 {
-	if (t.n+1)*4 > len(t.slots)*3 {
+	if (t.n+1)*4 > len(t.index())*3 {
 		t.grow()
 	}
 	var i uint32
