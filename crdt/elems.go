@@ -25,15 +25,22 @@ import (
 // each, sortedNames, clone). A payload read from it may be a view of the stored string:
 // payloads are never modified (the rule of the whole package).
 type elemTab[P any] struct {
-	slots []uint64 // 0 empty, else tag<<32 | record number+1; len a power of two or 0
-	pages [][]elemRec
-	free  []uint32 // numbers of removed records, reused first
-	top   uint32   // records handed out
-	n     int      // elements
+	// What a look-up reads comes first (and top, which each write's compaction reads): a
+	// look-up in a small table (the many small hashes of a session store) then reads this
+	// struct's first lines, the record and its name, where the index and the page list were
+	// two more dependent cache misses of every write and every replica's merge of it.
+	n     int    // elements
+	top   uint32 // records handed out
+	inl   bool   // the index is s0 (a table of up to 3 elements), not slots
+	seed  maphash.Seed
+	s0    [4]uint64
+	p0    []elemRec   // records 0 to pageSize-1
+	slots []uint64    // 0 empty, else tag<<32 | record number+1; len a power of two or 0
+	pages [][]elemRec // records from pageSize on: page p at pages[p-1]
+	free  []uint32    // numbers of removed records, reused first
 	reps  []ReplicaID
 	repAt map[ReplicaID]uint32 // index of reps, once it is longer than a scan should be
 	multi map[uint32][]Dotted[P]
-	seed  maphash.Seed
 	// gone is the record number + 1 of the last element removed (0: none) and goneName its
 	// name: a sorted set's index finds the member's node by name just after the removal
 	// (skiplist.delete), while the record itself keeps nothing (a removed element's name and
@@ -66,7 +73,20 @@ func (t *elemTab[P]) len() int {
 	return t.n
 }
 
-func (t *elemTab[P]) rec(i uint32) *elemRec { return &t.pages[i>>pageBits][i&(pageSize-1)] }
+func (t *elemTab[P]) rec(i uint32) *elemRec {
+	if i < pageSize {
+		return &t.p0[i]
+	}
+	return &t.pages[i>>pageBits-1][i&(pageSize-1)]
+}
+
+// index returns the index's slots (s0 while the table is small; nil before the first element).
+func (t *elemTab[P]) index() []uint64 {
+	if t.inl {
+		return t.s0[:]
+	}
+	return t.slots
+}
 
 func (t *elemTab[P]) hash(e string) uint64 { return maphash.String(t.seed, e) }
 
@@ -76,10 +96,11 @@ func (t *elemTab[P]) find(e string) (uint32, bool) {
 		return 0, false
 	}
 	h := t.hash(e)
-	mask := uint64(len(t.slots) - 1)
+	slots := t.index()
+	mask := uint64(len(slots) - 1)
 	tag := h & math.MaxUint32
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := t.slots[i]
+		s := slots[i]
 		if s == 0 {
 			return 0, false
 		}
@@ -187,26 +208,14 @@ func (t *elemTab[P]) putAt(i uint32, ds []Dotted[P]) {
 
 // insert adds element e with no writes yet (put sets them) and returns its record number.
 func (t *elemTab[P]) insert(e string) uint32 {
-	if (t.n+1)*4 > len(t.slots)*3 {
+	if (t.n+1)*4 > len(t.index())*3 {
 		t.grow()
 	}
 	var i uint32
 	if k := len(t.free); k > 0 {
 		i, t.free = t.free[k-1], t.free[:k-1]
 	} else {
-		i = t.top
-		t.top++
-		p := int(i >> pageBits)
-		if p == len(t.pages) {
-			// The first page grows with the table (a delta of one element stays small); later
-			// ones are whole pages, so records never move once the table is large.
-			c := pageSize
-			if p == 0 {
-				c = 1
-			}
-			t.pages = append(t.pages, make([]elemRec, 0, c))
-		}
-		t.pages[p] = append(t.pages[p], elemRec{})
+		i = t.push(elemRec{})
 	}
 	if i+1 == t.gone {
 		t.gone, t.goneName = 0, ""
@@ -217,30 +226,54 @@ func (t *elemTab[P]) insert(e string) uint32 {
 	return i
 }
 
+// push appends record r as the next number and returns it. The first page grows with the
+// table (a delta of one element stays small); later ones are whole pages, so records never
+// move once the table is large.
+func (t *elemTab[P]) push(r elemRec) uint32 {
+	i := t.top
+	t.top++
+	if i < pageSize {
+		if t.p0 == nil {
+			t.p0 = make([]elemRec, 0, 1)
+		}
+		t.p0 = append(t.p0, r)
+		return i
+	}
+	p := int(i>>pageBits) - 1
+	if p == len(t.pages) {
+		t.pages = append(t.pages, make([]elemRec, 0, pageSize))
+	}
+	t.pages[p] = append(t.pages[p], r)
+	return i
+}
+
 // place puts record i, whose name hashes to h, in its slot.
 func (t *elemTab[P]) place(h uint64, i uint32) {
-	mask := uint64(len(t.slots) - 1)
+	slots := t.index()
+	mask := uint64(len(slots) - 1)
 	j := h & mask
-	for t.slots[j] != 0 {
+	for slots[j] != 0 {
 		j = (j + 1) & mask
 	}
-	t.slots[j] = (h&math.MaxUint32)<<32 | uint64(i+1)
+	slots[j] = (h&math.MaxUint32)<<32 | uint64(i+1)
 }
 
 func (t *elemTab[P]) grow() {
-	if t.slots == nil {
+	if !t.inl && t.slots == nil {
 		t.seed = maphash.MakeSeed()
-		t.slots = make([]uint64, 4)
+		t.inl = true
 		return
 	}
-	old := t.slots
+	old := t.index()
 	t.slots = make([]uint64, 2*len(old))
+	t.inl = false
 	for _, s := range old {
 		if s != 0 {
 			i := uint32(s) - 1
 			t.place(t.hash(t.name(i)), i)
 		}
 	}
+	t.s0 = [4]uint64{}
 }
 
 // del removes element e and reports whether it was present.
@@ -249,11 +282,12 @@ func (t *elemTab[P]) del(e string) bool {
 		return false
 	}
 	h := t.hash(e)
-	mask := uint64(len(t.slots) - 1)
+	slots := t.index()
+	mask := uint64(len(slots) - 1)
 	tag := h & math.MaxUint32
 	j := h & mask
 	for ; ; j = (j + 1) & mask {
-		s := t.slots[j]
+		s := slots[j]
 		if s == 0 {
 			return false
 		}
@@ -261,17 +295,17 @@ func (t *elemTab[P]) del(e string) bool {
 			break
 		}
 	}
-	i := uint32(t.slots[j]) - 1
+	i := uint32(slots[j]) - 1
 	// Backward-shift deletion: later slots of the probe run move up when the hole is on
 	// their way home (tag & mask is a slot's home while the table has under 2^32 slots).
-	for k := (j + 1) & mask; t.slots[k] != 0; k = (k + 1) & mask {
-		home := (t.slots[k] >> 32) & mask
+	for k := (j + 1) & mask; slots[k] != 0; k = (k + 1) & mask {
+		home := (slots[k] >> 32) & mask
 		if (k-home)&mask >= (k-j)&mask {
-			t.slots[j] = t.slots[k]
+			slots[j] = slots[k]
 			j = k
 		}
 	}
-	t.slots[j] = 0
+	slots[j] = 0
 	r := t.rec(i)
 	if r.rep == repMulti {
 		delete(t.multi, i)
@@ -314,6 +348,7 @@ func (t *elemTab[P]) clone() *elemTab[P] {
 	out := new(elemTab[P])
 	*out = *t
 	out.slots = slices.Clone(t.slots)
+	out.p0 = slices.Clone(t.p0)
 	out.pages = make([][]elemRec, len(t.pages))
 	for i, p := range t.pages {
 		out.pages[i] = slices.Clone(p)
@@ -421,13 +456,7 @@ func (t *elemTab[P]) shrink() bool {
 		if r.rep == repFree {
 			continue
 		}
-		j := out.top
-		out.top++
-		p := int(j >> pageBits)
-		if p == len(out.pages) {
-			out.pages = append(out.pages, make([]elemRec, 0, pageSize))
-		}
-		out.pages[p] = append(out.pages[p], *r)
+		j := out.push(*r)
 		if r.rep == repMulti {
 			if out.multi == nil {
 				out.multi = map[uint32][]Dotted[P]{}

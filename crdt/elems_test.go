@@ -10,9 +10,17 @@ import (
 
 // TestElemTabMatchesMap drives the compact element table and a map through random puts
 // (inline and multi-write), deletes and clones, and checks every element, the count and the
-// iteration against the map after each step.
+// iteration against the map after each step. Over 3 names the table keeps its index in itself
+// (s0); over 5 it moves to slots of its own and back each time it empties; over 3000 it grows
+// past its first page.
 func TestElemTabMatchesMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 11))
+	for _, c := range []struct{ names, every int }{{3, 3}, {5, 3}, {3000, 997}} {
+		t.Run(fmt.Sprint(c.names), func(t *testing.T) { elemTabMatchesMap(t, c.names, c.every) })
+	}
+}
+
+func elemTabMatchesMap(t *testing.T, names, every int) {
+	rng := rand.New(rand.NewPCG(7, uint64(names)))
 	var tab elemTab[[]byte]
 	ref := map[string][]Dotted[[]byte]{}
 	var snap *elemTab[[]byte]
@@ -42,7 +50,7 @@ func TestElemTabMatchesMap(t *testing.T) {
 		}
 	}
 	for step := 0; step < 20000; step++ {
-		e := fmt.Sprintf("e%d", rng.IntN(3000))
+		e := fmt.Sprintf("e%d", rng.IntN(names))
 		if step%1000 == 999 {
 			e = "" // the empty name is an element like any other
 		}
@@ -64,7 +72,7 @@ func TestElemTabMatchesMap(t *testing.T) {
 			}
 			delete(ref, e)
 		}
-		if step%997 == 0 {
+		if step%every == 0 {
 			check(step, &tab, ref)
 			if snapRef != nil {
 				check(step, snap, snapRef) // the clone is untouched by later writes
@@ -199,5 +207,23 @@ func TestCollectShrinksTable(t *testing.T) {
 	check()
 	if s, _ := z.Score("m10"); s != -1 || z.Len() != 999 {
 		t.Fatalf("m10 %v, len %d; want -1, 999", s, z.Len())
+	}
+}
+
+// A table of up to 3 elements keeps its index in itself (no slots of its own), and moves it
+// out at the 4th.
+func TestSmallTableIndexInline(t *testing.T) {
+	var tab elemTab[[]byte]
+	for i := range 4 {
+		e := fmt.Sprint("f", i)
+		tab.put(e, []Dotted[[]byte]{{Dot: Version{TS: Timestamp(i + 1), Replica: 1}, P: []byte("v")}})
+		if inline := i < 3; tab.inl != inline || (tab.slots == nil) != inline {
+			t.Fatalf("%d elements: index inline %v, slots %d, want inline %v", i+1, tab.inl, len(tab.slots), inline)
+		}
+		for j := 0; j <= i; j++ {
+			if !tab.has(fmt.Sprint("f", j)) {
+				t.Fatalf("%d elements: f%d not found", i+1, j)
+			}
+		}
 	}
 }

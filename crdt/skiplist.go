@@ -12,9 +12,15 @@ import (
 //
 // A node is a member's element record (elems.go) by number: node r is record r-1, its member
 // name the record's (so the index holds no string of its own), and nodes live in pages of a
-// slab beside the records. A node is 24 bytes: its score, its back link, its level-1 link, and
-// where its higher links are in a shared pool (a quarter of nodes have any). Links are node
-// numbers and 32-bit spans. Node 0 is the head: as a link target it means none.
+// slab beside the records. A node is 32 bytes: its score, its back link, its links of levels 1
+// and 2, and where its higher links are in a shared pool (a sixteenth of nodes have any). Links
+// are node numbers and 32-bit spans. Node 0 is the head: as a link target it means none.
+//
+// The level-2 link is in the node, not the pool, because a walk's steps at the two lowest
+// levels are the ones that miss the cache (the nodes of the higher levels are few, and hot):
+// a step there then loads one line, the node with its score and its links, where a level-2
+// step loaded the node and then its links in the pool, two dependent misses. (Redis's node
+// holds all its levels in one allocation; a node of fixed size keeps the slab.)
 type skiplist struct {
 	pages  [][]slNode
 	up     []slLink // links of levels 2 and above, in blocks of a node's level - 1
@@ -28,15 +34,18 @@ type skiplist struct {
 
 const slMaxLevel = 32
 
-// slNodeCost is what a node costs (charged by ZSet.Bytes): its 24 bytes and, on average, a
-// third of a higher link.
-const slNodeCost = 24 + 3
+// slNodeCost is what a node costs (charged by ZSet.Bytes): its 32 bytes and, on average, a
+// twelfth of a pooled link.
+const slNodeCost = 32 + 1
+
+// slInline is how many of a node's levels have their link in the node.
+const slInline = 2
 
 type slNode struct {
 	score float64
 	back  uint32 // the previous node (0: none)
-	next0 slLink
-	up    uint32 // level-1 in the low 5 bits; the offset of the node's higher links in up above
+	up    uint32 // level-1 in the low 5 bits; the offset of the node's pooled links in up above
+	next  [slInline]slLink
 }
 
 type slLink struct {
@@ -59,10 +68,10 @@ func (l *skiplist) link(x uint32, i int) *slLink {
 		return &l.head[i]
 	}
 	nd := l.node(x)
-	if i == 0 {
-		return &nd.next0
+	if i < slInline {
+		return &nd.next[i]
 	}
-	return &l.up[int(nd.up>>5)+i-1]
+	return &l.up[int(nd.up>>5)+i-slInline]
 }
 
 func (l *skiplist) levels(x uint32) int { return int(l.node(x).up&31) + 1 }
@@ -103,22 +112,22 @@ func (l *skiplist) alloc(x uint32, lv int) {
 		*p = append(*p, make([]slNode, k-len(*p))...)
 	}
 	var off int
-	if lv > 1 {
+	if lv > slInline {
 		if f := l.freeUp[lv-1]; len(f) > 0 {
 			off, l.freeUp[lv-1] = int(f[len(f)-1]), f[:len(f)-1]
-			clear(l.up[off : off+lv-1])
+			clear(l.up[off : off+lv-slInline])
 		} else {
 			off = len(l.up)
-			l.up = append(l.up, make([]slLink, lv-1)...)
+			l.up = append(l.up, make([]slLink, lv-slInline)...)
 		}
 	}
 	*l.node(x) = slNode{up: uint32(off)<<5 | uint32(lv-1)}
 }
 
-// release frees node x's higher links (x was deleted and is not reinserted).
+// release frees node x's pooled links (x was deleted and is not reinserted).
 func (l *skiplist) release(x uint32) {
 	nd := l.node(x)
-	if lv := int(nd.up&31) + 1; lv > 1 {
+	if lv := int(nd.up&31) + 1; lv > slInline {
 		l.freeUp[lv-1] = append(l.freeUp[lv-1], nd.up>>5)
 	}
 	*nd = slNode{}
@@ -150,8 +159,8 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	if reuse {
 		lv = l.levels(x)
 		nd := l.node(x)
-		nd.back, nd.next0 = 0, slLink{}
-		for i := 1; i < lv; i++ {
+		nd.back, nd.next = 0, [slInline]slLink{}
+		for i := slInline; i < lv; i++ {
 			*l.link(x, i) = slLink{}
 		}
 	} else {
@@ -179,8 +188,8 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	}
 	nd := l.node(x)
 	nd.back = update[0]
-	if nd.next0.to != 0 {
-		l.node(nd.next0.to).back = x
+	if nd.next[0].to != 0 {
+		l.node(nd.next[0].to).back = x
 	}
 	l.n++
 }
@@ -212,8 +221,8 @@ func (l *skiplist) delete(score float64, member string) uint32 {
 		}
 	}
 	nd := l.node(x)
-	if nd.next0.to != 0 {
-		l.node(nd.next0.to).back = nd.back
+	if nd.next[0].to != 0 {
+		l.node(nd.next[0].to).back = nd.back
 	}
 	for l.level > 1 && l.head[l.level-1].to == 0 {
 		l.level--

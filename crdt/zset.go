@@ -117,7 +117,7 @@ func (z *ZSet) Walk(r int, rev bool, fn func(member string, score float64) bool)
 		if rev {
 			x = nd.back
 		} else {
-			x = nd.next0.to
+			x = nd.next[0].to
 		}
 	}
 }

@@ -609,9 +609,9 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	if cur.Exists {
 		curReset = cur.Value.ver(n.reps)
 		if cur.Value.obj() != nil {
-			cur.Value.obj().mu.RLock()
+			// Without mu: a collection's state changes only under its key's store lock, which
+			// the caller holds (readers, under mu's read lock, change nothing).
 			curReset = cur.Value.obj().reset()
-			cur.Value.obj().mu.RUnlock()
 		}
 	}
 	if !e.Type.IsCollection() {

@@ -417,4 +417,26 @@ func TestStableTimeWaitsForFirstHeartbeat(t *testing.T) {
 	if got := r.stableTime(crdt.Timestamp(1 << 40)); got != crdt.Timestamp(1<<30) {
 		t.Fatalf("stableTime = %v once b's heartbeat says %v, want that", got, crdt.Timestamp(1<<30))
 	}
+	// Writes of b held here past its last heartbeat, without a gap: the newest bounds it.
+	r.mu.Lock()
+	r.vec.Add(crdt.Dot{Replica: 7, Seq: 1}, crdt.Timestamp(1<<31))
+	r.vec.Add(crdt.Dot{Replica: 7, Seq: 3}, crdt.Timestamp(1<<33))
+	r.peers["b"].seq = 1
+	r.mu.Unlock()
+	if got := r.stableTime(crdt.Timestamp(1 << 40)); got != crdt.Timestamp(1<<31) {
+		t.Fatalf("stableTime = %v holding b's writes to seq 1 (of 3), want its ts %v", got, crdt.Timestamp(1<<31))
+	}
+	r.mu.Lock()
+	r.vec.Add(crdt.Dot{Replica: 7, Seq: 2}, crdt.Timestamp(1<<32))
+	r.mu.Unlock()
+	if got := r.stableTime(crdt.Timestamp(1 << 40)); got != crdt.Timestamp(1<<33) {
+		t.Fatalf("stableTime = %v holding b's writes to seq 3, want its ts %v", got, crdt.Timestamp(1<<33))
+	}
+	// A heartbeat announcing seq 4, not held: back to the prefix's.
+	r.mu.Lock()
+	r.peers["b"].seq = 4
+	r.mu.Unlock()
+	if got := r.stableTime(crdt.Timestamp(1 << 40)); got != crdt.Timestamp(1<<33) {
+		t.Fatalf("stableTime = %v lacking b's seq 4, want the prefix's %v", got, crdt.Timestamp(1<<33))
+	}
 }
