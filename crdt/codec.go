@@ -367,9 +367,9 @@ func (r *reader) delta(d *Delta, lim Limits) error {
 	case n > 0 && n <= sharedMax && e.Type == TypeLWW && len(key) > 0:
 		// Copies, never views of src (callers reuse it): key and value in one allocation,
 		// the key first so that an append to the value (capacity clipped) never reaches it.
-		buf := make([]byte, len(key)+n)
-		copy(buf, key)
-		copy(buf[len(key):], val)
+		// key's capacity is its length (take), so the append copies both into a new array,
+		// zeroing only the size class's tail (make would zero it all first).
+		buf := append(key, val...)
 		d.Key = unsafe.String(&buf[0], len(key)) // never written: the key's bytes are not exposed
 		e.Value = buf[len(key):len(buf):len(buf)]
 	default:
