@@ -56,19 +56,15 @@ func (c *Cache[K, V]) Warm(keys []K) {
 }
 
 // warm loads what looking up keys (hashes hs) will read, one pass per step of the lookup:
-// every bucket head, then the entry each names, then the first byte of that entry's key when
-// keys are strings, then (only where the entry's hash tag is not the key's: a key is the head
-// of its bucket about two times in three) the next entry of the chain and its key. Within a
-// pass the loads do not depend on each other, so their misses overlap; a pass that loaded an
-// entry and then its key bytes would wait for the one before starting the other. It returns
-// what it read so that the compiler keeps the loads. The caller holds the keys' shard locks.
+// every bucket head, then the entry each names, then the entry after it in the chain (a key
+// is the head of its bucket about two times in three), reading with each entry the first byte
+// of its key when keys are strings. Within a pass the loads do not depend on each other, so
+// their misses overlap. It returns what it read so that the compiler keeps the loads. The
+// caller holds the keys' shard locks.
 //
 //go:noinline
 func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
-	var (
-		links [batchMax]uint32
-		ents  [batchMax]*entry[K, V]
-	)
+	var links [batchMax]uint32
 	for i := range keys {
 		s := c.shardOf(hs[i])
 		if len(s.heads) != 0 {
@@ -76,27 +72,19 @@ func (c *Cache[K, V]) warm(keys []K, hs []uint64) uint64 {
 		}
 	}
 	var sum uint64
-	for pass := range 2 {
+	for range 2 {
 		for i := range keys {
-			ents[i] = nil
-			if l := links[i]; l != 0 {
-				e := c.shardOf(hs[i]).at(l - 1)
-				ents[i] = e
-				links[i] = 0
-				if pass == 0 && e.links&tagBits != tagOf(hs[i]) {
-					links[i] = e.hnext()
-				}
+			l := links[i]
+			if l == 0 {
+				continue
 			}
-		}
-		if !c.strKey {
-			continue
-		}
-		for i := range keys {
-			if e := ents[i]; e != nil {
+			e := c.shardOf(hs[i]).at(l - 1)
+			if c.strKey {
 				if k := *(*string)(unsafe.Pointer(&e.key)); len(k) > 0 {
 					sum += uint64(k[0])
 				}
 			}
+			links[i] = e.hnext()
 		}
 	}
 	return sum
