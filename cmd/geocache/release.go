@@ -71,71 +71,21 @@ func (w *shrinkWatch) observe(bytes int64, now time.Time) bool {
 	return true
 }
 
-// Returning memory after a write burst. While a store grows, the heap holds the garbage made
-// since the last collection — the replication path's frames, batches and timers, the pools'
-// buffers — and the collector's pacing (GOGC=100) lets that reach the size of the live heap
-// before it collects; what a collection then frees stays resident, because the background
-// scavenger keeps up to the heap goal mapped. A node that loaded 1M keys of 100 bytes and
-// then went quiet held 2–5 MB of garbage and ~4 MB of freed pages (HeapInuse − HeapAlloc)
-// for as long as it stayed quiet. Once the store has grown by burstMin since the last release
-// and then a whole check interval passes with no local write and no change in its size, the
-// daemon collects and returns the freed memory (debug.FreeOSMemory): once per burst, since the
-// next needs another burstMin of growth. A steady load (a store that does not grow by
-// burstMin, or that keeps changing) never triggers it.
-
-// burstMin is the growth of the store after which a quiet node returns memory: a forced
-// collection marks the whole live heap (~0.1–0.3 s of CPU per 200 MB), worth it only when the
-// burst left garbage in proportion.
-const burstMin = 32 << 20
-
-// burstWatch decides when a quiet node returns memory after a burst of writes. It is fed the
-// store's charged bytes and the node's local write count once per check; not safe for
-// concurrent use.
-type burstWatch struct {
-	started  bool
-	base     int64  // the store's size at the last release, or its lowest since
-	last     int64  // size at the previous check
-	lastSets uint64 // local writes at the previous check
-}
-
-// observe records one check and reports whether memory should be returned: the store grew by
-// burstMin since base and neither its size nor the local write count moved since the last
-// check.
-func (w *burstWatch) observe(bytes int64, sets uint64) bool {
-	if !w.started {
-		w.started, w.base, w.last, w.lastSets = true, bytes, bytes, sets
-		return false
-	}
-	quiet := bytes == w.last && sets == w.lastSets
-	w.last, w.lastSets = bytes, sets
-	w.base = min(w.base, bytes)
-	if quiet && bytes-w.base >= burstMin {
-		w.base = bytes
-		return true
-	}
-	return false
-}
-
-// returnMemory checks the store every releaseEvery until ctx is done, returning memory to the
-// OS when shrinkWatch (the store shrank) or burstWatch (it grew, then went quiet) says so.
+// returnMemory checks the store's size every releaseEvery until ctx is done, returning memory
+// to the OS when shrinkWatch says so.
 func (d *daemon) returnMemory(ctx context.Context) {
 	t := time.NewTicker(releaseEvery)
 	defer t.Stop()
-	var (
-		w shrinkWatch
-		b burstWatch
-	)
+	var w shrinkWatch
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		st := d.node.Stats()
-		shrunk := w.observe(st.Bytes, time.Now())
-		if quiet := b.observe(st.Bytes, st.Sets); shrunk || quiet {
+		if st := d.node.Stats(); w.observe(st.Bytes, time.Now()) {
 			debug.FreeOSMemory()
-			d.log.Debug("returned freed memory to the OS", "store_bytes", st.Bytes, "after_burst", quiet)
+			d.log.Debug("returned freed memory to the OS", "store_bytes", st.Bytes)
 		}
 	}
 }

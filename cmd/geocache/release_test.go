@@ -64,36 +64,3 @@ func TestShrinkWatchFollowUp(t *testing.T) {
 		t.Fatal("follow-up release although the store grew again")
 	}
 }
-
-// A quiet node returns memory once after its store grew by burstMin, and never while it keeps
-// writing, while the store keeps changing, or after a smaller burst.
-func TestBurstWatch(t *testing.T) {
-	t.Parallel()
-	const mib = 1 << 20
-	type check struct {
-		bytes int64
-		sets  uint64
-		want  bool
-	}
-	for _, tc := range []struct {
-		name   string
-		checks []check
-	}{
-		{"a burst then quiet releases once", []check{{0, 0, false}, {100 * mib, 1e6, false}, {200 * mib, 2e6, false}, {200 * mib, 2e6, true}, {200 * mib, 2e6, false}}},
-		{"writes that do not change the size are not quiet", []check{{0, 0, false}, {64 * mib, 5, false}, {64 * mib, 9, false}, {64 * mib, 12, false}, {64 * mib, 12, true}}},
-		{"a receiver's store growing is not quiet", []check{{0, 0, false}, {40 * mib, 0, false}, {80 * mib, 0, false}, {80 * mib, 0, true}}},
-		{"a burst under burstMin never releases", []check{{10 * mib, 0, false}, {30 * mib, 100, false}, {30 * mib, 100, false}, {30 * mib, 100, false}}},
-		{"the next burst counts from the release", []check{{0, 0, false}, {40 * mib, 1, false}, {40 * mib, 1, true}, {60 * mib, 2, false}, {60 * mib, 2, false}, {80 * mib, 3, false}, {80 * mib, 3, true}}},
-		{"growth counts from the lowest size since", []check{{100 * mib, 0, false}, {10 * mib, 0, false}, {50 * mib, 1, false}, {50 * mib, 1, true}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var w burstWatch
-			for i, c := range tc.checks {
-				if got := w.observe(c.bytes, c.sets); got != c.want {
-					t.Errorf("observe(%d MiB, %d sets) at step %d = %v, want %v", c.bytes/mib, c.sets, i, got, c.want)
-				}
-			}
-		})
-	}
-}
