@@ -484,7 +484,7 @@ func TestDeltaLogReferenceSize(t *testing.T) {
 // while the janitor raises its bound by 1 % at a time (sizeLog follows the data held). The
 // segments it allocates over the whole run must stay near what it holds at the end; when every
 // small move of the bound changed the segment size, drained segments could not be reused and
-// the log allocated ~6 times its size here (garbage resident until the next collection).
+// the log allocated ~4 times what it holds here (garbage resident until the next collection).
 func TestDeltaLogReusesSegmentsWhileBoundGrows(t *testing.T) {
 	t.Parallel()
 	l := newDeltaLog(4 << 20)
