@@ -89,11 +89,18 @@ func newDeltaLog(maxBytes int) *deltaLog {
 	return &deltaLog{
 		maxBytes: maxBytes,
 		ceiling:  maxBytes,
-		segSize:  segSizeFor(maxBytes),
+		segSize:  segSizeFor(min(maxBytes, minLogBytes)),
 		repIdx:   map[crdt.ReplicaID]uint32{},
 	}
 }
 
+// segSizeFor is a sixteenth of maxBytes within [minSegment, maxSegment]. A log's normal segment
+// is that of the smallest bound it can be given (64 KiB from a 1 MiB ceiling up; a 16 MiB log
+// is 256 of them), and stays that size whatever bound setLimit moves it to: release keeps only
+// a segment of the normal size for reuse, and the janitor moves the bound with every change in
+// the data held (sizeLog). When the size followed the bound, every move changed it, so while
+// the store grew the log reallocated its segments over and over — 16–19 MB of garbage in a
+// 1M-key load whose log ends at ~3 MB, resident until the next collection.
 func segSizeFor(maxBytes int) int { return min(max(maxBytes/16, minSegment), maxSegment) }
 
 // setLimit moves the bound to n bytes, within [min(minLogBytes, ceiling), ceiling], dropping
@@ -103,10 +110,7 @@ func (l *deltaLog) setLimit(n int) {
 	if n == l.maxBytes {
 		return
 	}
-	l.maxBytes, l.segSize = n, segSizeFor(n)
-	if l.spare != nil && cap(l.spare) != l.segSize {
-		l.spare = nil
-	}
+	l.maxBytes = n
 	for l.n > 0 && l.bytes > l.maxBytes {
 		l.dropOldest()
 	}
@@ -206,7 +210,7 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 	l.reps[ri].tail = seq
 	l.n++
 	l.bytes += sz
-	if cap(l.scratch) > l.segSize {
+	if cap(l.scratch) > segSizeFor(l.maxBytes) {
 		l.scratch = nil // do not keep a huge value's buffer
 	}
 	return true

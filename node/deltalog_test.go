@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
 )
@@ -476,4 +478,42 @@ func TestDeltaLogReferenceSize(t *testing.T) {
 	if per := float64(l.bytes) / float64(l.n); per > 22.5 {
 		t.Fatalf("a reference to a 16-byte key takes %.1f bytes", per)
 	}
+}
+
+// TestDeltaLogReusesSegmentsWhileBoundGrows drives the log the way a loading store does: full,
+// while the janitor raises its bound by 1 % at a time (sizeLog follows the data held). The
+// segments it allocates over the whole run must stay near what it holds at the end; when every
+// small move of the bound changed the segment size, drained segments could not be reused and
+// the log allocated ~4 times what it holds here (garbage resident until the next collection).
+func TestDeltaLogReusesSegmentsWhileBoundGrows(t *testing.T) {
+	t.Parallel()
+	l := newDeltaLog(4 << 20)
+	l.setLimit(1 << 20)
+	seen := map[*byte]int{}
+	seq := uint64(0)
+	for limit := 1 << 20; limit < 3<<20; limit += limit / 100 {
+		l.setLimit(limit)
+		for range 5000 {
+			seq++
+			d := logDelta(1, seq, fmt.Sprintf("key:%012d", seq), 100)
+			l.appendRef(&d)
+			if last := l.segs[len(l.segs)-1]; cap(last) > 0 {
+				seen[unsafe.SliceData(last)] = cap(last)
+			}
+		}
+	}
+	allocated, held := 0, 0
+	for _, c := range seen {
+		allocated += c
+	}
+	for _, s := range l.segs {
+		held += cap(s)
+	}
+	if !l.covers(1, seq) || l.covers(1, 1) {
+		t.Fatalf("covers: the log should hold only recent seqs (dropped up to %d of %d)", l.dropped(1), seq)
+	}
+	if allocated > 2*held {
+		t.Fatalf("the log allocated %d bytes of segments over the run and holds %d (bound %d, segment %d)", allocated, held, l.maxBytes, l.segSize)
+	}
+	t.Logf("allocated %d bytes of segments, holds %d", allocated, held)
 }
