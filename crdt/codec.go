@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unsafe"
 )
 
 // Wire format (all multi-byte fixed fields little-endian):
@@ -305,80 +304,64 @@ func (r *reader) take(n int) []byte {
 // copies, never views of src. lim's zero fields mean defaults.
 func DecodeDelta(src []byte, lim Limits) (Delta, int, error) {
 	r := reader{b: src}
-	var d Delta
-	if err := r.delta(&d, lim.withDefaults()); err != nil {
+	d, err := r.delta(lim.withDefaults())
+	if err != nil {
 		return Delta{}, 0, err
 	}
 	return d, r.off, nil
 }
 
-// sharedMax is the largest register value decoded into one allocation with its key. A
-// receiver keeps both as long as the key is stored, so one allocation instead of two costs
-// no memory; a key kept after its value (an expiry record) keeps at most this much dead.
-const sharedMax = 512
-
-// delta decodes one delta into d, which must be zero; on error d is left partly written.
-// It decodes in place rather than returning a Delta: a receiver decodes tens of thousands a
-// second into a reused slice, and the copies of the 80-byte struct showed in its profile.
-func (r *reader) delta(d *Delta, lim Limits) error {
+func (r *reader) delta(lim Limits) (Delta, error) {
+	var d Delta
 	e := &d.Entry
 	t, err := r.byte("type")
 	if err != nil {
-		return err
+		return Delta{}, err
 	}
 	f, err := r.byte("flags")
 	if err != nil {
-		return err
+		return Delta{}, err
 	}
 	e.Type, e.Flags = Type(t), Flags(f)
 	// Reject unknown types and flags before reading a layout they may not
 	// share with LWW.
 	if err := e.validateTag(); err != nil {
-		return err
+		return Delta{}, err
 	}
 	n, err := r.length("key", lim.MaxKey)
 	if err != nil {
-		return err
+		return Delta{}, err
 	}
-	key := r.take(n)
+	d.Key = string(r.take(n)) // string conversion copies
 	ts, err := r.fixed64("timestamp")
 	if err != nil {
-		return err
+		return Delta{}, err
 	}
 	rep, err := r.fixed64("writer")
 	if err != nil {
-		return err
+		return Delta{}, err
 	}
 	e.Version = Version{TS: Timestamp(ts), Replica: ReplicaID(rep)}
 	if e.Seq, err = r.uvarint("seq"); err != nil {
-		return err
+		return Delta{}, err
 	}
 	if e.Expiry, err = r.varint("expiry"); err != nil {
-		return err
+		return Delta{}, err
 	}
 	maxValue := lim.MaxValue
 	if e.Type.IsCollection() {
 		maxValue = lim.MaxCollection
 	}
 	if n, err = r.length("value", maxValue); err != nil {
-		return err
+		return Delta{}, err
 	}
-	switch val := r.take(n); {
-	case n > 0 && n <= sharedMax && e.Type == TypeLWW && len(key) > 0:
-		// Copies, never views of src (callers reuse it): key and value in one allocation,
-		// the key first so that an append to the value (capacity clipped) never reaches it.
-		// key's capacity is its length (take), so the append copies both into a new array,
-		// zeroing only the size class's tail (make would zero it all first).
-		buf := append(key, val...)
-		d.Key = unsafe.String(&buf[0], len(key)) // never written: the key's bytes are not exposed
-		e.Value = buf[len(key):len(buf):len(buf)]
-	default:
-		d.Key = string(key) // string conversion copies
-		if n > 0 {
-			e.Value = append([]byte(nil), val...)
-		}
+	if n > 0 {
+		e.Value = append([]byte(nil), r.take(n)...) // copy: callers reuse src
 	}
-	return e.Validate()
+	if err := e.Validate(); err != nil {
+		return Delta{}, err
+	}
+	return d, nil
 }
 
 // DecodeBatch decodes a batch frame that occupies all of src; trailing
@@ -423,12 +406,12 @@ func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
 		b.Deltas = make([]Delta, 0, count)
 	}
 	for i := uint64(0); i < count; i++ {
-		b.Deltas = append(b.Deltas, Delta{})
-		if err := r.delta(&b.Deltas[len(b.Deltas)-1], lim); err != nil {
-			clear(b.Deltas) // the failed delta's key and value too: b's memory may be pooled
+		d, err := r.delta(lim)
+		if err != nil {
 			b.From, b.Deltas = 0, b.Deltas[:0]
 			return fmt.Errorf("%w (delta %d)", err, i)
 		}
+		b.Deltas = append(b.Deltas, d)
 	}
 	if r.rest() != 0 {
 		b.From, b.Deltas = 0, b.Deltas[:0]

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // sampleBatches are valid batches covering every field shape; they are
@@ -153,44 +152,6 @@ func TestDecodeDoesNotAlias(t *testing.T) {
 	clear(vbuf)
 	if !reflect.DeepEqual(vs, vec(1, 1, 2, 5, 9).Summary()) {
 		t.Fatal("decoded vector changed when the input buffer was reused")
-	}
-}
-
-// TestDecodeSharedKeyValue checks a small register decoded with its key in one allocation:
-// the value's capacity ends at its length, so an append to it copies and never writes over
-// the key or a neighbour; a large value and a collection's get allocations of their own.
-func TestDecodeSharedKeyValue(t *testing.T) {
-	t.Parallel()
-	want := Batch{From: 3, Deltas: []Delta{
-		{Key: "key:1", Entry: lww("value one", 10, 3, 1)},
-		{Key: "key:2", Entry: lww(strings.Repeat("v", sharedMax), 11, 3, 2)},
-		{Key: "key:3", Entry: lww(strings.Repeat("w", sharedMax+1), 12, 3, 3)},
-	}}
-	buf := AppendBatch(nil, &want)
-	got, err := DecodeBatch(buf, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clear(buf)
-	for i := range got.Deltas {
-		v := got.Deltas[i].Entry.Value
-		if i < 2 && cap(v) != len(v) {
-			t.Fatalf("delta %d: value capacity %d beyond its length %d", i, cap(v), len(v))
-		}
-		_ = append(v, "appended over whatever follows"...)
-	}
-	if !batchEqual(got, want) {
-		t.Fatal("appending to a decoded value changed the batch")
-	}
-	shared := func(d *Delta) bool {
-		// Addresses compared as integers: one past a separate key's end is no pointer (checkptr).
-		return uintptr(unsafe.Pointer(unsafe.StringData(d.Key)))+uintptr(len(d.Key)) == uintptr(unsafe.Pointer(&d.Entry.Value[0]))
-	}
-	if !shared(&got.Deltas[0]) || !shared(&got.Deltas[1]) {
-		t.Fatal("a small register's key and value are not one allocation")
-	}
-	if shared(&got.Deltas[2]) {
-		t.Fatalf("a %d-byte value shares its key's allocation", sharedMax+1)
 	}
 }
 

@@ -88,7 +88,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 	up = fn(cur)
 	switch up.Action {
 	case Put:
-		s.setAt(c, l, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm) // l: not looked up twice
+		s.set(c, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
 	case Delete:
 		if e != nil {
 			if up.Tombstone && c.stamp != nil {

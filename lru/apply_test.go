@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"unsafe"
 )
 
 func TestApplySemantics(t *testing.T) {
@@ -155,38 +154,5 @@ func TestCallbacksOutsideLocks(t *testing.T) {
 	c.Scan(0, 10, 0, func(k string, _ int, _ int64) { c.Remove(k) })
 	if c.Len() != 0 {
 		t.Fatalf("len %d after removing from Scan", c.Len())
-	}
-}
-
-// TestPutKeepsNewestKey checks that overwriting a key stores the caller's key string: the
-// stored one may share its allocation with a value the write replaces (crdt decodes a small
-// register's key and value into one), which would otherwise stay reachable.
-func TestPutKeepsNewestKey(t *testing.T) {
-	t.Parallel()
-	c := mustNew(t, Options[string, int]{Shards: 1})
-	first := string([]byte("key"))
-	c.Set(first, 1, 0, 0)
-	for i, put := range []func(k string){
-		func(k string) { c.Set(k, 2, 0, 0) },
-		func(k string) {
-			c.Apply(k, 0, func(Current[int]) Update[int] { return Update[int]{Action: Put, Value: 3} })
-		},
-		func(k string) {
-			c.ApplyBatch([]string{k}, 0, func(int, Current[int]) Update[int] { return Update[int]{Action: Put, Value: 4} })
-		},
-	} {
-		k := string([]byte("key"))
-		put(k)
-		s := &c.shards[0]
-		l := s.find(c.hash(k), k)
-		if l == 0 {
-			t.Fatalf("write %d: key missing", i)
-		}
-		if got := s.at(l - 1).key; unsafe.StringData(got) != unsafe.StringData(k) {
-			t.Fatalf("write %d: the store kept an older key string", i)
-		}
-	}
-	if c.Len() != 1 {
-		t.Fatalf("%d entries, want 1", c.Len())
 	}
 }

@@ -155,11 +155,7 @@ func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
 
 // set is Set under the shard's write lock.
 func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
-	s.setAt(c, s.find(h, key), h, key, value, expiry, cost, now, rm)
-}
-
-// setAt is set for a key already looked up: l is its link (0 when absent).
-func (s *shard[K, V]) setAt(c *Cache[K, V], l uint32, h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
+	l := s.find(h, key)
 	expired := IsExpired(expiry, now)
 	if expired || !s.fits(c, cost) {
 		if l != 0 {
@@ -192,9 +188,7 @@ func (s *shard[K, V]) setAt(c *Cache[K, V], l uint32, h uint64, key K, value V, 
 				s.nttl.Add(1)
 			}
 		}
-		// The newest write's key too: the stored one may share its allocation with a value
-		// no longer stored (crdt decodes a register's key and value into one).
-		e.key, e.value = key, value
+		e.value = value
 		s.restamp(e, expiry)
 	} else {
 		if len(s.tomb) > 0 {
