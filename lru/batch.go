@@ -43,22 +43,15 @@ func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current
 // after find them there: for a caller that knows the next few keys it will touch (a pipeline
 // of commands). It takes the read locks of the keys' shards, in shard order, and changes
 // nothing; keys beyond the first batchMax are ignored. keys are not retained.
-func (c *Cache[K, V]) Warm(keys []K) {
-	var (
-		hs   [batchMax]uint64
-		held [batchMax]uint32
-	)
-	keys = keys[:min(len(keys), batchMax)]
-	shards := c.sortedShards(keys, hs[:], held[:])
-	c.lockShards(shards, false)
-	c.warm(keys, hs[:len(keys)])
-	c.unlockShards(shards, false)
-}
+func (c *Cache[K, V]) Warm(keys []K) { c.warmKeys(keys, false) }
 
 // WarmReads is Warm for keys about to be read: it also calls Options.WarmValue on the value of
 // every key present, so that what reading the value touches beyond the entry is loaded too.
 // Without WarmValue it is Warm.
-func (c *Cache[K, V]) WarmReads(keys []K) {
+func (c *Cache[K, V]) WarmReads(keys []K) { c.warmKeys(keys, c.warmValue != nil) }
+
+// warmKeys is Warm, and with values WarmReads.
+func (c *Cache[K, V]) warmKeys(keys []K, values bool) {
 	var (
 		hs   [batchMax]uint64
 		held [batchMax]uint32
@@ -67,7 +60,7 @@ func (c *Cache[K, V]) WarmReads(keys []K) {
 	shards := c.sortedShards(keys, hs[:], held[:])
 	c.lockShards(shards, false)
 	c.warm(keys, hs[:len(keys)])
-	if c.warmValue != nil {
+	if values {
 		c.warmValues(keys, hs[:len(keys)])
 	}
 	c.unlockShards(shards, false)
