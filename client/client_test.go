@@ -109,7 +109,7 @@ func currentIs(c *client.Client, id string) func() bool {
 func TestPicksNearest(t *testing.T) {
 	t.Parallel()
 	near, mid, far, fc := threeRegions(t)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	ctx := context.Background()
 
 	// Under load a few PINGs may be slow; the client must settle on near.
@@ -169,7 +169,7 @@ func TestCallFailsOver(t *testing.T) {
 	near := newFakeNode(t, "near", 0)
 	mid := newFakeNode(t, "mid", 150*time.Millisecond)
 	fc := newFakeCluster(t, mid, near)
-	cfg := testConfig(fc.URL())
+	cfg := fc.config()
 	cfg.ProbeInterval = time.Hour // only the call can notice
 	cfg.RefreshInterval = time.Hour
 	c := newClient(t, cfg)
@@ -208,7 +208,7 @@ func TestCallFailsOver(t *testing.T) {
 func TestFailoverAndFailback(t *testing.T) {
 	t.Parallel()
 	near, mid, far, fc := threeRegions(t)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	ctx := context.Background()
 	waitFor(t, "near selected", currentIs(c, "near"))
 
@@ -256,7 +256,7 @@ func TestAllDown(t *testing.T) {
 	t.Parallel()
 	a := newFakeNode(t, "a", 0)
 	fc := newFakeCluster(t, a)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	ctx := context.Background()
 	a.stop()
 	waitFor(t, "no current node", currentIs(c, ""))
@@ -278,7 +278,7 @@ func TestAllDown(t *testing.T) {
 func TestPrefersServingNodes(t *testing.T) {
 	t.Parallel()
 	near, _, _, fc := threeRegions(t)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	waitFor(t, "near selected", currentIs(c, "near"))
 	near.setState("leaving")
 	waitFor(t, "move off the leaving node", currentIs(c, "mid"))
@@ -298,7 +298,7 @@ func TestMembershipChanges(t *testing.T) {
 	mid := newFakeNode(t, "mid", 30*time.Millisecond)
 	far := newFakeNode(t, "far", 60*time.Millisecond)
 	fc := newFakeCluster(t, mid, far)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	waitFor(t, "mid selected", currentIs(c, "mid"))
 	near := newFakeNode(t, "near", 2*time.Millisecond)
 	fc.setNodes(mid, far, near)
@@ -370,7 +370,7 @@ func TestNewCanceled(t *testing.T) {
 	_, _, _, fc := threeRegions(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := client.New(ctx, testConfig(fc.URL())); !errors.Is(err, context.Canceled) {
+	if _, err := client.New(ctx, fc.config()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("New with a cancelled context = %v", err)
 	}
 }
@@ -381,7 +381,7 @@ func TestAuth(t *testing.T) {
 	a.password = "pw"
 	fc := newFakeCluster(t, a)
 
-	cfg := testConfig(fc.URL())
+	cfg := fc.config()
 	cfg.Password = "pw"
 	c := newClient(t, cfg)
 	ctx := context.Background()
@@ -402,7 +402,7 @@ func TestAuth(t *testing.T) {
 func TestReplyErrorsDoNotFailOver(t *testing.T) {
 	t.Parallel()
 	_, _, _, fc := threeRegions(t)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	waitFor(t, "near selected", currentIs(c, "near"))
 	ctx := context.Background()
 	err := c.Do(ctx, func(ctx context.Context, rdb *redis.Client) error {
@@ -431,7 +431,7 @@ func TestReplyErrorsDoNotFailOver(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Parallel()
 	_, _, _, fc := threeRegions(t)
-	c, err := client.New(context.Background(), testConfig(fc.URL()))
+	c, err := client.New(context.Background(), fc.config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +455,7 @@ func TestClose(t *testing.T) {
 func TestConcurrentCallsDuringFailover(t *testing.T) {
 	t.Parallel()
 	near, _, _, fc := threeRegions(t)
-	c := newClient(t, testConfig(fc.URL()))
+	c := newClient(t, fc.config())
 	waitFor(t, "near selected", currentIs(c, "near"))
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make(chan error, 8)
@@ -489,7 +489,7 @@ func TestDialerRoutesEveryConnection(t *testing.T) {
 	near, mid, _, fc := threeRegions(t)
 	var mu sync.Mutex
 	dials := map[string]int{}
-	cfg := testConfig(fc.URL())
+	cfg := fc.config()
 	// A route that cannot reach near: probes and commands must both take it, so the client
 	// settles on mid although near is up and nearer.
 	cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -530,7 +530,7 @@ func TestFailbackDoesNotWaitForRefresh(t *testing.T) {
 	t.Parallel()
 	near, _, _, fc := threeRegions(t)
 	near.setState("joining") // the only list the client fetches by itself
-	cfg := testConfig(fc.URL())
+	cfg := fc.config()
 	cfg.RefreshInterval = time.Hour
 	c := newClient(t, cfg)
 	waitFor(t, "mid selected (near is not serving)", currentIs(c, "mid"))

@@ -114,6 +114,11 @@ type Config struct {
 	// block; it runs on the client's goroutines. Default none.
 	RedisOptions func(*redis.Options)
 
+	// probeDistance, set only by this package's tests (export_test.go), is added to every
+	// probe's measured round trip: the emulated distance of a fake node, so that tests of
+	// nearest-node selection need not make a loopback server wait to look far away.
+	probeDistance func(addr string) time.Duration
+
 	// Logger receives node switches (Info) and discovery failures (Warn).
 	// Default slog.Default().
 	Logger *slog.Logger

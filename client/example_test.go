@@ -12,9 +12,11 @@ import (
 )
 
 // exampleCluster stands in for a real deployment: two nodes, "paris"
-// answering in about a millisecond and "tokyo" in 100 ms, and a node's
-// HTTP API listing them. It returns the seed URL and a cleanup.
-func exampleCluster() (seed string, stop func()) {
+// answering in about a millisecond and "tokyo" 100 ms away, and a node's
+// HTTP API listing them. It returns the seed URL, what puts a client's
+// probes at those distances (atDistance; a real client measures them) and
+// a cleanup.
+func exampleCluster() (seed string, atDistance func(*client.Config), stop func()) {
 	paris, err := startFakeNode("paris", 0)
 	if err != nil {
 		log.Fatal(err)
@@ -24,17 +26,20 @@ func exampleCluster() (seed string, stop func()) {
 		log.Fatal(err)
 	}
 	fc := startFakeCluster(tokyo, paris)
-	return fc.URL(), func() { fc.srv.Close(); paris.stop(); tokyo.stop() }
+	atDistance = func(cfg *client.Config) { client.SetProbeDistance(cfg, fc.distance) }
+	return fc.URL(), atDistance, func() { fc.srv.Close(); paris.stop(); tokyo.stop() }
 }
 
 func Example() {
-	seed, stop := exampleCluster()
+	seed, atDistance, stop := exampleCluster()
 	defer stop()
 	ctx := context.Background()
 
 	// One seed is enough: the client learns the other nodes from it,
 	// measures them and uses the nearest.
-	c, err := client.New(ctx, client.Config{Seeds: []string{seed}, Logger: quiet})
+	cfg := client.Config{Seeds: []string{seed}, Logger: quiet}
+	atDistance(&cfg) // the example's stand-in nodes: tokyo 100 ms away
+	c, err := client.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,10 +65,12 @@ func Example() {
 // Do runs any go-redis command on the nearest node, with the same failover
 // as Get and Set; the function may run more than once, on different nodes.
 func ExampleClient_Do() {
-	seed, stop := exampleCluster()
+	seed, atDistance, stop := exampleCluster()
 	defer stop()
 	ctx := context.Background()
-	c, err := client.New(ctx, client.Config{Seeds: []string{seed}, Logger: quiet})
+	cfg := client.Config{Seeds: []string{seed}, Logger: quiet}
+	atDistance(&cfg) // the example's stand-in nodes: tokyo 100 ms away
+	c, err := client.New(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

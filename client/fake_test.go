@@ -3,7 +3,6 @@ package client_test
 import (
 	"bufio"
 	"encoding/json"
-
 	"fmt"
 	"io"
 	"net"
@@ -14,10 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/geocache/geocache/client"
 )
 
 // fakeNode is a tiny RESP server standing in for a geocache node: PING
-// (answered after an injected delay, emulating distance), AUTH, GET, SET,
+// (at the distance delay emulates: fakeCluster.config's clients add it to
+// every probe's round trip, the reply itself does not wait), AUTH, GET, SET,
 // DEL, and OK for the connection set-up commands go-redis sends. It can be
 // stopped (listener and every connection closed, as in a crash) and
 // restarted on the same address.
@@ -168,7 +170,6 @@ func (f *fakeNode) serve(c net.Conn) {
 		case !authed:
 			reply = "-NOAUTH Authentication required.\r\n"
 		case cmd == "PING":
-			time.Sleep(f.delay) // the emulated distance under test
 			reply = "+PONG\r\n"
 		case cmd == "CLIENT" || cmd == "SELECT":
 			reply = "+OK\r\n"
@@ -273,6 +274,26 @@ func startFakeCluster(nodes ...*fakeNode) *fakeCluster {
 }
 
 func (fc *fakeCluster) URL() string { return fc.srv.URL }
+
+// config is testConfig seeded with fc, its client's probes measuring each of fc's nodes at the
+// distance the node emulates (its delay) on top of the loopback round trip.
+func (fc *fakeCluster) config() client.Config {
+	cfg := testConfig(fc.URL())
+	client.SetProbeDistance(&cfg, fc.distance)
+	return cfg
+}
+
+// distance is the delay of fc's node at addr; 0 for an address it does not list.
+func (fc *fakeCluster) distance(addr string) time.Duration {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for _, n := range fc.nodes {
+		if n.Addr() == addr {
+			return n.delay
+		}
+	}
+	return 0
+}
 
 func (fc *fakeCluster) setNodes(nodes ...*fakeNode) {
 	fc.mu.Lock()

@@ -175,6 +175,9 @@ func (c *Client) probeAll(ctx context.Context) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			j.rtt, j.err = j.p.ping(ctx, c.cfg.ProbeTimeout)
+			if j.err == nil && c.cfg.probeDistance != nil {
+				j.rtt += c.cfg.probeDistance(j.p.addr)
+			}
 		})
 	}
 	wg.Wait()
