@@ -63,27 +63,24 @@ func (n *Node) collTooBig(c *coll) bool {
 func newColl(typ crdt.Type, reset crdt.Version) *coll {
 	switch typ {
 	case crdt.TypeHash:
-		x := &struct {
-			coll
-			s crdt.Hash
-		}{coll: coll{typ: typ}, s: *crdt.NewHash(reset)}
+		x := &collWith[crdt.Hash]{coll: coll{typ: typ}, s: *crdt.NewHash(reset)}
 		x.hash = &x.s
 		return &x.coll
 	case crdt.TypeSet:
-		x := &struct {
-			coll
-			s crdt.Set
-		}{coll: coll{typ: typ}, s: *crdt.NewSet(reset)}
+		x := &collWith[crdt.Set]{coll: coll{typ: typ}, s: *crdt.NewSet(reset)}
 		x.set = &x.s
 		return &x.coll
 	default:
-		x := &struct {
-			coll
-			s crdt.ZSet
-		}{coll: coll{typ: typ}, s: *crdt.NewZSet(reset)}
+		x := &collWith[crdt.ZSet]{coll: coll{typ: typ}, s: *crdt.NewZSet(reset)}
 		x.zset = &x.s
 		return &x.coll
 	}
+}
+
+// collWith is a coll and its state S in one allocation (newColl).
+type collWith[S any] struct {
+	coll
+	s S
 }
 
 // decodeColl decodes a collection entry's value.
