@@ -304,64 +304,65 @@ func (r *reader) take(n int) []byte {
 // copies, never views of src. lim's zero fields mean defaults.
 func DecodeDelta(src []byte, lim Limits) (Delta, int, error) {
 	r := reader{b: src}
-	d, err := r.delta(lim.withDefaults())
-	if err != nil {
+	var d Delta
+	if err := r.delta(&d, lim.withDefaults()); err != nil {
 		return Delta{}, 0, err
 	}
 	return d, r.off, nil
 }
 
-func (r *reader) delta(lim Limits) (Delta, error) {
-	var d Delta
+// delta decodes one delta into d, which must be zero. On error d holds part of it. Decoding
+// in place rather than returning the Delta spared two copies of it per received write.
+func (r *reader) delta(d *Delta, lim Limits) error {
 	e := &d.Entry
 	t, err := r.byte("type")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	f, err := r.byte("flags")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	e.Type, e.Flags = Type(t), Flags(f)
 	// Reject unknown types and flags before reading a layout they may not
 	// share with LWW.
 	if err := e.validateTag(); err != nil {
-		return Delta{}, err
+		return err
 	}
 	n, err := r.length("key", lim.MaxKey)
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	d.Key = string(r.take(n)) // string conversion copies
 	ts, err := r.fixed64("timestamp")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	rep, err := r.fixed64("writer")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	e.Version = Version{TS: Timestamp(ts), Replica: ReplicaID(rep)}
 	if e.Seq, err = r.uvarint("seq"); err != nil {
-		return Delta{}, err
+		return err
 	}
 	if e.Expiry, err = r.varint("expiry"); err != nil {
-		return Delta{}, err
+		return err
 	}
 	maxValue := lim.MaxValue
 	if e.Type.IsCollection() {
 		maxValue = lim.MaxCollection
 	}
 	if n, err = r.length("value", maxValue); err != nil {
-		return Delta{}, err
+		return err
 	}
 	if n > 0 {
 		e.Value = append([]byte(nil), r.take(n)...) // copy: callers reuse src
 	}
 	if err := e.Validate(); err != nil {
-		return Delta{}, err
+		return err
 	}
-	return d, nil
+	return nil
 }
 
 // DecodeBatch decodes a batch frame that occupies all of src; trailing
@@ -406,12 +407,12 @@ func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
 		b.Deltas = make([]Delta, 0, count)
 	}
 	for i := uint64(0); i < count; i++ {
-		d, err := r.delta(lim)
-		if err != nil {
+		b.Deltas = append(b.Deltas, Delta{})
+		if err := r.delta(&b.Deltas[len(b.Deltas)-1], lim); err != nil {
+			clear(b.Deltas)
 			b.From, b.Deltas = 0, b.Deltas[:0]
 			return fmt.Errorf("%w (delta %d)", err, i)
 		}
-		b.Deltas = append(b.Deltas, d)
 	}
 	if r.rest() != 0 {
 		b.From, b.Deltas = 0, b.Deltas[:0]

@@ -88,7 +88,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 	up = fn(cur)
 	switch up.Action {
 	case Put:
-		s.set(c, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
+		s.setAt(c, h, key, l, up.Value, up.Expiry, c.cost(key, up.Value), now, rm) // fn did not touch the shard
 	case Delete:
 		if e != nil {
 			if up.Tombstone && c.stamp != nil {
