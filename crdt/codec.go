@@ -357,7 +357,12 @@ func (r *reader) delta(d *Delta, lim Limits) error {
 		return err
 	}
 	if n > 0 {
-		e.Value = append([]byte(nil), r.take(n)...) // copy: callers reuse src
+		// A copy (callers reuse src), by make and copy, which the compiler turns into one
+		// allocation without zeroing; append to nil went through growslice.
+		src := r.take(n)
+		v := make([]byte, len(src))
+		copy(v, src)
+		e.Value = v
 	}
 	if err := e.Validate(); err != nil {
 		return err
