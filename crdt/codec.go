@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 )
 
 // Wire format (all multi-byte fixed fields little-endian):
@@ -212,6 +213,8 @@ func checkHeader(src []byte, want Kind) error {
 type reader struct {
 	b   []byte
 	off int
+	// viewKeys makes decoded keys views of b instead of copies (DecodeBatchBorrowKeys).
+	viewKeys bool
 }
 
 func (r *reader) rest() int { return len(r.b) - r.off }
@@ -333,7 +336,11 @@ func (r *reader) delta(d *Delta, lim Limits) error {
 	if err != nil {
 		return err
 	}
-	d.Key = string(r.take(n)) // string conversion copies
+	if k := r.take(n); r.viewKeys && n > 0 {
+		d.Key = unsafe.String(&k[0], n)
+	} else {
+		d.Key = string(k) // string conversion copies
+	}
 	ts, err := r.fixed64("timestamp")
 	if err != nil {
 		return err
@@ -387,12 +394,24 @@ func DecodeBatch(src []byte, lim Limits) (Batch, error) {
 // keys and values (which a store keeps), not a slice of deltas per batch.
 // On error b holds no deltas.
 func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
+	return decodeBatchInto(b, reader{b: src, off: headerLen}, lim)
+}
+
+// DecodeBatchBorrowKeys is DecodeBatchInto except that the decoded keys are views of src, not
+// copies: they are valid only while src is unchanged, and a caller that keeps one must copy
+// it. Values are still copies. For a receiver that applies a frame before it reuses the frame's
+// buffer and stores few of its keys (most name keys it already holds): copying every key was
+// an allocation per received write.
+func DecodeBatchBorrowKeys(b *Batch, src []byte, lim Limits) error {
+	return decodeBatchInto(b, reader{b: src, off: headerLen, viewKeys: true}, lim)
+}
+
+func decodeBatchInto(b *Batch, r reader, lim Limits) error {
 	b.From, b.Deltas = 0, b.Deltas[:0]
 	lim = lim.withDefaults()
-	if err := checkHeader(src, KindBatch); err != nil {
+	if err := checkHeader(r.b, KindBatch); err != nil {
 		return err
 	}
-	r := reader{b: src, off: headerLen}
 	from, err := r.fixed64("sender")
 	if err != nil {
 		return err

@@ -18,6 +18,15 @@ const batchMax = 64
 // processor overlaps — and only then applies the keys one by one, from cache. OnRemove is
 // called after the locks are released.
 func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current[V]) Update[V]) {
+	c.ApplyBatchOwn(keys, now, nil, fn)
+}
+
+// ApplyBatchOwn is ApplyBatch for keys borrowed from a buffer the caller reuses: own(keys[i])
+// must return a copy of keys[i] that the cache may keep, and is called only where a Put stores
+// a key absent until then. A key present keeps the copy stored with it, so a caller applying
+// writes to keys mostly present (a replica receiving a peer's writes) copies few keys. Neither
+// keys nor anything else the cache is handed before own is kept; nil own is ApplyBatch.
+func (c *Cache[K, V]) ApplyBatchOwn(keys []K, now int64, own func(K) K, fn func(i int, cur Current[V]) Update[V]) {
 	var (
 		hs   [batchMax]uint64
 		held [batchMax]uint32
@@ -31,7 +40,7 @@ func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current
 		c.warm(chunk, hs[:len(chunk)])
 		for i, k := range chunk {
 			h := hs[i]
-			c.shardOf(h).applyHeld(c, h, k, now, func(cur Current[V]) Update[V] { return fn(base+i, cur) }, rm)
+			c.shardOf(h).applyHeld(c, h, k, now, func(cur Current[V]) Update[V] { return fn(base+i, cur) }, own, rm)
 		}
 		c.unlockShards(shards, true)
 	}

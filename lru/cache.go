@@ -166,6 +166,7 @@ func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, 
 	if expired || !s.fits(c, cost) {
 		if l != 0 {
 			e := s.at(l - 1)
+			key = e.key // the cache's own copy for OnRemove (ApplyBatchOwn's may be borrowed)
 			s.charge(c, c.cost(e.key, e.value), 0)
 			s.remove(l, e, h)
 		}
