@@ -700,6 +700,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 	}
 	keys := sc.keys[:0]
 	defer func() { sc.keys = keys[:0] }()
+	var nWon, nStale uint64
 	for i := 0; i < len(ds); {
 		j := end(i)
 		if state[i] != fresh {
@@ -761,15 +762,21 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		}
 		for k := i; k < j; k++ {
 			if state[k] == won {
-				r.st.applied.Add(1)
+				nWon++
 			} else {
-				r.st.stale.Add(1)
-				if !gossip {
-					r.st.syncStale.Add(1)
-				}
+				nStale++
 			}
 		}
 		i = j
+	}
+	// Counted once per batch: an atomic add per write was a shared cache line bouncing
+	// between the receive goroutines of different writers.
+	r.st.applied.Add(nWon)
+	if nStale > 0 {
+		r.st.stale.Add(nStale)
+		if !gossip {
+			r.st.syncStale.Add(nStale)
+		}
 	}
 	added := 0
 	// The writer whose peer's lag the last won delta fed: a batch is one writer's, so its peer
