@@ -13,10 +13,10 @@ const batchMax = 64
 //
 // A lookup in a large cache costs a few cache and TLB misses (bucket head, entry, key bytes),
 // and one Apply after another pays them one after another. ApplyBatch takes the write locks of
-// the shards holding up to batchMax keys at once, in shard order (like Lock), first loads
-// every key's bucket head, then every head entry and its key bytes — independent loads the
-// processor overlaps — and only then applies the keys one by one, from cache. OnRemove is
-// called after the locks are released.
+// the shards holding up to batchMax keys at once, in shard order (like Lock), first fetches
+// every key's bucket head, then every head entry and its key bytes — prefetches whose misses
+// are in flight together (warm) — and only then applies the keys one by one, from cache.
+// OnRemove is called after the locks are released.
 func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current[V]) Update[V]) {
 	c.ApplyBatchOwn(keys, now, nil, fn)
 }
