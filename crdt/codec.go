@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 )
 
 // Wire format (all multi-byte fixed fields little-endian):
@@ -212,6 +213,8 @@ func checkHeader(src []byte, want Kind) error {
 type reader struct {
 	b   []byte
 	off int
+	// viewKeys makes decoded keys views of b instead of copies (DecodeBatchBorrowKeys).
+	viewKeys bool
 }
 
 func (r *reader) rest() int { return len(r.b) - r.off }
@@ -304,64 +307,74 @@ func (r *reader) take(n int) []byte {
 // copies, never views of src. lim's zero fields mean defaults.
 func DecodeDelta(src []byte, lim Limits) (Delta, int, error) {
 	r := reader{b: src}
-	d, err := r.delta(lim.withDefaults())
-	if err != nil {
+	var d Delta
+	if err := r.delta(&d, lim.withDefaults()); err != nil {
 		return Delta{}, 0, err
 	}
 	return d, r.off, nil
 }
 
-func (r *reader) delta(lim Limits) (Delta, error) {
-	var d Delta
+// delta decodes one delta into d, which must be zero. On error d holds part of it. Decoding
+// in place rather than returning the Delta spared two copies of it per received write.
+func (r *reader) delta(d *Delta, lim Limits) error {
 	e := &d.Entry
 	t, err := r.byte("type")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	f, err := r.byte("flags")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	e.Type, e.Flags = Type(t), Flags(f)
 	// Reject unknown types and flags before reading a layout they may not
 	// share with LWW.
 	if err := e.validateTag(); err != nil {
-		return Delta{}, err
+		return err
 	}
 	n, err := r.length("key", lim.MaxKey)
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
-	d.Key = string(r.take(n)) // string conversion copies
+	if k := r.take(n); r.viewKeys && n > 0 {
+		d.Key = unsafe.String(&k[0], n)
+	} else {
+		d.Key = string(k) // string conversion copies
+	}
 	ts, err := r.fixed64("timestamp")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	rep, err := r.fixed64("writer")
 	if err != nil {
-		return Delta{}, err
+		return err
 	}
 	e.Version = Version{TS: Timestamp(ts), Replica: ReplicaID(rep)}
 	if e.Seq, err = r.uvarint("seq"); err != nil {
-		return Delta{}, err
+		return err
 	}
 	if e.Expiry, err = r.varint("expiry"); err != nil {
-		return Delta{}, err
+		return err
 	}
 	maxValue := lim.MaxValue
 	if e.Type.IsCollection() {
 		maxValue = lim.MaxCollection
 	}
 	if n, err = r.length("value", maxValue); err != nil {
-		return Delta{}, err
+		return err
 	}
 	if n > 0 {
-		e.Value = append([]byte(nil), r.take(n)...) // copy: callers reuse src
+		// A copy (callers reuse src), by make and copy, which the compiler turns into one
+		// allocation without zeroing; append to nil went through growslice.
+		src := r.take(n)
+		v := make([]byte, len(src))
+		copy(v, src)
+		e.Value = v
 	}
 	if err := e.Validate(); err != nil {
-		return Delta{}, err
+		return err
 	}
-	return d, nil
+	return nil
 }
 
 // DecodeBatch decodes a batch frame that occupies all of src; trailing
@@ -381,12 +394,24 @@ func DecodeBatch(src []byte, lim Limits) (Batch, error) {
 // keys and values (which a store keeps), not a slice of deltas per batch.
 // On error b holds no deltas.
 func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
+	return decodeBatchInto(b, reader{b: src, off: headerLen}, lim)
+}
+
+// DecodeBatchBorrowKeys is DecodeBatchInto except that the decoded keys are views of src, not
+// copies: they are valid only while src is unchanged, and a caller that keeps one must copy
+// it. Values are still copies. For a receiver that applies a frame before it reuses the frame's
+// buffer and stores few of its keys (most name keys it already holds): copying every key was
+// an allocation per received write.
+func DecodeBatchBorrowKeys(b *Batch, src []byte, lim Limits) error {
+	return decodeBatchInto(b, reader{b: src, off: headerLen, viewKeys: true}, lim)
+}
+
+func decodeBatchInto(b *Batch, r reader, lim Limits) error {
 	b.From, b.Deltas = 0, b.Deltas[:0]
 	lim = lim.withDefaults()
-	if err := checkHeader(src, KindBatch); err != nil {
+	if err := checkHeader(r.b, KindBatch); err != nil {
 		return err
 	}
-	r := reader{b: src, off: headerLen}
 	from, err := r.fixed64("sender")
 	if err != nil {
 		return err
@@ -406,12 +431,12 @@ func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
 		b.Deltas = make([]Delta, 0, count)
 	}
 	for i := uint64(0); i < count; i++ {
-		d, err := r.delta(lim)
-		if err != nil {
+		b.Deltas = append(b.Deltas, Delta{})
+		if err := r.delta(&b.Deltas[len(b.Deltas)-1], lim); err != nil {
+			clear(b.Deltas)
 			b.From, b.Deltas = 0, b.Deltas[:0]
 			return fmt.Errorf("%w (delta %d)", err, i)
 		}
-		b.Deltas = append(b.Deltas, d)
 	}
 	if r.rest() != 0 {
 		b.From, b.Deltas = 0, b.Deltas[:0]

@@ -52,6 +52,33 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDecodeBatchBorrowKeys: the keys are views of the frame (they change with it), the values
+// are copies (they do not), and otherwise the batch is DecodeBatch's.
+func TestDecodeBatchBorrowKeys(t *testing.T) {
+	t.Parallel()
+	for i, b := range sampleBatches() {
+		src := AppendBatch(nil, &b)
+		var got Batch
+		if err := DecodeBatchBorrowKeys(&got, src, Limits{}); err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if !batchEqual(got, b) {
+			t.Fatalf("%d: got %+v\nwant %+v", i, got, b)
+		}
+		for j := range src {
+			src[j] ^= 0xff
+		}
+		for j, d := range got.Deltas {
+			if want := b.Deltas[j]; len(want.Key) > 0 && d.Key == want.Key {
+				t.Errorf("%d/%d: key %q did not change with its frame: not a view", i, j, d.Key)
+			}
+			if !bytes.Equal(d.Entry.Value, b.Deltas[j].Entry.Value) {
+				t.Errorf("%d/%d: value changed with the frame: not a copy", i, j)
+			}
+		}
+	}
+}
+
 // TestBatchGolden pins the wire format: a change here breaks mixed-version
 // clusters and needs a WireVersion bump.
 func TestBatchGolden(t *testing.T) {

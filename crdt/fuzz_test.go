@@ -58,6 +58,12 @@ func FuzzDecodeBatch(f *testing.F) {
 			(err == nil && !batchEqual(reused, b)) || (err != nil && len(reused.Deltas) != 0) {
 			t.Fatalf("DecodeBatchInto = %v (%d deltas), DecodeBatch = %v", err2, len(reused.Deltas), err)
 		}
+		// So does decoding with the keys borrowed from src.
+		borrowed := Batch{From: 5, Deltas: make([]Delta, 1, 2)}
+		if err3 := DecodeBatchBorrowKeys(&borrowed, src, fuzzLimits); (err == nil) != (err3 == nil) ||
+			(err == nil && !batchEqual(borrowed, b)) || (err != nil && len(borrowed.Deltas) != 0) {
+			t.Fatalf("DecodeBatchBorrowKeys = %v (%d deltas), DecodeBatch = %v", err3, len(borrowed.Deltas), err)
+		}
 		if err != nil {
 			checkDecodeErr(t, err)
 			return

@@ -66,11 +66,13 @@ func (c *Cache[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V])
 func (s *shard[K, V]) apply(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.applyHeld(c, h, key, now, fn, rm)
+	return s.applyHeld(c, h, key, now, fn, nil, rm)
 }
 
 // applyHeld is apply under the shard's write lock, held by the caller.
-func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
+//
+// own, when not nil, gives the key to keep for a Put of a key absent (ApplyBatchOwn).
+func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], own func(K) K, rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	l := s.find(h, key)
 	var e *entry[K, V]
 	if l != 0 {
@@ -88,7 +90,10 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 	up = fn(cur)
 	switch up.Action {
 	case Put:
-		s.set(c, h, key, up.Value, up.Expiry, c.cost(key, up.Value), now, rm)
+		if e == nil && own != nil {
+			key = own(key)
+		}
+		s.setAt(c, h, key, l, up.Value, up.Expiry, c.cost(key, up.Value), now, rm) // fn did not touch the shard
 	case Delete:
 		if e != nil {
 			if up.Tombstone && c.stamp != nil {

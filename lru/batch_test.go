@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // TestApplyBatchMatchesApply runs the same random updates through ApplyBatch on one cache and
@@ -261,5 +262,54 @@ func TestWarmValue(t *testing.T) {
 	}
 	if !slices.Equal(seen, want) {
 		t.Fatalf("WarmValue saw %v, want %v", seen, want)
+	}
+}
+
+// TestApplyBatchOwn: with borrowed keys (views of a buffer the caller reuses), own is called
+// only where a Put stores a key absent until then, and the cache keeps and reports (OnRemove)
+// only its own copies: after the buffer is overwritten, every key reads back, and OnRemove
+// named the right keys for a new key rejected at once (already expired) and for a present key
+// replaced by an expired value.
+func TestApplyBatchOwn(t *testing.T) {
+	t.Parallel()
+	var removed []string
+	c := mustNew(t, Options[string, int]{Shards: 4, OnRemove: func(k string, _ int, _ Reason) { removed = append(removed, k) }})
+	c.Set("a", 1, 0, 0)
+	c.Set("e", 1, 0, 0)
+	buf := []byte("abcde")
+	keys := make([]string, len(buf))
+	for i := range buf {
+		keys[i] = unsafe.String(&buf[i], 1) // "a" … "e", borrowed from buf
+	}
+	var owned []string
+	own := func(k string) string {
+		owned = append(owned, string([]byte(k)))
+		return string([]byte(k))
+	}
+	const now = 5
+	c.ApplyBatchOwn(keys, now, own, func(i int, cur Current[int]) Update[int] {
+		if keys[i] == "d" || keys[i] == "e" {
+			return Update[int]{Action: Put, Value: 4, Expiry: 1} // expired at now: removed at once
+		}
+		return Update[int]{Action: Put, Value: cur.Value + 10}
+	})
+	copy(buf, "XXXXX") // the caller reuses its buffer
+	if !slices.Equal(owned, []string{"b", "c", "d"}) {
+		t.Errorf("own called for %q, want the absent keys b, c and d", owned)
+	}
+	slices.Sort(removed)
+	if !slices.Equal(removed, []string{"d", "e"}) {
+		t.Errorf("OnRemove got %q, want d and e (a borrowed key reads as X once its buffer is reused)", removed)
+	}
+	for k, want := range map[string]int{"a": 11, "b": 10, "c": 10} {
+		if v, _, ok := c.Get(k, now); !ok || v != want {
+			t.Errorf("%s: got %d, %v; want %d", k, v, ok, want)
+		}
+	}
+	var stored []string
+	c.Scan(0, 100, now, func(k string, _ int, _ int64) { stored = append(stored, k) })
+	slices.Sort(stored)
+	if !slices.Equal(stored, []string{"a", "b", "c"}) {
+		t.Errorf("stored keys %q, want a, b and c", stored)
 	}
 }

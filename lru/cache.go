@@ -155,11 +155,18 @@ func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
 
 // set is Set under the shard's write lock.
 func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
-	l := s.find(h, key)
+	s.setAt(c, h, key, s.find(h, key), value, expiry, cost, now, rm)
+}
+
+// setAt is set for a caller that already looked key up under the same hold of the lock: l is
+// its link (0: absent). Apply's lookup serves its write, which otherwise looked the key up
+// twice (a receiver's second largest lookup cost under a write flood).
+func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
 	expired := IsExpired(expiry, now)
 	if expired || !s.fits(c, cost) {
 		if l != 0 {
 			e := s.at(l - 1)
+			key = e.key // the cache's own copy for OnRemove (ApplyBatchOwn's may be borrowed)
 			s.charge(c, c.cost(e.key, e.value), 0)
 			s.remove(l, e, h)
 		}

@@ -145,7 +145,7 @@ func (l *Locked[K, V]) shard(key K) (uint64, *shard[K, V]) {
 // Apply is Cache.Apply on a held shard.
 func (l *Locked[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
 	h, s := l.shard(key)
-	return s.applyHeld(l.c, h, key, now, fn, l.c.collector(&l.rm))
+	return s.applyHeld(l.c, h, key, now, fn, nil, l.c.collector(&l.rm))
 }
 
 // Get is Cache.Get on a held shard: it counts a hit or a miss, marks a hit recently used and

@@ -324,12 +324,28 @@ func allocSize(n int) int {
 	if n == 0 {
 		return 0
 	}
+	if n <= smallSizeMax {
+		return int(smallSizes[(n+7)/8]) // a table, not a search: charged twice per write
+	}
 	if n > sizeClasses[len(sizeClasses)-1] {
 		return (n + 8191) &^ 8191
 	}
 	i, _ := slices.BinarySearch(sizeClasses[:], n)
 	return sizeClasses[i]
 }
+
+// smallSizeMax is the largest size smallSizes answers.
+const smallSizeMax = 1024
+
+// smallSizes[(n+7)/8] is allocSize(n) for 0 < n <= smallSizeMax (the runtime's own
+// size_to_class8 idea). Computed once; never written after.
+var smallSizes = func() (t [smallSizeMax/8 + 1]uint16) {
+	for i := 1; i < len(t); i++ {
+		j, _ := slices.BinarySearch(sizeClasses[:], i*8)
+		t[i] = uint16(sizeClasses[j])
+	}
+	return t
+}()
 
 var sizeClasses = [...]int{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224,
 	240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280,

@@ -505,3 +505,35 @@ func TestCloseReleasesGoroutines(t *testing.T) {
 		return runtime.NumGoroutine() <= base+slack
 	})
 }
+
+// TestFramesAroundTheBufferSize: a frame that fits the stream reader's buffer is handed to the
+// handler in place, a larger one through a buffer of its own; frames of every size around that
+// boundary, back to back, all arrive intact and in order.
+func TestFramesAroundTheBufferSize(t *testing.T) {
+	t.Parallel()
+	a, b, _ := trio(t)
+	ib := collect(b)
+	ctx := context.Background()
+	sizes := []int{1, 100, directBuffer - 1, directBuffer, 7, directBuffer + 1, 3 * directBuffer, 0, directBuffer / 2, directBuffer/2 + 3, 20000}
+	var want []string
+	for i, n := range sizes {
+		msg := make([]byte, n)
+		for j := range msg {
+			msg[j] = byte(i*31 + j*7)
+		}
+		want = append(want, string(msg))
+		if err := a.Publish(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "B receives every frame", func() bool { return ib.len() >= len(want) })
+	got := ib.all()
+	if len(got) != len(want) {
+		t.Fatalf("B received %d frames, want %d", len(got), len(want))
+	}
+	for i, m := range got {
+		if m.from != a.ID() || m.data != want[i] {
+			t.Errorf("frame %d (%d bytes): got %d bytes from %s, not what A sent", i, sizes[i], len(m.data), m.from)
+		}
+	}
+}

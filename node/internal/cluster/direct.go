@@ -274,7 +274,6 @@ func (c *Cluster) readDirect(s network.Stream) {
 		return
 	}
 	r := bufio.NewReaderSize(s, directBuffer)
-	var buf []byte // reused for frames up to directBuffer: the handler does not keep data
 	for {
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -285,16 +284,17 @@ func (c *Cluster) readDirect(s network.Stream) {
 			c.log.Warn("data frame over the message size limit: stream reset", "remote", from, "bytes", n)
 			return
 		}
+		// A frame that fits the reader's buffer is handed over in place (the handler does not
+		// keep data, and the buffer is next written by the read after it returns): copying it
+		// out first was a second copy of every byte received, through a frame buffer of its own.
 		var data []byte
 		if n <= directBuffer {
-			if cap(buf) < int(n) {
-				buf = make([]byte, directBuffer)
-			}
-			data = buf[:n]
+			data, err = r.Peek(int(n))
 		} else {
 			data = make([]byte, n)
+			_, err = io.ReadFull(r, data)
 		}
-		if _, err := io.ReadFull(r, data); err != nil {
+		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && c.ctx.Err() == nil {
 				c.log.Debug("data stream read", "remote", from, "err", err)
 			}
@@ -302,6 +302,9 @@ func (c *Cluster) readDirect(s network.Stream) {
 		}
 		c.c.received.Add(1)
 		(*c.handler.Load())(from, data)
+		if n <= directBuffer {
+			_, _ = r.Discard(int(n)) // buffered: cannot fail
+		}
 	}
 }
 

@@ -1,0 +1,6 @@
+//go:build !amd64 && !arm64
+
+package lru
+
+// prefetch does nothing where no prefetch instruction is wired up: warm's loads remain.
+func prefetch(addr uintptr) {}
