@@ -54,7 +54,7 @@ type slLink struct {
 }
 
 func newSkiplist(seed uint64, tab *elemTab[zpay]) *skiplist {
-	return &skiplist{level: 1, tab: tab, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+	return &skiplist{level: 1, tab: tab, rng: slRand(seed)}
 }
 
 func (l *skiplist) node(x uint32) *slNode {
