@@ -29,16 +29,24 @@ type elemTab[P any] struct {
 	// look-up in a small table (the many small hashes of a session store) then reads this
 	// struct's first lines, the record and its name, where the index and the page list were
 	// two more dependent cache misses of every write and every replica's merge of it.
-	n     int    // elements
-	top   uint32 // records handed out
-	inl   bool   // the index is s0 (a table of up to 3 elements), not slots
-	seed  maphash.Seed
-	s0    [4]uint64
-	p0    []elemRec   // records 0 to pageSize-1
-	slots []uint64    // 0 empty, else tag<<32 | record number+1; len a power of two or 0
-	pages [][]elemRec // records from pageSize on: page p at pages[p-1]
-	free  []uint32    // numbers of removed records, reused first
+	n    int    // elements
+	top  uint32 // records handed out
+	inl  bool   // the index is s0 (a table of up to 3 elements), not slots
+	seed maphash.Seed
+	s0   [4]uint64
+	p0   []elemRec // records 0 to pageSize-1
+	// The first records and replicas of a table live in it (p0 and reps point here until they
+	// outgrow them): a look-up in a small collection (the one-field hashes of a session
+	// store) then reads the table and its name, where the records' and the replicas' own
+	// allocations were two more dependent cache misses of every write and every replica's
+	// merge of it. A table is never copied by value while in use (clone copies the slices;
+	// emptying and shrink keep these arrays in place).
+	r0    [inlRecs]elemRec
+	rp0   [inlReps]ReplicaID
 	reps  []ReplicaID
+	slots []uint64             // 0 empty, else tag<<32 | record number+1; len a power of two or 0
+	pages [][]elemRec          // records from pageSize on: page p at pages[p-1]
+	free  []uint32             // numbers of removed records, reused first
 	repAt map[ReplicaID]uint32 // index of reps, once it is longer than a scan should be
 	multi map[uint32][]Dotted[P]
 	// gone is the record number + 1 of the last element removed (0: none) and goneName its
@@ -47,15 +55,6 @@ type elemTab[P any] struct {
 	// value are not held, nor the whole slab once the table is empty).
 	gone     uint32
 	goneName string
-
-	// The first records and replicas of a table live in it (p0 and reps point here until they
-	// outgrow them): a look-up in a small collection (the one-field hashes of a session
-	// store) then reads the table and its name, where the records' and the replicas' own
-	// allocations were two more dependent cache misses of every write and every replica's
-	// merge of it. A table is never copied by value while in use (clone copies the slices;
-	// emptying and shrink keep these arrays in place).
-	r0  [inlRecs]elemRec
-	rp0 [inlReps]ReplicaID
 }
 
 // elemRec is one element: kv is its name (nlen bytes), then its write's inline payload.
