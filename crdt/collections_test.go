@@ -440,3 +440,35 @@ func FuzzDecodeZSet(f *testing.F) {
 		}
 	})
 }
+
+// A score change that keeps the member's rank is made in place (skiplist.rescore, no walk);
+// one that moves it is not, and the index stays ordered either way.
+func TestZSetRescoreInPlace(t *testing.T) {
+	z := NewZSet(Version{TS: 1, Replica: 1})
+	for i, m := range []string{"a", "b", "c"} {
+		z.Add(Version{TS: Timestamp(2 + i), Replica: 1}, m, float64(i+1))
+	}
+	i, _ := z.c.elems.find("b")
+	sl := z.ix()
+	for _, c := range []struct {
+		from, to float64
+		inPlace  bool
+	}{{2, 2.5, true}, {2.5, 1, true}, {1, 0.5, false}, {1, 3, true}, {3, 3.5, false}, {3, 2, true}, {7, 2, false}} {
+		if got := sl.rescore(i+1, c.from, c.to); got != c.inPlace {
+			t.Fatalf("rescore b %v -> %v: %v, want %v", c.from, c.to, got, c.inPlace)
+		}
+	}
+	// (1, b) after (1, a), (3, b) before (3, c): in place; 0.5 and 3.5 would pass a neighbour,
+	// and 7 is not b's score. Through Add: 1 in place, then 5 moves b past c.
+	for k, s := range []float64{1, 5} {
+		z.Add(Version{TS: Timestamp(10 + k), Replica: 1}, "b", s)
+	}
+	var got []string
+	z.Walk(0, false, func(m string, s float64) bool { got = append(got, fmt.Sprint(m, s)); return true })
+	if want := []string{"a1", "c3", "b5"}; !slices.Equal(got, want) {
+		t.Fatalf("walk %v, want %v", got, want)
+	}
+	if r, _ := z.Rank("b"); r != 2 {
+		t.Fatalf("rank of b %d, want 2", r)
+	}
+}

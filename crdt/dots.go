@@ -612,12 +612,18 @@ func (c *orCore[P]) appendOps(dst []byte, put func([]byte, P) []byte) []byte {
 // an element with no dots, a dot at or below Floor listed as removed, or trailing bytes are
 // ErrMalformed. Names and payloads never alias src.
 func decodeCore[P any](src []byte, size func(P) int) (orCore[P], error) {
+	return decodeCoreIn(src, size, nil)
+}
+
+// decodeCoreIn is decodeCore filling tab (empty; nil: a table of its own) with the elements.
+func decodeCoreIn[P any](src []byte, size func(P) int, tab *elemTab[P]) (orCore[P], error) {
 	r := reader{b: src}
 	h, err := readCollHeader(&r)
 	if err != nil {
 		return orCore[P]{}, err
 	}
 	c := newCore[P](h.reset)
+	c.elems = tab
 	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
 	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
 		c.setElem(string(name), ds, size) // the table copies the payloads

@@ -29,16 +29,24 @@ type elemTab[P any] struct {
 	// look-up in a small table (the many small hashes of a session store) then reads this
 	// struct's first lines, the record and its name, where the index and the page list were
 	// two more dependent cache misses of every write and every replica's merge of it.
-	n     int    // elements
-	top   uint32 // records handed out
-	inl   bool   // the index is s0 (a table of up to 3 elements), not slots
-	seed  maphash.Seed
-	s0    [4]uint64
-	p0    []elemRec   // records 0 to pageSize-1
-	slots []uint64    // 0 empty, else tag<<32 | record number+1; len a power of two or 0
-	pages [][]elemRec // records from pageSize on: page p at pages[p-1]
-	free  []uint32    // numbers of removed records, reused first
+	n    int    // elements
+	top  uint32 // records handed out
+	inl  bool   // the index is s0 (a table of up to 3 elements), not slots
+	seed maphash.Seed
+	s0   [4]uint64
+	p0   []elemRec // records 0 to pageSize-1
+	// The first records and replicas of a table live in it (p0 and reps point here until they
+	// outgrow them): a look-up in a small collection (the one-field hashes of a session
+	// store) then reads the table and its name, where the records' and the replicas' own
+	// allocations were two more dependent cache misses of every write and every replica's
+	// merge of it. A table is never copied by value while in use (clone copies the slices;
+	// emptying and shrink keep these arrays in place).
+	r0    [inlRecs]elemRec
+	rp0   [inlReps]ReplicaID
 	reps  []ReplicaID
+	slots []uint64             // 0 empty, else tag<<32 | record number+1; len a power of two or 0
+	pages [][]elemRec          // records from pageSize on: page p at pages[p-1]
+	free  []uint32             // numbers of removed records, reused first
 	repAt map[ReplicaID]uint32 // index of reps, once it is longer than a scan should be
 	multi map[uint32][]Dotted[P]
 	// gone is the record number + 1 of the last element removed (0: none) and goneName its
@@ -64,6 +72,9 @@ const (
 	pageSize = 1 << pageBits
 	// repScan is how many replicas are found by scanning before repAt is built.
 	repScan = 8
+	// inlRecs and inlReps: records and replicas held in the table itself (r0, rp0).
+	inlRecs = 2
+	inlReps = 2
 )
 
 func (t *elemTab[P]) len() int {
@@ -72,6 +83,9 @@ func (t *elemTab[P]) len() int {
 	}
 	return t.n
 }
+
+// ownRecs reports whether p0 is the table's own r0.
+func (t *elemTab[P]) ownRecs() bool { return unsafe.SliceData(t.p0) == &t.r0[0] }
 
 func (t *elemTab[P]) rec(i uint32) *elemRec {
 	if i < pageSize {
@@ -154,6 +168,9 @@ func (t *elemTab[P]) repIndex(r ReplicaID) uint32 {
 	} else if i := slices.Index(t.reps, r); i >= 0 {
 		return uint32(i)
 	}
+	if t.reps == nil {
+		t.reps = t.rp0[:0:inlReps]
+	}
 	t.reps = append(t.reps, r)
 	i := uint32(len(t.reps) - 1)
 	if len(t.reps) > repScan {
@@ -234,7 +251,7 @@ func (t *elemTab[P]) push(r elemRec) uint32 {
 	t.top++
 	if i < pageSize {
 		if t.p0 == nil {
-			t.p0 = make([]elemRec, 0, 1)
+			t.p0 = t.r0[:0:inlRecs]
 		}
 		t.p0 = append(t.p0, r)
 		return i
@@ -318,7 +335,9 @@ func (t *elemTab[P]) del(e string) bool {
 		// Empty (an emptied collection stays as a state for a tombstone's lifetime): keep
 		// nothing of its former size. Record numbers restart; the index has no node left
 		// but the one of gone, which name still answers for.
-		*t = elemTab[P]{reps: t.reps, repAt: t.repAt, gone: t.gone, goneName: t.goneName}
+		// rp0 stays in place: reps may point into it.
+		reps, repAt, gone, goneName, rp0 := t.reps, t.repAt, t.gone, t.goneName, t.rp0
+		*t = elemTab[P]{reps: reps, repAt: repAt, gone: gone, goneName: goneName, rp0: rp0}
 	}
 	return true
 }
@@ -349,12 +368,18 @@ func (t *elemTab[P]) clone() *elemTab[P] {
 	*out = *t
 	out.slots = slices.Clone(t.slots)
 	out.p0 = slices.Clone(t.p0)
+	if t.ownRecs() { // in t's r0, copied to out's
+		out.p0 = out.r0[:len(t.p0):inlRecs]
+	}
 	out.pages = make([][]elemRec, len(t.pages))
 	for i, p := range t.pages {
 		out.pages[i] = slices.Clone(p)
 	}
 	out.free = slices.Clone(t.free)
 	out.reps = slices.Clone(t.reps)
+	if unsafe.SliceData(t.reps) == &t.rp0[0] {
+		out.reps = out.rp0[:len(t.reps):inlReps]
+	}
 	if t.repAt != nil {
 		out.repAt = make(map[ReplicaID]uint32, len(t.repAt))
 		for r, i := range t.repAt {
@@ -445,7 +470,7 @@ func (t *elemTab[P]) shrink() bool {
 	if t == nil || t.top < 2*pageSize || t.n*4 > int(t.top) {
 		return false
 	}
-	out := elemTab[P]{reps: t.reps, repAt: t.repAt, seed: t.seed, n: t.n}
+	out := elemTab[P]{reps: t.reps, repAt: t.repAt, seed: t.seed, n: t.n, rp0: t.rp0}
 	size := 4
 	for size*3 < t.n*4+4 {
 		size *= 2
@@ -465,6 +490,12 @@ func (t *elemTab[P]) shrink() bool {
 		}
 		out.place(out.hash(r.kv[:r.nlen]), j)
 	}
+	// Copied whole, t keeps reps pointing at its own rp0 (out carried its values over); p0,
+	// if still in out's r0, is pointed at t's, which now holds the same records.
+	inOut := out.ownRecs()
 	*t = out
+	if inOut {
+		t.p0 = t.r0[:len(t.p0):inlRecs]
+	}
 	return true
 }

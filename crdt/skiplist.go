@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 )
@@ -54,7 +55,7 @@ type slLink struct {
 }
 
 func newSkiplist(seed uint64, tab *elemTab[zpay]) *skiplist {
-	return &skiplist{level: 1, tab: tab, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+	return &skiplist{level: 1, tab: tab, rng: slRand(seed)}
 }
 
 func (l *skiplist) node(x uint32) *slNode {
@@ -192,6 +193,32 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 		l.node(nd.next[0].to).back = x
 	}
 	l.n++
+}
+
+// rescore changes node x's score from old to score in place when the node keeps its rank, as
+// Redis's zslUpdateScore does: its neighbours at the lowest level still order around it, so no
+// link or span changes, and the update costs no walk (a delete and an insert are two walks from
+// the top, the larger part of a ZADD that changes a score; a leaderboard's ZINCRBY or a
+// timestamp's small step mostly keeps the rank). It reports false, changing nothing, when the
+// node would move or x is not a node at old.
+func (l *skiplist) rescore(x uint32, old, score float64) bool {
+	i := x - 1
+	if x == 0 || int(i>>pageBits) >= len(l.pages) || int(i&(pageSize-1)) >= len(l.pages[i>>pageBits]) {
+		return false
+	}
+	nd := l.node(x)
+	if math.Float64bits(nd.score) != math.Float64bits(old) {
+		return false
+	}
+	m := l.member(x)
+	if nd.back != 0 && !l.before(nd.back, score, m) {
+		return false
+	}
+	if next := nd.next[0].to; next != 0 && !l.after(next, score, m) {
+		return false
+	}
+	nd.score = score
+	return true
 }
 
 // delete removes (score, member) and returns its node (0 when absent), which insert may reuse

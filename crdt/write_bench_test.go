@@ -12,6 +12,8 @@ import (
 // replica would, applies the encoded delta to a second copy.
 //
 //	go test ./crdt -run '^$' -bench 'WriteZSetMove|WriteSmallHashes' -benchtime 200000x
+//
+// (WriteSmallHashesBoxed: the hashes boxed as the node holds them, crdt.HashBox.)
 
 func BenchmarkWriteZSetMove(b *testing.B) {
 	const n = 100000
@@ -40,7 +42,13 @@ func BenchmarkWriteZSetMove(b *testing.B) {
 	}
 }
 
-func BenchmarkWriteSmallHashes(b *testing.B) {
+func BenchmarkWriteSmallHashes(b *testing.B) { benchSmallHashes(b, false) }
+
+// BenchmarkWriteSmallHashesBoxed is WriteSmallHashes with each hash in a HashBox, as the node
+// holds them.
+func BenchmarkWriteSmallHashesBoxed(b *testing.B) { benchSmallHashes(b, true) }
+
+func benchSmallHashes(b *testing.B, boxed bool) {
 	const n = 100000
 	rng := rand.New(rand.NewPCG(1, 2))
 	src, dst := make([]*Hash, n), make([]*Hash, n)
@@ -48,6 +56,9 @@ func BenchmarkWriteSmallHashes(b *testing.B) {
 	f, v := []byte("f"), []byte("v")
 	for i := range src {
 		src[i], dst[i] = NewHash(Version{}), NewHash(Version{})
+		if boxed {
+			src[i], dst[i] = new(HashBox).Init(Version{}), new(HashBox).Init(Version{})
+		}
 		ts++
 		d := src[i].Set(Version{TS: ts, Replica: 1}, [2][]byte{f, v})
 		if err := dst[i].ApplyDelta(d.AppendBinary(nil)); err != nil {

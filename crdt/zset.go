@@ -153,7 +153,7 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed: before the change
-		z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
+		z.sl = newSkiplist(slSeed(z.c.Reset), z.c.elems)
 	}
 	sl := z.ix()
 	var buf [1]Dotted[zpay]
@@ -167,6 +167,9 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 		o, _ := score(old)
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
+		}
+		if live && sl.rescore(i+1, o, s) {
+			return
 		}
 		nd = sl.delete(o, m)
 	}
@@ -189,7 +192,12 @@ func (z *ZSet) ix() *skiplist {
 
 // index builds the index of a state that has none (decoded, cloned, replaced).
 func (z *ZSet) index() {
-	z.sl = newSkiplist(uint64(z.c.Reset.TS)^uint64(z.c.Reset.Replica), z.c.elems)
+	z.sl = newSkiplist(slSeed(z.c.Reset), z.c.elems)
+	z.fillIndex()
+}
+
+// fillIndex adds every member to z's empty index.
+func (z *ZSet) fillIndex() {
 	if z.c.elems == nil {
 		return
 	}

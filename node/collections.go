@@ -56,48 +56,52 @@ func (n *Node) collTooBig(c *coll) bool {
 	return limit > 0 && int64(c.cost()) > limit-limit/16
 }
 
-// newColl returns an empty collection. The coll and its state are one allocation: a write to
-// one of many small collections then misses the cache once for both, where the two apart cost
-// a dependent miss each (the state's was the largest single cost of HSET on 100k small
-// hashes).
+// newColl returns an empty collection. The coll, its state and the state's element table are
+// one allocation (crdt.HashBox): a write to one of many small collections then misses the
+// cache once for all three, where each apart cost a dependent miss (the state's was the
+// largest single cost of HSET on 100k small hashes, the table's next).
 func newColl(typ crdt.Type, reset crdt.Version) *coll {
 	switch typ {
 	case crdt.TypeHash:
-		x := &collWith[crdt.Hash]{coll: coll{typ: typ}, s: *crdt.NewHash(reset)}
-		x.hash = &x.s
+		x := &collWith[crdt.HashBox]{coll: coll{typ: typ}}
+		x.hash = x.s.Init(reset)
 		return &x.coll
 	case crdt.TypeSet:
-		x := &collWith[crdt.Set]{coll: coll{typ: typ}, s: *crdt.NewSet(reset)}
-		x.set = &x.s
+		x := &collWith[crdt.SetBox]{coll: coll{typ: typ}}
+		x.set = x.s.Init(reset)
 		return &x.coll
 	default:
-		x := &collWith[crdt.ZSet]{coll: coll{typ: typ}, s: *crdt.NewZSet(reset)}
-		x.zset = &x.s
+		x := &collWith[crdt.ZSetBox]{coll: coll{typ: typ}}
+		x.zset = x.s.Init(reset)
 		return &x.coll
 	}
 }
 
-// collWith is a coll and its state S in one allocation (newColl).
+// collWith is a coll and its boxed state S in one allocation (newColl).
 type collWith[S any] struct {
 	coll
 	s S
 }
 
-// decodeColl decodes a collection entry's value.
+// decodeColl decodes a collection entry's value, into one allocation as newColl makes (a
+// replica creates every collection it holds this way).
 func decodeColl(typ crdt.Type, b []byte) (*coll, error) {
-	c := &coll{typ: typ}
 	var err error
 	switch typ {
 	case crdt.TypeHash:
-		c.hash, err = crdt.DecodeHash(b)
+		x := &collWith[crdt.HashBox]{coll: coll{typ: typ}}
+		x.hash, err = x.s.Decode(b)
+		return &x.coll, err
 	case crdt.TypeSet:
-		c.set, err = crdt.DecodeSet(b)
+		x := &collWith[crdt.SetBox]{coll: coll{typ: typ}}
+		x.set, err = x.s.Decode(b)
+		return &x.coll, err
 	case crdt.TypeZSet:
-		c.zset, err = crdt.DecodeZSet(b)
-	default:
-		err = errBadMessage
+		x := &collWith[crdt.ZSetBox]{coll: coll{typ: typ}}
+		x.zset, err = x.s.Decode(b)
+		return &x.coll, err
 	}
-	return c, err
+	return &coll{typ: typ}, errBadMessage
 }
 
 func (c *coll) cost() int {
@@ -452,14 +456,14 @@ func (op *collOp) stamp() crdt.Version {
 	c := op.c
 	op.ver, op.seq = op.w.version(op.nowMs, op.after)
 	if op.fresh && !op.genesis {
-		// In place: fn already holds the pointer to the empty state.
+		// In place: fn already holds the pointer to the empty state, and its box stays.
 		switch op.typ {
 		case crdt.TypeHash:
-			*c.hash = *crdt.NewHash(op.ver)
+			c.hash.Restamp(op.ver)
 		case crdt.TypeSet:
-			*c.set = *crdt.NewSet(op.ver)
+			c.set.Restamp(op.ver)
 		default:
-			*c.zset = *crdt.NewZSet(op.ver)
+			c.zset.Restamp(op.ver)
 		}
 	}
 	if op.fresh {

@@ -39,13 +39,15 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 
 // BenchmarkCollRemoteApply is a replica's side of an element write: decoding the wire delta
 // (crdt.DecodeDelta) and merging it into the stored collection, for HSET, SADD and ZADD of
-// random elements of one collection of 100k. The deltas are made by a node with a sink.
+// random elements of one collection of 100k, and HSET of one field of random keys of 100k
+// one-field hashes (hsetkeys: the session store's shape, where each write misses the cache on
+// its way to the element). The deltas are made by a node with a sink.
 //
 //	go test ./node -run '^$' -bench CollRemoteApply -benchmem
 func BenchmarkCollRemoteApply(b *testing.B) {
 	const elems, writes = 100000, 200000
 	ctx := context.Background()
-	for _, typ := range []string{"hset", "sadd", "zadd"} {
+	for _, typ := range []string{"hset", "hsetkeys", "sadd", "zadd"} {
 		b.Run(typ, func(b *testing.B) {
 			src, _ := newTestNode(b, nil)
 			var wire [][]byte
@@ -58,6 +60,10 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 					m = "element:" + strconv.Itoa(i)
 				}
 				switch typ {
+				case "hsetkeys":
+					src.UpdateHash(ctx, "h:"+m, true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+						return h.Set(stamp(), [2][]byte{[]byte("f"), []byte("v")})
+					})
 				case "hset":
 					src.UpdateHash(ctx, "k", true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
 						return h.Set(stamp(), [2][]byte{[]byte(m), []byte("value")})
