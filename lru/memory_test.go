@@ -165,13 +165,14 @@ func slotOverhead[V any](shards int) (slot uintptr, perEntry float64) {
 
 // BenchmarkSlotMemory reports the store's bytes per entry for the node's 32-byte value and for
 // values of 24 and 16 bytes (slots of 64, 56 and 48 bytes), with automatic sharding at an 8 GiB
-// bound (what BenchmarkNodeMemoryPerEntry in node gets: 256 shards on 2 cores) and with 64
-// shards (the harness's 4 GiB daemon on 2 cores): what a smaller slot would buy before anyone
-// builds it.
+// bound (what BenchmarkNodeMemoryPerEntry in node gets: 256 shards on 2 cores) and with 128
+// shards (what the harness's 4 GiB daemon gets on 2 cores: autoShards raises 32 until 1M-entry
+// shards cover 4 GiB / EntryOverhead entries) and 64: what a smaller slot would buy before
+// anyone builds it.
 //
 //	go test ./lru -run '^$' -bench SlotMemory -benchtime 1x
 func BenchmarkSlotMemory(b *testing.B) {
-	for _, shards := range []int{0, 64} {
+	for _, shards := range []int{0, 128, 64} {
 		for _, tc := range []struct {
 			name string
 			fn   func(int) (uintptr, float64)
