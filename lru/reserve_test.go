@@ -94,9 +94,9 @@ func TestReserveBounded(t *testing.T) {
 			c.Reserve(1 << 20)
 			for i := range c.shards {
 				s := &c.shards[i]
-				// 1000 entries per shard: the slab rounds up to its next chunk (512 slots
-				// after the first 512), the index stays at the bound.
-				if slots := s.slabSlots(); slots > 1024 {
+				// 1000 entries per shard: the slab rounds up to its next chunk (1024 slots
+				// after the first 1024), the index stays at the bound.
+				if slots := s.slabSlots(); slots > 2048 {
 					t.Fatalf("shard %d: %d slots reserved for a bound of 1000 entries", i, slots)
 				}
 				if b := s.lowMask + 1 + s.split; b > 1000 {

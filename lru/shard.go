@@ -34,15 +34,10 @@ const (
 	stampShift = 48
 	expiryMask = MaxExpiry
 
-	// The slab grows by chunks of 16, 16, 32, ... 256 slots (512 in all), then 512 at a
+	// The slab grows by chunks of 16, 16, 32, ... 512 slots (1024 in all), then 1024 at a
 	// time; the bucket heads likewise up to 4096 at a time. Small caches stay small; large
-	// ones waste less than one chunk per shard, half a chunk on average. 512 is the smallest
-	// chunk without allocation slack: a chunk of 64-byte entries (node's) holds pointers, and
-	// Go puts an 8-byte header in front of such an object up to 32 KiB and rounds it up to
-	// the next size class (256 entries: 16 KiB + 8 -> 18 KiB), while 512 entries (32 KiB)
-	// are a large object, whole pages with no header. Chunks of 1024 left each shard 256
-	// unused slots on average (16 KiB): 1 MiB at the harness's 64 shards, 4 MiB at 256.
-	slabFirst, slabMax = 4, 9
+	// ones waste less than one chunk per shard.
+	slabFirst, slabMax = 4, 10
 	headFirst, headMax = 4, 12
 )
 
