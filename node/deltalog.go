@@ -18,7 +18,8 @@ import (
 // it and appending never copies it to grow, which is what made a replicating node's writes cost
 // about twice a standalone node's. Segments are allocated as the log fills and released as it
 // drains, so an idle node's log costs nothing. The price is encoding a delta on append and
-// decoding the few that a repair needs.
+// decoding the few that a repair needs. A full log drops its oldest segment whole (segSum), so
+// it holds between its bound less a segment and its bound.
 //
 // A plain register write (one LWW delta, not part of a transaction's unit) is logged as a
 // reference: its dot, its timestamp and its key, not its value. A repair re-reads the key from
@@ -42,10 +43,13 @@ type deltaLog struct {
 	ceiling  int      // the bound given to newDeltaLog: setLimit never goes above it
 	segSize  int      // size of a normal segment; a larger record gets a segment of its own
 	segs     [][]byte // oldest first; a segment's length is the bytes written to it
+	sums     []segSum // what each of segs holds, for dropping it whole (dropSegment)
 	head     int      // offset of the oldest record in segs[0]
+	headRecs int      // records dropped one by one from segs[0] (dropOldest)
 	n        int      // records held
 	bytes    int      // bytes of records held, headers included: the bound's measure
 	spare    []byte   // one drained segment kept for reuse
+	spareSum []segRep // the writers table of a dropped segment's summary, kept for reuse
 	scratch  []byte   // encoding buffer
 	// reps is the table of writers a record's index refers to, repIdx its inverse. A writer
 	// stays in the table once logged or marked dropped (its chains and its dropped seq live
@@ -64,6 +68,40 @@ type deltaLog struct {
 type logRep struct {
 	id                  crdt.ReplicaID
 	tail, head, dropped uint64
+}
+
+// segSum sums up one segment as its records are appended, so that the log drops its oldest
+// segment whole, without decoding a record (dropSegment): a full log used to drop one record
+// per append, decoding its header and following the chains, which was most of a write's cost
+// of logging (the oldest segment is also cold in the cache). The log then holds between its
+// bound less a segment and its bound.
+type segSum struct {
+	n      int            // records appended to the segment
+	refs   bool           // it holds a reference
+	tsTail crdt.Timestamp // the timestamp of its newest reference: the references' chain at its end
+	reps   []segRep       // the writers of its records
+}
+
+// segRep is one writer's records in a segment: the seq of its last one (the seq chain at the
+// segment's end) and its highest seq.
+type segRep struct {
+	ri        uint32
+	tail, max uint64
+}
+
+// note records a record of writer ri with seq in the summary.
+func (s *segSum) note(ri uint32, seq uint64, ref bool, ts crdt.Timestamp) {
+	s.n++
+	if ref {
+		s.refs, s.tsTail = true, ts
+	}
+	for i := range s.reps {
+		if r := &s.reps[i]; r.ri == ri {
+			r.tail, r.max = seq, max(r.max, seq)
+			return
+		}
+	}
+	s.reps = append(s.reps, segRep{ri: ri, tail: seq, max: seq})
 }
 
 // A record is a header of three uvarints — the body's length shifted left by one with the
@@ -112,7 +150,7 @@ func (l *deltaLog) setLimit(n int) {
 	}
 	l.maxBytes = n
 	for l.n > 0 && l.bytes > l.maxBytes {
-		l.dropOldest()
+		l.dropFront()
 	}
 }
 
@@ -192,7 +230,7 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 		return false
 	}
 	for l.n > 0 && l.bytes+sz > l.maxBytes {
-		l.dropOldest()
+		l.dropFront()
 	}
 	last := len(l.segs) - 1
 	if last >= 0 && len(l.segs[last]) == 0 && cap(l.segs[last]) < sz {
@@ -200,13 +238,17 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 		// never sit behind an empty segment (dropOldest reads at the front).
 		l.release(l.segs[last])
 		l.segs = l.segs[:last]
+		l.sums = l.sums[:last]
 		last--
 	}
 	if last < 0 || cap(l.segs[last])-len(l.segs[last]) < sz {
 		l.segs = append(l.segs, l.newSegment(sz))
+		l.sums = append(l.sums, segSum{reps: l.spareSum})
+		l.spareSum = nil
 		last++
 	}
 	l.segs[last] = append(append(l.segs[last], h...), l.scratch...)
+	l.sums[last].note(ri, seq, ref, d.Entry.Version.TS)
 	l.reps[ri].tail = seq
 	l.n++
 	l.bytes += sz
@@ -266,6 +308,42 @@ func read(seg []byte, off int) (r rec, seqDiff int64) {
 	return rec{ri: uint32(ri), ref: n&1 != 0, body: body, size: h + len(body)}, zigzag(ds)
 }
 
+// dropFront makes room: it drops the oldest segment whole while it is not also the tail, and
+// the oldest record otherwise.
+func (l *deltaLog) dropFront() {
+	if len(l.segs) > 1 {
+		l.dropSegment()
+	} else {
+		l.dropOldest()
+	}
+}
+
+// dropSegment drops the oldest segment, which is not the tail, whole: its summary moves the
+// chains' heads and the writers' dropped seqs past it.
+func (l *deltaLog) dropSegment() {
+	s := &l.sums[0]
+	for _, sr := range s.reps {
+		w := &l.reps[sr.ri]
+		w.head, w.dropped = sr.tail, max(w.dropped, sr.max)
+	}
+	if s.refs {
+		l.tsHead = s.tsTail
+	}
+	l.n -= s.n - l.headRecs
+	l.bytes -= len(l.segs[0]) - l.head
+	l.head, l.headRecs = 0, 0
+	l.popSegment()
+}
+
+// popSegment removes the oldest segment and its summary, keeping both for reuse.
+func (l *deltaLog) popSegment() {
+	l.release(l.segs[0])
+	l.spareSum = l.sums[0].reps[:0]
+	l.segs[0], l.sums[0] = nil, segSum{}
+	l.segs, l.sums = l.segs[1:], l.sums[1:]
+}
+
+// dropOldest drops the oldest record.
 func (l *deltaLog) dropOldest() {
 	seg := l.segs[0]
 	r, diff := read(seg, l.head)
@@ -277,19 +355,19 @@ func (l *deltaLog) dropOldest() {
 		l.tsHead += crdt.Timestamp(zigzag(ts))
 	}
 	l.head += r.size
+	l.headRecs++
 	l.bytes -= r.size
 	l.n--
 	if l.head < len(seg) {
 		return
 	}
-	l.head = 0
+	l.head, l.headRecs = 0, 0
 	if len(l.segs) == 1 {
 		l.segs[0] = seg[:0] // the only segment is also the tail: reuse it in place
+		l.sums[0] = segSum{reps: l.sums[0].reps[:0]}
 		return
 	}
-	l.release(seg)
-	l.segs[0] = nil
-	l.segs = l.segs[1:]
+	l.popSegment()
 }
 
 // markDropped records that replica r's seq is not in the log (applied without being logged).

@@ -97,7 +97,9 @@ func refOf(d *crdt.Delta) logged {
 
 // TestDeltaLogMatchesReference drives the log and a naive slice model with the same random
 // appends (sizes from tiny to larger than a segment) and compares what they hold, what they
-// cover and what a repair would collect.
+// cover and what a repair would collect. The log holds the newest records that fit its bound,
+// short of at most the oldest segment it dropped whole: the model keeps every record logged,
+// and checks that the log holds a suffix of them that leaves no more room than that.
 func TestDeltaLogMatchesReference(t *testing.T) {
 	t.Parallel()
 	for _, maxBytes := range []int{1 << 10, 64 << 10, 1 << 20} {
@@ -105,10 +107,10 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(uint64(maxBytes), 1))
 			l := newDeltaLog(maxBytes)
-			var ref []logged
-			refBytes := 0
+			var ref []logged // every record logged, oldest first
 			refDropped := map[crdt.ReplicaID]uint64{}
 			refSizes := []int{} // sizes of the records in ref
+			droppedTo := 0      // ref[:droppedTo] fell out of the log
 			seqs := map[crdt.ReplicaID]uint64{}
 			m := newLogModel()
 			for i := range 5000 {
@@ -141,18 +143,27 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 				if sz > maxBytes {
 					refDropped[rep] = max(refDropped[rep], d.Entry.Seq)
 				} else {
-					for len(ref) > 0 && refBytes+sz > maxBytes {
-						o := ref[0]
-						refDropped[o.Entry.Version.Replica] = max(refDropped[o.Entry.Version.Replica], o.Entry.Seq)
-						refBytes -= refSizes[0]
-						ref, refSizes = ref[1:], refSizes[1:]
-					}
 					ref, refSizes = append(ref, want), append(refSizes, sz)
-					refBytes += sz
 				}
-				if l.bytes != refBytes || l.n != len(ref) || l.bytes > maxBytes {
-					t.Fatalf("append %d: log holds %d records in %d bytes, reference %d in %d (bound %d)",
-						i, l.n, l.bytes, len(ref), refBytes, maxBytes)
+				if l.n > len(ref)-droppedTo {
+					t.Fatalf("append %d: log holds %d records, %d were logged since it last dropped", i, l.n, len(ref)-droppedTo)
+				}
+				for ; droppedTo < len(ref)-l.n; droppedTo++ {
+					o := ref[droppedTo]
+					refDropped[o.Entry.Version.Replica] = max(refDropped[o.Entry.Version.Replica], o.Entry.Seq)
+				}
+				held := 0
+				for _, s := range refSizes[droppedTo:] {
+					held += s
+				}
+				if l.bytes != held || l.bytes > maxBytes {
+					t.Fatalf("append %d: log holds %d records in %d bytes, reference %d (bound %d)",
+						i, l.n, l.bytes, held, maxBytes)
+				}
+				// It dropped no more than the segment holding the newest record dropped.
+				if droppedTo > 0 && held <= maxBytes-max(l.segSize, refSizes[droppedTo-1]) {
+					t.Fatalf("append %d: log holds %d bytes of a %d-byte bound: it dropped more than a segment (%d) too many",
+						i, held, maxBytes, l.segSize)
 				}
 				if i%97 == 0 {
 					var all []crdt.Range
@@ -162,13 +173,13 @@ func TestDeltaLogMatchesReference(t *testing.T) {
 						}
 						all = append(all, crdt.Range{Replica: r, From: 1, To: s})
 					}
-					got := collected(t, l, all)
-					if len(got) != len(ref) {
-						t.Fatalf("append %d: collect returned %d deltas, reference holds %d", i, len(got), len(ref))
+					got, kept := collected(t, l, all), ref[droppedTo:]
+					if len(got) != len(kept) {
+						t.Fatalf("append %d: collect returned %d deltas, reference holds %d", i, len(got), len(kept))
 					}
 					for j := range got {
-						if got[j].ref != ref[j].ref || !sameDelta(&got[j].Delta, &ref[j].Delta) {
-							t.Fatalf("append %d: collected delta %d is %+v, want %+v", i, j, got[j], ref[j])
+						if got[j].ref != kept[j].ref || !sameDelta(&got[j].Delta, &kept[j].Delta) {
+							t.Fatalf("append %d: collected delta %d is %+v, want %+v", i, j, got[j], kept[j])
 						}
 					}
 				}
