@@ -27,7 +27,8 @@ type replConfig struct {
 	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
 	LogBytes          int           // most the delta log may take (64 MiB); the janitor sizes it within by the data held (sizeLog)
 	HeartbeatInterval time.Duration // 250 ms
-	AckDelay          time.Duration // delay of the early heartbeat after applying peer writes (2 ms)
+	AckDelay          time.Duration // delay of the early heartbeat a peer asked for (msgAckRequest; 2 ms)
+	AckInterval       time.Duration // least time between early heartbeats after applying peer writes (20 ms)
 	PeerTimeout       time.Duration // a peer silent this long is unreachable (3 s)
 	SyncInterval      time.Duration // periodic anti-entropy (5 s)
 	SyncChunk         int           // deltas per sync frame (256)
@@ -55,6 +56,7 @@ func (c replConfig) withDefaults() replConfig {
 	set(&c.SyncChunk, 256)
 	setD(&c.HeartbeatInterval, 250*time.Millisecond)
 	setD(&c.AckDelay, 2*time.Millisecond)
+	setD(&c.AckInterval, 20*time.Millisecond)
 	setD(&c.PeerTimeout, 3*time.Second)
 	setD(&c.SyncInterval, 5*time.Second)
 	return c
@@ -158,7 +160,8 @@ type replicator struct {
 
 	ackPending atomic.Bool
 	peersUp    atomic.Int32  // connected peers; gossip is skipped when there are none
-	kick       chan struct{} // wakes the heartbeat loop for an early ack
+	kick       chan struct{} // wakes the heartbeat loop for an early ack after applied writes
+	ackAsk     chan struct{} // wakes it for an early ack a peer asked for (msgAckRequest)
 
 	st struct {
 		deltasSent, batchesSent, deltasDropped             atomic.Uint64
@@ -192,6 +195,7 @@ func newReplicator(n *Node, cfg replConfig, tr transport) *replicator {
 		byRepl:  map[crdt.ReplicaID]string{},
 		changed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
+		ackAsk:  make(chan struct{}, 1),
 	}
 }
 
@@ -437,9 +441,9 @@ func (r *replicator) publish(ctx context.Context, ds []crdt.Delta) {
 	batch.Deltas = nil
 }
 
-// heartbeatLoop publishes heartbeats periodically and early after peer writes were applied
-// (so WAIT and lag see acknowledgements quickly), marks silent peers unreachable, and starts
-// periodic anti-entropy.
+// heartbeatLoop publishes heartbeats periodically, early when a peer asked for one
+// (msgAckRequest: a WAIT sees its acknowledgements quickly) and at most every AckInterval after
+// applying peer writes; it marks silent peers unreachable and starts periodic anti-entropy.
 func (r *replicator) heartbeatLoop() {
 	defer r.n.wg.Done()
 	ctx, cancel := r.n.stopCtx()
@@ -447,21 +451,29 @@ func (r *replicator) heartbeatLoop() {
 	t := time.NewTicker(r.cfg.HeartbeatInterval)
 	defer t.Stop()
 	lastSyncRound := time.Now()
-	var buf []byte
+	var (
+		buf      []byte
+		lastSent time.Time
+	)
 	for {
 		select {
 		case <-r.n.stop:
 			return
 		case <-t.C:
 		case <-r.kick:
-			timer := time.NewTimer(r.cfg.AckDelay)
-			select {
-			case <-r.n.stop:
-				timer.Stop()
+			due := time.Now().Add(r.cfg.AckDelay)
+			if next := lastSent.Add(r.cfg.AckInterval); next.After(due) {
+				due = next
+			}
+			if !r.ackWait(due) {
 				return
-			case <-timer.C:
+			}
+		case <-r.ackAsk:
+			if !r.ackWait(time.Now().Add(r.cfg.AckDelay)) {
+				return
 			}
 		}
+		lastSent = time.Now()
 		r.ackPending.Store(false)
 		// Writes held back by a pass that has not ended (a long script) leave at the latest
 		// now, ahead of the heartbeat.
@@ -473,6 +485,26 @@ func (r *replicator) heartbeatLoop() {
 		if time.Since(lastSyncRound) >= r.cfg.SyncInterval {
 			lastSyncRound = time.Now()
 			r.periodicSync()
+		}
+	}
+}
+
+// ackWait waits until due, or AckDelay after a peer asks for an acknowledgement if that is
+// sooner. It reports false when the node stops.
+func (r *replicator) ackWait(due time.Time) bool {
+	timer := time.NewTimer(time.Until(due))
+	defer timer.Stop()
+	for {
+		select {
+		case <-r.n.stop:
+			return false
+		case <-timer.C:
+			return true
+		case <-r.ackAsk:
+			if asked := time.Now().Add(r.cfg.AckDelay); asked.Before(due) {
+				due = asked
+				timer.Reset(time.Until(due))
+			}
 		}
 	}
 }
@@ -531,11 +563,25 @@ func (r *replicator) onMessage(from string, data []byte) {
 		}
 		r.st.recvGossip.Add(uint64(len(b.Deltas)))
 		r.applyDeltas(b.Deltas, true, false, sc)
+		// An early heartbeat tells the writer (and the stable time of every peer) how far we
+		// got, at most every AckInterval: one AckDelay after each batch, as before, was up to
+		// 500 heartbeats a second to every peer under a write flood — a frame, a system call
+		// and a wake-up on both sides each, a few per cent of every node's CPU. A WAIT asks for
+		// its heartbeat (msgAckRequest) and gets it after AckDelay.
 		if len(b.Deltas) > 0 && r.ackPending.CompareAndSwap(false, true) {
 			select {
 			case r.kick <- struct{}{}:
 			default:
 			}
+		}
+	case msgAckRequest:
+		if len(data) != 1 {
+			r.st.rejected.Add(1)
+			return
+		}
+		select {
+		case r.ackAsk <- struct{}{}:
+		default: // one is already on its way
 		}
 	case msgHeartbeat:
 		h, err := decodeHeartbeat(data, crdt.DefaultMaxReplicas)
@@ -1091,8 +1137,19 @@ func (r *replicator) stableTime(own crdt.Timestamp) crdt.Timestamp {
 }
 
 // waitAcked blocks until `want` live peers have applied every write up to seq, or ctx ends,
-// and returns how many have.
+// and returns how many have. While short it asks the peers for early heartbeats (askAcks),
+// again every ackRetry: a request can overtake writes another goroutine was publishing, and
+// its answer then covers fewer than seq.
 func (r *replicator) waitAcked(ctx context.Context, seq uint64, want int) int {
+	var (
+		asked time.Time
+		retry *time.Timer
+	)
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	for {
 		r.mu.Lock()
 		got := 0
@@ -1110,13 +1167,36 @@ func (r *replicator) waitAcked(ctx context.Context, seq uint64, want int) int {
 		if got >= want {
 			return got
 		}
+		if since := time.Since(asked); since >= ackRetry {
+			r.askAcks(ctx)
+			asked = time.Now()
+		}
+		wait := ackRetry - time.Since(asked)
+		if retry == nil {
+			retry = time.NewTimer(wait)
+		} else {
+			retry.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return got
 		case <-r.n.stop:
 			return got
 		case <-ch:
+		case <-retry.C:
 		}
+	}
+}
+
+// ackRetry is how often a waiter short of acknowledgements asks again (waitAcked).
+const ackRetry = 10 * time.Millisecond
+
+// askAcks hands the writes waiting for gossip to the transport, then asks every peer for an
+// early heartbeat behind them (msgAckRequest).
+func (r *replicator) askAcks(ctx context.Context) {
+	r.publishPending(ctx, false)
+	if r.peersUp.Load() > 0 {
+		_ = r.tr.Publish(ctx, []byte{msgAckRequest}) // best effort: the periodic heartbeat acknowledges too
 	}
 }
 

@@ -296,6 +296,34 @@ func TestWaitReplicated(t *testing.T) {
 	}
 }
 
+// TestWaitAsksForAcks: with periodic heartbeats an hour apart and early ones after applied
+// writes at most one an hour, WAIT is answered by the heartbeat it asks for (msgAckRequest).
+func TestWaitAsksForAcks(t *testing.T) {
+	t.Parallel()
+	net := newMemNet()
+	rc := replConfig{HeartbeatInterval: time.Hour, AckInterval: time.Hour}
+	a := net.addWith(t, "a", nil, rc)
+	b := net.addWith(t, "b", nil, rc)
+	// b's first early heartbeat after applied writes goes at once; the next not for an hour.
+	mustSet(t, a, "first", "v", SetOptions{})
+	waitFor(t, func() bool { return b.ReplicationStats().HeartbeatsSent >= 1 })
+	hbB := b.ReplicationStats().HeartbeatsSent
+	for i := range 20 {
+		mustSet(t, a, fmt.Sprint("k", i), "v", SetOptions{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got, err := a.WaitReplicated(ctx, 1); err != nil || got != 1 {
+		t.Fatalf("WaitReplicated = %d, %v; want 1 (b asked for its acknowledgement)", got, err)
+	}
+	if _, ok, err := b.Get(ctx, "k19"); err != nil || !ok {
+		t.Fatal("WAIT returned before b applied the writes it covers")
+	}
+	if got := b.ReplicationStats().HeartbeatsSent; got != hbB+1 {
+		t.Fatalf("b sent %d heartbeats for the WAIT, want 1", got-hbB)
+	}
+}
+
 // An expired value's local tombstone must survive while a partitioned peer may still send an
 // older write, even after that peer is reported unreachable.
 func TestExpiredNotResurrectedAfterPartition(t *testing.T) {

@@ -20,6 +20,11 @@ const (
 	// refuses it rather than applying the first delta of a unit and dropping the rest as
 	// duplicates of its dot.
 	msgUnits byte = 0x03
+	// msgAckRequest asks its receivers for an early heartbeat: the sender waits for
+	// acknowledgements (WAIT). It travels behind the sender's writes on the same ordered stream,
+	// so the heartbeat answering it covers them. A node that predates it refuses it (counted as
+	// rejected) and acknowledges with its periodic heartbeat only.
+	msgAckRequest byte = 0x04
 
 	frameHello  byte = 0x11 // sync: replica + vector
 	frameDeltas byte = 0x12 // sync: crdt batch (any writer's deltas: relays allowed)
