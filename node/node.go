@@ -213,8 +213,11 @@ func own(key string, v *value) {
 	if v.keyed() && v.key() == key {
 		return
 	}
-	b := make([]byte, len(key)+max(int(v.n), 1))
-	copy(b, key)
+	if len(key) > maxKeyLen {
+		// Every way in checks keys against MaxKeySize, which Config keeps at most maxKeyLen.
+		panic("node: a key longer than 65535 bytes reached the store")
+	}
+	b := keyedBuf(key, int(v.n))
 	copy(b[len(key):], v.data())
 	v.setKeyed(b, len(key))
 }
@@ -226,12 +229,12 @@ func (v *value) setKeyed(b []byte, klen int) {
 	v.bits |= keyedBit
 }
 
-// keyedData allocates key and an n-byte value in one block, as own would, and returns the
-// value's bytes for the caller to fill and pass to setKeyedData (saves own's copy on Set).
-func keyedData(key string, n int) []byte {
+// keyedBuf allocates a block for key and an n-byte value, as own does, with the key copied in:
+// a writer that fills b[len(key):][:n] and passes b to setKeyed saves own's copy.
+func keyedBuf(key string, n int) []byte {
 	b := make([]byte, len(key)+max(n, 1))
 	copy(b, key)
-	return b[len(key) : len(key)+n]
+	return b
 }
 
 // data returns the value's bytes (nil for a collection). They are shared: never written to.
@@ -281,11 +284,10 @@ func (v *value) objBytes() int {
 // counts its allocator's usable sizes the same way; counting lengths let the store's real
 // heap run ~10 % over its bound (a writer under a 64 MiB flood held 71 MB of store).
 func (v *value) charge(key string) int {
-	n := int(v.n)
-	if !v.isObj() {
-		n = allocSize(n)
+	if v.isObj() {
+		return allocSize(len(key)) + int(v.n) + valueOverhead
 	}
-	return allocSize(len(key)) + n + valueOverhead
+	return allocSize(len(key)+max(int(v.n), 1)) + valueOverhead // one block (own)
 }
 
 func (v *value) tombstone() bool { return v.flags()&crdt.FlagTombstone != 0 || v.empty() }
@@ -378,10 +380,11 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is what a value takes in the store's slab beyond a slice header (32 bytes
-// against 24), charged against MaxMemory on top of the store's own per-entry overhead
-// (lru.EntryOverhead, which already counts a slice-sized value).
-const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil)))
+// valueOverhead is what a value takes in the store's slab beyond a slice header and a string
+// key's header (32 bytes against 24 + 16: the slot keeps no key), charged against MaxMemory on
+// top of the store's own per-entry overhead (lru.EntryOverhead, which counts a slot with both):
+// negative, -8.
+const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil))) - int(unsafe.Sizeof(""))
 
 // maxValueSize bounds Config.MaxValueSize: a value's length, content type included, fits the
 // 32 bits of value.n.
@@ -508,6 +511,11 @@ func (n *Node) stampSeq(nowMs int64, after crdt.Timestamp, seq uint64) (crdt.Ver
 		}
 	}
 	if seq == 0 {
+		if n.seq == maxDotSeq {
+			// 2^48 writes of this replica: a value could not hold the next dot (value.dot).
+			// Unreachable in practice (8.9 years at a million writes per second).
+			panic("node: dot sequence exhausted")
+		}
 		n.seq++
 		seq = n.seq
 	}

@@ -165,9 +165,19 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 	if len(val) > n.cfg.MaxValueSize {
 		return SetResult{}, ErrValueTooLarge
 	}
-	data, flags, err := crdt.EncodeValue(opt.ContentType, val)
-	if err != nil {
-		return SetResult{}, err
+	var data, kb []byte
+	var flags crdt.Flags
+	if opt.ContentType == "" {
+		// The value's bytes go straight behind a copy of the key, where the store keeps them
+		// (own), instead of being copied there a second time.
+		kb = keyedBuf(key, len(val))
+		data = kb[len(key) : len(key)+len(val)]
+		copy(data, val)
+	} else {
+		var err error
+		if data, flags, err = crdt.EncodeValue(opt.ContentType, val); err != nil {
+			return SetResult{}, err
+		}
 	}
 	nowMs := n.nowMs()
 	expiry := n.expiryFor(opt, nowMs)
@@ -186,6 +196,9 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 			exp = cur.Expiry
 		}
 		v := n.newValue(nowMs, &cur, data, flags)
+		if kb != nil {
+			v.setKeyed(kb, len(key))
+		}
 		res.Written, res.Version = true, v.ver(n.reps)
 		out = v.entry(n.reps, exp)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}
