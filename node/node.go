@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -541,7 +542,8 @@ func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, exp
 	case why == lru.Expired:
 		n.evicted.forget(key)
 		if n.repl != nil {
-			n.expired.add(expiredRec{key: key, ver: v.ver(n.reps), seq: v.seq(), at: n.nowMs()})
+			// A copy: key is a view of the value's block (own), which it would keep alive.
+			n.expired.add(expiredRec{key: strings.Clone(key), ver: v.ver(n.reps), seq: v.seq(), at: n.nowMs()})
 		}
 	}
 }

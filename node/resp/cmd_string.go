@@ -153,7 +153,13 @@ func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	opt.XX = flags&optXX != 0
 	opt.KeepTTL = flags&optKeepTTL != 0
 	opt.Get = flags&optGet != 0
-	res, err := c.be().Set(ctx, string(argv[1]), argv[2], opt)
+	var res node.SetResult
+	var err error
+	if bs, ok := c.be().(bytesSetter); ok {
+		res, err = bs.SetBytes(ctx, argv[1], argv[2], opt) // the key's one copy is the store's
+	} else {
+		res, err = c.be().Set(ctx, string(argv[1]), argv[2], opt)
+	}
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
