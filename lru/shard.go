@@ -73,22 +73,24 @@ func (s *shard[K, V, S]) key(e *entry[K, V, S]) K {
 // store puts key and value in slot e: the value made to carry key (own) when the store's
 // values carry their keys, the key beside it otherwise. Needs the write lock.
 func (s *shard[K, V, S]) store(e *entry[K, V, S], key K, value V) {
+	// own is handed the slot's value, not value's address: that made value escape, an
+	// allocation per Put.
+	e.value = value
 	if s.own != nil {
-		s.own(key, &value)
+		s.own(key, &e.value)
 	} else {
 		*(*K)(unsafe.Pointer(&e.key)) = key
 	}
-	e.value = value
 }
 
 // replace puts value in slot e, which holds key already: the stored key (S = K) stays, as key
 // may be borrowed (ApplyBatchOwn); a value that carries its key is made to carry it (own copies
 // it when the value does not). Needs the write lock.
 func (s *shard[K, V, S]) replace(e *entry[K, V, S], key K, value V) {
-	if s.own != nil {
-		s.own(key, &value)
-	}
 	e.value = value
+	if s.own != nil {
+		s.own(key, &e.value) // not &value, which would escape (store)
+	}
 }
 func (e *entry[K, V, S]) prev() uint32  { return uint32(e.links & prevBits) }
 func (e *entry[K, V, S]) next() uint32  { return uint32(e.links>>nextOff) & linkMask }
