@@ -110,7 +110,7 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
 			if l := *s.head(s.bucket(hs[i])); l != 0 {
 				links[i] = l
-				prefetch(uintptr(unsafe.Pointer(s.at(l - 1))))
+				prefetchEntry(s.at(l - 1))
 			}
 		}
 	}
@@ -132,8 +132,19 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			}
 			links[i] = e.hnext()
 			if pass == 0 && links[i] != 0 {
-				prefetch(uintptr(unsafe.Pointer(s.at(links[i] - 1))))
+				prefetchEntry(s.at(links[i] - 1))
 			}
 		}
+	}
+}
+
+// prefetchEntry prefetches entry e, both of its cache lines when it straddles two: half the
+// 48-byte slots of a store whose values carry their keys do (64-byte slots never), and a lookup
+// reads the links at the end of the entry and the value (the key through it) at its start.
+func prefetchEntry[K comparable, V any, S any](e *entry[K, V, S]) {
+	p := uintptr(unsafe.Pointer(e))
+	prefetch(p)
+	if end := p + unsafe.Sizeof(*e) - 1; end>>6 != p>>6 {
+		prefetch(end)
 	}
 }
