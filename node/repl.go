@@ -176,7 +176,7 @@ type replicator struct {
 	scratch sync.Pool
 
 	// applied, when set (benchmarks), is called after a remote delta is applied.
-	applied func(d *crdt.Delta) // must not keep d.Key: it may be a view of a reused buffer
+	applied func(d *crdt.Delta) // must not keep d.Key or d.Entry.Value: views of a reused buffer
 
 	started time.Time // process start, for peers not heard from since (stableTime)
 }
