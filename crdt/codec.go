@@ -213,8 +213,9 @@ func checkHeader(src []byte, want Kind) error {
 type reader struct {
 	b   []byte
 	off int
-	// viewKeys makes decoded keys views of b instead of copies (DecodeBatchBorrowKeys).
-	viewKeys bool
+	// viewKeys makes decoded keys views of b instead of copies (DecodeBatchBorrowKeys), and
+	// viewValues the values too (DecodeBatchBorrow).
+	viewKeys, viewValues bool
 }
 
 func (r *reader) rest() int { return len(r.b) - r.off }
@@ -363,7 +364,9 @@ func (r *reader) delta(d *Delta, lim Limits) error {
 	if n, err = r.length("value", maxValue); err != nil {
 		return err
 	}
-	if n > 0 {
+	if n > 0 && r.viewValues {
+		e.Value = r.take(n)
+	} else if n > 0 {
 		// A copy (callers reuse src), by make and copy, which the compiler turns into one
 		// allocation without zeroing; append to nil went through growslice.
 		src := r.take(n)
@@ -404,6 +407,14 @@ func DecodeBatchInto(b *Batch, src []byte, lim Limits) error {
 // an allocation per received write.
 func DecodeBatchBorrowKeys(b *Batch, src []byte, lim Limits) error {
 	return decodeBatchInto(b, reader{b: src, off: headerLen, viewKeys: true}, lim)
+}
+
+// DecodeBatchBorrow is DecodeBatchBorrowKeys with the values views of src too (capacity
+// clipped to their length). For a receiver that copies what it keeps of a value anyway: a
+// node stores a string's bytes behind a copy of its key in one allocation, so a decoded copy
+// of the value was an allocation per received write that became garbage at once.
+func DecodeBatchBorrow(b *Batch, src []byte, lim Limits) error {
+	return decodeBatchInto(b, reader{b: src, off: headerLen, viewKeys: true, viewValues: true}, lim)
 }
 
 func decodeBatchInto(b *Batch, r reader, lim Limits) error {

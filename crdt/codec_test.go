@@ -79,6 +79,40 @@ func TestDecodeBatchBorrowKeys(t *testing.T) {
 	}
 }
 
+// TestDecodeBatchBorrow: keys and values are views of the frame (they change with it), a
+// value's capacity ends with it (an append cannot write into the frame), and otherwise the
+// batch is DecodeBatch's.
+func TestDecodeBatchBorrow(t *testing.T) {
+	t.Parallel()
+	for i, b := range sampleBatches() {
+		src := AppendBatch(nil, &b)
+		var got Batch
+		if err := DecodeBatchBorrow(&got, src, Limits{}); err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if !batchEqual(got, b) {
+			t.Fatalf("%d: got %+v\nwant %+v", i, got, b)
+		}
+		for j, d := range got.Deltas {
+			if v := d.Entry.Value; cap(v) != len(v) {
+				t.Errorf("%d/%d: value capacity %d beyond its length %d", i, j, cap(v), len(v))
+			}
+		}
+		for j := range src {
+			src[j] ^= 0xff
+		}
+		for j, d := range got.Deltas {
+			want := b.Deltas[j]
+			if len(want.Key) > 0 && d.Key == want.Key {
+				t.Errorf("%d/%d: key %q did not change with its frame: not a view", i, j, d.Key)
+			}
+			if len(want.Entry.Value) > 0 && bytes.Equal(d.Entry.Value, want.Entry.Value) {
+				t.Errorf("%d/%d: value did not change with its frame: not a view", i, j)
+			}
+		}
+	}
+}
+
 // TestBatchGolden pins the wire format: a change here breaks mixed-version
 // clusters and needs a WireVersion bump.
 func TestBatchGolden(t *testing.T) {

@@ -64,6 +64,11 @@ func FuzzDecodeBatch(f *testing.F) {
 			(err == nil && !batchEqual(borrowed, b)) || (err != nil && len(borrowed.Deltas) != 0) {
 			t.Fatalf("DecodeBatchBorrowKeys = %v (%d deltas), DecodeBatch = %v", err3, len(borrowed.Deltas), err)
 		}
+		// And with the values borrowed too.
+		if err4 := DecodeBatchBorrow(&borrowed, src, fuzzLimits); (err == nil) != (err4 == nil) ||
+			(err == nil && !batchEqual(borrowed, b)) || (err != nil && len(borrowed.Deltas) != 0) {
+			t.Fatalf("DecodeBatchBorrow = %v (%d deltas), DecodeBatch = %v", err4, len(borrowed.Deltas), err)
+		}
 		if err != nil {
 			checkDecodeErr(t, err)
 			return

@@ -54,7 +54,7 @@ type Update[V any] struct {
 // entry is first reclaimed (tombstone left, OnRemove called with Expired after the lock is
 // released) and then presented as absent. Apply returns the state fn saw and what it returned.
 // If fn panics the lock is released and the panic propagates; nothing is changed.
-func (c *Cache[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
+func (c *Store[K, V, S]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
 	h := c.hash(key)
 	s := c.shardOf(h)
 	var buf []removal[K, V]
@@ -63,7 +63,7 @@ func (c *Cache[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V])
 	return cur, up
 }
 
-func (s *shard[K, V]) apply(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
+func (s *shard[K, V, S]) apply(c *Store[K, V, S], h uint64, key K, now int64, fn func(Current[V]) Update[V], rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.applyHeld(c, h, key, now, fn, nil, rm)
@@ -72,9 +72,9 @@ func (s *shard[K, V]) apply(c *Cache[K, V], h uint64, key K, now int64, fn func(
 // applyHeld is apply under the shard's write lock, held by the caller.
 //
 // own, when not nil, gives the key to keep for a Put of a key absent (ApplyBatchOwn).
-func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn func(Current[V]) Update[V], own func(K) K, rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
+func (s *shard[K, V, S]) applyHeld(c *Store[K, V, S], h uint64, key K, now int64, fn func(Current[V]) Update[V], own func(K) K, rm *[]removal[K, V]) (cur Current[V], up Update[V]) {
 	l := s.find(h, key)
-	var e *entry[K, V]
+	var e *entry[K, V, S]
 	if l != 0 {
 		e = s.at(l - 1)
 		if IsExpired(e.expiry(), now) {
@@ -90,7 +90,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 	up = fn(cur)
 	switch up.Action {
 	case Put:
-		if e == nil && own != nil {
+		if e == nil && own != nil && s.own == nil { // a value carrying its key copies it (s.own)
 			key = own(key)
 		}
 		s.setAt(c, h, key, l, up.Value, up.Expiry, c.cost(key, up.Value), now, rm) // fn did not touch the shard
@@ -99,7 +99,7 @@ func (s *shard[K, V]) applyHeld(c *Cache[K, V], h uint64, key K, now int64, fn f
 			if up.Tombstone && c.stamp != nil {
 				s.addTomb(c, h, c.stamp(e.value))
 			}
-			s.charge(c, c.cost(e.key, e.value), 0)
+			s.charge(c, c.cost(s.key(e), e.value), 0)
 			s.remove(l, e, h)
 		}
 	}

@@ -17,7 +17,7 @@ const batchMax = 64
 // every key's bucket head, then every head entry and its key bytes — prefetches whose misses
 // are in flight together (warm) — and only then applies the keys one by one, from cache.
 // OnRemove is called after the locks are released.
-func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current[V]) Update[V]) {
+func (c *Store[K, V, S]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current[V]) Update[V]) {
 	c.ApplyBatchOwn(keys, now, nil, fn)
 }
 
@@ -25,8 +25,10 @@ func (c *Cache[K, V]) ApplyBatch(keys []K, now int64, fn func(i int, cur Current
 // must return a copy of keys[i] that the cache may keep, and is called only where a Put stores
 // a key absent until then. A key present keeps the copy stored with it, so a caller applying
 // writes to keys mostly present (a replica receiving a peer's writes) copies few keys. Neither
-// keys nor anything else the cache is handed before own is kept; nil own is ApplyBatch.
-func (c *Cache[K, V]) ApplyBatchOwn(keys []K, now int64, own func(K) K, fn func(i int, cur Current[V]) Update[V]) {
+// keys nor anything else the cache is handed before own is kept; nil own is ApplyBatch. A
+// store whose values carry their keys (NewStore) keeps no key and does not call own: the value
+// fn puts must carry its key (Options.Own makes it, copying the borrowed key, when it does not).
+func (c *Store[K, V, S]) ApplyBatchOwn(keys []K, now int64, own func(K) K, fn func(i int, cur Current[V]) Update[V]) {
 	var (
 		hs   [batchMax]uint64
 		held [batchMax]uint32
@@ -52,15 +54,15 @@ func (c *Cache[K, V]) ApplyBatchOwn(keys []K, now int64, own func(K) K, fn func(
 // after find them there: for a caller that knows the next few keys it will touch (a pipeline
 // of commands). It takes the read locks of the keys' shards, in shard order, and changes
 // nothing; keys beyond the first batchMax are ignored. keys are not retained.
-func (c *Cache[K, V]) Warm(keys []K) { c.warmKeys(keys, false) }
+func (c *Store[K, V, S]) Warm(keys []K) { c.warmKeys(keys, false) }
 
 // WarmReads is Warm for keys about to be read: it also calls Options.WarmValue on the value of
 // every key present, so that what reading the value touches beyond the entry is loaded too.
 // Without WarmValue it is Warm.
-func (c *Cache[K, V]) WarmReads(keys []K) { c.warmKeys(keys, c.warmValue != nil) }
+func (c *Store[K, V, S]) WarmReads(keys []K) { c.warmKeys(keys, c.warmValue != nil) }
 
 // warmKeys is Warm, and with values WarmReads.
-func (c *Cache[K, V]) warmKeys(keys []K, values bool) {
+func (c *Store[K, V, S]) warmKeys(keys []K, values bool) {
 	var (
 		hs   [batchMax]uint64
 		held [batchMax]uint32
@@ -79,7 +81,7 @@ func (c *Cache[K, V]) warmKeys(keys []K, values bool) {
 // hit the caches, and the loads WarmValue makes for one key overlap those of the others.
 //
 //go:noinline
-func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
+func (c *Store[K, V, S]) warmValues(keys []K, hs []uint64) uint64 {
 	var sum uint64
 	for i, k := range keys {
 		s := c.shardOf(hs[i])
@@ -97,7 +99,7 @@ func (c *Cache[K, V]) warmValues(keys []K, hs []uint64) uint64 {
 // misses of all the keys are in flight together: loads instead (as before) kept only a few
 // keys' misses in flight, the processor's window filling behind the oldest, and warm was still
 // 15 % of a receiver's CPU under a write flood. The caller holds the keys' shard locks.
-func (c *Cache[K, V]) warm(keys []K, hs []uint64) {
+func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 	var links [batchMax]uint32
 	for i := range keys {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
@@ -108,7 +110,7 @@ func (c *Cache[K, V]) warm(keys []K, hs []uint64) {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
 			if l := *s.head(s.bucket(hs[i])); l != 0 {
 				links[i] = l
-				prefetch(uintptr(unsafe.Pointer(s.at(l - 1))))
+				prefetchEntry(s.at(l - 1))
 			}
 		}
 	}
@@ -123,14 +125,26 @@ func (c *Cache[K, V]) warm(keys []K, hs []uint64) {
 			// The key's bytes only where find will compare them: a tag that differs rules the
 			// entry out (for a missing key, every entry of its chain).
 			if c.strKey && e.links&tagBits == tagOf(hs[i]) {
-				if k := *(*string)(unsafe.Pointer(&e.key)); len(k) > 0 {
+				k := s.key(e)
+				if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
 					prefetch(uintptr(unsafe.Pointer(unsafe.StringData(k))))
 				}
 			}
 			links[i] = e.hnext()
 			if pass == 0 && links[i] != 0 {
-				prefetch(uintptr(unsafe.Pointer(s.at(links[i] - 1))))
+				prefetchEntry(s.at(links[i] - 1))
 			}
 		}
+	}
+}
+
+// prefetchEntry prefetches entry e, both of its cache lines when it straddles two: half the
+// 48-byte slots of a store whose values carry their keys do (64-byte slots never), and a lookup
+// reads the links at the end of the entry and the value (the key through it) at its start.
+func prefetchEntry[K comparable, V any, S any](e *entry[K, V, S]) {
+	p := uintptr(unsafe.Pointer(e))
+	prefetch(p)
+	if end := p + unsafe.Sizeof(*e) - 1; end>>6 != p>>6 {
+		prefetch(end)
 	}
 }

@@ -21,14 +21,14 @@ package lru
 // entries), so a cache of small entries pays a few comparisons per write for this.
 
 // maxOver is how far the shards together may borrow above their shares.
-func (c *Cache[K, V]) maxOver() int64 {
+func (c *Store[K, V, S]) maxOver() int64 {
 	others := c.maxBytes - c.maxBytes/int64(len(c.shards))
 	return others - others/4
 }
 
 // charge replaces an entry's charge old by new (0: none) and publishes what the shard
 // borrows.
-func (s *shard[K, V]) charge(c *Cache[K, V], old, new int64) {
+func (s *shard[K, V, S]) charge(c *Store[K, V, S], old, new int64) {
 	s.bytes += new - old
 	if s.maxBytes == 0 {
 		return
@@ -48,7 +48,7 @@ func (s *shard[K, V]) charge(c *Cache[K, V], old, new int64) {
 }
 
 // tooBig reports whether the shard must evict to stay within its bytes (see above).
-func (s *shard[K, V]) tooBig(c *Cache[K, V]) bool {
+func (s *shard[K, V, S]) tooBig(c *Store[K, V, S]) bool {
 	if s.maxBytes == 0 {
 		return false
 	}
@@ -63,13 +63,13 @@ func (s *shard[K, V]) tooBig(c *Cache[K, V]) bool {
 }
 
 // fits reports whether an entry of cost bytes may be stored in the shard.
-func (s *shard[K, V]) fits(c *Cache[K, V], cost int64) bool {
+func (s *shard[K, V, S]) fits(c *Store[K, V, S], cost int64) bool {
 	return s.maxBytes == 0 || cost <= s.maxBytes+c.maxOver()
 }
 
 // MaxEntryBytes is the largest charge an entry may have and still be stored: its shard's share
 // of MaxBytes plus what it may borrow (0: unbounded).
-func (c *Cache[K, V]) MaxEntryBytes() int64 {
+func (c *Store[K, V, S]) MaxEntryBytes() int64 {
 	if c.maxBytes == 0 {
 		return 0
 	}

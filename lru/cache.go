@@ -6,10 +6,10 @@ import (
 	"unsafe"
 )
 
-// Cache is a sharded, byte-bounded LRU store with per-entry expiry and local tombstones.
+// Store is a sharded, byte-bounded LRU store with per-entry expiry and local tombstones.
 // All methods are safe for concurrent use. See the package documentation for the model.
-type Cache[K comparable, V any] struct {
-	shards    []shard[K, V]
+type Store[K comparable, V any, S any] struct {
+	shards    []shard[K, V, S]
 	shift     uint // shard = hash >> shift
 	seed      maphash.Seed
 	strKey    bool // K's underlying type is string: hash it without reflection
@@ -37,33 +37,33 @@ func IsExpired(expiry, now int64) bool {
 	return expiry != 0 && (now >= expiry || expiry < 0)
 }
 
-func (c *Cache[K, V]) hash(key K) uint64 {
+func (c *Store[K, V, S]) hash(key K) uint64 {
 	if c.strKey {
 		return maphash.String(c.seed, *(*string)(unsafe.Pointer(&key)))
 	}
 	return maphash.Comparable(c.seed, key)
 }
 
-func (c *Cache[K, V]) shardOf(h uint64) *shard[K, V] {
+func (c *Store[K, V, S]) shardOf(h uint64) *shard[K, V, S] {
 	return &c.shards[h>>c.shift]
 }
 
 // cost is what an entry is charged against MaxBytes.
-func (c *Cache[K, V]) cost(key K, value V) int64 {
+func (c *Store[K, V, S]) cost(key K, value V) int64 {
 	if c.size == nil {
 		return EntryOverhead
 	}
 	return int64(max(c.size(key, value), 0)) + EntryOverhead
 }
 
-func (c *Cache[K, V]) notify(rm []removal[K, V]) {
+func (c *Store[K, V, S]) notify(rm []removal[K, V]) {
 	for _, r := range rm {
 		c.onRemove(r.key, r.value, r.reason)
 	}
 }
 
 // collector returns where removals should be collected: nil when nobody listens.
-func (c *Cache[K, V]) collector(buf *[]removal[K, V]) *[]removal[K, V] {
+func (c *Store[K, V, S]) collector(buf *[]removal[K, V]) *[]removal[K, V] {
 	if c.onRemove == nil {
 		return nil
 	}
@@ -77,7 +77,7 @@ func (c *Cache[K, V]) collector(buf *[]removal[K, V]) *[]removal[K, V] {
 // Get holds only its shard's read lock and does not reorder anything: it stamps the entry with
 // the current generation (a write only when the stamp changes), and eviction later puts
 // entries in order by stamp. See the package documentation for the resolution of that order.
-func (c *Cache[K, V]) Get(key K, now int64) (value V, expiry int64, ok bool) {
+func (c *Store[K, V, S]) Get(key K, now int64) (value V, expiry int64, ok bool) {
 	h := c.hash(key)
 	s := c.shardOf(h)
 	s.mu.RLock()
@@ -104,7 +104,7 @@ func (c *Cache[K, V]) Get(key K, now int64) (value V, expiry int64, ok bool) {
 }
 
 // expireKey removes key if it is (still) expired.
-func (c *Cache[K, V]) expireKey(s *shard[K, V], h uint64, key K, now int64) {
+func (c *Store[K, V, S]) expireKey(s *shard[K, V, S], h uint64, key K, now int64) {
 	var buf []removal[K, V]
 	rm := c.collector(&buf)
 	s.mu.Lock()
@@ -120,7 +120,7 @@ func (c *Cache[K, V]) expireKey(s *shard[K, V], h uint64, key K, now int64) {
 // Peek returns the value and expiry of key without touching the LRU order or the hit and miss
 // counts. An expired entry is reported absent (and left for Get, Apply or ExpireTick to
 // reclaim).
-func (c *Cache[K, V]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
+func (c *Store[K, V, S]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
 	h := c.hash(key)
 	s := c.shardOf(h)
 	s.mu.RLock()
@@ -141,7 +141,7 @@ func (c *Cache[K, V]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
 // value is not reported to OnRemove. A value that is already expired at now, or too large for
 // its shard, is not stored: any old value is dropped and the new one is reported as Expired or
 // Evicted (with a tombstone), as if stored and removed at once.
-func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
+func (c *Store[K, V, S]) Set(key K, value V, expiry int64, now int64) {
 	h := c.hash(key)
 	cost := c.cost(key, value)
 	s := c.shardOf(h)
@@ -154,20 +154,20 @@ func (c *Cache[K, V]) Set(key K, value V, expiry int64, now int64) {
 }
 
 // set is Set under the shard's write lock.
-func (s *shard[K, V]) set(c *Cache[K, V], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
+func (s *shard[K, V, S]) set(c *Store[K, V, S], h uint64, key K, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
 	s.setAt(c, h, key, s.find(h, key), value, expiry, cost, now, rm)
 }
 
 // setAt is set for a caller that already looked key up under the same hold of the lock: l is
 // its link (0: absent). Apply's lookup serves its write, which otherwise looked the key up
 // twice (a receiver's second largest lookup cost under a write flood).
-func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
+func (s *shard[K, V, S]) setAt(c *Store[K, V, S], h uint64, key K, l uint32, value V, expiry, cost, now int64, rm *[]removal[K, V]) {
 	expired := IsExpired(expiry, now)
 	if expired || !s.fits(c, cost) {
 		if l != 0 {
 			e := s.at(l - 1)
-			key = e.key // the cache's own copy for OnRemove (ApplyBatchOwn's may be borrowed)
-			s.charge(c, c.cost(e.key, e.value), 0)
+			key = s.key(e) // the cache's own copy for OnRemove (ApplyBatchOwn's may be borrowed)
+			s.charge(c, c.cost(s.key(e), e.value), 0)
 			s.remove(l, e, h)
 		}
 		reason := Evicted
@@ -187,7 +187,7 @@ func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, 
 	}
 	if l != 0 {
 		e := s.at(l - 1)
-		s.charge(c, c.cost(e.key, e.value), cost)
+		s.charge(c, c.cost(s.key(e), e.value), cost)
 		if had := e.meta&expiryMask != 0; had != (expiry != 0) {
 			if had {
 				s.nttl.Add(-1)
@@ -195,7 +195,7 @@ func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, 
 				s.nttl.Add(1)
 			}
 		}
-		e.value = value
+		s.replace(e, key, value)
 		s.restamp(e, expiry)
 	} else {
 		if len(s.tomb) > 0 {
@@ -209,37 +209,37 @@ func (s *shard[K, V]) setAt(c *Cache[K, V], h uint64, key K, l uint32, value V, 
 
 // evict removes least recently used entries other than keep (the entry just written, which
 // fits alone) until the shard is within its bounds.
-func (s *shard[K, V]) evict(c *Cache[K, V], keep uint32, rm *[]removal[K, V]) {
+func (s *shard[K, V, S]) evict(c *Store[K, V, S], keep uint32, rm *[]removal[K, V]) {
 	for s.n > s.maxEntries || s.tooBig(c) {
 		l := s.victim(keep)
 		if l == 0 {
 			return
 		}
 		e := s.at(l - 1)
-		s.drop(c, l, e, c.hash(e.key), Evicted, rm)
+		s.drop(c, l, e, c.hash(s.key(e)), Evicted, rm)
 	}
 }
 
 // drop evicts or expires entry l: tombstone, accounting, callback, removal.
-func (s *shard[K, V]) drop(c *Cache[K, V], l uint32, e *entry[K, V], h uint64, reason Reason, rm *[]removal[K, V]) {
+func (s *shard[K, V, S]) drop(c *Store[K, V, S], l uint32, e *entry[K, V, S], h uint64, reason Reason, rm *[]removal[K, V]) {
 	if c.stamp != nil {
 		s.addTomb(c, h, c.stamp(e.value))
 	}
-	s.charge(c, c.cost(e.key, e.value), 0)
+	s.charge(c, c.cost(s.key(e), e.value), 0)
 	if reason == Expired {
 		s.expirations++
 	} else {
 		s.evictions++
 	}
 	if rm != nil {
-		*rm = append(*rm, removal[K, V]{e.key, e.value, reason})
+		*rm = append(*rm, removal[K, V]{s.key(e), e.value, reason})
 	}
 	s.remove(l, e, h)
 }
 
 // Remove deletes key without leaving a tombstone and without calling OnRemove. It reports
 // whether an entry (live or expired) was present.
-func (c *Cache[K, V]) Remove(key K) bool {
+func (c *Store[K, V, S]) Remove(key K) bool {
 	h := c.hash(key)
 	s := c.shardOf(h)
 	s.mu.Lock()
@@ -249,14 +249,14 @@ func (c *Cache[K, V]) Remove(key K) bool {
 		return false
 	}
 	e := s.at(l - 1)
-	s.charge(c, c.cost(e.key, e.value), 0)
+	s.charge(c, c.cost(s.key(e), e.value), 0)
 	s.remove(l, e, h)
 	return true
 }
 
 // Touch marks key recently used and reports whether it is present and not expired. An
 // expired entry is reclaimed as in Get. It does not count as a hit or miss.
-func (c *Cache[K, V]) Touch(key K, now int64) bool {
+func (c *Store[K, V, S]) Touch(key K, now int64) bool {
 	h := c.hash(key)
 	s := c.shardOf(h)
 	s.mu.RLock()
@@ -278,7 +278,7 @@ func (c *Cache[K, V]) Touch(key K, now int64) bool {
 }
 
 // Len returns the number of entries, including expired ones not yet reclaimed.
-func (c *Cache[K, V]) Len() int {
+func (c *Store[K, V, S]) Len() int {
 	n := int64(0)
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -291,7 +291,7 @@ func (c *Cache[K, V]) Len() int {
 
 // Bytes returns the bytes charged for all entries: Size(key, value) + EntryOverhead each
 // (EntryOverhead alone when Size is nil).
-func (c *Cache[K, V]) Bytes() int64 {
+func (c *Store[K, V, S]) Bytes() int64 {
 	n := int64(0)
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -319,11 +319,11 @@ type Stats struct {
 }
 
 // Stats returns a snapshot of the counters, summed shard by shard.
-func (c *Cache[K, V]) Stats() Stats { return c.stats(true) }
+func (c *Store[K, V, S]) Stats() Stats { return c.stats(true) }
 
 // stats sums the shards' counters, taking each shard's read lock when lock is set (a Locked
 // holding every shard passes false).
-func (c *Cache[K, V]) stats(lock bool) Stats {
+func (c *Store[K, V, S]) stats(lock bool) Stats {
 	var st Stats
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -349,4 +349,4 @@ func (c *Cache[K, V]) stats(lock bool) Stats {
 }
 
 // Shards returns the number of shards (the high half of a Scan cursor ranges below it).
-func (c *Cache[K, V]) Shards() int { return len(c.shards) }
+func (c *Store[K, V, S]) Shards() int { return len(c.shards) }

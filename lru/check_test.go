@@ -7,7 +7,7 @@ import (
 
 // checkInvariants verifies every shard's internal structure: ring links and sentinel order,
 // entry count, hash index, byte and expiry accounting.
-func checkInvariants[K comparable, V any](t testing.TB, c *Cache[K, V]) {
+func checkInvariants[K comparable, V any, S any](t testing.TB, c *Store[K, V, S]) {
 	t.Helper()
 	for si := range c.shards {
 		s := &c.shards[si]
@@ -20,7 +20,7 @@ func checkInvariants[K comparable, V any](t testing.TB, c *Cache[K, V]) {
 	}
 }
 
-func (s *shard[K, V]) check(c *Cache[K, V]) error {
+func (s *shard[K, V, S]) check(c *Store[K, V, S]) error {
 	prevOf := func(l uint32) uint32 {
 		if l >= sentBase {
 			return s.sent[l-sentBase].prev
@@ -59,8 +59,8 @@ func (s *shard[K, V]) check(c *Cache[K, V]) error {
 			if e.meta&expiryMask != 0 {
 				ttl++
 			}
-			bytes += c.cost(e.key, e.value)
-			if got := s.find(c.hash(e.key), e.key); got != x {
+			bytes += c.cost(s.key(e), e.value)
+			if got := s.find(c.hash(s.key(e)), s.key(e)); got != x {
 				return fmt.Errorf("slot %d: index finds %d", x-1, got)
 			}
 			next = e.next()
@@ -96,7 +96,7 @@ func (s *shard[K, V]) check(c *Cache[K, V]) error {
 			if !seen[l] {
 				return fmt.Errorf("bucket %d chains slot %d not in ring", b, l-1)
 			}
-			if s.bucket(c.hash(s.at(l-1).key)) != b {
+			if s.bucket(c.hash(s.key(s.at(l-1)))) != b {
 				return fmt.Errorf("slot %d in wrong bucket %d", l-1, b)
 			}
 			chained++

@@ -8,11 +8,11 @@ package lru
 // each removed entry, after its shard's lock is released. Clear locks one shard at a time, so a
 // concurrent reader may briefly see some shards cleared and others not; it returns how many
 // entries it removed.
-func (c *Cache[K, V]) Clear(floor uint64) int { return c.ClearBy(floor, c.stamp) }
+func (c *Store[K, V, S]) Clear(floor uint64) int { return c.ClearBy(floor, c.stamp) }
 
 // ClearBy is Clear with the stamp each entry is compared by given by stamp (nil: every entry
 // goes), for values whose age as far as a clear is concerned differs from their Stamp.
-func (c *Cache[K, V]) ClearBy(floor uint64, stamp func(V) uint64) int {
+func (c *Store[K, V, S]) ClearBy(floor uint64, stamp func(V) uint64) int {
 	c.raiseFloor(floor)
 	removed := 0
 	var buf []removal[K, V]
@@ -26,10 +26,10 @@ func (c *Cache[K, V]) ClearBy(floor uint64, stamp func(V) uint64) int {
 				continue
 			}
 			if c.onRemove != nil {
-				buf = append(buf, removal[K, V]{e.key, e.value, Cleared})
+				buf = append(buf, removal[K, V]{s.key(e), e.value, Cleared})
 			}
-			s.charge(c, c.cost(e.key, e.value), 0)
-			s.remove(slot+1, e, c.hash(e.key))
+			s.charge(c, c.cost(s.key(e), e.value), 0)
+			s.remove(slot+1, e, c.hash(s.key(e)))
 			removed++
 		}
 		for h, v := range s.tomb {

@@ -15,7 +15,7 @@ const sweepFactor = 20
 // with Expired after the locks are released) and returns how many it reclaimed. It examines
 // at most 20×budget slab slots, continuing where the previous call stopped, shard after shard
 // in turn, and skips shards without entries that have an expiry. It never counts as a read.
-func (c *Cache[K, V]) ExpireTick(now int64, budget int) int {
+func (c *Store[K, V, S]) ExpireTick(now int64, budget int) int {
 	if budget <= 0 {
 		return 0
 	}
@@ -41,7 +41,7 @@ func (c *Cache[K, V]) ExpireTick(now int64, budget int) int {
 
 // sweep advances the shard's expiry cursor by at most *work slots, reclaiming at most limit
 // expired entries. Needs the write lock.
-func (s *shard[K, V]) sweep(c *Cache[K, V], now int64, work *int, limit int, rm *[]removal[K, V]) int {
+func (s *shard[K, V, S]) sweep(c *Store[K, V, S], now int64, work *int, limit int, rm *[]removal[K, V]) int {
 	done := 0
 	for seen := uint32(0); seen < s.used && *work > 0 && done < limit && s.nttl.Load() > 0; seen++ {
 		if s.expNext >= s.used {
@@ -54,7 +54,7 @@ func (s *shard[K, V]) sweep(c *Cache[K, V], now int64, work *int, limit int, rm 
 		if !e.live() || !IsExpired(e.expiry(), now) {
 			continue
 		}
-		s.drop(c, i+1, e, c.hash(e.key), Expired, rm)
+		s.drop(c, i+1, e, c.hash(s.key(e)), Expired, rm)
 		done++
 	}
 	return done

@@ -6,7 +6,7 @@ package lru
 // cache's floor to it (RaiseFloor) refuses every late write for an absent key that one of them
 // could have refused, at the price of refusing some that none would have (a miss, never a stale
 // value).
-func (c *Cache[K, V]) TombstoneHigh() uint64 {
+func (c *Store[K, V, S]) TombstoneHigh() uint64 {
 	high := c.floor.Load()
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -22,4 +22,4 @@ func (c *Cache[K, V]) TombstoneHigh() uint64 {
 // RaiseFloor raises the global tombstone floor to f (it never lowers it): a later write for an
 // absent key stamped at or below f is presented with that floor (Current.Floor). Entries are
 // not touched.
-func (c *Cache[K, V]) RaiseFloor(f uint64) { c.raiseFloor(f) }
+func (c *Store[K, V, S]) RaiseFloor(f uint64) { c.raiseFloor(f) }

@@ -15,8 +15,8 @@ import (
 // Warm, which take theirs in the same order), and every other operation of the cache holds at
 // most one shard lock at a time. Operations through a Locked
 // must name a key of a held shard (Holds); others panic, as would a deadlock.
-type Locked[K comparable, V any] struct {
-	c    *Cache[K, V]
+type Locked[K comparable, V any, S any] struct {
+	c    *Store[K, V, S]
 	all  bool
 	held []uint32 // shard indexes, ascending, when !all
 	rm   []removal[K, V]
@@ -25,8 +25,8 @@ type Locked[K comparable, V any] struct {
 
 // Lock takes the write locks of the shards holding keys, or of every shard when all is set,
 // in shard order. Callers should keep the hold short: readers of those shards wait for it.
-func (c *Cache[K, V]) Lock(keys []K, all bool) *Locked[K, V] {
-	l := &Locked[K, V]{c: c, all: all}
+func (c *Store[K, V, S]) Lock(keys []K, all bool) *Locked[K, V, S] {
+	l := &Locked[K, V, S]{c: c, all: all}
 	if all {
 		for i := range c.shards {
 			c.shards[i].mu.Lock()
@@ -45,7 +45,7 @@ const bitsetShards = 1024
 // sortedShards stores keys[i]'s hash in hs[i] (unless hs is nil) and returns the distinct
 // shards holding keys, in shard order, in held[:0]: every caller that locks several shards
 // takes them in this order, so that two of them can never wait for each other.
-func (c *Cache[K, V]) sortedShards(keys []K, hs []uint64, held []uint32) []uint32 {
+func (c *Store[K, V, S]) sortedShards(keys []K, hs []uint64, held []uint32) []uint32 {
 	held = held[:0]
 	if len(c.shards) <= bitsetShards {
 		// A bitset of the shards, read in order: sorting the indices instead was 5 % of a
@@ -79,7 +79,7 @@ func (c *Cache[K, V]) sortedShards(keys []K, hs []uint64, held []uint32) []uint3
 }
 
 // lockShards takes the locks of shards (from sortedShards), for writing or for reading.
-func (c *Cache[K, V]) lockShards(shards []uint32, write bool) {
+func (c *Store[K, V, S]) lockShards(shards []uint32, write bool) {
 	for _, i := range shards {
 		if write {
 			c.shards[i].mu.Lock()
@@ -90,7 +90,7 @@ func (c *Cache[K, V]) lockShards(shards []uint32, write bool) {
 }
 
 // unlockShards releases what lockShards took.
-func (c *Cache[K, V]) unlockShards(shards []uint32, write bool) {
+func (c *Store[K, V, S]) unlockShards(shards []uint32, write bool) {
 	for _, i := range shards {
 		if write {
 			c.shards[i].mu.Unlock()
@@ -102,7 +102,7 @@ func (c *Cache[K, V]) unlockShards(shards []uint32, write bool) {
 
 // Unlock releases the locks and then reports the evictions and expirations made meanwhile to
 // OnRemove. It panics if called twice.
-func (l *Locked[K, V]) Unlock() {
+func (l *Locked[K, V, S]) Unlock() {
 	if l.done {
 		panic("lru: Locked.Unlock called twice")
 	}
@@ -120,7 +120,7 @@ func (l *Locked[K, V]) Unlock() {
 }
 
 // Holds reports whether key's shard is held.
-func (l *Locked[K, V]) Holds(key K) bool {
+func (l *Locked[K, V, S]) Holds(key K) bool {
 	if l.all {
 		return true
 	}
@@ -129,7 +129,7 @@ func (l *Locked[K, V]) Holds(key K) bool {
 }
 
 // shard returns key's hash and held shard, panicking if it is not held.
-func (l *Locked[K, V]) shard(key K) (uint64, *shard[K, V]) {
+func (l *Locked[K, V, S]) shard(key K) (uint64, *shard[K, V, S]) {
 	if l.done {
 		panic("lru: Locked used after Unlock")
 	}
@@ -143,14 +143,14 @@ func (l *Locked[K, V]) shard(key K) (uint64, *shard[K, V]) {
 }
 
 // Apply is Cache.Apply on a held shard.
-func (l *Locked[K, V]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
+func (l *Locked[K, V, S]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
 	h, s := l.shard(key)
 	return s.applyHeld(l.c, h, key, now, fn, nil, l.c.collector(&l.rm))
 }
 
 // Get is Cache.Get on a held shard: it counts a hit or a miss, marks a hit recently used and
 // reclaims an expired entry.
-func (l *Locked[K, V]) Get(key K, now int64) (value V, expiry int64, ok bool) {
+func (l *Locked[K, V, S]) Get(key K, now int64) (value V, expiry int64, ok bool) {
 	h, s := l.shard(key)
 	li := s.find(h, key)
 	if li == 0 {
@@ -170,7 +170,7 @@ func (l *Locked[K, V]) Get(key K, now int64) (value V, expiry int64, ok bool) {
 }
 
 // Peek is Cache.Peek on a held shard.
-func (l *Locked[K, V]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
+func (l *Locked[K, V, S]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
 	h, s := l.shard(key)
 	if li := s.find(h, key); li != 0 {
 		e := s.at(li - 1)
@@ -182,7 +182,7 @@ func (l *Locked[K, V]) Peek(key K, now int64) (value V, expiry int64, ok bool) {
 }
 
 // Touch is Cache.Touch on a held shard.
-func (l *Locked[K, V]) Touch(key K, now int64) bool {
+func (l *Locked[K, V, S]) Touch(key K, now int64) bool {
 	h, s := l.shard(key)
 	li := s.find(h, key)
 	if li == 0 {
@@ -200,14 +200,14 @@ func (l *Locked[K, V]) Touch(key K, now int64) bool {
 
 // mustAll panics unless every shard is held: whole-cache reads would otherwise lock shards
 // out of order.
-func (l *Locked[K, V]) mustAll() {
+func (l *Locked[K, V, S]) mustAll() {
 	if l.done || !l.all {
 		panic("lru: whole-cache operation needs a Locked holding every shard")
 	}
 }
 
 // Len is Cache.Len; every shard must be held.
-func (l *Locked[K, V]) Len() int {
+func (l *Locked[K, V, S]) Len() int {
 	l.mustAll()
 	n := int64(0)
 	for i := range l.c.shards {
@@ -217,14 +217,14 @@ func (l *Locked[K, V]) Len() int {
 }
 
 // Stats is Cache.Stats; every shard must be held.
-func (l *Locked[K, V]) Stats() Stats {
+func (l *Locked[K, V, S]) Stats() Stats {
 	l.mustAll()
 	return l.c.stats(false)
 }
 
 // Scan is Cache.Scan; every shard must be held. fn runs with the locks held and must not call
 // the cache.
-func (l *Locked[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
+func (l *Locked[K, V, S]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
 	l.mustAll()
 	return l.c.scan(cursor, count, now, fn, false)
 }

@@ -34,7 +34,7 @@ func shiftFor(n int64) uint8 {
 }
 
 // initRing links the sentinels for generations 0..gens-1. Called once, before use.
-func (s *shard[K, V]) initRing() {
+func (s *shard[K, V, S]) initRing() {
 	for k := range uint32(gens) {
 		s.sent[k].next = sentBase + (k+gens-1)%gens // towards older
 		s.sent[k].prev = sentBase + (k+1)%gens      // towards newer
@@ -44,14 +44,14 @@ func (s *shard[K, V]) initRing() {
 }
 
 // genAt is the generation of clock value t. Needs at least the read lock.
-func (s *shard[K, V]) genAt(t uint64) uint64 {
+func (s *shard[K, V, S]) genAt(t uint64) uint64 {
 	return min(s.genBase+(t-s.clockBase)>>s.shift, s.gtop+genLead)
 }
 
 // touch stamps e with the current generation if it is not already; called under the read
 // lock by Get and Touch. Concurrent touches of one entry race benignly (same or adjacent
 // generation wins).
-func (s *shard[K, V]) touch(e *entry[K, V], meta uint64) {
+func (s *shard[K, V, S]) touch(e *entry[K, V, S], meta uint64) {
 	if uint16(meta>>stampShift) == uint16(s.genAt(s.clock.Load())) {
 		return
 	}
@@ -61,13 +61,13 @@ func (s *shard[K, V]) touch(e *entry[K, V], meta uint64) {
 
 // tick advances the clock for a write and returns the generation to place the entry in.
 // Needs the write lock.
-func (s *shard[K, V]) tick() uint64 {
+func (s *shard[K, V, S]) tick() uint64 {
 	return s.syncGen(s.clock.Add(1))
 }
 
 // syncGen brings the ring up to the generation of clock value t (rotating sentinels) and
 // returns that generation. Needs the write lock.
-func (s *shard[K, V]) syncGen(t uint64) uint64 {
+func (s *shard[K, V, S]) syncGen(t uint64) uint64 {
 	if want := shiftFor(s.n); want != s.shift {
 		// Rebase so that generations stay continuous across the change of length.
 		s.genBase, s.clockBase, s.shift = s.genAt(t), t, want
@@ -94,7 +94,7 @@ func (s *shard[K, V]) syncGen(t uint64) uint64 {
 }
 
 // linkNext makes b follow a (a.next = b, b.prev = a).
-func (s *shard[K, V]) linkNext(a, b uint32) {
+func (s *shard[K, V, S]) linkNext(a, b uint32) {
 	if a >= sentBase {
 		s.sent[a-sentBase].next = b
 	} else {
@@ -108,7 +108,7 @@ func (s *shard[K, V]) linkNext(a, b uint32) {
 }
 
 // linkAfter inserts entry l right after anchor (towards older). Needs the write lock.
-func (s *shard[K, V]) linkAfter(anchor, l uint32) {
+func (s *shard[K, V, S]) linkAfter(anchor, l uint32) {
 	var n uint32
 	if anchor >= sentBase {
 		n = s.sent[anchor-sentBase].next
@@ -120,20 +120,20 @@ func (s *shard[K, V]) linkAfter(anchor, l uint32) {
 }
 
 // unlink takes e out of the ring. Needs the write lock.
-func (s *shard[K, V]) unlink(e *entry[K, V]) {
+func (s *shard[K, V, S]) unlink(e *entry[K, V, S]) {
 	s.linkNext(e.prev(), e.next())
 }
 
 // restamp marks entry e as written now: a fresh stamp (it stays where it is; eviction moves
 // it when it reaches the old end). Needs the write lock.
-func (s *shard[K, V]) restamp(e *entry[K, V], expiry int64) {
+func (s *shard[K, V, S]) restamp(e *entry[K, V, S], expiry int64) {
 	e.meta = packMeta(expiry, s.tick())
 }
 
 // victim returns the least recently used entry other than keep (at generation resolution),
 // moving entries that were read since they were placed to their stamp's segment on the way.
 // 0 if there is none. Needs the write lock.
-func (s *shard[K, V]) victim(keep uint32) uint32 {
+func (s *shard[K, V, S]) victim(keep uint32) uint32 {
 	s.syncGen(s.clock.Load()) // catch up with generations readers may have stamped
 	oldest := s.gtop - gens + 1
 	// Segments older than low are known to be empty. Afterwards low moves up to the segment

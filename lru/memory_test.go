@@ -160,7 +160,7 @@ func slotOverhead[V any](shards int) (slot uintptr, perEntry float64) {
 	after := heapAlloc()
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(keys)
-	return unsafe.Sizeof(entry[string, V]{}), float64(after-before) / entries
+	return unsafe.Sizeof(entry[string, V, string]{}), float64(after-before) / entries
 }
 
 // BenchmarkSlotMemory reports the store's bytes per entry for the node's 32-byte value and for

@@ -94,11 +94,44 @@ type Options[K comparable, V any] struct {
 	// OnRemove is called for every eviction and expiration, after the shard lock is released.
 	// It may be called concurrently from several goroutines and may call the cache.
 	OnRemove func(key K, value V, reason Reason)
+	// KeyOf, for a Store whose entries keep no key of their own (NewStore with S = InValue),
+	// returns the key a stored value carries. Required there, unused otherwise. The store calls
+	// it to compare keys on every lookup and to rehash, so it must be fast and pure; it may run
+	// under a shard lock.
+	KeyOf func(value *V) K
+	// Own, with KeyOf, makes a value about to be stored under key carry that key (KeyOf must
+	// then return it). It runs under the shard lock, before every Put, and must not call the
+	// store. A value that already carries key should cost no more than the comparison.
+	Own func(key K, value *V)
 }
+
+// InValue is the stored-key type of a Store whose values carry their keys (Options.KeyOf): its
+// entries hold no key of their own, so a key costs the slot no bytes (a string key's header is
+// 16).
+type InValue struct{}
+
+// Cache is a Store that keeps each key in its entry, beside the value.
+type Cache[K comparable, V any] = Store[K, V, K]
 
 // New validates opts and returns an empty cache. It does not retain or modify opts beyond
 // copying its fields.
 func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
+	if opts.KeyOf != nil || opts.Own != nil {
+		return nil, errors.New("lru: KeyOf and Own are for a Store of values that carry their keys (NewStore)")
+	}
+	return newStore[K, V, K](opts)
+}
+
+// NewStore is New for a store of values that carry their keys: S is InValue and opts.KeyOf and
+// opts.Own are required.
+func NewStore[K comparable, V any, S InValue](opts Options[K, V]) (*Store[K, V, S], error) {
+	if opts.KeyOf == nil || opts.Own == nil {
+		return nil, errors.New("lru: NewStore needs KeyOf and Own")
+	}
+	return newStore[K, V, S](opts)
+}
+
+func newStore[K comparable, V any, S any](opts Options[K, V]) (*Store[K, V, S], error) {
 	switch {
 	case opts.MaxBytes < 0:
 		return nil, errors.New("lru: MaxBytes must not be negative")
@@ -126,8 +159,8 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 	if maxTomb == 0 {
 		maxTomb = DefaultMaxTombstones
 	}
-	c := &Cache[K, V]{
-		shards:    make([]shard[K, V], n),
+	c := &Store[K, V, S]{
+		shards:    make([]shard[K, V, S], n),
 		maxBytes:  opts.MaxBytes,
 		shift:     uint(64 - bits.TrailingZeros(uint(n))),
 		seed:      maphash.MakeSeed(),
@@ -145,6 +178,7 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 		}
 		s.maxBytes = share(opts.MaxBytes, n, i)
 		s.maxTomb = max(int(share(int64(maxTomb), n, i)), 1)
+		s.keyOf, s.own = opts.KeyOf, opts.Own
 		s.initRing()
 	}
 	return c, nil

@@ -6,7 +6,7 @@ package lru
 // loading a snapshot at start, then pays neither for the slab's growth nor for the index's
 // bucket splits, which rehash every key they move. Reserved slots that stay unused remain
 // allocated, as slots freed by removals do; n <= 0 does nothing.
-func (c *Cache[K, V]) Reserve(n int) {
+func (c *Store[K, V, S]) Reserve(n int) {
 	if n <= 0 {
 		return
 	}
@@ -21,14 +21,14 @@ func (c *Cache[K, V]) Reserve(n int) {
 }
 
 // reserve grows the shard for more entries. Needs the write lock.
-func (s *shard[K, V]) reserve(c *Cache[K, V], more int64) {
+func (s *shard[K, V, S]) reserve(c *Store[K, V, S], more int64) {
 	want := min(s.n+more, s.maxEntries)
 	if s.maxBytes > 0 {
 		want = min(want, s.maxBytes/EntryOverhead)
 	}
 	// One slot beyond the bound: a write may hold it while it evicts.
 	for slots := s.slabSlots(); slots < want+1 && slots < maxSlots; slots = s.slabSlots() {
-		s.slab = append(s.slab, make([]entry[K, V], chunkSize(uint32(len(s.slab)), slabFirst, slabMax)))
+		s.slab = append(s.slab, make([]entry[K, V, S], chunkSize(uint32(len(s.slab)), slabFirst, slabMax)))
 	}
 	if len(s.heads) == 0 {
 		s.heads = append(s.heads, make([]uint32, chunkSize(0, headFirst, headMax)))
@@ -39,7 +39,7 @@ func (s *shard[K, V]) reserve(c *Cache[K, V], more int64) {
 }
 
 // slabSlots is the number of slots the slab's chunks hold.
-func (s *shard[K, V]) slabSlots() int64 {
+func (s *shard[K, V, S]) slabSlots() int64 {
 	n := int64(0)
 	for c := range s.slab {
 		n += int64(chunkSize(uint32(c), slabFirst, slabMax))

@@ -28,13 +28,13 @@ type item[K comparable, V any] struct {
 // the shard lock. An unknown cursor ends the iteration (returns 0 without calling fn).
 //
 // A cursor is the shard number in the high 32 bits and the slot in the low 32 bits.
-func (c *Cache[K, V]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
+func (c *Store[K, V, S]) Scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64)) (next uint64) {
 	return c.scan(cursor, count, now, fn, true)
 }
 
 // scan is Scan, taking each shard's read lock when lock is set (a Locked holding every shard
 // passes false).
-func (c *Cache[K, V]) scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64), lock bool) (next uint64) {
+func (c *Store[K, V, S]) scan(cursor uint64, count int, now int64, fn func(key K, value V, expiry int64), lock bool) (next uint64) {
 	if count <= 0 {
 		count = 10
 	}
@@ -53,7 +53,7 @@ func (c *Cache[K, V]) scan(cursor uint64, count int, now int64, fn func(key K, v
 			work--
 			e := s.at(slot)
 			if exp := int64(atomic.LoadUint64(&e.meta) & expiryMask); e.live() && !IsExpired(exp, now) {
-				items = append(items, item[K, V]{e.key, e.value, exp})
+				items = append(items, item[K, V]{s.key(e), e.value, exp})
 			}
 		}
 		end := slot >= s.used
@@ -77,7 +77,7 @@ func (c *Cache[K, V]) scan(cursor uint64, count int, now int64, fn func(key K, v
 // slots' entries under a shard's read lock, releases it and then calls fn, so fn may call the
 // cache and sees each entry as it was when its chunk was copied. Entries present for the whole
 // call are visited exactly once.
-func (c *Cache[K, V]) Range(now int64, fn func(key K, value V, expiry int64) bool) {
+func (c *Store[K, V, S]) Range(now int64, fn func(key K, value V, expiry int64) bool) {
 	items := make([]item[K, V], 0, rangeChunk)
 	for si := range c.shards {
 		s := &c.shards[si]
@@ -88,7 +88,7 @@ func (c *Cache[K, V]) Range(now int64, fn func(key K, value V, expiry int64) boo
 			for ; slot < end; slot++ {
 				e := s.at(slot)
 				if exp := int64(atomic.LoadUint64(&e.meta) & expiryMask); e.live() && !IsExpired(exp, now) {
-					items = append(items, item[K, V]{e.key, e.value, exp})
+					items = append(items, item[K, V]{s.key(e), e.value, exp})
 				}
 			}
 			more := slot < s.used

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Links between entries are 20-bit numbers: 0 means "none", 1..maxSlots name slot link-1, and
@@ -44,9 +45,10 @@ const (
 // MaxExpiry is the largest expiry stored (unix ms in year 10889); later ones are clamped.
 const MaxExpiry = 1<<48 - 1
 
-// entry is one slab slot: 56 bytes with K = string and V = []byte, 48 with V = string.
-type entry[K comparable, V any] struct {
-	key   K
+// entry is one slab slot: 56 bytes with K = string and V = []byte, 48 with V = string; with S =
+// InValue (the value carries the key) it holds no key: the size of V plus 16.
+type entry[K comparable, V any, S any] struct {
+	key   S // the key (S = K), or nothing (S = InValue: shard.keyOf reads it from the value)
 	value V
 	// meta is expiry | stamp<<48. Get updates the stamp atomically under the read lock; all
 	// other writes happen under the write lock.
@@ -58,17 +60,48 @@ type entry[K comparable, V any] struct {
 	links uint64
 }
 
-func (e *entry[K, V]) expiry() int64 { return int64(e.meta & expiryMask) }
-func (e *entry[K, V]) prev() uint32  { return uint32(e.links & prevBits) }
-func (e *entry[K, V]) next() uint32  { return uint32(e.links>>nextOff) & linkMask }
-func (e *entry[K, V]) hnext() uint32 { return uint32(e.links>>hnextOff) & linkMask }
-func (e *entry[K, V]) setPrev(l uint32) {
+func (e *entry[K, V, S]) expiry() int64 { return int64(e.meta & expiryMask) }
+
+// key returns entry e's key. S is K or InValue (newStore's callers check).
+func (s *shard[K, V, S]) key(e *entry[K, V, S]) K {
+	if s.keyOf != nil {
+		return s.keyOf(&e.value)
+	}
+	return *(*K)(unsafe.Pointer(&e.key))
+}
+
+// store puts key and value in slot e: the value made to carry key (own) when the store's
+// values carry their keys, the key beside it otherwise. Needs the write lock.
+func (s *shard[K, V, S]) store(e *entry[K, V, S], key K, value V) {
+	// own is handed the slot's value, not value's address: that made value escape, an
+	// allocation per Put.
+	e.value = value
+	if s.own != nil {
+		s.own(key, &e.value)
+	} else {
+		*(*K)(unsafe.Pointer(&e.key)) = key
+	}
+}
+
+// replace puts value in slot e, which holds key already: the stored key (S = K) stays, as key
+// may be borrowed (ApplyBatchOwn); a value that carries its key is made to carry it (own copies
+// it when the value does not). Needs the write lock.
+func (s *shard[K, V, S]) replace(e *entry[K, V, S], key K, value V) {
+	e.value = value
+	if s.own != nil {
+		s.own(key, &e.value) // not &value, which would escape (store)
+	}
+}
+func (e *entry[K, V, S]) prev() uint32  { return uint32(e.links & prevBits) }
+func (e *entry[K, V, S]) next() uint32  { return uint32(e.links>>nextOff) & linkMask }
+func (e *entry[K, V, S]) hnext() uint32 { return uint32(e.links>>hnextOff) & linkMask }
+func (e *entry[K, V, S]) setPrev(l uint32) {
 	e.links = e.links&^prevBits | uint64(l)
 }
-func (e *entry[K, V]) setNext(l uint32) {
+func (e *entry[K, V, S]) setNext(l uint32) {
 	e.links = e.links&^nextBits | uint64(l)<<nextOff
 }
-func (e *entry[K, V]) setHnext(l uint32) {
+func (e *entry[K, V, S]) setHnext(l uint32) {
 	e.links = e.links&^hnxtBits | uint64(l)<<hnextOff
 }
 
@@ -77,7 +110,7 @@ type sentinel struct{ prev, next uint32 }
 
 // shard is one independently locked part of the cache: a slab of entries, an LRU ring through
 // them, a linear-hashing index over them and a map of local tombstones.
-type shard[K comparable, V any] struct {
+type shard[K comparable, V any, S any] struct {
 	// Written by readers: kept on the lock's cache line.
 	mu     sync.RWMutex
 	hits   atomic.Uint64
@@ -85,7 +118,7 @@ type shard[K comparable, V any] struct {
 	clock  atomic.Uint64 // ticks once per stamp change; generations are runs of ticks
 
 	// Read by readers, written under the write lock only.
-	slab      [][]entry[K, V]
+	slab      [][]entry[K, V, S]
 	heads     [][]uint32 // bucket b's first entry; dense, so hot buckets share cache lines
 	lowMask   uint32     // linear hashing: 2^level - 1
 	split     uint32     // linear hashing: next bucket to split; buckets = lowMask+1+split
@@ -108,6 +141,11 @@ type shard[K comparable, V any] struct {
 	over       int64 // bytes borrowed above maxBytes, as last added to Cache.over
 	maxTomb    int
 	tomb       map[uint64]uint64 // hash(key) -> stamp
+
+	// keyOf and own (Options.KeyOf, Options.Own) are set when S is InValue: the value carries
+	// its key. On the shard rather than the Store because the lookups are the shard's.
+	keyOf func(*V) K
+	own   func(K, *V)
 
 	evictions     uint64
 	expirations   uint64
@@ -142,19 +180,19 @@ func chunkSize(c uint32, first, max uint) int {
 }
 
 // at returns the entry in slot i.
-func (s *shard[K, V]) at(i uint32) *entry[K, V] {
+func (s *shard[K, V, S]) at(i uint32) *entry[K, V, S] {
 	c, off := chunkOf(i, slabFirst, slabMax)
 	return &s.slab[c][off]
 }
 
 // head returns bucket b's head link.
-func (s *shard[K, V]) head(b uint32) *uint32 {
+func (s *shard[K, V, S]) head(b uint32) *uint32 {
 	c, off := chunkOf(b, headFirst, headMax)
 	return &s.heads[c][off]
 }
 
 // bucket returns the linear-hashing bucket of hash h.
-func (s *shard[K, V]) bucket(h uint64) uint32 {
+func (s *shard[K, V, S]) bucket(h uint64) uint32 {
 	b := uint32(h) & s.lowMask
 	if b < s.split {
 		b = uint32(h) & (s.lowMask<<1 | 1)
@@ -163,7 +201,7 @@ func (s *shard[K, V]) bucket(h uint64) uint32 {
 }
 
 // find returns the link (slot+1) of key, or 0. Needs at least the read lock.
-func (s *shard[K, V]) find(h uint64, key K) uint32 {
+func (s *shard[K, V, S]) find(h uint64, key K) uint32 {
 	if len(s.heads) == 0 {
 		return 0
 	}
@@ -171,7 +209,7 @@ func (s *shard[K, V]) find(h uint64, key K) uint32 {
 	tag := tagOf(h)
 	for l != 0 {
 		e := s.at(l - 1)
-		if e.links&tagBits == tag && e.key == key {
+		if e.links&tagBits == tag && s.key(e) == key {
 			return l
 		}
 		l = e.hnext()
@@ -184,7 +222,7 @@ func (s *shard[K, V]) find(h uint64, key K) uint32 {
 func tagOf(h uint64) uint64 { return h >> 32 & 0xf << tagOff }
 
 // alloc hands out a free slot, growing the slab by one chunk when needed.
-func (s *shard[K, V]) alloc() uint32 {
+func (s *shard[K, V, S]) alloc() uint32 {
 	if s.free != 0 {
 		i := s.free - 1
 		s.free = s.at(i).next()
@@ -195,7 +233,7 @@ func (s *shard[K, V]) alloc() uint32 {
 		panic("lru: shard slab full") // unreachable: maxEntries <= entryCap
 	}
 	if c, off := chunkOf(i, slabFirst, slabMax); off == 0 && int(c) == len(s.slab) {
-		s.slab = append(s.slab, make([]entry[K, V], chunkSize(c, slabFirst, slabMax)))
+		s.slab = append(s.slab, make([]entry[K, V, S], chunkSize(c, slabFirst, slabMax)))
 	}
 	s.used++
 	return i
@@ -203,14 +241,14 @@ func (s *shard[K, V]) alloc() uint32 {
 
 // insert stores a new entry as the most recently used and returns its link. The caller has
 // checked that key is absent. Needs the write lock.
-func (s *shard[K, V]) insert(c *Cache[K, V], h uint64, key K, value V, expiry int64) uint32 {
+func (s *shard[K, V, S]) insert(c *Store[K, V, S], h uint64, key K, value V, expiry int64) uint32 {
 	if len(s.heads) == 0 {
 		s.heads = append(s.heads, make([]uint32, chunkSize(0, headFirst, headMax)))
 	}
 	i := s.alloc()
 	l := i + 1
 	e := s.at(i)
-	e.key, e.value = key, value
+	s.store(e, key, value)
 	// Append to the bucket's chain: entries that arrived first, often the popular ones, stay
 	// in front and are found without touching later ones.
 	e.links = tagOf(h)
@@ -229,7 +267,7 @@ func (s *shard[K, V]) insert(c *Cache[K, V], h uint64, key K, value V, expiry in
 }
 
 // chainAppend links entry l (with hnext 0) at the end of the chain starting at *hp.
-func (s *shard[K, V]) chainAppend(hp *uint32, l uint32) {
+func (s *shard[K, V, S]) chainAppend(hp *uint32, l uint32) {
 	if *hp == 0 {
 		*hp = l
 		return
@@ -247,7 +285,7 @@ func packMeta(expiry int64, gen uint64) uint64 {
 
 // splitBucket grows the index by one bucket (linear hashing), keeping the load factor at
 // most one entry per bucket without ever rehashing the whole table.
-func (s *shard[K, V]) splitBucket(c *Cache[K, V]) {
+func (s *shard[K, V, S]) splitBucket(c *Store[K, V, S]) {
 	hi := s.lowMask + 1
 	nb := s.split + hi // the new bucket
 	if cc, off := chunkOf(nb, headFirst, headMax); off == 0 && int(cc) == len(s.heads) {
@@ -256,12 +294,12 @@ func (s *shard[K, V]) splitBucket(c *Cache[K, V]) {
 	from, to := s.head(s.split), s.head(nb)
 	l := *from
 	*from, *to = 0, 0
-	var fromTail, toTail *entry[K, V] // keep the chains' order
+	var fromTail, toTail *entry[K, V, S] // keep the chains' order
 	for l != 0 {
 		e := s.at(l - 1)
 		next := e.hnext()
 		e.setHnext(0)
-		if uint32(c.hash(e.key))&hi != 0 {
+		if uint32(c.hash(s.key(e)))&hi != 0 {
 			if toTail == nil {
 				*to = l
 			} else {
@@ -287,7 +325,7 @@ func (s *shard[K, V]) splitBucket(c *Cache[K, V]) {
 
 // remove unlinks entry l (hash h) from the index and the ring and frees its slot.
 // Byte accounting, tombstones and callbacks are the caller's. Needs the write lock.
-func (s *shard[K, V]) remove(l uint32, e *entry[K, V], h uint64) {
+func (s *shard[K, V, S]) remove(l uint32, e *entry[K, V, S], h uint64) {
 	hp := s.head(s.bucket(h))
 	if *hp == l {
 		*hp = e.hnext()
@@ -303,7 +341,7 @@ func (s *shard[K, V]) remove(l uint32, e *entry[K, V], h uint64) {
 	if e.meta&expiryMask != 0 {
 		s.nttl.Add(-1)
 	}
-	var zk K
+	var zk S
 	var zv V
 	e.key, e.value, e.meta = zk, zv, 0
 	e.links = freeMark | uint64(s.free)<<nextOff
@@ -311,6 +349,6 @@ func (s *shard[K, V]) remove(l uint32, e *entry[K, V], h uint64) {
 }
 
 // live reports whether slot e holds an entry. Safe under the read lock.
-func (e *entry[K, V]) live() bool {
+func (e *entry[K, V, S]) live() bool {
 	return e.prev() != freeMark
 }

@@ -7,7 +7,7 @@ package lru
 // raised to the highest stamp dropped, so the information is coarsened, never lost.
 
 // addTomb records a tombstone for hash h. Needs the write lock.
-func (s *shard[K, V]) addTomb(c *Cache[K, V], h, stamp uint64) {
+func (s *shard[K, V, S]) addTomb(c *Store[K, V, S], h, stamp uint64) {
 	if stamp == 0 || stamp <= c.floor.Load() {
 		return // the floor already covers it
 	}
@@ -25,7 +25,7 @@ func (s *shard[K, V]) addTomb(c *Cache[K, V], h, stamp uint64) {
 }
 
 // shedTombs drops the lowest stamps (about an eighth, at least one) and raises the floor.
-func (s *shard[K, V]) shedTombs(c *Cache[K, V]) {
+func (s *shard[K, V, S]) shedTombs(c *Store[K, V, S]) {
 	stamps := make([]uint64, 0, len(s.tomb))
 	for _, v := range s.tomb {
 		stamps = append(stamps, v)
@@ -41,7 +41,7 @@ func (s *shard[K, V]) shedTombs(c *Cache[K, V]) {
 	c.raiseFloor(cut)
 }
 
-func (c *Cache[K, V]) raiseFloor(f uint64) {
+func (c *Store[K, V, S]) raiseFloor(f uint64) {
 	for {
 		old := c.floor.Load()
 		if f <= old || c.floor.CompareAndSwap(old, f) {
@@ -95,7 +95,7 @@ func nthSmallest(a []uint64, k int) uint64 {
 // CollectTombstones drops local tombstones with a stamp below stable (causally stable: no
 // older write can still arrive) and returns how many were dropped. It locks one shard at a
 // time.
-func (c *Cache[K, V]) CollectTombstones(stable uint64) int {
+func (c *Store[K, V, S]) CollectTombstones(stable uint64) int {
 	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -114,6 +114,6 @@ func (c *Cache[K, V]) CollectTombstones(stable uint64) int {
 
 // Floor returns the global tombstone floor: the highest stamp dropped because the tombstone
 // bound was reached (0 if none). A write for an absent key at or below it may be stale.
-func (c *Cache[K, V]) Floor() uint64 {
+func (c *Store[K, V, S]) Floor() uint64 {
 	return c.floor.Load()
 }

@@ -18,8 +18,11 @@ var ErrWrongType = errors.New("node: wrong type")
 // inside the store's Apply for the key (so writers are serialised by the shard lock) and under
 // mu, which readers holding a copy of the value take to read it.
 type coll struct {
-	mu   sync.RWMutex
-	typ  crdt.Type
+	mu  sync.RWMutex
+	typ crdt.Type
+	// key is the key the store holds it under (value.key, own: the store's slot keeps none);
+	// set under that key's store lock.
+	key  string
 	hash *crdt.Hash
 	set  *crdt.Set
 	zset *crdt.ZSet
@@ -269,7 +272,7 @@ func (v *value) entries(t *replicaTable, expiry int64) []crdt.Entry {
 	}
 	out := make([]crdt.Entry, len(parts))
 	for i, p := range parts {
-		out[i] = crdt.Entry{Value: p, Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ()}
+		out[i] = crdt.Entry{Value: p, Expiry: expiry, Version: v.ver(t), Seq: v.seq(), Type: v.typ()}
 	}
 	return out
 }
@@ -661,7 +664,7 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	}
 	ver, seq := e.Version, e.Seq
 	if cur.Exists && e.Version.Less(cur.Value.ver(n.reps)) {
-		ver, seq = cur.Value.ver(n.reps), cur.Value.seq
+		ver, seq = cur.Value.ver(n.reps), cur.Value.seq()
 	}
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
@@ -764,7 +767,7 @@ func (n *Node) flushColls(f crdt.Timestamp) {
 				return lru.Update[value]{Action: lru.Keep}
 			}
 			c.flushTo(f)
-			v, exp := n.collValue(k, c, cur.Value.ver(n.reps), cur.Value.seq, nowMs)
+			v, exp := n.collValue(k, c, cur.Value.ver(n.reps), cur.Value.seq(), nowMs)
 			c.mu.Unlock()
 			n.trackTombstone(&cur, &v)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}

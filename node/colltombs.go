@@ -66,7 +66,7 @@ func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 			c.compact(st)
 			// Same version and expiry: only the removed writes and the charge change (an empty
 			// collection keeps its tombstone's lifetime, not a fresh one).
-			v, _ := n.collValue(key, c, cur.Value.ver(n.reps), cur.Value.seq, nowMs)
+			v, _ := n.collValue(key, c, cur.Value.ver(n.reps), cur.Value.seq(), nowMs)
 			return lru.Update[value]{Action: lru.Put, Value: v, Expiry: cur.Expiry}
 		})
 	}
@@ -121,7 +121,7 @@ func (n *Node) shipFloors(nowMs int64, budget int) {
 			}) != nil {
 				return lru.Update[value]{Action: lru.Keep}
 			}
-			ver, seq := cur.Value.ver(n.reps), cur.Value.seq
+			ver, seq := cur.Value.ver(n.reps), cur.Value.seq()
 			for _, p := range parts {
 				ver, seq = n.stamp(nowMs, ver.TS)
 				out = append(out, crdt.Entry{Type: c.typ, Value: p, Version: ver, Seq: seq})

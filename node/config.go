@@ -20,7 +20,8 @@ type Config struct {
 	// MaxMemory only.
 	MaxEntries int
 
-	// MaxKeySize is the largest key accepted, in bytes. Default 16 KiB.
+	// MaxKeySize is the largest key accepted, in bytes. Default 16 KiB, at most 65535 (the store
+	// keeps a key's length in 16 bits of its value).
 	MaxKeySize int
 
 	// MaxValueSize is the largest value accepted, in bytes. Default 1 MiB. Raising it raises the
@@ -198,8 +199,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("node: MaxMemory must not be negative, got %d", c.MaxMemory)
 	case c.MaxEntries < 0:
 		return c, fmt.Errorf("node: MaxEntries must not be negative, got %d", c.MaxEntries)
-	case c.MaxKeySize < 0:
-		return c, fmt.Errorf("node: MaxKeySize must not be negative, got %d", c.MaxKeySize)
+	case c.MaxKeySize < 0 || c.MaxKeySize > maxKeyLen:
+		return c, fmt.Errorf("node: MaxKeySize must be between 0 and %d, got %d", maxKeyLen, c.MaxKeySize)
 	case c.MaxValueSize < 0:
 		return c, fmt.Errorf("node: MaxValueSize must not be negative, got %d", c.MaxValueSize)
 	case c.MaxValueSize > maxValueSize:

@@ -51,12 +51,12 @@ func (n *Node) incrBy(w writer, nowMs int64, key string, delta int64) (int64, er
 			return lru.Update[value]{Action: lru.Keep}
 		}
 		v := w.stamp(nowMs, &cur, nil, 0)
-		res, _ = c.Add(n.replica, v.seq, delta)
+		res, _ = c.Add(n.replica, v.seq(), delta)
 		v.setTyp(crdt.TypeCounter)
-		v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq))
+		v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq()))
 		d := c.Only(n.replica)
-		out = crdt.Entry{Type: crdt.TypeCounter, Expiry: c.Expiry, Version: v.ver(n.reps), Seq: v.seq,
-			Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq)}
+		out = crdt.Entry{Type: crdt.TypeCounter, Expiry: c.Expiry, Version: v.ver(n.reps), Seq: v.seq(),
+			Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq())}
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: c.Expiry}
 	})
 	if err != nil {
@@ -212,10 +212,10 @@ func (n *Node) rewriteCounterExpiry(w writer, nowMs int64, cur *lru.Current[valu
 	v := w.stamp(nowMs, cur, nil, 0)
 	c.Expiry, c.ExpVer = atMs, v.ver(n.reps)
 	v.setTyp(crdt.TypeCounter)
-	v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq))
+	v.setData(crdt.AppendCounter(nil, &c, n.reps.id(v.rep()), v.seq()))
 	d := c.Only(n.replica)
-	return v, crdt.Entry{Type: crdt.TypeCounter, Expiry: atMs, Version: v.ver(n.reps), Seq: v.seq,
-		Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq)}, true
+	return v, crdt.Entry{Type: crdt.TypeCounter, Expiry: atMs, Version: v.ver(n.reps), Seq: v.seq(),
+		Value: crdt.AppendCounter(nil, &d, n.reps.id(v.rep()), v.seq())}, true
 }
 
 // counterItemValue renders a counter's value as GET shows it (a decimal integer).

@@ -516,7 +516,7 @@ func (n *Node) eachLogged(recs []byte, fn func(ds []crdt.Delta) error) error {
 func (n *Node) resolveRef(d *crdt.Delta, nowMs int64) {
 	e := &d.Entry
 	v, exp, ok := n.store.Peek(d.Key, nowMs)
-	if ok && v.ver(n.reps) == e.Version && v.seq == e.Seq && v.typ() == crdt.TypeLWW {
+	if ok && v.ver(n.reps) == e.Version && v.seq() == e.Seq && v.typ() == crdt.TypeLWW {
 		*e = v.entry(n.reps, exp)
 		return
 	}

@@ -343,7 +343,7 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	cur, _, _ := n.store.Peek("k", n.nowMs())
 	l := newDeltaLog(1 << 20)
 	ref := func(v value) crdt.Delta {
-		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver(n.reps), Seq: v.seq}}
+		return crdt.Delta{Key: "k", Entry: crdt.Entry{Type: crdt.TypeLWW, Version: v.ver(n.reps), Seq: v.seq()}}
 	}
 	l.add([]crdt.Delta{ref(old)})
 	unit := []crdt.Delta{logDelta(7, 3, "u1", 5), logDelta(7, 3, "u2", 6), logDelta(7, 3, "u3", 7)}
@@ -361,7 +361,7 @@ func TestEachLoggedGroupsUnits(t *testing.T) {
 	if len(got) != 3 || len(got[0]) != 1 || len(got[1]) != 3 || len(got[2]) != 1 {
 		t.Fatalf("writes handed over: %d (%v)", len(got), got)
 	}
-	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != (crdt.Version{Replica: n.reps.id(old.rep())}) || e.Seq != old.seq {
+	if e := got[0][0].Entry; !e.Tombstone() || e.Expiry != 1 || e.Version != (crdt.Version{Replica: n.reps.id(old.rep())}) || e.Seq != old.seq() {
 		t.Fatalf("superseded write sent as %+v, want an expired tombstone of its dot at time zero", e)
 	}
 	for i := range unit {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,7 @@ type Node struct {
 	warming atomic.Bool // Warming: the store is large enough for warming keys to pay
 	cfg     Config
 	replica crdt.ReplicaID
-	store   *lru.Cache[string, value]
+	store   *lru.Store[string, value, lru.InValue]
 	reps    *replicaTable // writer ids of the stored values (value.rep); index 0 is replica
 
 	clockMu sync.Mutex
@@ -105,12 +106,20 @@ type Node struct {
 // collection pointer made it 64. The writer's replica id is an index into the node's replica
 // table (replicas.go), packed with the type and flags into one 32-bit word: the id itself made
 // the value 40 bytes and the entry 72.
+//
+// The store keeps no key beside the value (lru.InValue): a stored string value's bytes follow
+// its key in one allocation ([key][bytes], own), and a collection keeps its key in its coll.
+// The key's header (16 bytes) left the slot, which is 48 bytes; the key's length shares a word
+// with the dot seq.
 type value struct {
-	// p is the first byte of the value's bytes (n of them; nil when n is 0), or the *coll when
-	// isObj.
-	p   unsafe.Pointer
-	ts  crdt.Timestamp // the version's timestamp; its replica is the writer, rep()
-	seq uint64
+	// p is the first byte of the value's bytes (n of them; nil when n is 0 and the value is not
+	// keyed), or the *coll when isObj. When keyed, p follows the key's bytes in their shared
+	// allocation (and is never nil: an empty value's allocation has one spare byte).
+	p  unsafe.Pointer
+	ts crdt.Timestamp // the version's timestamp; its replica is the writer, rep()
+	// dot is the dot seq (the low dotSeqBits bits) under the key's length when keyed (the high
+	// 16 bits). A seq never reaches 2^48 (stampSeq, newValue).
+	dot uint64
 	// n is len(bytes) or, for a collection, its size when this value was made: what the store
 	// charges for it. A collection is mutated in place, so reading its size when the store
 	// replaces or drops the value would see the new size for the old value too: its growth was
@@ -130,7 +139,15 @@ const (
 	flagMask  = 1<<2 - 1
 	emptyBit  = 1 << 5
 	objBit    = 1 << 6
+	keyedBit  = 1 << 7 // the value's bytes follow its key's (own)
 	repShift  = 8
+
+	dotSeqBits = 48
+	// maxDotSeq is the largest dot seq a value holds: 2^48 writes of one replica, 8.9 years
+	// at a million writes per second.
+	maxDotSeq = 1<<dotSeqBits - 1
+	// maxKeyLen is the longest key (value.dot's high 16 bits); Config.MaxKeySize is at most it.
+	maxKeyLen = 1<<(64-dotSeqBits) - 1
 )
 
 // Every type and flag fits its bits: crdt rejects unknown ones before they reach the store.
@@ -144,6 +161,8 @@ func (v *value) flags() crdt.Flags  { return crdt.Flags(v.bits >> flagShift & fl
 func (v *value) empty() bool        { return v.bits&emptyBit != 0 }
 func (v *value) isObj() bool        { return v.bits&objBit != 0 }
 func (v *value) rep() uint32        { return v.bits >> repShift }
+func (v *value) seq() uint64        { return v.dot & maxDotSeq }
+func (v *value) keyed() bool        { return v.bits&keyedBit != 0 }
 func (v *value) setTyp(t crdt.Type) { v.bits = v.bits&^typMask | uint32(t)&typMask }
 func (v *value) setFlags(f crdt.Flags) {
 	v.bits = v.bits&^(flagMask<<flagShift) | (uint32(f)&flagMask)<<flagShift
@@ -165,8 +184,58 @@ func (v *value) ver(t *replicaTable) crdt.Version {
 // the version's writer is new and the replica table is full (the write is refused).
 func (t *replicaTable) newValue(ver crdt.Version, seq uint64, typ crdt.Type, flags crdt.Flags) (value, bool) {
 	i, ok := t.index(ver.Replica)
-	v := value{ts: ver.TS, seq: seq, bits: i<<repShift | uint32(typ)&typMask | (uint32(flags)&flagMask)<<flagShift}
-	return v, ok
+	v := value{ts: ver.TS, dot: seq & maxDotSeq, bits: i<<repShift | uint32(typ)&typMask | (uint32(flags)&flagMask)<<flagShift}
+	// A peer's seq beyond maxDotSeq is refused like a writer the table has no room for: this
+	// node never issues one (stampSeq).
+	return v, ok && seq <= maxDotSeq
+}
+
+// key returns the key a stored value carries (lru.Options.KeyOf): the bytes in front of its own
+// in their allocation, or its collection's key.
+func (v *value) key() string {
+	if v.isObj() {
+		return (*coll)(v.p).key
+	}
+	n := int(v.dot >> dotSeqBits)
+	return unsafe.String((*byte)(unsafe.Add(v.p, -n)), n)
+}
+
+// own makes v carry key before the store holds it (lru.Options.Own): a string value's bytes are
+// copied behind a copy of the key into one allocation, unless they already follow this key (a
+// value read from the store and put back); a collection records the key. Runs under the key's
+// store lock.
+func own(key string, v *value) {
+	if v.isObj() {
+		if c := (*coll)(v.p); c.key != key {
+			c.key = key
+		}
+		return
+	}
+	if v.keyed() && v.key() == key {
+		return
+	}
+	if len(key) > maxKeyLen {
+		// Every way in checks keys against MaxKeySize, which Config keeps at most maxKeyLen.
+		panic("node: a key longer than 65535 bytes reached the store")
+	}
+	b := keyedBuf(key, int(v.n))
+	copy(b[len(key):], v.data())
+	v.setKeyed(b, len(key))
+}
+
+// setKeyed makes b[klen:klen+v.n] the value's bytes and b[:klen] its key.
+func (v *value) setKeyed(b []byte, klen int) {
+	v.p = unsafe.Pointer(unsafe.SliceData(b[klen:]))
+	v.dot = v.dot&maxDotSeq | uint64(klen)<<dotSeqBits
+	v.bits |= keyedBit
+}
+
+// keyedBuf allocates a block for key and an n-byte value, as own does, with the key copied in:
+// a writer that fills b[len(key):][:n] and passes b to setKeyed saves own's copy.
+func keyedBuf(key string, n int) []byte {
+	b := make([]byte, len(key)+max(n, 1))
+	copy(b, key)
+	return b
 }
 
 // data returns the value's bytes (nil for a collection). They are shared: never written to.
@@ -180,7 +249,8 @@ func (v *value) data() []byte {
 // setData makes b the value's bytes (its capacity is dropped: an append copies).
 func (v *value) setData(b []byte) {
 	v.p, v.n = unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b))
-	v.bits &^= objBit
+	v.bits &^= objBit | keyedBit
+	v.dot &= maxDotSeq
 	if len(b) == 0 {
 		v.p = nil
 	}
@@ -197,7 +267,8 @@ func (v *value) obj() *coll {
 // setObj makes c the value's collection, charged at size bytes.
 func (v *value) setObj(c *coll, size int) {
 	v.p, v.n = unsafe.Pointer(c), uint32(min(size, 1<<32-1))
-	v.bits |= objBit
+	v.bits = v.bits&^keyedBit | objBit
+	v.dot &= maxDotSeq
 }
 
 // objBytes is what the store charges for the collection beyond the value itself.
@@ -214,11 +285,10 @@ func (v *value) objBytes() int {
 // counts its allocator's usable sizes the same way; counting lengths let the store's real
 // heap run ~10 % over its bound (a writer under a 64 MiB flood held 71 MB of store).
 func (v *value) charge(key string) int {
-	n := int(v.n)
-	if !v.isObj() {
-		n = allocSize(n)
+	if v.isObj() {
+		return allocSize(len(key)) + int(v.n) + valueOverhead
 	}
-	return allocSize(len(key)) + n + valueOverhead
+	return allocSize(len(key)+max(int(v.n), 1)) + valueOverhead // one block (own)
 }
 
 func (v *value) tombstone() bool { return v.flags()&crdt.FlagTombstone != 0 || v.empty() }
@@ -226,9 +296,9 @@ func (v *value) tombstone() bool { return v.flags()&crdt.FlagTombstone != 0 || v
 // entry returns v as a crdt.Entry expiring at expiry; t is the node's replica table.
 func (v *value) entry(t *replicaTable, expiry int64) crdt.Entry {
 	if c := v.obj(); c != nil {
-		return crdt.Entry{Value: c.encode(), Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ()}
+		return crdt.Entry{Value: c.encode(), Expiry: expiry, Version: v.ver(t), Seq: v.seq(), Type: v.typ()}
 	}
-	return crdt.Entry{Value: v.data(), Expiry: expiry, Version: v.ver(t), Seq: v.seq, Type: v.typ(), Flags: v.flags()}
+	return crdt.Entry{Value: v.data(), Expiry: expiry, Version: v.ver(t), Seq: v.seq(), Type: v.typ(), Flags: v.flags()}
 }
 
 // valueOf makes the value of e (sharing e.Value); false when e's writer is new and the replica
@@ -255,7 +325,7 @@ func New(cfg Config) (*Node, error) {
 		evicted: newEvictedSet(c.MaxMemory),
 	}
 	n.life, n.endLife = context.WithCancel(context.Background())
-	n.store, err = lru.New(lru.Options[string, value]{
+	n.store, err = lru.NewStore[string, value, lru.InValue](lru.Options[string, value]{
 		MaxBytes:      c.MaxMemory,
 		MaxEntries:    c.MaxEntries,
 		Size:          func(k string, v value) int { return v.charge(k) },
@@ -263,6 +333,8 @@ func New(cfg Config) (*Node, error) {
 		WarmValue:     (*value).warm,
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
+		KeyOf:         (*value).key,
+		Own:           own,
 	})
 	if err != nil {
 		return nil, err
@@ -309,10 +381,11 @@ func (n *Node) markReady() {
 	})
 }
 
-// valueOverhead is what a value takes in the store's slab beyond a slice header (32 bytes
-// against 24), charged against MaxMemory on top of the store's own per-entry overhead
-// (lru.EntryOverhead, which already counts a slice-sized value).
-const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil)))
+// valueOverhead is what a value takes in the store's slab beyond a slice header and a string
+// key's header (32 bytes against 24 + 16: the slot keeps no key), charged against MaxMemory on
+// top of the store's own per-entry overhead (lru.EntryOverhead, which counts a slot with both):
+// negative, -8.
+const valueOverhead = int(unsafe.Sizeof(value{})) - int(unsafe.Sizeof([]byte(nil))) - int(unsafe.Sizeof(""))
 
 // maxValueSize bounds Config.MaxValueSize: a value's length, content type included, fits the
 // 32 bits of value.n.
@@ -439,6 +512,11 @@ func (n *Node) stampSeq(nowMs int64, after crdt.Timestamp, seq uint64) (crdt.Ver
 		}
 	}
 	if seq == 0 {
+		if n.seq == maxDotSeq {
+			// 2^48 writes of this replica: a value could not hold the next dot (value.dot).
+			// Unreachable in practice (8.9 years at a million writes per second).
+			panic("node: dot sequence exhausted")
+		}
 		n.seq++
 		seq = n.seq
 	}
@@ -464,7 +542,8 @@ func (n *Node) onRemove(key string, v value, why lru.Reason) { // evictions, exp
 	case why == lru.Expired:
 		n.evicted.forget(key)
 		if n.repl != nil {
-			n.expired.add(expiredRec{key: key, ver: v.ver(n.reps), seq: v.seq, at: n.nowMs()})
+			// A copy: key is a view of the value's block (own), which it would keep alive.
+			n.expired.add(expiredRec{key: strings.Clone(key), ver: v.ver(n.reps), seq: v.seq(), at: n.nowMs()})
 		}
 	}
 }

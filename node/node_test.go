@@ -274,6 +274,38 @@ func TestLimits(t *testing.T) {
 	if _, err := New(Config{MaxValueSize: 1 << 32}); err == nil || !strings.Contains(err.Error(), "MaxValueSize must be at most") {
 		t.Fatalf("MaxValueSize beyond a 32-bit length: error = %v", err)
 	}
+	if _, err := New(Config{MaxKeySize: 1 << 16}); err == nil || !strings.Contains(err.Error(), "MaxKeySize must be between 0 and 65535") {
+		t.Fatalf("MaxKeySize beyond the store's 16-bit key length: error = %v", err)
+	}
+}
+
+// TestValueCarriesKey: a stored string value's bytes follow its key in one block (own), keys of
+// the longest length included, and a value read from the store and put back is not copied.
+func TestValueCarriesKey(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"", "k", strings.Repeat("k", maxKeyLen)} {
+		for _, data := range [][]byte{nil, []byte("v"), bytes.Repeat([]byte("x"), 100)} {
+			v, _ := newReplicaTable(1).newValue(crdt.Version{TS: 5, Replica: 1}, maxDotSeq, crdt.TypeLWW, 0)
+			v.setData(bytes.Clone(data))
+			own(key, &v)
+			if !v.keyed() || v.key() != key || !bytes.Equal(v.data(), data) || v.seq() != maxDotSeq {
+				t.Fatalf("key %d bytes, data %d: keyed %v key %d bytes data %q seq %d", len(key), len(data), v.keyed(), len(v.key()), v.data(), v.seq())
+			}
+			p := v.p
+			own(key, &v)
+			if v.p != p {
+				t.Fatal("own copied a value that already carries its key")
+			}
+			other := "o" + key[min(len(key), 1):] // a different key of at most maxKeyLen bytes
+			own(other, &v)
+			if v.p == p || v.key() != other || !bytes.Equal(v.data(), data) {
+				t.Fatalf("own under another key: key %q data %q", v.key(), v.data())
+			}
+		}
+	}
+	if _, ok := newReplicaTable(1).newValue(crdt.Version{TS: 5, Replica: 2}, maxDotSeq+1, crdt.TypeLWW, 0); ok {
+		t.Fatal("a seq beyond 48 bits was accepted")
+	}
 }
 
 func TestEviction(t *testing.T) {

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
@@ -156,6 +158,19 @@ type SetResult struct {
 // Set writes value under key on this node and hands the write to replication. It returns once
 // the write is applied locally.
 func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) (SetResult, error) {
+	return n.set(ctx, key, false, val, opt)
+}
+
+// SetBytes is Set with the key as bytes, which it does not keep: a server that reads keys into
+// a buffer it reuses passes them without making a string of each. Without a content type the
+// key's only copy is the one in front of the value's bytes, where the store keeps it.
+func (n *Node) SetBytes(ctx context.Context, key []byte, val []byte, opt SetOptions) (SetResult, error) {
+	return n.set(ctx, unsafe.String(unsafe.SliceData(key), len(key)), true, val, opt)
+}
+
+// set is Set; borrowed says key is a view of the caller's buffer (SetBytes): what outlives the
+// call is made from a copy.
+func (n *Node) set(ctx context.Context, key string, borrowed bool, val []byte, opt SetOptions) (SetResult, error) {
 	if err := n.check(ctx); err != nil {
 		return SetResult{}, err
 	}
@@ -165,9 +180,25 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 	if len(val) > n.cfg.MaxValueSize {
 		return SetResult{}, ErrValueTooLarge
 	}
-	data, flags, err := crdt.EncodeValue(opt.ContentType, val)
-	if err != nil {
-		return SetResult{}, err
+	var data, kb []byte
+	var flags crdt.Flags
+	if opt.ContentType == "" {
+		// The value's bytes go straight behind a copy of the key, where the store keeps them
+		// (own), instead of being copied there a second time.
+		kb = keyedBuf(key, len(val))
+		data = kb[len(key) : len(key)+len(val)]
+		copy(data, val)
+		// From here the key is the block's copy (never written again): the write's delta and
+		// the store share it, and a borrowed key is let go.
+		key = unsafe.String(unsafe.SliceData(kb), len(key))
+	} else {
+		if borrowed {
+			key = strings.Clone(key)
+		}
+		var err error
+		if data, flags, err = crdt.EncodeValue(opt.ContentType, val); err != nil {
+			return SetResult{}, err
+		}
 	}
 	nowMs := n.nowMs()
 	expiry := n.expiryFor(opt, nowMs)
@@ -186,6 +217,9 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 			exp = cur.Expiry
 		}
 		v := n.newValue(nowMs, &cur, data, flags)
+		if kb != nil {
+			v.setKeyed(kb, len(key))
+		}
 		res.Written, res.Version = true, v.ver(n.reps)
 		out = v.entry(n.reps, exp)
 		return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}

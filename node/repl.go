@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -178,7 +179,7 @@ type replicator struct {
 	scratch sync.Pool
 
 	// applied, when set (benchmarks), is called after a remote delta is applied.
-	applied func(d *crdt.Delta) // must not keep d.Key: it may be a view of a reused buffer
+	applied func(d *crdt.Delta) // must not keep d.Key or d.Entry.Value: views of a reused buffer
 
 	started time.Time // process start, for peers not heard from since (stableTime)
 }
@@ -541,10 +542,12 @@ func (r *replicator) onMessage(from string, data []byte) {
 		sc := r.getScratch()
 		defer r.putScratch(sc)
 		b := &sc.batch
-		// The keys stay views of data, which outlives the apply (applyDeltas copies those it
-		// keeps): most name keys the store holds, so copying each was an allocation per write.
+		// The keys and values stay views of data, which outlives the apply (applyDeltas copies
+		// what it keeps): most name keys the store holds, so copying each was an allocation per
+		// write, and a register's value is stored behind a copy of its key (merge), so a
+		// decoded copy of the value was garbage at once.
 		sc.borrowed = true
-		if err := crdt.DecodeBatchBorrowKeys(b, data[1:], r.lim); err != nil {
+		if err := crdt.DecodeBatchBorrow(b, data[1:], r.lim); err != nil {
 			r.st.rejected.Add(1)
 			return
 		}
@@ -627,8 +630,8 @@ type applyScratch struct {
 	batch crdt.Batch
 	state []uint8
 	keys  []string
-	// borrowed says the deltas' keys are views of a buffer reused after the apply
-	// (crdt.DecodeBatchBorrowKeys): what is kept of a key beyond the apply must be a copy.
+	// borrowed says the deltas' keys and values are views of a buffer reused after the apply
+	// (crdt.DecodeBatchBorrow): what is kept of them beyond the apply must be a copy.
 	borrowed bool
 }
 
@@ -671,16 +674,15 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 	if sc == nil {
 		sc = &applyScratch{}
 	}
-	// own is ApplyBatch's copy of a borrowed key it stores (a new key); nil when the keys are
-	// the deltas' own. Only writes to registers in runs of single writes reach the store with
-	// borrowed keys: any other type may keep its key where nothing copies it (a collection's
-	// state), so it gets a copy here, and a lone write or a unit gets one where it is applied.
-	var own func(string) string
+	// Borrowed keys and values: a register's reach the store, which keeps neither (merge
+	// stores its bytes behind a copy of its key, and the store keeps no key of its own); any
+	// other type may keep them where nothing copies them (a collection's state and key), so it
+	// gets copies here.
 	if sc.borrowed {
-		own = strings.Clone
 		for k := range ds {
 			if ds[k].Entry.Type != crdt.TypeLWW {
 				ds[k].Key = strings.Clone(ds[k].Key)
+				ds[k].Entry.Value = bytes.Clone(ds[k].Entry.Value)
 			}
 		}
 	}
@@ -760,7 +762,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 			for k := i; k < run; k++ {
 				keys = append(keys, ds[k].Key)
 			}
-			r.n.store.ApplyBatchOwn(keys, nowMs, own, func(k int, cur lru.Current[value]) lru.Update[value] {
+			r.n.store.ApplyBatch(keys, nowMs, func(k int, cur lru.Current[value]) lru.Update[value] {
 				d := &ds[i+k]
 				up, ok := r.n.merge(d.Key, &cur, &d.Entry, nowMs)
 				if ok {
@@ -774,9 +776,6 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 				state[i] = won
 			}
 		} else if j-i == 1 {
-			if own != nil && ds[i].Entry.Type == crdt.TypeLWW {
-				ds[i].Key = own(ds[i].Key)
-			}
 			e := &ds[i].Entry
 			r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 				up, ok := r.n.merge(ds[i].Key, &cur, e, nowMs)
@@ -788,9 +787,6 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		} else {
 			keys = keys[:0]
 			for k := i; k < j; k++ {
-				if own != nil && ds[k].Entry.Type == crdt.TypeLWW {
-					ds[k].Key = own(ds[k].Key)
-				}
 				keys = append(keys, ds[k].Key)
 			}
 			l := r.n.store.Lock(keys, false)
@@ -912,6 +908,17 @@ func validRemote(d *crdt.Delta, maxKey int) bool {
 // sets (applyRemoteColl). It reports whether e changed the key and the update
 // that stores the result.
 func (n *Node) merge(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (lru.Update[value], bool) {
+	up, won := n.mergeEntry(key, cur, e, nowMs)
+	if up.Action == lru.Put && !up.Value.isObj() {
+		// The bytes (of e, which may be a view of a received frame) go behind a copy of the
+		// key in one allocation, where the store keeps them (own): built here, once.
+		own(key, &up.Value)
+	}
+	return up, won
+}
+
+// mergeEntry is merge before the winning bytes are copied.
+func (n *Node) mergeEntry(key string, cur *lru.Current[value], e *crdt.Entry, nowMs int64) (lru.Update[value], bool) {
 	if up, won, ok := n.applyRemoteColl(key, cur, e, nowMs); ok {
 		return up, won
 	}

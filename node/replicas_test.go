@@ -70,7 +70,7 @@ func TestValueBitsRoundTrip(t *testing.T) {
 				}
 				v.setEmpty(empty)
 				v.setData([]byte("x"))
-				if v.typ() != typ || v.flags() != f || v.empty() != empty || v.isObj() || v.ver(tab) != ver || v.seq != 9 || v.rep() != maxReplicaIndex {
+				if v.typ() != typ || v.flags() != f || v.empty() != empty || v.isObj() || v.ver(tab) != ver || v.seq() != 9 || v.rep() != maxReplicaIndex {
 					t.Fatalf("%v/%v/%v: got typ %v flags %v empty %v obj %v ver %v rep %d", typ, f, empty, v.typ(), v.flags(), v.empty(), v.isObj(), v.ver(tab), v.rep())
 				}
 				v.setObj(&coll{}, 10)

@@ -201,7 +201,7 @@ func (n *Node) loadSnapshot() {
 	}
 	n.reserveFor(info)
 	nowMs := n.nowMs()
-	lim := crdt.Limits{MaxKey: 1 << 30, MaxValue: 1 << 30}
+	lim := crdt.Limits{MaxKey: maxKeyLen, MaxValue: 1 << 30} // a longer key cannot be stored (value.dot)
 	var (
 		vec      []crdt.ReplicaState
 		hasVec   bool

@@ -309,7 +309,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[r.n.reps.id(v.rep())] && v.obj() == nil && !counterTouches(r.n.reps, &v, exp, snap) {
 				return true
 			}
-			if v.obj() == nil && v.typ() != crdt.TypeCounter && beyond(r.n.reps.id(v.rep()), v.seq) {
+			if v.obj() == nil && v.typ() != crdt.TypeCounter && beyond(r.n.reps.id(v.rep()), v.seq()) {
 				return true // in flight to the peer: gossip brings it
 			}
 			if v.obj() != nil {

@@ -43,7 +43,7 @@ const (
 // used after the function returns.
 type Tx struct {
 	n     *Node
-	l     *lru.Locked[string, value]
+	l     *lru.Locked[string, value, lru.InValue]
 	all   bool
 	nowMs int64  // one clock reading for the whole transaction, as Redis's EXEC sees one time
 	seq   uint64 // the transaction's dot, issued at its first write

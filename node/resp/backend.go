@@ -8,6 +8,14 @@ import (
 	"github.com/geocache/geocache/node"
 )
 
+// bytesSetter is a Backend whose SetBytes is Set with a key it does not keep (node.Node): SET
+// passes its argument's bytes, which the connection reuses, instead of a string made of them.
+type bytesSetter interface {
+	SetBytes(ctx context.Context, key []byte, value []byte, opt node.SetOptions) (node.SetResult, error)
+}
+
+var _ bytesSetter = (*node.Node)(nil)
+
 // Backend is the cache a Server serves: the subset of *node.Node the RESP front end calls. It is
 // called concurrently from every connection's goroutine and must be safe for that.
 type Backend interface {

@@ -136,6 +136,15 @@ func replyGet(c *client, it node.Item, ok bool, err error) {
 	}
 }
 
+// setBytes writes key (bytes of the connection's buffer) through the backend's SetBytes when
+// it has one, so the key's one copy is the store's; else through Set with a key string.
+func (c *client) setBytes(ctx context.Context, key, val []byte, opt node.SetOptions) (node.SetResult, error) {
+	if bs, ok := c.be().(bytesSetter); ok {
+		return bs.SetBytes(ctx, key, val, opt)
+	}
+	return c.be().Set(ctx, string(key), val, opt)
+}
+
 func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	flags, expire, ok := parseStringOptions(c, argv, true)
 	if !ok {
@@ -153,7 +162,7 @@ func cmdSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	opt.XX = flags&optXX != 0
 	opt.KeepTTL = flags&optKeepTTL != 0
 	opt.Get = flags&optGet != 0
-	res, err := c.be().Set(ctx, string(argv[1]), argv[2], opt)
+	res, err := c.setBytes(ctx, argv[1], argv[2], opt)
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return

@@ -38,7 +38,7 @@ func cmdSetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if !ok {
 		return
 	}
-	if _, err := c.be().Set(ctx, string(argv[1]), argv[3], node.SetOptions{ExpireAt: time.UnixMilli(ms)}); err != nil {
+	if _, err := c.setBytes(ctx, argv[1], argv[3], node.SetOptions{ExpireAt: time.UnixMilli(ms)}); err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
@@ -46,7 +46,7 @@ func cmdSetEx(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	res, err := c.be().Set(ctx, string(argv[1]), argv[2], node.SetOptions{NX: true})
+	res, err := c.setBytes(ctx, argv[1], argv[2], node.SetOptions{NX: true})
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -58,7 +58,7 @@ func cmdSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdGetSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	res, err := c.be().Set(ctx, string(argv[1]), argv[2], node.SetOptions{Get: true})
+	res, err := c.setBytes(ctx, argv[1], argv[2], node.SetOptions{Get: true})
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))

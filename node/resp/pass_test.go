@@ -41,6 +41,14 @@ func (p *passing) Set(ctx context.Context, key string, value []byte, opt node.Se
 	return p.Node.Set(ctx, key, value, opt)
 }
 
+// SetBytes is what SET calls on a backend that has it (the node does).
+func (p *passing) SetBytes(ctx context.Context, key, value []byte, opt node.SetOptions) (node.SetResult, error) {
+	p.mu.Lock()
+	p.inPass = append(p.inPass, p.open > 0)
+	p.mu.Unlock()
+	return p.Node.SetBytes(ctx, key, value, opt)
+}
+
 // TestEventLoopWritePasses checks that an event loop runs a pipeline's commands inside a write
 // pass (so a replicating node publishes them as one batch when the pass ends) and ends every
 // pass it begins; connections served on goroutines open none.
