@@ -17,6 +17,25 @@ import (
 
 func BenchmarkWriteZSetMove(b *testing.B) {
 	const n = 100000
+	benchZSetWrites(b, n,
+		func(rng *rand.Rand, _ int) float64 { return float64(rng.IntN(n)) },
+		func(rng *rand.Rand, _ int) float64 { return float64(rng.IntN(n)) })
+}
+
+// BenchmarkWriteZSetNudge is WriteZSetMove with small score changes (a leaderboard's steps):
+// a member of 100k moved by at most a tenth of the gap between scores, so it mostly keeps its
+// rank and is rescored in place (skiplist.rescore), on the writer and on the replica.
+//
+//	go test ./crdt -run '^$' -bench WriteZSetNudge -benchtime 200000x
+func BenchmarkWriteZSetNudge(b *testing.B) {
+	benchZSetWrites(b, 100000,
+		func(_ *rand.Rand, i int) float64 { return float64(i) }, // one apart
+		func(rng *rand.Rand, k int) float64 { return float64(k) + rng.Float64()*0.1 })
+}
+
+// benchZSetWrites fills a sorted set of n members, member i at first(i), then writes a random
+// member k at next(k) per iteration, on the writer and, by its encoded delta, on a replica.
+func benchZSetWrites(b *testing.B, n int, first, next func(rng *rand.Rand, i int) float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	src, dst := NewZSet(Version{}), NewZSet(Version{})
 	ts := Timestamp(0)
@@ -24,7 +43,7 @@ func BenchmarkWriteZSetMove(b *testing.B) {
 	for i := range names {
 		names[i] = "m" + strconv.Itoa(i)
 		ts++
-		d := src.Add(Version{TS: ts, Replica: 1}, names[i], float64(rng.IntN(n)))
+		d := src.Add(Version{TS: ts, Replica: 1}, names[i], first(rng, i))
 		if err := dst.ApplyDelta(d.AppendBinary(nil)); err != nil {
 			b.Fatal(err)
 		}
@@ -33,7 +52,8 @@ func BenchmarkWriteZSetMove(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		ts++
-		d := src.Add(Version{TS: ts, Replica: 1}, names[rng.IntN(n)], float64(rng.IntN(n)))
+		k := rng.IntN(n)
+		d := src.Add(Version{TS: ts, Replica: 1}, names[k], next(rng, k))
 		if err := dst.ApplyDelta(d.AppendBinary(nil)); err != nil {
 			b.Fatal(err)
 		}
