@@ -67,129 +67,148 @@ func readCollHeader(r *reader) (collHeader, error) {
 }
 
 // collBody walks an encoded state's elements and tombstones after its header, checking their
-// order and counts, and appends them to v, or, with v nil, hands each to onElem or onTomb (the
-// dots slice is reused: valid only during the call). Names and payloads alias the input. A
-// tombstone dot below floor, or also live, is ErrMalformed. (One walk for both: decoding a
-// large state streams, while applying a delta must not call out, so that nothing of it
-// escapes to the heap.)
-func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P],
-	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) error {
+// order and counts. With onElem nil it appends them to v and returns it (a delta's view);
+// otherwise it hands each to onElem or onTomb (the dots slice is reused: valid only during the
+// call) and v is unused. Names and payloads alias the input. A tombstone dot below floor, or
+// also live, is ErrMalformed. (One walk for both: decoding a large state streams, while
+// applying a delta must not call out.) v goes in and out by value, and its slabs never reach
+// the callbacks, so that escape analysis keeps a small delta's view, arrays included, on the
+// caller's stack: a view stored through a pointer, or a slab that could flow to a callback,
+// is moved to the heap once per delta (TestApplyDeltaAllocs).
+func collBody[P any](r *reader, floor Timestamp, part *partRange, v deltaView[P],
+	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) (deltaView[P], error) {
+	view := onElem == nil
 	minP := minPayload[P]()
 	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
 	if err != nil {
-		return err
+		return v, err
 	}
 	var prev []byte
-	var ds []Dotted[P]
+	var ds []Dotted[P] // the callbacks' buffer: never a slice of v's slab
 	for i := 0; i < n; i++ {
 		l, err := r.length("element", r.rest())
 		if err != nil {
-			return err
+			return v, err
 		}
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
-			return fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
+			return v, fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
 		}
 		if part != nil && !part.hasBytes(e) {
-			return fmt.Errorf("%w: element outside its part's range", ErrMalformed)
+			return v, fmt.Errorf("%w: element outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
 		if err != nil {
-			return err
+			return v, err
 		}
 		if k == 0 {
-			return fmt.Errorf("%w: element with no dots", ErrMalformed)
+			return v, fmt.Errorf("%w: element with no dots", ErrMalformed)
 		}
-		lo := 0
-		if v != nil {
-			lo = len(v.dots)
+		if view {
+			lo := len(v.dots)
 			v.dots = slices.Grow(v.dots, k)[:lo+k]
-			ds = v.dots[lo:]
-		} else {
-			ds = slices.Grow(ds[:0], k)[:k]
-		}
-		for j := range ds {
-			if ds[j].Dot, err = r.version("dot"); err != nil {
-				return err
+			if err := readDots(r, v.dots[lo:]); err != nil {
+				return v, err
 			}
-			if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
-				return fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
-			}
-			if err = readPayload(r, &ds[j].P); err != nil {
-				return err
-			}
-		}
-		if v != nil {
 			v.elems = append(v.elems, viewElem{name: e, lo: lo, hi: lo + k})
-		} else {
-			onElem(e, ds)
+			continue
 		}
+		ds = slices.Grow(ds[:0], k)[:k]
+		if err := readDots(r, ds); err != nil {
+			return v, err
+		}
+		onElem(e, ds)
 	}
 	n, err = r.length("tombstone count", r.rest()/(2+minVersionLen))
 	if err != nil {
-		return err
+		return v, err
 	}
 	prev = nil
-	var vs []Version
-	ei := 0 // v's element a tombstone is checked against (both lists are sorted)
+	var vs []Version // the callback's buffer, as ds
+	ei := 0          // v's element a tombstone is checked against (both lists are sorted)
 	for i := 0; i < n; i++ {
 		l, err := r.length("tombstone element", r.rest())
 		if err != nil {
-			return err
+			return v, err
 		}
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
-			return fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
 		}
 		if part != nil && !part.hasBytes(e) {
-			return fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
 		if err != nil {
-			return err
+			return v, err
 		}
 		if k == 0 {
-			return fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
 		}
-		lo := 0
-		if v != nil {
-			lo = len(v.rm)
-			v.rm = slices.Grow(v.rm, k)[:lo+k]
-			vs = v.rm[lo:]
-		} else {
+		if !view {
 			vs = slices.Grow(vs[:0], k)[:k]
-		}
-		for j := range vs {
-			if vs[j], err = r.version("tombstone dot"); err != nil {
-				return err
+			if err := readTombDots(r, vs, floor); err != nil {
+				return v, err
 			}
-			if (j > 0 && vs[j].Compare(vs[j-1]) <= 0) || vs[j].TS < floor {
-				return fmt.Errorf("%w: tombstone dot unsorted or below the floor", ErrMalformed)
-			}
-		}
-		if v == nil {
 			if err := onTomb(e, vs); err != nil {
-				return err
+				return v, err
 			}
 			continue
+		}
+		lo := len(v.rm)
+		v.rm = slices.Grow(v.rm, k)[:lo+k]
+		rm := v.rm[lo:]
+		if err := readTombDots(r, rm, floor); err != nil {
+			return v, err
 		}
 		for ei < len(v.elems) && string(v.elems[ei].name) < string(e) {
 			ei++
 		}
 		if ei < len(v.elems) && string(v.elems[ei].name) == string(e) {
 			live := v.dots[v.elems[ei].lo:v.elems[ei].hi]
-			for _, d := range vs {
+			for _, d := range rm {
 				if holds(live, d) {
-					return errTombLive
+					return v, errTombLive
 				}
 			}
 		}
 		v.tombs = append(v.tombs, viewElem{name: e, lo: lo, hi: lo + k})
 	}
 	if r.rest() != 0 {
-		return fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+		return v, fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+	}
+	return v, nil
+}
+
+// readDots reads an element's len(ds) dots with their payloads, strictly sorted.
+func readDots[P any](r *reader, ds []Dotted[P]) error {
+	var err error
+	for j := range ds {
+		if ds[j].Dot, err = r.version("dot"); err != nil {
+			return err
+		}
+		if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
+			return fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
+		}
+		if err = readPayload(r, &ds[j].P); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTombDots reads a tombstone's len(vs) dots, strictly sorted and none below floor.
+func readTombDots(r *reader, vs []Version, floor Timestamp) error {
+	var err error
+	for j := range vs {
+		if vs[j], err = r.version("tombstone dot"); err != nil {
+			return err
+		}
+		if (j > 0 && vs[j].Compare(vs[j-1]) <= 0) || vs[j].TS < floor {
+			return fmt.Errorf("%w: tombstone dot unsorted or below the floor", ErrMalformed)
+		}
 	}
 	return nil
 }
@@ -197,15 +216,18 @@ func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P
 var errTombLive = fmt.Errorf("%w: tombstone dot also present", ErrMalformed)
 
 // deltaView is a parsed encoded delta: its elements and tombstones as slices of the input,
-// their dots in two shared slabs. The inline arrays hold a one-element delta without
-// allocating.
+// their dots in two shared slabs. It holds no arrays of its own (a pointer into itself would
+// move it to the heap): the caller's viewBufs back a small delta's slices.
 type deltaView[P any] struct {
 	h     collHeader
 	elems []viewElem
 	tombs []viewElem
 	dots  []Dotted[P]
 	rm    []Version
+}
 
+// viewBufs holds a one-element delta's view without allocating: a local of the applier.
+type viewBufs[P any] struct {
 	e0 [1]viewElem
 	t0 [1]viewElem
 	d0 [2]Dotted[P]
@@ -218,13 +240,14 @@ type viewElem struct {
 	lo, hi int
 }
 
-// parse fills v from src, validating it as decodeCore does.
-func (v *deltaView[P]) parse(src []byte) error {
-	v.elems, v.tombs, v.dots, v.rm = v.e0[:0], v.t0[:0], v.d0[:0], v.r0[:0]
+// parseView parses src, validating it as decodeCore does, into a view whose slices start in
+// b (which must outlive the view).
+func parseView[P any](src []byte, b *viewBufs[P]) (deltaView[P], error) {
+	v := deltaView[P]{elems: b.e0[:0], tombs: b.t0[:0], dots: b.d0[:0], rm: b.r0[:0]}
 	r := reader{b: src}
 	var err error
 	if v.h, err = readCollHeader(&r); err != nil {
-		return err
+		return v, err
 	}
 	return collBody(&r, v.h.floor, v.h.part, v, nil, nil)
 }
@@ -267,8 +290,9 @@ func minPayload[P any]() int {
 // src; own copies a kept payload out of it. changed is as for join (nil: nothing to tell).
 // Malformed input is an error and changes nothing.
 func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old []Dotted[P])) error {
-	var v deltaView[P]
-	if err := v.parse(src); err != nil {
+	var bufs viewBufs[P]
+	v, err := parseView(src, &bufs)
+	if err != nil {
 		return err
 	}
 	if v.h.reset != c.Reset {

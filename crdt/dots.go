@@ -625,7 +625,7 @@ func decodeCoreIn[P any](src []byte, size func(P) int, tab *elemTab[P]) (orCore[
 	c := newCore[P](h.reset)
 	c.elems = tab
 	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
-	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
+	_, err = collBody(&r, c.Floor, h.part, deltaView[P]{}, func(name []byte, ds []Dotted[P]) {
 		c.setElem(string(name), ds, size) // the table copies the payloads
 	}, func(name []byte, ds []Version) error {
 		e := string(name)
