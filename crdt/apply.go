@@ -289,7 +289,7 @@ func minPayload[P any]() int {
 // with CollectionReset, and returns ErrVersion otherwise). get reads a payload as a view of
 // src; own copies a kept payload out of it. changed is as for join (nil: nothing to tell).
 // Malformed input is an error and changes nothing.
-func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old []Dotted[P])) error {
+func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old priorDots[P])) error {
 	var bufs viewBufs[P]
 	v, err := parseView(src, &bufs)
 	if err != nil {
@@ -308,7 +308,7 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 			return err
 		}
 		if changed == nil {
-			changed = func(string, []Dotted[P]) {}
+			changed = func(string, priorDots[P]) {}
 		}
 		c.join(&in, size, changed)
 		return nil
@@ -339,10 +339,42 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 	return nil
 }
 
+// priorDots is an element's writes before a change, as a change hook (changed) receives
+// them: up to two by value, more as a copy. A slice handed to a hook, a func value whose
+// body escape analysis cannot see, escapes: a copy of it per change (a sorted set's every
+// ZADD on a replica) was a heap allocation, and a view of the applier's buffers would move
+// them to the heap. The name handed with it is valid only during the call.
+type priorDots[P any] struct {
+	n    int
+	a    [2]Dotted[P]
+	more []Dotted[P] // more than len(a) writes (concurrent ones): a copy
+}
+
+func priorOf[P any](ds []Dotted[P]) priorDots[P] {
+	var p priorDots[P]
+	if len(ds) > len(p.a) {
+		p.more = slices.Clone(ds)
+		return p
+	}
+	p.n = copy(p.a[:], ds)
+	return p
+}
+
+// dots returns the writes (aliasing p; nil when there were none).
+func (p *priorDots[P]) dots() []Dotted[P] {
+	if p.more != nil {
+		return p.more
+	}
+	if p.n == 0 {
+		return nil
+	}
+	return p.a[:p.n]
+}
+
 // applyElem is join's merge of one element name: the delta holds its dots theirs (payloads
 // aliasing the input) and removed rm, and has seen every dot below floor.
 func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, floor Timestamp,
-	size func(P) int, changed func(e string, old []Dotted[P])) {
+	size func(P) int, changed func(e string, old priorDots[P])) {
 	var mbuf [1]Dotted[P]
 	view := unsafe.String(unsafe.SliceData(name), len(name)) // for lookups only: never kept
 	mine := c.elems.get(view, &mbuf)
@@ -368,9 +400,9 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 		}
 	}
 	if kept != len(mine) || len(out) != kept {
-		var prev []Dotted[P] // mine before the change, for changed (mine may be changed in place)
+		var prev priorDots[P] // mine before the change, for changed (mine may be changed in place)
 		if changed != nil {
-			prev = slices.Clone(mine)
+			prev = priorOf(mine)
 		}
 		for _, x := range mine {
 			if !holds(out, x.Dot) {
@@ -383,7 +415,7 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 			c.setElem(str(), out, size)
 		}
 		if changed != nil {
-			changed(str(), prev)
+			changed(view, prev) // the hook keeps no name: see priorDots
 		}
 	}
 	for _, d := range rm {
