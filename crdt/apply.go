@@ -377,8 +377,12 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 	size func(P) int, changed func(e string, old priorDots[P])) {
 	var mbuf [1]Dotted[P]
 	view := unsafe.String(unsafe.SliceData(name), len(name)) // for lookups only: never kept
-	mine := c.elems.get(view, &mbuf)
+	var mine []Dotted[P]
 	e := "" // name as a string, made once when something is stored under it
+	if i, held := c.elems.find(view); held {
+		mine = c.elems.dots(i, &mbuf)
+		e = c.elems.sharedName(i) // a held element's tombstones share its stored name
+	}
 	str := func() string {
 		if e == "" {
 			e = string(name)
