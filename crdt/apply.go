@@ -67,129 +67,148 @@ func readCollHeader(r *reader) (collHeader, error) {
 }
 
 // collBody walks an encoded state's elements and tombstones after its header, checking their
-// order and counts, and appends them to v, or, with v nil, hands each to onElem or onTomb (the
-// dots slice is reused: valid only during the call). Names and payloads alias the input. A
-// tombstone dot below floor, or also live, is ErrMalformed. (One walk for both: decoding a
-// large state streams, while applying a delta must not call out, so that nothing of it
-// escapes to the heap.)
-func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P],
-	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) error {
+// order and counts. With onElem nil it appends them to v and returns it (a delta's view);
+// otherwise it hands each to onElem or onTomb (the dots slice is reused: valid only during the
+// call) and v is unused. Names and payloads alias the input. A tombstone dot below floor, or
+// also live, is ErrMalformed. (One walk for both: decoding a large state streams, while
+// applying a delta must not call out.) v goes in and out by value, and its slabs never reach
+// the callbacks, so that escape analysis keeps a small delta's view, arrays included, on the
+// caller's stack: a view stored through a pointer, or a slab that could flow to a callback,
+// is moved to the heap once per delta (TestApplyDeltaAllocs).
+func collBody[P any](r *reader, floor Timestamp, part *partRange, v deltaView[P],
+	onElem func(name []byte, ds []Dotted[P]), onTomb func(name []byte, ds []Version) error) (deltaView[P], error) {
+	view := onElem == nil
 	minP := minPayload[P]()
 	n, err := r.length("element count", r.rest()/(2+minVersionLen+minP))
 	if err != nil {
-		return err
+		return v, err
 	}
 	var prev []byte
-	var ds []Dotted[P]
+	var ds []Dotted[P] // the callbacks' buffer: never a slice of v's slab
 	for i := 0; i < n; i++ {
 		l, err := r.length("element", r.rest())
 		if err != nil {
-			return err
+			return v, err
 		}
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
-			return fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
+			return v, fmt.Errorf("%w: elements not strictly sorted", ErrMalformed)
 		}
 		if part != nil && !part.hasBytes(e) {
-			return fmt.Errorf("%w: element outside its part's range", ErrMalformed)
+			return v, fmt.Errorf("%w: element outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("dot count", r.rest()/(minVersionLen+minP))
 		if err != nil {
-			return err
+			return v, err
 		}
 		if k == 0 {
-			return fmt.Errorf("%w: element with no dots", ErrMalformed)
+			return v, fmt.Errorf("%w: element with no dots", ErrMalformed)
 		}
-		lo := 0
-		if v != nil {
-			lo = len(v.dots)
+		if view {
+			lo := len(v.dots)
 			v.dots = slices.Grow(v.dots, k)[:lo+k]
-			ds = v.dots[lo:]
-		} else {
-			ds = slices.Grow(ds[:0], k)[:k]
-		}
-		for j := range ds {
-			if ds[j].Dot, err = r.version("dot"); err != nil {
-				return err
+			if err := readDots(r, v.dots[lo:]); err != nil {
+				return v, err
 			}
-			if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
-				return fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
-			}
-			if err = readPayload(r, &ds[j].P); err != nil {
-				return err
-			}
-		}
-		if v != nil {
 			v.elems = append(v.elems, viewElem{name: e, lo: lo, hi: lo + k})
-		} else {
-			onElem(e, ds)
+			continue
 		}
+		ds = slices.Grow(ds[:0], k)[:k]
+		if err := readDots(r, ds); err != nil {
+			return v, err
+		}
+		onElem(e, ds)
 	}
 	n, err = r.length("tombstone count", r.rest()/(2+minVersionLen))
 	if err != nil {
-		return err
+		return v, err
 	}
 	prev = nil
-	var vs []Version
-	ei := 0 // v's element a tombstone is checked against (both lists are sorted)
+	var vs []Version // the callback's buffer, as ds
+	ei := 0          // v's element a tombstone is checked against (both lists are sorted)
 	for i := 0; i < n; i++ {
 		l, err := r.length("tombstone element", r.rest())
 		if err != nil {
-			return err
+			return v, err
 		}
 		e := r.take(l)
 		if i > 0 && bytes.Compare(e, prev) <= 0 {
-			return fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstones not strictly sorted", ErrMalformed)
 		}
 		if part != nil && !part.hasBytes(e) {
-			return fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstone outside its part's range", ErrMalformed)
 		}
 		prev = e
 		k, err := r.length("tombstone dot count", r.rest()/minVersionLen)
 		if err != nil {
-			return err
+			return v, err
 		}
 		if k == 0 {
-			return fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
+			return v, fmt.Errorf("%w: tombstone with no dots", ErrMalformed)
 		}
-		lo := 0
-		if v != nil {
-			lo = len(v.rm)
-			v.rm = slices.Grow(v.rm, k)[:lo+k]
-			vs = v.rm[lo:]
-		} else {
+		if !view {
 			vs = slices.Grow(vs[:0], k)[:k]
-		}
-		for j := range vs {
-			if vs[j], err = r.version("tombstone dot"); err != nil {
-				return err
+			if err := readTombDots(r, vs, floor); err != nil {
+				return v, err
 			}
-			if (j > 0 && vs[j].Compare(vs[j-1]) <= 0) || vs[j].TS < floor {
-				return fmt.Errorf("%w: tombstone dot unsorted or below the floor", ErrMalformed)
-			}
-		}
-		if v == nil {
 			if err := onTomb(e, vs); err != nil {
-				return err
+				return v, err
 			}
 			continue
+		}
+		lo := len(v.rm)
+		v.rm = slices.Grow(v.rm, k)[:lo+k]
+		rm := v.rm[lo:]
+		if err := readTombDots(r, rm, floor); err != nil {
+			return v, err
 		}
 		for ei < len(v.elems) && string(v.elems[ei].name) < string(e) {
 			ei++
 		}
 		if ei < len(v.elems) && string(v.elems[ei].name) == string(e) {
 			live := v.dots[v.elems[ei].lo:v.elems[ei].hi]
-			for _, d := range vs {
+			for _, d := range rm {
 				if holds(live, d) {
-					return errTombLive
+					return v, errTombLive
 				}
 			}
 		}
 		v.tombs = append(v.tombs, viewElem{name: e, lo: lo, hi: lo + k})
 	}
 	if r.rest() != 0 {
-		return fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+		return v, fmt.Errorf("%w: %d trailing bytes after collection", ErrMalformed, r.rest())
+	}
+	return v, nil
+}
+
+// readDots reads an element's len(ds) dots with their payloads, strictly sorted.
+func readDots[P any](r *reader, ds []Dotted[P]) error {
+	var err error
+	for j := range ds {
+		if ds[j].Dot, err = r.version("dot"); err != nil {
+			return err
+		}
+		if j > 0 && ds[j].Dot.Compare(ds[j-1].Dot) <= 0 {
+			return fmt.Errorf("%w: dots not strictly sorted", ErrMalformed)
+		}
+		if err = readPayload(r, &ds[j].P); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTombDots reads a tombstone's len(vs) dots, strictly sorted and none below floor.
+func readTombDots(r *reader, vs []Version, floor Timestamp) error {
+	var err error
+	for j := range vs {
+		if vs[j], err = r.version("tombstone dot"); err != nil {
+			return err
+		}
+		if (j > 0 && vs[j].Compare(vs[j-1]) <= 0) || vs[j].TS < floor {
+			return fmt.Errorf("%w: tombstone dot unsorted or below the floor", ErrMalformed)
+		}
 	}
 	return nil
 }
@@ -197,15 +216,18 @@ func collBody[P any](r *reader, floor Timestamp, part *partRange, v *deltaView[P
 var errTombLive = fmt.Errorf("%w: tombstone dot also present", ErrMalformed)
 
 // deltaView is a parsed encoded delta: its elements and tombstones as slices of the input,
-// their dots in two shared slabs. The inline arrays hold a one-element delta without
-// allocating.
+// their dots in two shared slabs. It holds no arrays of its own (a pointer into itself would
+// move it to the heap): the caller's viewBufs back a small delta's slices.
 type deltaView[P any] struct {
 	h     collHeader
 	elems []viewElem
 	tombs []viewElem
 	dots  []Dotted[P]
 	rm    []Version
+}
 
+// viewBufs holds a one-element delta's view without allocating: a local of the applier.
+type viewBufs[P any] struct {
 	e0 [1]viewElem
 	t0 [1]viewElem
 	d0 [2]Dotted[P]
@@ -218,13 +240,14 @@ type viewElem struct {
 	lo, hi int
 }
 
-// parse fills v from src, validating it as decodeCore does.
-func (v *deltaView[P]) parse(src []byte) error {
-	v.elems, v.tombs, v.dots, v.rm = v.e0[:0], v.t0[:0], v.d0[:0], v.r0[:0]
+// parseView parses src, validating it as decodeCore does, into a view whose slices start in
+// b (which must outlive the view).
+func parseView[P any](src []byte, b *viewBufs[P]) (deltaView[P], error) {
+	v := deltaView[P]{elems: b.e0[:0], tombs: b.t0[:0], dots: b.d0[:0], rm: b.r0[:0]}
 	r := reader{b: src}
 	var err error
 	if v.h, err = readCollHeader(&r); err != nil {
-		return err
+		return v, err
 	}
 	return collBody(&r, v.h.floor, v.h.part, v, nil, nil)
 }
@@ -266,9 +289,10 @@ func minPayload[P any]() int {
 // with CollectionReset, and returns ErrVersion otherwise). get reads a payload as a view of
 // src; own copies a kept payload out of it. changed is as for join (nil: nothing to tell).
 // Malformed input is an error and changes nothing.
-func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old []Dotted[P])) error {
-	var v deltaView[P]
-	if err := v.parse(src); err != nil {
+func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old priorDots[P])) error {
+	var bufs viewBufs[P]
+	v, err := parseView(src, &bufs)
+	if err != nil {
 		return err
 	}
 	if v.h.reset != c.Reset {
@@ -284,7 +308,7 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 			return err
 		}
 		if changed == nil {
-			changed = func(string, []Dotted[P]) {}
+			changed = func(string, priorDots[P]) {}
 		}
 		c.join(&in, size, changed)
 		return nil
@@ -315,14 +339,50 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 	return nil
 }
 
+// priorDots is an element's writes before a change, as a change hook (changed) receives
+// them: up to two by value, more as a copy. A slice handed to a hook, a func value whose
+// body escape analysis cannot see, escapes: a copy of it per change (a sorted set's every
+// ZADD on a replica) was a heap allocation, and a view of the applier's buffers would move
+// them to the heap. The name handed with it is valid only during the call.
+type priorDots[P any] struct {
+	n    int
+	a    [2]Dotted[P]
+	more []Dotted[P] // more than len(a) writes (concurrent ones): a copy
+}
+
+func priorOf[P any](ds []Dotted[P]) priorDots[P] {
+	var p priorDots[P]
+	if len(ds) > len(p.a) {
+		p.more = slices.Clone(ds)
+		return p
+	}
+	p.n = copy(p.a[:], ds)
+	return p
+}
+
+// dots returns the writes (aliasing p; nil when there were none).
+func (p *priorDots[P]) dots() []Dotted[P] {
+	if p.more != nil {
+		return p.more
+	}
+	if p.n == 0 {
+		return nil
+	}
+	return p.a[:p.n]
+}
+
 // applyElem is join's merge of one element name: the delta holds its dots theirs (payloads
 // aliasing the input) and removed rm, and has seen every dot below floor.
 func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, floor Timestamp,
-	size func(P) int, changed func(e string, old []Dotted[P])) {
+	size func(P) int, changed func(e string, old priorDots[P])) {
 	var mbuf [1]Dotted[P]
 	view := unsafe.String(unsafe.SliceData(name), len(name)) // for lookups only: never kept
-	mine := c.elems.get(view, &mbuf)
+	var mine []Dotted[P]
 	e := "" // name as a string, made once when something is stored under it
+	if i, held := c.elems.find(view); held {
+		mine = c.elems.dots(i, &mbuf)
+		e = c.elems.sharedName(i) // a held element's tombstones share its stored name
+	}
 	str := func() string {
 		if e == "" {
 			e = string(name)
@@ -344,9 +404,9 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 		}
 	}
 	if kept != len(mine) || len(out) != kept {
-		var prev []Dotted[P] // mine before the change, for changed (mine may be changed in place)
+		var prev priorDots[P] // mine before the change, for changed (mine may be changed in place)
 		if changed != nil {
-			prev = slices.Clone(mine)
+			prev = priorOf(mine)
 		}
 		for _, x := range mine {
 			if !holds(out, x.Dot) {
@@ -359,7 +419,7 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 			c.setElem(str(), out, size)
 		}
 		if changed != nil {
-			changed(str(), prev)
+			changed(view, prev) // the hook keeps no name: see priorDots
 		}
 	}
 	for _, d := range rm {

@@ -255,7 +255,7 @@ func (c *orCore[P]) removeDelta(d *orCore[P], e string) bool {
 // never saw, so c may hold a late write below both floors that in counts as removed, and only
 // dropping it here makes the join commutative (two states whose caps raised their floors to the
 // same value, or in's below c's, must still converge).
-func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old []Dotted[P])) {
+func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string, old priorDots[P])) {
 	c.settle(size)
 	in.settle(size)
 	c.Full = c.Full || in.Full
@@ -284,9 +284,9 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 					c.addTomb(e, x.Dot)
 				}
 			}
-			mine = slices.Clone(mine) // for changed: setElem reuses mbuf's record
+			prev := priorOf(mine) // for changed: setElem reuses mbuf's record
 			c.setElem(e, out, size)
-			changed(e, mine)
+			changed(e, prev)
 		}
 	}
 	in.elems.each(func(e string, theirs []Dotted[P]) bool {
@@ -332,9 +332,9 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 						}
 					}
 				}
-				ds = slices.Clone(ds)
+				prev := priorOf(ds)
 				c.setElem(e, out, size)
-				changed(e, ds)
+				changed(e, prev)
 			}
 			return true
 		})
@@ -401,7 +401,7 @@ func (c *orCore[P]) compact(stable Timestamp) {
 // the other side's Floor that it does not hold). An expiry register written at or before f is
 // cleared, under a version above every such write and below every later one. The result
 // depends only on f and the writes, so every replica converges whatever the arrival order.
-func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string, old []Dotted[P])) {
+func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e string, old priorDots[P])) {
 	c.elems.each(func(e string, ds []Dotted[P]) bool {
 		var out []Dotted[P]
 		for _, x := range ds {
@@ -410,9 +410,9 @@ func (c *orCore[P]) flushBefore(f Timestamp, size func(P) int, changed func(e st
 			}
 		}
 		if len(out) != len(ds) {
-			ds = slices.Clone(ds)
+			prev := priorOf(ds)
 			c.setElem(e, out, size)
-			changed(e, ds)
+			changed(e, prev)
 		}
 		return true
 	})
@@ -625,7 +625,7 @@ func decodeCoreIn[P any](src []byte, size func(P) int, tab *elemTab[P]) (orCore[
 	c := newCore[P](h.reset)
 	c.elems = tab
 	c.Full, c.Floor, c.Expiry, c.ExpVer, c.part = h.full, h.floor, h.expiry, h.expVer, h.part
-	err = collBody(&r, c.Floor, h.part, nil, func(name []byte, ds []Dotted[P]) {
+	_, err = collBody(&r, c.Floor, h.part, deltaView[P]{}, func(name []byte, ds []Dotted[P]) {
 		c.setElem(string(name), ds, size) // the table copies the payloads
 	}, func(name []byte, ds []Version) error {
 		e := string(name)

@@ -136,6 +136,24 @@ func (t *elemTab[P]) name(i uint32) string {
 	return r.kv[:r.nlen]
 }
 
+// sharedTail is the most inline payload a name shared by sharedName may keep alive.
+const sharedTail = 8
+
+// sharedName is name(i) when record i's stored string is its name and at most sharedTail
+// bytes more (a set's member, a sorted set's member and score, a short hash value), else "".
+// A key made from it (a tombstone of the element's replaced write) costs no allocation and
+// keeps that string alive, not a large value, until it is collected.
+func (t *elemTab[P]) sharedName(i uint32) string {
+	if i+1 == t.gone {
+		return t.goneName
+	}
+	r := t.rec(i)
+	if len(r.kv)-int(r.nlen) > sharedTail {
+		return ""
+	}
+	return r.kv[:r.nlen]
+}
+
 // dots returns record i's writes: buf holding its one inline write, or its multi slice
 // (read only: put copies, so the caller may keep it across a put of the element).
 func (t *elemTab[P]) dots(i uint32, buf *[1]Dotted[P]) []Dotted[P] {

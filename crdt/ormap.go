@@ -115,7 +115,7 @@ func (h *Hash) Join(in *Hash) {
 		h.c = in.c.clone()
 		h.c.adopt()
 	case 0:
-		h.c.join(&in.c, bytesSize, func(string, []Dotted[[]byte]) {})
+		h.c.join(&in.c, bytesSize, func(string, priorDots[[]byte]) {})
 	}
 }
 
@@ -149,7 +149,7 @@ func (h *Hash) MarkFull() { h.c.Full = true }
 // FlushBefore removes every write stamped at or before f (a FLUSHALL marker's timestamp).
 func (h *Hash) FlushBefore(f Timestamp) {
 	h.c.settle(bytesSize)
-	h.c.flushBefore(f, bytesSize, func(string, []Dotted[[]byte]) {})
+	h.c.flushBefore(f, bytesSize, func(string, priorDots[[]byte]) {})
 }
 
 // CopyAs returns a new complete hash of incarnation dot with h's fields and expiry, each field

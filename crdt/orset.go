@@ -106,7 +106,7 @@ func (s *Set) Join(in *Set) {
 		s.c = in.c.clone()
 		s.c.adopt()
 	case 0:
-		s.c.join(&in.c, noSize, func(string, []Dotted[struct{}]) {})
+		s.c.join(&in.c, noSize, func(string, priorDots[struct{}]) {})
 	}
 }
 
@@ -139,7 +139,7 @@ func (s *Set) MarkFull() { s.c.Full = true }
 // FlushBefore removes every add stamped at or before f.
 func (s *Set) FlushBefore(f Timestamp) {
 	s.c.settle(noSize)
-	s.c.flushBefore(f, noSize, func(string, []Dotted[struct{}]) {})
+	s.c.flushBefore(f, noSize, func(string, priorDots[struct{}]) {})
 }
 
 // CopyAs returns a new complete set of incarnation dot with s's members and expiry.

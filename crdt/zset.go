@@ -183,6 +183,9 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 	}
 }
 
+// reindexPrior is reindex as the change hook of join, flushBefore and applyEncoded.
+func (z *ZSet) reindexPrior(m string, old priorDots[zpay]) { z.reindex(m, old.dots()) }
+
 // ix returns z's index pointed at z's own records: a ZSet copied by value (*z = *NewZSet(v),
 // as the node resets a collection in place) would otherwise read the original's.
 func (z *ZSet) ix() *skiplist {
@@ -311,7 +314,7 @@ func (z *ZSet) Join(in *ZSet) {
 		z.c.adopt()
 		z.index()
 	case 0:
-		z.c.join(&in.c, zpaySize, z.reindex)
+		z.c.join(&in.c, zpaySize, z.reindexPrior)
 	}
 }
 
@@ -360,7 +363,7 @@ func (z *ZSet) Full() bool { return z.c.Full }
 func (z *ZSet) MarkFull() { z.c.Full = true }
 
 // FlushBefore removes every write stamped at or before f.
-func (z *ZSet) FlushBefore(f Timestamp) { z.settle(); z.c.flushBefore(f, zpaySize, z.reindex) }
+func (z *ZSet) FlushBefore(f Timestamp) { z.settle(); z.c.flushBefore(f, zpaySize, z.reindexPrior) }
 
 // CopyAs returns a new complete sorted set of incarnation dot with z's members, each with its
 // current score as an absolute write by dot, and z's expiry.
@@ -404,7 +407,7 @@ func (z *ZSet) ApplyDelta(src []byte) error {
 	if z.sl == nil {
 		z.index()
 	}
-	if err := z.c.applyEncoded(src, zpaySize, z.reindex); err != nil {
+	if err := z.c.applyEncoded(src, zpaySize, z.reindexPrior); err != nil {
 		return fmt.Errorf("zset: %w", err)
 	}
 	return nil

@@ -1,0 +1,134 @@
+package crdt
+
+import (
+	"slices"
+	"testing"
+)
+
+// A replica's apply of an encoded element delta allocates only what it stores. Its view of
+// the delta (elements, tombstones, dots: ~350 B) once escaped to the heap per delta, on a
+// cluster node the receiving peers' hottest allocation; these pin it off the heap.
+
+// allocCase is a collection type's writer, making encoded deltas, and its replica.
+type allocCase struct {
+	name string
+	// overwrite is what applying a new write of a held element allocates: what it stores.
+	// A sorted set's record holds its name and score in one string (elems.go), so a new
+	// score is a new string; a hash's same value is kept, and a set stores no payload.
+	overwrite float64
+	// compacted is overwrite when the replaced write's element has no tombstone (collected
+	// since): the new one's dot slab (dotSet.small), 16 bytes; its name is the element's
+	// stored one (sharedName), not a copy.
+	compacted float64
+	write     func(ts Timestamp) []byte // the encoded delta of a write of "member:1" at ts (a one-byte name would not allocate: Go interns those)
+	apply     func(src []byte) error    // into the replica
+	stable    func(ts Timestamp)        // the replica's compaction, as the node's stability pass
+}
+
+func allocCases() []allocCase {
+	h, hr := NewHash(Version{}), NewHash(Version{})
+	s, sr := NewSet(Version{}), NewSet(Version{})
+	z, zr := NewZSet(Version{}), NewZSet(Version{})
+	dot := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
+	return []allocCase{
+		{"hash", 0, 1, func(ts Timestamp) []byte {
+			return h.Set(dot(ts), [2][]byte{[]byte("member:1"), []byte("value")}).AppendBinary(nil)
+		}, hr.ApplyDelta, hr.Compact},
+		{"set", 0, 1, func(ts Timestamp) []byte {
+			_, d := s.Add(dot(ts), "member:1")
+			return d.AppendBinary(nil)
+		}, sr.ApplyDelta, sr.Compact},
+		{"zset", 1, 2, func(ts Timestamp) []byte {
+			return z.Add(dot(ts), "member:1", float64(ts)).AppendBinary(nil)
+		}, zr.ApplyDelta, zr.Compact},
+	}
+}
+
+func TestApplyDeltaAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	const runs = 100
+	for _, c := range allocCases() {
+		t.Run(c.name, func(t *testing.T) {
+			ts := Timestamp(1)
+			d := c.write(ts)
+			if err := c.apply(d); err != nil {
+				t.Fatal(err)
+			}
+			// A delta the replica already holds: parsed and merged, nothing stored.
+			if n := testing.AllocsPerRun(runs, func() {
+				if err := c.apply(d); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("re-applying a held delta: %v allocations, want 0", n)
+			}
+			// New writes of the held element, each replacing the last.
+			var ws [][]byte
+			for i := 0; i <= runs; i++ {
+				ts++
+				ws = append(ws, c.write(ts))
+			}
+			i := 0
+			n := testing.AllocsPerRun(runs, func() {
+				if err := c.apply(ws[i]); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			})
+			if n != c.overwrite {
+				t.Errorf("applying an overwrite of a held element: %v allocations, want %v", n, c.overwrite)
+			}
+			// Each write applied after a compaction that collected the last one's tombstone,
+			// as a node compacts a collection before applying a delta to it.
+			ws = ws[:0]
+			for i := 0; i <= runs; i++ {
+				ts++
+				ws = append(ws, c.write(ts))
+			}
+			i = 0
+			n = testing.AllocsPerRun(runs, func() {
+				c.stable(ts - Timestamp(runs+1) + Timestamp(i))
+				if err := c.apply(ws[i]); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			})
+			if n != c.compacted {
+				t.Errorf("applying an overwrite after a compaction: %v allocations, want %v", n, c.compacted)
+			}
+		})
+	}
+}
+
+// TestSharedNameKeepsNoLargeValue checks that a tombstone shares a held element's stored name
+// only when that keeps at most sharedTail bytes of value alive, and that the tombstone then
+// outlives the element's next write with the right name.
+func TestSharedNameKeepsNoLargeValue(t *testing.T) {
+	for _, c := range []struct {
+		value  string
+		shared bool
+	}{{"", true}, {"12345678", true}, {"123456789", false}} {
+		var tab elemTab[[]byte]
+		i := tab.put("field", []Dotted[[]byte]{{Dot: Version{TS: 1, Replica: 1}, P: []byte(c.value)}})
+		got := tab.sharedName(i)
+		if c.shared && got != "field" || !c.shared && got != "" {
+			t.Errorf("value %q: sharedName %q, want shared %v", c.value, got, c.shared)
+		}
+	}
+	h, r := NewHash(Version{}), NewHash(Version{})
+	for ts := Timestamp(1); ts <= 3; ts++ {
+		d := h.Set(Version{TS: ts, Replica: 1}, [2][]byte{[]byte("field"), {'v', byte('0' + ts)}})
+		if err := r.ApplyDelta(d.AppendBinary(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := r.c.tomb["field"]
+	if got, want := ts.sorted(), []Version{{TS: 1, Replica: 1}, {TS: 2, Replica: 1}}; !slices.Equal(got, want) {
+		t.Errorf("tombstones of field %v, want %v", got, want)
+	}
+	if v, ok := r.Get("field"); !ok || string(v) != "v3" {
+		t.Errorf("field = %q, %v, want v3", v, ok)
+	}
+}
