@@ -61,9 +61,6 @@ type client struct {
 
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
-	// outLater: the event loop writes this batch's replies when its pass ends (loop.endPass),
-	// not processBatch; outQueued: the connection is on the loop's list for that.
-	outLater, outQueued bool
 
 	multi   *multiState  // an open MULTI, else nil
 	watched []watchedKey // WATCHed keys
@@ -261,9 +258,6 @@ func (c *client) processBatch(ctx context.Context) int {
 	}
 	if c.r == c.w {
 		c.r, c.w, c.need = 0, 0, 0
-	}
-	if c.outLater && !c.outBlocked {
-		return procOK // the loop writes the replies when its pass ends
 	}
 	if !c.flush() {
 		return procClose

@@ -36,8 +36,6 @@ type loop struct {
 	now atomic.Int64
 	// yielded is when the loop last yielded its processor (runtime.Gosched), unix ns.
 	yielded int64
-	// replied are the connections whose replies the current pass has not written yet.
-	replied []*client
 }
 
 // yieldEvery is how often a busy loop yields its processor. A goroutine that the runtime has
@@ -207,7 +205,7 @@ func (l *loop) run() {
 				l.ctl(syscall.EPOLL_CTL_MOD, fd, syscall.EPOLLIN|syscall.EPOLLRDHUP)
 				c.state.Store(stateReading)
 				// Requests that arrived while the replies were stuck are waiting in the buffer.
-				if !l.after(c, l.process(c)) {
+				if !l.after(c, c.process(c.ctx)) {
 					continue
 				}
 			}
@@ -215,7 +213,6 @@ func (l *loop) run() {
 				l.readable(c)
 			}
 		}
-		l.writeReplies()
 		if l.s.passer != nil && l.s.passer.EndWrites() {
 			// The goroutines the pass's writes woke (the members' stream writers) were put on
 			// this goroutine's processor. Blocked in epoll_wait, it keeps them there until
@@ -255,7 +252,7 @@ func (l *loop) drainWake() {
 			continue
 		}
 		c.state.Store(stateRunning)
-		l.after(c, l.process(c))
+		l.after(c, c.process(c.ctx))
 	}
 }
 
@@ -266,7 +263,7 @@ func (l *loop) readable(c *client) {
 		c.lastActive.Store(l.now.Load())
 		c.w += n
 		c.state.Store(stateRunning)
-		if !l.after(c, l.process(c)) {
+		if !l.after(c, c.process(c.ctx)) {
 			return
 		}
 	}
@@ -278,38 +275,6 @@ func (l *loop) readable(c *client) {
 	default:
 		l.close(c)
 	}
-}
-
-// process runs the connection's buffered requests and leaves their replies for writeReplies.
-func (l *loop) process(c *client) int {
-	c.outLater = true
-	res := c.process(c.ctx)
-	c.outLater = false
-	return res
-}
-
-// writeReplies writes the replies of every connection the pass served, once all of them have
-// been read, as Redis does before it sleeps. A client such as redis-benchmark, itself one
-// epoll loop on the other core, then finds all its connections' replies in one wake-up;
-// written one connection at a time, as each was served, its loop woke for a few replies,
-// sent the next requests and slept again: under -P 16 with 50 connections the node made
-// ~0.44 epoll_wait calls per read against Redis's 0.26, with ~1.7× its context switches.
-func (l *loop) writeReplies() {
-	for i, c := range l.replied {
-		l.replied[i] = nil
-		if !c.outQueued || c.fd >= len(l.conns) || l.conns[c.fd] != c {
-			continue // closed or handed to a goroutine since
-		}
-		c.outQueued = false
-		if !c.flush() {
-			l.close(c)
-			continue
-		}
-		if c.outBlocked {
-			l.ctl(syscall.EPOLL_CTL_MOD, c.fd, syscall.EPOLLOUT)
-		}
-	}
-	l.replied = l.replied[:0]
 }
 
 // after acts on the result of process. It returns false if the connection is no longer the
@@ -326,7 +291,6 @@ func (l *loop) after(c *client, res int) bool {
 		l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
 		l.remove(c)
 		l.waits++
-		c.outQueued = false // the goroutine writes what the batch left in out
 		req := c.wait
 		go func() {
 			l.s.runWait(c.ctx, c, req)
@@ -335,7 +299,6 @@ func (l *loop) after(c *client, res int) bool {
 		return false
 	}
 	if l.s.shutting.Load() {
-		c.flush() // the replies of the requests it ran
 		l.close(c)
 		return false
 	}
@@ -343,13 +306,8 @@ func (l *loop) after(c *client, res int) bool {
 		l.s.protoErrors.Add(1)
 		l.s.cfg.Logger.Warn("resp: closing client over the request size limit",
 			"client", c.addr, "limit", l.s.cfg.MaxRequestSize)
-		c.flush()
 		l.close(c)
 		return false
-	}
-	if !c.outQueued && (len(c.out) > c.wpos || c.pending > 0) {
-		c.outQueued = true
-		l.replied = append(l.replied, c)
 	}
 	c.state.Store(stateReading)
 	return true
