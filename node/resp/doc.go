@@ -25,8 +25,7 @@
 // On Linux, plain TCP connections are served by a few epoll event loops (Config.EventLoops,
 // default half the CPUs): a loop reads what a socket has, runs the complete requests, and writes
 // the replies with one write, as Redis does, saving the empty read and the goroutine switch
-// Go's netpoller needs per batch. As Redis does before it sleeps, a pass writes the replies of
-// all the connections it served when it has read them all, not each as it is served. TLS connections and other platforms get a goroutine per
+// Go's netpoller needs per batch. TLS connections and other platforms get a goroutine per
 // connection. Either way the commands of one connection run in order, and the Backend is
 // called concurrently from many connections. A WAIT that must block moves its connection to a
 // goroutine until it is answered, so a loop never blocks. A loop wraps each pass over its ready

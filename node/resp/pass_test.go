@@ -96,10 +96,10 @@ func TestEventLoopWritePasses(t *testing.T) {
 	}
 }
 
-// TestEventLoopRepliesInOrder checks the replies an event loop writes when its pass ends: many
-// connections whose pipelines arrive together each get every reply, in order — including a
-// pipeline that hands its connection to a goroutine halfway (a BZPOPMIN that must wait) with
-// replies still unwritten, and the requests after it once the connection is back on the loop.
+// TestEventLoopRepliesInOrder checks that many connections whose pipelines arrive together each
+// get every reply, in order — including a pipeline that hands its connection to a goroutine
+// halfway (a BZPOPMIN that must wait) with replies still unwritten, and the requests after it
+// once the connection is back on the loop.
 func TestEventLoopRepliesInOrder(t *testing.T) {
 	t.Parallel()
 	for _, mode := range transports {
