@@ -2,6 +2,7 @@ package resp_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +91,51 @@ func TestEventLoopWritePasses(t *testing.T) {
 			}
 			if loops && p.begins == 0 {
 				t.Fatal("no pass begun")
+			}
+		})
+	}
+}
+
+// TestEventLoopRepliesInOrder checks that many connections whose pipelines arrive together each
+// get every reply, in order — including a pipeline that hands its connection to a goroutine
+// halfway (a BZPOPMIN that must wait) with replies still unwritten, and the requests after it
+// once the connection is back on the loop.
+func TestEventLoopRepliesInOrder(t *testing.T) {
+	t.Parallel()
+	for _, mode := range transports {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			addr, _ := serveBackend(t, standaloneNode(t), mode.loops)
+			const conns = 20
+			cs := make([]*rawConn, conns)
+			for i := range cs {
+				cs[i] = dialRaw(t, addr)
+			}
+			for i, c := range cs {
+				k := fmt.Sprintf("k%d", i)
+				var req []byte
+				req = append(req, encode("SET", k, k)...)
+				req = append(req, encode("GET", k)...)
+				if i%2 == 0 {
+					req = append(req, encode("BZPOPMIN", "absent", "0.05")...)
+				}
+				req = append(req, encode("GET", k)...)
+				if _, err := c.Write(req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, c := range cs {
+				k := fmt.Sprintf("k%d", i)
+				bulk := fmt.Sprintf("$%d\r\n%s\r\n", len(k), k)
+				want := []string{"+OK\r\n", bulk, bulk}
+				if i%2 == 0 {
+					want = []string{"+OK\r\n", bulk, "*-1\r\n", bulk}
+				}
+				for j, w := range want {
+					if got, err := c.readReply(5 * time.Second); err != nil || got != w {
+						t.Fatalf("connection %d reply %d = %q, %v; want %q", i, j, got, err, w)
+					}
+				}
 			}
 		})
 	}
