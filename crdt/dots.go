@@ -297,14 +297,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 		if !in.elems.has(e) {
 			mergeElem(e, in.elems.get(e, &tbuf))
 		}
-		if ds.big != nil {
-			for d := range ds.big {
-				c.addTomb(e, d)
-			}
-		}
-		for _, d := range ds.small {
-			c.addTomb(e, d)
-		}
+		ds.each(func(d Version) { c.addTomb(e, d) })
 	}
 	if floorRules(in.Floor, c.Floor, in.Full, in.part != nil) {
 		c.elems.each(func(e string, ds []Dotted[P]) bool {
@@ -554,7 +547,8 @@ func appendElem[P any](dst []byte, e string, ds []Dotted[P], put func([]byte, P)
 
 // appendTomb encodes element e's removed dots t, in order.
 func appendTomb(dst []byte, e string, t dotSet) []byte {
-	ds := t.sorted()
+	var buf [1]Version
+	ds := t.sorted(&buf)
 	dst = binary.AppendUvarint(dst, uint64(len(e)))
 	dst = append(dst, e...)
 	dst = binary.AppendUvarint(dst, uint64(len(ds)))

@@ -3,6 +3,7 @@ package crdt
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // Hash is an observed-remove map of fields to byte strings (a Redis hash). Each field is a
@@ -62,12 +63,11 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 // Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
 // returns the delta to replicate, already applied to h.
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
-	d := NewHash(h.c.Reset)
-	d.c.ExpVer = Version{}
-	if dot.TS >= h.c.Floor {
-		d.c.ops = make([]wop[[]byte], 0, len(pairs)) // one allocation, not a doubling per write
+	direct := dot.TS >= h.c.Floor
+	d := newHashDelta(h.c.Reset, len(pairs), direct)
+	if direct {
 		for _, p := range pairs {
-			h.c.writeLocal(&d.c, string(p[0]), dot, p[1], bytesSize)
+			h.c.writeLocal(&d.c, h.fieldName(p[0]), dot, p[1], bytesSize)
 		}
 		return d
 	}
@@ -78,6 +78,18 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	}
 	h.Join(d)
 	return d
+}
+
+// fieldName is field f as a string to keep (in the delta's op and a tombstone of the write it
+// replaces): a held field's stored name when that keeps no large value alive (sharedName),
+// else a copy, which was an allocation of every HSET.
+func (h *Hash) fieldName(f []byte) string {
+	if i, ok := h.c.elems.find(unsafe.String(unsafe.SliceData(f), len(f))); ok {
+		if e := h.c.elems.sharedName(i); e != "" {
+			return e
+		}
+	}
+	return string(f)
 }
 
 // Del removes fields and returns how many were present and the delta (nil when none were).

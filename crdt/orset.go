@@ -40,13 +40,9 @@ func (s *Set) Range(fn func(m string) bool) {
 // present is re-added (its observed adds replaced by this one), so the add wins over a
 // concurrent remove elsewhere, as the writer saw the member present.
 func (s *Set) Add(dot Version, members ...string) (int, *Set) {
-	d := NewSet(s.c.Reset)
-	d.c.ExpVer = Version{}
 	n := 0
 	direct := dot.TS >= s.c.Floor
-	if direct {
-		d.c.ops = make([]wop[struct{}], 0, len(members)) // one allocation, not a doubling per add
-	}
+	d := newSetDelta(s.c.Reset, len(members), direct)
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]

@@ -30,15 +30,7 @@ func (c *orCore[P]) bound(limit int) int {
 	}
 	stamps := make([]Timestamp, 0, c.ntomb)
 	for _, ds := range c.tomb {
-		if ds.big != nil {
-			for d := range ds.big {
-				stamps = append(stamps, d.TS)
-			}
-			continue
-		}
-		for _, d := range ds.small {
-			stamps = append(stamps, d.TS)
-		}
+		ds.each(func(d Version) { stamps = append(stamps, d.TS) })
 	}
 	slices.Sort(stamps)
 	// Keep at most limit - limit/8: the next shedding is an eighth of the cap of writes away.

@@ -240,10 +240,11 @@ func (z *ZSet) Add(dot Version, member string, s float64) *ZSet { return z.AddTo
 // (nil: a new one), and returns it: a command that writes one member twice (ZADD k 1 m 2 m)
 // must ship its last score, which joining two deltas of one dot would not.
 func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
+	direct := dot.TS >= z.c.Floor
 	if d == nil {
-		d = z.delta()
+		d = newZSetDelta(z.c.Reset, direct)
 	}
-	if dot.TS >= z.c.Floor {
+	if direct {
 		var old [1]Dotted[zpay] // the dots before the write, for the index
 		ds := z.c.elems.get(member, &old)
 		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
