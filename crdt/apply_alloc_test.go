@@ -125,7 +125,7 @@ func TestSharedNameKeepsNoLargeValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ts := r.c.tomb["field"]
+	ts, _ := r.c.tomb.get("field")
 	if got, want := ts.sorted(new([1]Version)), []Version{{TS: 1, Replica: 1}, {TS: 2, Replica: 1}}; !slices.Equal(got, want) {
 		t.Errorf("tombstones of field %v, want %v", got, want)
 	}

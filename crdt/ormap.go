@@ -98,7 +98,7 @@ func (h *Hash) Del(fields ...string) (int, *Hash) {
 	d.c.ExpVer = Version{}
 	n := 0
 	for _, f := range fields {
-		if _, done := d.c.tomb[f]; !done && h.c.removeDelta(&d.c, f) {
+		if !d.c.tomb.has(f) && h.c.removeDelta(&d.c, f) {
 			n++
 		}
 	}

@@ -74,7 +74,7 @@ func (s *Set) Rem(members ...string) (int, *Set) {
 	d.c.ExpVer = Version{}
 	n := 0
 	for _, m := range members {
-		if _, done := d.c.tomb[m]; !done && s.c.removeDelta(&d.c, m) {
+		if !d.c.tomb.has(m) && s.c.removeDelta(&d.c, m) {
 			n++
 		}
 	}

@@ -286,7 +286,7 @@ func (z *ZSet) Rem(members ...string) (int, *ZSet) {
 	d := z.delta()
 	n := 0
 	for _, m := range members {
-		if _, done := d.c.tomb[m]; !done && z.c.removeDelta(&d.c, m) {
+		if !d.c.tomb.has(m) && z.c.removeDelta(&d.c, m) {
 			n++
 		}
 	}
