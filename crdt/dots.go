@@ -45,9 +45,9 @@ type orCore[P any] struct {
 	Full bool
 
 	elems *elemTab[P] // nil until the first element: a delta of local writes has none
-	tomb  tombs // removed writes by element (tombmap.go)
-	ntomb int // dots in tomb
-	bytes int // approximate memory of elems and tomb, kept current
+	tomb  tombs       // removed writes by element (tombmap.go)
+	ntomb int         // dots in tomb
+	bytes int         // approximate memory of elems and tomb, kept current
 
 	// ops, in a delta made by local writes (writeLocal), lists the writes instead of elems and
 	// tomb: two maps and their entries cost more than the write itself (about 25 allocations
