@@ -186,3 +186,46 @@ func TestLocalWriteAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestScratchDelta: an armed scratch is the next write's delta (no allocation), is used once
+// (a second write of the command gets a delta of its own, which the first still encodes
+// apart from), and encodes as an allocated delta does.
+func TestScratchDelta(t *testing.T) {
+	dot := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
+	h := NewHash(Version{})
+	var sc HashScratch
+	pair := func(v string) [2][]byte { return [2][]byte{[]byte("member:1"), []byte(v)} }
+	ts := Timestamp(0)
+	if !testing.Short() {
+		p := pair("v")
+		h.Set(dot(1), p)
+		ts = 1
+		n := testing.AllocsPerRun(100, func() {
+			ts++
+			h.Compact(ts)
+			h.UseScratch(&sc)
+			h.Set(dot(ts), p)
+		})
+		if n != 0 {
+			t.Errorf("a rewrite into an armed scratch: %v allocations, want 0", n)
+		}
+	}
+	for _, v := range []string{"a", "b"} {
+		ref := h.Clone()
+		ts++
+		h.UseScratch(&sc)
+		d1 := h.Set(dot(ts), pair(v))
+		r1 := ref.Set(dot(ts), pair(v)).AppendBinary(nil)
+		ts++
+		d2 := h.Set(dot(ts), [2][]byte{[]byte("other"), []byte(v)})
+		if d1 == d2 || d1 != &sc.x.s {
+			t.Fatalf("the scratch was not used once: d1 %p d2 %p", d1, d2)
+		}
+		if e1 := d1.AppendBinary(nil); string(e1) != string(r1) {
+			t.Fatalf("the scratch delta encodes %x, an allocated one %x", e1, r1)
+		}
+		if len(d2.AppendBinary(nil)) == 0 {
+			t.Fatal("the second delta is empty")
+		}
+	}
+}

@@ -19,7 +19,10 @@ import (
 // set's ZINCRBY or a counter key where increments must sum.)
 //
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
-type Hash struct{ c orCore[[]byte] }
+type Hash struct {
+	c       orCore[[]byte]
+	scratch *HashScratch // armed by UseScratch for the next write's delta
+}
 
 // bytesSize is what a field value costs: its bytes, inline after the field name (elems.go),
 // and their share of the allocation's rounding.
@@ -64,7 +67,7 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 // returns the delta to replicate, already applied to h.
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	direct := dot.TS >= h.c.Floor
-	d := newHashDelta(h.c.Reset, len(pairs), direct)
+	d := newHashDelta(h.c.Reset, len(pairs), direct, h.takeScratch())
 	if direct {
 		for _, p := range pairs {
 			h.c.writeLocal(&d.c, h.fieldName(p[0]), dot, p[1], bytesSize)

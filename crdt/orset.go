@@ -5,7 +5,10 @@ import "fmt"
 // Set is an add-wins observed-remove set of byte-string members (a Redis set): an SREM removes
 // only the adds it observed, so an SADD concurrent with an SREM of the same member leaves the
 // member present. A Set is not safe for concurrent use; see NewSet.
-type Set struct{ c orCore[struct{}] }
+type Set struct {
+	c       orCore[struct{}]
+	scratch *SetScratch // armed by UseScratch for the next write's delta
+}
 
 func noSize(struct{}) int { return 0 }
 
@@ -42,7 +45,7 @@ func (s *Set) Range(fn func(m string) bool) {
 func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	n := 0
 	direct := dot.TS >= s.c.Floor
-	d := newSetDelta(s.c.Reset, len(members), direct)
+	d := newSetDelta(s.c.Reset, len(members), direct, s.takeScratch())
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]

@@ -13,7 +13,8 @@ type withOp[S any, P any] struct {
 
 // newHashDelta returns an empty delta of incarnation reset for n local writes (direct: on
 // writeLocal's path, with ops made for them).
-func newHashDelta(reset Version, n int, direct bool) *Hash {
+// A scratch (UseScratch) is used instead of a new allocation when given.
+func newHashDelta(reset Version, n int, direct bool, sc *HashScratch) *Hash {
 	if !direct || n != 1 {
 		d := NewHash(reset)
 		d.c.ExpVer = Version{}
@@ -22,14 +23,20 @@ func newHashDelta(reset Version, n int, direct bool) *Hash {
 		}
 		return d
 	}
-	x := &withOp[Hash, []byte]{s: Hash{c: newCore[[]byte](reset)}}
+	var x *withOp[Hash, []byte]
+	if sc != nil {
+		x = &sc.x
+		*x = withOp[Hash, []byte]{s: Hash{c: newCore[[]byte](reset)}}
+	} else {
+		x = &withOp[Hash, []byte]{s: Hash{c: newCore[[]byte](reset)}}
+	}
 	x.s.c.ExpVer = Version{}
 	x.s.c.ops = x.op[:0:1]
 	return &x.s
 }
 
 // newSetDelta is newHashDelta for sets.
-func newSetDelta(reset Version, n int, direct bool) *Set {
+func newSetDelta(reset Version, n int, direct bool, sc *SetScratch) *Set {
 	if !direct || n != 1 {
 		d := NewSet(reset)
 		d.c.ExpVer = Version{}
@@ -38,7 +45,13 @@ func newSetDelta(reset Version, n int, direct bool) *Set {
 		}
 		return d
 	}
-	x := &withOp[Set, struct{}]{s: Set{c: newCore[struct{}](reset)}}
+	var x *withOp[Set, struct{}]
+	if sc != nil {
+		x = &sc.x
+		*x = withOp[Set, struct{}]{s: Set{c: newCore[struct{}](reset)}}
+	} else {
+		x = &withOp[Set, struct{}]{s: Set{c: newCore[struct{}](reset)}}
+	}
 	x.s.c.ExpVer = Version{}
 	x.s.c.ops = x.op[:0:1]
 	return &x.s
@@ -46,14 +59,47 @@ func newSetDelta(reset Version, n int, direct bool) *Set {
 
 // newZSetDelta is newHashDelta for sorted sets, without an index (see ZSet.delta); a later
 // write of the same command appends to ops past the room.
-func newZSetDelta(reset Version, direct bool) *ZSet {
+func newZSetDelta(reset Version, direct bool, sc *ZSetScratch) *ZSet {
 	if !direct {
 		d := &ZSet{c: newCore[zpay](reset)}
 		d.c.ExpVer = Version{}
 		return d
 	}
-	x := &withOp[ZSet, zpay]{s: ZSet{c: newCore[zpay](reset)}}
+	var x *withOp[ZSet, zpay]
+	if sc != nil {
+		x = &sc.x
+		*x = withOp[ZSet, zpay]{s: ZSet{c: newCore[zpay](reset)}}
+	} else {
+		x = &withOp[ZSet, zpay]{s: ZSet{c: newCore[zpay](reset)}}
+	}
 	x.s.c.ExpVer = Version{}
 	x.s.c.ops = x.op[:0:1]
 	return &x.s
 }
+
+// HashScratch, SetScratch and ZSetScratch are room for one write's delta that a holder reuses
+// when nothing reads the deltas (a node without replicas: the delta is made because the write
+// returns it, and dropped). UseScratch arms a state with one for its next write of one
+// element: that write's delta is the scratch, valid until the scratch is armed again, and
+// later writes allocate as before (a command writing twice keeps both deltas apart). The
+// zero value is ready; a scratch must not be copied once used.
+type HashScratch struct{ x withOp[Hash, []byte] }
+
+// SetScratch is HashScratch for sets.
+type SetScratch struct{ x withOp[Set, struct{}] }
+
+// ZSetScratch is HashScratch for sorted sets.
+type ZSetScratch struct{ x withOp[ZSet, zpay] }
+
+// UseScratch arms h with sc for its next write's delta (nil disarms it); see HashScratch.
+func (h *Hash) UseScratch(sc *HashScratch) { h.scratch = sc }
+
+// UseScratch is Hash.UseScratch for sets.
+func (s *Set) UseScratch(sc *SetScratch) { s.scratch = sc }
+
+// UseScratch is Hash.UseScratch for sorted sets.
+func (z *ZSet) UseScratch(sc *ZSetScratch) { z.scratch = sc }
+
+func (h *Hash) takeScratch() *HashScratch { sc := h.scratch; h.scratch = nil; return sc }
+func (s *Set) takeScratch() *SetScratch   { sc := s.scratch; s.scratch = nil; return sc }
+func (z *ZSet) takeScratch() *ZSetScratch { sc := z.scratch; z.scratch = nil; return sc }

@@ -29,8 +29,9 @@ import (
 // the index; an index update learns the old score from the dots the change replaced.
 // A ZSet is not safe for concurrent use; see NewZSet.
 type ZSet struct {
-	c  orCore[zpay]
-	sl *skiplist
+	c       orCore[zpay]
+	sl      *skiplist
+	scratch *ZSetScratch // armed by UseScratch for the next write's delta
 }
 
 // zpay is one write of a member: an absolute score, or an increment of an epoch.
@@ -242,7 +243,7 @@ func (z *ZSet) Add(dot Version, member string, s float64) *ZSet { return z.AddTo
 func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 	direct := dot.TS >= z.c.Floor
 	if d == nil {
-		d = newZSetDelta(z.c.Reset, direct)
+		d = newZSetDelta(z.c.Reset, direct, z.takeScratch())
 	}
 	if direct {
 		var old [1]Dotted[zpay] // the dots before the write, for the index
