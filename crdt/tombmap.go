@@ -61,7 +61,7 @@ func (t *tombs) add(e string, d Version) (newElem, added bool) {
 		case t.d == (Version{}) && d != (Version{}):
 			t.e, t.d = e, d
 			return true, true
-		case t.d == d && t.e == e:
+		case t.d != (Version{}) && t.d == d && t.e == e:
 			return false, false
 		}
 		// A second removed write: every one moves to the map.
