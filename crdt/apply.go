@@ -434,6 +434,6 @@ func (c *orCore[P]) coversName(name []byte, d Version) bool {
 	if d.TS < c.Floor {
 		return true
 	}
-	t, ok := c.tomb[string(name)]
+	t, ok := c.tomb.getBytes(name)
 	return ok && t.has(d)
 }

@@ -17,8 +17,9 @@ type allocCase struct {
 	// score is a new string; a hash's same value is kept, and a set stores no payload.
 	overwrite float64
 	// compacted is overwrite when the replaced write's element has no tombstone (collected
-	// since): the new one's dot slab (dotSet.small), 16 bytes; its name is the element's
-	// stored one (sharedName), not a copy.
+	// since): the new tombstone's entry goes in the map's free slot, its one dot inline
+	// (dotSet.first; it was a 16-byte slice) and its name the element's stored one
+	// (sharedName), not a copy.
 	compacted float64
 	write     func(ts Timestamp) []byte // the encoded delta of a write of "member:1" at ts (a one-byte name would not allocate: Go interns those)
 	apply     func(src []byte) error    // into the replica
@@ -31,14 +32,14 @@ func allocCases() []allocCase {
 	z, zr := NewZSet(Version{}), NewZSet(Version{})
 	dot := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
 	return []allocCase{
-		{"hash", 0, 1, func(ts Timestamp) []byte {
+		{"hash", 0, 0, func(ts Timestamp) []byte {
 			return h.Set(dot(ts), [2][]byte{[]byte("member:1"), []byte("value")}).AppendBinary(nil)
 		}, hr.ApplyDelta, hr.Compact},
-		{"set", 0, 1, func(ts Timestamp) []byte {
+		{"set", 0, 0, func(ts Timestamp) []byte {
 			_, d := s.Add(dot(ts), "member:1")
 			return d.AppendBinary(nil)
 		}, sr.ApplyDelta, sr.Compact},
-		{"zset", 1, 2, func(ts Timestamp) []byte {
+		{"zset", 1, 1, func(ts Timestamp) []byte {
 			return z.Add(dot(ts), "member:1", float64(ts)).AppendBinary(nil)
 		}, zr.ApplyDelta, zr.Compact},
 	}
@@ -124,11 +125,107 @@ func TestSharedNameKeepsNoLargeValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ts := r.c.tomb["field"]
-	if got, want := ts.sorted(), []Version{{TS: 1, Replica: 1}, {TS: 2, Replica: 1}}; !slices.Equal(got, want) {
+	ts, _ := r.c.tomb.get("field")
+	if got, want := ts.sorted(new([1]Version)), []Version{{TS: 1, Replica: 1}, {TS: 2, Replica: 1}}; !slices.Equal(got, want) {
 		t.Errorf("tombstones of field %v, want %v", got, want)
 	}
 	if v, ok := r.Get("field"); !ok || string(v) != "v3" {
 		t.Errorf("field = %q, %v, want v3", v, ok)
+	}
+}
+
+// TestLocalWriteAllocs pins a writer's allocations per rewrite of a held element with the
+// same payload, its prior write already stable (compacted, as the node does before a write):
+// the delta only, its state and the room for its one op in one allocation (withOp); they
+// were two.
+func TestLocalWriteAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	dot := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
+	h, s, z := NewHash(Version{}), NewSet(Version{}), NewZSet(Version{})
+	pair := [2][]byte{[]byte("member:1"), []byte("value")}
+	for _, c := range []struct {
+		name   string
+		write  func(ts Timestamp) (int, []byte)
+		stable func(ts Timestamp)
+	}{
+		{"hash", func(ts Timestamp) (int, []byte) { return h.Len(), h.Set(dot(ts), pair).AppendBinary(nil) }, h.Compact},
+		{"set", func(ts Timestamp) (int, []byte) {
+			_, d := s.Add(dot(ts), "member:1")
+			return s.Len(), d.AppendBinary(nil)
+		}, s.Compact},
+		{"zset", func(ts Timestamp) (int, []byte) { return z.Len(), z.Add(dot(ts), "member:1", 1).AppendBinary(nil) }, z.Compact},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.write(1)
+			ts := Timestamp(1)
+			n := testing.AllocsPerRun(100, func() {
+				c.stable(ts + 1)
+				ts++
+				if h.Len() > 1 || s.Len() > 1 || z.Len() > 1 {
+					t.Fatal("a rewrite added an element")
+				}
+				switch c.name {
+				case "hash":
+					h.Set(dot(ts), pair)
+				case "set":
+					s.Add(dot(ts), "member:1")
+				default:
+					z.Add(dot(ts), "member:1", 1)
+				}
+			})
+			if n != 1 {
+				t.Errorf("a rewrite: %v allocations, want 1 (the delta)", n)
+			}
+			// The one-allocation delta encodes as before: the element and the removed write.
+			got, enc := c.write(ts + 1)
+			if got != 1 || len(enc) == 0 {
+				t.Fatalf("len %d after a rewrite", got)
+			}
+		})
+	}
+}
+
+// TestScratchDelta: an armed scratch is the next write's delta (no allocation), is used once
+// (a second write of the command gets a delta of its own, which the first still encodes
+// apart from), and encodes as an allocated delta does.
+func TestScratchDelta(t *testing.T) {
+	dot := func(ts Timestamp) Version { return Version{TS: ts, Replica: 1} }
+	h := NewHash(Version{})
+	var sc HashScratch
+	pair := func(v string) [2][]byte { return [2][]byte{[]byte("member:1"), []byte(v)} }
+	ts := Timestamp(0)
+	if !testing.Short() {
+		p := pair("v")
+		h.Set(dot(1), p)
+		ts = 1
+		n := testing.AllocsPerRun(100, func() {
+			ts++
+			h.Compact(ts)
+			h.UseScratch(&sc)
+			h.Set(dot(ts), p)
+		})
+		if n != 0 {
+			t.Errorf("a rewrite into an armed scratch: %v allocations, want 0", n)
+		}
+	}
+	for _, v := range []string{"a", "b"} {
+		ref := h.Clone()
+		ts++
+		h.UseScratch(&sc)
+		d1 := h.Set(dot(ts), pair(v))
+		r1 := ref.Set(dot(ts), pair(v)).AppendBinary(nil)
+		ts++
+		d2 := h.Set(dot(ts), [2][]byte{[]byte("other"), []byte(v)})
+		if d1 == d2 || d1 != &sc.x.s {
+			t.Fatalf("the scratch was not used once: d1 %p d2 %p", d1, d2)
+		}
+		if e1 := d1.AppendBinary(nil); string(e1) != string(r1) {
+			t.Fatalf("the scratch delta encodes %x, an allocated one %x", e1, r1)
+		}
+		if len(d2.AppendBinary(nil)) == 0 {
+			t.Fatal("the second delta is empty")
+		}
 	}
 }

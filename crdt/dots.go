@@ -45,9 +45,9 @@ type orCore[P any] struct {
 	Full bool
 
 	elems *elemTab[P] // nil until the first element: a delta of local writes has none
-	tomb  map[string]dotSet
-	ntomb int // dots in tomb
-	bytes int // approximate memory of elems and tomb, kept current
+	tomb  tombs       // removed writes by element (tombmap.go)
+	ntomb int         // dots in tomb
+	bytes int         // approximate memory of elems and tomb, kept current
 
 	// ops, in a delta made by local writes (writeLocal), lists the writes instead of elems and
 	// tomb: two maps and their entries cost more than the write itself (about 25 allocations
@@ -127,7 +127,7 @@ func (c *orCore[P]) covers(e string, d Version) bool {
 	if d.TS < c.Floor {
 		return true
 	}
-	t, ok := c.tomb[e]
+	t, ok := c.tomb.get(e)
 	return ok && t.has(d)
 }
 
@@ -168,17 +168,13 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 	if d.TS < c.Floor {
 		return
 	}
-	t, ok := c.tomb[e]
-	if !ok {
-		if c.tomb == nil {
-			c.tomb = map[string]dotSet{}
-		}
+	newElem, added := c.tomb.add(e, d)
+	if newElem {
 		c.bytes += tombCost + len(e)
 	}
-	if t.add(d) {
+	if added {
 		c.ntomb++
 		c.bytes += tombDotCost
-		c.tomb[e] = t
 	}
 }
 
@@ -293,19 +289,13 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 		mergeElem(e, theirs)
 		return true
 	})
-	for e, ds := range in.tomb {
+	in.tomb.each(func(e string, ds dotSet) bool {
 		if !in.elems.has(e) {
 			mergeElem(e, in.elems.get(e, &tbuf))
 		}
-		if ds.big != nil {
-			for d := range ds.big {
-				c.addTomb(e, d)
-			}
-		}
-		for _, d := range ds.small {
-			c.addTomb(e, d)
-		}
-	}
+		ds.each(func(d Version) { c.addTomb(e, d) })
+		return true
+	})
 	if floorRules(in.Floor, c.Floor, in.Full, in.part != nil) {
 		c.elems.each(func(e string, ds []Dotted[P]) bool {
 			if in.part != nil && !in.part.has(e) {
@@ -314,7 +304,7 @@ func (c *orCore[P]) join(in *orCore[P], size func(P) int, changed func(e string,
 			if in.elems.has(e) {
 				return true
 			}
-			if _, ok := in.tomb[e]; ok {
+			if in.tomb.has(e) {
 				return true
 			}
 			var out []Dotted[P]
@@ -378,20 +368,9 @@ func (c *orCore[P]) compact(stable Timestamp) {
 	if c.ntomb == 0 {
 		return
 	}
-	for e, ds := range c.tomb {
-		n := ds.dropBelow(stable)
-		if n == 0 {
-			continue
-		}
-		c.ntomb -= n
-		c.bytes -= n * tombDotCost
-		if ds.len() == 0 {
-			delete(c.tomb, e)
-			c.bytes -= tombCost + len(e)
-		} else {
-			c.tomb[e] = ds
-		}
-	}
+	dots, elems, names := c.tomb.dropBelow(stable)
+	c.ntomb -= dots
+	c.bytes -= dots*tombDotCost + elems*tombCost + names
 }
 
 // flushBefore applies a flush marker stamped f (FLUSHALL): every write stamped at or before f
@@ -442,10 +421,7 @@ func (c *orCore[P]) clone() orCore[P] {
 	out := *c
 	out.elems = c.elems.clone()
 	out.ops = slices.Clone(c.ops)
-	out.tomb = make(map[string]dotSet, len(c.tomb))
-	for e, ds := range c.tomb {
-		out.tomb[e] = ds.clone()
-	}
+	out.tomb = c.tomb.clone()
 	return out
 }
 
@@ -497,7 +473,7 @@ func sortedKeys[V any](m map[string]V, buf *[1]string) []string {
 }
 
 func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P) int) []byte {
-	if c.ops != nil && (c.elems.len() > 0 || len(c.tomb) > 0) {
+	if c.ops != nil && (c.elems.len() > 0 || c.tomb.len() > 0) {
 		c.settle(size)
 	}
 	var fl byte
@@ -520,9 +496,10 @@ func (c *orCore[P]) appendTo(dst []byte, put func([]byte, P) []byte, size func(P
 	for _, e := range c.elems.sortedNames(&kbuf) {
 		dst = appendElem(dst, e, c.elems.get(e, &ebuf), put)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(c.tomb)))
-	for _, e := range sortedKeys(c.tomb, &kbuf) {
-		dst = appendTomb(dst, e, c.tomb[e])
+	dst = binary.AppendUvarint(dst, uint64(c.tomb.len()))
+	for _, e := range c.tomb.sortedNames(&kbuf) {
+		t, _ := c.tomb.get(e)
+		dst = appendTomb(dst, e, t)
 	}
 	return dst
 }
@@ -554,7 +531,8 @@ func appendElem[P any](dst []byte, e string, ds []Dotted[P], put func([]byte, P)
 
 // appendTomb encodes element e's removed dots t, in order.
 func appendTomb(dst []byte, e string, t dotSet) []byte {
-	ds := t.sorted()
+	var buf [1]Version
+	ds := t.sorted(&buf)
 	dst = binary.AppendUvarint(dst, uint64(len(e)))
 	dst = append(dst, e...)
 	dst = binary.AppendUvarint(dst, uint64(len(ds)))

@@ -3,6 +3,7 @@ package crdt
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // Hash is an observed-remove map of fields to byte strings (a Redis hash). Each field is a
@@ -18,7 +19,10 @@ import (
 // set's ZINCRBY or a counter key where increments must sum.)
 //
 // A Hash is not safe for concurrent use. The zero value is not usable; see NewHash.
-type Hash struct{ c orCore[[]byte] }
+type Hash struct {
+	c       orCore[[]byte]
+	scratch *HashScratch // armed by UseScratch for the next write's delta
+}
 
 // bytesSize is what a field value costs: its bytes, inline after the field name (elems.go),
 // and their share of the allocation's rounding.
@@ -62,12 +66,11 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 // Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
 // returns the delta to replicate, already applied to h.
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
-	d := NewHash(h.c.Reset)
-	d.c.ExpVer = Version{}
-	if dot.TS >= h.c.Floor {
-		d.c.ops = make([]wop[[]byte], 0, len(pairs)) // one allocation, not a doubling per write
+	direct := dot.TS >= h.c.Floor
+	d := newHashDelta(h.c.Reset, len(pairs), direct, h.takeScratch())
+	if direct {
 		for _, p := range pairs {
-			h.c.writeLocal(&d.c, string(p[0]), dot, p[1], bytesSize)
+			h.c.writeLocal(&d.c, h.fieldName(p[0]), dot, p[1], bytesSize)
 		}
 		return d
 	}
@@ -80,13 +83,25 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	return d
 }
 
+// fieldName is field f as a string to keep (in the delta's op and a tombstone of the write it
+// replaces): a held field's stored name when that keeps no large value alive (sharedName),
+// else a copy, which was an allocation of every HSET.
+func (h *Hash) fieldName(f []byte) string {
+	if i, ok := h.c.elems.find(unsafe.String(unsafe.SliceData(f), len(f))); ok {
+		if e := h.c.elems.sharedName(i); e != "" {
+			return e
+		}
+	}
+	return string(f)
+}
+
 // Del removes fields and returns how many were present and the delta (nil when none were).
 func (h *Hash) Del(fields ...string) (int, *Hash) {
 	d := NewHash(h.c.Reset)
 	d.c.ExpVer = Version{}
 	n := 0
 	for _, f := range fields {
-		if _, done := d.c.tomb[f]; !done && h.c.removeDelta(&d.c, f) {
+		if !d.c.tomb.has(f) && h.c.removeDelta(&d.c, f) {
 			n++
 		}
 	}

@@ -5,7 +5,10 @@ import "fmt"
 // Set is an add-wins observed-remove set of byte-string members (a Redis set): an SREM removes
 // only the adds it observed, so an SADD concurrent with an SREM of the same member leaves the
 // member present. A Set is not safe for concurrent use; see NewSet.
-type Set struct{ c orCore[struct{}] }
+type Set struct {
+	c       orCore[struct{}]
+	scratch *SetScratch // armed by UseScratch for the next write's delta
+}
 
 func noSize(struct{}) int { return 0 }
 
@@ -40,13 +43,9 @@ func (s *Set) Range(fn func(m string) bool) {
 // present is re-added (its observed adds replaced by this one), so the add wins over a
 // concurrent remove elsewhere, as the writer saw the member present.
 func (s *Set) Add(dot Version, members ...string) (int, *Set) {
-	d := NewSet(s.c.Reset)
-	d.c.ExpVer = Version{}
 	n := 0
 	direct := dot.TS >= s.c.Floor
-	if direct {
-		d.c.ops = make([]wop[struct{}], 0, len(members)) // one allocation, not a doubling per add
-	}
+	d := newSetDelta(s.c.Reset, len(members), direct, s.takeScratch())
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]
@@ -78,7 +77,7 @@ func (s *Set) Rem(members ...string) (int, *Set) {
 	d.c.ExpVer = Version{}
 	n := 0
 	for _, m := range members {
-		if _, done := d.c.tomb[m]; !done && s.c.removeDelta(&d.c, m) {
+		if !d.c.tomb.has(m) && s.c.removeDelta(&d.c, m) {
 			n++
 		}
 	}

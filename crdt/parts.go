@@ -85,13 +85,14 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 	if c.bytes <= limit {
 		return emit(c.appendTo(nil, put, size))
 	}
-	names := make([]string, 0, c.elems.len()+len(c.tomb))
+	names := make([]string, 0, c.elems.len()+c.tomb.len())
 	c.elems.each(func(e string, _ []Dotted[P]) bool { names = append(names, e); return true })
-	for e := range c.tomb {
+	c.tomb.each(func(e string, _ dotSet) bool {
 		if !c.elems.has(e) {
 			names = append(names, e)
 		}
-	}
+		return true
+	})
 	slices.Sort(names)
 	var els, tombs, out []byte
 	var buf [1]Dotted[P]
@@ -129,7 +130,7 @@ func (c *orCore[P]) appendParts(limit int, put func([]byte, P) []byte, size func
 			els = appendElem(els, e, ds, put)
 			nel++
 		}
-		if t, ok := c.tomb[e]; ok {
+		if t, ok := c.tomb.get(e); ok {
 			tombs = appendTomb(tombs, e, t)
 			ntomb++
 		}

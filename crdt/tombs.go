@@ -29,17 +29,10 @@ func (c *orCore[P]) bound(limit int) int {
 		return 0
 	}
 	stamps := make([]Timestamp, 0, c.ntomb)
-	for _, ds := range c.tomb {
-		if ds.big != nil {
-			for d := range ds.big {
-				stamps = append(stamps, d.TS)
-			}
-			continue
-		}
-		for _, d := range ds.small {
-			stamps = append(stamps, d.TS)
-		}
-	}
+	c.tomb.each(func(_ string, ds dotSet) bool {
+		ds.each(func(d Version) { stamps = append(stamps, d.TS) })
+		return true
+	})
 	slices.Sort(stamps)
 	// Keep at most limit - limit/8: the next shedding is an eighth of the cap of writes away.
 	drop := c.ntomb - (limit - limit/8)

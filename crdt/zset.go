@@ -29,8 +29,9 @@ import (
 // the index; an index update learns the old score from the dots the change replaced.
 // A ZSet is not safe for concurrent use; see NewZSet.
 type ZSet struct {
-	c  orCore[zpay]
-	sl *skiplist
+	c       orCore[zpay]
+	sl      *skiplist
+	scratch *ZSetScratch // armed by UseScratch for the next write's delta
 }
 
 // zpay is one write of a member: an absolute score, or an increment of an epoch.
@@ -240,10 +241,11 @@ func (z *ZSet) Add(dot Version, member string, s float64) *ZSet { return z.AddTo
 // (nil: a new one), and returns it: a command that writes one member twice (ZADD k 1 m 2 m)
 // must ship its last score, which joining two deltas of one dot would not.
 func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
+	direct := dot.TS >= z.c.Floor
 	if d == nil {
-		d = z.delta()
+		d = newZSetDelta(z.c.Reset, direct, z.takeScratch())
 	}
-	if dot.TS >= z.c.Floor {
+	if direct {
 		var old [1]Dotted[zpay] // the dots before the write, for the index
 		ds := z.c.elems.get(member, &old)
 		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
@@ -285,7 +287,7 @@ func (z *ZSet) Rem(members ...string) (int, *ZSet) {
 	d := z.delta()
 	n := 0
 	for _, m := range members {
-		if _, done := d.c.tomb[m]; !done && z.c.removeDelta(&d.c, m) {
+		if !d.c.tomb.has(m) && z.c.removeDelta(&d.c, m) {
 			n++
 		}
 	}

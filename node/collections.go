@@ -195,6 +195,30 @@ func (c *coll) tombstones() int {
 	return c.zset.Tombstones()
 }
 
+// useScratch arms c's state with op's scratch delta for its type (nil op: disarms it).
+func (c *coll) useScratch(op *collOp) {
+	switch c.typ {
+	case crdt.TypeHash:
+		if op == nil {
+			c.hash.UseScratch(nil)
+		} else {
+			c.hash.UseScratch(&op.hashScratch)
+		}
+	case crdt.TypeSet:
+		if op == nil {
+			c.set.UseScratch(nil)
+		} else {
+			c.set.UseScratch(&op.setScratch)
+		}
+	default:
+		if op == nil {
+			c.zset.UseScratch(nil)
+		} else {
+			c.zset.UseScratch(&op.zsetScratch)
+		}
+	}
+}
+
 // full reports whether c is a complete state; a partial one is hidden from readers.
 func (c *coll) full() bool {
 	switch c.typ {
@@ -444,6 +468,12 @@ type collOp struct {
 	out                   crdt.Entry
 	live, wrote           bool
 	err                   error
+
+	// Room for the write's delta when nothing replicates this node's writes (apply): the
+	// delta is then made only to be dropped, and was an allocation of every write.
+	hashScratch crdt.HashScratch
+	setScratch  crdt.SetScratch
+	zsetScratch crdt.ZSetScratch
 }
 
 func newCollOp() *collOp {
@@ -526,7 +556,15 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 		stable = max(stable, cur.Value.ts+1)
 	}
 	c.compact(stable)
+	nw, local := op.w.(nodeWriter)
+	unread := local && nw.n.sink == nil // nothing replicates: the delta goes unread
+	if unread {
+		c.useScratch(op)
+	}
 	d := op.fn.call(c, op.stampFn)
+	if unread {
+		c.useScratch(nil)
+	}
 	if d == nil || op.seq == 0 {
 		c.mu.Unlock()
 		return lru.Update[value]{Action: lru.Keep}
@@ -534,7 +572,7 @@ func (op *collOp) apply(cur lru.Current[value]) lru.Update[value] {
 	c.compact(stable)
 	v, exp := n.collValue(op.key, c, op.ver, op.seq, op.nowMs)
 	op.out = crdt.Entry{Type: typ, Version: op.ver, Seq: op.seq, Expiry: exp}
-	if nw, local := op.w.(nodeWriter); local && nw.n.sink == nil {
+	if unread {
 		// Nothing replicates this node's writes: the delta's encoding would go unread.
 	} else if op.fresh || op.clearTTL {
 		// The creating write ships the whole new state, marked full, so a node that holds

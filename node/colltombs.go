@@ -63,7 +63,18 @@ func (q *tombQueue) len() int {
 func (n *Node) collectColls(st crdt.Timestamp, nowMs int64, budget int) {
 	for _, key := range n.tombColls.take(budget) {
 		n.applyQueued(key, nowMs, func(c *coll) *bool { return &c.queued }, func(cur lru.Current[value], c *coll) lru.Update[value] {
+			before, raised := c.tombstones(), c.floorRaised
 			c.compact(st)
+			if c.tombstones() == before && c.floorRaised == raised && c.size() == c.bytes {
+				// Nothing collected (a write since compacted it, or none is stable yet): the
+				// value and its charge stand, so the store is not written (a new value and
+				// an update per visit, on every node, of each collection a write queued).
+				if before > 0 {
+					c.queued = true
+					n.tombColls.add(key)
+				}
+				return lru.Update[value]{Action: lru.Keep}
+			}
 			// Same version and expiry: only the removed writes and the charge change (an empty
 			// collection keeps its tombstone's lifetime, not a fresh one).
 			v, _ := n.collValue(key, c, cur.Value.ver(n.reps), cur.Value.seq(), nowMs)
