@@ -124,9 +124,10 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			e := s.at(l - 1)
 			// The key's bytes only where find will compare them: a tag that differs rules the
 			// entry out (for a missing key, every entry of its chain). A tag that matches ends
-			// the walk: the key is almost surely this entry (15 in 16), and find stops there.
-			// Following the chain past it as well (as before) prefetched an entry find would
-			// not read, and the next pass loaded it, a stall on most keys of a batch.
+			// the walk: another key's 4-bit tag matches one time in 16, so this is almost
+			// surely the key, where find stops. Following the chain past it as well (as
+			// before) prefetched an entry find would not read, and the next pass loaded it: a
+			// stall on most keys of a batch.
 			if e.links&tagBits == tagOf(hs[i]) {
 				if c.strKey {
 					k := s.key(e)
