@@ -123,12 +123,20 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			s := c.shardOf(hs[i])
 			e := s.at(l - 1)
 			// The key's bytes only where find will compare them: a tag that differs rules the
-			// entry out (for a missing key, every entry of its chain).
-			if c.strKey && e.links&tagBits == tagOf(hs[i]) {
-				k := s.key(e)
-				if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
-					prefetch(uintptr(unsafe.Pointer(unsafe.StringData(k))))
+			// entry out (for a missing key, every entry of its chain). A tag that matches ends
+			// the walk: another key's 4-bit tag matches one time in 16, so this is almost
+			// surely the key, where find stops. Following the chain past it as well (as
+			// before) prefetched an entry find would not read, and the next pass loaded it: a
+			// stall on most keys of a batch.
+			if e.links&tagBits == tagOf(hs[i]) {
+				if c.strKey {
+					k := s.key(e)
+					if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
+						prefetch(uintptr(unsafe.Pointer(unsafe.StringData(k))))
+					}
 				}
+				links[i] = 0
+				continue
 			}
 			links[i] = e.hnext()
 			if pass == 0 && links[i] != 0 {

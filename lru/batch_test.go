@@ -313,3 +313,72 @@ func TestApplyBatchOwn(t *testing.T) {
 		t.Errorf("stored keys %q, want a, b and c", stored)
 	}
 }
+
+// TestApplyBatchTagCollisions applies keys whose bucket's head entry carries the same hash tag
+// but is another key: the warm pass stops its walk at a matching tag, so these are the keys it
+// leaves for find to reach by itself. Present ones must be found with their values, absent
+// ones inserted once.
+func TestApplyBatchTagCollisions(t *testing.T) {
+	t.Parallel()
+	c := mustNew(t, Options[string, int]{Shards: 1})
+	const n = 4000
+	for i := range n {
+		c.Set(fmt.Sprintf("k%d", i), i, 0, 0)
+	}
+	// behind reports whether key's bucket starts with another key of the same tag.
+	behind := func(key string) bool {
+		h := c.hash(key)
+		s := c.shardOf(h)
+		l := *s.head(s.bucket(h))
+		if l == 0 {
+			return false
+		}
+		e := s.at(l - 1)
+		return e.links&tagBits == tagOf(h) && s.key(e) != key
+	}
+	var present, absent []string
+	for i := 0; i < n && len(present) < batchMax/2; i++ {
+		if k := fmt.Sprintf("k%d", i); behind(k) {
+			present = append(present, k)
+		}
+	}
+	for i := 0; len(absent) < batchMax/2 && i < 1_000_000; i++ {
+		if k := fmt.Sprintf("x%d", i); behind(k) {
+			absent = append(absent, k)
+		}
+	}
+	if len(present) < 4 || len(absent) < 4 {
+		t.Fatalf("found %d present and %d absent keys behind a matching tag: too few to test", len(present), len(absent))
+	}
+	keys := append(append([]string{}, present...), absent...)
+	saw := make([]Current[int], len(keys))
+	c.ApplyBatch(keys, 0, func(i int, cur Current[int]) Update[int] {
+		saw[i] = cur
+		if cur.Exists {
+			return Update[int]{Action: Put, Value: cur.Value + 1_000_000}
+		}
+		return Update[int]{Action: Put, Value: -1}
+	})
+	for i, k := range keys {
+		var orig int
+		wantExists := i < len(present)
+		if wantExists {
+			if _, err := fmt.Sscanf(k, "k%d", &orig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if saw[i].Exists != wantExists || (wantExists && saw[i].Value != orig) {
+			t.Errorf("%s: fn saw %+v, want exists=%v value %d", k, saw[i], wantExists, orig)
+		}
+		want := -1
+		if wantExists {
+			want = orig + 1_000_000
+		}
+		if v, _, ok := c.Peek(k, 0); !ok || v != want {
+			t.Errorf("%s = %d (present %v), want %d", k, v, ok, want)
+		}
+	}
+	if got, want := c.Len(), n+len(absent); got != want {
+		t.Errorf("Len = %d, want %d (each absent key inserted once)", got, want)
+	}
+}

@@ -662,8 +662,12 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		fresh
 		won
 	)
+	// A batch without a unit of several deltas (a writer's plain SETs, nearly every batch) has
+	// every end at i+1: one pass to know it, not a scan of the next delta at each of the five
+	// places below that ask for a unit's end (3 % of a receiver's instructions).
+	single := snapshot || !hasUnit(ds)
 	end := func(i int) int {
-		if snapshot {
+		if single {
 			return i + 1
 		}
 		return unitEnd(ds, i)
