@@ -40,7 +40,6 @@ type Cluster struct {
 	env      *envelopeSource
 
 	direct      directOut                             // data links (direct.go)
-	msgPool     sync.Pool                             // *directMsg buffers of Publish
 	handler     atomic.Pointer[func(peer.ID, []byte)] // OnMessage's
 	handlerSet  chan struct{}                         // closed by the first OnMessage
 	deliverOnce sync.Once
