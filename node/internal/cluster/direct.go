@@ -46,6 +46,11 @@ const directRetry = time.Second
 // these (its queue and its writer's half).
 const directKeepMax = 256 << 10
 
+// directQueueBytes bounds the frames a data link's queue holds, beside Config.OutboundQueue's
+// count of messages (a message over it is still queued alone): with frames of up to ~32 KiB
+// the count alone let a member's queue reach 16 MiB.
+const directQueueBytes = 4 << 20
+
 // directPeer is the outbound half of the data link to one connected member: the frames
 // published for it and not yet taken by its writer, and the goroutine that writes them to the
 // member's stream. Publish appends each message's frame (uvarint length, message) to q once
@@ -62,7 +67,7 @@ type directPeer struct {
 	mu     sync.Mutex
 	q      []byte // frames waiting for the writer
 	queued int    // messages in q
-	max    int    // most messages q holds (Config.OutboundQueue); more are dropped
+	max    int    // most messages q holds (Config.OutboundQueue; directQueueBytes); more are dropped
 }
 
 func newDirectPeer(p peer.ID, max int) *directPeer {
@@ -70,10 +75,10 @@ func newDirectPeer(p peer.ID, max int) *directPeer {
 }
 
 // enqueue appends msg's frame to the queue and wakes the writer if it was empty. It reports
-// false, changing nothing, when the queue already holds its most messages.
+// false, changing nothing, when the queue already holds its most messages or bytes.
 func (dp *directPeer) enqueue(msg []byte) bool {
 	dp.mu.Lock()
-	if dp.queued >= dp.max {
+	if dp.queued >= dp.max || (dp.queued > 0 && len(dp.q)+len(msg) > directQueueBytes) {
 		dp.mu.Unlock()
 		return false
 	}

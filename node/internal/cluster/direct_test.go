@@ -77,3 +77,24 @@ func TestDirectPeerQueue(t *testing.T) {
 		t.Fatalf("empty queue gave %d messages, %d bytes", n3, len(b3))
 	}
 }
+
+// A queue holding messages refuses one that would take it over directQueueBytes; an empty
+// queue takes a message of any size.
+func TestDirectPeerQueueBytes(t *testing.T) {
+	t.Parallel()
+	dp := newDirectPeer("", 1000)
+	big := make([]byte, directQueueBytes+1)
+	if !dp.enqueue(big) {
+		t.Fatal("a message over the byte bound refused by an empty queue")
+	}
+	if dp.enqueue([]byte("x")) {
+		t.Fatal("a message accepted over the byte bound")
+	}
+	if _, n := dp.take(nil); n != 1 {
+		t.Fatalf("took %d messages, want 1", n)
+	}
+	half := make([]byte, directQueueBytes/2)
+	if !dp.enqueue(half) || dp.enqueue(half) {
+		t.Fatal("two halves of the byte bound (plus framing): want the first only")
+	}
+}
