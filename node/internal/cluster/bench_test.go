@@ -185,7 +185,8 @@ func BenchmarkGossipThroughput(b *testing.B) {
 }
 
 func benchThroughput(b *testing.B, size int) {
-	const window = 1024
+	// In flight at most what a member's send queue holds (directQueueBytes): more is dropped.
+	window := int64(min(1024, directQueueBytes/(2*size)))
 	nodes := mesh(b, 2, false)
 	sink := newSink(b.N)
 	nodes[1].OnMessage(sink.handle)

@@ -41,10 +41,12 @@ const directWriteTimeout = 10 * time.Second
 // directRetry is the least time between two attempts to open a data stream to a member.
 const directRetry = time.Second
 
-// directKeepMax is the largest send buffer a data link keeps for reuse after a write: a larger
-// one (a burst, big values) is left to the collector, so an idle link holds at most two of
-// these (its queue and its writer's half).
-const directKeepMax = 256 << 10
+// directChunk is the size of the buffers a data link queues frames in: each is handed to the
+// stream in one write, which yamux sends as one message (at most 64 KiB with its 12-byte
+// header). One growing buffer per link instead cost a writer 4× the CPU per message under a
+// burst (BenchmarkGossipThroughput at 16 KiB): every take left the queue to regrow, copying,
+// from empty to megabytes. Written chunks go back to a pool shared by the links.
+const directChunk = 64<<10 - 64
 
 // directQueueBytes bounds the frames a data link's queue holds, beside Config.OutboundQueue's
 // count of messages (a message over it is still queued alone): with frames of up to ~32 KiB
@@ -53,11 +55,11 @@ const directQueueBytes = 4 << 20
 
 // directPeer is the outbound half of the data link to one connected member: the frames
 // published for it and not yet taken by its writer, and the goroutine that writes them to the
-// member's stream. Publish appends each message's frame (uvarint length, message) to q once
-// per member; the writer takes all of q at once and hands it to the stream in one write, so
-// whatever was published while the previous write was under way goes out together. There was
-// a channel of shared message copies here, drained into a bufio.Writer: a copy of every batch
-// more, and a channel operation per message and member.
+// member's stream. Publish appends each message's frame (uvarint length, message) to the last
+// of q's chunks, once per member; the writer takes all of q at once and writes it chunk by
+// chunk, so whatever was published while the previous write was under way goes out together.
+// There was a channel of shared message copies here, drained into a bufio.Writer: a copy of
+// every batch more, and a channel operation per message and member.
 type directPeer struct {
 	id   peer.ID
 	wake chan struct{} // (capacity 1) q went from empty to holding a message
@@ -65,25 +67,42 @@ type directPeer struct {
 	open atomic.Bool   // a stream is open: messages queued now are written to it
 
 	mu     sync.Mutex
-	q      []byte // frames waiting for the writer
-	queued int    // messages in q
-	max    int    // most messages q holds (Config.OutboundQueue; directQueueBytes); more are dropped
+	q      [][]byte   // chunks of frames waiting for the writer, in publish order
+	bytes  int        // in q
+	queued int        // messages in q
+	max    int        // most messages q holds (Config.OutboundQueue; directQueueBytes); more are dropped
+	pool   *sync.Pool // *[]byte: emptied chunks of directChunk capacity, shared by the links
 }
 
-func newDirectPeer(p peer.ID, max int) *directPeer {
-	return &directPeer{id: p, wake: make(chan struct{}, 1), done: make(chan struct{}), max: max}
+func newDirectPeer(p peer.ID, max int, pool *sync.Pool) *directPeer {
+	return &directPeer{id: p, wake: make(chan struct{}, 1), done: make(chan struct{}), max: max, pool: pool}
 }
 
 // enqueue appends msg's frame to the queue and wakes the writer if it was empty. It reports
 // false, changing nothing, when the queue already holds its most messages or bytes.
 func (dp *directPeer) enqueue(msg []byte) bool {
+	need := uvarintLen(uint64(len(msg))) + len(msg)
 	dp.mu.Lock()
-	if dp.queued >= dp.max || (dp.queued > 0 && len(dp.q)+len(msg) > directQueueBytes) {
+	if dp.queued >= dp.max || (dp.queued > 0 && dp.bytes+need > directQueueBytes) {
 		dp.mu.Unlock()
 		return false
 	}
-	dp.q = binary.AppendUvarint(dp.q, uint64(len(msg)))
-	dp.q = append(dp.q, msg...)
+	last := len(dp.q) - 1
+	if last < 0 || len(dp.q[last])+need > cap(dp.q[last]) {
+		var c []byte
+		if need > directChunk {
+			c = make([]byte, 0, need) // alone in a chunk of its own, not pooled
+		} else if p, _ := dp.pool.Get().(*[]byte); p != nil {
+			c = (*p)[:0]
+		} else {
+			c = make([]byte, 0, directChunk)
+		}
+		dp.q = append(dp.q, c)
+		last++
+	}
+	c := binary.AppendUvarint(dp.q[last], uint64(len(msg)))
+	dp.q[last] = append(c, msg...)
+	dp.bytes += need
 	dp.queued++
 	first := dp.queued == 1
 	dp.mu.Unlock()
@@ -96,14 +115,35 @@ func (dp *directPeer) enqueue(msg []byte) bool {
 	return true
 }
 
-// take hands the writer every queued frame, in publish order, and how many messages they are,
-// leaving spare (emptied) as the new queue: the link's two buffers alternate between the two.
-func (dp *directPeer) take(spare []byte) ([]byte, int) {
+// take hands the writer every queued chunk, in publish order, and how many messages they hold,
+// leaving spare (emptied) as the new list: the link's two lists alternate between the two.
+func (dp *directPeer) take(spare [][]byte) ([][]byte, int) {
 	dp.mu.Lock()
-	b, n := dp.q, dp.queued
-	dp.q, dp.queued = spare[:0], 0
+	q, n := dp.q, dp.queued
+	dp.q, dp.bytes, dp.queued = spare[:0], 0, 0
 	dp.mu.Unlock()
-	return b, n
+	return q, n
+}
+
+// recycle returns written chunks of the usual size to the pool (a burst's chunks are reused by
+// the next, and collected once bursts stop) and clears q's references to them.
+func (dp *directPeer) recycle(q [][]byte) {
+	for i, c := range q {
+		if cap(c) == directChunk {
+			c = c[:0]
+			dp.pool.Put(&c)
+		}
+		q[i] = nil
+	}
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
 }
 
 // directOut holds the outbound data links, one per connected member.
@@ -121,7 +161,7 @@ func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
 	delete(d.peers, p)
 	var dp *directPeer
 	if up {
-		dp = newDirectPeer(p, c.cfg.OutboundQueue)
+		dp = newDirectPeer(p, c.cfg.OutboundQueue, &c.chunkPool)
 		if d.peers == nil {
 			d.peers = map[peer.ID]*directPeer{}
 		}
@@ -175,7 +215,7 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 		stop     func() bool
 		lastOpen time.Time
 		deadline time.Time // the stream's write deadline
-		buf      []byte    // the writer's half of the link's two buffers
+		q        [][]byte  // the writer's half of the link's two chunk lists
 	)
 	drop := func() {
 		if s != nil {
@@ -232,7 +272,7 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 				open()
 			}
 			var n int
-			if buf, n = dp.take(buf); n == 0 {
+			if q, n = dp.take(q); n == 0 {
 				break
 			}
 			// yamux arms a new timer for every deadline set: set per write, that was a
@@ -243,10 +283,13 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 				deadline = now.Add(directWriteTimeout)
 				_ = s.SetWriteDeadline(deadline)
 			}
-			_, err := s.Write(buf)
-			if cap(buf) > directKeepMax {
-				buf = nil
+			var err error
+			for _, c := range q {
+				if _, err = s.Write(c); err != nil {
+					break
+				}
 			}
+			dp.recycle(q)
 			if err != nil {
 				// What the write held is lost with the stream: count it all as dropped.
 				c.c.droppedOutbound.Add(uint64(n))

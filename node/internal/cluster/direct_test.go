@@ -5,27 +5,46 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"sync"
 	"testing"
 )
 
-// frames decodes a data link's queue (uvarint length, message; readDirect's format).
-func frames(t *testing.T, b []byte) []string {
+// frames decodes a data link's queued chunks (uvarint length, message; readDirect's format),
+// checking that each chunk fits one yamux message or holds a single larger message.
+func frames(t *testing.T, chunks [][]byte) []string {
 	t.Helper()
-	r := bufio.NewReader(bytes.NewReader(b))
 	var out []string
-	for {
-		n, err := binary.ReadUvarint(r)
-		if err == io.EOF {
-			return out
+	for _, c := range chunks {
+		r := bufio.NewReader(bytes.NewReader(c))
+		k := 0
+		for {
+			n, err := binary.ReadUvarint(r)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("bad frame length: %v", err)
+			}
+			m := make([]byte, n)
+			if _, err := io.ReadFull(r, m); err != nil {
+				t.Fatalf("short frame: %v", err)
+			}
+			out = append(out, string(m))
+			k++
 		}
-		if err != nil {
-			t.Fatalf("bad frame length: %v", err)
+		if len(c) > directChunk && k != 1 {
+			t.Fatalf("a chunk of %d bytes holds %d messages", len(c), k)
 		}
-		m := make([]byte, n)
-		if _, err := io.ReadFull(r, m); err != nil {
-			t.Fatalf("short frame: %v", err)
-		}
-		out = append(out, string(m))
+	}
+	return out
+}
+
+func woken(dp *directPeer) bool {
+	select {
+	case <-dp.wake:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -33,48 +52,88 @@ func frames(t *testing.T, b []byte) []string {
 // writer takes all of it at once, and is woken only when the queue goes from empty to not.
 func TestDirectPeerQueue(t *testing.T) {
 	t.Parallel()
-	dp := newDirectPeer("", 3)
-	woken := func() bool {
-		select {
-		case <-dp.wake:
-			return true
-		default:
-			return false
-		}
-	}
-	if !dp.enqueue([]byte("a")) || !woken() {
+	dp := newDirectPeer("", 3, &sync.Pool{})
+	if !dp.enqueue([]byte("a")) || !woken(dp) {
 		t.Fatal("first message: not queued or no wake-up")
 	}
 	if !dp.enqueue(make([]byte, 300)) || !dp.enqueue([]byte("c")) {
 		t.Fatal("second and third messages refused under the bound")
 	}
-	if woken() {
+	if woken(dp) {
 		t.Fatal("woken again while the queue was not empty")
 	}
 	if dp.enqueue([]byte("d")) {
 		t.Fatal("fourth message accepted over a bound of 3")
 	}
-	spare := make([]byte, 0, 64)
-	b, n := dp.take(spare)
-	if n != 3 {
-		t.Fatalf("took %d messages, want 3", n)
+	q, n := dp.take(nil)
+	if n != 3 || len(q) != 1 {
+		t.Fatalf("took %d messages in %d chunks, want 3 in 1", n, len(q))
 	}
-	if got := frames(t, b); len(got) != 3 || got[0] != "a" || len(got[1]) != 300 || got[2] != "c" {
+	if got := frames(t, q); len(got) != 3 || got[0] != "a" || len(got[1]) != 300 || got[2] != "c" {
 		t.Fatalf("frames %q", got)
 	}
-	// The spare is the new queue: the next message lands in it and wakes the writer again.
-	if !dp.enqueue([]byte("e")) || !woken() {
+	// The written chunk is reused for the next message, which wakes the writer again.
+	first := &q[0][:1][0]
+	dp.recycle(q)
+	if !dp.enqueue([]byte("e")) || !woken(dp) {
 		t.Fatal("message after a take: not queued or no wake-up")
 	}
-	b2, n2 := dp.take(b)
-	if n2 != 1 || &b2[:cap(b2)][0] != &spare[:1][0] {
-		t.Fatalf("took %d messages; queue reused the spare: %v", n2, &b2[:cap(b2)][0] == &spare[:1][0])
+	q2, n2 := dp.take(q)
+	if n2 != 1 || &q2[0][:1][0] != first {
+		t.Fatalf("took %d messages; chunk reused: %v", n2, &q2[0][:1][0] == first)
 	}
-	if got := frames(t, b2); len(got) != 1 || got[0] != "e" {
+	if got := frames(t, q2); len(got) != 1 || got[0] != "e" {
 		t.Fatalf("frames %q", got)
 	}
-	if b3, n3 := dp.take(b2); n3 != 0 || len(b3) != 0 {
-		t.Fatalf("empty queue gave %d messages, %d bytes", n3, len(b3))
+	if q3, n3 := dp.take(q2); n3 != 0 || len(q3) != 0 {
+		t.Fatalf("empty queue gave %d messages in %d chunks", n3, len(q3))
+	}
+}
+
+// Messages fill chunks of at most directChunk bytes in order; one larger than a chunk travels
+// alone in its own.
+func TestDirectPeerChunks(t *testing.T) {
+	t.Parallel()
+	dp := newDirectPeer("", 1000, &sync.Pool{})
+	msg := make([]byte, 10000)
+	var want []string
+	for i := range 20 {
+		msg[0] = byte(i)
+		if !dp.enqueue(msg) {
+			t.Fatalf("message %d refused", i)
+		}
+		want = append(want, string(msg))
+		if i == 9 {
+			big := bytes.Repeat([]byte{'b'}, directChunk+1)
+			if !dp.enqueue(big) {
+				t.Fatal("large message refused")
+			}
+			want = append(want, string(big))
+		}
+	}
+	q, n := dp.take(nil)
+	if n != 21 {
+		t.Fatalf("took %d messages, want 21", n)
+	}
+	got := frames(t, q)
+	if len(got) != len(want) {
+		t.Fatalf("%d frames, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("frame %d differs (%d bytes, want %d)", i, len(got[i]), len(want[i]))
+		}
+	}
+	// 6 messages of 10 002 bytes fit a chunk: 10 before the large one make 2 chunks, then it,
+	// then 10 more in 2.
+	if len(q) != 5 {
+		t.Fatalf("%d chunks, want 5", len(q))
+	}
+	dp.recycle(q)
+	for i, c := range q {
+		if c != nil {
+			t.Fatalf("chunk %d still referenced after recycle", i)
+		}
 	}
 }
 
@@ -82,7 +141,7 @@ func TestDirectPeerQueue(t *testing.T) {
 // queue takes a message of any size.
 func TestDirectPeerQueueBytes(t *testing.T) {
 	t.Parallel()
-	dp := newDirectPeer("", 1000)
+	dp := newDirectPeer("", 1000, &sync.Pool{})
 	big := make([]byte, directQueueBytes+1)
 	if !dp.enqueue(big) {
 		t.Fatal("a message over the byte bound refused by an empty queue")
