@@ -10,10 +10,9 @@ package node
 //   - the evicted-keys table: 16 bytes per KiB of MaxMemory, 64 KiB to 16 MiB (evicted.go);
 //   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
 //   - each member's data send queue: gossipQueueMessages messages and 4 MiB, a message being
-//     one batch of up to 256 deltas and ~32 KiB of keys and values (publishFrameBytes), plus two
-//     send buffers of up to 256 KiB kept per link between writes, 64 KiB of read buffer per data
-//     stream and a yamux window of at most 4 MiB per stream (node/internal/cluster, direct.go
-//     and host.go).
+//     one batch of up to 256 deltas and ~32 KiB of keys and values (publishFrameBytes), queued
+//     in pooled 64 KiB chunks, plus 64 KiB of read buffer per data stream and a yamux window of
+//     at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
 const (
 	minLogBytes = 1 << 20
 	maxLogBytes = 16 << 20
