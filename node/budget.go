@@ -9,16 +9,17 @@ package node
 //     1 MiB and at most logBytesFor(MaxMemory), a sixty-fourth of MaxMemory up to 16 MiB;
 //   - the evicted-keys table: 16 bytes per KiB of MaxMemory, 64 KiB to 16 MiB (evicted.go);
 //   - the outbound gossip queue: at most 65536 deltas (replConfig.QueueSize);
-//   - each member's data send queue: gossipQueueMessages messages, a message being one batch of
-//     up to 64 deltas, plus 64 KiB of write and read buffer per data stream and a yamux window
-//     of at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
+//   - each member's data send queue: gossipQueueMessages messages and 4 MiB, a message being
+//     one batch of up to 256 deltas and ~32 KiB of keys and values (publishFrameBytes), queued
+//     in pooled 64 KiB chunks, plus 64 KiB of read buffer per data stream and a yamux window of
+//     at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
 const (
 	minLogBytes = 1 << 20
 	maxLogBytes = 16 << 20
 
 	// gossipQueueMessages bounds each member's data send queue (and gossipsub's, for the catalog).
-	// 512 batches of 64 deltas is 32k deltas, ~5 MiB with 100-byte values; a full queue drops
-	// (counted) and anti-entropy repairs from the delta log.
+	// The queue also holds at most 4 MiB (cluster's directQueueBytes): ~30k deltas with
+	// 100-byte values; a full queue drops (counted) and anti-entropy repairs from the delta log.
 	gossipQueueMessages = 512
 )
 

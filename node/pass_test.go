@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +155,30 @@ func TestWritePassFrames(t *testing.T) {
 		if want := fmt.Sprintf("k%d", i); k != want {
 			t.Fatalf("delta %d is %q, want %q", i, k, want)
 		}
+	}
+}
+
+// A pass of large writes is cut by size as well: a frame holds about publishFrameBytes of keys
+// and values (the delta that reaches it is the frame's last), whatever MaxBatch allows.
+func TestWritePassFramesBySize(t *testing.T) {
+	t.Parallel()
+	tr := newRecTransport()
+	n := passNode(t, tr, replConfig{})
+	val := strings.Repeat("x", 1000)
+	const writes = 100
+	n.BeginWrites()
+	for i := range writes {
+		mustSet(t, n, fmt.Sprintf("k%03d", i), val, SetOptions{})
+	}
+	n.EndWrites()
+	frames, keys := tr.snapshot()
+	per := (publishFrameBytes + 1003) / 1004 // deltas of a 4-byte key and 1000-byte value
+	want := []int{per, per, per, writes - 3*per}
+	if got := frameSizes(frames); !slices.Equal(got, want) {
+		t.Fatalf("frames of %v deltas, want %v", got, want)
+	}
+	if len(keys) != writes || keys[0] != "k000" || keys[writes-1] != fmt.Sprintf("k%03d", writes-1) {
+		t.Fatalf("%d keys published, first %q", len(keys), keys[0])
 	}
 }
 

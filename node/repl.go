@@ -24,7 +24,7 @@ type transport interface {
 
 // replConfig tunes replication. Zero fields take the defaults in withDefaults.
 type replConfig struct {
-	MaxBatch          int           // deltas per gossip message (64)
+	MaxBatch          int           // deltas per gossip message (256; publishFrameBytes bounds its size)
 	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
 	LogBytes          int           // most the delta log may take (64 MiB); the janitor sizes it within by the data held (sizeLog)
 	HeartbeatInterval time.Duration // 250 ms
@@ -51,7 +51,7 @@ func (c replConfig) withDefaults() replConfig {
 			*v = d
 		}
 	}
-	set(&c.MaxBatch, 64)
+	set(&c.MaxBatch, 256)
 	set(&c.QueueSize, 1<<16)
 	set(&c.LogBytes, 64<<20)
 	set(&c.SyncChunk, 256)
@@ -417,13 +417,25 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	return sent
 }
 
-// publish encodes ds in frames of up to MaxBatch deltas, never splitting a transaction's unit,
-// and hands each to the transport. The caller is the publisher.
+// publishFrameBytes is about the most payload (keys and values) publish puts in one frame: a
+// receiver reads a frame of up to 64 KiB in place (cluster.readDirect), and a frame of 64
+// deltas of 100 bytes was only ~9 KiB, each costing both ends a frame's fixed cost (the
+// transport's queueing on the writer, a handler call, a decode and an apply setup on the
+// receiver).
+const publishFrameBytes = 32 << 10
+
+// publish encodes ds in frames of up to MaxBatch deltas and about publishFrameBytes of keys
+// and values, never splitting a transaction's unit, and hands each to the transport. The
+// caller is the publisher.
 func (r *replicator) publish(ctx context.Context, ds []crdt.Delta) {
 	batch := &r.pub.batch
 	batch.From = r.n.replica
 	for len(ds) > 0 {
-		k := min(len(ds), r.cfg.MaxBatch)
+		k, size := 0, 0
+		for k < len(ds) && k < r.cfg.MaxBatch && (k == 0 || size < publishFrameBytes) {
+			size += len(ds[k].Key) + len(ds[k].Entry.Value)
+			k++
+		}
 		k = unitEnd(ds, k-1) // never split a transaction's unit
 		batch.Deltas = ds[:k]
 		ds = ds[k:]

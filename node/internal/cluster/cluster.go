@@ -40,7 +40,7 @@ type Cluster struct {
 	env      *envelopeSource
 
 	direct      directOut                             // data links (direct.go)
-	msgPool     sync.Pool                             // *directMsg buffers of Publish
+	chunkPool   sync.Pool                             // *[]byte send chunks of the data links
 	handler     atomic.Pointer[func(peer.ID, []byte)] // OnMessage's
 	handlerSet  chan struct{}                         // closed by the first OnMessage
 	deliverOnce sync.Once

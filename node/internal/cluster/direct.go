@@ -29,8 +29,7 @@ import (
 // dataProto is the direct data protocol, relative to the cluster namespace.
 const dataProto = "data/1"
 
-// directBuffer is the size of a data stream's read and write buffers: queued messages are
-// coalesced into writes of up to this many bytes.
+// directBuffer is the size of a data stream's read buffer.
 const directBuffer = 64 << 10
 
 // directWriteTimeout bounds one write to a member: a member that reads nothing for this long
@@ -42,34 +41,109 @@ const directWriteTimeout = 10 * time.Second
 // directRetry is the least time between two attempts to open a data stream to a member.
 const directRetry = time.Second
 
-// directPoolMax is the largest message buffer returned to the pool for reuse: larger ones
-// (big values) are left to the collector rather than kept alive.
-const directPoolMax = directBuffer
+// directChunk is the size of the buffers a data link queues frames in: each is handed to the
+// stream in one write, which yamux sends as one message (at most 64 KiB with its 12-byte
+// header). One growing buffer per link instead cost a writer 4× the CPU per message under a
+// burst (BenchmarkGossipThroughput at 16 KiB): every take left the queue to regrow, copying,
+// from empty to megabytes. Written chunks go back to a pool shared by the links.
+const directChunk = 64<<10 - 64
 
-// directMsg is one published message, shared read-only by the queues of every member it was
-// queued for. The last writer to copy it into its stream's buffer returns it to the pool: a
-// write flood otherwise allocated a copy of every batch (half of a writer's allocations).
-type directMsg struct {
-	b    []byte
-	refs atomic.Int32 // queues still holding it
+// directQueueBytes bounds the frames a data link's queue holds, beside Config.OutboundQueue's
+// count of messages (a message over it is still queued alone): with frames of up to ~32 KiB
+// the count alone let a member's queue reach 16 MiB.
+const directQueueBytes = 4 << 20
+
+// directPeer is the outbound half of the data link to one connected member: the frames
+// published for it and not yet taken by its writer, and the goroutine that writes them to the
+// member's stream. Publish appends each message's frame (uvarint length, message) to the last
+// of q's chunks, once per member; the writer takes all of q at once and writes it chunk by
+// chunk, so whatever was published while the previous write was under way goes out together.
+// There was a channel of shared message copies here, drained into a bufio.Writer: a copy of
+// every batch more, and a channel operation per message and member.
+type directPeer struct {
+	id   peer.ID
+	wake chan struct{} // (capacity 1) q went from empty to holding a message
+	done chan struct{} // closed when the member disconnects
+	open atomic.Bool   // a stream is open: messages queued now are written to it
+
+	mu     sync.Mutex
+	q      [][]byte   // chunks of frames waiting for the writer, in publish order
+	bytes  int        // in q
+	queued int        // messages in q
+	max    int        // most messages q holds (Config.OutboundQueue; directQueueBytes); more are dropped
+	pool   *sync.Pool // *[]byte: emptied chunks of directChunk capacity, shared by the links
 }
 
-// release drops one queue's reference and recycles m after the last one. A message that is
-// never released (its member disconnected with it queued) is simply collected.
-func (c *Cluster) releaseMsg(m *directMsg) {
-	if m.refs.Add(-1) == 0 && cap(m.b) <= directPoolMax {
-		m.b = m.b[:0]
-		c.msgPool.Put(m)
+func newDirectPeer(p peer.ID, max int, pool *sync.Pool) *directPeer {
+	return &directPeer{id: p, wake: make(chan struct{}, 1), done: make(chan struct{}), max: max, pool: pool}
+}
+
+// enqueue appends msg's frame to the queue and wakes the writer if it was empty. It reports
+// false, changing nothing, when the queue already holds its most messages or bytes.
+func (dp *directPeer) enqueue(msg []byte) bool {
+	need := uvarintLen(uint64(len(msg))) + len(msg)
+	dp.mu.Lock()
+	if dp.queued >= dp.max || (dp.queued > 0 && dp.bytes+need > directQueueBytes) {
+		dp.mu.Unlock()
+		return false
+	}
+	last := len(dp.q) - 1
+	if last < 0 || len(dp.q[last])+need > cap(dp.q[last]) {
+		var c []byte
+		if need > directChunk {
+			c = make([]byte, 0, need) // alone in a chunk of its own, not pooled
+		} else if p, _ := dp.pool.Get().(*[]byte); p != nil {
+			c = (*p)[:0]
+		} else {
+			c = make([]byte, 0, directChunk)
+		}
+		dp.q = append(dp.q, c)
+		last++
+	}
+	c := binary.AppendUvarint(dp.q[last], uint64(len(msg)))
+	dp.q[last] = append(c, msg...)
+	dp.bytes += need
+	dp.queued++
+	first := dp.queued == 1
+	dp.mu.Unlock()
+	if first {
+		select {
+		case dp.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return true
+}
+
+// take hands the writer every queued chunk, in publish order, and how many messages they hold,
+// leaving spare (emptied) as the new list: the link's two lists alternate between the two.
+func (dp *directPeer) take(spare [][]byte) ([][]byte, int) {
+	dp.mu.Lock()
+	q, n := dp.q, dp.queued
+	dp.q, dp.bytes, dp.queued = spare[:0], 0, 0
+	dp.mu.Unlock()
+	return q, n
+}
+
+// recycle returns written chunks of the usual size to the pool (a burst's chunks are reused by
+// the next, and collected once bursts stop) and clears q's references to them.
+func (dp *directPeer) recycle(q [][]byte) {
+	for i, c := range q {
+		if cap(c) == directChunk {
+			c = c[:0]
+			dp.pool.Put(&c)
+		}
+		q[i] = nil
 	}
 }
 
-// directPeer is the outbound half of the data link to one connected member: a bounded queue
-// and the goroutine that writes it to the member's stream.
-type directPeer struct {
-	id   peer.ID
-	q    chan *directMsg
-	done chan struct{} // closed when the member disconnects
-	open atomic.Bool   // a stream is open: messages queued now are written to it
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
 }
 
 // directOut holds the outbound data links, one per connected member.
@@ -87,7 +161,7 @@ func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
 	delete(d.peers, p)
 	var dp *directPeer
 	if up {
-		dp = &directPeer{id: p, q: make(chan *directMsg, c.cfg.OutboundQueue), done: make(chan struct{})}
+		dp = newDirectPeer(p, c.cfg.OutboundQueue, &c.chunkPool)
 		if d.peers == nil {
 			d.peers = map[peer.ID]*directPeer{}
 		}
@@ -120,41 +194,28 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	if len(data) > c.cfg.MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
-	m, _ := c.msgPool.Get().(*directMsg)
-	if m == nil {
-		m = &directMsg{}
-	}
-	m.b = append(m.b[:0], data...)
-	// One reference for Publish itself while it queues, so that a writer done with m before
-	// the loop ends cannot recycle it under the loop.
-	m.refs.Store(1)
 	d := &c.direct
 	d.mu.RLock()
 	for _, dp := range d.peers {
-		m.refs.Add(1)
-		select {
-		case dp.q <- m:
-		default:
-			m.refs.Add(-1)
+		if !dp.enqueue(data) {
 			c.c.droppedOutbound.Add(1)
 		}
 	}
 	d.mu.RUnlock()
-	c.releaseMsg(m)
 	c.c.published.Add(1)
 	return nil
 }
 
 // writeDirect writes dp's queue to its member until the member disconnects or the cluster
-// closes. Messages queued together go out in one write.
+// closes. Each write hands the stream everything queued when it starts: nothing waits for more
+// while the link is idle, and what is published during a write goes out in the next one.
 func (c *Cluster) writeDirect(dp *directPeer) {
 	var (
 		s        network.Stream
-		w        *bufio.Writer
 		stop     func() bool
 		lastOpen time.Time
 		deadline time.Time // the stream's write deadline
-		hdr      [binary.MaxVarintLen64]byte
+		q        [][]byte  // the writer's half of the link's two chunk lists
 	)
 	drop := func() {
 		if s != nil {
@@ -176,70 +237,67 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 			}
 			return
 		}
-		s, w, deadline = ns, bufio.NewWriterSize(ns, directBuffer), time.Time{}
+		s, deadline = ns, time.Time{}
 		stop = context.AfterFunc(c.ctx, func() { _ = ns.Reset() })
 		dp.open.Store(true)
 	}
 	open()
 	for {
-		var msg *directMsg
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-dp.done:
 			return
-		case msg = <-dp.q:
+		case <-dp.wake:
 		}
-		// No stream (it failed, or could not be opened yet): the message waits while the
-		// stream is reopened, at most every directRetry, and what queues behind it meanwhile
-		// waits in the queue (Publish drops and counts once that is full). Dropping here cost
-		// every message sent in the second after a reconnect on a starved machine.
-		for s == nil {
-			if wait := directRetry - time.Since(lastOpen); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-c.ctx.Done():
-					t.Stop()
-					return
-				case <-dp.done:
-					t.Stop()
-					return
-				case <-t.C:
+		for {
+			// No stream (it failed, or could not be opened yet): what is queued waits while
+			// the stream is reopened, at most every directRetry, and what is published
+			// meanwhile queues behind it (Publish drops and counts once the queue is full).
+			// Dropping here cost every message sent in the second after a reconnect on a
+			// starved machine.
+			for s == nil {
+				if wait := directRetry - time.Since(lastOpen); wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-c.ctx.Done():
+						t.Stop()
+						return
+					case <-dp.done:
+						t.Stop()
+						return
+					case <-t.C:
+					}
+				}
+				open()
+			}
+			var n int
+			if q, n = dp.take(q); n == 0 {
+				break
+			}
+			// yamux arms a new timer for every deadline set: set per write, that was a
+			// writer's largest source of garbage under a write flood after the delta log (5 MB
+			// of timers in a 1M-key load, resident until the next collection). Moving it only
+			// once half of it has passed sets it at most every directWriteTimeout/2.
+			if now := time.Now(); deadline.Sub(now) < directWriteTimeout/2 {
+				deadline = now.Add(directWriteTimeout)
+				_ = s.SetWriteDeadline(deadline)
+			}
+			var err error
+			for _, c := range q {
+				if _, err = s.Write(c); err != nil {
+					break
 				}
 			}
-			open()
-		}
-		// yamux arms a new timer for every deadline set: set per flush, that was a writer's
-		// largest source of garbage under a write flood after the delta log (5 MB of timers in
-		// a 1M-key load, resident until the next collection). Moving it only once half of it
-		// has passed sets it at most every directWriteTimeout/2.
-		if now := time.Now(); deadline.Sub(now) < directWriteTimeout/2 {
-			deadline = now.Add(directWriteTimeout)
-			_ = s.SetWriteDeadline(deadline)
-		}
-		n, err := 1, writeFrame(w, hdr[:], msg.b)
-		c.releaseMsg(msg)
-		for err == nil && w.Buffered() < directBuffer {
-			select {
-			case msg = <-dp.q:
-				n++
-				err = writeFrame(w, hdr[:], msg.b)
-				c.releaseMsg(msg)
-				continue
-			default:
+			dp.recycle(q)
+			if err != nil {
+				// What the write held is lost with the stream: count it all as dropped.
+				c.c.droppedOutbound.Add(uint64(n))
+				if c.ctx.Err() == nil {
+					c.log.Debug("data stream write failed: reopening", "remote", dp.id, "err", err)
+				}
+				drop()
 			}
-			break
-		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			// What the buffer held is lost with the stream: count it all as dropped.
-			c.c.droppedOutbound.Add(uint64(n))
-			if c.ctx.Err() == nil {
-				c.log.Debug("data stream write failed: reopening", "remote", dp.id, "err", err)
-			}
-			drop()
 		}
 	}
 }
@@ -250,14 +308,6 @@ func (c *Cluster) hasDataStream(p peer.ID) bool {
 	defer c.direct.mu.RUnlock()
 	dp := c.direct.peers[p]
 	return dp != nil && dp.open.Load()
-}
-
-func writeFrame(w *bufio.Writer, hdr, msg []byte) error {
-	if _, err := w.Write(hdr[:binary.PutUvarint(hdr, uint64(len(msg)))]); err != nil {
-		return err
-	}
-	_, err := w.Write(msg)
-	return err
 }
 
 // readDirect delivers the messages of one inbound data stream to the OnMessage handler, in
