@@ -62,9 +62,9 @@ type Config struct {
 	// LoopSpin is how long an event loop polls without blocking before it sleeps in
 	// epoll_wait, yielding its CPU to other runnable threads between polls; it spins only
 	// while its recent waits were shorter than this, so an idle or lightly loaded loop never
-	// spins. Default 20 µs; negative: never spin. A loop that sleeps once per few requests
-	// makes the client's next write pay a cross-CPU wake-up (and under a steady load that is
-	// most of the sleeps): see docs/benchmarks.md, w46.
+	// spins. 0 (the default) or negative: never spin. Staying awake saves the client's next
+	// write a cross-CPU wake-up of the loop; on a shared, overloaded machine a loop that is
+	// always runnable loses the scheduler's wake-up preference instead (docs/benchmarks.md, w46).
 	LoopSpin time.Duration
 
 	// ScriptBusyTime is how long a Lua script may run before other clients' commands answer
@@ -89,7 +89,6 @@ func DefaultConfig() Config {
 		MaxRequestSize: 32 << 20,
 		MaxPipeline:    1024,
 		ScriptBusyTime: 5 * time.Second,
-		LoopSpin:       20 * time.Microsecond,
 		Version:        "dev",
 	}
 }
@@ -140,9 +139,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ScriptBusyTime == 0 {
 		c.ScriptBusyTime = d.ScriptBusyTime
-	}
-	if c.LoopSpin == 0 {
-		c.LoopSpin = d.LoopSpin
 	}
 	if c.EventLoops == 0 {
 		c.EventLoops = max(runtime.GOMAXPROCS(0)/2, 1)

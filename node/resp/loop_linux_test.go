@@ -32,17 +32,13 @@ func pollWake(t *testing.T, l *loop) {
 	l.drainWake()
 }
 
-func TestLoopSpinDefault(t *testing.T) {
-	cfg, err := Config{}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.LoopSpin != 20*time.Microsecond {
-		t.Fatalf("default LoopSpin = %v, want 20µs", cfg.LoopSpin)
-	}
-	cfg, err = Config{LoopSpin: -1}.withDefaults()
-	if err != nil || cfg.LoopSpin != -1 {
-		t.Fatalf("LoopSpin -1 became %v, %v; want it kept (never spin)", cfg.LoopSpin, err)
+func TestLoopSpinOffByDefault(t *testing.T) {
+	l := testLoop(t, 0)
+	for range 3 {
+		pollWake(t, l)
+		if l.spin {
+			t.Fatal("LoopSpin 0 spins")
+		}
 	}
 }
 
