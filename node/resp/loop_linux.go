@@ -263,9 +263,12 @@ func (l *loop) poll() (int, error) {
 			syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	}
+	if l.spinFor == 0 {
+		return syscall.EpollWait(l.epfd, l.events, -1)
+	}
 	start := l.clock()
 	n, err := syscall.EpollWait(l.epfd, l.events, -1)
-	l.spin = l.spinFor > 0 && l.clock()-start < int64(l.spinFor)
+	l.spin = l.clock()-start < int64(l.spinFor)
 	return n, err
 }
 
