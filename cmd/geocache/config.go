@@ -78,6 +78,7 @@ type Config struct {
 	MaxRequestSize  ByteSize      `yaml:"max-request-size"`
 	MaxPipeline     int           `yaml:"max-pipeline"`
 	EventLoops      int           `yaml:"event-loops"`
+	LoopSpin        time.Duration `yaml:"loop-spin"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 }
 
@@ -279,6 +280,8 @@ func options() []option {
 	add(opt("max-pipeline", "Limits", "N", "RESP replies buffered per connection before they are written", s, g))
 	s, g = integer(func(c *Config) *int { return &c.EventLoops })
 	add(opt("event-loops", "Limits", "N", "epoll loops serving plain-TCP RESP connections (0: half the CPUs, at least 1; -1: a goroutine per connection)", s, g))
+	s, g = dur(func(c *Config) *time.Duration { return &c.LoopSpin })
+	add(opt("loop-spin", "Limits", "DURATION", "an epoll loop under a steady load polls this long before it sleeps, yielding the CPU between polls; 0 never spins", s, g))
 	s, g = dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })
 	add(opt("shutdown-timeout", "Limits", "DURATION", "deadline for a graceful shutdown on SIGINT or SIGTERM", s, g))
 	return o

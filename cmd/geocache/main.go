@@ -215,6 +215,7 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 			MaxBulkLen:     int(maxBulkLen(&cfg)),
 			MaxPipeline:    cfg.MaxPipeline,
 			EventLoops:     cfg.EventLoops,
+			LoopSpin:       cfg.LoopSpin,
 			Version:        buildVersion(),
 			Logger:         log,
 		}

@@ -59,6 +59,14 @@ type Config struct {
 	// request batch.
 	EventLoops int
 
+	// LoopSpin is how long an event loop polls without blocking before it sleeps in
+	// epoll_wait, yielding its CPU to other runnable threads between polls; it spins only
+	// while its recent waits were shorter than this, so an idle or lightly loaded loop never
+	// spins. 0 (the default) or negative: never spin. Staying awake saves the client's next
+	// write a cross-CPU wake-up of the loop; on a shared, overloaded machine a loop that is
+	// always runnable loses the scheduler's wake-up preference instead (docs/benchmarks.md, w46).
+	LoopSpin time.Duration
+
 	// ScriptBusyTime is how long a Lua script may run before other clients' commands answer
 	// -BUSY and SCRIPT KILL may stop it (Redis's busy-reply-threshold). Default 5 s. Until then
 	// other clients' commands wait for the script, as in Redis.

@@ -31,6 +31,8 @@
 // goroutine until it is answered, so a loop never blocks. A loop wraps each pass over its ready
 // connections in the Backend's optional WritePasser (BeginWrites, EndWrites): a replicating
 // node publishes the pass's writes as one batch when it ends, from the loop's goroutine.
+// With Config.LoopSpin a loop whose last wait was short polls for up to that long before it
+// sleeps in epoll_wait (off by default).
 //
 // Everything is bounded: connections (MaxClients), a request's size (MaxBulkLen,
 // MaxRequestSize), replies buffered before they are written (MaxPipeline, 64 KiB), idle time
