@@ -109,7 +109,11 @@ func TestSteadyWritesArriveOnce(t *testing.T) {
 func TestRepairFetchesOnlyLostWrites(t *testing.T) {
 	t.Parallel()
 	net := newMemNet()
-	rc := replConfig{SyncInterval: time.Hour}
+	// PeerTimeout: a's heartbeats to b are held back while it writes 8k keys below, which under
+	// -race on a loaded machine can take longer than the default 3 s; b would then count a as
+	// unheard and fetch a's writes from c by the gap rule (lacksFrom) before a's heartbeat shows
+	// the loss, and the loss path fetches them again.
+	rc := replConfig{SyncInterval: time.Hour, PeerTimeout: time.Hour}
 	a, b, c := net.addWith(t, "a", nil, rc), net.addWith(t, "b", nil, rc), net.addWith(t, "c", nil, rc)
 	settled(t, a, b, c)
 	// While losing, a's deltas to b are lost; until the writes are done its heartbeats to b are
