@@ -187,7 +187,7 @@ func (c *Cluster) probeConnRetry(ctx context.Context, conn network.Conn) (probeR
 // resets the ping stream answered on it. libp2p's resource manager does that to a ping
 // stream beyond its per-peer limit, which probing two connections at once next to the
 // periodic ping reaches: counted as dead, a healthy peer was disconnected right after a
-// simultaneous dial (in 5 and 7 of 75 three-node clusters of node's TestP2PLoader* tests),
+// simultaneous dial (in 5 and 7 of 90 clusters: two runs of -count=15 of node's TestP2PLoader*),
 // failing the requests in flight to it and changing members' views (a second origin load in
 // TestP2PLoaderOncePerCluster). A refusal by our own resource manager proves nothing.
 func probeVerdict(err error) probeResult {
