@@ -183,6 +183,15 @@ func loaderCluster(t *testing.T, ld *countingLoader, lease time.Duration) []*Nod
 	return nodes
 }
 
+// disconnects sums, over nodes, the links to peers that went down.
+func disconnects(nodes []*Node) uint64 {
+	var sum uint64
+	for _, n := range nodes {
+		sum += n.cluster.Stats().Disconnects
+	}
+	return sum
+}
+
 // getAll runs one Get of key on every node at once and returns each node's value, or its error
 // or "(miss)".
 func getAll(nodes []*Node, key string) []string {
@@ -211,6 +220,7 @@ func TestP2PLoaderOncePerCluster(t *testing.T) {
 		return []byte("origin:" + key), time.Minute, nil
 	}}
 	nodes := loaderCluster(t, ld, 5*time.Second)
+	drops := disconnects(nodes)
 	var wg sync.WaitGroup
 	var bad atomic.Value
 	for _, n := range nodes {
@@ -228,7 +238,11 @@ func TestP2PLoaderOncePerCluster(t *testing.T) {
 		t.Fatal(b)
 	}
 	if c := ld.calls.Load(); c != 1 {
-		t.Fatalf("origin loaded %d times for 24 callers on 3 nodes, want 1", c)
+		// One load per connected cluster: a link that dropped meanwhile splits the owner
+		// choice (a healthy peer dropped by a false stale-connection probe did, see
+		// cluster.probeVerdict).
+		t.Fatalf("origin loaded %d times for 24 callers on 3 nodes, want 1 (%d disconnects during the Gets)",
+			c, disconnects(nodes)-drops)
 	}
 	var loads uint64
 	for _, n := range nodes {
