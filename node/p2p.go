@@ -186,6 +186,9 @@ type ClusterStats struct {
 	IdentityChanges     uint64 // members found again under a new peer id (restart without data dir)
 	StaleConnsClosed    uint64 // dead connections of a restarted peer closed
 	GossipResets        uint64 // members reconnected because gossip held no stream to them
+	// DroppedOutbound counts data messages (frames of replicated writes, heartbeats) a member
+	// missed because its send queue was full or its stream failed: anti-entropy repairs them.
+	DroppedOutbound uint64
 }
 
 // ClusterStats returns the cluster's connection counters (zero without replication).
@@ -196,7 +199,8 @@ func (n *Node) ClusterStats() ClusterStats {
 	s := n.cluster.Stats()
 	return ClusterStats{Dials: s.Dials, DialFailures: s.DialFailures, HandshakeFailures: s.HandshakeFailures,
 		RefusedPeers: s.Refused, MembersLost: s.MembersLost, MembersRegained: s.MembersRegained,
-		IdentityChanges: s.IdentityChanges, StaleConnsClosed: s.StaleConnsClosed, GossipResets: s.GossipResets}
+		IdentityChanges: s.IdentityChanges, StaleConnsClosed: s.StaleConnsClosed, GossipResets: s.GossipResets,
+		DroppedOutbound: s.DroppedOutbound}
 }
 
 // Member describes one node of the cluster as this node sees it.

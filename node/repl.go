@@ -26,6 +26,7 @@ type transport interface {
 type replConfig struct {
 	MaxBatch          int           // deltas per gossip message (256; publishFrameBytes bounds its size)
 	QueueSize         int           // outbound deltas waiting for gossip (65536); overflow is dropped, counted, repaired by sync
+	QueueWait         time.Duration // most a write pass waits for a half-full queue to be taken (beginWrites; 1 s)
 	LogBytes          int           // most the delta log may take (64 MiB); the janitor sizes it within by the data held (sizeLog)
 	HeartbeatInterval time.Duration // 250 ms
 	AckDelay          time.Duration // delay of the early heartbeat a peer asked for (msgAckRequest; 2 ms)
@@ -56,6 +57,7 @@ func (c replConfig) withDefaults() replConfig {
 	set(&c.LogBytes, 64<<20)
 	set(&c.SyncChunk, 256)
 	setD(&c.HeartbeatInterval, 250*time.Millisecond)
+	setD(&c.QueueWait, time.Second)
 	setD(&c.AckDelay, 2*time.Millisecond)
 	setD(&c.AckInterval, 20*time.Millisecond)
 	setD(&c.PeerTimeout, 3*time.Second)
@@ -76,6 +78,7 @@ type peerState struct {
 	lag       time.Duration  // smoothed apply lag of its writes here
 	syncing   bool
 	lastSync  time.Time
+	syncQuiet time.Time // no repair session with it before then (startSync: syncPause)
 	connected bool
 	left      crdt.ReplicaID // the replica that said goodbye (leave.go); 0 = none
 	forgotten bool           // forgotten (forget.go) while we still lacked some of its writes
@@ -110,6 +113,12 @@ type ReplicationStats struct {
 	// SyncStarts counts the sessions this node opened, by reason: a peer connected, a gap a
 	// peer showed persisted, a peer's own writes were lost on the way, a periodic round.
 	SyncStartsConnect, SyncStartsGap, SyncStartsLoss, SyncStartsPeriodic uint64
+	// SyncPaced counts repairs (gap, loss, periodic) not started because the last session with
+	// that peer ended less than syncPause times its own length ago (startSync).
+	SyncPaced uint64
+	// PassesWaited counts write passes (an event loop's requests) that waited for the gossip
+	// queue to be taken: peers read more slowly than this node writes (back-pressure).
+	PassesWaited uint64
 }
 
 // replicator owns the node's replication state: the outbound queue, the version vector, the
@@ -144,6 +153,11 @@ type replicator struct {
 	// after it wakes the gossip loop anyway, so a long pass (a script, a large command) does
 	// not hold other goroutines' writes back.
 	holdSince int64
+	// room, made by a write pass that found pending half full, is closed when a publisher next
+	// takes pending (beginWrites); overflow is set when such a wait ran out (QueueWait), and
+	// passes then start without waiting until a publisher takes pending.
+	room     chan struct{}
+	overflow bool
 	// pub is the publisher's state, used only by whoever set publishing.
 	pub struct {
 		batch crdt.Batch
@@ -171,6 +185,7 @@ type replicator struct {
 		snapshots                                          atomic.Uint64
 		recvGossip, recvSync, syncStale, syncDup           atomic.Uint64
 		syncStarts                                         [syncReasons]atomic.Uint64
+		syncPaced, passesWaited                            atomic.Uint64
 	}
 
 	// scratch holds *applyScratch: what receiving a batch needs besides the keys and values the
@@ -358,13 +373,52 @@ func (r *replicator) gossipLoop() {
 // beginWrites starts a write pass: local writes wait in pending until endWrites publishes
 // them. Passes may overlap (one per event loop); each must end.
 func (r *replicator) beginWrites() {
-	now := r.n.nowMs()
 	r.mu.Lock()
+	if len(r.pending) >= r.cfg.QueueSize/2 && !r.overflow && r.peersUp.Load() > 0 {
+		r.waitRoomLocked()
+	}
+	now := r.n.nowMs()
 	if r.holds == 0 {
 		r.holdSince = now
 	}
 	r.holds++
 	r.mu.Unlock()
+}
+
+// waitRoomLocked waits, with r.mu released meanwhile, until pending is under half its bound
+// or QueueWait has passed (then marks the overflow: later passes do not wait until a publisher
+// takes pending). A pass starts with the queue half full only when the publisher is slower
+// than the writes: its members' send queues are full because they read more slowly than this
+// node writes (cluster.Config.PublishWait). Waiting here, before the pass reads a request,
+// paces the clients to the slowest member instead of filling the queue and dropping writes,
+// which anti-entropy then repaired by snapshots that starved the members further (a cluster
+// writing collections on a saturated machine spent most of its CPU on repairs). Writes of
+// goroutines without passes (the Go API, HTTP) are not paced: a full queue drops them.
+func (r *replicator) waitRoomLocked() {
+	r.st.passesWaited.Add(1)
+	t := time.NewTimer(r.cfg.QueueWait)
+	defer t.Stop()
+	for len(r.pending) >= r.cfg.QueueSize/2 && r.peersUp.Load() > 0 {
+		if r.room == nil {
+			r.room = make(chan struct{})
+		}
+		room := r.room
+		r.mu.Unlock()
+		r.wakeGossip()
+		var out bool
+		select {
+		case <-room:
+		case <-t.C:
+			out = true
+		case <-r.n.stop:
+			out = true
+		}
+		r.mu.Lock()
+		if out {
+			r.overflow = true
+			return
+		}
+	}
 }
 
 // endWrites ends a write pass and publishes what is pending, on the caller's goroutine: a
@@ -394,6 +448,11 @@ func (r *replicator) publishPending(ctx context.Context, endPass bool) bool {
 	taken := r.pending
 	r.pending, r.pub.spare = r.pub.spare[:0], nil
 	r.publishing = true
+	r.overflow = false
+	if r.room != nil {
+		close(r.room) // passes waiting for room (waitRoomLocked)
+		r.room = nil
+	}
 	r.mu.Unlock()
 	sent := r.peersUp.Load() > 0
 	if sent {
@@ -1276,6 +1335,7 @@ func (r *replicator) stats() ReplicationStats {
 		SyncDeltasStale: r.st.syncStale.Load(), SyncDeltasDuplicate: r.st.syncDup.Load(),
 		SyncStartsConnect: r.st.syncStarts[syncConnect].Load(), SyncStartsGap: r.st.syncStarts[syncGap].Load(),
 		SyncStartsLoss: r.st.syncStarts[syncLoss].Load(), SyncStartsPeriodic: r.st.syncStarts[syncPeriodic].Load(),
+		SyncPaced: r.st.syncPaced.Load(), PassesWaited: r.st.passesWaited.Load(),
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 // Anti-entropy. A session runs over one bidirectional stream and is symmetric: each side sends a
 // hello (its replica id and version vector), then streams what the other lacks — from the delta
 // log when the log still covers the gap, otherwise a snapshot of its entries (live values and
-// delete tombstones) written by the uncovered replicas, followed by "adopt" frames — and ends
-// with done. Because each side sends every dot it holds, a node cut off from X but not from Y
+// delete tombstones) written by the uncovered replicas, less the register writes the peer's
+// vector shows it applied, followed by "adopt" frames — and ends with done. Because each side sends every dot it holds, a node cut off from X but not from Y
 // receives X's writes through Y.
 
 // sessionTimeout bounds one anti-entropy session.
@@ -35,7 +35,18 @@ const (
 	syncReasons
 )
 
-// startSync runs one session with peer in the background unless one is already running.
+// syncPause paces repairs: after a session with a peer, no gap, loss or periodic session starts
+// with it for syncPause times the session's length, so repairs take at most about a quarter of
+// the time. A session that has to send snapshots (the gap outran the delta log) costs both ends
+// the data of the gap's writers; under a write flood that outruns a receiver, one every two
+// heartbeat intervals starved the receivers into losing more, and a cluster writing collections
+// spent most of its CPU on repairs (HSET throughput fell from 155k to 34k/s). A short session,
+// served from the log, pauses for as little.
+const syncPause = 3
+
+// startSync runs one session with peer in the background unless one is already running or,
+// for a repair (not a peer's connection), the last one ended less than syncPause times its
+// length ago.
 func (r *replicator) startSync(id string, why syncReason) {
 	r.mu.Lock()
 	p := r.peerLocked(id)
@@ -43,9 +54,15 @@ func (r *replicator) startSync(id string, why syncReason) {
 		r.mu.Unlock()
 		return
 	}
+	if why != syncConnect && time.Now().Before(p.syncQuiet) {
+		r.mu.Unlock()
+		r.st.syncPaced.Add(1)
+		return
+	}
 	p.syncing = true
 	r.mu.Unlock()
 	r.st.syncStarts[why].Add(1)
+	begin := time.Now()
 	started := r.n.goAsync(func() {
 		ctx, cancel := r.n.stopCtx()
 		defer cancel()
@@ -65,6 +82,7 @@ func (r *replicator) startSync(id string, why syncReason) {
 		r.mu.Lock()
 		p.syncing = false
 		p.lastSync = time.Now()
+		p.syncQuiet = p.lastSync.Add(syncPause * p.lastSync.Sub(begin))
 		r.mu.Unlock()
 	})
 	if !started {
@@ -309,8 +327,16 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 			if !snap[r.n.reps.id(v.rep())] && v.obj() == nil && !counterTouches(r.n.reps, &v, exp, snap) {
 				return true
 			}
-			if v.obj() == nil && v.typ() != crdt.TypeCounter && beyond(r.n.reps.id(v.rep()), v.seq()) {
-				return true // in flight to the peer: gossip brings it
+			if v.obj() == nil && v.typ() != crdt.TypeCounter {
+				if dot := (crdt.Dot{Replica: r.n.reps.id(v.rep()), Seq: v.seq()}); beyond(dot.Replica, dot.Seq) {
+					return true // in flight to the peer: gossip brings it
+				} else if dot.Seq != 0 && theirs.Contains(dot) {
+					// The peer applied this very write (its vector says so): a register is the
+					// one write. Sending every entry of the uncovered writers instead made a
+					// repair of a few lost frames under a write flood cost the whole store,
+					// which starved the receivers into losing more.
+					return true
+				}
 			}
 			if v.obj() != nil {
 				// A large collection goes in parts, in order (collections.go): each within a
@@ -335,7 +361,7 @@ func (r *replicator) sendMissing(fw *frameWriter, bw *bufio.Writer, theirs *crdt
 		// their versions: the peer adopts their dots, so this is its only news of them.
 		nowMs := r.n.nowMs()
 		for _, x := range r.n.expired.since(nowMs - r.n.cfg.TombstoneTTL.Milliseconds()) {
-			if !snap[x.ver.Replica] || beyond(x.ver.Replica, x.seq) {
+			if !snap[x.ver.Replica] || beyond(x.ver.Replica, x.seq) || theirs.Contains(crdt.Dot{Replica: x.ver.Replica, Seq: x.seq}) {
 				continue
 			}
 			// Expiry 1 (1970): expired on every node whatever its clock, so nothing is stored.

@@ -67,11 +67,18 @@ var (
 	descSyncStarts = prometheus.NewDesc("geocache_sync_starts_total",
 		"Anti-entropy sessions this node opened, by reason: connect, gap, loss (a peer's own writes lost on the way), periodic.",
 		[]string{"reason"}, nil)
+	descSyncPaced = prometheus.NewDesc("geocache_sync_paced_total",
+		"Anti-entropy repairs not started because the last session with that peer ended less than three times its length ago.",
+		nil, nil)
+	descPassesWaited = prometheus.NewDesc("geocache_write_passes_waited_total",
+		"Write passes (an event loop's requests) that waited for the gossip queue: peers read more slowly than this node writes.",
+		nil, nil)
 	descLogBytes = prometheus.NewDesc("geocache_replication_log_bytes",
 		"Bytes held by the delta log used to repair gaps.", nil, nil)
 	descClusterEvents = prometheus.NewDesc("geocache_cluster_events_total",
 		"Cluster connection events: dial, dial_failure, handshake_failure, refused_peer, member_lost, "+
-			"member_regained, identity_change, stale_conn_closed, gossip_reset. Each failure is also logged.", []string{"event"}, nil)
+			"member_regained, identity_change, stale_conn_closed, gossip_reset, dropped_outbound (data messages a "+
+			"member missed: its send queue was full). Each failure but dropped_outbound is also logged.", []string{"event"}, nil)
 )
 
 // cacheCollector exports the node's statistics and the per-peer cluster view.
@@ -81,7 +88,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOps, descHits, descMisses, descEvictions, descExpirations,
 		descBytes, descMaxBytes, descEntries, descStoreEntries, descTombstones, descTombstonesDropped,
 		descReadThrough, descOriginLoads, descLag, descBehind, descRTT, descPeerUp, descDeltas, descRejected, descDropped, descSync, descSyncFailed, descLogBytes,
-		descClusterEvents, descReceived, descSyncWaste, descSyncStarts} {
+		descClusterEvents, descReceived, descSyncWaste, descSyncStarts, descSyncPaced, descPassesWaited} {
 		ch <- d
 	}
 }
@@ -147,6 +154,8 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSyncStarts, rs.SyncStartsGap, "gap")
 	counter(descSyncStarts, rs.SyncStartsLoss, "loss")
 	counter(descSyncStarts, rs.SyncStartsPeriodic, "periodic")
+	counter(descSyncPaced, rs.SyncPaced)
+	counter(descPassesWaited, rs.PassesWaited)
 	if cs, ok := c.s.cluster.(interface{ ClusterStats() node.ClusterStats }); ok {
 		st := cs.ClusterStats()
 		for _, e := range []struct {
@@ -155,7 +164,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		}{{"dial", st.Dials}, {"dial_failure", st.DialFailures}, {"handshake_failure", st.HandshakeFailures},
 			{"refused_peer", st.RefusedPeers}, {"member_lost", st.MembersLost}, {"member_regained", st.MembersRegained},
 			{"identity_change", st.IdentityChanges}, {"stale_conn_closed", st.StaleConnsClosed},
-			{"gossip_reset", st.GossipResets}} {
+			{"gossip_reset", st.GossipResets}, {"dropped_outbound", st.DroppedOutbound}} {
 			counter(descClusterEvents, e.v, e.name)
 		}
 	}

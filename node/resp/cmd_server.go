@@ -297,6 +297,8 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 		line("repl_sync_starts_gap", rs.SyncStartsGap)
 		line("repl_sync_starts_loss", rs.SyncStartsLoss)
 		line("repl_sync_starts_periodic", rs.SyncStartsPeriodic)
+		line("repl_sync_paced", rs.SyncPaced)
+		line("repl_passes_waited", rs.PassesWaited)
 		line("repl_snapshots_sent", rs.SnapshotsSent)
 		if cs, ok := s.cluster.(interface{ ClusterStats() node.ClusterStats }); ok {
 			st := cs.ClusterStats()
@@ -309,6 +311,7 @@ func (s *Server) writeInfo(b *strings.Builder, c *client, section string) {
 			line("cluster_identity_changes", st.IdentityChanges)
 			line("cluster_stale_conns_closed", st.StaleConnsClosed)
 			line("cluster_gossip_resets", st.GossipResets)
+			line("cluster_dropped_outbound", st.DroppedOutbound)
 		}
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")

@@ -130,6 +130,14 @@ type Config struct {
 	// (Stats.DroppedOutbound).
 	// Default 4096 (the gossipsub default of 32 drops under modest load).
 	OutboundQueue int
+
+	// PublishWait is how long Publish waits for room in a member's full data send queue
+	// before it drops the message for that member. A member that reads more slowly than this
+	// node writes then paces the writer (back-pressure) instead of losing writes that
+	// anti-entropy must repair at a far higher cost; one that takes nothing for this long
+	// is dropped at once until it takes its queue again, so a stalled member costs a
+	// publisher one wait, not one per message. Default 250 ms; negative: never wait.
+	PublishWait time.Duration
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -146,6 +154,7 @@ func DefaultConfig() Config {
 		RecordRefresh:      10 * time.Minute,
 		MaxMessageSize:     4 << 20,
 		OutboundQueue:      4096,
+		PublishWait:        250 * time.Millisecond,
 	}
 }
 
@@ -184,6 +193,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.OutboundQueue == 0 {
 		cfg.OutboundQueue = d.OutboundQueue
+	}
+	if cfg.PublishWait == 0 {
+		cfg.PublishWait = d.PublishWait
 	}
 	// Copy slices so later changes by the caller cannot reach us.
 	cfg.ListenAddrs = append([]string(nil), cfg.ListenAddrs...)

@@ -72,6 +72,16 @@ type directPeer struct {
 	queued int        // messages in q
 	max    int        // most messages q holds (Config.OutboundQueue; directQueueBytes); more are dropped
 	pool   *sync.Pool // *[]byte: emptied chunks of directChunk capacity, shared by the links
+	// room, made by a publisher that waits for room in the full queue, is closed by the
+	// writer's next take. stalled is set when such a wait ran out (the member read nothing
+	// for Config.PublishWait): publishers then drop at once until the next take.
+	room    chan struct{}
+	stalled bool
+	// written counts the chunks the writer handed to the stream: a publisher waiting for room
+	// goes on waiting while it moves. The writer takes the queue whole (up to 4 MiB), so a
+	// member that reads steadily but slower than we write frees room only every few hundred
+	// milliseconds, one chunk written after another.
+	written atomic.Uint64
 }
 
 func newDirectPeer(p peer.ID, max int, pool *sync.Pool) *directPeer {
@@ -81,11 +91,24 @@ func newDirectPeer(p peer.ID, max int, pool *sync.Pool) *directPeer {
 // enqueue appends msg's frame to the queue and wakes the writer if it was empty. It reports
 // false, changing nothing, when the queue already holds its most messages or bytes.
 func (dp *directPeer) enqueue(msg []byte) bool {
+	ok, _ := dp.enqueueOr(msg, false)
+	return ok
+}
+
+// enqueueOr is enqueue that, when the queue is full, wait is set and the member is not
+// stalled, also returns a channel closed when the writer next takes the queue.
+func (dp *directPeer) enqueueOr(msg []byte, wait bool) (ok bool, room <-chan struct{}) {
 	need := uvarintLen(uint64(len(msg))) + len(msg)
 	dp.mu.Lock()
 	if dp.queued >= dp.max || (dp.queued > 0 && dp.bytes+need > directQueueBytes) {
+		if wait && !dp.stalled {
+			if dp.room == nil {
+				dp.room = make(chan struct{})
+			}
+			room = dp.room
+		}
 		dp.mu.Unlock()
-		return false
+		return false, room
 	}
 	last := len(dp.q) - 1
 	if last < 0 || len(dp.q[last])+need > cap(dp.q[last]) {
@@ -112,7 +135,41 @@ func (dp *directPeer) enqueue(msg []byte) bool {
 		default: // a wake-up is already pending
 		}
 	}
-	return true
+	return true, nil
+}
+
+// enqueueWait is enqueue that waits up to wait for room in a full queue (Config.PublishWait),
+// unless the member is stalled; a wait that runs out marks it stalled.
+func (dp *directPeer) enqueueWait(ctx context.Context, msg []byte, wait time.Duration) bool {
+	ok, room := dp.enqueueOr(msg, wait > 0)
+	if ok || room == nil {
+		return ok
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	moved := dp.written.Load()
+	for room != nil {
+		select {
+		case <-room:
+		case <-t.C:
+			if w := dp.written.Load(); w != moved {
+				moved = w // it reads, slowly: wait on
+				t.Reset(wait)
+				continue
+			}
+			dp.mu.Lock()
+			dp.stalled = true
+			dp.mu.Unlock()
+			ok, _ = dp.enqueueOr(msg, false)
+			return ok
+		case <-dp.done:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+		ok, room = dp.enqueueOr(msg, true)
+	}
+	return ok
 }
 
 // take hands the writer every queued chunk, in publish order, and how many messages they hold,
@@ -121,6 +178,11 @@ func (dp *directPeer) take(spare [][]byte) ([][]byte, int) {
 	dp.mu.Lock()
 	q, n := dp.q, dp.queued
 	dp.q, dp.bytes, dp.queued = spare[:0], 0, 0
+	dp.stalled = false
+	if dp.room != nil {
+		close(dp.room)
+		dp.room = nil
+	}
 	dp.mu.Unlock()
 	return q, n
 }
@@ -181,9 +243,10 @@ func (c *Cluster) onDirectPeer(p peer.ID, up bool) {
 }
 
 // Publish sends data to every connected member and returns once it is queued. Delivery is best
-// effort: a member that is disconnected, or whose queue is full (Stats.DroppedOutbound), misses
-// it, and anti-entropy must repair that. Publish copies data, so the caller may reuse it; it
-// never blocks on the network. It returns ErrTooLarge when data exceeds MaxMessageSize.
+// effort: a member that is disconnected, or whose queue stayed full for Config.PublishWait
+// (Stats.DroppedOutbound), misses it, and anti-entropy must repair that. Publish copies data,
+// so the caller may reuse it; it never blocks on the network, but waits for a member that
+// reads more slowly than we write (back-pressure). It returns ErrTooLarge when data exceeds MaxMessageSize.
 func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -195,13 +258,26 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
 	d := &c.direct
+	var fullArr [4]*directPeer
+	full := fullArr[:0]
 	d.mu.RLock()
 	for _, dp := range d.peers {
-		if !dp.enqueue(data) {
-			c.c.droppedOutbound.Add(1)
+		if ok, room := dp.enqueueOr(data, c.cfg.PublishWait > 0); !ok {
+			if room != nil {
+				full = append(full, dp)
+			} else {
+				c.c.droppedOutbound.Add(1)
+			}
 		}
 	}
 	d.mu.RUnlock()
+	// Members whose queue was full: wait for room outside the lock (a member connecting or
+	// leaving takes it), one after the other; a member that left meanwhile drops it.
+	for _, dp := range full {
+		if !dp.enqueueWait(ctx, data, c.cfg.PublishWait) {
+			c.c.droppedOutbound.Add(1)
+		}
+	}
 	c.c.published.Add(1)
 	return nil
 }
@@ -288,6 +364,7 @@ func (c *Cluster) writeDirect(dp *directPeer) {
 				if _, err = s.Write(c); err != nil {
 					break
 				}
+				dp.written.Add(1)
 			}
 			dp.recycle(q)
 			if err != nil {

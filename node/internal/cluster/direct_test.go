@@ -3,10 +3,12 @@ package cluster
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"sync"
 	"testing"
+	"time"
 )
 
 // frames decodes a data link's queued chunks (uvarint length, message; readDirect's format),
@@ -158,5 +160,67 @@ func TestDirectPeerQueueBytes(t *testing.T) {
 	half := make([]byte, directQueueBytes/2)
 	if !dp.enqueue(half) || dp.enqueue(half) {
 		t.Fatal("two halves of the byte bound (plus framing): want the first only")
+	}
+}
+
+// A publisher that finds a member's queue full waits for the member's writer to take it
+// (back-pressure) and then queues its message, in order behind what was queued.
+func TestDirectPeerWaitsForRoom(t *testing.T) {
+	t.Parallel()
+	dp := newDirectPeer("", 1, &sync.Pool{})
+	if !dp.enqueue([]byte("a")) {
+		t.Fatal("first message refused")
+	}
+	done := make(chan bool, 1)
+	go func() { done <- dp.enqueueWait(context.Background(), []byte("b"), time.Hour) }()
+	// The publisher is waiting once it has made the room channel.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		dp.mu.Lock()
+		waiting := dp.room != nil
+		dp.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the publisher did not wait for room")
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+	if q, n := dp.take(nil); n != 1 || frames(t, q)[0] != "a" {
+		t.Fatalf("took %d messages, want a", n)
+	}
+	if !<-done {
+		t.Fatal("the waiting message was dropped after the writer took the queue")
+	}
+	if q, n := dp.take(nil); n != 1 || frames(t, q)[0] != "b" {
+		t.Fatalf("took %d messages, want b", n)
+	}
+}
+
+// A member whose writer takes nothing for the whole wait is stalled: the message is dropped,
+// and so are the next ones at once, without waiting, until the writer takes the queue.
+func TestDirectPeerStalled(t *testing.T) {
+	t.Parallel()
+	dp := newDirectPeer("", 1, &sync.Pool{})
+	dp.enqueue([]byte("a"))
+	if dp.enqueueWait(context.Background(), []byte("b"), time.Millisecond) {
+		t.Fatal("a message queued over the bound of a member that read nothing")
+	}
+	if ok, room := dp.enqueueOr([]byte("c"), true); ok || room != nil {
+		t.Fatalf("a stalled member: queued %v, asked to wait %v; want neither", ok, room != nil)
+	}
+	dp.take(nil)
+	if dp.stalled {
+		t.Fatal("still stalled after the writer took its queue")
+	}
+	if !dp.enqueueWait(context.Background(), []byte("d"), time.Millisecond) {
+		t.Fatal("a message refused by an empty queue")
+	}
+	// A member that leaves releases its waiting publishers.
+	wait := make(chan bool, 1)
+	go func() { wait <- dp.enqueueWait(context.Background(), []byte("e"), time.Hour) }()
+	close(dp.done)
+	if <-wait {
+		t.Fatal("a message queued for a member that left")
 	}
 }
