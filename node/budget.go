@@ -19,7 +19,9 @@ const (
 
 	// gossipQueueMessages bounds each member's data send queue (and gossipsub's, for the catalog).
 	// The queue also holds at most 4 MiB (cluster's directQueueBytes): ~30k deltas with
-	// 100-byte values; a full queue drops (counted) and anti-entropy repairs from the delta log.
+	// 100-byte values; a publisher waits for room in a full queue while the member reads
+	// (back-pressure, cluster.Config.PublishWait), and drops (counted) for anti-entropy to
+	// repair once the member stalls.
 	gossipQueueMessages = 512
 )
 
