@@ -96,9 +96,11 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuClock()
 			for i := 0; i < b.N; i++ {
 				apply(wire[elems+i])
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
