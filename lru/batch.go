@@ -101,6 +101,10 @@ func (c *Store[K, V, S]) warmValues(keys []K, hs []uint64) uint64 {
 // 15 % of a receiver's CPU under a write flood. The caller holds the keys' shard locks.
 func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 	var links [batchMax]uint32
+	// Keys behind a pointer (KeyAt): the key's number and its entry's link, once the pointer's
+	// target is prefetched.
+	var behind [batchMax][2]uint32
+	nbehind := 0
 	for i := range keys {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
 			prefetch(uintptr(unsafe.Pointer(s.head(s.bucket(hs[i])))))
@@ -129,6 +133,15 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			// before) prefetched an entry find would not read, and the next pass loaded it: a
 			// stall on most keys of a batch.
 			if e.links&tagBits == tagOf(hs[i]) {
+				if c.keyAt != nil {
+					if a := c.keyAt(&e.value); a != 0 {
+						prefetch(a)
+						behind[nbehind] = [2]uint32{uint32(i), l}
+						nbehind++
+						links[i] = 0
+						continue
+					}
+				}
 				if c.strKey {
 					k := s.key(e)
 					if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
@@ -141,6 +154,16 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			links[i] = e.hnext()
 			if pass == 0 && links[i] != 0 {
 				prefetchEntry(s.at(links[i] - 1))
+			}
+		}
+	}
+	// The bytes of the keys behind a pointer, which the passes above prefetched.
+	if c.strKey {
+		for _, b := range behind[:nbehind] {
+			s := c.shardOf(hs[b[0]])
+			k := s.key(s.at(b[1] - 1))
+			if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
+				prefetch(uintptr(unsafe.Pointer(unsafe.StringData(k))))
 			}
 		}
 	}

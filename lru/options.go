@@ -99,6 +99,12 @@ type Options[K comparable, V any] struct {
 	// it to compare keys on every lookup and to rehash, so it must be fast and pure; it may run
 	// under a shard lock.
 	KeyOf func(value *V) K
+	// KeyAt, optional with KeyOf, returns the address KeyOf reads a value's key from when the
+	// value holds it behind a pointer (0: in the value itself, or nowhere to load). The warm
+	// pass of ApplyBatch and Warm prefetches it a pass before the key's bytes: calling KeyOf
+	// there instead loaded it, a cache miss that held up the misses of the batch's other keys,
+	// and the key's bytes were a second one behind it. Same rules as KeyOf.
+	KeyAt func(value *V) uintptr
 	// Own, with KeyOf, makes a value about to be stored under key carry that key (KeyOf must
 	// then return it). It runs under the shard lock, before every Put, and must not call the
 	// store. A value that already carries key should cost no more than the comparison.
@@ -116,7 +122,7 @@ type Cache[K comparable, V any] = Store[K, V, K]
 // New validates opts and returns an empty cache. It does not retain or modify opts beyond
 // copying its fields.
 func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
-	if opts.KeyOf != nil || opts.Own != nil {
+	if opts.KeyOf != nil || opts.Own != nil || opts.KeyAt != nil {
 		return nil, errors.New("lru: KeyOf and Own are for a Store of values that carry their keys (NewStore)")
 	}
 	return newStore[K, V, K](opts)
@@ -168,6 +174,7 @@ func newStore[K comparable, V any, S any](opts Options[K, V]) (*Store[K, V, S], 
 		size:      opts.Size,
 		stamp:     opts.Stamp,
 		warmValue: opts.WarmValue,
+		keyAt:     opts.KeyAt,
 		onRemove:  opts.OnRemove,
 	}
 	for i := range c.shards {

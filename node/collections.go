@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
@@ -40,6 +41,18 @@ type coll struct {
 	// floorRaised: the removed-writes cap raised this state's floor since it was last shipped
 	// whole; floorQueued: the key is in the janitor's queue to ship it (colltombs.go).
 	floorRaised, floorQueued bool
+}
+
+// keyAt is where a collection value's key is read from (value.key: the coll's key field), for
+// the store's warm pass (lru.Options.KeyAt), which prefetches it so that a batch of writes to
+// many small collections has its lookups' two dependent misses, the coll and then the key's
+// bytes, in flight together; 0 for a string value, whose key is right before its bytes. The
+// coll's header is what the merge reads next anyway (its type, lock and state).
+func (v *value) keyAt() uintptr {
+	if !v.isObj() {
+		return 0
+	}
+	return uintptr(v.p) + unsafe.Offsetof(coll{}.key)
 }
 
 // maxCollection bounds one encoded collection value on the wire and in a snapshot block (the
