@@ -1,8 +1,10 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/geocache/geocache/crdt"
@@ -38,7 +40,8 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 }
 
 // BenchmarkCollRemoteApply is a replica's side of an element write: decoding the wire delta
-// (crdt.DecodeDelta) and merging it into the stored collection, 64 writes to a store batch, for HSET, SADD and ZADD of
+// (frames of 64, crdt.DecodeBatchBorrow) and merging it into the stored collection, a frame's
+// writes as one store batch, for HSET, SADD and ZADD of
 // random elements of one collection of 100k, and HSET of one field of random keys of 100k
 // one-field hashes (hsetkeys: the session store's shape, where each write misses the cache on
 // its way to the element). The deltas are made by a node with a sink.
@@ -50,8 +53,11 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 	for _, typ := range []string{"hset", "hsetkeys", "sadd", "zadd"} {
 		b.Run(typ, func(b *testing.B) {
 			src, _ := newTestNode(b, nil)
-			var wire [][]byte
-			src.sink = func(d crdt.Delta) { wire = append(wire, crdt.AppendDelta(nil, &d)) }
+			var deltas []crdt.Delta
+			src.sink = func(d crdt.Delta) {
+				d.Key, d.Entry.Value = strings.Clone(d.Key), bytes.Clone(d.Entry.Value)
+				deltas = append(deltas, d)
+			}
 			rng := uint64(1)
 			for i := 0; i < elems+writes; i++ {
 				rng = rng*6364136223846793005 + 1442695040888963407
@@ -77,41 +83,47 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 					src.ZAdd(ctx, "k", m, float64(rng>>40))
 				}
 			}
+			// As a receiver applies a peer's frames: each of 64 writes, decoded as views of the
+			// frame (crdt.DecodeBatchBorrow) and applied as one store batch (lru ApplyBatch,
+			// whose warm pass overlaps their lookups' cache misses).
+			frames := func(ds []crdt.Delta) [][]byte {
+				var out [][]byte
+				for len(ds) > 0 {
+					k := min(len(ds), 64)
+					out = append(out, crdt.AppendBatch(nil, &crdt.Batch{From: src.replica, Deltas: ds[:k]}))
+					ds = ds[k:]
+				}
+				return out
+			}
 			dst, _ := newTestNode(b, nil)
-			// As a receiver applies a frame: decoded, then its writes applied as store
-			// batches (lru ApplyBatch, whose warm pass overlaps their lookups' misses).
-			ds := make([]crdt.Delta, 0, 64)
+			var batch crdt.Batch
 			keys := make([]string, 0, 64)
-			apply := func(ws [][]byte) {
-				ds, keys = ds[:0], keys[:0]
-				for _, w := range ws {
-					d, _, err := crdt.DecodeDelta(w, crdt.Limits{})
-					if err != nil {
+			apply := func(frames [][]byte) {
+				for _, f := range frames {
+					if err := crdt.DecodeBatchBorrow(&batch, f, crdt.Limits{}); err != nil {
 						b.Fatal(err)
 					}
-					ds, keys = append(ds, d), append(keys, d.Key)
-				}
-				now := dst.nowMs()
-				dst.store.ApplyBatch(keys, now, func(i int, cur lru.Current[value]) lru.Update[value] {
-					up, _ := dst.merge(ds[i].Key, &cur, &ds[i].Entry, now)
-					return up
-				})
-			}
-			batches := func(ws [][]byte) {
-				for len(ws) > 0 {
-					k := min(len(ws), 64)
-					apply(ws[:k])
-					ws = ws[k:]
+					ds := batch.Deltas
+					keys = keys[:0]
+					for i := range ds {
+						keys = append(keys, ds[i].Key)
+					}
+					now := dst.nowMs()
+					dst.store.ApplyBatch(keys, now, func(i int, cur lru.Current[value]) lru.Update[value] {
+						up, _ := dst.merge(ds[i].Key, &cur, &ds[i].Entry, now)
+						return up
+					})
 				}
 			}
-			batches(wire[:elems])
+			apply(frames(deltas[:elems]))
 			if b.N > writes {
 				b.Fatalf("at most %d writes (-benchtime %dx)", writes, writes)
 			}
+			timed := frames(deltas[elems : elems+b.N])
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := cpuClock()
-			batches(wire[elems : elems+b.N])
+			apply(timed)
 			reportCPU(b, cpu)
 		})
 	}
