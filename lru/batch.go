@@ -105,6 +105,7 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 	// target is prefetched.
 	var behind [batchMax][2]uint32
 	nbehind := 0
+	var last uintptr // the holder whose lines were prefetched last
 	for i := range keys {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
 			prefetch(uintptr(unsafe.Pointer(s.head(s.bucket(hs[i])))))
@@ -134,8 +135,13 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			// stall on most keys of a batch.
 			if e.links&tagBits == tagOf(hs[i]) {
 				if c.keyAt != nil {
-					if a := c.keyAt(&e.value); a != 0 {
-						prefetch(a)
+					if a, n := c.keyAt(&e.value); a != 0 {
+						// One key's lines once per batch (a batch of writes to one big
+						// collection names the same holder 64 times).
+						if a != last {
+							prefetchSpan(a, n)
+							last = a
+						}
 						behind[nbehind] = [2]uint32{uint32(i), l}
 						nbehind++
 						links[i] = 0
@@ -168,6 +174,18 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 		}
 	}
 }
+
+// prefetchSpan prefetches the cache lines of the n bytes at a (at least a's line); at most
+// spanMax bytes.
+func prefetchSpan(a, n uintptr) {
+	end := a + min(max(n, 1), spanMax)
+	for p := a &^ 63; p < end; p += 64 {
+		prefetch(p)
+	}
+}
+
+// spanMax bounds what prefetchSpan loads of one holder: a few lines, not a large value.
+const spanMax = 512
 
 // prefetchEntry prefetches entry e, both of its cache lines when it straddles two: half the
 // 48-byte slots of a store whose values carry their keys do (64-byte slots never), and a lookup

@@ -112,9 +112,9 @@ func TestKeyAtBatch(t *testing.T) {
 	o := Options[string, boxed]{
 		Shards: 4,
 		KeyOf:  func(v *boxed) string { return v.p.key },
-		KeyAt: func(v *boxed) uintptr {
+		KeyAt: func(v *boxed) (uintptr, uintptr) {
 			asked[v.p]++
-			return uintptr(unsafe.Pointer(&v.p.key))
+			return uintptr(unsafe.Pointer(v.p)), unsafe.Sizeof(*v.p)
 		},
 		Own:      func(k string, v *boxed) { v.p.key = k },
 		Size:     func(k string, v boxed) int { return len(k) },

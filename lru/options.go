@@ -100,11 +100,13 @@ type Options[K comparable, V any] struct {
 	// under a shard lock.
 	KeyOf func(value *V) K
 	// KeyAt, optional with KeyOf, returns the address KeyOf reads a value's key from when the
-	// value holds it behind a pointer (0: in the value itself, or nowhere to load). The warm
-	// pass of ApplyBatch and Warm prefetches it a pass before the key's bytes: calling KeyOf
-	// there instead loaded it, a cache miss that held up the misses of the batch's other keys,
-	// and the key's bytes were a second one behind it. Same rules as KeyOf.
-	KeyAt func(value *V) uintptr
+	// value holds it behind a pointer (0: in the value itself, or nowhere to load), and how
+	// many bytes from there an update of the value reads next (its holder's fields: 0 for
+	// the key's line alone). The warm pass of ApplyBatch and Warm prefetches those lines a
+	// pass before the key's bytes: calling KeyOf there instead loaded the holder, a cache miss
+	// that held up the misses of the batch's other keys, the key's bytes a second one behind
+	// it, and the update's reads of the holder more after the lookup. Same rules as KeyOf.
+	KeyAt func(value *V) (at, n uintptr)
 	// Own, with KeyOf, makes a value about to be stored under key carry that key (KeyOf must
 	// then return it). It runs under the shard lock, before every Put, and must not call the
 	// store. A value that already carries key should cost no more than the comparison.
