@@ -156,6 +156,12 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 		}
 		update[i] = y
 	}
+	l.linkIn(score, x, reuse, &update, &rank)
+}
+
+// linkIn links node x in at score after update[i] at each level i, whose ranks are rank[i]
+// (insert's walk, or move's).
+func (l *skiplist) linkIn(score float64, x uint32, reuse bool, update, rank *[slMaxLevel]uint32) {
 	var lv int
 	if reuse {
 		lv = l.levels(x)
@@ -202,8 +208,7 @@ func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 // timestamp's small step mostly keeps the rank). It reports false, changing nothing, when the
 // node would move or x is not a node at old.
 func (l *skiplist) rescore(x uint32, old, score float64) bool {
-	i := x - 1
-	if x == 0 || int(i>>pageBits) >= len(l.pages) || int(i&(pageSize-1)) >= len(l.pages[i>>pageBits]) {
+	if !l.isNode(x) {
 		return false
 	}
 	nd := l.node(x)
@@ -219,6 +224,67 @@ func (l *skiplist) rescore(x uint32, old, score float64) bool {
 	}
 	nd.score = score
 	return true
+}
+
+// move moves node x from score old to score, as a delete and an insert would (rescore first:
+// a move that keeps the rank costs no walk), and reports false, changing nothing, when x is
+// not a node at old. Their two walks are one descent with two cursors stepped in turn: each
+// step of a walk at the lowest levels is a cache miss that the next step depends on, so two
+// walks one after the other wait for twice as many misses in a row (the larger part of a
+// replica's ZADD of a 100k-member sorted set), where two cursors' misses are independent
+// loads that overlap. The insert's cursor walks the list with x still in it: where it would
+// stop at x it stops at x's predecessor, and the ranks it counts past x are one too many.
+func (l *skiplist) move(x uint32, old, score float64) bool {
+	if !l.isNode(x) || l.node(x).score != old {
+		return false
+	}
+	member := l.member(x)
+	var ua, ub, ra, rb [slMaxLevel]uint32
+	ya, yb := uint32(0), uint32(0)
+	for i := l.level - 1; i >= 0; i-- {
+		if i < l.level-1 {
+			ra[i], rb[i] = ra[i+1], rb[i+1]
+		}
+		la, lb := l.link(ya, i), l.link(yb, i)
+		moreA := la.to != 0 && l.before(la.to, old, member)
+		moreB := lb.to != 0 && l.before(lb.to, score, member)
+		for moreA || moreB {
+			if moreA {
+				ra[i] += la.span
+				ya = la.to
+				la = l.link(ya, i)
+				moreA = la.to != 0 && l.before(la.to, old, member)
+			}
+			if moreB {
+				rb[i] += lb.span
+				yb = lb.to
+				lb = l.link(yb, i)
+				moreB = lb.to != 0 && l.before(lb.to, score, member)
+			}
+		}
+		ua[i], ub[i] = ya, yb
+	}
+	if l.link(ua[0], 0).to != x {
+		return false
+	}
+	rx := ra[0] + 1 // x's rank, counting from 1
+	for i := 0; i < l.level; i++ {
+		if ub[i] == x {
+			ub[i] = ua[i]
+			rb[i] -= l.link(ua[i], i).span
+		} else if rb[i] > rx {
+			rb[i]--
+		}
+	}
+	l.unlink(x, &ua)
+	l.linkIn(score, x, true, &ub, &rb)
+	return true
+}
+
+// isNode reports whether node x exists in the slab (a record with no node yet does not).
+func (l *skiplist) isNode(x uint32) bool {
+	i := x - 1
+	return x != 0 && int(i>>pageBits) < len(l.pages) && int(i&(pageSize-1)) < len(l.pages[i>>pageBits])
 }
 
 // delete removes (score, member) and returns its node (0 when absent), which insert may reuse
@@ -237,6 +303,12 @@ func (l *skiplist) delete(score float64, member string) uint32 {
 	if x == 0 || l.node(x).score != score || l.member(x) != member {
 		return 0
 	}
+	l.unlink(x, &update)
+	return x
+}
+
+// unlink removes node x, whose predecessor at each level i is update[i].
+func (l *skiplist) unlink(x uint32, update *[slMaxLevel]uint32) {
 	for i := 0; i < l.level; i++ {
 		u := l.link(update[i], i)
 		if u.to == x {
@@ -255,7 +327,6 @@ func (l *skiplist) delete(score float64, member string) uint32 {
 		l.level--
 	}
 	l.n--
-	return x
 }
 
 // rank returns the 0-based rank of (score, member), which must be present.

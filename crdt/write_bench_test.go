@@ -99,3 +99,43 @@ func benchSmallHashes(b *testing.B, boxed bool) {
 		dst[k].Compact(ts)
 	}
 }
+
+// BenchmarkApplyZSetMove is a replica's side of WriteZSetMove alone: the writer's deltas,
+// encoded beforehand, applied to a 100k-member sorted set (each moves a member to a random
+// score: a reindex).
+//
+//	go test ./crdt -run '^$' -bench ApplyZSetMove -benchtime 200000x
+func BenchmarkApplyZSetMove(b *testing.B) {
+	const n, writes = 100000, 200000
+	rng := rand.New(rand.NewPCG(1, 2))
+	src, dst := NewZSet(Version{}), NewZSet(Version{})
+	ts := Timestamp(0)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "m" + strconv.Itoa(i)
+		ts++
+		d := src.Add(Version{TS: ts, Replica: 1}, names[i], float64(rng.IntN(n)))
+		if err := dst.ApplyDelta(d.AppendBinary(nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if b.N > writes {
+		b.Fatalf("at most %d writes (-benchtime %dx)", writes, writes)
+	}
+	wire := make([][]byte, b.N)
+	for i := range wire {
+		ts++
+		wire[i] = src.Add(Version{TS: ts, Replica: 1}, names[rng.IntN(n)], float64(rng.IntN(n))).AppendBinary(nil)
+		src.Compact(ts)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuClock()
+	for i, w := range wire {
+		if err := dst.ApplyDelta(w); err != nil {
+			b.Fatal(err)
+		}
+		dst.Compact(ts - Timestamp(len(wire)-i))
+	}
+	reportCPU(b, cpu)
+}

@@ -169,7 +169,7 @@ func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
 		if live && math.Float64bits(o) == math.Float64bits(s) {
 			return // a re-add of the same score (bitwise: -0 and 0 print differently)
 		}
-		if live && sl.rescore(i+1, o, s) {
+		if live && (sl.rescore(i+1, o, s) || sl.move(i+1, o, s)) {
 			return
 		}
 		nd = sl.delete(o, m)

@@ -101,6 +101,11 @@ func (c *Store[K, V, S]) warmValues(keys []K, hs []uint64) uint64 {
 // 15 % of a receiver's CPU under a write flood. The caller holds the keys' shard locks.
 func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 	var links [batchMax]uint32
+	// Keys behind a pointer (KeyAt): the key's number and its entry's link, once the pointer's
+	// target is prefetched.
+	var behind [batchMax][2]uint32
+	nbehind := 0
+	var last uintptr // the holder whose lines were prefetched last
 	for i := range keys {
 		if s := c.shardOf(hs[i]); len(s.heads) != 0 {
 			prefetch(uintptr(unsafe.Pointer(s.head(s.bucket(hs[i])))))
@@ -129,6 +134,20 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			// before) prefetched an entry find would not read, and the next pass loaded it: a
 			// stall on most keys of a batch.
 			if e.links&tagBits == tagOf(hs[i]) {
+				if c.keyAt != nil {
+					if a, n := c.keyAt(&e.value); a != 0 {
+						// One key's lines once per batch (a batch of writes to one big
+						// collection names the same holder 64 times).
+						if a != last {
+							prefetchSpan(a, n)
+							last = a
+						}
+						behind[nbehind] = [2]uint32{uint32(i), l}
+						nbehind++
+						links[i] = 0
+						continue
+					}
+				}
 				if c.strKey {
 					k := s.key(e)
 					if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
@@ -144,7 +163,29 @@ func (c *Store[K, V, S]) warm(keys []K, hs []uint64) {
 			}
 		}
 	}
+	// The bytes of the keys behind a pointer, which the passes above prefetched.
+	if c.strKey {
+		for _, b := range behind[:nbehind] {
+			s := c.shardOf(hs[b[0]])
+			k := s.key(s.at(b[1] - 1))
+			if k := *(*string)(unsafe.Pointer(&k)); len(k) > 0 {
+				prefetch(uintptr(unsafe.Pointer(unsafe.StringData(k))))
+			}
+		}
+	}
 }
+
+// prefetchSpan prefetches the cache lines of the n bytes at a (at least a's line); at most
+// spanMax bytes.
+func prefetchSpan(a, n uintptr) {
+	end := a + min(max(n, 1), spanMax)
+	for p := a &^ 63; p < end; p += 64 {
+		prefetch(p)
+	}
+}
+
+// spanMax bounds what prefetchSpan loads of one holder: a few lines, not a large value.
+const spanMax = 512
 
 // prefetchEntry prefetches entry e, both of its cache lines when it straddles two: half the
 // 48-byte slots of a store whose values carry their keys do (64-byte slots never), and a lookup

@@ -16,6 +16,7 @@ type Store[K comparable, V any, S any] struct {
 	size      func(K, V) int
 	stamp     func(V) uint64
 	warmValue func(*V) uint64
+	keyAt     func(*V) (at, n uintptr) // Options.KeyAt
 	onRemove  func(K, V, Reason)
 
 	maxBytes int64         // Options.MaxBytes

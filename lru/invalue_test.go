@@ -99,3 +99,62 @@ func TestInValueOptions(t *testing.T) {
 		t.Fatal("NewStore accepted Own without KeyOf")
 	}
 }
+
+// boxed is a value that holds its key behind a pointer, as the node's collections do.
+type boxed struct{ p *carried }
+
+// A store whose values hold their keys behind a pointer (Options.KeyAt) applies batches of
+// present and absent keys as a store without it does, and its warm pass asks KeyAt for the
+// holders of the batch's present keys (New refuses KeyAt, as KeyOf).
+func TestKeyAtBatch(t *testing.T) {
+	t.Parallel()
+	asked := map[*carried]int{}
+	o := Options[string, boxed]{
+		Shards: 4,
+		KeyOf:  func(v *boxed) string { return v.p.key },
+		KeyAt: func(v *boxed) (uintptr, uintptr) {
+			asked[v.p]++
+			return uintptr(unsafe.Pointer(v.p)), unsafe.Sizeof(*v.p)
+		},
+		Own:      func(k string, v *boxed) { v.p.key = k },
+		Size:     func(k string, v boxed) int { return len(k) },
+		MaxBytes: 1 << 20,
+	}
+	if _, err := New(o); err == nil {
+		t.Fatal("New accepted KeyAt")
+	}
+	c, err := NewStore[string, boxed, InValue](o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	add := func(i int, cur Current[boxed]) Update[boxed] {
+		if cur.Exists {
+			cur.Value.p.n++
+			return Update[boxed]{Action: Keep}
+		}
+		return Update[boxed]{Action: Put, Value: boxed{p: &carried{n: 1}}}
+	}
+	c.ApplyBatch(keys[:50], 0, add)
+	if len(asked) != 0 {
+		t.Fatalf("KeyAt asked for %d values of a batch of absent keys", len(asked))
+	}
+	c.ApplyBatch(keys, 0, add) // 50 present, 50 absent
+	// Every present key whose entry warm reaches (the first two of its bucket's chain: nearly
+	// all), and nothing else: an absent key's lookup compares no key unless a 4-bit tag matches.
+	if len(asked) < 40 || len(asked) > 50 {
+		t.Fatalf("KeyAt asked for %d values, want most of the 50 present", len(asked))
+	}
+	for i, k := range keys {
+		want := 1
+		if i < 50 {
+			want = 2
+		}
+		if v, _, ok := c.Get(k, 0); !ok || v.p.n != want || v.p.key != k {
+			t.Fatalf("%s: %+v %v, want n=%d", k, v.p, ok, want)
+		}
+	}
+}

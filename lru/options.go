@@ -99,6 +99,14 @@ type Options[K comparable, V any] struct {
 	// it to compare keys on every lookup and to rehash, so it must be fast and pure; it may run
 	// under a shard lock.
 	KeyOf func(value *V) K
+	// KeyAt, optional with KeyOf, returns the address KeyOf reads a value's key from when the
+	// value holds it behind a pointer (0: in the value itself, or nowhere to load), and how
+	// many bytes from there an update of the value reads next (its holder's fields: 0 for
+	// the key's line alone). The warm pass of ApplyBatch and Warm prefetches those lines a
+	// pass before the key's bytes: calling KeyOf there instead loaded the holder, a cache miss
+	// that held up the misses of the batch's other keys, the key's bytes a second one behind
+	// it, and the update's reads of the holder more after the lookup. Same rules as KeyOf.
+	KeyAt func(value *V) (at, n uintptr)
 	// Own, with KeyOf, makes a value about to be stored under key carry that key (KeyOf must
 	// then return it). It runs under the shard lock, before every Put, and must not call the
 	// store. A value that already carries key should cost no more than the comparison.
@@ -116,7 +124,7 @@ type Cache[K comparable, V any] = Store[K, V, K]
 // New validates opts and returns an empty cache. It does not retain or modify opts beyond
 // copying its fields.
 func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
-	if opts.KeyOf != nil || opts.Own != nil {
+	if opts.KeyOf != nil || opts.Own != nil || opts.KeyAt != nil {
 		return nil, errors.New("lru: KeyOf and Own are for a Store of values that carry their keys (NewStore)")
 	}
 	return newStore[K, V, K](opts)
@@ -168,6 +176,7 @@ func newStore[K comparable, V any, S any](opts Options[K, V]) (*Store[K, V, S], 
 		size:      opts.Size,
 		stamp:     opts.Stamp,
 		warmValue: opts.WarmValue,
+		keyAt:     opts.KeyAt,
 		onRemove:  opts.OnRemove,
 	}
 	for i := range c.shards {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
 	"github.com/geocache/geocache/lru"
@@ -40,6 +41,27 @@ type coll struct {
 	// floorRaised: the removed-writes cap raised this state's floor since it was last shipped
 	// whole; floorQueued: the key is in the janitor's queue to ship it (colltombs.go).
 	floorRaised, floorQueued bool
+}
+
+// keyAt is where a collection value's key is read from (value.key: its coll's key field) and
+// how much of the coll and its boxed state (newColl) a write or merge reads after the lookup,
+// for the store's warm pass (lru.Options.KeyAt): it prefetches them, so that a batch of
+// writes to many small collections has those misses in flight together instead of one after
+// another (the coll, then the key's bytes, then the state's lines). 0 for a string value,
+// whose key is right before its bytes. The type comes from the value's bits: reading the coll's
+// would be the load the prefetch is for.
+func (v *value) keyAt() (uintptr, uintptr) {
+	if !v.isObj() {
+		return 0, 0
+	}
+	n := unsafe.Sizeof(collWith[crdt.ZSetBox]{})
+	switch v.typ() {
+	case crdt.TypeHash:
+		n = unsafe.Sizeof(collWith[crdt.HashBox]{})
+	case crdt.TypeSet:
+		n = unsafe.Sizeof(collWith[crdt.SetBox]{})
+	}
+	return uintptr(v.p), n
 }
 
 // maxCollection bounds one encoded collection value on the wire and in a snapshot block (the

@@ -334,6 +334,7 @@ func New(cfg Config) (*Node, error) {
 		MaxTombstones: c.MaxTombstones,
 		OnRemove:      n.onRemove,
 		KeyOf:         (*value).key,
+		KeyAt:         (*value).keyAt,
 		Own:           own,
 	})
 	if err != nil {

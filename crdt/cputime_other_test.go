@@ -1,0 +1,10 @@
+//go:build !unix
+
+package crdt
+
+import "testing"
+
+func cpuClock() int64 { return 0 }
+
+// reportCPU reports nothing where getrusage is missing.
+func reportCPU(*testing.B, int64) {}
