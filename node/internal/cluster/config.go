@@ -136,7 +136,7 @@ type Config struct {
 	// node writes then paces the writer (back-pressure) instead of losing writes that
 	// anti-entropy must repair at a far higher cost; one that takes nothing for this long
 	// is dropped at once until it takes its queue again, so a stalled member costs a
-	// publisher one wait, not one per message. Default 250 ms; negative: never wait.
+	// publisher one wait, not one per message. Default 1 s; negative: never wait.
 	PublishWait time.Duration
 }
 
@@ -154,7 +154,7 @@ func DefaultConfig() Config {
 		RecordRefresh:      10 * time.Minute,
 		MaxMessageSize:     4 << 20,
 		OutboundQueue:      4096,
-		PublishWait:        250 * time.Millisecond,
+		PublishWait:        time.Second,
 	}
 }
 
