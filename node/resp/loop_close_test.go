@@ -21,6 +21,7 @@ import (
 // released pipe's descriptor number, by then often a socket another server had just accepted,
 // whose client read "\x00+PONG" (and TestScriptBusyAndKill "\x00-ERR Script killed ...").
 func TestClosingServersSendNoStrayBytes(t *testing.T) {
+	t.Parallel()
 	addr, n, _ := startGeocache(t, resp.Config{}, nil)
 	const rounds = 500
 	churned := make(chan error, 1)
