@@ -20,15 +20,18 @@ import (
 const loopsSupported = true
 
 type loop struct {
-	s      *Server
-	epfd   int
-	wakeR  int // read end of the wake-up pipe, registered with epoll
-	wakeW  int
-	conns  []*client // by socket number; touched by the loop goroutine only
-	waits  int       // connections handed to a goroutine for WAIT
-	mu     sync.Mutex
-	queue  []*client // new connections and connections back from WAIT
-	events []syscall.EpollEvent
+	s     *Server
+	epfd  int
+	wakeR int // read end of the wake-up pipe, registered with epoll
+	wakeW int
+	conns []*client // by socket number; touched by the loop goroutine only
+	waits int       // connections handed to a goroutine for WAIT
+	// mu guards queue and released. wake writes to wakeW under it and release closes the
+	// descriptors under it, so that no wake-up outlives the pipe.
+	mu       sync.Mutex
+	queue    []*client // new connections and connections back from WAIT
+	released bool      // the descriptors are closed: their numbers may be anyone's now
+	events   []syscall.EpollEvent
 	// now is the time of the current pass (unix ns), read once after epoll_wait returns and
 	// used as the connections' lastActive (which only the idle and write timeouts read, in
 	// whole seconds): one clock reading per pass, not two per connection. Atomic because a
@@ -72,7 +75,14 @@ func newLoop(s *Server) (*loop, error) {
 	return l, nil
 }
 
+// release closes the loop's descriptors, once.
 func (l *loop) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return
+	}
+	l.released = true
 	syscall.Close(l.epfd)
 	syscall.Close(l.wakeR)
 	syscall.Close(l.wakeW)
@@ -82,18 +92,31 @@ func (l *loop) ctl(op, fd int, events uint32) error {
 	return syscall.EpollCtl(l.epfd, op, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
-// wake makes the loop look at its queue and at the server's state. Safe from any goroutine.
+// wake makes the loop look at its queue and at the server's state. Safe from any goroutine,
+// also after the loop has stopped: Close and removeClient wake every loop of the server while
+// the loops are leaving, and a write to a released wakeW wrote a NUL byte to whatever had
+// reused its number, such as another server's connection (TestWakeAfterReleaseWritesNothing).
 func (l *loop) wake() {
+	l.mu.Lock()
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// wakeLocked is wake with l.mu held.
+func (l *loop) wakeLocked() {
+	if l.released {
+		return // nothing left to wake
+	}
 	var b [1]byte
-	syscall.Write(l.wakeW, b[:]) // a full pipe already means "wake up"
+	syscall.Write(l.wakeW, b[:]) // non-blocking; a full pipe already means "wake up"
 }
 
 // enqueue hands a connection to the loop.
 func (l *loop) enqueue(c *client) {
 	l.mu.Lock()
 	l.queue = append(l.queue, c)
+	l.wakeLocked()
 	l.mu.Unlock()
-	l.wake()
 }
 
 // takeConn turns an accepted TCP connection into a socket the loop owns, closing conn. It

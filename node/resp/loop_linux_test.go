@@ -1,6 +1,8 @@
 package resp
 
 import (
+	"errors"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -97,5 +99,49 @@ func TestLoopNeverSpinsWhenOff(t *testing.T) {
 	}
 	if l.spun != 0 {
 		t.Fatalf("spun = %d with LoopSpin < 0", l.spun)
+	}
+}
+
+// TestWakeAfterReleaseWritesNothing: a wake-up that comes after the loop released its pipe
+// writes nothing. Close's and removeClient's wakeLoops race the loops' exit, and a wake-up
+// that lost the race wrote its byte to whatever the write end's descriptor number had become:
+// a connection of another server in the process, whose client read a NUL before its next
+// reply ("\x00-ERR Script killed ..." in TestScriptBusyAndKill).
+func TestWakeAfterReleaseWritesNothing(t *testing.T) {
+	cfg, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newLoop(&Server{cfg: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := l.wakeW
+	l.release()
+	// Take the freed number with a socket, as the next accepted connection would: the kernel
+	// hands out the lowest free descriptor, so one of the first few pairs gets it.
+	peer := -1
+	for range 16 {
+		sv, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { syscall.Close(sv[0]); syscall.Close(sv[1]) })
+		if sv[0] == freed {
+			peer = sv[1]
+		} else if sv[1] == freed {
+			peer = sv[0]
+		}
+		if peer >= 0 {
+			break
+		}
+	}
+	if peer < 0 {
+		t.Fatalf("no socket got the released descriptor %d", freed)
+	}
+	l.wake()
+	var b [8]byte
+	if n, err := syscall.Read(peer, b[:]); n > 0 || !errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("the socket that reused the loop's pipe received %q (%v)", b[:max(n, 0)], err)
 	}
 }
