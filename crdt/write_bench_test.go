@@ -33,13 +33,11 @@ func BenchmarkWriteZSetNudge(b *testing.B) {
 		func(rng *rand.Rand, k int) float64 { return float64(k) + rng.Float64()*0.1 })
 }
 
-// benchZSetWrites fills a sorted set of n members, member i at first(i), then writes a random
-// member k at next(k) per iteration, on the writer and, by its encoded delta, on a replica.
-func benchZSetWrites(b *testing.B, n int, first, next func(rng *rand.Rand, i int) float64) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	src, dst := NewZSet(Version{}), NewZSet(Version{})
-	ts := Timestamp(0)
-	names := make([]string, n)
+// fillZSets makes a writer's sorted set of n members, member i at first(i), and a replica's by
+// the writer's encoded deltas; it returns them, the members' names and the last timestamp used.
+func fillZSets(b *testing.B, rng *rand.Rand, n int, first func(rng *rand.Rand, i int) float64) (src, dst *ZSet, names []string, ts Timestamp) {
+	src, dst = NewZSet(Version{}), NewZSet(Version{})
+	names = make([]string, n)
 	for i := range names {
 		names[i] = "m" + strconv.Itoa(i)
 		ts++
@@ -48,6 +46,14 @@ func benchZSetWrites(b *testing.B, n int, first, next func(rng *rand.Rand, i int
 			b.Fatal(err)
 		}
 	}
+	return src, dst, names, ts
+}
+
+// benchZSetWrites fills a sorted set of n members, member i at first(i), then writes a random
+// member k at next(k) per iteration, on the writer and, by its encoded delta, on a replica.
+func benchZSetWrites(b *testing.B, n int, first, next func(rng *rand.Rand, i int) float64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	src, dst, names, ts := fillZSets(b, rng, n, first)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -108,17 +114,7 @@ func benchSmallHashes(b *testing.B, boxed bool) {
 func BenchmarkApplyZSetMove(b *testing.B) {
 	const n, writes = 100000, 200000
 	rng := rand.New(rand.NewPCG(1, 2))
-	src, dst := NewZSet(Version{}), NewZSet(Version{})
-	ts := Timestamp(0)
-	names := make([]string, n)
-	for i := range names {
-		names[i] = "m" + strconv.Itoa(i)
-		ts++
-		d := src.Add(Version{TS: ts, Replica: 1}, names[i], float64(rng.IntN(n)))
-		if err := dst.ApplyDelta(d.AppendBinary(nil)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	src, dst, names, ts := fillZSets(b, rng, n, func(rng *rand.Rand, _ int) float64 { return float64(rng.IntN(n)) })
 	if b.N > writes {
 		b.Fatalf("at most %d writes (-benchtime %dx)", writes, writes)
 	}
