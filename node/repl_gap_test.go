@@ -117,6 +117,11 @@ func TestPeriodicSyncNeedsAStuckDifference(t *testing.T) {
 	if syncing() || b.Len() != 0 {
 		t.Fatal("a difference seen once started a session")
 	}
-	b.repl.periodicSync() // still open a round later
-	waitFor(t, func() bool { return b.Len() == 1 })
+	// Still open a round later: a session starts — once the connect session's pause has passed
+	// (syncPause: three times its length, longer than a round here under load), so the rounds
+	// repeat until it has.
+	waitFor(t, func() bool {
+		b.repl.periodicSync()
+		return b.Len() == 1
+	})
 }
