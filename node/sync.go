@@ -15,8 +15,8 @@ import (
 // hello (its replica id and version vector), then streams what the other lacks — from the delta
 // log when the log still covers the gap, otherwise a snapshot of its entries (live values and
 // delete tombstones) written by the uncovered replicas, less the register writes the peer's
-// vector shows it applied, followed by "adopt" frames — and ends with done. Because each side sends every dot it holds, a node cut off from X but not from Y
-// receives X's writes through Y.
+// vector shows it applied, followed by "adopt" frames — and ends with done. Because each side
+// sends every dot it holds, a node cut off from X but not from Y receives X's writes through Y.
 
 // sessionTimeout bounds one anti-entropy session.
 const sessionTimeout = 2 * time.Minute
