@@ -142,11 +142,25 @@ func TestKeyAtBatch(t *testing.T) {
 	if len(asked) != 0 {
 		t.Fatalf("KeyAt asked for %d values of a batch of absent keys", len(asked))
 	}
+	present := map[*carried]bool{}
+	for _, k := range keys[:50] {
+		v, _, _ := c.Get(k, 0)
+		present[v.p] = true
+	}
+	clear(asked)
 	c.ApplyBatch(keys, 0, add) // 50 present, 50 absent
-	// Every present key whose entry warm reaches (the first two of its bucket's chain: nearly
-	// all), and nothing else: an absent key's lookup compares no key unless a 4-bit tag matches.
-	if len(asked) < 40 || len(asked) > 50 {
-		t.Fatalf("KeyAt asked for %d values, want most of the 50 present", len(asked))
+	// Every present key whose entry warm reaches (the first two of its bucket's chain: most of
+	// them; how many depends on the hash seed, 35–50 in 3000 runs). Besides those, an absent
+	// key's warm-up may find an entry with its 4-bit tag: one the batch's earlier chunk just
+	// inserted (51–52 values asked in a few runs of 3000).
+	n := 0
+	for p := range asked {
+		if present[p] {
+			n++
+		}
+	}
+	if n < 25 {
+		t.Fatalf("KeyAt asked for %d of the 50 present values (%d in all), want most", n, len(asked))
 	}
 	for i, k := range keys {
 		want := 1
