@@ -138,13 +138,11 @@ func (dp *directPeer) enqueueOr(msg []byte, wait bool) (ok bool, room <-chan str
 	return true, nil
 }
 
-// enqueueWait is enqueue that waits up to wait for room in a full queue (Config.PublishWait),
-// unless the member is stalled; a wait that runs out marks it stalled.
-func (dp *directPeer) enqueueWait(ctx context.Context, msg []byte, wait time.Duration) bool {
-	ok, room := dp.enqueueOr(msg, wait > 0)
-	if ok || room == nil {
-		return ok
-	}
+// awaitRoom queues msg once the writer has taken the full queue whose room (enqueueOr) it
+// got, waiting up to wait (Config.PublishWait) for a take, longer while the writer keeps
+// writing chunks; a wait that runs out marks the member stalled.
+func (dp *directPeer) awaitRoom(ctx context.Context, msg []byte, room <-chan struct{}, wait time.Duration) bool {
+	var ok bool
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	moved := dp.written.Load()
@@ -258,13 +256,17 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
 	d := &c.direct
-	var fullArr [4]*directPeer
+	type waiting struct {
+		dp   *directPeer
+		room <-chan struct{}
+	}
+	var fullArr [4]waiting
 	full := fullArr[:0]
 	d.mu.RLock()
 	for _, dp := range d.peers {
 		if ok, room := dp.enqueueOr(data, c.cfg.PublishWait > 0); !ok {
 			if room != nil {
-				full = append(full, dp)
+				full = append(full, waiting{dp, room})
 			} else {
 				c.c.droppedOutbound.Add(1)
 			}
@@ -273,8 +275,8 @@ func (c *Cluster) Publish(ctx context.Context, data []byte) error {
 	d.mu.RUnlock()
 	// Members whose queue was full: wait for room outside the lock (a member connecting or
 	// leaving takes it), one after the other; a member that left meanwhile drops it.
-	for _, dp := range full {
-		if !dp.enqueueWait(ctx, data, c.cfg.PublishWait) {
+	for _, w := range full {
+		if !w.dp.awaitRoom(ctx, data, w.room, c.cfg.PublishWait) {
 			c.c.droppedOutbound.Add(1)
 		}
 	}

@@ -171,21 +171,14 @@ func TestDirectPeerWaitsForRoom(t *testing.T) {
 	if !dp.enqueue([]byte("a")) {
 		t.Fatal("first message refused")
 	}
-	done := make(chan bool, 1)
-	go func() { done <- dp.enqueueWait(context.Background(), []byte("b"), time.Hour) }()
-	// The publisher is waiting once it has made the room channel.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		dp.mu.Lock()
-		waiting := dp.room != nil
-		dp.mu.Unlock()
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the publisher did not wait for room")
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	// Publish's first attempt, then its wait on the room it got, which the take below closes:
+	// the publisher surely waits across the take.
+	ok, room := dp.enqueueOr([]byte("b"), true)
+	if ok || room == nil {
+		t.Fatalf("a full queue: queued %v, room to wait for %v; want no and yes", ok, room != nil)
 	}
+	done := make(chan bool, 1)
+	go func() { done <- dp.awaitRoom(context.Background(), []byte("b"), room, time.Hour) }()
 	if q, n := dp.take(nil); n != 1 || frames(t, q)[0] != "a" {
 		t.Fatalf("took %d messages, want a", n)
 	}
@@ -203,7 +196,7 @@ func TestDirectPeerStalled(t *testing.T) {
 	t.Parallel()
 	dp := newDirectPeer("", 1, &sync.Pool{})
 	dp.enqueue([]byte("a"))
-	if dp.enqueueWait(context.Background(), []byte("b"), time.Millisecond) {
+	if enqueueWait(dp, []byte("b"), time.Millisecond) {
 		t.Fatal("a message queued over the bound of a member that read nothing")
 	}
 	if ok, room := dp.enqueueOr([]byte("c"), true); ok || room != nil {
@@ -213,14 +206,24 @@ func TestDirectPeerStalled(t *testing.T) {
 	if dp.stalled {
 		t.Fatal("still stalled after the writer took its queue")
 	}
-	if !dp.enqueueWait(context.Background(), []byte("d"), time.Millisecond) {
+	if !enqueueWait(dp, []byte("d"), time.Millisecond) {
 		t.Fatal("a message refused by an empty queue")
 	}
 	// A member that leaves releases its waiting publishers.
 	wait := make(chan bool, 1)
-	go func() { wait <- dp.enqueueWait(context.Background(), []byte("e"), time.Hour) }()
+	go func() { wait <- enqueueWait(dp, []byte("e"), time.Hour) }()
 	close(dp.done)
 	if <-wait {
 		t.Fatal("a message queued for a member that left")
 	}
+}
+
+// enqueueWait is what Publish does for one member: enqueue, and wait for room in a full queue
+// unless the member is stalled.
+func enqueueWait(dp *directPeer, msg []byte, wait time.Duration) bool {
+	ok, room := dp.enqueueOr(msg, wait > 0)
+	if ok || room == nil {
+		return ok
+	}
+	return dp.awaitRoom(context.Background(), msg, room, wait)
 }
