@@ -244,10 +244,7 @@ func TestClusterKeyKeepsOthersOut(t *testing.T) {
 
 func TestBlockPartitionsAndUnblockHeals(t *testing.T) {
 	t.Parallel()
-	a := newNode(t, testConfig())
-	cfg := testConfig()
-	cfg.Join = []string{joinAddr(a)}
-	b := newNode(t, cfg)
+	a, b := joined(t)
 	ib := collect(b)
 
 	var mu sync.Mutex
@@ -334,10 +331,7 @@ func TestNoRelay(t *testing.T) {
 
 func TestStreams(t *testing.T) {
 	t.Parallel()
-	a := newNode(t, testConfig())
-	cfg := testConfig()
-	cfg.Join = []string{joinAddr(a)}
-	b := newNode(t, cfg)
+	a, b := joined(t)
 
 	a.HandleStream("echo/1", func(s network.Stream) {
 		defer s.Close()

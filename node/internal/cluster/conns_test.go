@@ -43,10 +43,7 @@ func TestProbeVerdict(t *testing.T) {
 // the requests in flight (seen as a second origin load in node's TestP2PLoaderOncePerCluster).
 func TestProbeRefusedPingIsAlive(t *testing.T) {
 	t.Parallel()
-	a := newNode(t, testConfig())
-	cfg := testConfig()
-	cfg.Join = []string{joinAddr(a)}
-	b := newNode(t, cfg)
+	a, b := joined(t)
 	waitFor(t, 10*time.Second, "a and b connected", func() bool { return connectedTo(a, b) && connectedTo(b, a) })
 	b.host.SetStreamHandler(ping.ID, func(s network.Stream) { _ = s.ResetWithError(network.StreamResourceLimitExceeded) })
 	conns := a.host.Network().ConnsToPeer(b.ID())

@@ -164,6 +164,15 @@ func member(c *Cluster, p peer.ID) (Member, bool) {
 	return Member{}, false
 }
 
+// joined starts A and B joining A; it does not wait for them to connect.
+func joined(t *testing.T) (a, b *Cluster) {
+	t.Helper()
+	a = newNode(t, testConfig())
+	cfg := testConfig()
+	cfg.Join = []string{joinAddr(a)}
+	return a, newNode(t, cfg)
+}
+
 // trio starts A, B joining A, and C joining B, and waits until every node
 // is connected to the two others and gossip is ready everywhere.
 func trio(t *testing.T) (a, b, c *Cluster) {

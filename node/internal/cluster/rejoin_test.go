@@ -507,10 +507,7 @@ func TestCloseLogsNoError(t *testing.T) {
 // the member is reconnected so that gossipsub starts afresh.
 func TestGossipWithoutStreamIsReconnected(t *testing.T) {
 	t.Parallel()
-	a := newNode(t, testConfig())
-	cfg := testConfig()
-	cfg.Join = []string{joinAddr(a)}
-	b := newNode(t, cfg)
+	a, b := joined(t)
 	waitFor(t, 10*time.Second, "connected, records known, gossip ready", func() bool {
 		m, ok := member(a, b.ID())
 		return ok && m.Known && connectedTo(a, b) && gossipReady(a, b) && gossipReady(b, a) && a.tr.hasStream(b.ID())
