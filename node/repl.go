@@ -374,9 +374,7 @@ func (r *replicator) gossipLoop() {
 // them. Passes may overlap (one per event loop); each must end.
 func (r *replicator) beginWrites() {
 	r.mu.Lock()
-	if len(r.pending) >= r.cfg.QueueSize/2 && !r.overflow && r.peersUp.Load() > 0 {
-		r.waitRoomLocked()
-	}
+	r.waitRoomLocked()
 	now := r.n.nowMs()
 	if r.holds == 0 {
 		r.holdSince = now
@@ -385,7 +383,8 @@ func (r *replicator) beginWrites() {
 	r.mu.Unlock()
 }
 
-// waitRoomLocked waits, with r.mu released meanwhile, until pending is under half its bound
+// waitRoomLocked waits, with r.mu released meanwhile, while pending is half full and a peer
+// is up and no earlier wait ran out (overflow), until pending is under half its bound
 // or QueueWait has passed (then marks the overflow: later passes do not wait until a publisher
 // takes pending). A pass starts with the queue half full only when the publisher is slower
 // than the writes: its members' send queues are full because they read more slowly than this
@@ -395,10 +394,14 @@ func (r *replicator) beginWrites() {
 // writing collections on a saturated machine spent most of its CPU on repairs). Writes of
 // goroutines without passes (the Go API, HTTP) are not paced: a full queue drops them.
 func (r *replicator) waitRoomLocked() {
+	halfFull := func() bool { return len(r.pending) >= r.cfg.QueueSize/2 && r.peersUp.Load() > 0 }
+	if r.overflow || !halfFull() {
+		return
+	}
 	r.st.passesWaited.Add(1)
 	t := time.NewTimer(r.cfg.QueueWait)
 	defer t.Stop()
-	for len(r.pending) >= r.cfg.QueueSize/2 && r.peersUp.Load() > 0 {
+	for halfFull() {
 		if r.room == nil {
 			r.room = make(chan struct{})
 		}
