@@ -121,22 +121,32 @@ func TestFlushReachesPeerBySnapshot(t *testing.T) {
 	}
 }
 
+// A write stamped before a flush that reaches the flushing node after it is refused there. The
+// order under test is the usual one, not a certain one: the heal's symmetric session sometimes
+// carries the flush to b before b sends its late write, which the flush then clears on b (a
+// never sees it; the write still does not come back). The scenario is run again, on a fresh
+// network, until a has refused the write (at most 20 times; 4 runs in 800 under load missed it).
 func TestFlushRefusesLateOlderWrite(t *testing.T) {
 	t.Parallel()
-	net := newMemNet()
-	a, b := net.add(t, "a", nil), net.add(t, "b", nil)
-	net.partition([]string{"a"}, []string{"b"})
-	mustSet(t, b, "late", "old", SetOptions{}) // stamped before the flush, arrives after it
-	net.clock(a).Advance(10 * time.Millisecond)
-	mustFlush(t, a)
-	net.heal()
-	converged(t, a, b)
-	if _, ok := mustGet(t, a, "late"); ok {
-		t.Fatal("a write older than the flush came back")
+	for range 20 {
+		net := newMemNet()
+		a, b := net.add(t, "a", nil), net.add(t, "b", nil)
+		net.partition([]string{"a"}, []string{"b"})
+		mustSet(t, b, "late", "old", SetOptions{}) // stamped before the flush, arrives after it
+		net.clock(a).Advance(10 * time.Millisecond)
+		mustFlush(t, a)
+		net.heal()
+		converged(t, a, b)
+		for _, n := range []*Node{a, b} {
+			if _, ok := mustGet(t, n, "late"); ok {
+				t.Fatal("a write older than the flush came back")
+			}
+		}
+		if a.ReplicationStats().DeltasStale > 0 {
+			return // a received the late write and refused it
+		}
 	}
-	if st := a.ReplicationStats(); st.DeltasStale == 0 {
-		t.Fatalf("the late write was not counted as stale: %+v", st)
-	}
+	t.Fatal("in 20 runs the late write never reached a after its flush: nothing was refused")
 }
 
 // A counter incremented in a region that has not heard of a flush loses those increments, as
