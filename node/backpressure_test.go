@@ -50,7 +50,6 @@ func backpressureNode(t *testing.T, tr *gateTransport, wait time.Duration) *Node
 	n, _ := newTestNode(t, nil)
 	n.enableReplication(tr, replConfig{QueueSize: 8, QueueWait: wait, HeartbeatInterval: time.Hour})
 	n.repl.peersUp.Add(1)
-	t.Cleanup(tr.release)
 	ended := make(chan struct{})
 	go func() {
 		n.BeginWrites()
@@ -62,7 +61,12 @@ func backpressureNode(t *testing.T, tr *gateTransport, wait time.Duration) *Node
 	for _, k := range []string{"a", "b", "c", "d"} { // writes without a pass: queued, not paced
 		mustSet(t, n, k, "v", SetOptions{})
 	}
-	t.Cleanup(func() { <-ended })
+	// One cleanup, the gate opened before the wait: a test that fails with the gate shut
+	// must not hang in its cleanup waiting for the stuck publisher.
+	t.Cleanup(func() {
+		tr.release()
+		<-ended
+	})
 	return n
 }
 
@@ -134,5 +138,61 @@ func TestPassWaitRunsOut(t *testing.T) {
 	n.repl.mu.Unlock()
 	if overflow {
 		t.Fatal("the overflow outlived the publisher's take")
+	}
+}
+
+// A write of the Go API made while the gossip queue is half full waits, before it is made,
+// until a publisher takes the queue; one whose context ends first fails with the context's
+// error and writes nothing; one made inside a write pass (WithinWritePass) does not wait.
+func TestAPIWriteWaitsForGossipQueue(t *testing.T) {
+	t.Parallel()
+	tr := newGateTransport()
+	n := backpressureNode(t, tr, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	failed := make(chan error, 1)
+	go func() {
+		_, err := n.Set(ctx, "cancelled", []byte("v"), SetOptions{})
+		failed <- err
+	}()
+	waitFor(t, func() bool { return n.ReplicationStats().PassesWaited == 1 || len(failed) > 0 })
+	if len(failed) > 0 {
+		t.Fatal("Set returned without waiting while the queue was half full and its publisher stuck")
+	}
+	cancel()
+	if err := <-failed; err != context.Canceled {
+		t.Fatalf("Set whose context ended while it waited = %v, want context.Canceled", err)
+	}
+	if _, ok := mustGet(t, n, "cancelled"); ok {
+		t.Fatal("a write that failed while it waited was made")
+	}
+	if _, err := n.Set(n.WithinWritePass(context.Background()), "in-pass", []byte("v"), SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.ReplicationStats(); st.PassesWaited != 1 || pending(n) != 5 {
+		t.Fatalf("a write inside a pass: passes waited %d, pending %d; want 1 and 5", st.PassesWaited, pending(n))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := n.IncrBy(context.Background(), "counter", 1)
+		done <- err
+	}()
+	waitFor(t, func() bool { return n.ReplicationStats().PassesWaited == 2 || len(done) > 0 })
+	select {
+	case err := <-done:
+		t.Fatalf("INCRBY returned (%v) while the queue was half full and its publisher stuck", err)
+	default:
+	}
+	if _, ok := mustGet(t, n, "counter"); ok {
+		t.Fatal("the waiting write was made before it waited")
+	}
+	tr.release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet(t, n, "counter"); !ok || v != "1" {
+		t.Fatalf("counter = %q, %v after the wait; want 1", v, ok)
+	}
+	if st := n.ReplicationStats(); st.DeltasDropped != 0 {
+		t.Fatalf("deltas dropped %d, want 0", st.DeltasDropped)
 	}
 }

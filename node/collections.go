@@ -438,7 +438,7 @@ func (n *Node) readCollVia(w writer, nowMs int64, key string, typ crdt.Type, fn 
 // fn must call stamp, once, before changing anything: stamp issues the write's version (and,
 // for a new collection, makes it the incarnation). updateColl reports whether the key was live.
 func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn collFn) (bool, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return false, err
 	}
 	if err := n.checkKey(key); err != nil {

@@ -25,7 +25,7 @@ var (
 // did not observe wins over it everywhere (docs/design.md, "Counters"). Only this node's
 // contribution is replicated, so the delta stays a few bytes however many nodes count.
 func (n *Node) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return 0, err
 	}
 	if err := n.checkKey(key); err != nil {
@@ -145,7 +145,7 @@ func parseInt(b []byte) (int64, bool) {
 // version wins whole (a concurrent APPEND elsewhere is lost), and increments of a counter
 // made elsewhere that this node had not seen are lost to it as to a SET.
 func (n *Node) Modify(ctx context.Context, key string, fn func(cur []byte, live bool) (next []byte, write bool, err error)) ([]byte, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.checkKey(key); err != nil {

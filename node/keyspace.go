@@ -79,8 +79,9 @@ func registerData(t *replicaTable, v *value, exp int64) ([]byte, crdt.Flags) {
 	return v.data(), v.flags()
 }
 
+// checkKeys is checkWrite and checkKey of each key, for a write naming several (Rename, Copy).
 func (n *Node) checkKeys(ctx context.Context, keys ...string) error {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return err
 	}
 	for _, k := range keys {

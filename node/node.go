@@ -613,6 +613,18 @@ func (n *Node) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// checkWrite is check for a write: it also paces a write made outside a write pass to the
+// node's slowest member (replicator.pace) while the gossip queue is half full.
+func (n *Node) checkWrite(ctx context.Context) error {
+	if err := n.check(ctx); err != nil {
+		return err
+	}
+	if n.repl == nil || ctx.Value(writePassKey{}) != nil {
+		return nil
+	}
+	return n.repl.pace(ctx)
+}
+
 func (n *Node) checkKey(key string) error {
 	// An empty key is valid, as in Redis.
 	if len(key) > n.cfg.MaxKeySize {

@@ -171,7 +171,7 @@ func (n *Node) SetBytes(ctx context.Context, key []byte, val []byte, opt SetOpti
 // set is Set; borrowed says key is a view of the caller's buffer (SetBytes): what outlives the
 // call is made from a copy.
 func (n *Node) set(ctx context.Context, key string, borrowed bool, val []byte, opt SetOptions) (SetResult, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return SetResult{}, err
 	}
 	if err := n.checkKey(key); err != nil {
@@ -292,7 +292,7 @@ func (n *Node) MSet(ctx context.Context, kv map[string][]byte) error {
 // tombstone even for a key absent on this node (it may live in other regions), so an older
 // write arriving late cannot bring the key back anywhere.
 func (n *Node) Delete(ctx context.Context, keys ...string) (int, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return 0, err
 	}
 	count := 0
@@ -309,7 +309,7 @@ func (n *Node) Delete(ctx context.Context, keys ...string) (int, error) {
 
 // GetDel deletes key and returns the item it held.
 func (n *Node) GetDel(ctx context.Context, key string) (Item, bool, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return Item{}, false, err
 	}
 	if err := n.checkKey(key); err != nil {
@@ -395,7 +395,7 @@ func (n *Node) Persist(ctx context.Context, key string) (bool, error) {
 }
 
 func (n *Node) rewriteExpiry(ctx context.Context, key string, atMs int64, persist bool) (bool, error) {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return false, err
 	}
 	if err := n.checkKey(key); err != nil {

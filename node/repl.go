@@ -116,8 +116,9 @@ type ReplicationStats struct {
 	// SyncPaced counts repairs (gap, loss, periodic) not started because the last session with
 	// that peer ended less than syncPause times its own length ago (startSync).
 	SyncPaced uint64
-	// PassesWaited counts write passes (an event loop's requests) that waited for the gossip
-	// queue to be taken: peers read more slowly than this node writes (back-pressure).
+	// PassesWaited counts write passes (an event loop's requests), and writes of the Go and
+	// HTTP APIs, that waited for the gossip queue to be taken: peers read more slowly than
+	// this node writes (back-pressure).
 	PassesWaited uint64
 }
 
@@ -374,13 +375,29 @@ func (r *replicator) gossipLoop() {
 // them. Passes may overlap (one per event loop); each must end.
 func (r *replicator) beginWrites() {
 	r.mu.Lock()
-	r.waitRoomLocked()
+	r.waitRoomLocked(nil)
 	now := r.n.nowMs()
 	if r.holds == 0 {
 		r.holdSince = now
 	}
 	r.holds++
 	r.mu.Unlock()
+}
+
+// pace is beginWrites's wait for a write made outside a pass (the Go and HTTP APIs, a RESP
+// connection not served by an event loop), before the write is made: a service writing
+// through the Go API as fast as it can is paced to its slowest member as a RESP client is,
+// where its writes beyond the queue were dropped and repaired by anti-entropy (the snapshots
+// of a collapse under a write flood). It returns ctx.Err() if ctx ends first, and the write is
+// then not made. Such a write holds no lock while it waits.
+func (r *replicator) pace(ctx context.Context) error {
+	r.mu.Lock()
+	ok := r.waitRoomLocked(ctx.Done())
+	r.mu.Unlock()
+	if !ok {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // waitRoomLocked waits, with r.mu released meanwhile, while pending is half full and a peer
@@ -391,12 +408,12 @@ func (r *replicator) beginWrites() {
 // node writes (cluster.Config.PublishWait). Waiting here, before the pass reads a request,
 // paces the clients to the slowest member instead of filling the queue and dropping writes,
 // which anti-entropy then repaired by snapshots that starved the members further (a cluster
-// writing collections on a saturated machine spent most of its CPU on repairs). Writes of
-// goroutines without passes (the Go API, HTTP) are not paced: a full queue drops them.
-func (r *replicator) waitRoomLocked() {
+// writing collections on a saturated machine spent most of its CPU on repairs). Writes made
+// outside passes wait here too (pace). It reports false if done was closed first (nil: never).
+func (r *replicator) waitRoomLocked(done <-chan struct{}) bool {
 	halfFull := func() bool { return len(r.pending) >= r.cfg.QueueSize/2 && r.peersUp.Load() > 0 }
 	if r.overflow || !halfFull() {
-		return
+		return true
 	}
 	r.st.passesWaited.Add(1)
 	t := time.NewTimer(r.cfg.QueueWait)
@@ -408,20 +425,26 @@ func (r *replicator) waitRoomLocked() {
 		room := r.room
 		r.mu.Unlock()
 		r.wakeGossip()
-		var out bool
+		var out, gone bool
 		select {
 		case <-room:
 		case <-t.C:
 			out = true
 		case <-r.n.stop:
 			out = true
+		case <-done:
+			gone = true
 		}
 		r.mu.Lock()
+		if gone {
+			return false
+		}
 		if out {
 			r.overflow = true
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // endWrites ends a write pass and publishes what is pending, on the caller's goroutine: a
@@ -1364,6 +1387,20 @@ func (n *Node) BeginWrites() {
 		n.repl.beginWrites()
 	}
 }
+
+// WithinWritePass returns ctx marked as that of a caller that makes its writes inside write
+// passes (BeginWrites, EndWrites), which pace them when peers read more slowly than this node
+// writes: a write made with it does not wait again, inside the pass. An event loop's
+// connections use it. Any other write (the Go API's callers, HTTP) waits before it is made
+// while the gossip queue is half full, up to QueueWait (then the overflow: it goes on, and
+// what the queue cannot hold is repaired by anti-entropy), or until its context ends, which
+// fails the write with the context's error and changes nothing.
+func (n *Node) WithinWritePass(ctx context.Context) context.Context {
+	return context.WithValue(ctx, writePassKey{}, true)
+}
+
+// writePassKey marks a context made by WithinWritePass.
+type writePassKey struct{}
 
 // EndWrites ends a write pass (BeginWrites) and hands its writes to the transport, which only
 // queues them: it does not block on the network. It reports whether it handed any, which made

@@ -58,7 +58,7 @@ type Tx struct {
 // an error (there is no rollback, as in Redis's EXEC) and are replicated as one unit after the
 // locks are released. Atomic returns fn's error.
 func (n *Node) Atomic(ctx context.Context, keys []string, fn func(tx *Tx) error) error {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return err
 	}
 	// An oversized key is locked like any other; the operation naming it fails.
@@ -68,7 +68,7 @@ func (n *Node) Atomic(ctx context.Context, keys []string, fn func(tx *Tx) error)
 // AtomicAll is Atomic over the whole store: every key may be used, and Len, Scan and Stats
 // work. It stops every other operation of the node while fn runs.
 func (n *Node) AtomicAll(ctx context.Context, fn func(tx *Tx) error) error {
-	if err := n.check(ctx); err != nil {
+	if err := n.checkWrite(ctx); err != nil {
 		return err
 	}
 	return n.atomic(nil, true, fn)

@@ -71,7 +71,7 @@ var (
 		"Anti-entropy repairs not started because the last session with that peer ended less than three times its length ago.",
 		nil, nil)
 	descPassesWaited = prometheus.NewDesc("geocache_write_passes_waited_total",
-		"Write passes (an event loop's requests) that waited for the gossip queue: peers read more slowly than this node writes.",
+		"Write passes (an event loop's requests) and writes of the Go and HTTP APIs that waited for the gossip queue: peers read more slowly than this node writes.",
 		nil, nil)
 	descLogBytes = prometheus.NewDesc("geocache_replication_log_bytes",
 		"Bytes held by the delta log used to repair gaps.", nil, nil)

@@ -65,12 +65,17 @@ type Replicator interface {
 // WritePasser is implemented by a Backend that can defer the per-write work of a run of
 // commands to its end (as *node.Node does: it replicates the run's writes as one batch, from
 // the caller's goroutine, instead of waking its replication goroutine for each). An event loop
-// wraps each pass over its ready connections in BeginWrites and EndWrites; neither may block.
-// EndWrites reports whether it made goroutines runnable, which the loop then lets run before it
+// wraps each pass over its ready connections in BeginWrites and EndWrites. BeginWrites may
+// wait, before the pass reads a request, while the backend's peers read more slowly than it
+// writes (back-pressure); EndWrites must not block. EndWrites reports whether it made goroutines runnable, which the loop then lets run before it
 // blocks in epoll_wait.
+//
+// WithinWritePass returns the context for the commands of a connection the loops serve: its
+// writes are paced by the passes, and the backend must not make them wait again inside one.
 type WritePasser interface {
 	BeginWrites()
 	EndWrites() bool
+	WithinWritePass(ctx context.Context) context.Context
 }
 
 var _ WritePasser = (*node.Node)(nil)

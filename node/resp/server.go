@@ -232,6 +232,11 @@ func (s *Server) accept(conn net.Conn) {
 	if fd >= 0 {
 		c.conn, c.fd = nil, fd
 		c.loop = loops[s.nextLoop.Add(1)%uint64(len(loops))]
+		if s.passer != nil {
+			// The loop's passes pace this connection's writes (node.BeginWrites): the node
+			// must not make them wait again, inside a pass.
+			c.ctx = s.passer.WithinWritePass(c.ctx)
+		}
 	}
 	s.clients[c] = struct{}{}
 	s.connWG.Add(1)
