@@ -391,6 +391,9 @@ func (r *replicator) beginWrites() {
 // of a collapse under a write flood). It returns ctx.Err() if ctx ends first, and the write is
 // then not made. Such a write holds no lock while it waits.
 func (r *replicator) pace(ctx context.Context) error {
+	if r.peersUp.Load() == 0 {
+		return nil // nothing to wait for, and no lock taken
+	}
 	r.mu.Lock()
 	ok := r.waitRoomLocked(ctx.Done())
 	r.mu.Unlock()
