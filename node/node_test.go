@@ -564,3 +564,28 @@ func TestMatchPathological(t *testing.T) {
 		t.Fatal("star-heavy pattern failed to match")
 	}
 }
+
+// SetBytesAt writes at the time its caller read: a TTL counts from it, and the write's version
+// is still later than one this node issued after that time.
+func TestSetBytesAtWritesAtTheGivenTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, clk := newTestNode(t, nil)
+	read := clk.Now().UnixMilli() // a run of commands read the clock here
+	clk.Advance(4 * time.Second)
+	first := mustSet(t, n, "k", "first", SetOptions{})
+	res, err := n.SetBytesAt(ctx, []byte("k"), []byte("second"), SetOptions{TTL: 10 * time.Second}, read)
+	if err != nil || !res.Written {
+		t.Fatalf("SetBytesAt = %+v, %v", res, err)
+	}
+	if !first.Version.Less(res.Version) {
+		t.Fatalf("version %v of the write at the earlier time is not after %v", res.Version, first.Version)
+	}
+	if v, ok := mustGet(t, n, "k"); !ok || v != "second" {
+		t.Fatalf("k = %q, %v", v, ok)
+	}
+	ttl, ok, has, err := n.TTL(ctx, "k")
+	if err != nil || !ok || !has || ttl != 6*time.Second {
+		t.Fatalf("TTL = %v (exists %v, has expiry %v, %v); want 6s: 10s from the time given, read 4s ago", ttl, ok, has, err)
+	}
+}

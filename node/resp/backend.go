@@ -8,10 +8,11 @@ import (
 	"github.com/geocache/geocache/node"
 )
 
-// bytesSetter is a Backend whose SetBytes is Set with a key it does not keep (node.Node): SET
-// passes its argument's bytes, which the connection reuses, instead of a string made of them.
+// bytesSetter is a Backend whose SetBytesAt is Set with a key it does not keep (node.Node),
+// at a time the caller read: SET passes its argument's bytes, which the connection reuses,
+// instead of a string made of them, and the time a run of commands reads once (getNowMs).
 type bytesSetter interface {
-	SetBytes(ctx context.Context, key []byte, value []byte, opt node.SetOptions) (node.SetResult, error)
+	SetBytesAt(ctx context.Context, key []byte, value []byte, opt node.SetOptions, nowMs int64) (node.SetResult, error)
 }
 
 var _ bytesSetter = (*node.Node)(nil)

@@ -136,11 +136,13 @@ func replyGet(c *client, it node.Item, ok bool, err error) {
 	}
 }
 
-// setBytes writes key (bytes of the connection's buffer) through the backend's SetBytes when
-// it has one, so the key's one copy is the store's; else through Set with a key string.
+// setBytes writes key (bytes of the connection's buffer) through the backend's SetBytesAt when
+// it has one, so the key's one copy is the store's, at the time of the run of commands it is
+// part of (getNowMs: a pipeline of SETs reads the clock once); else through Set with a key
+// string.
 func (c *client) setBytes(ctx context.Context, key, val []byte, opt node.SetOptions) (node.SetResult, error) {
 	if bs, ok := c.be().(bytesSetter); ok {
-		return bs.SetBytes(ctx, key, val, opt)
+		return bs.SetBytesAt(ctx, key, val, opt, c.getNowMs())
 	}
 	return c.be().Set(ctx, string(key), val, opt)
 }

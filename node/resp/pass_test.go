@@ -42,12 +42,12 @@ func (p *passing) Set(ctx context.Context, key string, value []byte, opt node.Se
 	return p.Node.Set(ctx, key, value, opt)
 }
 
-// SetBytes is what SET calls on a backend that has it (the node does).
-func (p *passing) SetBytes(ctx context.Context, key, value []byte, opt node.SetOptions) (node.SetResult, error) {
+// SetBytesAt is what SET calls on a backend that has it (the node does).
+func (p *passing) SetBytesAt(ctx context.Context, key, value []byte, opt node.SetOptions, nowMs int64) (node.SetResult, error) {
 	p.mu.Lock()
 	p.inPass = append(p.inPass, p.open > 0)
 	p.mu.Unlock()
-	return p.Node.SetBytes(ctx, key, value, opt)
+	return p.Node.SetBytesAt(ctx, key, value, opt, nowMs)
 }
 
 // TestEventLoopWritePasses checks that an event loop runs a pipeline's commands inside a write
