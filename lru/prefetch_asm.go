@@ -10,3 +10,7 @@ package lru
 //
 //go:noescape
 func prefetch(addr uintptr)
+
+// Prefetch is prefetch for other packages: a caller that will soon write or read the cache
+// line holding addr (the next bytes of a log it appends to) has it loaded meanwhile.
+func Prefetch(addr uintptr) { prefetch(addr) }

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/lru"
 )
 
 // deltaLog is a bytes-bounded FIFO of the deltas this node applied (its own and its peers'),
@@ -247,7 +248,11 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 		l.spareSum = nil
 		last++
 	}
-	l.segs[last] = append(append(l.segs[last], h...), l.scratch...)
+	seg := append(append(l.segs[last], h...), l.scratch...)
+	l.segs[last] = seg
+	if ahead := len(seg) + logAhead; ahead < cap(seg) {
+		lru.Prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(seg))) + uintptr(ahead))
+	}
 	l.sums[last].note(ri, seq, ref, d.Entry.Version.TS)
 	l.reps[ri].tail = seq
 	l.n++
@@ -257,6 +262,10 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 	}
 	return true
 }
+
+// logAhead is how far past its end put prefetches a segment: the lines the next few records
+// will be written to, loaded while this write goes on.
+const logAhead = 192
 
 func b2u(b bool) uint64 {
 	if b {
