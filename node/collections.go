@@ -301,6 +301,69 @@ func (c *coll) applyDelta(b []byte) error {
 	return c.zset.ApplyDelta(b)
 }
 
+// warm loads what finding the elements names will read (crdt Set.Warm); mu held, or the
+// key's store lock (which every writer of c holds).
+func (c *coll) warm(names []string) {
+	switch c.typ {
+	case crdt.TypeHash:
+		c.hash.Warm(names)
+	case crdt.TypeSet:
+		c.set.Warm(names)
+	default:
+		c.zset.Warm(names)
+	}
+}
+
+// warmElems warms, in cur's collection, the elements of the deltas at the start of ds that
+// write cur's key (ds[0]'s), at most crdt.WarmMax of them, and returns how many deltas that
+// is (at least one): a replica's batch of deltas to one large collection (SADDs to one set)
+// then finds each element in cache instead of missing it three times in turn. Called by a
+// batch's applier under the key's store lock, with cur the key's value there.
+func (n *Node) warmElems(cur *lru.Current[value], ds []crdt.Delta) int {
+	k := 1
+	for k < len(ds) && k < crdt.WarmMax && ds[k].Key == ds[0].Key {
+		k++
+	}
+	c := cur.Value.obj()
+	if k == 1 || !cur.Exists || c == nil || c.typ != ds[0].Entry.Type {
+		return k
+	}
+	var names [crdt.WarmMax]string
+	for i := range k {
+		names[i] = crdt.DeltaElem(ds[i].Entry.Value)
+	}
+	c.warm(names[:k])
+	return k
+}
+
+// WarmElems is Warm for the elements of a pipeline of collection commands: keys[i] is the
+// key of the i-th command and elems[i] its first element (its second argument, or ""). For
+// every run of commands on one collection (a pipeline of SADDs to one set) it loads what
+// finding their elements will read, their cache misses overlapping (crdt Set.Warm), so each
+// command finds its element without waiting on memory; a small collection is not walked. It
+// changes nothing and does not retain keys or elems.
+func (n *Node) WarmElems(keys, elems []string) {
+	nowMs := int64(-1) // read once, for the first run
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		if j-i > 1 {
+			if nowMs < 0 {
+				nowMs = n.nowMs()
+			}
+			if v, _, ok := n.store.Peek(keys[i], nowMs); ok && v.obj() != nil {
+				c := v.obj()
+				c.mu.RLock()
+				c.warm(elems[i:j])
+				c.mu.RUnlock()
+			}
+		}
+		i = j
+	}
+}
+
 // entries returns the value's state as entries of at most about collPartBytes each, in order:
 // one for a small collection, parts for a large one (anti-entropy, snapshots). The encoding
 // is taken under the read lock, and sent after it is released.

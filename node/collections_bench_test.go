@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,6 +49,7 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 //
 //	go test ./node -run '^$' -bench CollRemoteApply -benchmem
 func BenchmarkCollRemoteApply(b *testing.B) {
+	noWarm := os.Getenv("NOWARM") != ""
 	const elems, writes = 100000, 200000
 	ctx := context.Background()
 	for _, typ := range []string{"hset", "hsetkeys", "sadd", "zadd"} {
@@ -118,7 +120,11 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 						keys = append(keys, ds[i].Key)
 					}
 					now := dst.nowMs()
+					warmed := 0 // as applyDeltas warms a run's elements
 					dst.store.ApplyBatch(keys, now, func(i int, cur lru.Current[value]) lru.Update[value] {
+						if i >= warmed && !noWarm {
+							warmed = i + dst.warmElems(&cur, ds[i:])
+						}
 						up, _ := dst.merge(ds[i].Key, &cur, &ds[i].Entry, now)
 						return up
 					})
