@@ -48,6 +48,9 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 // its way to the element). The deltas are made by a node with a sink.
 //
 //	go test ./node -run '^$' -bench CollRemoteApply -benchmem
+//
+// A run of deltas to one key has its elements warmed first, as applyDeltas does (warmElems);
+// NOWARM=1 in the environment leaves that out, to compare.
 func BenchmarkCollRemoteApply(b *testing.B) {
 	noWarm := os.Getenv("NOWARM") != ""
 	const elems, writes = 100000, 200000
