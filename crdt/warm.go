@@ -15,14 +15,14 @@ import "unsafe"
 // enough that what they load is still cached when the writes reach it.
 const WarmMax = 32
 
-// warmMinElems is the table size from which warming pays: a smaller table's index, records
-// and names stay in the processor's caches, and the passes only cost.
-const warmMinElems = 1 << 13
+// WarmMinElems is the collection size from which Warm walks it: a smaller table's index,
+// records and names stay in the processor's caches, and the passes would only cost.
+const WarmMinElems = 1 << 13
 
 // warm loads what finding names in t will read into the processor's caches. It reads t and
 // changes nothing (the caller excludes writers of t); names beyond WarmMax are ignored.
 func (t *elemTab[P]) warm(names []string) {
-	if t == nil || t.n < warmMinElems || t.inl || len(names) < 2 {
+	if t == nil || t.n < WarmMinElems || t.inl || len(names) < 2 {
 		return
 	}
 	names = names[:min(len(names), WarmMax)]

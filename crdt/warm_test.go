@@ -45,7 +45,7 @@ func TestDeltaElem(t *testing.T) {
 // names present, absent and removed, more than WarmMax of them, and checks that each state
 // encodes as before and still finds what it held.
 func TestWarmChangesNothing(t *testing.T) {
-	const n = warmMinElems + 500
+	const n = WarmMinElems + 500
 	s, h, z := NewSet(Version{}), NewHash(Version{}), NewZSet(Version{})
 	var names []string
 	for i := range n {
@@ -59,7 +59,7 @@ func TestWarmChangesNothing(t *testing.T) {
 		}
 	}
 	s.Rem(names[0])
-	if s.c.elems.len() < warmMinElems || s.c.elems.inl {
+	if s.c.elems.len() < WarmMinElems || s.c.elems.inl {
 		t.Fatalf("set of %d elements is not walked by warm", s.c.elems.len())
 	}
 	before := [][]byte{s.AppendBinary(nil), h.AppendBinary(nil), z.AppendBinary(nil)}

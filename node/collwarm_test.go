@@ -147,3 +147,39 @@ func elemsOf(c *coll) string {
 	}
 	return b.String()
 }
+
+// TestBigCollectionTurnsWarmingOn: a small store is not warmed, until a collection large
+// enough for its elements to be warmed is written; the janitor's pass turns it off again and
+// the next write of that collection back on.
+func TestBigCollectionTurnsWarmingOn(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	ctx := context.Background()
+	sadd := func(ms ...string) {
+		n.UpdateSet(ctx, "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+			_, d := s.Add(stamp(), ms...)
+			return d
+		})
+	}
+	var ms []string
+	for i := range crdt.WarmMinElems - 1 {
+		ms = append(ms, "m"+strconv.Itoa(i))
+	}
+	sadd(ms...)
+	n.sweep(n.nowMs())
+	if n.Warming() {
+		t.Fatalf("a store of one set of %d members is warmed", len(ms))
+	}
+	sadd("last")
+	if !n.Warming() {
+		t.Fatalf("a set of %d members written: not warmed", crdt.WarmMinElems)
+	}
+	n.sweep(n.nowMs())
+	if n.Warming() {
+		t.Fatal("still warmed after the janitor's pass")
+	}
+	sadd("m1")
+	if !n.Warming() {
+		t.Fatal("the set written again: not warmed")
+	}
+}
