@@ -686,17 +686,17 @@ func (n *Node) collValue(key string, c *coll, ver crdt.Version, seq uint64, nowM
 		c.floorQueued = true
 		n.floorColls.add(key)
 	}
-	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
-	// evicting the key) is hidden like an empty one: serving it would answer for the whole
-	// collection with a fragment. It becomes visible when a full state joins it.
-	// ver's writer is in the table: this node's own, the current value's, or a remote write's
-	// that applyRemoteColl admitted first.
 	if c.length() >= crdt.WarmMinElems && !n.warming.Load() {
 		// A pipeline of commands on a collection this large pays for warming its elements
 		// (WarmElems) whatever the store's size; the janitor's pass turns it off again, and
 		// the next write of such a collection back on.
 		n.warming.Store(true)
 	}
+	// A partial state (element deltas of an incarnation this node never held whole, e.g. after
+	// evicting the key) is hidden like an empty one: serving it would answer for the whole
+	// collection with a fragment. It becomes visible when a full state joins it.
+	// ver's writer is in the table: this node's own, the current value's, or a remote write's
+	// that applyRemoteColl admitted first.
 	v, _ := n.reps.newValue(ver, seq, c.typ, 0)
 	v.setEmpty(c.length() == 0 || !c.full())
 	v.setObj(c, c.bytes)
