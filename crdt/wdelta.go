@@ -78,8 +78,8 @@ func newZSetDelta(reset Version, direct bool, sc *ZSetScratch) *ZSet {
 }
 
 // HashScratch, SetScratch and ZSetScratch are room for one write's delta that a holder reuses
-// when nothing reads the deltas (a node without replicas: the delta is made because the write
-// returns it, and dropped). UseScratch arms a state with one for its next write of one
+// when nothing keeps the deltas (the node encodes each under the key's lock, or on a node
+// without replicas drops it unread). UseScratch arms a state with one for its next write of one
 // element: that write's delta is the scratch, valid until the scratch is armed again, and
 // later writes allocate as before (a command writing twice keeps both deltas apart). The
 // zero value is ready; a scratch must not be copied once used.

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +48,11 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 // its way to the element). The deltas are made by a node with a sink.
 //
 //	go test ./node -run '^$' -bench CollRemoteApply -benchmem
+//
+// A run of deltas to one key has its elements warmed first, as applyDeltas does (warmElems);
+// NOWARM=1 in the environment leaves that out, to compare.
 func BenchmarkCollRemoteApply(b *testing.B) {
+	noWarm := os.Getenv("NOWARM") != ""
 	const elems, writes = 100000, 200000
 	ctx := context.Background()
 	for _, typ := range []string{"hset", "hsetkeys", "sadd", "zadd"} {
@@ -118,7 +123,11 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 						keys = append(keys, ds[i].Key)
 					}
 					now := dst.nowMs()
+					warmed := 0 // as applyDeltas warms a run's elements
 					dst.store.ApplyBatch(keys, now, func(i int, cur lru.Current[value]) lru.Update[value] {
+						if i >= warmed && !noWarm {
+							warmed = i + dst.warmElems(&cur, ds[i:])
+						}
 						up, _ := dst.merge(ds[i].Key, &cur, &ds[i].Entry, now)
 						return up
 					})

@@ -217,3 +217,39 @@ func TestSnapshotKeepsCollectionsAndCounters(t *testing.T) {
 		t.Fatalf("counter after restart: INCR = %d, %v", v, err)
 	}
 }
+
+// TestReplicatedCollWriteAllocs: a replicated HSET or SADD of an element present allocates
+// its delta's encoding and nothing else (the delta itself lives in the op's scratch: it is
+// encoded under the key's lock and dropped).
+func TestReplicatedCollWriteAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	n, _ := newTestNode(t, nil)
+	sent := 0
+	n.sink = func(crdt.Delta) { sent++ }
+	ctx := context.Background()
+	// Made once: the closure capturing the pairs would be the harness' own allocation.
+	pairs := [][2][]byte{{[]byte("f"), []byte("v")}}
+	set := func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash { return h.Set(stamp(), pairs...) }
+	hset := func() { n.UpdateHash(ctx, "h", true, set) }
+	sadd := func() {
+		n.UpdateSet(ctx, "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+			_, d := s.Add(stamp(), "m")
+			return d
+		})
+	}
+	for _, c := range []struct {
+		name string
+		fn   func()
+	}{{"hset", hset}, {"sadd", sadd}} {
+		c.fn()
+		before := sent
+		if allocs := testing.AllocsPerRun(100, c.fn); allocs > 1 {
+			t.Errorf("%s of a present element, replicated: %.1f allocations, want 1", c.name, allocs)
+		}
+		if sent-before != 101 {
+			t.Errorf("%s: %d deltas sent for 101 writes", c.name, sent-before)
+		}
+	}
+}

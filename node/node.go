@@ -29,7 +29,7 @@ var (
 // Node is one cache node: a bounded LRU store of LWW registers stamped with a hybrid logical
 // clock. All methods are safe for concurrent use.
 type Node struct {
-	warming atomic.Bool // Warming: the store is large enough for warming keys to pay
+	warming atomic.Bool // Warming: the store, or a collection written (collValue), is large enough
 	cfg     Config
 	replica crdt.ReplicaID
 	store   *lru.Store[string, value, lru.InValue]

@@ -890,8 +890,12 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 				blocks = append(blocks, ownedBlock(&ds[k]))
 				keys = append(keys, ds[k].Key)
 			}
+			warmed := 0 // the run's deltas from i whose elements warmElems loaded
 			r.n.store.ApplyBatch(keys, nowMs, func(k int, cur lru.Current[value]) lru.Update[value] {
 				d := &ds[i+k]
+				if k >= warmed {
+					warmed = k + r.n.warmElems(&cur, ds[i+k:run])
+				}
 				up, ok := r.n.mergeKeyed(d.Key, &cur, &d.Entry, nowMs, blocks[k])
 				if ok {
 					state[i+k] = won

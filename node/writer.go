@@ -115,5 +115,6 @@ const warmValueMax = 256
 const warmMinEntries = 1 << 15
 
 // Warming reports whether Warm is worth calling: the store held at least warmMinEntries at
-// the janitor's last pass.
+// the janitor's last pass, or a collection of at least crdt.WarmMinElems was written since
+// (collValue: its elements are worth warming, WarmElems).
 func (n *Node) Warming() bool { return n.warming.Load() }

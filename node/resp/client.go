@@ -55,9 +55,10 @@ type client struct {
 		n    int
 		cmd  *command
 	}
-	nowMs    int64    // getNowMs's time for a run of GETs; 0: read the clock
-	gotNow   bool     // the command just dispatched used nowMs
-	warmKeys []string // warmPipeline's scratch
+	nowMs     int64    // getNowMs's time for a run of GETs; 0: read the clock
+	gotNow    bool     // the command just dispatched used nowMs
+	warmKeys  []string // warmPipeline's scratch
+	warmElems []string // warmPipeline's scratch
 
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop

@@ -18,6 +18,9 @@ type Warmer interface {
 	// WarmReads is Warm for keys about to be read (a pipeline of GETs): it also loads what a
 	// reply copies out of their values. Same rules as Warm.
 	WarmReads(keys []string)
+	// WarmElems is Warm for the elements of collection commands: elems[i] is the second
+	// argument of the command on keys[i] ("" if none). Same rules as Warm.
+	WarmElems(keys, elems []string)
 	// Warming reports whether warming pays now (a store larger than the processor's caches);
 	// when false the connection does not even parse ahead. It must be cheap.
 	Warming() bool
@@ -35,7 +38,8 @@ func (c *client) warmPipeline() {
 	if c.s.warm == nil || c.multi != nil || !c.s.warm.Warming() {
 		return
 	}
-	keys := c.warmKeys[:0]
+	keys, elems := c.warmKeys[:0], c.warmElems[:0]
+	same := true // every command on one key: warm their elements (a pipeline of SADDs to a set)
 	b := c.in[c.r:c.w]
 	reads := true // every command a GET: warm the values the replies copy too
 	for len(keys) < warmAhead {
@@ -46,6 +50,12 @@ func (c *client) warmPipeline() {
 		b = b[n:]
 		if len(argv) >= 2 && len(argv[1]) > 0 {
 			keys = append(keys, unsafe.String(&argv[1][0], len(argv[1])))
+			e := ""
+			if len(argv) >= 3 && len(argv[2]) > 0 {
+				e = unsafe.String(&argv[2][0], len(argv[2]))
+			}
+			elems = append(elems, e)
+			same = same && keys[len(keys)-1] == keys[0]
 			reads = reads && equalFold(argv[0], "get")
 		}
 	}
@@ -53,9 +63,12 @@ func (c *client) warmPipeline() {
 	case len(keys) <= 1:
 	case reads:
 		c.s.warm.WarmReads(keys)
+	case same:
+		c.s.warm.WarmElems(keys, elems)
 	default:
 		c.s.warm.Warm(keys)
 	}
 	clear(keys)
-	c.warmKeys = keys[:0]
+	clear(elems)
+	c.warmKeys, c.warmElems = keys[:0], elems[:0]
 }

@@ -14,6 +14,7 @@ type warming struct {
 	mu    sync.Mutex
 	calls [][]string // Warm
 	reads [][]string // WarmReads
+	elems [][]string // WarmElems: each call's keys, then its elems
 }
 
 // Warming is always on here: the node would turn it on only for a large store.
@@ -34,6 +35,13 @@ func deepCopy(keys []string) []string {
 		out[i] = strings.Clone(k)
 	}
 	return out
+}
+
+func (w *warming) WarmElems(keys, elems []string) {
+	w.mu.Lock()
+	w.elems = append(w.elems, deepCopy(keys), deepCopy(elems))
+	w.mu.Unlock()
+	w.Node.WarmElems(keys, elems)
 }
 
 func (w *warming) WarmReads(keys []string) {
@@ -132,5 +140,44 @@ func TestPipelineWarmsKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPipelineWarmsElems checks that a pipeline of commands on one key (SADDs to a set) has
+// their elements warmed, the key with each, and that the commands still answer as they should.
+func TestPipelineWarmsElems(t *testing.T) {
+	t.Parallel()
+	w := &warming{Node: standaloneNode(t)}
+	addr, _ := serveBackend(t, w, transports[0].loops)
+	c := dialRaw(t, addr)
+	var req []byte
+	for _, m := range []string{"x", "y", "x", "z"} {
+		req = append(req, encode("SADD", "s", m)...)
+	}
+	req = append(req, encode("SCARD", "s")...)
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var replies []string
+	for range 5 {
+		r, err := c.readReply(5e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies = append(replies, r)
+	}
+	if got, want := strings.Join(replies, ","), ":1\r\n,:1\r\n,:0\r\n,:1\r\n,:3\r\n"; got != want {
+		t.Fatalf("replies %q, want %q", got, want)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.elems) == 0 || len(w.calls) != 0 {
+		t.Fatalf("pipeline on one key: Warm %q, WarmElems %q; want WarmElems only", w.calls, w.elems)
+	}
+	for i := 0; i < len(w.elems); i += 2 {
+		keys, elems := strings.Join(w.elems[i], " "), " "+strings.Join(w.elems[i+1], " ")+" "
+		if len(w.elems[i]) < 2 || strings.Trim(keys, "s ") != "" || !strings.Contains(" x y x z  ", elems) {
+			t.Fatalf("warmed keys %q elems %q, want a run of x y x z (and SCARD's none) on s", keys, elems)
+		}
 	}
 }
