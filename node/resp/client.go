@@ -58,6 +58,7 @@ type client struct {
 	nowMs     int64    // getNowMs's time for a run of GETs; 0: read the clock
 	gotNow    bool     // the command just dispatched used nowMs
 	warmKeys  []string // warmPipeline's scratch
+	ops       cmdOps   // reusable updates of collections (SADD, HSET)
 	warmElems []string // warmPipeline's scratch
 
 	outBlocked bool         // the socket took only part of out; wait until writable

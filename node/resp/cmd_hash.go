@@ -44,28 +44,14 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		wrongArgs(c, string(lowerASCII(argv[0])))
 		return
 	}
-	pairs := make([][2][]byte, 0, (len(argv)-2)/2)
+	op := c.ops.hset()
 	for i := 2; i < len(argv); i += 2 {
 		// The field is copied by Hash.Set (a string); the value is kept, so it is copied here.
-		pairs = append(pairs, [2][]byte{argv[i], append([]byte(nil), argv[i+1]...)})
+		op.pairs = append(op.pairs, [2][]byte{argv[i], append([]byte(nil), argv[i+1]...)})
 	}
-	added := 0
-	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
-		if len(pairs) == 1 { // the common case, without the map
-			if _, ok := h.Get(string(pairs[0][0])); !ok {
-				added++
-			}
-			return h.Set(stamp(), pairs...)
-		}
-		seen := map[string]bool{}
-		for _, p := range pairs {
-			if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
-				added++
-			}
-			seen[string(p[0])] = true
-		}
-		return h.Set(stamp(), pairs...)
-	})
+	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, op.fn)
+	added := op.added
+	op.reset()
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -74,6 +60,59 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	default:
 		c.out = appendInt(c.out, int64(added))
 	}
+}
+
+// hsetOp is HSET's update of a hash, one per connection (cmdOps): its function, made once,
+// and the pairs were two allocations of every HSET (a closure escapes into the backend's
+// interface call), beside the values the hash keeps.
+type hsetOp struct {
+	pairs [][2][]byte // fields are views of the request, values copies
+	added int
+	fn    func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash
+}
+
+func (op *hsetOp) update(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+	if len(op.pairs) == 1 { // the common case, without the map
+		if _, ok := h.Get(string(op.pairs[0][0])); !ok {
+			op.added++
+		}
+		return h.Set(stamp(), op.pairs...)
+	}
+	seen := map[string]bool{}
+	for _, p := range op.pairs {
+		if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
+			op.added++
+		}
+		seen[string(p[0])] = true
+	}
+	return h.Set(stamp(), op.pairs...)
+}
+
+func (op *hsetOp) reset() {
+	clear(op.pairs) // neither the request's bytes nor the hash's values kept alive here
+	op.pairs, op.added = op.pairs[:0], 0
+}
+
+// cmdOps holds a connection's reusable updates of collections (SADD, HSET), made on first use.
+type cmdOps struct {
+	s *saddOp
+	h *hsetOp
+}
+
+func (o *cmdOps) sadd() *saddOp {
+	if o.s == nil {
+		o.s = &saddOp{}
+		o.s.fn = o.s.update
+	}
+	return o.s
+}
+
+func (o *cmdOps) hset() *hsetOp {
+	if o.h == nil {
+		o.h = &hsetOp{}
+		o.h.fn = o.h.update
+	}
+	return o.h
 }
 
 func cmdHSetNX(ctx context.Context, s *Server, c *client, argv [][]byte) {

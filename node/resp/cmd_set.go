@@ -42,25 +42,46 @@ func strs(bs [][]byte) []string {
 type soleWriter interface{ SoleWriter() bool }
 
 func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
-	ms := strs(argv[2:])
-	added := 0
+	op := c.ops.sadd()
+	for _, b := range argv[2:] {
+		op.ms = append(op.ms, string(b))
+	}
 	sw, _ := c.be().(soleWriter)
-	sole := sw != nil && sw.SoleWriter()
-	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
-		if sole && st.Len() > 0 && !slices.ContainsFunc(ms, func(m string) bool { return !st.Has(m) }) {
-			// Every member is present and no other replica can remove one concurrently: as
-			// in Redis, nothing is written (no new version, no WATCH invalidated).
-			return nil
-		}
-		var d *crdt.Set
-		added, d = st.Add(stamp(), ms...)
-		return d
-	})
+	op.sole = sw != nil && sw.SoleWriter()
+	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
+	added := op.added
+	op.reset()
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
 	}
 	c.out = appendInt(c.out, int64(added))
+}
+
+// saddOp is SADD's update of a set, one per connection (cmdOps): its function, made once, and
+// the members were two allocations of every SADD (a closure escapes into the backend's
+// interface call), beside the member strings the set keeps.
+type saddOp struct {
+	ms    []string
+	sole  bool // no other replica writes the key: a SADD of present members writes nothing
+	added int
+	fn    func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set
+}
+
+func (op *saddOp) update(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+	if op.sole && st.Len() > 0 && !slices.ContainsFunc(op.ms, func(m string) bool { return !st.Has(m) }) {
+		// Every member is present and no other replica can remove one concurrently: as
+		// in Redis, nothing is written (no new version, no WATCH invalidated).
+		return nil
+	}
+	var d *crdt.Set
+	op.added, d = st.Add(stamp(), op.ms...)
+	return d
+}
+
+func (op *saddOp) reset() {
+	clear(op.ms) // the strings are the set's now, or garbage: not kept alive here
+	op.ms, op.added = op.ms[:0], 0
 }
 
 // setRem removes members from key's set and returns how many were present.
