@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -37,6 +38,17 @@ func checkSkiplist(t *testing.T, l *skiplist) {
 		if b := l.node(x).back; b != want {
 			t.Fatalf("node %d: back %d, want %d", x, b, want)
 		}
+		nd := l.node(x)
+		if nd.key != nameKey(l.member(x)) {
+			t.Fatalf("node %d: name key %x, member %q", x, nd.key, l.member(x))
+		}
+		if b := nd.up >> 5; (b != 0) != (l.levels(x) > slInline) {
+			t.Fatalf("node %d of %d levels: block %d", x, l.levels(x), b)
+		} else if b != 0 && (l.blockNode(b) != x || l.up[b+1].span != uint32(l.levels(x)) ||
+			math.Float64bits(l.blockScore(b)) != math.Float64bits(nd.score)) {
+			t.Fatalf("node %d (score %v, %d levels): block %d names node %d, %d levels, score %v",
+				x, nd.score, l.levels(x), b, l.blockNode(b), l.up[b+1].span, l.blockScore(b))
+		}
 	}
 	if l.level > 1 && l.head[l.level-1].to == 0 {
 		t.Fatalf("top level %d empty", l.level)
@@ -48,19 +60,23 @@ func checkSkiplist(t *testing.T, l *skiplist) {
 			if y != 0 && l.levels(y) <= i {
 				t.Fatalf("node %d on level %d has %d levels", y, i, l.levels(y))
 			}
+			to := l.nodeAt(lk.to, i)
 			if lk.to == 0 {
 				if want := uint32(l.n) - rank[y]; lk.span != want && !(lk.span == 0 && y == 0) && y != 0 {
 					t.Fatalf("level %d: tail span %d from %d, want %d", i, lk.span, y, want)
 				}
 				break
 			}
-			if _, ok := rank[lk.to]; !ok {
-				t.Fatalf("level %d links to %d, not on level 0", i, lk.to)
+			if _, ok := rank[to]; !ok {
+				t.Fatalf("level %d links to %d, not on level 0", i, to)
 			}
-			if want := rank[lk.to] - rank[y]; lk.span != want {
-				t.Fatalf("level %d: span %d from %d to %d, want %d", i, lk.span, y, lk.to, want)
+			if l.pos(to, i) != lk.to {
+				t.Fatalf("level %d links to position %d, node %d's is %d", i, lk.to, to, l.pos(to, i))
 			}
-			y = lk.to
+			if want := rank[to] - rank[y]; lk.span != want {
+				t.Fatalf("level %d: span %d from %d to %d, want %d", i, lk.span, y, to, want)
+			}
+			y = to
 		}
 	}
 }
@@ -103,5 +119,21 @@ func TestZSetMoveKeepsIndex(t *testing.T) {
 				t.Fatalf("walked %d members, want %d", k, n)
 			}
 		})
+	}
+}
+
+// nameKey orders names as their strings do wherever the keys differ.
+func TestNameKeyOrder(t *testing.T) {
+	names := []string{"", "a", "a\x00", "a\x00b", "ab", "abcdefg", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi", "b", "\xff", "m1", "m10", "m2"}
+	for _, a := range names {
+		for _, b := range names {
+			ka, kb := nameKey(a), nameKey(b)
+			if (ka < kb && !(a < b)) || (ka > kb && !(a > b)) {
+				t.Errorf("nameKey(%q)=%x, nameKey(%q)=%x: order differs from the names'", a, ka, b, kb)
+			}
+		}
+	}
+	if nameKey("abcdefghZ") != nameKey("abcdefgh") || nameKey("ab") != 0x6162<<48 {
+		t.Errorf("nameKey is not the first 8 bytes, zero-padded")
 	}
 }
