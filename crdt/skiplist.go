@@ -15,7 +15,7 @@ import (
 //
 // A node is a member's element record (elems.go) by number: node r is record r-1, its member
 // name the record's (so the index holds no string of its own), and nodes live in pages of a
-// slab beside the records. A node is 32 bytes: its score, its name's order key (nameKey), its
+// slab beside the records. A node is 32 bytes: its score, its name's order key (keyOf), its
 // back link, its level-1 link, and where its block of higher links is in a shared pool (a
 // quarter of nodes have one). Node 0 is the head: as a link target it means none.
 //
@@ -26,8 +26,14 @@ import (
 // few bytes a member, against the slab's 32 (and the element records' 32 and names), so its
 // lines stay cached where the slab's miss: a walk misses on its last level's few steps, where
 // it missed on each level's. A position on a level is thus a node number on level 1 and a block
-// offset above (0: the head on both). The name key settles most ties of score without the
-// record and its name (two more misses): an index of integer scores has many ties.
+// offset above (0: the head on both).
+//
+// A node's name key settles most ties of score without the record and its name (two more
+// misses): an index of integer scores has many ties. The key is 8 bytes of the name after the
+// prefix all members share (pre, at most slPreMax bytes): members' names mostly share one
+// ("user:", redis-benchmark's "m0000000"), which a key of the names' first bytes would hold and
+// nothing else. A member that does not share pre shortens it and the keys are made again, a
+// walk of the list: at most slPreMax times in the index's life, mostly while it is small.
 type skiplist struct {
 	pages  [][]slNode
 	up     []slLink // blocks: slHdr entries of header, then links of levels 2 and above
@@ -37,7 +43,11 @@ type skiplist struct {
 	n      int
 	rng    *rand.Rand
 	tab    *elemTab[zpay]
+	pre    string // the prefix of every member's name (when n > 0)
 }
+
+// slPreMax bounds pre, and so how often the keys are made again.
+const slPreMax = 16
 
 const slMaxLevel = 32
 
@@ -53,7 +63,7 @@ const slHdr = 2
 
 type slNode struct {
 	score float64
-	key   uint64 // nameKey of the member
+	key   uint64 // keyOf the member
 	back  uint32 // the previous node (0: none)
 	up    uint32 // level-1 in the low 5 bits; the offset of the node's block in up above (0: none)
 	next  [slInline]slLink
@@ -128,7 +138,40 @@ func (l *skiplist) levels(x uint32) int { return int(l.node(x).up&31) + 1 }
 
 func (l *skiplist) member(x uint32) string { return l.tab.name(x - 1) }
 
-// cmpName compares node x's member with member, whose nameKey is key.
+// keyOf is member m's key. A name without the prefix pre (not a member: a delta's index made
+// after its members were written looks for them) orders before or after every member, as it
+// does pre, and gets the least or the greatest key: a tie of keys compares the names.
+func (l *skiplist) keyOf(m string) uint64 {
+	if !strings.HasPrefix(m, l.pre) {
+		if m < l.pre {
+			return 0
+		}
+		return math.MaxUint64
+	}
+	return nameKey(m[len(l.pre):])
+}
+
+// admit makes pre a prefix of member m, about to be inserted, making the keys again if it
+// shrinks.
+func (l *skiplist) admit(m string) {
+	if l.n == 0 {
+		l.pre = strings.Clone(m[:min(len(m), slPreMax)])
+		return
+	}
+	if strings.HasPrefix(m, l.pre) {
+		return
+	}
+	k := 0
+	for k < len(l.pre) && k < len(m) && l.pre[k] == m[k] {
+		k++
+	}
+	l.pre = l.pre[:k]
+	for x := l.head[0].to; x != 0; x = l.node(x).next[0].to {
+		l.node(x).key = l.keyOf(l.member(x))
+	}
+}
+
+// cmpName compares node x's member with member, whose key is key.
 func (l *skiplist) cmpName(x uint32, key uint64, member string) int {
 	if k := l.node(x).key; k != key {
 		if k < key {
@@ -140,7 +183,7 @@ func (l *skiplist) cmpName(x uint32, key uint64, member string) int {
 }
 
 // beforeAt reports whether the target p of a link of level i orders before (score, member),
-// member's nameKey being key.
+// member's key being key.
 func (l *skiplist) beforeAt(p uint32, i int, score float64, key uint64, member string) bool {
 	var s float64
 	var x uint32
@@ -164,7 +207,7 @@ func (l *skiplist) beforeAt(p uint32, i int, score float64, key uint64, member s
 
 // before reports whether node x orders before (score, member).
 func (l *skiplist) before(x uint32, score float64, member string) bool {
-	return l.beforeAt(x, 0, score, nameKey(member), member)
+	return l.beforeAt(x, 0, score, l.keyOf(member), member)
 }
 
 // less orders (score, member) pairs.
@@ -238,7 +281,7 @@ func (l *skiplist) setScore(x uint32, score float64) {
 // find descends to the last position before (score, member) on each level: update[i], of rank
 // rank[i] (the head's 0).
 func (l *skiplist) find(score float64, member string, update, rank *[slMaxLevel]uint32) {
-	key := nameKey(member)
+	key := l.keyOf(member)
 	y := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
 		if i == slInline-1 {
@@ -260,13 +303,14 @@ func (l *skiplist) find(score float64, member string, update, rank *[slMaxLevel]
 // allocates nothing here.
 func (l *skiplist) insert(score float64, x uint32, reuse bool) {
 	member := l.member(x)
+	l.admit(member)
 	var update, rank [slMaxLevel]uint32
 	l.find(score, member, &update, &rank)
-	l.linkIn(score, nameKey(member), x, reuse, &update, &rank)
+	l.linkIn(score, l.keyOf(member), x, reuse, &update, &rank)
 }
 
 // linkIn links node x in at score after update[i] at each level i, whose ranks are rank[i]
-// (insert's walk, or move's); key is the member's nameKey.
+// (insert's walk, or move's); key is the member's key.
 func (l *skiplist) linkIn(score float64, key uint64, x uint32, reuse bool, update, rank *[slMaxLevel]uint32) {
 	var lv int
 	if reuse {
@@ -468,7 +512,7 @@ func (l *skiplist) after(x uint32, score float64, member string) bool {
 	if nd.score != score {
 		return nd.score > score
 	}
-	return l.cmpName(x, nameKey(member), member) > 0
+	return l.cmpName(x, l.keyOf(member), member) > 0
 }
 
 // at returns the node of 0-based rank r, or 0.

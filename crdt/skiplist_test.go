@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,8 +41,8 @@ func checkSkiplist(t *testing.T, l *skiplist) {
 			t.Fatalf("node %d: back %d, want %d", x, b, want)
 		}
 		nd := l.node(x)
-		if nd.key != nameKey(l.member(x)) {
-			t.Fatalf("node %d: name key %x, member %q", x, nd.key, l.member(x))
+		if nd.key != l.keyOf(l.member(x)) || !strings.HasPrefix(l.member(x), l.pre) {
+			t.Fatalf("node %d: name key %x, member %q, prefix %q", x, nd.key, l.member(x), l.pre)
 		}
 		if b := nd.up >> 5; (b != 0) != (l.levels(x) > slInline) {
 			t.Fatalf("node %d of %d levels: block %d", x, l.levels(x), b)
@@ -135,5 +137,107 @@ func TestNameKeyOrder(t *testing.T) {
 	}
 	if nameKey("abcdefghZ") != nameKey("abcdefgh") || nameKey("ab") != 0x6162<<48 {
 		t.Errorf("nameKey is not the first 8 bytes, zero-padded")
+	}
+}
+
+// The index against a naive reference under random adds, re-adds and removes: members whose
+// names share long prefixes first and then names that shorten the index's prefix (keyOf), ties
+// of score, names that are prefixes of others. Order, scores, ranks, rank look-ups (Walk from
+// r), counts (firstAtLeast) and the structure (checkSkiplist) must agree after every batch.
+func TestSkiplistAgainstReference(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			var names []string
+			for i := 0; i < 300; i++ {
+				names = append(names, fmt.Sprintf("player:0000000000:%d", i))
+			}
+			for i := 0; i < 100; i++ {
+				names = append(names, fmt.Sprintf("player:%d", i))
+			}
+			names = append(names, "", "p", "player:", "player:0000000000", "a", "zzz", "\xff", "player\x00")
+			z := NewZSet(Version{})
+			ref := map[string]float64{}
+			ts := Timestamp(0)
+			for step := 0; step < 6000; step++ {
+				// The first third draws from the long-prefixed names only.
+				pool := names[:300]
+				if step > 2000 {
+					pool = names
+				}
+				m := pool[rng.IntN(len(pool))]
+				ts++
+				if rng.IntN(4) == 0 {
+					z.Rem(m)
+					delete(ref, m)
+				} else {
+					s := float64(rng.IntN(8))
+					z.Add(Version{TS: ts, Replica: 1}, m, s)
+					ref[m] = s
+				}
+				if step%500 == 0 || step == 5999 {
+					checkAgainst(t, z, ref)
+				}
+			}
+		})
+	}
+}
+
+func checkAgainst(t *testing.T, z *ZSet, ref map[string]float64) {
+	t.Helper()
+	type ms struct {
+		m string
+		s float64
+	}
+	var want []ms
+	for m, s := range ref {
+		want = append(want, ms{m, s})
+	}
+	slices.SortFunc(want, func(a, b ms) int {
+		if less(a.s, a.m, b.s, b.m) {
+			return -1
+		}
+		return 1
+	})
+	if z.sl != nil && z.sl.n > 0 {
+		checkSkiplist(t, z.ix())
+	}
+	if z.Len() != len(want) {
+		t.Fatalf("%d members, want %d", z.Len(), len(want))
+	}
+	k := 0
+	z.Walk(0, false, func(m string, s float64) bool {
+		if k >= len(want) || want[k].m != m || want[k].s != s {
+			t.Fatalf("member %d: %q %v, want %v", k, m, s, want[min(k, len(want)-1)])
+		}
+		k++
+		return true
+	})
+	if k != len(want) {
+		t.Fatalf("walked %d members, want %d", k, len(want))
+	}
+	for r, w := range want {
+		if got, ok := z.Rank(w.m); !ok || got != r {
+			t.Fatalf("rank of %q = %d %v, want %d", w.m, got, ok, r)
+		}
+		if r%7 == 0 {
+			z.Walk(r, r%2 == 0, func(m string, _ float64) bool {
+				if m != w.m {
+					t.Fatalf("walk from rank %d starts at %q, want %q", r, m, w.m)
+				}
+				return false
+			})
+		}
+	}
+	for s := -1.0; s < 9; s++ {
+		n := 0
+		for _, w := range want {
+			if w.s < s {
+				n++
+			}
+		}
+		if got := z.Count(func(x float64, _ string) bool { return x < s }); got != n {
+			t.Fatalf("count below %v = %d, want %d", s, got, n)
+		}
 	}
 }
