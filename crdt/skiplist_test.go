@@ -241,3 +241,40 @@ func checkAgainst(t *testing.T, z *ZSet, ref map[string]float64) {
 		}
 	}
 }
+
+// A name without the members' prefix (a delta's index, made after its members were written,
+// looks for them) is found absent, orders before or after every member, and leaves the index
+// as it was.
+func TestSkiplistNameWithoutPrefix(t *testing.T) {
+	z := NewZSet(Version{})
+	for i := 0; i < 200; i++ {
+		z.Add(Version{TS: Timestamp(i + 1), Replica: 1}, fmt.Sprintf("user:%03d", i), float64(i%3))
+	}
+	sl := z.ix()
+	if sl.pre != "user:" {
+		t.Fatalf("prefix %q, want %q", sl.pre, "user:")
+	}
+	for _, m := range []string{"", "u", "use", "user", "a", "user;", "zzzzzzzzzzzz"} {
+		for s := 0.0; s < 3; s++ {
+			if x := sl.delete(s, m); x != 0 {
+				t.Fatalf("delete(%v, %q) removed node %d", s, m, x)
+			}
+			r := sl.rank(s, m)
+			want := 0
+			z.Walk(0, false, func(w string, ws float64) bool {
+				if !less(ws, w, s, m) {
+					return false
+				}
+				want++
+				return true
+			})
+			if r != want {
+				t.Fatalf("members before (%v, %q): %d, want %d", s, m, r, want)
+			}
+		}
+	}
+	checkSkiplist(t, sl)
+	if z.Len() != 200 {
+		t.Fatalf("%d members, want 200", z.Len())
+	}
+}
