@@ -539,14 +539,24 @@ func (l *skiplist) at(r int) uint32 {
 }
 
 // firstAtLeast returns the first node for which below is false (nodes are ordered so that below
-// is true for a prefix), or 0, with its rank.
-func (l *skiplist) firstAtLeast(below func(score float64, member string) bool) (uint32, int) {
+// is true for a prefix), or 0, with its rank. below reads a score (byScore) or a member name:
+// a score range walks the levels above the first in the pool alone, without the slab, the
+// record and the name a name's compare reads.
+func (l *skiplist) firstAtLeast(byScore func(float64) bool, byName func(string) bool) (uint32, int) {
 	y := uint32(0)
 	r := uint32(0)
 	for i := l.level - 1; i >= 0; i-- {
 		for lk := l.lk(y, i); lk.to != 0; lk = l.lk(y, i) {
-			x := l.nodeAt(lk.to, i)
-			if !below(l.node(x).score, l.member(x)) {
+			var below bool
+			switch {
+			case byName != nil:
+				below = byName(l.member(l.nodeAt(lk.to, i)))
+			case i < slInline:
+				below = byScore(l.node(lk.to).score)
+			default:
+				below = byScore(l.blockScore(lk.to))
+			}
+			if !below {
 				break
 			}
 			r += lk.span

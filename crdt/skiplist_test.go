@@ -229,6 +229,20 @@ func checkAgainst(t *testing.T, z *ZSet, ref map[string]float64) {
 			})
 		}
 	}
+	for _, p := range []string{"", "a", "p", "player:1", "player:5", "zz"} {
+		n := 0
+		for _, w := range want {
+			if w.s == 0 && w.m < p {
+				n++
+			}
+		}
+		// Members of score 0 ordered by name: below is true for a prefix of them and false
+		// for every member of a higher score.
+		got := z.CountName(func(m string) bool { return ref[m] == 0 && m < p })
+		if got != n {
+			t.Fatalf("count of score-0 names below %q = %d, want %d", p, got, n)
+		}
+	}
 	for s := -1.0; s < 9; s++ {
 		n := 0
 		for _, w := range want {
@@ -236,7 +250,7 @@ func checkAgainst(t *testing.T, z *ZSet, ref map[string]float64) {
 				n++
 			}
 		}
-		if got := z.Count(func(x float64, _ string) bool { return x < s }); got != n {
+		if got := z.CountScore(func(x float64) bool { return x < s }); got != n {
 			t.Fatalf("count below %v = %d, want %d", s, got, n)
 		}
 	}
