@@ -8,7 +8,7 @@ import (
 )
 
 // Range queries over sorted sets. A range is resolved to a window of ranks [lo, hi) by two
-// descents of the skiplist (ZSet.Count), then walked: O(log n + k) for k members. This is
+// descents of the skiplist (ZSet.CountScore, CountName), then walked: O(log n + k) for k members. This is
 // Redis's zslFirstInRange / zslLastInRange with the same predicates, so a lex range over
 // members of different scores gives what Redis's skiplist gives.
 
