@@ -93,13 +93,23 @@ func (z *ZSet) Rank(m string) (int, bool) {
 	return z.ix().rank(s, m), true
 }
 
-// Count returns how many members come before the first one for which below is false; below
-// must be true for a prefix of the ascending order (e.g. score < min).
-func (z *ZSet) Count(below func(score float64, member string) bool) int {
+// CountScore returns how many members come before the first one whose score below is false
+// for; below must be true for a prefix of the ascending order (e.g. score < min).
+func (z *ZSet) CountScore(below func(score float64) bool) int {
 	if z.sl == nil {
 		return 0
 	}
-	_, r := z.ix().firstAtLeast(below)
+	_, r := z.ix().firstAtLeast(below, nil)
+	return r
+}
+
+// CountName is CountScore for a below that reads the member name (a lexicographic range of
+// members of one score).
+func (z *ZSet) CountName(below func(member string) bool) int {
+	if z.sl == nil {
+		return 0
+	}
+	_, r := z.ix().firstAtLeast(nil, below)
 	return r
 }
 

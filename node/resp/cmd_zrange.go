@@ -8,7 +8,7 @@ import (
 )
 
 // Range queries over sorted sets. A range is resolved to a window of ranks [lo, hi) by two
-// descents of the skiplist (ZSet.Count), then walked: O(log n + k) for k members. This is
+// descents of the skiplist (ZSet.CountScore, CountName), then walked: O(log n + k) for k members. This is
 // Redis's zslFirstInRange / zslLastInRange with the same predicates, so a lex range over
 // members of different scores gives what Redis's skiplist gives.
 
@@ -104,16 +104,16 @@ type zspec struct {
 func (sp *zspec) window(z *crdt.ZSet) (int, int) {
 	switch sp.kind {
 	case byScore:
-		lo := z.Count(func(s float64, _ string) bool {
+		lo := z.CountScore(func(s float64) bool {
 			return s < sp.minScore.v || (sp.minScore.excl && s == sp.minScore.v)
 		})
-		hi := z.Count(func(s float64, _ string) bool {
+		hi := z.CountScore(func(s float64) bool {
 			return s < sp.maxScore.v || (!sp.maxScore.excl && s == sp.maxScore.v)
 		})
 		return lo, max(lo, hi)
 	case byLex:
-		lo := z.Count(func(_ float64, m string) bool { return !lexGteMin(m, sp.minLex) })
-		hi := z.Count(func(_ float64, m string) bool { return lexLteMax(m, sp.maxLex) })
+		lo := z.CountName(func(m string) bool { return !lexGteMin(m, sp.minLex) })
+		hi := z.CountName(func(m string) bool { return lexLteMax(m, sp.maxLex) })
 		return lo, max(lo, hi)
 	}
 	n := int64(z.Len())
