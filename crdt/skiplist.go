@@ -33,7 +33,9 @@ import (
 // prefix all members share (pre, at most slPreMax bytes): members' names mostly share one
 // ("user:", redis-benchmark's "m0000000"), which a key of the names' first bytes would hold and
 // nothing else. A member that does not share pre shortens it and the keys are made again, a
-// walk of the list: at most slPreMax times in the index's life, mostly while it is small.
+// walk of the list: at most slPreMax times in the index's life, and only while it holds fewer
+// than slRekeyMax members; a larger index keeps pre, and such a member gets the least or the
+// greatest key (keyOf), its ties settled by the names.
 type skiplist struct {
 	pages  [][]slNode
 	up     []slLink // blocks: slHdr entries of header, then links of levels 2 and above
@@ -48,6 +50,11 @@ type skiplist struct {
 
 // slPreMax bounds pre, and so how often the keys are made again.
 const slPreMax = 16
+
+// slRekeyMax is the size from which an index no longer shortens pre (admit): making the keys
+// again walks every node, and a walk of 1M members held its writer (a node's event loop, or a
+// replica applying a delta) for 126 ms; of 4096, well under a millisecond.
+const slRekeyMax = 4096
 
 const slMaxLevel = 32
 
@@ -152,13 +159,16 @@ func (l *skiplist) keyOf(m string) uint64 {
 }
 
 // admit makes pre a prefix of member m, about to be inserted, making the keys again if it
-// shrinks.
+// shrinks — in an index of fewer than slRekeyMax members. A larger one keeps pre: m gets the
+// least or the greatest key (keyOf), as a name that is not a member does, which orders it
+// correctly against every member with pre (those names form one interval of the order, which
+// m is below or above), and ties with others like it are settled by the names.
 func (l *skiplist) admit(m string) {
 	if l.n == 0 {
 		l.pre = strings.Clone(m[:min(len(m), slPreMax)])
 		return
 	}
-	if strings.HasPrefix(m, l.pre) {
+	if strings.HasPrefix(m, l.pre) || l.n >= slRekeyMax {
 		return
 	}
 	k := 0

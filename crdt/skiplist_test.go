@@ -41,7 +41,9 @@ func checkSkiplist(t *testing.T, l *skiplist) {
 			t.Fatalf("node %d: back %d, want %d", x, b, want)
 		}
 		nd := l.node(x)
-		if nd.key != l.keyOf(l.member(x)) || !strings.HasPrefix(l.member(x), l.pre) {
+		// Every member shares pre, but in an index of slRekeyMax or more, which keeps pre
+		// and keys a member without it as keyOf does a non-member.
+		if nd.key != l.keyOf(l.member(x)) || (!strings.HasPrefix(l.member(x), l.pre) && l.n < slRekeyMax) {
 			t.Fatalf("node %d: name key %x, member %q, prefix %q", x, nd.key, l.member(x), l.pre)
 		}
 		if b := nd.up >> 5; (b != 0) != (l.levels(x) > slInline) {
@@ -290,5 +292,48 @@ func TestSkiplistNameWithoutPrefix(t *testing.T) {
 	checkSkiplist(t, sl)
 	if z.Len() != 200 {
 		t.Fatalf("%d members, want 200", z.Len())
+	}
+}
+
+// An index of slRekeyMax members or more keeps its prefix when members without it arrive (no
+// walk of every node): those get the least or the greatest key, and order, ranks and counts
+// still agree with a naive reference, the structure with its invariants.
+func TestSkiplistLargeKeepsPrefix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	z := NewZSet(Version{})
+	ref := map[string]float64{}
+	ts := Timestamp(0)
+	add := func(m string, s float64) {
+		ts++
+		z.Add(Version{TS: ts, Replica: 1}, m, s)
+		ref[m] = s
+	}
+	for i := 0; i < slRekeyMax+1000; i++ {
+		add(fmt.Sprintf("user:%08d", i), float64(rng.IntN(4)))
+	}
+	pre := z.sl.pre
+	if pre != "user:0000" {
+		t.Fatalf("prefix %q, want the members' shared %q", pre, "user:0000")
+	}
+	others := []string{"", "a", "user", "user:", "user:0", "user:00", "user;", "zzz", "\xff", "u", "user:001"}
+	for step := 0; step < 3000; step++ {
+		m := others[rng.IntN(len(others))]
+		if rng.IntN(3) == 0 {
+			m = fmt.Sprintf("user:%08d", rng.IntN(slRekeyMax+1200))
+		}
+		if rng.IntN(4) == 0 {
+			ts++
+			z.Rem(m)
+			delete(ref, m)
+		} else {
+			add(m, float64(rng.IntN(4)))
+		}
+		if step%300 == 0 {
+			checkAgainst(t, z, ref)
+		}
+	}
+	checkAgainst(t, z, ref)
+	if z.sl.pre != pre {
+		t.Fatalf("prefix %q became %q: an index this large must not walk its nodes again", pre, z.sl.pre)
 	}
 }
