@@ -93,10 +93,20 @@ func (op *hsetOp) reset() {
 	op.pairs, op.added = op.pairs[:0], 0
 }
 
-// cmdOps holds a connection's reusable updates of collections (SADD, HSET), made on first use.
+// cmdOps holds a connection's reusable updates of collections (SADD, HSET, ZADD), made on
+// first use.
 type cmdOps struct {
 	s *saddOp
 	h *hsetOp
+	z *zaddOp
+}
+
+func (o *cmdOps) zadd() *zaddOp {
+	if o.z == nil {
+		o.z = &zaddOp{}
+		o.z.fn = o.z.update
+	}
+	return o.z
 }
 
 func (o *cmdOps) sadd() *saddOp {

@@ -85,73 +85,20 @@ done:
 		c.out = appendError(c.out, "ERR INCR option supports a single increment-element pair")
 		return
 	}
-	type pair struct {
-		score  float64
-		member string
-	}
-	pairs := make([]pair, 0, len(rest)/2)
+	op := c.ops.zadd()
+	op.nx, op.xx, op.gt, op.lt, op.incr = nx, xx, gt, lt, incr
 	for i := 0; i < len(rest); i += 2 {
 		sc, ok := parseScore(rest[i])
 		if !ok {
+			op.reset()
 			c.out = appendError(c.out, errNotFloat)
 			return
 		}
-		pairs = append(pairs, pair{sc, string(rest[i+1])})
+		op.pairs = append(op.pairs, zaddPair{sc, string(rest[i+1])})
 	}
-	added, changed := 0, 0
-	var incrRes float64
-	incrDone, nan := false, false
-	_, err := c.be().UpdateZSet(ctx, string(argv[1]), !xx, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
-		var out *crdt.ZSet
-		var dot crdt.Version
-		join := func(d *crdt.ZSet) {
-			if out == nil {
-				out = d
-			} else {
-				out.Join(d)
-			}
-		}
-		for _, p := range pairs {
-			cur, exists := z.Score(p.member)
-			if (nx && exists) || (xx && !exists) {
-				continue
-			}
-			next := p.score
-			if incr {
-				next = cur + p.score
-				if math.IsNaN(next) {
-					nan = true
-					return out
-				}
-			}
-			if exists && ((gt && next <= cur) || (lt && next >= cur)) {
-				continue
-			}
-			if exists && next == cur {
-				if incr {
-					incrRes, incrDone = next, true
-				}
-				continue
-			}
-			if dot.IsZero() {
-				dot = stamp()
-			}
-			if incr {
-				var d *crdt.ZSet
-				incrRes, d = z.Incr(dot, p.member, p.score)
-				incrDone = true
-				join(d)
-			} else {
-				out = z.AddTo(out, dot, p.member, next) // one delta: a member may repeat
-			}
-			if exists {
-				changed++
-			} else {
-				added++
-			}
-		}
-		return out
-	})
+	_, err := c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+	added, changed, incrRes, incrDone, nan := op.added, op.changed, op.incrRes, op.incrDone, op.nan
+	op.reset()
 	switch {
 	case err != nil:
 		c.out = appendError(c.out, backendError(err))
@@ -166,6 +113,79 @@ done:
 	default:
 		c.out = appendInt(c.out, int64(added))
 	}
+}
+
+// zaddOp is ZADD's update of a sorted set, one per connection (cmdOps): its function, made
+// once, the pairs and what the function reports back were six allocations of every ZADD (an
+// escaping closure moves every variable it writes to the heap), beside the member strings the
+// set keeps.
+type zaddOp struct {
+	nx, xx, gt, lt, incr bool
+	pairs                []zaddPair
+	added, changed       int
+	incrRes              float64
+	incrDone, nan        bool
+	fn                   func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet
+}
+
+type zaddPair struct {
+	score  float64
+	member string
+}
+
+func (op *zaddOp) update(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+	var out *crdt.ZSet
+	var dot crdt.Version
+	for _, p := range op.pairs {
+		cur, exists := z.Score(p.member)
+		if (op.nx && exists) || (op.xx && !exists) {
+			continue
+		}
+		next := p.score
+		if op.incr {
+			next = cur + p.score
+			if math.IsNaN(next) {
+				op.nan = true
+				return out
+			}
+		}
+		if exists && ((op.gt && next <= cur) || (op.lt && next >= cur)) {
+			continue
+		}
+		if exists && next == cur {
+			if op.incr {
+				op.incrRes, op.incrDone = next, true
+			}
+			continue
+		}
+		if dot.IsZero() {
+			dot = stamp()
+		}
+		if op.incr {
+			var d *crdt.ZSet
+			op.incrRes, d = z.Incr(dot, p.member, p.score)
+			op.incrDone = true
+			if out == nil {
+				out = d
+			} else {
+				out.Join(d)
+			}
+		} else {
+			out = z.AddTo(out, dot, p.member, next) // one delta: a member may repeat
+		}
+		if exists {
+			op.changed++
+		} else {
+			op.added++
+		}
+	}
+	return out
+}
+
+func (op *zaddOp) reset() {
+	clear(op.pairs) // the members are the set's now, or garbage: not kept alive here
+	fn := op.fn
+	*op = zaddOp{pairs: op.pairs[:0], fn: fn}
 }
 
 func cmdZIncrBy(ctx context.Context, s *Server, c *client, argv [][]byte) {
