@@ -68,8 +68,8 @@ type Replicator interface {
 // the caller's goroutine, instead of waking its replication goroutine for each). An event loop
 // wraps each pass over its ready connections in BeginWrites and EndWrites. BeginWrites may
 // wait, before the pass reads a request, while the backend's peers read more slowly than it
-// writes (back-pressure); EndWrites must not block. EndWrites reports whether it made goroutines runnable, which the loop then lets run before it
-// blocks in epoll_wait.
+// writes (back-pressure); EndWrites must not block. EndWrites reports whether it made
+// goroutines runnable, which the loop then lets run before it blocks in epoll_wait.
 //
 // WithinWritePass returns the context for the commands of a connection the loops serve: its
 // writes are paced by the passes, and the backend must not make them wait again inside one.
