@@ -218,9 +218,7 @@ func own(key string, v *value) {
 		// Every way in checks keys against MaxKeySize, which Config keeps at most maxKeyLen.
 		panic("node: a key longer than 65535 bytes reached the store")
 	}
-	b := keyedBuf(key, int(v.n))
-	copy(b[len(key):], v.data())
-	v.setKeyed(b, len(key))
+	v.setKeyed(keyedCopy(key, v.data()), len(key))
 }
 
 // setKeyed makes b[klen:klen+v.n] the value's bytes and b[:klen] its key.
@@ -235,6 +233,14 @@ func (v *value) setKeyed(b []byte, klen int) {
 func keyedBuf(key string, n int) []byte {
 	b := make([]byte, len(key)+max(n, 1))
 	copy(b, key)
+	return b
+}
+
+// keyedCopy is keyedBuf with val copied in behind the key: the block own, a local SET and a
+// receiver's run (ownedBlock) keep a register's bytes in.
+func keyedCopy(key string, val []byte) []byte {
+	b := keyedBuf(key, len(val))
+	copy(b[len(key):], val)
 	return b
 }
 

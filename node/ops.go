@@ -165,7 +165,7 @@ func (n *Node) Set(ctx context.Context, key string, val []byte, opt SetOptions) 
 // a buffer it reuses passes them without making a string of each. Without a content type the
 // key's only copy is the one in front of the value's bytes, where the store keeps it.
 func (n *Node) SetBytes(ctx context.Context, key []byte, val []byte, opt SetOptions) (SetResult, error) {
-	return n.set(ctx, unsafe.String(unsafe.SliceData(key), len(key)), true, val, opt, 0)
+	return n.SetBytesAt(ctx, key, val, opt, 0)
 }
 
 // SetBytesAt is SetBytes at a time the caller read (unix ms, from Now) for a run of quick
@@ -194,9 +194,8 @@ func (n *Node) set(ctx context.Context, key string, borrowed bool, val []byte, o
 	if opt.ContentType == "" {
 		// The value's bytes go straight behind a copy of the key, where the store keeps them
 		// (own), instead of being copied there a second time.
-		kb = keyedBuf(key, len(val))
+		kb = keyedCopy(key, val)
 		data = kb[len(key) : len(key)+len(val)]
-		copy(data, val)
 		// From here the key is the block's copy (never written again): the write's delta and
 		// the store share it, and a borrowed key is let go.
 		key = unsafe.String(unsafe.SliceData(kb), len(key))

@@ -752,8 +752,7 @@ func ownedBlock(d *crdt.Delta) []byte {
 	if d.Entry.Type != crdt.TypeLWW || len(d.Key) == 0 || len(d.Entry.Value) == 0 || len(d.Key) > maxKeyLen {
 		return nil
 	}
-	kb := keyedBuf(d.Key, len(d.Entry.Value))
-	copy(kb[len(d.Key):], d.Entry.Value)
+	kb := keyedCopy(d.Key, d.Entry.Value)
 	d.Key = unsafe.String(unsafe.SliceData(kb), len(d.Key))
 	d.Entry.Value = kb[len(d.Key):]
 	return kb
@@ -889,14 +888,14 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 			keys = keys[:0]
 			blocks := sc.blocks[:0]
 			for k := i; k < run; k++ {
+				var kb []byte
 				if !snapshot {
 					// A snapshot's entries are not checked against the vector first: many
 					// may lose to what this node holds, and a block built for each would be
 					// garbage in proportion to the store. merge copies the winners.
-					blocks = append(blocks, ownedBlock(&ds[k]))
-				} else {
-					blocks = append(blocks, nil)
+					kb = ownedBlock(&ds[k])
 				}
+				blocks = append(blocks, kb)
 				keys = append(keys, ds[k].Key)
 			}
 			warmed := 0 // the run's deltas from i whose elements warmElems loaded

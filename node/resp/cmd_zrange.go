@@ -8,9 +8,9 @@ import (
 )
 
 // Range queries over sorted sets. A range is resolved to a window of ranks [lo, hi) by two
-// descents of the skiplist (ZSet.CountScore, CountName), then walked: O(log n + k) for k members. This is
-// Redis's zslFirstInRange / zslLastInRange with the same predicates, so a lex range over
-// members of different scores gives what Redis's skiplist gives.
+// descents of the skiplist (ZSet.CountScore, CountName), then walked: O(log n + k) for k
+// members. This is Redis's zslFirstInRange / zslLastInRange with the same predicates, so a lex
+// range over members of different scores gives what Redis's skiplist gives.
 
 func addZRangeCommands(add func(name string, arity, flags int, fn handler) *command) {
 	add("zrangebyscore", -4, 0, cmdZRangeGeneric)
