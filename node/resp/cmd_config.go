@@ -132,7 +132,7 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		if name == "lua-time-limit" {
 			name = "busy-reply-threshold"
 		}
-		if name == "busy-reply-threshold" || name == "maxmemory" {
+		if name == "busy-reply-threshold" || name == "maxmemory" || name == "save" || name == "appendonly" {
 			if seen[name] {
 				c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - duplicate parameter")
 				return
@@ -194,7 +194,10 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 // or "". busy-reply-threshold (lua-time-limit), in milliseconds, is how long a script runs
 // before other clients get BUSY; it is stored in *busy to be applied with the other pairs.
 // maxmemory is the node's memory bound, fixed at start (--max-memory): setting the value it
-// has is accepted, any other is refused rather than ignored.
+// has is accepted, any other is refused rather than ignored. save and appendonly likewise: only
+// the values CONFIG GET reports ("" and "no") are accepted, since geocache keeps no RDB save
+// points or append-only file (its snapshots are set at start: --data-dir, --save-interval).
+// Tools and Redis's own test suite set save "" to turn snapshots off.
 func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64) string {
 	switch name {
 	case "busy-reply-threshold":
@@ -213,6 +216,14 @@ func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64
 		}
 		if v != c.be().Stats().MaxMemory {
 			return "geocache's maxmemory is set at start (--max-memory) and cannot change at run time"
+		}
+	case "save":
+		if len(arg) != 0 {
+			return "geocache's snapshots are set at start (--save-interval): only save \"\" is accepted"
+		}
+	case "appendonly":
+		if !equalFold(arg, "no") {
+			return "geocache writes no append-only file: only appendonly no is accepted"
 		}
 	}
 	return ""

@@ -332,6 +332,12 @@ func init() {
 		cmd("CONFIG", "SET", "hash-max-listpack-value", "-1"),
 		cmd("CONFIG", "SET", "hash-max-listpack-entries", "1", "hash-max-listpack-entries", "2"),
 		cmd("CONFIG", "SET", "no-such-param", "1"),
+		// save and appendonly: the values both servers have (redis-server runs with --save ""
+		// --appendonly no here) are accepted; geocache refuses others (TestConfigSetSaveIsFixed).
+		cmd("CONFIG", "SET", "save", ""),
+		cmd("CONFIG", "SET", "appendonly", "no", "save", ""),
+		cmd("CONFIG", "GET", "save"),
+		cmd("CONFIG", "GET", "appendonly"),
 		cmd("CONFIG", "SET", "hash-max-listpack-entries"),
 		cmd("CONFIG", "SET", "hash-max-listpack-entries", "1", "x"),
 		cmd("CONFIG", "GET", "hash-max-listpack-entries"),

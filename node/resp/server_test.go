@@ -333,6 +333,35 @@ func TestInfo(t *testing.T) {
 	}
 }
 
+// TestConfigSetSaveIsFixed: geocache keeps no RDB save points or append-only file, so CONFIG
+// SET save and appendonly accept only the values CONFIG GET reports and refuse any other
+// rather than ignore it, setting nothing of the same command.
+func TestConfigSetSaveIsFixed(t *testing.T) {
+	t.Parallel()
+	addr, _ := serveBackend(t, standaloneNode(t), 0)
+	c := dialRaw(t, addr)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"save", ""}, "+OK\r\n"},
+		{[]string{"SAVE", "", "appendonly", "NO"}, "+OK\r\n"},
+		{[]string{"save", "900 1"}, "-ERR CONFIG SET failed (possibly related to argument 'save') - geocache's snapshots are set at start (--save-interval): only save \"\" is accepted\r\n"},
+		{[]string{"appendonly", "yes"}, "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - geocache writes no append-only file: only appendonly no is accepted\r\n"},
+		{[]string{"busy-reply-threshold", "7000", "appendonly", "yes"}, "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - geocache writes no append-only file: only appendonly no is accepted\r\n"},
+	} {
+		if got := c.do(t, append([]string{"CONFIG", "SET"}, tc.args...)...); got != tc.want {
+			t.Errorf("CONFIG SET %q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if got := c.do(t, "CONFIG", "GET", "busy-reply-threshold"); strings.Contains(got, "7000") {
+		t.Errorf("a refused CONFIG SET applied its other pair: %q", got)
+	}
+	if got := c.do(t, "CONFIG", "GET", "save"); got != "*2\r\n$4\r\nsave\r\n$0\r\n\r\n" {
+		t.Errorf("CONFIG GET save = %q", got)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	for _, mode := range transports {
