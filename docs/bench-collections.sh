@@ -4,10 +4,14 @@
 #        GEOCACHE=/path/to/geocache [BASE=32000] [E=300000] docs/bench-collections.sh mem
 # Throughput: prints per run server, command, requests per second, server CPU µs per request.
 # CLUSTER=1: the geocache side is a cluster node with two peers connected (3 processes on
-# loopback); the requests go to one, and the CPU is that of all three processes.
+# loopback); the requests go to one, and the CPU is that of all three processes. It also runs
+# a third side, redis-repl: a redis-server primary with two --replicaof replicas (the requests
+# go to the primary, the CPU is that of all three), the replicated anchor of issue 12's
+# aggregate row, so the cost of replication on this machine is measured for Redis too.
 # mem: per type, a fresh server, E elements loaded into one key 1000 per command
 # (redis-cli --pipe); prints RSS growth and INFO used_memory growth per element.
-# Ports: BASE+1..BASE+3 node A (RESP, HTTP, libp2p), BASE+11.. node B, BASE+21.. node C, BASE+10 redis.
+# Ports: BASE+1..BASE+3 node A (RESP, HTTP, libp2p), BASE+11.. node B, BASE+21.. node C, BASE+10 redis,
+# BASE+30 and BASE+31 its replicas (redis-repl).
 GEOCACHE=${GEOCACHE:-./geocache}; BASE=${BASE:-32000}
 GPORT=$((BASE+1)); RPORT=$((BASE+10))
 D=$(mktemp -d); trap 'stop 2>/dev/null; rm -rf $D' EXIT
@@ -30,8 +34,17 @@ gnode() { # name offset [join]: starts a cluster node, appends its pid to pids
   pids="$pids $!"
 }
 start() { # who -> sets pids, port
-  if [ $1 = redis ]; then
+  if [ $1 = redis ] || [ $1 = redis-repl ]; then
     redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 & pids=$!; port=$RPORT
+    if [ $1 = redis-repl ]; then
+      for rp in $((BASE+30)) $((BASE+31)); do
+        redis-server --port $rp --bind 127.0.0.1 --save "" --appendonly no --replicaof 127.0.0.1 $RPORT >/dev/null 2>&1 &
+        pids="$pids $!"
+      done
+      for i in $(seq 100); do
+        [ "$(redis-cli -p $RPORT info replication 2>/dev/null | tr -d '\r' | grep -c 'slave[01]:.*state=online')" = 2 ] && break; sleep 0.1
+      done
+    fi
   elif [ -z "$CLUSTER" ]; then
     $GEOCACHE --resp-listen 127.0.0.1:$GPORT --http-listen 127.0.0.1:$((BASE+2)) --p2p-listen "" --max-memory 2GiB --pprof >/dev/null 2>&1 & pids=$!; port=$GPORT
   else
@@ -62,7 +75,7 @@ if [ "$1" = mem ]; then
         printf "*%d\r\n$%d\r\n%s\r\n$1\r\nk\r\n%s", n, length(c), c, s } }'
   }
   for t in hash set zset; do gen $t > $D/$t.proto; done
-  for who in geocache redis; do
+  for who in geocache redis ${CLUSTER:+redis-repl}; do
     for t in hash set zset; do
       start $who; p=$(echo $pids | cut -d' ' -f1)
       r0=$(rss $p); u0=$(redis-cli -p $port info memory | tr -d '\r' | grep '^used_memory:' | cut -d: -f2)
@@ -79,7 +92,7 @@ if [ "$1" = mem ]; then
 fi
 N=${N:-200000}
 for r in $(seq ${1:-3}); do
-  for who in geocache redis; do
+  for who in geocache redis ${CLUSTER:+redis-repl}; do
     start $who
     echo "round $r load $(cut -d' ' -f1-3 /proc/loadavg) ${CLUSTER:+cluster}"
     run $port "$pids" $who $N hset 'myhash:__rand_int__' f v

@@ -55,11 +55,12 @@ type client struct {
 		n    int
 		cmd  *command
 	}
-	nowMs     int64    // getNowMs's time for a run of GETs and SETs; 0: read the clock
-	gotNow    bool     // the command just dispatched used nowMs
-	warmKeys  []string // warmPipeline's scratch
-	ops       cmdOps   // reusable updates of collections (SADD, HSET, ZADD)
-	warmElems []string // warmPipeline's scratch
+	nowMs     int64       // getNowMs's time for a run of GETs and SETs; 0: read the clock
+	gotNow    bool        // the command just dispatched used nowMs
+	warmKeys  []string    // warmPipeline's scratch
+	ops       cmdOps      // reusable updates of collections (SADD, HSET, ZADD)
+	zr        *zrangeRead // reusable ZRANGE read (collread.go)
+	warmElems []string    // warmPipeline's scratch
 
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop

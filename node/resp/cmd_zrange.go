@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/geocache/geocache/crdt"
@@ -158,16 +159,17 @@ func lexLteMax(m string, b lexBound) bool {
 	return m <= b.m
 }
 
-// collect returns the range's members in reply order, applying REV and LIMIT.
-func (sp *zspec) collect(z *crdt.ZSet) []zms {
+// collect returns the range's members in reply order, applying REV and LIMIT, appended to
+// out[:0] (a connection reuses it: zrangeRead).
+func (sp *zspec) collect(z *crdt.ZSet, out []zms) []zms {
 	lo, hi := sp.window(z)
 	if sp.kind != byRank {
 		// Redis: a negative offset gives nothing, a negative count everything.
 		if sp.offset < 0 {
-			return nil
+			return out[:0]
 		}
 		if sp.offset >= int64(hi-lo) {
-			return nil
+			return out[:0]
 		}
 		if sp.rev {
 			hi -= int(sp.offset)
@@ -187,9 +189,9 @@ func (sp *zspec) collect(z *crdt.ZSet) []zms {
 		lo, hi = n-hi, n-lo
 	}
 	if lo >= hi {
-		return nil
+		return out[:0]
 	}
-	out := make([]zms, 0, hi-lo)
+	out = slices.Grow(out, hi-lo)
 	from := lo
 	if sp.rev {
 		from = hi - 1
@@ -297,8 +299,26 @@ func cmdZRangeGeneric(ctx context.Context, s *Server, c *client, argv [][]byte) 
 	if !ok {
 		return
 	}
+	if r := c.readerAt(); r != nil && name != "zrangestore" {
+		zr := c.zread()
+		zr.sp = sp
+		_, err := r.ReadZSetAt(ctx, keyView(argv[sp.keyAt]), c.getNowMs(), zr.fn)
+		if err != nil {
+			c.out = appendError(c.out, backendError(err))
+		} else {
+			appendZRange(c, zr.out, sp.withScores)
+		}
+		zr.release()
+		return
+	}
+	zrangeVia(ctx, c, argv, name, sp)
+}
+
+// zrangeVia is ZRANGE (and ZRANGESTORE) through Backend's ReadZSet. A function of its own: the
+// closure captures sp, which would otherwise move to the heap on the fast path too.
+func zrangeVia(ctx context.Context, c *client, argv [][]byte, name string, sp zspec) {
 	var out []zms
-	_, err := c.be().ReadZSet(ctx, string(argv[sp.keyAt]), func(z *crdt.ZSet) { out = sp.collect(z) })
+	_, err := c.be().ReadZSet(ctx, string(argv[sp.keyAt]), func(z *crdt.ZSet) { out = sp.collect(z, nil) })
 	if err != nil {
 		c.out = appendError(c.out, backendError(err))
 		return
@@ -429,7 +449,7 @@ func cmdZRemRange(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	removed := 0
 	_, err := c.be().UpdateZSet(ctx, string(argv[1]), false, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
-		ms := sp.collect(z)
+		ms := sp.collect(z, nil)
 		if len(ms) == 0 {
 			return nil
 		}

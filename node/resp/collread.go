@@ -1,0 +1,70 @@
+package resp
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/node"
+)
+
+// collReaderAt is a Backend whose collection reads take the time a run of pipelined commands
+// read once (getNowMs) and a key they do not keep (node.Node): a read then passes its
+// argument's bytes, which the connection reuses, instead of a string made of them.
+type collReaderAt interface {
+	ReadHashAt(ctx context.Context, key string, nowMs int64, fn func(h *crdt.Hash)) (bool, error)
+	ReadSetAt(ctx context.Context, key string, nowMs int64, fn func(s *crdt.Set)) (bool, error)
+	ReadZSetAt(ctx context.Context, key string, nowMs int64, fn func(z *crdt.ZSet)) (bool, error)
+}
+
+var _ collReaderAt = (*node.Node)(nil)
+
+// readerAt returns the backend as a collReaderAt, or nil: inside a transaction (its reads see
+// the transaction's writes) and for backends without the methods the commands read through
+// Backend's ReadHash, ReadSet and ReadZSet.
+func (c *client) readerAt() collReaderAt {
+	if c.tx != nil {
+		return nil
+	}
+	r, _ := c.s.b.(collReaderAt)
+	return r
+}
+
+// keyView is b as a string without a copy, for a key the callee does not keep (collReaderAt).
+func keyView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// zrangeRead is ZRANGE's read of a sorted set, one per connection (client.zread): its spec,
+// the members it collects and its function, made once. The function escapes into the
+// backend's interface call, and with the spec and the members it captured that was three
+// allocations of every ZRANGE beside the key's.
+type zrangeRead struct {
+	sp  zspec
+	out []zms
+	fn  func(z *crdt.ZSet)
+}
+
+func (r *zrangeRead) read(z *crdt.ZSet) { r.out = r.sp.collect(z, r.out) }
+
+// zrangeKeep is the most members a connection's zrangeRead keeps room for between commands: a
+// ZRANGE 0 -1 of a large set does not leave its buffer with the connection.
+const zrangeKeep = 1024
+
+// release drops what the read collected (the members are the set's strings: not kept alive
+// here) and a buffer grown past zrangeKeep.
+func (r *zrangeRead) release() {
+	if cap(r.out) > zrangeKeep {
+		r.out = nil
+		return
+	}
+	clear(r.out)
+	r.out = r.out[:0]
+}
+
+// zread returns the connection's zrangeRead, made on first use.
+func (c *client) zread() *zrangeRead {
+	if c.zr == nil {
+		c.zr = &zrangeRead{}
+		c.zr.fn = c.zr.read
+	}
+	return c.zr
+}
