@@ -60,6 +60,7 @@ type client struct {
 	warmKeys  []string    // warmPipeline's scratch
 	ops       cmdOps      // reusable updates of collections (SADD, HSET, ZADD)
 	zr        *zrangeRead // reusable ZRANGE read (collread.go)
+	er        *elemRead   // reusable HGET and SISMEMBER read (collread.go)
 	warmElems []string    // warmPipeline's scratch
 
 	outBlocked bool         // the socket took only part of out; wait until writable

@@ -150,6 +150,18 @@ func b2i(b bool) int64 {
 }
 
 func cmdHGet(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if r := c.readerAt(); r != nil {
+		er := c.elem(argv[2])
+		_, err := r.ReadHashAt(ctx, keyView(argv[1]), c.getNowMs(), er.hget)
+		switch {
+		case err != nil:
+			c.out = appendError(c.out, backendError(err))
+		case !er.found:
+			c.out = appendNull(c.out, c.proto)
+		}
+		er.done()
+		return
+	}
 	var ok bool
 	_, err := c.be().ReadHash(ctx, string(argv[1]), func(h *crdt.Hash) {
 		var v []byte

@@ -142,6 +142,16 @@ func cmdSMembers(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 // cmdSIsMember serves SISMEMBER and SMISMEMBER.
 func cmdSIsMember(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if r := c.readerAt(); r != nil && len(argv) == 3 && equalFold(argv[0], "sismember") {
+		er := c.elem(argv[2])
+		if _, err := r.ReadSetAt(ctx, keyView(argv[1]), c.getNowMs(), er.sism); err != nil {
+			c.out = appendError(c.out, backendError(err))
+		} else {
+			c.out = appendInt(c.out, b2i(er.found))
+		}
+		er.done()
+		return
+	}
 	res := make([]bool, len(argv)-2)
 	_, err := c.be().ReadSet(ctx, string(argv[1]), func(st *crdt.Set) {
 		for i, m := range argv[2:] {

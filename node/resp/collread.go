@@ -68,3 +68,36 @@ func (c *client) zread() *zrangeRead {
 	}
 	return c.zr
 }
+
+// elemRead is HGET's and SISMEMBER's read of one element, one per connection (client.er): the
+// element (a view of the request) and the functions, made once. HGET replies from inside its
+// function, under the hash's read lock, so the value is not copied.
+type elemRead struct {
+	c     *client
+	elem  []byte
+	found bool
+	hget  func(h *crdt.Hash)
+	sism  func(s *crdt.Set)
+}
+
+func (r *elemRead) readHGet(h *crdt.Hash) {
+	if v, ok := h.Get(keyView(r.elem)); ok {
+		r.found = true
+		r.c.out = appendBulk(r.c.out, v)
+	}
+}
+
+func (r *elemRead) readSIsMember(s *crdt.Set) { r.found = s.Has(keyView(r.elem)) }
+
+// elem returns the connection's elemRead for element e, made on first use.
+func (c *client) elem(e []byte) *elemRead {
+	if c.er == nil {
+		c.er = &elemRead{c: c}
+		c.er.hget, c.er.sism = c.er.readHGet, c.er.readSIsMember
+	}
+	c.er.elem, c.er.found = e, false
+	return c.er
+}
+
+// done forgets the element (a view of the connection's input buffer).
+func (r *elemRead) done() { r.elem = nil }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestZRangeReadReuse: a connection's ZRANGEs share one read (zrangeRead) and its buffer; a
@@ -42,6 +43,53 @@ func TestZRangeReadReuse(t *testing.T) {
 	} {
 		if got := c.do(t, tc.args...); got != tc.want {
 			t.Errorf("%q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestElemReadReuse: HGET and SISMEMBER share a connection's elemRead; hits, misses, missing
+// and wrong-typed keys, pipelined together, and inside MULTI each answer their own.
+func TestElemReadReuse(t *testing.T) {
+	t.Parallel()
+	for _, loops := range []int{0, 1} {
+		addr, _ := serveBackend(t, standaloneNode(t), loops)
+		c := dialRaw(t, addr)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"HSET", "h", "f", "value", "g", ""}, ":2\r\n"},
+			{[]string{"SADD", "s", "a", "b"}, ":2\r\n"},
+			{[]string{"SET", "str", "x"}, "+OK\r\n"},
+			{[]string{"HGET", "h", "f"}, "$5\r\nvalue\r\n"},
+			{[]string{"HGET", "h", "g"}, "$0\r\n\r\n"},
+			{[]string{"HGET", "h", "nope"}, "$-1\r\n"},
+			{[]string{"HGET", "nokey", "f"}, "$-1\r\n"},
+			{[]string{"HGET", "str", "f"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
+			{[]string{"SISMEMBER", "s", "a"}, ":1\r\n"},
+			{[]string{"SISMEMBER", "s", "c"}, ":0\r\n"},
+			{[]string{"SISMEMBER", "nokey", "a"}, ":0\r\n"},
+			{[]string{"SISMEMBER", "h", "a"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
+			{[]string{"SMISMEMBER", "s", "c", "b"}, "*2\r\n:0\r\n:1\r\n"},
+			{[]string{"MULTI"}, "+OK\r\n"},
+			{[]string{"HSET", "h", "f", "new"}, "+QUEUED\r\n"},
+			{[]string{"HGET", "h", "f"}, "+QUEUED\r\n"},
+			{[]string{"SREM", "s", "a"}, "+QUEUED\r\n"},
+			{[]string{"SISMEMBER", "s", "a"}, "+QUEUED\r\n"},
+			{[]string{"EXEC"}, "*4\r\n:0\r\n$3\r\nnew\r\n:1\r\n:0\r\n"},
+		} {
+			if got := c.do(t, tc.args...); got != tc.want {
+				t.Errorf("loops %d: %q = %q, want %q", loops, tc.args, got, tc.want)
+			}
+		}
+		// Pipelined: one batch, one time for the run, each its own reply.
+		if _, err := c.Write(append(append(encode("HGET", "h", "f"), encode("SISMEMBER", "s", "b")...), encode("HGET", "h", "x")...)); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"$3\r\nnew\r\n", ":1\r\n", "$-1\r\n"} {
+			if got, err := c.readReply(5 * time.Second); err != nil || got != want {
+				t.Errorf("loops %d: pipelined reply %q, %v; want %q", loops, got, err, want)
+			}
 		}
 	}
 }
