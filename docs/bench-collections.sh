@@ -18,10 +18,15 @@ D=$(mktemp -d); trap 'stop 2>/dev/null; rm -rf $D' EXIT
 cpu() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $s; }
 rss() { awk '/VmRSS/ {print $2*1024}' /proc/$1/status; }
 tck=$(getconf CLK_TCK)
+# idle: waits (at most ~10 s) until the processes use under 2 ticks (20 ms) in 0.3 s, so that peers still
+# applying the previous row's writes are not counted in the next row (nor missing from theirs).
+idle() { for i in $(seq 30); do a=$(cpu "$@"); sleep 0.3; [ $(( $(cpu "$@") - a )) -lt 2 ] && return; done; }
 run() { # port "pids" name n args...
   port=$1; pids=$2; who=$3; n=$4; shift 4
+  idle $pids
   c0=$(cpu $pids)
   out=$(redis-benchmark -h 127.0.0.1 -p $port -n $n -c 50 -P 16 -r 100000 --csv "$@" 2>/dev/null | tail -1)
+  idle $pids # the peers' (or replicas') apply of this row's writes is this row's
   c1=$(cpu $pids)
   rps=$(echo "$out" | cut -d, -f2 | tr -d '"')
   us=$(echo "($c1-$c0)*1000000/$tck/$n" | bc -l)
