@@ -112,111 +112,6 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
-// ziplist builds a ziplist of entries (string, or int64 encoded as Redis would).
-func ziplist(entries ...any) []byte {
-	zl := make([]byte, 10)
-	prev, tail := 0, 10
-	for _, e := range entries {
-		start := len(zl)
-		if prev < 254 {
-			zl = append(zl, byte(prev))
-		} else {
-			zl = binary.LittleEndian.AppendUint32(append(zl, 0xfe), uint32(prev))
-		}
-		switch v := e.(type) {
-		case string:
-			switch n := len(v); {
-			case n < 64:
-				zl = append(zl, byte(n))
-			case n < 16384:
-				zl = append(zl, 0x40|byte(n>>8), byte(n))
-			default:
-				zl = binary.BigEndian.AppendUint32(append(zl, 0x80), uint32(n))
-			}
-			zl = append(zl, v...)
-		case int64:
-			switch {
-			case v >= 0 && v <= 12:
-				zl = append(zl, 0xf1+byte(v))
-			case v == int64(int8(v)):
-				zl = append(zl, 0xfe, byte(v))
-			case v == int64(int16(v)):
-				zl = binary.LittleEndian.AppendUint16(append(zl, 0xc0), uint16(v))
-			case v >= -1<<23 && v < 1<<23:
-				zl = append(zl, 0xf0, byte(v), byte(v>>8), byte(v>>16))
-			case v == int64(int32(v)):
-				zl = binary.LittleEndian.AppendUint32(append(zl, 0xd0), uint32(v))
-			default:
-				zl = binary.LittleEndian.AppendUint64(append(zl, 0xe0), uint64(v))
-			}
-		}
-		prev, tail = len(zl)-start, start
-	}
-	zl = append(zl, 0xff)
-	binary.LittleEndian.PutUint32(zl, uint32(len(zl)))
-	binary.LittleEndian.PutUint32(zl[4:], uint32(tail))
-	binary.LittleEndian.PutUint16(zl[8:], uint16(len(entries)))
-	return zl
-}
-
-// listpack builds a listpack of entries (string, or int64 encoded as Redis would).
-func listpack(entries ...any) []byte {
-	lp := make([]byte, 6)
-	for _, e := range entries {
-		start := len(lp)
-		switch v := e.(type) {
-		case string:
-			switch n := len(v); {
-			case n < 64:
-				lp = append(lp, 0x80|byte(n))
-			case n < 4096:
-				lp = append(lp, 0xe0|byte(n>>8), byte(n))
-			default:
-				lp = binary.LittleEndian.AppendUint32(append(lp, 0xf0), uint32(n))
-			}
-			lp = append(lp, v...)
-		case int64:
-			switch {
-			case v >= 0 && v <= 127:
-				lp = append(lp, byte(v))
-			case v >= -4096 && v <= 4095:
-				lp = append(lp, 0xc0|byte(v>>8)&0x1f, byte(v))
-			case v == int64(int16(v)):
-				lp = binary.LittleEndian.AppendUint16(append(lp, 0xf1), uint16(v))
-			case v >= -1<<23 && v < 1<<23:
-				lp = append(lp, 0xf2, byte(v), byte(v>>8), byte(v>>16))
-			case v == int64(int32(v)):
-				lp = binary.LittleEndian.AppendUint32(append(lp, 0xf3), uint32(v))
-			default:
-				lp = binary.LittleEndian.AppendUint64(append(lp, 0xf4), uint64(v))
-			}
-		}
-		lp = appendBacklen(lp, len(lp)-start)
-	}
-	lp = append(lp, 0xff)
-	binary.LittleEndian.PutUint32(lp, uint32(len(lp)))
-	binary.LittleEndian.PutUint16(lp[4:], uint16(len(entries)))
-	return lp
-}
-
-// appendBacklen is lpEncodeBacklen.
-func appendBacklen(b []byte, l int) []byte {
-	n := backlenSize(l)
-	for i := n - 1; i >= 0; i-- {
-		c := byte(l>>(7*i)) & 0x7f
-		if i != n-1 {
-			c |= 0x80
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
-// packedPayload wraps a ziplist, listpack or intset blob as a DUMP payload of type t.
-func packedPayload(t byte, blob []byte) []byte {
-	return Finish(AppendString([]byte{t}, blob))
-}
-
 // elemValues is one of each entry encoding of ziplists and listpacks, and its decimal form.
 var elemValues = []any{
 	int64(0), int64(12), int64(13), int64(-1), int64(127), int64(128), int64(-128), int64(-129),
@@ -248,10 +143,10 @@ func TestPackedHashes(t *testing.T) {
 		t    byte
 		blob []byte
 	}{
-		{"ziplist", TypeHashZiplist, ziplist(entries...)},
-		{"listpack", TypeHashListpack, listpack(entries...)},
+		{"ziplist", TypeHashZiplist, Ziplist(entries...)},
+		{"listpack", TypeHashListpack, Listpack(entries...)},
 	} {
-		got, err := Decode(packedPayload(c.t, c.blob))
+		got, err := Decode(Packed(c.t, c.blob))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -266,11 +161,11 @@ func TestPackedZSets(t *testing.T) {
 	want := []Scored{{[]byte("a"), 1}, {[]byte("b"), 2.5}, {[]byte("c"), math.Inf(-1)},
 		{[]byte("d"), -70000}, {[]byte("e"), 1e308}, {[]byte("f"), math.Inf(1)}}
 	for _, t2 := range []byte{TypeZSetZiplist, TypeZSetListpack} {
-		blob := listpack(entries...)
+		blob := Listpack(entries...)
 		if t2 == TypeZSetZiplist {
-			blob = ziplist(entries...)
+			blob = Ziplist(entries...)
 		}
-		got, err := Decode(packedPayload(t2, blob))
+		got, err := Decode(Packed(t2, blob))
 		if err != nil {
 			t.Fatalf("type %d: %v", t2, err)
 		}
@@ -278,22 +173,6 @@ func TestPackedZSets(t *testing.T) {
 			t.Errorf("type %d: got %v", t2, got.Scored)
 		}
 	}
-}
-
-func intsetBlob(enc int, vals ...int64) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, uint32(enc))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(vals)))
-	for _, v := range vals {
-		switch enc {
-		case 2:
-			b = binary.LittleEndian.AppendUint16(b, uint16(v))
-		case 4:
-			b = binary.LittleEndian.AppendUint32(b, uint32(v))
-		default:
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
-		}
-	}
-	return b
 }
 
 func TestIntsets(t *testing.T) {
@@ -305,7 +184,7 @@ func TestIntsets(t *testing.T) {
 		{4, []int64{math.MinInt32, 5, math.MaxInt32}},
 		{8, []int64{math.MinInt64, -1, math.MaxInt64}},
 	} {
-		got, err := Decode(packedPayload(TypeSetIntset, intsetBlob(c.enc, c.vals...)))
+		got, err := Decode(Packed(TypeSetIntset, Intset(c.enc, c.vals...)))
 		if err != nil {
 			t.Fatalf("enc %d: %v", c.enc, err)
 		}
@@ -328,11 +207,11 @@ func TestRejects(t *testing.T) {
 	badCRC[len(badCRC)-1] ^= 1
 	v11 := append([]byte("\x00\x05hello"), 11, 0)
 	v11 = binary.LittleEndian.AppendUint64(v11, CRC64(v11))
-	zlBadTail := ziplist("a", "b")
+	zlBadTail := Ziplist("a", "b")
 	binary.LittleEndian.PutUint32(zlBadTail[4:], 10)
-	lpBadBack := listpack("a", "b")
+	lpBadBack := Listpack("a", "b")
 	lpBadBack[len(lpBadBack)-2] = 9
-	zlBadCount := ziplist("a", "b")
+	zlBadCount := Ziplist("a", "b")
 	binary.LittleEndian.PutUint16(zlBadCount[8:], 4)
 	nan := AppendDouble(AppendString(AppendLen([]byte{TypeZSet2}, 1), []byte("m")), math.NaN())
 	for _, c := range []struct {
@@ -354,17 +233,17 @@ func TestRejects(t *testing.T) {
 		{"list", withFooter([]byte("\x01\x01\x01a")), ErrUnsupported},
 		{"stream", withFooter([]byte{TypeStream2, 0}), ErrUnsupported},
 		{"unknown type", withFooter([]byte{8, 0}), ErrFormat},
-		{"odd listpack", packedPayload(TypeHashListpack, listpack("a", "b", "c")), ErrFormat},
-		{"empty listpack", packedPayload(TypeHashListpack, listpack()), ErrFormat},
-		{"listpack dup", packedPayload(TypeZSetListpack, listpack("a", int64(1), "a", int64(2))), ErrFormat},
-		{"listpack backlen", packedPayload(TypeHashListpack, lpBadBack), ErrFormat},
-		{"ziplist tail", packedPayload(TypeHashZiplist, zlBadTail), ErrFormat},
-		{"ziplist count", packedPayload(TypeHashZiplist, zlBadCount), ErrFormat},
-		{"zset bad score", packedPayload(TypeZSetZiplist, ziplist("a", "1x")), ErrFormat},
-		{"intset order", packedPayload(TypeSetIntset, intsetBlob(2, 2, 1)), ErrFormat},
-		{"intset dup", packedPayload(TypeSetIntset, intsetBlob(4, 1, 1)), ErrFormat},
-		{"intset empty", packedPayload(TypeSetIntset, intsetBlob(8)), ErrFormat},
-		{"intset encoding", packedPayload(TypeSetIntset, intsetBlob(3, 1)), ErrFormat},
+		{"odd listpack", Packed(TypeHashListpack, Listpack("a", "b", "c")), ErrFormat},
+		{"empty listpack", Packed(TypeHashListpack, Listpack()), ErrFormat},
+		{"listpack dup", Packed(TypeZSetListpack, Listpack("a", int64(1), "a", int64(2))), ErrFormat},
+		{"listpack backlen", Packed(TypeHashListpack, lpBadBack), ErrFormat},
+		{"ziplist tail", Packed(TypeHashZiplist, zlBadTail), ErrFormat},
+		{"ziplist count", Packed(TypeHashZiplist, zlBadCount), ErrFormat},
+		{"zset bad score", Packed(TypeZSetZiplist, Ziplist("a", "1x")), ErrFormat},
+		{"intset order", Packed(TypeSetIntset, Intset(2, 2, 1)), ErrFormat},
+		{"intset dup", Packed(TypeSetIntset, Intset(4, 1, 1)), ErrFormat},
+		{"intset empty", Packed(TypeSetIntset, Intset(8)), ErrFormat},
+		{"intset encoding", Packed(TypeSetIntset, Intset(3, 1)), ErrFormat},
 		{"LZF claim", withFooter([]byte("\x00\xc3\x02\xff\xff\x01a")), ErrFormat},
 	} {
 		_, err := Decode(c.p)
@@ -382,11 +261,11 @@ func validPayloads() [][]byte {
 	}
 	entries := []any{"f", int64(-5), "g", "2.5", "h", int64(300), "i", strings.Repeat("z", 300)}
 	out = append(out,
-		packedPayload(TypeHashZiplist, ziplist(entries...)),
-		packedPayload(TypeHashListpack, listpack(entries...)),
-		packedPayload(TypeZSetZiplist, ziplist(entries[:6]...)),
-		packedPayload(TypeZSetListpack, listpack(entries[:6]...)),
-		packedPayload(TypeSetIntset, intsetBlob(4, -70000, 3, 70000)),
+		Packed(TypeHashZiplist, Ziplist(entries...)),
+		Packed(TypeHashListpack, Listpack(entries...)),
+		Packed(TypeZSetZiplist, Ziplist(entries[:6]...)),
+		Packed(TypeZSetListpack, Listpack(entries[:6]...)),
+		Packed(TypeSetIntset, Intset(4, -70000, 3, 70000)),
 	)
 	z := AppendLen([]byte{TypeZSet2}, 2)
 	z = AppendDouble(AppendString(z, []byte("a")), 1.5)
