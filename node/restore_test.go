@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,42 @@ func TestRestoreInTransaction(t *testing.T) {
 	}
 	if v, ok := mustGet(t, b, "s"); !ok || v != "x" {
 		t.Fatalf("b's s = %q, %v", v, ok)
+	}
+}
+
+// BenchmarkRestore measures Restore of a whole collection of 100k elements (a migration's
+// RESTORE of a large key), against COPY of the same collection, which writes it the same way
+// without building it first.
+func BenchmarkRestore(b *testing.B) {
+	ctx := context.Background()
+	const elems = 100_000
+	scored := make([]ScoredMember, elems)
+	fields := make([][2][]byte, elems)
+	for i := range elems {
+		scored[i] = ScoredMember{Member: "member" + strconv.Itoa(i), Score: float64(i)}
+		fields[i] = [2][]byte{[]byte("field" + strconv.Itoa(i)), []byte("value" + strconv.Itoa(i))}
+	}
+	for _, c := range []struct {
+		name string
+		v    WholeValue
+	}{{"zset", WholeValue{Type: "zset", Scored: scored}}, {"hash", WholeValue{Type: "hash", Fields: fields}}} {
+		n, _ := newTestNode(b, func(cfg *Config) { cfg.MaxMemory = 1 << 30 })
+		if err := n.Restore(ctx, "src", c.v, time.Time{}, true); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/restore", func(b *testing.B) {
+			for range b.N {
+				if err := n.Restore(ctx, "dst", c.v, time.Time{}, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/copy", func(b *testing.B) {
+			for range b.N {
+				if ok, err := n.Copy(ctx, "src", "dst", true); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
 	}
 }

@@ -47,6 +47,12 @@ func init() {
 		cmd("DUMP", "e"),
 		cmd("SET", "big", "123456789012"),
 		cmd("DUMP", "big"),
+		cmd("INCRBY", "cnt", "40000"), // a counter dumps its value, integer-encoded as Redis's
+		cmd("DUMP", "cnt"),
+		cmd("HELLO", "3").helloID(),
+		cmd("DUMP", "cnt"),
+		cmd("DUMP", "missing"),
+		cmd("HELLO", "2").helloID(),
 		cmd("DUMP"),
 		cmd("DUMP", "a", "b"),
 		cmd("RESTORE", "r", "0"),
