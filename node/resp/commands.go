@@ -104,6 +104,8 @@ func commandTable() map[string]*command {
 	add("rename", 3, flagWrite, cmdRename)
 	add("renamenx", 3, flagWrite, cmdRename)
 	add("copy", -3, flagWrite, cmdCopy)
+	add("dump", 2, 0, cmdDump)
+	add("restore", -4, flagWrite, cmdRestore)
 	add("randomkey", 1, 0, cmdRandomKey)
 	container("object", -2, 0, nil,
 		sub("encoding", 3, 0, cmdObjectEncoding),

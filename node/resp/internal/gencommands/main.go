@@ -30,7 +30,7 @@ var commands = []string{
 	"incr", "decr", "incrby", "decrby", "incrbyfloat", "lcs",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
-	"flushall", "flushdb", "rename", "renamenx", "copy", "randomkey",
+	"flushall", "flushdb", "rename", "renamenx", "copy", "randomkey", "dump", "restore",
 	"object", "object|encoding", "object|refcount", "object|freq", "object|help", "time",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list", "client|help",
