@@ -336,3 +336,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyZeroCRC: a footer whose CRC is zero is checked like any other (Redis 7.0's
+// verifyDumpPayload has no "checksum disabled" case, unlike its RDB file loader); FUNCTION
+// RESTORE accepted one before it used Verify.
+func TestVerifyZeroCRC(t *testing.T) {
+	p := Finish(AppendString([]byte{TypeString}, []byte("hello")))
+	clear(p[len(p)-8:])
+	if _, err := Verify(p); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("Verify with a zero CRC: %v, want ErrChecksum", err)
+	}
+}
+
+// TestReadString: one string from the front, the rest after it; a cut-short one fails.
+func TestReadString(t *testing.T) {
+	b := AppendString(AppendString(nil, []byte("code")), []byte("12"))
+	s, rest, err := ReadString(b)
+	if err != nil || string(s) != "code" {
+		t.Fatalf("ReadString = %q, %v", s, err)
+	}
+	if s, rest, err = ReadString(rest); err != nil || string(s) != "12" || len(rest) != 0 {
+		t.Fatalf("second ReadString = %q, %q, %v", s, rest, err)
+	}
+	if _, _, err := ReadString(b[:3]); !errors.Is(err, ErrFormat) {
+		t.Fatalf("cut short: %v", err)
+	}
+}

@@ -89,6 +89,14 @@ func (r *reader) count(min int) int {
 	return 0
 }
 
+// ReadString reads one RDB string (raw, an integer, or LZF-compressed) from the front of b and
+// returns it and the bytes after it (FUNCTION RESTORE's payload is a run of them).
+func ReadString(b []byte) (s, rest []byte, err error) {
+	r := reader{b: b}
+	s = r.str()
+	return s, r.b, r.err
+}
+
 // str reads an RDB string: raw, an integer of 8, 16 or 32 bits, or LZF-compressed.
 func (r *reader) str() []byte {
 	n, special := r.length()
