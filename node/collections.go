@@ -933,7 +933,10 @@ func (n *Node) writeCollCopy(w writer, nowMs int64, key string, src *coll, nx bo
 	})
 	if wrote {
 		n.sets.Add(1)
-		n.emit(key, out)
+		// Through w: inside a transaction the copy is one of the unit's writes (it shares the
+		// unit's dot); emitted on its own it went out ahead of the unit, while the transaction
+		// still held its keys.
+		w.emit(key, out)
 	}
 	return wrote
 }
