@@ -184,12 +184,12 @@ func (l *deltaLog) addOne(d *crdt.Delta) {
 	}
 }
 
-// appendRef logs d as a reference to the store's entry: its timestamp and key.
+// appendRef logs d as a reference to the store's entry: its timestamp and key, written into
+// the segment directly (through the encoding buffer, the key was copied twice).
 func (l *deltaLog) appendRef(d *crdt.Delta) {
 	ts := d.Entry.Version.TS
-	l.scratch = appendZigzag(l.scratch[:0], int64(ts-l.tsTail))
-	l.scratch = append(l.scratch, d.Key...)
-	if l.put(d, true) {
+	var tsb [binary.MaxVarintLen64]byte
+	if l.put(d, true, appendZigzag(tsb[:0], int64(ts-l.tsTail)), d.Key) {
 		l.tsTail = ts
 	}
 }
@@ -197,7 +197,10 @@ func (l *deltaLog) appendRef(d *crdt.Delta) {
 // append logs a copy of d.
 func (l *deltaLog) append(d *crdt.Delta) {
 	l.scratch = crdt.AppendDelta(l.scratch[:0], d)
-	l.put(d, false)
+	l.put(d, false, l.scratch, "")
+	if cap(l.scratch) > segSizeFor(l.maxBytes) {
+		l.scratch = nil // do not keep a huge value's buffer
+	}
 }
 
 // rep returns the index of replica r in the log's table, adding it. Runs of one writer's
@@ -216,16 +219,17 @@ func (l *deltaLog) rep(r crdt.ReplicaID) uint32 {
 	return i
 }
 
-// put appends the record whose body is in l.scratch, dropping the oldest records to stay under
-// the byte bound. It reports whether the record was logged (false: larger than the bound).
-func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
+// put appends the record whose body is body followed by tail, dropping the oldest records to
+// stay under the byte bound. It reports whether the record was logged (false: larger than the
+// bound).
+func (l *deltaLog) put(d *crdt.Delta, ref bool, body []byte, tail string) bool {
 	ri := l.rep(d.Entry.Version.Replica)
 	seq := d.Entry.Seq
 	var hdr [3 * binary.MaxVarintLen64]byte
-	h := binary.AppendUvarint(hdr[:0], uint64(len(l.scratch))<<1|b2u(ref))
+	h := binary.AppendUvarint(hdr[:0], uint64(len(body)+len(tail))<<1|b2u(ref))
 	h = binary.AppendUvarint(h, uint64(ri))
 	h = appendZigzag(h, int64(seq-l.reps[ri].tail))
-	sz := len(h) + len(l.scratch)
+	sz := len(h) + len(body) + len(tail)
 	if sz > l.maxBytes {
 		l.reps[ri].dropped = max(l.reps[ri].dropped, seq)
 		return false
@@ -248,7 +252,7 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 		l.spareSum = nil
 		last++
 	}
-	seg := append(append(l.segs[last], h...), l.scratch...)
+	seg := append(append(append(l.segs[last], h...), body...), tail...)
 	l.segs[last] = seg
 	if ahead := len(seg) + logAhead; ahead < cap(seg) {
 		lru.Prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(seg))) + uintptr(ahead))
@@ -257,9 +261,6 @@ func (l *deltaLog) put(d *crdt.Delta, ref bool) bool {
 	l.reps[ri].tail = seq
 	l.n++
 	l.bytes += sz
-	if cap(l.scratch) > segSizeFor(l.maxBytes) {
-		l.scratch = nil // do not keep a huge value's buffer
-	}
 	return true
 }
 
