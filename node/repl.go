@@ -919,7 +919,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 			}
 		} else if j-i == 1 {
 			e := &ds[i].Entry
-			r.n.store.Apply(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+			r.n.store.Do(ds[i].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 				up, ok := r.n.merge(ds[i].Key, &cur, e, nowMs)
 				if ok {
 					state[i] = won
@@ -934,7 +934,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 			l := r.n.store.Lock(keys, false)
 			for k := i; k < j; k++ {
 				e := &ds[k].Entry
-				l.Apply(ds[k].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+				l.Do(ds[k].Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 					up, ok := r.n.merge(ds[k].Key, &cur, e, nowMs)
 					if ok {
 						state[k] = won
