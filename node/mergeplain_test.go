@@ -22,7 +22,9 @@ func TestMergePlainDecidesAsMergeKeyed(t *testing.T) {
 	}
 	t.Cleanup(func() { n.Close() })
 	const a, b = crdt.ReplicaID(0xa), crdt.ReplicaID(0xb)
-	ver := func(ts uint64, r crdt.ReplicaID) crdt.Version { return crdt.Version{TS: crdt.Timestamp(ts), Replica: r} }
+	ver := func(ts uint64, r crdt.ReplicaID) crdt.Version {
+		return crdt.Version{TS: crdt.Timestamp(ts), Replica: r}
+	}
 	reg := func(v crdt.Version, data string, flags crdt.Flags) lru.Current[value] {
 		x, _ := n.reps.newValue(v, 3, crdt.TypeLWW, flags)
 		x.setData([]byte(data))
