@@ -413,9 +413,9 @@ func (r *reader) deltaFast(d *Delta, lim *Limits) bool {
 	ts := binary.LittleEndian.Uint64(b[p:])
 	rep := binary.LittleEndian.Uint64(b[p+8:])
 	p += 16
-	seq, q := shortUvarint(b, p) // a writer's seq takes a few bytes
-	if q > p {
-		p = q
+	seq := uint64(b[p])
+	if seq < 0x80 {
+		p++
 	} else if seq, ok = slowUvarint(b, &p); !ok {
 		return false
 	}
@@ -460,23 +460,6 @@ func (r *reader) deltaFast(d *Delta, lim *Limits) bool {
 	}
 	r.off += p + int(vl)
 	return true
-}
-
-// shortUvarint reads a minimal uvarint of at most four bytes at b[p:] (a seq below 2^28) and
-// returns it with the offset after it; q == p for anything else (longer, truncated or not
-// minimal), which slowUvarint reads or refuses.
-func shortUvarint(b []byte, p int) (x uint64, q int) {
-	for q = p; q < len(b) && q-p < 4; q++ {
-		c := b[q]
-		x |= uint64(c&0x7f) << (7 * uint(q-p))
-		if c < 0x80 {
-			if c == 0 && q > p {
-				return 0, p
-			}
-			return x, q + 1
-		}
-	}
-	return 0, p
 }
 
 // slowUvarint reads the uvarint of two bytes or more at b[*p:] and moves *p past it; false
