@@ -26,6 +26,11 @@ func fastSeeds() [][]byte {
 		lww("key", nil, 3, 1_700_000_000_123),
 		{Key: "t", Entry: Entry{Type: TypeLWW, Flags: FlagTombstone, Seq: 2, Version: Version{TS: 9, Replica: 1}}},
 		{Key: "c", Entry: Entry{Type: TypeLWW, Flags: FlagContentType, Value: []byte("\x04textdata"), Seq: 2, Version: Version{TS: 9, Replica: 1}}},
+		// Seqs of two to five bytes.
+		lww("s", []byte("x"), 300, 0),
+		lww("s", []byte("x"), 70000, 0),
+		lww("s", []byte("x"), 1<<28-1, 0),
+		lww("s", []byte("x"), 1<<28, 0),
 	}
 	var out [][]byte
 	for i := range ds {
@@ -43,6 +48,7 @@ func fastSeeds() [][]byte {
 	padded = binary.LittleEndian.AppendUint64(padded, 2)
 	out = append(out, append(bytes.Clone(padded), 1, 0, 1, 'x'))
 	p := append([]byte{byte(TypeLWW), 0, 1, 'k'}, make([]byte, 16)...)
+	out = append(out, append(bytes.Clone(p), 0x81, 0x80, 0x00, 0, 1, 'x')) // a three-byte seq padded
 	out = append(out, append(p, 0x81, 0x00, 0, 1, 'x'))
 	return out
 }
@@ -96,7 +102,7 @@ func TestDeltaFastTakesPlainWrites(t *testing.T) {
 			t.Errorf("seed %d: consumed %d of %d bytes", i, r.off, len(seeds[i]))
 		}
 	}
-	for _, s := range seeds[len(seeds)-2:] {
+	for _, s := range seeds[len(seeds)-3:] {
 		r := reader{b: s}
 		var d Delta
 		if r.deltaFast(&d, &lim) {
