@@ -380,6 +380,100 @@ func (r *reader) delta(d *Delta, lim Limits) error {
 	return nil
 }
 
+// deltaFast decodes the delta at the read offset when it is a plain register write (TypeLWW,
+// no flags) within lim, which is nearly every delta a writer's batch carries, and reports
+// true; for anything else (another type, flags, a truncated or non-minimal field, a length over
+// its limit) it changes nothing and reports false, and delta decodes it (or reports why not).
+// delta reads field by field through calls that each check and name their field, ~600
+// instructions per write for a receiver under a SET flood (6 % of its CPU): here one bounds
+// check covers the fixed fields and one-byte lengths are read inline. What it accepts delta
+// accepts, with the same result: such an entry always passes Validate.
+func (r *reader) deltaFast(d *Delta, lim *Limits) bool {
+	b := r.b[r.off:]
+	if len(b) < 3 || Type(b[0]) != TypeLWW || b[1] != 0 {
+		return false
+	}
+	// Each uvarint: one byte inline (a length under 128, an expiry of 0), longer ones by
+	// slowUvarint. ok stays true until a field is refused.
+	p, ok := 2, true
+	kl := uint64(b[p])
+	if kl < 0x80 {
+		p++
+	} else if kl, ok = slowUvarint(b, &p); !ok {
+		return false
+	}
+	if kl > uint64(lim.MaxKey) || kl > uint64(len(b)-p) {
+		return false
+	}
+	k := b[p : p+int(kl) : p+int(kl)]
+	p += int(kl)
+	if len(b)-p < 16+3 { // the fixed fields, and at least a byte for each uvarint after them
+		return false
+	}
+	ts := binary.LittleEndian.Uint64(b[p:])
+	rep := binary.LittleEndian.Uint64(b[p+8:])
+	p += 16
+	seq := uint64(b[p])
+	if seq < 0x80 {
+		p++
+	} else if seq, ok = slowUvarint(b, &p); !ok {
+		return false
+	}
+	if p >= len(b) {
+		return false
+	}
+	ux := uint64(b[p]) // the expiry, zigzag-encoded (binary.AppendVarint)
+	if ux < 0x80 {
+		p++
+	} else if ux, ok = slowUvarint(b, &p); !ok {
+		return false
+	}
+	if p >= len(b) {
+		return false
+	}
+	vl := uint64(b[p])
+	if vl < 0x80 {
+		p++
+	} else if vl, ok = slowUvarint(b, &p); !ok {
+		return false
+	}
+	if vl > uint64(lim.MaxValue) || vl > uint64(len(b)-p) {
+		return false
+	}
+	v := b[p : p+int(vl) : p+int(vl)]
+	if r.viewKeys && kl > 0 {
+		d.Key = unsafe.String(&k[0], len(k))
+	} else {
+		d.Key = string(k)
+	}
+	e := &d.Entry
+	e.Type, e.Flags = TypeLWW, 0
+	e.Version = Version{TS: Timestamp(ts), Replica: ReplicaID(rep)}
+	e.Seq = seq
+	e.Expiry = int64(ux>>1) ^ -int64(ux&1)
+	if vl > 0 && r.viewValues {
+		e.Value = v
+	} else if vl > 0 {
+		c := make([]byte, len(v))
+		copy(c, v)
+		e.Value = c
+	}
+	r.off += p + int(vl)
+	return true
+}
+
+// slowUvarint reads the uvarint of two bytes or more at b[*p:] and moves *p past it; false
+// (and *p unmoved) when it is truncated, overflows or is not minimal, as reader.uvarint
+// refuses.
+func slowUvarint(b []byte, p *int) (uint64, bool) {
+	x, n := binary.Uvarint(b[*p:])
+	if n <= 1 || b[*p+n-1] == 0 {
+		return 0, false
+	}
+	*p += n
+	return x, true
+}
+
 // DecodeBatch decodes a batch frame that occupies all of src; trailing
 // bytes are ErrMalformed. Errors wrap ErrMalformed, ErrTooLarge or
 // ErrVersion; decoding never panics, and allocation is bounded by both lim
@@ -443,7 +537,11 @@ func decodeBatchInto(b *Batch, r reader, lim Limits) error {
 	}
 	for i := uint64(0); i < count; i++ {
 		b.Deltas = append(b.Deltas, Delta{})
-		if err := r.delta(&b.Deltas[len(b.Deltas)-1], lim); err != nil {
+		d := &b.Deltas[len(b.Deltas)-1]
+		if r.deltaFast(d, &lim) {
+			continue
+		}
+		if err := r.delta(d, lim); err != nil {
 			clear(b.Deltas)
 			b.From, b.Deltas = 0, b.Deltas[:0]
 			return fmt.Errorf("%w (delta %d)", err, i)

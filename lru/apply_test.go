@@ -43,23 +43,31 @@ func TestApplySemantics(t *testing.T) {
 			{100, Update[int]{Action: Keep}, Current[int]{Floor: 3}, false},
 		}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := mustNew(t, Options[string, int]{Stamp: stamp})
-			if tc.setup != nil {
-				tc.setup(c)
-			}
-			for i, st := range tc.steps {
-				var seen Current[int]
-				cur, up := c.Apply("k", st.now, func(cur Current[int]) Update[int] { seen = cur; return st.up })
-				if seen != st.want || cur != st.want || up != st.up {
-					t.Fatalf("step %d: fn saw %+v, Apply returned %+v/%+v; want %+v", i, seen, cur, up, st.want)
+		// Do is Apply without the results: the same steps through it leave the same states.
+		for _, viaDo := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/do=%v", tc.name, viaDo), func(t *testing.T) {
+				c := mustNew(t, Options[string, int]{Stamp: stamp})
+				if tc.setup != nil {
+					tc.setup(c)
 				}
-				if _, _, ok := c.Peek("k", st.now); ok != st.stored {
-					t.Fatalf("step %d: stored %v, want %v", i, ok, st.stored)
+				for i, st := range tc.steps {
+					var seen Current[int]
+					fn := func(cur Current[int]) Update[int] { seen = cur; return st.up }
+					if viaDo {
+						c.Do("k", st.now, fn)
+						if seen != st.want {
+							t.Fatalf("step %d: fn saw %+v through Do; want %+v", i, seen, st.want)
+						}
+					} else if cur, up := c.Apply("k", st.now, fn); seen != st.want || cur != st.want || up != st.up {
+						t.Fatalf("step %d: fn saw %+v, Apply returned %+v/%+v; want %+v", i, seen, cur, up, st.want)
+					}
+					if _, _, ok := c.Peek("k", st.now); ok != st.stored {
+						t.Fatalf("step %d: stored %v, want %v", i, ok, st.stored)
+					}
 				}
-			}
-			checkInvariants(t, c)
-		})
+				checkInvariants(t, c)
+			})
+		}
 	}
 }
 

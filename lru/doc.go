@@ -39,8 +39,8 @@
 // range; on Zipf traces the hit ratio matches an exact LRU within a few hundredths of a
 // point (see docs/benchmarks-lru.md).
 //
-// Writes (Set, Remove, Apply, and reads that find an expired entry) take one shard's write
-// lock. Apply's function runs under
+// Writes (Set, Remove, Apply and Do, and reads that find an expired entry) take one shard's
+// write lock. Apply's (and Do's) function runs under
 // it, which is what makes compare-and-apply atomic: it must be fast and must not call the
 // cache. Size and Stamp may also run under a shard lock and must be pure. OnRemove and the
 // Scan and Range callbacks are never called with a lock held; OnRemove may run concurrently

@@ -143,9 +143,18 @@ func (l *Locked[K, V, S]) shard(key K) (uint64, *shard[K, V, S]) {
 }
 
 // Apply is Cache.Apply on a held shard.
-func (l *Locked[K, V, S]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (Current[V], Update[V]) {
+func (l *Locked[K, V, S]) Apply(key K, now int64, fn func(cur Current[V]) Update[V]) (cur Current[V], up Update[V]) {
+	l.Do(key, now, func(c Current[V]) Update[V] {
+		cur, up = c, fn(c)
+		return up
+	})
+	return cur, up
+}
+
+// Do is Store.Do on a held shard.
+func (l *Locked[K, V, S]) Do(key K, now int64, fn func(cur Current[V]) Update[V]) {
 	h, s := l.shard(key)
-	return s.applyHeld(l.c, h, key, now, fn, nil, l.c.collector(&l.rm))
+	s.applyHeld(l.c, h, key, now, fn, nil, l.c.collector(&l.rm))
 }
 
 // Get is Cache.Get on a held shard: it counts a hit or a miss, marks a hit recently used and

@@ -528,3 +528,54 @@ func TestDeltaLogReusesSegmentsWhileBoundGrows(t *testing.T) {
 	}
 	t.Logf("allocated %d bytes of segments, holds %d", allocated, held)
 }
+
+// TestDeltaLogRefFastPathEncodesAsPut logs the same references through appendRef (whose common
+// case writes a record in place, appendRefFast) and through put alone, and checks that the two
+// logs hold the same bytes, summaries and chains: keys of both sides of the fast path's length
+// limit, writers beyond its 128, seq and timestamp steps of every size, drops of whole segments.
+func TestDeltaLogRefFastPathEncodesAsPut(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	fast, slow := newDeltaLog(64<<10), newDeltaLog(64<<10)
+	fastHits := 0
+	seqs := map[crdt.ReplicaID]uint64{}
+	for i := range 20000 {
+		rep := crdt.ReplicaID(1 + rng.IntN(3))
+		if rng.IntN(10) == 0 {
+			rep = crdt.ReplicaID(1 + rng.IntN(200)) // writers beyond a one-byte index
+		}
+		seqs[rep] += 1 + uint64(rng.IntN(2))*uint64(rng.IntN(200)) // steps of 1 and of up to 200
+		key := "key:" + strconv.Itoa(rng.IntN(1000))
+		if rng.IntN(8) == 0 {
+			key += string(bytes.Repeat([]byte("x"), 40+rng.IntN(40))) // around the 64-byte body
+		}
+		d := logDelta(rep, seqs[rep], key, 0)
+		d.Entry.Version.TS = crdt.Timestamp(uint64(i)<<16 + uint64(rng.IntN(3)))
+		if rng.IntN(20) == 0 {
+			d.Entry.Version.TS /= 2 // out of order: a negative timestamp step
+		}
+		n := fast.n
+		tsz := zigzagOf(int64(d.Entry.Version.TS - fast.tsTail))
+		if fast.appendRefFast(&d, tsz) {
+			fast.tsTail = d.Entry.Version.TS
+			fastHits++
+		} else {
+			fast.appendRef(&d)
+		}
+		if fast.n == n {
+			t.Fatalf("write %d not logged", i)
+		}
+		var tsb [binary.MaxVarintLen64]byte
+		if slow.put(&d, true, appendZigzag(tsb[:0], int64(d.Entry.Version.TS-slow.tsTail)), d.Key) {
+			slow.tsTail = d.Entry.Version.TS
+		}
+		if !reflect.DeepEqual(fast.segs, slow.segs) || !reflect.DeepEqual(fast.sums, slow.sums) ||
+			!reflect.DeepEqual(fast.reps, slow.reps) || fast.n != slow.n || fast.bytes != slow.bytes ||
+			fast.head != slow.head || fast.tsTail != slow.tsTail || fast.tsHead != slow.tsHead {
+			t.Fatalf("write %d (key %d bytes, writer %d, seq %d): the logs differ", i, len(key), rep, seqs[rep])
+		}
+	}
+	if fastHits < 10000 || fastHits == 20000 {
+		t.Fatalf("fast path took %d of 20000 writes: the test does not cover both paths", fastHits)
+	}
+}

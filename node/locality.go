@@ -337,7 +337,7 @@ func (n *Node) storeFetched(d *crdt.Delta) (Item, bool) {
 	}
 	var cur lru.Current[value]
 	put, exp := false, e.Expiry
-	n.store.Apply(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {
+	n.store.Do(d.Key, nowMs, func(c lru.Current[value]) lru.Update[value] {
 		cur = c
 		// ">=" on the floor: a local tombstone keeps only the timestamp, and an evicted
 		// register fetched back carries exactly that timestamp. (A different write with the

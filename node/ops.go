@@ -214,7 +214,7 @@ func (n *Node) set(ctx context.Context, key string, borrowed bool, val []byte, o
 	expiry := n.expiryFor(opt, nowMs)
 	var res SetResult
 	var out crdt.Entry
-	n.store.Apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	n.store.Do(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
 		if live && opt.Get {
 			res.Prev, res.HadPrev = n.itemOf(&cur.Value, cur.Expiry), true

@@ -338,7 +338,7 @@ func (n *Node) applyLoaded(d *crdt.Delta, nowMs int64) bool {
 	// The remote merge: the LWW rule for registers, crdt.Merge for counters, the collection
 	// join (which also decodes a collection into its in-memory form), the floors.
 	won := false
-	n.store.Apply(d.Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	n.store.Do(d.Key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		up, ok := n.merge(d.Key, &cur, e, nowMs)
 		won = ok
 		return up

@@ -212,7 +212,7 @@ func (tx *Tx) Set(_ context.Context, key string, val []byte, opt SetOptions) (Se
 	expiry := n.expiryFor(opt, tx.nowMs)
 	var res SetResult
 	var out crdt.Entry
-	tx.l.Apply(key, tx.nowMs, func(cur lru.Current[value]) lru.Update[value] {
+	tx.l.Do(key, tx.nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
 		if live && opt.Get {
 			res.Prev, res.HadPrev = tx.n.itemOf(&cur.Value, cur.Expiry), true

@@ -31,7 +31,7 @@ type writer interface {
 type nodeWriter struct{ n *Node }
 
 func (w nodeWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value]) {
-	w.n.store.Apply(key, nowMs, fn)
+	w.n.store.Do(key, nowMs, fn)
 }
 
 func (w nodeWriter) peek(key string, nowMs int64) (value, int64, bool) {
@@ -56,7 +56,7 @@ func (w nodeWriter) emit(key string, e crdt.Entry) { w.n.emit(key, e) }
 type txWriter struct{ tx *Tx }
 
 func (w txWriter) apply(key string, nowMs int64, fn func(cur lru.Current[value]) lru.Update[value]) {
-	w.tx.l.Apply(key, nowMs, fn)
+	w.tx.l.Do(key, nowMs, fn)
 }
 
 func (w txWriter) peek(key string, nowMs int64) (value, int64, bool) {
