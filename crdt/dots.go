@@ -164,6 +164,17 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 	c.bytes += elemBytes(e, ds, size)
 }
 
+// setElemAt is setElem for element e held at record i with writes old (as dots gave them):
+// the look-up setElem would make again is the caller's.
+func (c *orCore[P]) setElemAt(i uint32, e string, old, ds []Dotted[P], size func(P) int) {
+	if len(ds) == 0 {
+		c.setElem(e, ds, size)
+		return
+	}
+	c.bytes += elemBytes(e, ds, size) - elemBytes(e, old, size)
+	c.elems.putAt(i, ds)
+}
+
 func (c *orCore[P]) addTomb(e string, d Version) {
 	if d.TS < c.Floor {
 		return

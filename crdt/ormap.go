@@ -201,3 +201,14 @@ func (h *Hash) ApplyDelta(src []byte) error {
 	}
 	return nil
 }
+
+// ApplyRun merges encoded deltas src(0), ..., src(n-1) of h's incarnation into h in order,
+// each as ApplyDelta would, and returns how many it merged. It stops before the first it does
+// not take (malformed, of another incarnation, a full state whose floor rules), which the
+// caller applies on its own (ApplyDelta, or its rule between incarnations), and after one that
+// changes the expiry register or leaves more removed writes than max(maxTombs, Len()) (where
+// the caller's Collect caps them, as after ApplyDelta). A replica's run of deltas to one hash (a writer's HSET flood)
+// costs one parse of each and their elements warmed together (Warm).
+func (h *Hash) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	return h.c.applyRun(n, src, maxTombs, bytesSize, nil)
+}

@@ -156,3 +156,8 @@ func (s *Set) ApplyDelta(src []byte) error {
 	}
 	return nil
 }
+
+// ApplyRun is Hash.ApplyRun for sets.
+func (s *Set) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	return s.c.applyRun(n, src, maxTombs, noSize, nil)
+}

@@ -424,3 +424,12 @@ func (z *ZSet) ApplyDelta(src []byte) error {
 	}
 	return nil
 }
+
+// ApplyRun is Hash.ApplyRun for sorted sets.
+func (z *ZSet) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	z.settle()
+	if z.sl == nil {
+		z.index()
+	}
+	return z.c.applyRun(n, src, maxTombs, zpaySize, z.reindexPrior)
+}

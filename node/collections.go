@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -314,26 +315,105 @@ func (c *coll) warm(names []string) {
 	}
 }
 
-// warmElems warms, in cur's collection, the elements of the deltas at the start of ds that
-// write cur's key (ds[0]'s), at most crdt.WarmMax of them, and returns how many deltas that
-// is (at least one): a replica's batch of deltas to one large collection (SADDs to one set)
-// then finds each element in cache instead of missing it three times in turn. Called by a
-// batch's applier under the key's store lock, with cur the key's value there.
-func (n *Node) warmElems(cur *lru.Current[value], ds []crdt.Delta) int {
-	k := 1
-	for k < len(ds) && k < crdt.WarmMax && ds[k].Key == ds[0].Key {
-		k++
+// applyRun merges a run of encoded deltas of c's type into c (crdt Set.ApplyRun) and returns
+// how many it merged from the first; mu held, under the key's store lock.
+func (c *coll) applyRun(n int, src func(i int) []byte) int {
+	switch c.typ {
+	case crdt.TypeHash:
+		return c.hash.ApplyRun(n, src, elemTombCap)
+	case crdt.TypeSet:
+		return c.set.ApplyRun(n, src, elemTombCap)
 	}
+	return c.zset.ApplyRun(n, src, elemTombCap)
+}
+
+// collRuns follows, across the callbacks of a store batch over a replica's deltas
+// (applyDeltas), the run of collection deltas to one key that the current delta is in: the
+// run's first delta merges the whole run (mergeRun), and the deltas it merged are then kept
+// as they are when their turn comes.
+type collRuns struct {
+	end    int // the end of the run the last delta looked at is in
+	merged int // the deltas before it were merged by a run
+}
+
+// mergeInRun handles ds[k], a delta of a store batch over ds, with cur its key's value there,
+// if it is in a run of at least two collection deltas to one key and of one type (a writer's
+// SADD flood to one set): the first merges the run (mergeRun), those it merged are kept.
+// handled false: ds[k] is not in such a run, and the caller merges it on its own. state[x] is
+// set to won for each ds[x] that changed the key.
+func (n *Node) mergeInRun(rs *collRuns, ds []crdt.Delta, k int, cur *lru.Current[value], nowMs int64, state []uint8, won uint8) (up lru.Update[value], handled bool) {
+	if k < rs.merged {
+		return lru.Update[value]{Action: lru.Keep}, true
+	}
+	if k >= rs.end {
+		e := k + 1
+		if ds[k].Entry.Type.IsCollection() {
+			for e < len(ds) && ds[e].Key == ds[k].Key && ds[e].Entry.Type == ds[k].Entry.Type {
+				e++
+			}
+		}
+		rs.end = e
+	}
+	if rs.end-k < 2 {
+		return up, false
+	}
+	up, m := n.mergeRun(ds[k].Key, cur, ds[k:rs.end], nowMs, state[k:], won)
+	rs.merged = k + m
+	return up, true
+}
+
+// mergeRun merges remote deltas ds to key, all of one collection type, under the key's store
+// lock with cur its value there, and returns the update and how many of ds, from the first, it
+// handled (at least one); state[x] is set to won for each ds[x] that changed the key. Deltas of
+// the incarnation cur holds are merged under one lock of the collection, one compaction and
+// one store update, each parsed once and their elements warmed together (crdt
+// Set.ApplyRun), where each on its own paid all of that (applyRemoteColl, a replica's whole
+// cost of an element write). Any other first delta is merged on its own, and ApplyRun stops
+// before one it does not take: the caller's store batch looks the key up again for the rest,
+// so they meet the type rule, an expiry, a full replica table as one delta alone does.
+func (n *Node) mergeRun(key string, cur *lru.Current[value], ds []crdt.Delta, nowMs int64, state []uint8, won uint8) (lru.Update[value], int) {
 	c := cur.Value.obj()
-	if k == 1 || !cur.Exists || c == nil || c.typ != ds[0].Entry.Type {
-		return k
+	m := 0
+	if cur.Exists && c != nil && c.typ == ds[0].Entry.Type {
+		// The deltas whose writers the replica table holds (one writer, mostly).
+		var last crdt.ReplicaID
+		for ; m < len(ds); m++ {
+			if r := ds[m].Entry.Version.Replica; m == 0 || r != last {
+				if _, ok := n.reps.index(r); !ok {
+					break
+				}
+				last = r
+			}
+		}
 	}
-	var names [crdt.WarmMax]string
-	for i := range k {
-		names[i] = crdt.DeltaElem(ds[i].Entry.Value)
+	if m > 0 {
+		c.mu.Lock()
+		c.compact(crdt.Timestamp(n.collStable.Load())) // as applyRemoteColl, before the merge
+		m = c.applyRun(m, func(i int) []byte { return ds[i].Entry.Value })
+		if m == 0 {
+			c.mu.Unlock()
+		}
 	}
-	c.warm(names[:k])
-	return k
+	if m == 0 {
+		up, ok := n.mergeEntry(key, cur, &ds[0].Entry, nowMs)
+		if ok {
+			state[0] = won
+		}
+		return up, 1
+	}
+	ver, seq := cur.Value.ver(n.reps), cur.Value.seq()
+	for i := range m {
+		state[i] = won
+		if e := &ds[i].Entry; ver.Less(e.Version) {
+			ver, seq = e.Version, e.Seq
+		}
+	}
+	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
+	c.compact(crdt.Timestamp(n.collStable.Load()))
+	v, exp := n.collValue(c.key, c, ver, seq, nowMs)
+	c.mu.Unlock()
+	n.trackTombstone(cur, &v)
+	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, m
 }
 
 // WarmElems is Warm for the elements of a pipeline of collection commands: keys[i] is the
@@ -786,6 +866,10 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 		if !cur.Exists {
 			c.lost = crdt.Timestamp(cur.Floor)
 		}
+		// key may be a view of a received frame (applyDeltas copies no collection delta's key):
+		// the new collection keeps a copy (own then finds it in place), and so do the janitor's
+		// queues (collValue is given c.key).
+		c.key = strings.Clone(key)
 		c.mu.Lock()
 	default:
 		return keep, false, true
@@ -796,7 +880,7 @@ func (n *Node) applyRemoteColl(key string, cur *lru.Current[value], e *crdt.Entr
 	}
 	c.flushTo(crdt.Timestamp(n.flushTS.Load()))
 	c.compact(crdt.Timestamp(n.collStable.Load()))
-	v, exp := n.collValue(key, c, ver, seq, nowMs)
+	v, exp := n.collValue(c.key, c, ver, seq, nowMs)
 	c.mu.Unlock()
 	n.trackTombstone(cur, &v)
 	return lru.Update[value]{Action: lru.Put, Value: v, Expiry: exp}, true, true
