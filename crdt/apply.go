@@ -426,9 +426,14 @@ func (c *orCore[P]) applyView(v deltaView[P], size func(P) int, changed func(e s
 // between incarnations) — malformed, of another incarnation, or with a floor that rules
 // (join's walk) — and after one that changes the expiry register (the node looks at the
 // expiry between) or leaves c holding more removed writes than max(maxTombs, its elements):
-// the caller's Collect caps them there, as after a delta merged alone. A replica receives a writer's flood to one collection (SADDs to one set)
-// as runs of such deltas: the run is parsed WarmMax deltas at a time, their elements warmed
-// together (elemTab.warm: the look-ups' misses overlap) and then merged, each parsed once.
+// the caller's Collect caps them there, as after a delta merged alone. A replica receives a
+// writer's flood to one collection (SADDs to one set) as runs of such deltas: the run is
+// parsed WarmMax deltas at a time, their elements warmed together (elemTab.warm: the
+// look-ups' misses overlap), and then merged, each parsed once.
+//
+// The views and their buffers are locals of this function, assigned directly: a view stored
+// through a pointer (a struct of them handed to a parser) moved them all to the heap, 14 KB
+// per run.
 func (c *orCore[P]) applyRun(n int, src func(int) []byte, maxTombs int, size func(P) int, changed func(e string, old priorDots[P])) int {
 	c.settle(size)
 	var (
