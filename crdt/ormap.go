@@ -70,7 +70,8 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 	d := newHashDelta(h.c.Reset, len(pairs), direct, h.takeScratch())
 	if direct {
 		for _, p := range pairs {
-			h.c.writeLocal(&d.c, h.fieldName(p[0]), dot, p[1], bytesSize)
+			at, found := h.c.elems.find(unsafe.String(unsafe.SliceData(p[0]), len(p[0])))
+			h.c.writeLocalAt(&d.c, h.fieldName(p[0], at, found), at, found, dot, p[1], bytesSize)
 		}
 		return d
 	}
@@ -86,9 +87,10 @@ func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
 // fieldName is field f as a string to keep (in the delta's op and a tombstone of the write it
 // replaces): a held field's stored name when that keeps no large value alive (sharedName),
 // else a copy, which was an allocation of every HSET.
-func (h *Hash) fieldName(f []byte) string {
-	if i, ok := h.c.elems.find(unsafe.String(unsafe.SliceData(f), len(f))); ok {
-		if e := h.c.elems.sharedName(i); e != "" {
+// The caller looked f up: found at record at.
+func (h *Hash) fieldName(f []byte, at uint32, found bool) string {
+	if found {
+		if e := h.c.elems.sharedName(at); e != "" {
 			return e
 		}
 	}

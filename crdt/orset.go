@@ -49,10 +49,13 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]
-			if ds := s.c.elems.get(m, &buf); len(ds) == 1 && ds[0].Dot == dot {
-				continue // added earlier in this command
+			at, found := s.c.elems.find(m)
+			if found {
+				if ds := s.c.elems.dots(at, &buf); len(ds) == 1 && ds[0].Dot == dot {
+					continue // added earlier in this command
+				}
 			}
-			if !s.c.writeLocal(&d.c, m, dot, struct{}{}, noSize) {
+			if held, _ := s.c.writeLocalAt(&d.c, m, at, found, dot, struct{}{}, noSize); !held {
 				n++
 			}
 			continue

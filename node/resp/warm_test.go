@@ -181,3 +181,34 @@ func TestPipelineWarmsElems(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineWarmsZAddMembers: a pipeline of ZADDs has its members warmed, not the scores
+// (or flags) that are their second arguments.
+func TestPipelineWarmsZAddMembers(t *testing.T) {
+	t.Parallel()
+	w := &warming{Node: standaloneNode(t)}
+	addr, _ := serveBackend(t, w, transports[0].loops)
+	c := dialRaw(t, addr)
+	var req []byte
+	req = append(req, encode("ZADD", "z", "1", "x")...)
+	req = append(req, encode("ZADD", "z", "NX", "CH", "2", "y")...)
+	req = append(req, encode("ZADD", "z", "3", "w", "4", "v")...)
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.readReply(5e9); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.elems) == 0 {
+		t.Fatal("pipeline of ZADDs on one key: no WarmElems")
+	}
+	for i := 0; i < len(w.elems); i += 2 {
+		if got := " " + strings.Join(w.elems[i+1], " ") + " "; !strings.Contains(" x y w ", got) {
+			t.Fatalf("warmed elems %q, want a run of the members x y w", got)
+		}
+	}
+}
