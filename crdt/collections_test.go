@@ -472,3 +472,31 @@ func TestZSetRescoreInPlace(t *testing.T) {
 		t.Fatalf("rank of b %d, want 2", r)
 	}
 }
+
+// TestHashSetCounted: SetCounted reports the fields the hash did not hold, a field named twice
+// once, whether the write is applied in place or (below the floor) joined.
+func TestHashSetCounted(t *testing.T) {
+	t.Parallel()
+	pairs := func(fs ...string) [][2][]byte {
+		var out [][2][]byte
+		for _, f := range fs {
+			out = append(out, [2][]byte{[]byte(f), []byte("v" + f)})
+		}
+		return out
+	}
+	for _, below := range []bool{false, true} {
+		h := NewHash(Version{TS: 1, Replica: 1})
+		h.Set(Version{TS: 10, Replica: 1}, pairs("a", "b")...)
+		dot := Version{TS: 20, Replica: 1}
+		if below {
+			h.Compact(30) // the floor above the next write's stamp: Set joins its delta
+		}
+		n, d := h.SetCounted(dot, pairs("a", "c", "c", "d")...)
+		if n != 2 || d == nil {
+			t.Fatalf("below floor %v: %d new fields, want 2 (c and d)", below, n)
+		}
+		if v, ok := h.Get("d"); !below && (!ok || string(v) != "vd") {
+			t.Fatalf("d = %q, %v after the write", v, ok)
+		}
+	}
+}

@@ -66,22 +66,37 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 // Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
 // returns the delta to replicate, already applied to h.
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
+	_, d := h.SetCounted(dot, pairs...)
+	return d
+}
+
+// SetCounted is Set that also reports how many of the fields h did not hold (a field named
+// twice counts once), as HSET answers: from the look-up the write makes anyway, where asking
+// Get first looked each field up twice.
+func (h *Hash) SetCounted(dot Version, pairs ...[2][]byte) (int, *Hash) {
+	added := 0
 	direct := dot.TS >= h.c.Floor
 	d := newHashDelta(h.c.Reset, len(pairs), direct, h.takeScratch())
 	if direct {
 		for _, p := range pairs {
 			at, found := h.c.elems.find(unsafe.String(unsafe.SliceData(p[0]), len(p[0])))
+			if !found {
+				added++ // a field named again is found: written by the pair before
+			}
 			h.c.writeLocalAt(&d.c, h.fieldName(p[0], at, found), at, found, dot, p[1], bytesSize)
 		}
-		return d
+		return added, d
 	}
 	for _, p := range pairs {
 		f := string(p[0])
+		if !h.c.elems.has(f) && !d.c.elems.has(f) {
+			added++
+		}
 		h.c.removeDelta(&d.c, f)
 		d.c.setElem(f, []Dotted[[]byte]{{Dot: dot, P: p[1]}}, bytesSize)
 	}
 	h.Join(d)
-	return d
+	return added, d
 }
 
 // fieldName is field f as a string to keep (in the delta's op and a tombstone of the write it

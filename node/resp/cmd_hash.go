@@ -72,20 +72,9 @@ type hsetOp struct {
 }
 
 func (op *hsetOp) update(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
-	if len(op.pairs) == 1 { // the common case, without the map
-		if _, ok := h.Get(string(op.pairs[0][0])); !ok {
-			op.added++
-		}
-		return h.Set(stamp(), op.pairs...)
-	}
-	seen := map[string]bool{}
-	for _, p := range op.pairs {
-		if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
-			op.added++
-		}
-		seen[string(p[0])] = true
-	}
-	return h.Set(stamp(), op.pairs...)
+	added, d := h.SetCounted(stamp(), op.pairs...)
+	op.added += added
+	return d
 }
 
 func (op *hsetOp) reset() {
