@@ -327,6 +327,10 @@ func (c *coll) applyRun(n int, src func(i int) []byte) int {
 	return c.zset.ApplyRun(n, src, elemTombCap)
 }
 
+// collRunMax bounds a run merged at once: it holds its key's shard lock, which a store batch
+// holds for 64 keys (lru batchMax), so a shard's readers wait no longer than they did.
+const collRunMax = 64
+
 // collRuns follows, across the callbacks of a store batch over a replica's deltas
 // (applyDeltas), the run of collection deltas to one key that the current delta is in: the
 // run's first delta merges the whole run (mergeRun), and the deltas it merged are then kept
@@ -348,7 +352,7 @@ func (n *Node) mergeInRun(rs *collRuns, ds []crdt.Delta, k int, cur *lru.Current
 	if k >= rs.end {
 		e := k + 1
 		if ds[k].Entry.Type.IsCollection() {
-			for e < len(ds) && ds[e].Key == ds[k].Key && ds[e].Entry.Type == ds[k].Entry.Type {
+			for e < len(ds) && e-k < collRunMax && ds[e].Key == ds[k].Key && ds[e].Entry.Type == ds[k].Entry.Type {
 				e++
 			}
 		}
