@@ -422,11 +422,10 @@ func (n *Node) mergeRun(key string, cur *lru.Current[value], ds []crdt.Delta, no
 
 // WarmElems is Warm for the elements of a pipeline of collection commands: keys[i] is the
 // key of the i-th command and elems[i] its first element (its second argument, ZADD's first
-// member, or ""). For
-// every run of commands on one collection (a pipeline of SADDs to one set) it loads what
-// finding their elements will read, their cache misses overlapping (crdt Set.Warm), so each
-// command finds its element without waiting on memory; a small collection is not walked. It
-// changes nothing and does not retain keys or elems.
+// member, or ""). For every run of commands on one collection (a pipeline of SADDs to one
+// set) it loads what finding their elements will read, their cache misses overlapping (crdt
+// Set.Warm), so each command finds its element without waiting on memory; a small collection
+// is not walked. It changes nothing and does not retain keys or elems.
 func (n *Node) WarmElems(keys, elems []string) {
 	nowMs := int64(-1) // read once, for the first run
 	for i := 0; i < len(keys); {
