@@ -585,13 +585,21 @@ func (n *Node) readCollVia(w writer, nowMs int64, key string, typ crdt.Type, fn 
 // fn must call stamp, once, before changing anything: stamp issues the write's version (and,
 // for a new collection, makes it the incarnation). updateColl reports whether the key was live.
 func (n *Node) updateColl(ctx context.Context, key string, typ crdt.Type, create bool, fn collFn) (bool, error) {
+	return n.updateCollAt(ctx, key, typ, create, fn, 0)
+}
+
+// updateCollAt is updateColl at nowMs (unix ms; 0 reads the clock).
+func (n *Node) updateCollAt(ctx context.Context, key string, typ crdt.Type, create bool, fn collFn, nowMs int64) (bool, error) {
 	if err := n.checkWrite(ctx); err != nil {
 		return false, err
 	}
 	if err := n.checkKey(key); err != nil {
 		return false, err
 	}
-	return n.updateCollVia(nodeWriter{n}, n.nowMs(), key, typ, create, fn)
+	if nowMs == 0 {
+		nowMs = n.nowMs()
+	}
+	return n.updateCollVia(nodeWriter{n}, nowMs, key, typ, create, fn)
 }
 
 // updateCollVia is updateColl through w (the node, or a transaction).
@@ -904,6 +912,14 @@ func (n *Node) UpdateHash(ctx context.Context, key string, create bool, fn func(
 	return n.updateColl(ctx, key, crdt.TypeHash, create, hashDelta(fn))
 }
 
+// UpdateHashAt is UpdateHash at a time the caller read (unix ms, from Now) for a run of quick
+// commands, as SetBytesAt is for SET: a pipeline of HSETs on an event loop reads the clock
+// once (time.Now was 2.5 % of a writer's CPU under an SADD flood). The write's version is
+// still later than anything this node issued or saw. nowMs 0 reads the clock.
+func (n *Node) UpdateHashAt(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash, nowMs int64) (bool, error) {
+	return n.updateCollAt(ctx, key, crdt.TypeHash, create, hashDelta(fn), nowMs)
+}
+
 // ReadSet is ReadHash for sets.
 func (n *Node) ReadSet(ctx context.Context, key string, fn func(s *crdt.Set)) (bool, error) {
 	return n.readColl(ctx, key, crdt.TypeSet, func(c *coll) { fn(c.set) })
@@ -914,6 +930,11 @@ func (n *Node) UpdateSet(ctx context.Context, key string, create bool, fn func(s
 	return n.updateColl(ctx, key, crdt.TypeSet, create, setDelta(fn))
 }
 
+// UpdateSetAt is UpdateHashAt for sets.
+func (n *Node) UpdateSetAt(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set, nowMs int64) (bool, error) {
+	return n.updateCollAt(ctx, key, crdt.TypeSet, create, setDelta(fn), nowMs)
+}
+
 // ReadZSet is ReadHash for sorted sets.
 func (n *Node) ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) (bool, error) {
 	return n.readColl(ctx, key, crdt.TypeZSet, func(c *coll) { fn(c.zset) })
@@ -922,6 +943,11 @@ func (n *Node) ReadZSet(ctx context.Context, key string, fn func(z *crdt.ZSet)) 
 // UpdateZSet is UpdateHash for sorted sets.
 func (n *Node) UpdateZSet(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet) (bool, error) {
 	return n.updateColl(ctx, key, crdt.TypeZSet, create, zsetDelta(fn))
+}
+
+// UpdateZSetAt is UpdateHashAt for sorted sets.
+func (n *Node) UpdateZSetAt(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet, nowMs int64) (bool, error) {
+	return n.updateCollAt(ctx, key, crdt.TypeZSet, create, zsetDelta(fn), nowMs)
 }
 
 // collFn is the Update function of one collection type (one field set), passed by value to

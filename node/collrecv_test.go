@@ -74,3 +74,33 @@ func TestReceiveCollKeepsNoBorrowedKey(t *testing.T) {
 		t.Fatalf("queue of collections with removed writes %q, want [set]", q)
 	}
 }
+
+// TestUpdateAtWritesAtTheCallersTime: UpdateSetAt (and its twins) write at the time the caller
+// read, as SetBytesAt does (a pipeline reads the clock once): the write's version is not below
+// it, though the node's own clock is an hour behind.
+func TestUpdateAtWritesAtTheCallersTime(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t, nil)
+	var got []crdt.Delta
+	n.sink = func(d crdt.Delta) { got = append(got, d) }
+	ctx := context.Background()
+	at := n.nowMs() + 3_600_000
+	n.UpdateSetAt(ctx, "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
+		_, d := s.Add(stamp(), "a")
+		return d
+	}, at)
+	n.UpdateHashAt(ctx, "h", true, func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
+		return h.Set(stamp(), [2][]byte{[]byte("f"), []byte("v")})
+	}, at)
+	n.UpdateZSetAt(ctx, "z", true, func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet {
+		return z.Add(stamp(), "m", 1)
+	}, at)
+	if len(got) != 3 {
+		t.Fatalf("%d writes, want 3", len(got))
+	}
+	for _, d := range got {
+		if ms := d.Entry.Version.TS.Millis(); ms < at {
+			t.Errorf("%s written at %d, before the caller's time %d", d.Key, ms, at)
+		}
+	}
+}

@@ -49,7 +49,12 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		// The field is copied by Hash.Set (a string); the value is kept, so it is copied here.
 		op.pairs = append(op.pairs, [2][]byte{argv[i], append([]byte(nil), argv[i+1]...)})
 	}
-	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateHashAt(ctx, string(argv[1]), true, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateHash(ctx, string(argv[1]), true, op.fn)
+	}
 	added := op.added
 	op.reset()
 	switch {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/node"
 )
 
 func addSetCommands(add func(name string, arity, flags int, fn handler) *command) {
@@ -37,6 +38,18 @@ func strs(bs [][]byte) []string {
 	return out
 }
 
+// collWriterAt is implemented by a backend whose collection writes take the time the
+// connection read once for its pipeline (node.Node.UpdateSetAt), as SET's SetBytesAt does:
+// SADD, HSET and ZADD then read the clock once per batch, not once each. A transaction's
+// backend does not: its writes take the time of EXEC.
+type collWriterAt interface {
+	UpdateHashAt(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash, nowMs int64) (bool, error)
+	UpdateSetAt(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set, nowMs int64) (bool, error)
+	UpdateZSetAt(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet, nowMs int64) (bool, error)
+}
+
+var _ collWriterAt = (*node.Node)(nil)
+
 // soleWriter is implemented by a backend that knows whether it is the only writer of its keys
 // (node.Node.SoleWriter).
 type soleWriter interface{ SoleWriter() bool }
@@ -48,7 +61,12 @@ func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	sw, _ := c.be().(soleWriter)
 	op.sole = sw != nil && sw.SoleWriter()
-	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateSetAt(ctx, string(argv[1]), true, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
+	}
 	added := op.added
 	op.reset()
 	if err != nil {

@@ -111,7 +111,12 @@ done:
 		}
 		op.pairs = append(op.pairs, zaddPair{sc, string(rest[i+1])})
 	}
-	_, err := c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateZSetAt(ctx, string(argv[1]), !xx, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+	}
 	added, changed, incrRes, incrDone, nan := op.added, op.changed, op.incrRes, op.incrDone, op.nan
 	op.reset()
 	switch {
