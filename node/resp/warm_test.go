@@ -212,3 +212,31 @@ func TestPipelineWarmsZAddMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestHSetKeepsNoRequestBytes: HSET hands the hash views of its request (the field and the
+// value), which the next request overwrites in the connection's buffer: what the hash keeps
+// must be its own copy.
+func TestHSetKeepsNoRequestBytes(t *testing.T) {
+	t.Parallel()
+	addr, _ := serveBackend(t, standaloneNode(t), transports[0].loops)
+	c := dialRaw(t, addr)
+	for _, req := range [][]string{
+		{"HSET", "h", "f1", "value-one", "f2", "value-two"},
+		{"HSET", "h", "zz", "XXXXXXXXX", "yy", "YYYYYYYYY"}, // the same bytes of the buffer
+		{"HGET", "h", "f1"},
+		{"HGET", "h", "f2"},
+	} {
+		if _, err := c.Write(encode(req...)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.readReply(5e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req[0] == "HGET" {
+			if want := map[string]string{"f1": "value-one", "f2": "value-two"}[req[2]]; r != "$9\r\n"+want+"\r\n" {
+				t.Fatalf("HGET h %s = %q, want %q", req[2], r, want)
+			}
+		}
+	}
+}
