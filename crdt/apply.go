@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -284,6 +285,80 @@ func minPayload[P any]() int {
 	return 0
 }
 
+// parseOne is parseView for the shape nearly every delta a replica receives has, an element
+// write: no flags, no floor, a one-byte expiry, one element with one dot, and at most the
+// one removed dot of that element its writer observed. It reads it straight through, where
+// parseView's general walk (lengths checked against what is left, sort orders, a call and an
+// error check per field) was most of a receiver's decoding. ok false: src has another shape
+// (or is malformed), and parseView decides, with its errors. The view is the one parseView
+// gives.
+func parseOne[P any](src []byte, b *viewBufs[P]) (v deltaView[P], ok bool) {
+	const hdr = 2 + minVersionLen + 8 // format, flags, reset, floor: then the expiry's varint
+	if len(src) < hdr+1+minVersionLen+4 || src[0] != collFormat || src[1] != 0 ||
+		binary.LittleEndian.Uint64(src[2+minVersionLen:]) != 0 || src[hdr] >= 0x80 {
+		return v, false
+	}
+	exp, n := binary.Varint(src[hdr : hdr+1])
+	if n != 1 {
+		return v, false
+	}
+	r := reader{b: src, off: 2}
+	v.h.reset, _ = r.version("")
+	r.off = hdr + 1
+	v.h.expiry = exp
+	if v.h.expiry < 0 {
+		return v, false
+	}
+	v.h.expVer, _ = r.version("")
+	// One element: count 1, a one-byte name length, the name, one dot.
+	if r.rest() < 2 || src[r.off] != 1 || src[r.off+1] >= 0x80 {
+		return v, false
+	}
+	l := int(src[r.off+1])
+	r.off += 2
+	if r.rest() < l+1+minVersionLen || src[r.off+l] != 1 {
+		return v, false
+	}
+	name := r.take(l)
+	r.off++
+	b.d0[0].Dot, _ = r.version("")
+	if readPayload(&r, &b.d0[0].P) != nil || r.rest() < 1 {
+		return v, false
+	}
+	v.elems, v.dots = b.e0[:1], b.d0[:1]
+	v.elems[0] = viewElem{name: name, lo: 0, hi: 1}
+	v.tombs, v.rm = b.t0[:0], b.r0[:0]
+	switch src[r.off] {
+	case 0:
+		r.off++
+	case 1:
+		// The same element's one removed dot, not its live one.
+		r.off++
+		if r.rest() != 2+l+minVersionLen || src[r.off] != byte(l) || src[r.off+1+l] != 1 ||
+			string(src[r.off+1:r.off+1+l]) != string(name) {
+			return v, false
+		}
+		r.off += 2 + l
+		b.r0[0], _ = r.version("")
+		if b.r0[0] == b.d0[0].Dot {
+			return v, false
+		}
+		v.tombs, v.rm = b.t0[:1], b.r0[:1]
+		v.tombs[0] = viewElem{name: src[r.off-minVersionLen-1-l : r.off-minVersionLen-1], lo: 0, hi: 1}
+	default:
+		return v, false
+	}
+	return v, r.rest() == 0
+}
+
+// parseDelta is parseView with parseOne's fast path.
+func parseDelta[P any](src []byte, b *viewBufs[P]) (deltaView[P], error) {
+	if v, ok := parseOne(src, b); ok {
+		return v, nil
+	}
+	return parseView(src, b)
+}
+
 // applyEncoded merges the encoded state or delta src into c, with the result
 // c.join(decodeCore(src)) would have (the caller checks that src is of c's incarnation, e.g.
 // with CollectionReset, and returns ErrVersion otherwise). get reads a payload as a view of
@@ -291,7 +366,7 @@ func minPayload[P any]() int {
 // Malformed input is an error and changes nothing.
 func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e string, old priorDots[P])) error {
 	var bufs viewBufs[P]
-	v, err := parseView(src, &bufs)
+	v, err := parseDelta(src, &bufs)
 	if err != nil {
 		return err
 	}
@@ -313,6 +388,13 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 		c.join(&in, size, changed)
 		return nil
 	}
+	c.applyView(v, size, changed)
+	return nil
+}
+
+// applyView merges a parsed delta of c's incarnation whose floor rules nothing (floorRules
+// false) into c: applyEncoded's merge.
+func (c *orCore[P]) applyView(v deltaView[P], size func(P) int, changed func(e string, old priorDots[P])) {
 	c.Full = c.Full || v.h.full
 	if v.h.expVer.Compare(c.ExpVer) > 0 {
 		c.Expiry, c.ExpVer = v.h.expiry, v.h.expVer
@@ -336,7 +418,62 @@ func (c *orCore[P]) applyEncoded(src []byte, size func(P) int, changed func(e st
 		t := &v.tombs[ti]
 		c.applyElem(t.name, nil, v.rm[t.lo:t.hi], v.h.floor, size, changed)
 	}
-	return nil
+}
+
+// applyRun merges the encoded deltas src(0), ..., src(n-1) into c in order, each with the
+// result applyEncoded gives it, and returns how many it merged: it stops before the first it
+// does not take, which the caller applies on its own (applyEncoded, or the node's type rule
+// between incarnations) — malformed, of another incarnation, or with a floor that rules
+// (join's walk) — and after one that changes the expiry register (the node looks at the
+// expiry between) or leaves c holding more removed writes than max(maxTombs, its elements):
+// the caller's Collect caps them there, as after a delta merged alone. A replica receives a
+// writer's flood to one collection (SADDs to one set) as runs of such deltas: the run is
+// parsed WarmMax deltas at a time, their elements warmed together (elemTab.warm: the
+// look-ups' misses overlap), and then merged, each parsed once.
+//
+// The views and their buffers are locals of this function, assigned directly: a view stored
+// through a pointer (a struct of them handed to a parser) moved them all to the heap, 14 KB
+// per run.
+func (c *orCore[P]) applyRun(n int, src func(int) []byte, maxTombs int, size func(P) int, changed func(e string, old priorDots[P])) int {
+	c.settle(size)
+	var (
+		bufs  [WarmMax]viewBufs[P]
+		views [WarmMax]deltaView[P]
+		names [WarmMax]string
+	)
+	done := 0
+	for done < n {
+		k := 0
+		for ; k < WarmMax && done+k < n; k++ {
+			v, err := parseDelta(src(done+k), &bufs[k])
+			if err != nil || v.h.reset != c.Reset || floorRules(v.h.floor, c.Floor, v.h.full, v.h.part != nil) {
+				break
+			}
+			views[k] = v
+			switch {
+			case len(v.elems) > 0:
+				names[k] = unsafe.String(unsafe.SliceData(v.elems[0].name), len(v.elems[0].name))
+			case len(v.tombs) > 0:
+				names[k] = unsafe.String(unsafe.SliceData(v.tombs[0].name), len(v.tombs[0].name))
+			default:
+				names[k] = ""
+			}
+		}
+		c.elems.warm(names[:k])
+		for i := range k {
+			expVer := c.ExpVer
+			c.applyView(views[i], size, changed)
+			if c.ExpVer != expVer || c.ntomb > max(maxTombs, c.elems.len()) {
+				return done + i + 1
+			}
+		}
+		clear(names[:k])
+		done += k
+		if k < WarmMax {
+			break
+		}
+	}
+	return done
 }
 
 // priorDots is an element's writes before a change, as a change hook (changed) receives
@@ -379,9 +516,10 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 	view := unsafe.String(unsafe.SliceData(name), len(name)) // for lookups only: never kept
 	var mine []Dotted[P]
 	e := "" // name as a string, made once when something is stored under it
-	if i, held := c.elems.find(view); held {
-		mine = c.elems.dots(i, &mbuf)
-		e = c.elems.sharedName(i) // a held element's tombstones share its stored name
+	at, held := c.elems.find(view)
+	if held {
+		mine = c.elems.dots(at, &mbuf)
+		e = c.elems.sharedName(at) // a held element's tombstones share its stored name
 	}
 	str := func() string {
 		if e == "" {
@@ -413,8 +551,8 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 				c.addTomb(str(), x.Dot)
 			}
 		}
-		if mine != nil {
-			c.setElem(view, out, size) // an element held: its stored name is kept
+		if held {
+			c.setElemAt(at, view, mine, out, size) // an element held: its stored name is kept
 		} else {
 			c.setElem(str(), out, size)
 		}
@@ -423,7 +561,10 @@ func (c *orCore[P]) applyElem(name []byte, theirs []Dotted[P], rm []Version, flo
 		}
 	}
 	for _, d := range rm {
-		if d.TS >= c.Floor && !c.coversName(name, d) {
+		// A removed dot this state held went to tomb above (a dot both live and removed in
+		// the delta is malformed), or is below Floor: looking it up again was a map access of
+		// every replicated rewrite.
+		if d.TS >= c.Floor && !holds(mine, d) && !c.coversName(name, d) {
 			c.addTomb(str(), d)
 		}
 	}

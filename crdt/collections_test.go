@@ -472,3 +472,68 @@ func TestZSetRescoreInPlace(t *testing.T) {
 		t.Fatalf("rank of b %d, want 2", r)
 	}
 }
+
+// TestHashSetCounted: SetCounted reports the fields the hash did not hold, a field named twice
+// once, whether the write is applied in place or (below the floor) joined.
+func TestHashSetCounted(t *testing.T) {
+	t.Parallel()
+	pairs := func(fs ...string) [][2][]byte {
+		var out [][2][]byte
+		for _, f := range fs {
+			out = append(out, [2][]byte{[]byte(f), []byte("v" + f)})
+		}
+		return out
+	}
+	for _, below := range []bool{false, true} {
+		h := NewHash(Version{TS: 1, Replica: 1})
+		h.Set(Version{TS: 10, Replica: 1}, pairs("a", "b")...)
+		dot := Version{TS: 20, Replica: 1}
+		if below {
+			h.Compact(30) // the floor above the next write's stamp: Set joins its delta
+		}
+		n, d := h.SetCounted(dot, pairs("a", "c", "c", "d")...)
+		if n != 2 || d == nil {
+			t.Fatalf("below floor %v: %d new fields, want 2 (c and d)", below, n)
+		}
+		if v, ok := h.Get("d"); !below && (!ok || string(v) != "vd") {
+			t.Fatalf("d = %q, %v after the write", v, ok)
+		}
+	}
+}
+
+// TestSetAddBytesMatchesAdd: AddBytes gives the state and the delta Add gives, for members
+// held, new and repeated in one command, in place and below the floor, and keeps none of the
+// bytes it was given: they are overwritten after each call.
+func TestSetAddBytesMatchesAdd(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(31, 32))
+	reset := Version{TS: 1, Replica: 1}
+	a, b := NewSet(reset), NewSet(reset)
+	for i := 0; i < 3000; i++ {
+		dot := Version{TS: Timestamp(10 + i), Replica: 1 + ReplicaID(rng.IntN(2))}
+		var ms []string
+		var bs [][]byte
+		for range 1 + rng.IntN(3) {
+			m := fmt.Sprint("m", rng.IntN(200))
+			ms = append(ms, m)
+			bs = append(bs, []byte(m))
+		}
+		if i%500 == 499 {
+			a.Compact(dot.TS + 5) // the next writes land below the floor
+			b.Compact(dot.TS + 5)
+		}
+		na, da := a.Add(dot, ms...)
+		nb, db := b.AddBytes(dot, bs)
+		if na != nb || !bytes.Equal(da.AppendBinary(nil), db.AppendBinary(nil)) {
+			t.Fatalf("write %d: Add %d new, AddBytes %d, or their deltas differ", i, na, nb)
+		}
+		for _, x := range bs {
+			for j := range x {
+				x[j] = '#'
+			}
+		}
+		if !bytes.Equal(a.AppendBinary(nil), b.AppendBinary(nil)) || a.Bytes() != b.Bytes() {
+			t.Fatalf("write %d: the states differ", i)
+		}
+	}
+}

@@ -164,6 +164,17 @@ func (c *orCore[P]) setElem(e string, ds []Dotted[P], size func(P) int) {
 	c.bytes += elemBytes(e, ds, size)
 }
 
+// setElemAt is setElem for element e held at record i with writes old (as dots gave them):
+// the look-up setElem would make again is the caller's.
+func (c *orCore[P]) setElemAt(i uint32, e string, old, ds []Dotted[P], size func(P) int) {
+	if len(ds) == 0 {
+		c.setElem(e, ds, size)
+		return
+	}
+	c.bytes += elemBytes(e, ds, size) - elemBytes(e, old, size)
+	c.elems.putAt(i, ds)
+}
+
 func (c *orCore[P]) addTomb(e string, d Version) {
 	if d.TS < c.Floor {
 		return
@@ -185,9 +196,18 @@ func (c *orCore[P]) addTomb(e string, d Version) {
 // first. The caller uses join instead when dot is below c.Floor (join would drop it as already
 // seen). It reports whether c held e before this delta.
 func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size func(P) int) bool {
+	at, found := c.elems.find(e)
+	held, _ := c.writeLocalAt(d, e, at, found, dot, p, size)
+	return held
+}
+
+// writeLocalAt is writeLocal for e found (or not) at record at by the caller, which looked it
+// up for a reason of its own (a command's condition, a name to share): a write then looks its
+// element up once, where each of these steps hashed and compared it again. It also returns
+// e's record after the write.
+func (c *orCore[P]) writeLocalAt(d *orCore[P], e string, at uint32, found bool, dot Version, p P, size func(P) int) (bool, uint32) {
 	var buf, dbuf [1]Dotted[P]
 	var old []Dotted[P]
-	at, found := c.elems.find(e)
 	if found {
 		old = c.elems.dots(at, &buf)
 	}
@@ -199,13 +219,13 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 		for i := len(d.ops) - 1; i >= 0; i-- {
 			if d.ops[i].e == e {
 				d.ops[i].p = p
-				return true
+				return true, at
 			}
 		}
 		if ds := d.elems.get(e, &dbuf); len(ds) == 1 && ds[0].Dot == dot { // d was settled since
 			d.setElem(e, []Dotted[P]{{Dot: dot, P: p}}, size)
 		}
-		return true
+		return true, at
 	}
 	o := wop[P]{e: e, dot: dot, p: p}
 	for i := range old {
@@ -224,10 +244,25 @@ func (c *orCore[P]) writeLocal(d *orCore[P], e string, dot Version, p P, size fu
 		// One write replaced by one: in place.
 		c.bytes += elemBytes(e, one[:], size) - elemBytes(e, old, size)
 		c.elems.putAt(at, one[:])
-		return true
+		return true, at
 	}
-	c.setElem(e, one[:], size)
-	return len(old) > 0
+	if found {
+		c.setElemAt(at, e, old, one[:], size)
+		return true, at
+	}
+	return false, c.addElem(e, one[:], size)
+}
+
+// addElem adds element e, which c does not hold, with writes ds (non-empty; copied as put
+// copies them) and returns its record.
+func (c *orCore[P]) addElem(e string, ds []Dotted[P], size func(P) int) uint32 {
+	if c.elems == nil {
+		c.elems = &elemTab[P]{}
+	}
+	i := c.elems.insert(e)
+	c.elems.putAt(i, ds)
+	c.bytes += elemBytes(e, ds, size)
+	return i
 }
 
 // observe returns a delta that removes every dot of e this state holds (nothing if it holds

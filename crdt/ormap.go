@@ -66,29 +66,46 @@ func (h *Hash) Range(fn func(field string, val []byte) bool) {
 // Set writes fields (field, value pairs; later pairs of one field win) as the write dot and
 // returns the delta to replicate, already applied to h.
 func (h *Hash) Set(dot Version, pairs ...[2][]byte) *Hash {
+	_, d := h.SetCounted(dot, pairs...)
+	return d
+}
+
+// SetCounted is Set that also reports how many of the fields h did not hold (a field named
+// twice counts once), as HSET answers: from the look-up the write makes anyway, where asking
+// Get first looked each field up twice.
+func (h *Hash) SetCounted(dot Version, pairs ...[2][]byte) (int, *Hash) {
+	added := 0
 	direct := dot.TS >= h.c.Floor
 	d := newHashDelta(h.c.Reset, len(pairs), direct, h.takeScratch())
 	if direct {
 		for _, p := range pairs {
-			h.c.writeLocal(&d.c, h.fieldName(p[0]), dot, p[1], bytesSize)
+			at, found := h.c.elems.find(unsafe.String(unsafe.SliceData(p[0]), len(p[0])))
+			if !found {
+				added++ // a field named again is found: written by the pair before
+			}
+			h.c.writeLocalAt(&d.c, h.fieldName(p[0], at, found), at, found, dot, p[1], bytesSize)
 		}
-		return d
+		return added, d
 	}
 	for _, p := range pairs {
 		f := string(p[0])
+		if !h.c.elems.has(f) && !d.c.elems.has(f) {
+			added++
+		}
 		h.c.removeDelta(&d.c, f)
 		d.c.setElem(f, []Dotted[[]byte]{{Dot: dot, P: p[1]}}, bytesSize)
 	}
 	h.Join(d)
-	return d
+	return added, d
 }
 
 // fieldName is field f as a string to keep (in the delta's op and a tombstone of the write it
 // replaces): a held field's stored name when that keeps no large value alive (sharedName),
 // else a copy, which was an allocation of every HSET.
-func (h *Hash) fieldName(f []byte) string {
-	if i, ok := h.c.elems.find(unsafe.String(unsafe.SliceData(f), len(f))); ok {
-		if e := h.c.elems.sharedName(i); e != "" {
+// The caller looked f up: found at record at.
+func (h *Hash) fieldName(f []byte, at uint32, found bool) string {
+	if found {
+		if e := h.c.elems.sharedName(at); e != "" {
 			return e
 		}
 	}
@@ -200,4 +217,15 @@ func (h *Hash) ApplyDelta(src []byte) error {
 		return fmt.Errorf("hash: %w", err)
 	}
 	return nil
+}
+
+// ApplyRun merges encoded deltas src(0), ..., src(n-1) of h's incarnation into h in order,
+// each as ApplyDelta would, and returns how many it merged. It stops before the first it does
+// not take (malformed, of another incarnation, a full state whose floor rules), which the
+// caller applies on its own (ApplyDelta, or its rule between incarnations), and after one that
+// changes the expiry register or leaves more removed writes than max(maxTombs, Len()) (where
+// the caller's Collect caps them, as after ApplyDelta). A replica's run of deltas to one hash (a writer's HSET flood)
+// costs one parse of each and their elements warmed together (Warm).
+func (h *Hash) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	return h.c.applyRun(n, src, maxTombs, bytesSize, nil)
 }

@@ -1,6 +1,9 @@
 package crdt
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Set is an add-wins observed-remove set of byte-string members (a Redis set): an SREM removes
 // only the adds it observed, so an SADD concurrent with an SREM of the same member leaves the
@@ -49,10 +52,13 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	for _, m := range members {
 		if direct {
 			var buf [1]Dotted[struct{}]
-			if ds := s.c.elems.get(m, &buf); len(ds) == 1 && ds[0].Dot == dot {
-				continue // added earlier in this command
+			at, found := s.c.elems.find(m)
+			if found {
+				if ds := s.c.elems.dots(at, &buf); len(ds) == 1 && ds[0].Dot == dot {
+					continue // added earlier in this command
+				}
 			}
-			if !s.c.writeLocal(&d.c, m, dot, struct{}{}, noSize) {
+			if held, _ := s.c.writeLocalAt(&d.c, m, at, found, dot, struct{}{}, noSize); !held {
 				n++
 			}
 			continue
@@ -67,6 +73,40 @@ func (s *Set) Add(dot Version, members ...string) (int, *Set) {
 	}
 	if !direct {
 		s.Join(d)
+	}
+	return n, d
+}
+
+// AddBytes is Add for members given as bytes the set does not keep (views of a request): a
+// member the set holds is named, in the delta and in the removed write it replaces, by the
+// set's own copy of its name, and only a new member's name is copied (where a caller of Add
+// made a string of every member, an allocation of every SADD of a present one).
+func (s *Set) AddBytes(dot Version, members [][]byte) (int, *Set) {
+	if dot.TS < s.c.Floor {
+		ms := make([]string, len(members))
+		for i, b := range members {
+			ms[i] = string(b)
+		}
+		return s.Add(dot, ms...)
+	}
+	n := 0
+	d := newSetDelta(s.c.Reset, len(members), true, s.takeScratch())
+	for _, b := range members {
+		var buf [1]Dotted[struct{}]
+		at, found := s.c.elems.find(unsafe.String(unsafe.SliceData(b), len(b)))
+		m := ""
+		if found {
+			if ds := s.c.elems.dots(at, &buf); len(ds) == 1 && ds[0].Dot == dot {
+				continue // added earlier in this command
+			}
+			m = s.c.elems.sharedName(at) // a member's record holds its name alone
+		}
+		if m == "" {
+			m = string(b)
+		}
+		if held, _ := s.c.writeLocalAt(&d.c, m, at, found, dot, struct{}{}, noSize); !held {
+			n++
+		}
 	}
 	return n, d
 }
@@ -155,4 +195,9 @@ func (s *Set) ApplyDelta(src []byte) error {
 		return fmt.Errorf("set: %w", err)
 	}
 	return nil
+}
+
+// ApplyRun is Hash.ApplyRun for sets.
+func (s *Set) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	return s.c.applyRun(n, src, maxTombs, noSize, nil)
 }

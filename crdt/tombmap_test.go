@@ -3,6 +3,7 @@ package crdt
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -126,4 +127,54 @@ func TestOneRemovedWriteInline(t *testing.T) {
 		t.Fatalf("after compaction at 3: %d tombstones", h.Tombstones())
 	}
 	check("compacted")
+}
+
+// TestTombsFilterNeverMisses: past tombFilterMin names the map's look-ups are filtered; with
+// names added and dropped at random (the filter made, doubled, rebuilt, cloned), every name
+// the map holds is still found, and most names it does not hold are ruled out by the filter.
+func TestTombsFilterNeverMisses(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(21, 22))
+	var tb tombs
+	held := map[string]Version{}
+	for step := 0; step < 20000; step++ {
+		name := "m" + strconv.Itoa(rng.IntN(8000))
+		d := Version{TS: Timestamp(step + 1), Replica: 1}
+		tb.add(name, d)
+		if _, ok := held[name]; !ok {
+			held[name] = d // its first removed dot: dropBelow drops the name with its last
+		}
+		if rng.IntN(3000) == 0 {
+			ts := Timestamp(rng.IntN(step + 1))
+			tb.dropBelow(ts)
+			for e := range held {
+				if ds, ok := tb.m[e]; !ok || ds.len() == 0 {
+					delete(held, e)
+				}
+			}
+		}
+		if rng.IntN(5000) == 0 {
+			tb = tb.clone()
+		}
+	}
+	if tb.f == nil {
+		t.Fatalf("%d names and no filter", len(tb.m))
+	}
+	for e := range tb.m {
+		if _, ok := tb.get(e); !ok {
+			t.Fatalf("%q held, not found", e)
+		}
+		if _, ok := tb.getBytes([]byte(e)); !ok {
+			t.Fatalf("%q held, not found by bytes", e)
+		}
+	}
+	passed := 0
+	for i := range 10000 {
+		if tb.mayHold("absent" + strconv.Itoa(i)) {
+			passed++
+		}
+	}
+	if passed > 1000 {
+		t.Fatalf("the filter let %d of 10000 absent names through", passed)
+	}
 }

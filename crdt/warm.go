@@ -72,29 +72,3 @@ func (h *Hash) Warm(names []string) { h.c.elems.warm(names) }
 
 // Warm is Set.Warm for a sorted set's members (the look-up of each by name; not its index).
 func (z *ZSet) Warm(names []string) { z.c.elems.warm(names) }
-
-// DeltaElem returns the name of the first element of the encoded state or delta src (of any
-// collection type), or of its first removed element when it holds none, as a view of src
-// (valid while src is): what applying src will look up first, for Warm. It returns "" for
-// malformed input and for a delta of no element (an expiry).
-func DeltaElem(src []byte) string {
-	r := reader{b: src}
-	if _, err := readCollHeader(&r); err != nil {
-		return ""
-	}
-	n, err := r.length("element count", r.rest())
-	if err != nil {
-		return ""
-	}
-	if n == 0 {
-		// No element: the first removed one's name follows the removed-element count.
-		if n, err = r.length("tombstone count", r.rest()); err != nil || n == 0 {
-			return ""
-		}
-	}
-	l, err := r.length("element", r.rest())
-	if err != nil || l == 0 {
-		return ""
-	}
-	return unsafe.String(&r.take(l)[0], l)
-}

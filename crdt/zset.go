@@ -163,12 +163,17 @@ func score(ds []Dotted[zpay]) (float64, Version) {
 
 // reindex moves member m in the index after its dots changed from old (nil: m was not indexed).
 func (z *ZSet) reindex(m string, old []Dotted[zpay]) {
+	i, live := z.c.elems.find(m)
+	z.reindexAt(m, i, live, old)
+}
+
+// reindexAt is reindex for m held at record i (live), or no longer held, as the caller knows.
+func (z *ZSet) reindexAt(m string, i uint32, live bool, old []Dotted[zpay]) {
 	if z.sl == nil { // a delta's index is made when first needed: before the change
 		z.sl = newSkiplist(slSeed(z.c.Reset), z.c.elems)
 	}
 	sl := z.ix()
 	var buf [1]Dotted[zpay]
-	i, live := z.c.elems.find(m)
 	var s float64
 	if live {
 		s, _ = score(z.c.elems.dots(i, &buf))
@@ -257,9 +262,13 @@ func (z *ZSet) AddTo(d *ZSet, dot Version, member string, s float64) *ZSet {
 	}
 	if direct {
 		var old [1]Dotted[zpay] // the dots before the write, for the index
-		ds := z.c.elems.get(member, &old)
-		z.c.writeLocal(&d.c, member, dot, zpay{Score: s}, zpaySize)
-		z.reindex(member, ds)
+		var ds []Dotted[zpay]
+		at, found := z.c.elems.find(member)
+		if found {
+			ds = z.c.elems.dots(at, &old)
+		}
+		_, at = z.c.writeLocalAt(&d.c, member, at, found, dot, zpay{Score: s}, zpaySize)
+		z.reindexAt(member, at, true, ds)
 		return d
 	}
 	z.c.removeDelta(&d.c, member)
@@ -423,4 +432,13 @@ func (z *ZSet) ApplyDelta(src []byte) error {
 		return fmt.Errorf("zset: %w", err)
 	}
 	return nil
+}
+
+// ApplyRun is Hash.ApplyRun for sorted sets.
+func (z *ZSet) ApplyRun(n int, src func(i int) []byte, maxTombs int) int {
+	z.settle()
+	if z.sl == nil {
+		z.index()
+	}
+	return z.c.applyRun(n, src, maxTombs, zpaySize, z.reindexPrior)
 }

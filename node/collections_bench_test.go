@@ -49,10 +49,11 @@ func BenchmarkSAddNewMembers(b *testing.B) {
 //
 //	go test ./node -run '^$' -bench CollRemoteApply -benchmem
 //
-// A run of deltas to one key has its elements warmed first, as applyDeltas does (warmElems);
-// NOWARM=1 in the environment leaves that out, to compare.
+// A run of deltas to one key is merged as one, as applyDeltas does (mergeInRun: each parsed
+// once, their elements warmed together, one lock and one store update); ONEBYONE=1 in the
+// environment merges each delta on its own, to compare.
 func BenchmarkCollRemoteApply(b *testing.B) {
-	noWarm := os.Getenv("NOWARM") != ""
+	oneByOne := os.Getenv("ONEBYONE") != ""
 	const elems, writes = 100000, 200000
 	ctx := context.Background()
 	for _, typ := range []string{"hset", "hsetkeys", "sadd", "zadd"} {
@@ -103,6 +104,7 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 			dst, _ := newTestNode(b, nil)
 			var batch crdt.Batch
 			keys := make([]string, 0, 64)
+			state := make([]uint8, 64)
 			// The stable time trails the writes as on a cluster (the janitor's pass every 100
 			// ms, a peer's lag): at the stamp of the write lag writes back. Without it every
 			// replaced write would be kept as removed, a tomb growing for the whole run.
@@ -123,10 +125,13 @@ func BenchmarkCollRemoteApply(b *testing.B) {
 						keys = append(keys, ds[i].Key)
 					}
 					now := dst.nowMs()
-					warmed := 0 // as applyDeltas warms a run's elements
+					var runs collRuns // as applyDeltas merges a run of deltas to one key
+					clear(state)
 					dst.store.ApplyBatch(keys, now, func(i int, cur lru.Current[value]) lru.Update[value] {
-						if i >= warmed && !noWarm {
-							warmed = i + dst.warmElems(&cur, ds[i:])
+						if !oneByOne {
+							if up, ok := dst.mergeInRun(&runs, ds, i, &cur, now, state, 1); ok {
+								return up
+							}
 						}
 						up, _ := dst.merge(ds[i].Key, &cur, &ds[i].Entry, now)
 						return up

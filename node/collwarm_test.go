@@ -8,50 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/geocache/geocache/crdt"
-	"github.com/geocache/geocache/lru"
 )
-
-// TestWarmElemsRuns checks which deltas one warmElems call covers: the run of deltas to the
-// first one's key, at most crdt.WarmMax, and at least that first one whatever the value.
-func TestWarmElemsRuns(t *testing.T) {
-	t.Parallel()
-	n, _ := newTestNode(t, nil)
-	n.UpdateSet(context.Background(), "s", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
-		_, d := s.Add(stamp(), "a")
-		return d
-	})
-	v, _, _ := n.store.Peek("s", n.nowMs())
-	ds := func(keys string) []crdt.Delta {
-		var out []crdt.Delta
-		for _, k := range strings.Fields(keys) {
-			out = append(out, crdt.Delta{Key: k, Entry: crdt.Entry{Type: crdt.TypeSet}})
-		}
-		return out
-	}
-	for _, c := range []struct {
-		keys   string
-		exists bool
-		want   int
-	}{
-		{"s", true, 1},
-		{"s s s t s", true, 3},
-		{"s t", true, 1},
-		{"s s", false, 2}, // nothing to warm, but the run is covered
-		{strings.Repeat("s ", crdt.WarmMax+5), true, crdt.WarmMax},
-	} {
-		cur := lru.Current[value]{Value: v, Exists: c.exists}
-		if got := n.warmElems(&cur, ds(c.keys)); got != c.want {
-			t.Errorf("%q: warmElems covered %d, want %d", c.keys, got, c.want)
-		}
-	}
-}
 
 // TestBatchOfOneCollectionMatchesOneByOne applies a writer's deltas to a large set (large
 // enough for its elements to be warmed), a hash and a small set, in random frames where runs
-// of deltas to one key are warmed before they are applied (applyDeltas, warmElems), and one
-// delta at a time to another replica: both must end with the same states.
+// of deltas to one key are merged as one (applyDeltas, mergeRun: warmed, under one lock and
+// one store update, stopped by an expiry written or a new incarnation), and one delta at a
+// time to another replica: both must end with the same states.
 func TestBatchOfOneCollectionMatchesOneByOne(t *testing.T) {
 	t.Parallel()
 	src, _ := newTestNode(t, nil)
@@ -88,6 +54,14 @@ func TestBatchOfOneCollectionMatchesOneByOne(t *testing.T) {
 				return h.Set(stamp(), [2][]byte{[]byte(m), []byte(strconv.Itoa(k))})
 			})
 		default:
+			switch rng.IntN(50) {
+			case 0: // a new incarnation of t in the middle of a run of its deltas
+				src.Delete(ctx, "t")
+			case 1: // the expiry written in the middle of a run
+				src.Expire(ctx, "t", time.Now().Add(time.Hour+time.Duration(rng.IntN(1000))*time.Second))
+			case 2:
+				src.Persist(ctx, "t")
+			}
 			sadd("t", m)
 		}
 	}

@@ -802,12 +802,13 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 		sc = &applyScratch{}
 	}
 	// Borrowed keys and values: a register's reach the store, which keeps neither (merge
-	// stores its bytes behind a copy of its key, and the store keeps no key of its own); any
-	// other type may keep them where nothing copies them (a collection's state and key), so it
-	// gets copies here.
+	// stores its bytes behind a copy of its key, and the store keeps no key of its own), nor
+	// does a collection's (crdt copies what a merge keeps, and applyRemoteColl the key where a
+	// new collection keeps it: copies here were two allocations of every replicated SADD); a
+	// counter's may be kept where nothing copies them, so it gets copies here.
 	if sc.borrowed {
 		for k := range ds {
-			if ds[k].Entry.Type != crdt.TypeLWW {
+			if t := ds[k].Entry.Type; t != crdt.TypeLWW && !t.IsCollection() {
 				ds[k].Key = strings.Clone(ds[k].Key)
 				ds[k].Entry.Value = bytes.Clone(ds[k].Entry.Value)
 			}
@@ -898,7 +899,7 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 				blocks = append(blocks, kb)
 				keys = append(keys, ds[k].Key)
 			}
-			warmed := 0 // the run's deltas from i whose elements warmElems loaded
+			var runs collRuns // runs of deltas to one collection, merged whole (mergeInRun)
 			r.n.store.ApplyBatch(keys, nowMs, func(k int, cur lru.Current[value]) lru.Update[value] {
 				d := &ds[i+k]
 				if up, newer, ok := r.n.mergePlain(&cur, &d.Entry, blocks[k], len(d.Key)); ok {
@@ -907,8 +908,8 @@ func (r *replicator) applyDeltas(ds []crdt.Delta, gossip, snapshot bool, sc *app
 					}
 					return up
 				}
-				if k >= warmed {
-					warmed = k + r.n.warmElems(&cur, ds[i+k:run])
+				if up, ok := r.n.mergeInRun(&runs, ds[i:run], k, &cur, nowMs, state[i:run], won); ok {
+					return up
 				}
 				up, ok := r.n.mergeKeyed(d.Key, &cur, &d.Entry, nowMs, blocks[k])
 				if ok {

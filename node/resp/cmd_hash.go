@@ -46,10 +46,17 @@ func cmdHSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	}
 	op := c.ops.hset()
 	for i := 2; i < len(argv); i += 2 {
-		// The field is copied by Hash.Set (a string); the value is kept, so it is copied here.
-		op.pairs = append(op.pairs, [2][]byte{argv[i], append([]byte(nil), argv[i+1]...)})
+		// Views of the request, valid during the update: the hash copies what it keeps (the
+		// field as a string, the value into its record) and the delta is encoded before the
+		// update returns. A copy of each value here was an allocation of every HSET.
+		op.pairs = append(op.pairs, [2][]byte{argv[i], argv[i+1]})
 	}
-	_, err := c.be().UpdateHash(ctx, string(argv[1]), true, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateHashAt(ctx, string(argv[1]), true, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateHash(ctx, string(argv[1]), true, op.fn)
+	}
 	added := op.added
 	op.reset()
 	switch {
@@ -72,20 +79,9 @@ type hsetOp struct {
 }
 
 func (op *hsetOp) update(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash {
-	if len(op.pairs) == 1 { // the common case, without the map
-		if _, ok := h.Get(string(op.pairs[0][0])); !ok {
-			op.added++
-		}
-		return h.Set(stamp(), op.pairs...)
-	}
-	seen := map[string]bool{}
-	for _, p := range op.pairs {
-		if _, ok := h.Get(string(p[0])); !ok && !seen[string(p[0])] {
-			op.added++
-		}
-		seen[string(p[0])] = true
-	}
-	return h.Set(stamp(), op.pairs...)
+	added, d := h.SetCounted(stamp(), op.pairs...)
+	op.added += added
+	return d
 }
 
 func (op *hsetOp) reset() {

@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/geocache/geocache/crdt"
+	"github.com/geocache/geocache/node"
 )
 
 func addSetCommands(add func(name string, arity, flags int, fn handler) *command) {
@@ -37,6 +39,18 @@ func strs(bs [][]byte) []string {
 	return out
 }
 
+// collWriterAt is implemented by a backend whose collection writes take the time the
+// connection read once for its pipeline (node.Node.UpdateSetAt), as SET's SetBytesAt does:
+// SADD, HSET and ZADD then read the clock once per batch, not once each. A transaction's
+// backend does not: its writes take the time of EXEC.
+type collWriterAt interface {
+	UpdateHashAt(ctx context.Context, key string, create bool, fn func(h *crdt.Hash, stamp func() crdt.Version) *crdt.Hash, nowMs int64) (bool, error)
+	UpdateSetAt(ctx context.Context, key string, create bool, fn func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set, nowMs int64) (bool, error)
+	UpdateZSetAt(ctx context.Context, key string, create bool, fn func(z *crdt.ZSet, stamp func() crdt.Version) *crdt.ZSet, nowMs int64) (bool, error)
+}
+
+var _ collWriterAt = (*node.Node)(nil)
+
 // soleWriter is implemented by a backend that knows whether it is the only writer of its keys
 // (node.Node.SoleWriter).
 type soleWriter interface{ SoleWriter() bool }
@@ -44,11 +58,16 @@ type soleWriter interface{ SoleWriter() bool }
 func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	op := c.ops.sadd()
 	for _, b := range argv[2:] {
-		op.ms = append(op.ms, string(b))
+		op.ms = append(op.ms, b) // views of the request: the set copies a new member's name
 	}
 	sw, _ := c.be().(soleWriter)
 	op.sole = sw != nil && sw.SoleWriter()
-	_, err := c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateSetAt(ctx, string(argv[1]), true, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
+	}
 	added := op.added
 	op.reset()
 	if err != nil {
@@ -60,27 +79,27 @@ func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 
 // saddOp is SADD's update of a set, one per connection (cmdOps): its function, made once, and
 // the members were two allocations of every SADD (a closure escapes into the backend's
-// interface call), beside the member strings the set keeps.
+// interface call), beside the names of new members the set keeps (crdt Set.AddBytes).
 type saddOp struct {
-	ms    []string
+	ms    [][]byte
 	sole  bool // no other replica writes the key: a SADD of present members writes nothing
 	added int
 	fn    func(st *crdt.Set, stamp func() crdt.Version) *crdt.Set
 }
 
 func (op *saddOp) update(st *crdt.Set, stamp func() crdt.Version) *crdt.Set {
-	if op.sole && st.Len() > 0 && !slices.ContainsFunc(op.ms, func(m string) bool { return !st.Has(m) }) {
+	if op.sole && st.Len() > 0 && !slices.ContainsFunc(op.ms, func(m []byte) bool { return !st.Has(unsafe.String(unsafe.SliceData(m), len(m))) }) {
 		// Every member is present and no other replica can remove one concurrently: as
 		// in Redis, nothing is written (no new version, no WATCH invalidated).
 		return nil
 	}
 	var d *crdt.Set
-	op.added, d = st.Add(stamp(), op.ms...)
+	op.added, d = st.AddBytes(stamp(), op.ms)
 	return d
 }
 
 func (op *saddOp) reset() {
-	clear(op.ms) // the strings are the set's now, or garbage: not kept alive here
+	clear(op.ms) // the request's buffer: not kept alive here
 	op.ms, op.added = op.ms[:0], 0
 }
 

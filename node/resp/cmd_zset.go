@@ -46,6 +46,21 @@ func parseScore(b []byte) (float64, bool) {
 	return parseFloatArg(b)
 }
 
+// elemArg is the index in argv of a collection command's first element, for warming a
+// pipeline's elements (warmPipeline): the second argument, but ZADD's first member, after its
+// flags and its score (its second argument is a score or a flag, which warmed nothing).
+func elemArg(argv [][]byte) int {
+	if len(argv) < 4 || !equalFold(argv[0], "zadd") {
+		return 2
+	}
+	j := 2
+	for j < len(argv) && (equalFold(argv[j], "nx") || equalFold(argv[j], "xx") || equalFold(argv[j], "gt") ||
+		equalFold(argv[j], "lt") || equalFold(argv[j], "ch") || equalFold(argv[j], "incr")) {
+		j++
+	}
+	return j + 1
+}
+
 func cmdZAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	var nx, xx, gt, lt, ch, incr bool
 	j := 2
@@ -96,7 +111,12 @@ done:
 		}
 		op.pairs = append(op.pairs, zaddPair{sc, string(rest[i+1])})
 	}
-	_, err := c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+	var err error
+	if bw, ok := c.be().(collWriterAt); ok {
+		_, err = bw.UpdateZSetAt(ctx, string(argv[1]), !xx, op.fn, c.getNowMs())
+	} else {
+		_, err = c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+	}
 	added, changed, incrRes, incrDone, nan := op.added, op.changed, op.incrRes, op.incrDone, op.nan
 	op.reset()
 	switch {

@@ -18,8 +18,9 @@ type Warmer interface {
 	// WarmReads is Warm for keys about to be read (a pipeline of GETs): it also loads what a
 	// reply copies out of their values. Same rules as Warm.
 	WarmReads(keys []string)
-	// WarmElems is Warm for the elements of collection commands: elems[i] is the second
-	// argument of the command on keys[i] ("" if none). Same rules as Warm.
+	// WarmElems is Warm for the elements of collection commands: elems[i] is the first
+	// element of the command on keys[i] (its second argument, ZADD's first member; "" if
+	// none). Same rules as Warm.
 	WarmElems(keys, elems []string)
 	// Warming reports whether warming pays now (a store larger than the processor's caches);
 	// when false the connection does not even parse ahead. It must be cheap.
@@ -51,8 +52,8 @@ func (c *client) warmPipeline() {
 		if len(argv) >= 2 && len(argv[1]) > 0 {
 			keys = append(keys, unsafe.String(&argv[1][0], len(argv[1])))
 			e := ""
-			if len(argv) >= 3 && len(argv[2]) > 0 {
-				e = unsafe.String(&argv[2][0], len(argv[2]))
+			if i := elemArg(argv); i < len(argv) && len(argv[i]) > 0 {
+				e = unsafe.String(&argv[i][0], len(argv[i]))
 			}
 			elems = append(elems, e)
 			same = same && keys[len(keys)-1] == keys[0]

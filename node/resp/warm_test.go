@@ -181,3 +181,62 @@ func TestPipelineWarmsElems(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineWarmsZAddMembers: a pipeline of ZADDs has its members warmed, not the scores
+// (or flags) that are their second arguments.
+func TestPipelineWarmsZAddMembers(t *testing.T) {
+	t.Parallel()
+	w := &warming{Node: standaloneNode(t)}
+	addr, _ := serveBackend(t, w, transports[0].loops)
+	c := dialRaw(t, addr)
+	var req []byte
+	req = append(req, encode("ZADD", "z", "1", "x")...)
+	req = append(req, encode("ZADD", "z", "NX", "CH", "2", "y")...)
+	req = append(req, encode("ZADD", "z", "3", "w", "4", "v")...)
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.readReply(5e9); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.elems) == 0 {
+		t.Fatal("pipeline of ZADDs on one key: no WarmElems")
+	}
+	for i := 0; i < len(w.elems); i += 2 {
+		if got := " " + strings.Join(w.elems[i+1], " ") + " "; !strings.Contains(" x y w ", got) {
+			t.Fatalf("warmed elems %q, want a run of the members x y w", got)
+		}
+	}
+}
+
+// TestHSetKeepsNoRequestBytes: HSET hands the hash views of its request (the field and the
+// value), which the next request overwrites in the connection's buffer: what the hash keeps
+// must be its own copy.
+func TestHSetKeepsNoRequestBytes(t *testing.T) {
+	t.Parallel()
+	addr, _ := serveBackend(t, standaloneNode(t), transports[0].loops)
+	c := dialRaw(t, addr)
+	for _, req := range [][]string{
+		{"HSET", "h", "f1", "value-one", "f2", "value-two"},
+		{"HSET", "h", "zz", "XXXXXXXXX", "yy", "YYYYYYYYY"}, // the same bytes of the buffer
+		{"HGET", "h", "f1"},
+		{"HGET", "h", "f2"},
+	} {
+		if _, err := c.Write(encode(req...)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.readReply(5e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req[0] == "HGET" {
+			if want := map[string]string{"f1": "value-one", "f2": "value-two"}[req[2]]; r != "$9\r\n"+want+"\r\n" {
+				t.Fatalf("HGET h %s = %q, want %q", req[2], r, want)
+			}
+		}
+	}
+}
