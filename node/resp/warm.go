@@ -66,15 +66,16 @@ func (c *client) dropAhead() {
 }
 
 // warmPipeline hands the first key of the next commands waiting whole in the input buffer to
-// the backend's Warmer, when more than one is waiting (a pipeline). Commands are parsed again
-// when they run: parsing is cheap next to the misses this saves. The first argument is taken
+// the backend's Warmer, when more than one is waiting (a pipeline). The first argument is taken
 // for a key without looking the command up: for most commands it is one, and warming a
 // non-key costs one wasted lookup.
 //
 // The commands parsed here are kept (c.ahead) for processBatch to run without parsing them a
 // second time: the parse was ~5 % of a cluster node's CPU under SET -P16, half of it spent
 // twice. Only multibulk commands are kept, and only a run from the first: an inline command's
-// arguments live in the parser's scratch buffer, which the next parse overwrites.
+// arguments live in the parser's scratch buffer, which the next parse overwrites. Commands not
+// kept are parsed again when they run. The run is dropped when the next batch starts (the
+// input buffer may have moved by then).
 func (c *client) warmPipeline() {
 	c.dropAhead()
 	if c.s.warm == nil || c.multi != nil || !c.s.warm.Warming() {
@@ -92,7 +93,7 @@ func (c *client) warmPipeline() {
 		if err != nil || n == 0 {
 			break
 		}
-		if keep = keep && b[0] == '*' && len(c.ahead) < warmAhead &&
+		if keep = keep && b[0] == '*' && len(c.ahead) < warmAhead && n <= 1<<31-1 &&
 			len(c.aheadArgv)+len(argv) <= aheadArgsMax; keep {
 			start := int32(len(c.aheadArgv))
 			c.aheadArgv = append(c.aheadArgv, argv...)
