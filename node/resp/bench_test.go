@@ -23,12 +23,17 @@ func (discardConn) SetReadDeadline(time.Time) error { return nil }
 // benchPipeline measures the server side of a pipeline of 16 requests: parsing, dispatch, the
 // node and reply encoding, without the network.
 func benchPipeline(b *testing.B, req func(i int) []byte) {
+	benchPipelineOn(b, func(n *node.Node) Backend { return n }, req)
+}
+
+// benchPipelineOn is benchPipeline with the server over backend(n).
+func benchPipelineOn(b *testing.B, backend func(*node.Node) Backend, req func(i int) []byte) {
 	n, err := node.New(node.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	s, err := New(n, Config{})
+	s, err := New(backend(n), Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,6 +61,15 @@ func benchPipeline(b *testing.B, req func(i int) []byte) {
 
 func BenchmarkPipelineSET(b *testing.B) {
 	benchPipeline(b, func(i int) []byte {
+		k := fmt.Sprintf("key:%06d", i)
+		return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
+	})
+}
+
+// BenchmarkPipelineSETWarming is BenchmarkPipelineSET on a node that warms a pipeline's keys
+// (as one with a large store does): the pipeline is parsed ahead, then run.
+func BenchmarkPipelineSETWarming(b *testing.B) {
+	benchPipelineOn(b, func(n *node.Node) Backend { return alwaysWarm{n} }, func(i int) []byte {
 		k := fmt.Sprintf("key:%06d", i)
 		return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
 	})

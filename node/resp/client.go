@@ -55,13 +55,17 @@ type client struct {
 		n    int
 		cmd  *command
 	}
-	nowMs     int64       // getNowMs's time for a run of GETs and SETs; 0: read the clock
-	gotNow    bool        // the command just dispatched used nowMs
-	warmKeys  []string    // warmPipeline's scratch
-	ops       cmdOps      // reusable updates of collections (SADD, HSET, ZADD)
-	zr        *zrangeRead // reusable ZRANGE read (collread.go)
-	er        *elemRead   // reusable HGET and SISMEMBER read (collread.go)
-	warmElems []string    // warmPipeline's scratch
+	nowMs     int64         // getNowMs's time for a run of GETs and SETs; 0: read the clock
+	gotNow    bool          // the command just dispatched used nowMs
+	warmKeys  []string      // warmPipeline's scratch
+	ops       cmdOps        // reusable updates of collections (SADD, HSET, ZADD)
+	zr        *zrangeRead   // reusable ZRANGE read (collread.go)
+	er        *elemRead     // reusable HGET and SISMEMBER read (collread.go)
+	warmElems []string      // warmPipeline's scratch
+	ahead     []parsedAhead // the commands warmPipeline parsed, in order (warm.go)
+	aheadArgv [][]byte      // their arguments, aliasing in
+	aheadAt   int           // the next of ahead to run
+	aheadAuth bool          // ahead was parsed with the limits of an unauthenticated client
 
 	outBlocked bool         // the socket took only part of out; wait until writable
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
@@ -226,7 +230,12 @@ func (c *client) processBatch(ctx context.Context) int {
 		if c.outBlocked {
 			return procBlocked
 		}
-		n, argv, need, err := c.p.parse(c.in[c.r:c.w], c.authRequired())
+		n, argv, ok := c.nextAhead()
+		var need int
+		var err error
+		if !ok {
+			n, argv, need, err = c.p.parse(c.in[c.r:c.w], c.authRequired())
+		}
 		if err != nil {
 			c.s.protoErrors.Add(1)
 			c.out = appendError(c.out, "ERR "+err.Error())

@@ -20,6 +20,15 @@ type recordConn struct {
 
 func (c *recordConn) Write(b []byte) (int, error) { return c.out.Write(b) }
 
+// fuzzWarming is FuzzRESP's backend with warming always on.
+type fuzzWarming struct {
+	Backend
+	Transactor
+	Warmer
+}
+
+func (fuzzWarming) Warming() bool { return true }
+
 // FuzzRESP feeds arbitrary bytes, cut into arbitrary reads, to a connection. The server must
 // not crash, must only write well-formed replies, and must answer every complete request
 // before closing for a protocol error.
@@ -46,6 +55,7 @@ func FuzzRESP(f *testing.F) {
 		"MULTI\r\nEVAL \"return redis.call('DBSIZE')\" 0\r\nEXEC\r\n",
 	} {
 		f.Add([]byte(seed), uint8(7))
+		f.Add([]byte(seed), uint8(0x80|63))
 	}
 	n, err := node.New(node.Config{MaxMemory: 1 << 20})
 	if err != nil {
@@ -64,7 +74,17 @@ func FuzzRESP(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// The same over a backend that warms every pipeline (as a node with a large store does), so
+	// that requests also run from warmPipeline's parse: inputs with chunk's top bit set.
+	sw, err := New(fuzzWarming{n, n, n}, Config{Password: "", MaxBulkLen: 1 << 16, MaxRequestSize: 1 << 18, EventLoops: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, input []byte, chunk uint8) {
+		s := s
+		if chunk&0x80 != 0 {
+			s = sw
+		}
 		// A request must never hang the connection: report the input if one does.
 		done := make(chan struct{})
 		defer close(done)
@@ -170,4 +190,27 @@ func checkReply(r *bufio.Reader, depth int) error {
 		return nil
 	}
 	return fmt.Errorf("unknown reply type %q", line)
+}
+
+// FuzzHeaderNum checks parse's one-pass header length against the general path it stands in
+// for: where headerNum reads a number, findCR finds the same '\r' and string2ll the same
+// number.
+func FuzzHeaderNum(f *testing.F) {
+	for _, seed := range []string{"3\r\n", "0\r\n", "100\r\nx", "007\r\n", "-1\r\n", "12", "1\x00\r\n",
+		"999999999999999999\r\n", "9999999999999999999\r\n", "\r\n", "+5\r\n", "12a\r\n"} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, from uint8) {
+		at := min(int(from), len(b))
+		v, cr, ok := headerNum(b, at)
+		if !ok {
+			return
+		}
+		if want := findCR(b, at); cr != want {
+			t.Fatalf("headerNum(%q, %d): '\\r' at %d, findCR %d", b, at, cr, want)
+		}
+		if want, wok := string2ll(b[at:cr]); !wok || v != want {
+			t.Fatalf("headerNum(%q, %d) = %d, string2ll = %d, %v", b, at, v, want, wok)
+		}
+	})
 }

@@ -61,17 +61,22 @@ func (p *parser) parse(b []byte, authRequired bool) (n int, argv [][]byte, need 
 }
 
 func (p *parser) parseMultibulk(b []byte, authRequired bool) (int, [][]byte, int, error) {
-	cr := findCR(b, 0)
-	if cr < 0 {
-		if len(b) > inlineMax {
-			return 0, nil, 0, errBigMbulkCount
+	count, cr, ok := headerNum(b, 1)
+	if !ok {
+		cr = findCR(b, 0)
+		if cr < 0 {
+			if len(b) > inlineMax {
+				return 0, nil, 0, errBigMbulkCount
+			}
+			return 0, nil, 0, nil
 		}
-		return 0, nil, 0, nil
 	}
 	if cr+1 >= len(b) { // the byte after '\r' (taken to be '\n') has not arrived
 		return 0, nil, 0, nil
 	}
-	count, ok := string2ll(b[1:cr])
+	if !ok {
+		count, ok = string2ll(b[1:cr])
+	}
 	if !ok || count > maxMultibulk {
 		return 0, nil, 0, errInvalidMultibulk
 	}
@@ -84,24 +89,33 @@ func (p *parser) parseMultibulk(b []byte, authRequired bool) (int, [][]byte, int
 	}
 	argv := p.argv[:0]
 	for i := int64(0); i < count; i++ {
-		cr = findCR(b, pos)
-		if cr < 0 {
-			if len(b)-pos > inlineMax {
-				return 0, nil, 0, errBigBulkCount
+		var size int64
+		ok := false
+		if pos < len(b) && b[pos] == '$' {
+			size, cr, ok = headerNum(b, pos+1)
+		}
+		if !ok {
+			cr = findCR(b, pos)
+			if cr < 0 {
+				if len(b)-pos > inlineMax {
+					return 0, nil, 0, errBigBulkCount
+				}
+				return 0, nil, 0, nil
 			}
-			return 0, nil, 0, nil
 		}
 		if cr+1 >= len(b) {
 			return 0, nil, 0, nil
 		}
-		if b[pos] != '$' {
-			c := b[pos]
-			if c == '\r' || c == '\n' {
-				c = ' '
+		if !ok {
+			if b[pos] != '$' {
+				c := b[pos]
+				if c == '\r' || c == '\n' {
+					c = ' '
+				}
+				return 0, nil, 0, protoError("Protocol error: expected '$', got '" + string(rune(c)) + "'")
 			}
-			return 0, nil, 0, protoError("Protocol error: expected '$', got '" + string(rune(c)) + "'")
+			size, ok = string2ll(b[pos+1 : cr])
 		}
-		size, ok := string2ll(b[pos+1 : cr])
 		if !ok || size < 0 || size > p.maxBulk {
 			return 0, nil, 0, errInvalidBulk
 		}
@@ -119,6 +133,32 @@ func (p *parser) parseMultibulk(b []byte, authRequired bool) (int, [][]byte, int
 	}
 	p.argv = argv
 	return pos, argv, 0, nil
+}
+
+// headerNum reads the length of a header line whose digits start at b[from] (a request's
+// "*3\r\n", an argument's "$100\r\n") in one pass, for the common case: 1 to 18 decimal digits
+// without a leading zero (or a lone "0") ending at a '\r'. It returns the number and the
+// index of the '\r'; for anything else (a sign, a zero in front, another byte, a longer number,
+// no '\r' yet) ok is false and the caller takes the general path, findCR then string2ll,
+// which finds the same '\r' and the same number where this succeeds (FuzzHeaderNum). Scanning
+// the line and then converting it was ~15 % of the instructions of a pipelined SET.
+func headerNum(b []byte, from int) (v int64, cr int, ok bool) {
+	i := from
+	for ; i < len(b) && i-from < 19; i++ {
+		c := b[i]
+		if c == '\r' {
+			break
+		}
+		if c < '0' || c > '9' {
+			return 0, 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	n := i - from
+	if i >= len(b) || b[i] != '\r' || n == 0 || n > 18 || (n > 1 && b[from] == '0') {
+		return 0, 0, false
+	}
+	return v, i, true
 }
 
 // findCR returns the index of the first '\r' in b at or after from, or -1 if there is none or a
