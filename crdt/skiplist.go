@@ -399,7 +399,9 @@ func (l *skiplist) rescore(x uint32, old, score float64) bool {
 // after the other wait for twice as many misses in a row, where two cursors' misses are
 // independent loads that overlap. The insert's cursor walks the list with x still in it: where
 // it would stop at x it stops at x's predecessor, and the ranks it counts past x are one too
-// many.
+// many. The delete's cursor stops above the first level: there x's predecessor is its back
+// link, and the first level's steps were the walk's misses on the slab (a node's score);
+// whether the insert's cursor counted x is known from where it stands, not from x's rank.
 func (l *skiplist) move(x uint32, old, score float64) bool {
 	if !l.isNode(x) || l.node(x).score != old {
 		return false
@@ -407,28 +409,20 @@ func (l *skiplist) move(x uint32, old, score float64) bool {
 	member := l.member(x)
 	key := l.node(x).key
 	bx := l.node(x).up >> 5
-	var ua, ub, ra, rb [slMaxLevel]uint32
+	var ua, ub, rb [slMaxLevel]uint32
 	ya, yb := uint32(0), uint32(0)
-	for i := l.level - 1; i >= 0; i-- {
-		px := bx // x's position on level i (for the cursor of old, which never passes x)
-		if i < slInline {
-			px = x
-			if i == slInline-1 {
-				ya, yb = l.nodeAt(ya, slInline), l.nodeAt(yb, slInline)
-			}
-		}
+	for i := l.level - 1; i >= slInline; i-- {
 		if i < l.level-1 {
-			ra[i], rb[i] = ra[i+1], rb[i+1]
+			rb[i] = rb[i+1]
 		}
 		la, lb := l.lk(ya, i), l.lk(yb, i)
-		moreA := la.to != 0 && la.to != px && l.beforeAt(la.to, i, old, key, member)
+		moreA := la.to != 0 && la.to != bx && l.beforeAt(la.to, i, old, key, member)
 		moreB := lb.to != 0 && l.beforeAt(lb.to, i, score, key, member)
 		for moreA || moreB {
 			if moreA {
-				ra[i] += la.span
 				ya = la.to
 				la = l.lk(ya, i)
-				moreA = la.to != 0 && la.to != px && l.beforeAt(la.to, i, old, key, member)
+				moreA = la.to != 0 && la.to != bx && l.beforeAt(la.to, i, old, key, member)
 			}
 			if moreB {
 				rb[i] += lb.span
@@ -439,11 +433,20 @@ func (l *skiplist) move(x uint32, old, score float64) bool {
 		}
 		ua[i], ub[i] = ya, yb
 	}
+	// The first level: the insert's cursor from its node above, the delete's stop is x's back.
+	yb = l.nodeAt(yb, slInline)
+	if l.level-1 > 0 {
+		rb[0] = rb[1]
+	}
+	for lb := l.lk(yb, 0); lb.to != 0 && l.beforeAt(lb.to, 0, score, key, member); lb = l.lk(yb, 0) {
+		rb[0] += lb.span
+		yb = lb.to
+	}
+	ua[0], ub[0] = l.node(x).back, yb
 	if l.lk(ua[0], 0).to != x {
 		return false
 	}
 	lv := l.levels(x)
-	rx := ra[0] + 1 // x's rank, counting from 1
 	for i := 0; i < l.level; i++ {
 		px := x
 		if i >= slInline {
@@ -452,7 +455,9 @@ func (l *skiplist) move(x uint32, old, score float64) bool {
 		if i < lv && ub[i] == px {
 			ub[i] = ua[i]
 			rb[i] -= l.lk(ua[i], i).span
-		} else if rb[i] > rx {
+		} else if ub[i] != 0 && !l.beforeAt(ub[i], i, old, key, member) {
+			// The cursor stands beyond x (its score just read: cached), so its rank
+			// counted x.
 			rb[i]--
 		}
 	}

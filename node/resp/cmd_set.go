@@ -64,7 +64,7 @@ func cmdSAdd(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	op.sole = sw != nil && sw.SoleWriter()
 	var err error
 	if bw, ok := c.be().(collWriterAt); ok {
-		_, err = bw.UpdateSetAt(ctx, string(argv[1]), true, op.fn, c.getNowMs())
+		_, err = bw.UpdateSetAt(ctx, c.ops.keyOf(argv[1]), true, op.fn, c.getNowMs())
 	} else {
 		_, err = c.be().UpdateSet(ctx, string(argv[1]), true, op.fn)
 	}

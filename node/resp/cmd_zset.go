@@ -113,7 +113,7 @@ done:
 	}
 	var err error
 	if bw, ok := c.be().(collWriterAt); ok {
-		_, err = bw.UpdateZSetAt(ctx, string(argv[1]), !xx, op.fn, c.getNowMs())
+		_, err = bw.UpdateZSetAt(ctx, c.ops.keyOf(argv[1]), !xx, op.fn, c.getNowMs())
 	} else {
 		_, err = c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package resp
+
+func raceEnabledResp() bool { return false }
