@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/geocache/geocache/crdt"
@@ -297,4 +298,16 @@ func TestCollDeltaEncodingsKept(t *testing.T) {
 			t.Fatalf("delta %d does not add %s", i, m)
 		}
 	}
+}
+
+// recordingNode is a test node whose local writes are recorded, with copies of their keys and
+// bytes, instead of replicated: a writer's deltas, to hand to replicas as frames would.
+func recordingNode(t *testing.T) (*Node, *[]crdt.Delta) {
+	src, _ := newTestNode(t, nil)
+	var sent []crdt.Delta
+	src.sink = func(d crdt.Delta) {
+		d.Key, d.Entry.Value = strings.Clone(d.Key), bytes.Clone(d.Entry.Value)
+		sent = append(sent, d)
+	}
+	return src, &sent
 }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -17,12 +16,7 @@ import (
 // overwritten, the keys, members and fields still read back, and the queue names the set.
 func TestReceiveCollKeepsNoBorrowedKey(t *testing.T) {
 	t.Parallel()
-	src, _ := newTestNode(t, nil)
-	var deltas []crdt.Delta
-	src.sink = func(d crdt.Delta) {
-		d.Key, d.Entry.Value = strings.Clone(d.Key), bytes.Clone(d.Entry.Value)
-		deltas = append(deltas, d)
-	}
+	src, sent := recordingNode(t)
 	ctx := context.Background()
 	sadd := func(m string) {
 		src.UpdateSet(ctx, "set", true, func(s *crdt.Set, stamp func() crdt.Version) *crdt.Set {
@@ -43,6 +37,7 @@ func TestReceiveCollKeepsNoBorrowedKey(t *testing.T) {
 		return d
 	})
 
+	deltas := *sent
 	n := newMemNet().add(t, "recv", nil)
 	var frame []byte
 	for _, ds := range [][]crdt.Delta{deltas[:4], deltas[4:]} {

@@ -20,12 +20,7 @@ import (
 // time to another replica: both must end with the same states.
 func TestBatchOfOneCollectionMatchesOneByOne(t *testing.T) {
 	t.Parallel()
-	src, _ := newTestNode(t, nil)
-	var deltas []crdt.Delta
-	src.sink = func(d crdt.Delta) {
-		d.Key, d.Entry.Value = strings.Clone(d.Key), bytes.Clone(d.Entry.Value)
-		deltas = append(deltas, d)
-	}
+	src, sent := recordingNode(t)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	sadd := func(key, m string) {
@@ -65,6 +60,7 @@ func TestBatchOfOneCollectionMatchesOneByOne(t *testing.T) {
 			sadd("t", m)
 		}
 	}
+	deltas := *sent
 	batched := newMemNet().add(t, "b", nil)
 	single := newMemNet().add(t, "o", nil)
 	for i := 0; i < len(deltas); {

@@ -12,25 +12,7 @@ import (
 // benchRandom measures the server side of pipelines of 16 requests drawn at random, as
 // redis-benchmark -r does (256 batches cycled), after warm has run once.
 func benchRandom(b *testing.B, warm []byte, req func(r int) []byte) {
-	n, err := node.New(node.Config{MaxMemory: 1 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	s, err := New(n, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := newClient(s, discardConn{}, "", "")
-	ctx := context.Background()
-	run := func(batch []byte) {
-		c.in = append(c.in[:0], batch...)
-		c.r, c.w = 0, len(batch)
-		if c.process(ctx) != procOK {
-			b.Fatal("connection closed")
-		}
-		c.out = c.out[:0]
-	}
+	_, run := pipeClient(b)
 	if warm != nil {
 		run(warm)
 	}
@@ -45,6 +27,31 @@ func benchRandom(b *testing.B, warm []byte, req func(r int) []byte) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 16 {
 		run(batches[(i/16)%len(batches)])
+	}
+}
+
+// pipeClient serves a node of 1 GiB in process through one connection without a socket (its
+// replies are dropped) and returns the node and a function that runs one batch of requests
+// on it, failing tb if the connection closes. The node closes when tb ends.
+func pipeClient(tb testing.TB) (*node.Node, func(batch []byte)) {
+	n, err := node.New(node.Config{MaxMemory: 1 << 30})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { n.Close() })
+	s, err := New(n, Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := newClient(s, discardConn{}, "", "")
+	ctx := context.Background()
+	return n, func(batch []byte) {
+		c.in = append(c.in[:0], batch...)
+		c.r, c.w = 0, len(batch)
+		if c.process(ctx) != procOK {
+			tb.Fatal("connection closed")
+		}
+		c.out = c.out[:0]
 	}
 }
 

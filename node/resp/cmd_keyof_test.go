@@ -5,32 +5,14 @@ import (
 	"testing"
 
 	"github.com/geocache/geocache/crdt"
-	"github.com/geocache/geocache/node"
 )
 
 // A connection's SADD, HSET and ZADD reuse the previous command's key string (cmdOps.keyOf):
 // a pipeline of them to one key allocates nothing per command, and one that alternates keys
 // still writes each command to its own key.
 func TestCollWriteKeyReused(t *testing.T) {
-	n, err := node.New(node.Config{MaxMemory: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	s, err := New(n, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newClient(s, discardConn{}, "", "")
+	n, run := pipeClient(t)
 	ctx := context.Background()
-	run := func(batch []byte) {
-		c.in = append(c.in[:0], batch...)
-		c.r, c.w = 0, len(batch)
-		if c.process(ctx) != procOK {
-			t.Fatal("connection closed")
-		}
-		c.out = c.out[:0]
-	}
 	var mixed []byte
 	for _, k := range []string{"a", "b", "a", "c", "b"} {
 		mixed = append(mixed, cmd("SADD", "s:"+k, "m:"+k)...)
