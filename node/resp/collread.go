@@ -19,14 +19,11 @@ type collReaderAt interface {
 
 var _ collReaderAt = (*node.Node)(nil)
 
-// readerAt returns the backend as a collReaderAt, or nil: inside a transaction (its reads see
-// the transaction's writes) and for backends without the methods the commands read through
-// Backend's ReadHash, ReadSet and ReadZSet.
+// readerAt returns the backend as a collReaderAt, or nil: a transaction (whose reads see its
+// own writes) has no such methods, like any other backend without them, and the commands read
+// through Backend's ReadHash, ReadSet and ReadZSet (as collWriterAt's writes do).
 func (c *client) readerAt() collReaderAt {
-	if c.tx != nil {
-		return nil
-	}
-	r, _ := c.s.b.(collReaderAt)
+	r, _ := c.be().(collReaderAt)
 	return r
 }
 
