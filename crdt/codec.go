@@ -394,7 +394,10 @@ func (r *reader) deltaFast(d *Delta, lim *Limits) bool {
 		return false
 	}
 	// Each uvarint: one byte inline (a length under 128, an expiry of 0), longer ones by
-	// slowUvarint. ok stays true until a field is refused.
+	// slowUvarint. ok stays true until a field is refused. Written out at each field on
+	// purpose: a helper for it is too costly for Go to inline (100 against a budget of 80),
+	// and the call made this decode ~8 % slower (1.71–1.88 → 1.90–2.04 µs a 64-delta batch,
+	// borrowed, four alternating runs).
 	p, ok := 2, true
 	kl := uint64(b[p])
 	if kl < 0x80 {

@@ -197,7 +197,9 @@ func (l *deltaLog) appendRef(d *crdt.Delta) {
 	l.tsTail = ts
 }
 
-// appendRefFast is appendRef's common case written in place: the log has room without
+// appendRefFast is appendRef's common case written in place (its last lines repeat put's
+// bookkeeping on purpose: a shared method is not inlined, cost 175, and measured ~4 ns more
+// per record in BenchmarkDeltaLogAppendRef): the log has room without
 // dropping, its last segment has room, and the record's header fields fit a byte each (a key
 // under ~60 bytes with its timestamp, one of the first 128 writers, a seq within 63 of its
 // writer's previous record) — nearly every write of a SET flood, on the writer and on a
