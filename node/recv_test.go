@@ -29,15 +29,7 @@ func TestReceiveKeepsNoBorrowedKey(t *testing.T) {
 	var frame []byte
 	send := func(kind byte, ds ...crdt.Delta) {
 		t.Helper()
-		frame = crdt.AppendBatch(append(frame[:0], kind), &crdt.Batch{From: from, Deltas: ds})
-		before := n.ReplicationStats().DeltasApplied
-		n.repl.onMessage("peer", frame)
-		if got := n.ReplicationStats().DeltasApplied - before; got != uint64(len(ds)) {
-			t.Fatalf("applied %d of %d", got, len(ds))
-		}
-		for i := range frame {
-			frame[i] = 'X' // what reusing the buffer for the next frame does to borrowed keys
-		}
+		deliverScribbled(t, n, from, kind, &frame, ds)
 	}
 	want := map[string]string{}
 	// A run of single writes (one store batch), then a lone write.
@@ -127,4 +119,20 @@ func TestReceiveAllocsPerWrite(t *testing.T) {
 		t.Errorf("a frame of %d writes to present keys allocated %.0f objects, want < %d", writes, allocs, writes+writes/4)
 	}
 	t.Logf("%.1f allocations per frame of %d writes", allocs, writes)
+}
+
+// deliverScribbled hands n a frame of kind (msgDeltas, msgUnits) holding ds, written by
+// replica from into *frame (its buffer reused), checks that n applied every delta, then
+// overwrites the frame, as reusing the buffer for the next frame does to borrowed bytes.
+func deliverScribbled(t *testing.T, n *Node, from crdt.ReplicaID, kind byte, frame *[]byte, ds []crdt.Delta) {
+	t.Helper()
+	*frame = crdt.AppendBatch(append((*frame)[:0], kind), &crdt.Batch{From: from, Deltas: ds})
+	before := n.ReplicationStats().DeltasApplied
+	n.repl.onMessage("peer", *frame)
+	if got := n.ReplicationStats().DeltasApplied - before; got != uint64(len(ds)) {
+		t.Fatalf("applied %d of %d", got, len(ds))
+	}
+	for i := range *frame {
+		(*frame)[i] = 'X'
+	}
 }
