@@ -93,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.floodRequests, "flood-n", 3000000, "SETs of 100-byte values to random keys in the peak-RSS flood (0 skips it)")
 	lagRates := fs.String("lag-rates", "1000,10000", "comma-separated write rates (writes/s) of the replication lag rows; empty skips them")
 	fs.DurationVar(&c.lagDuration, "lag-duration", 3*time.Second, "duration of one lag measurement")
-	fs.StringVar(&c.rows, "rows", "", "comma-separated rows to run (default all): misses-p1,misses-p16,set-p16,get-p16,aggregate-writes,per-key-memory,soak (the lag and flood rows follow --lag-rates and --flood-n)")
+	fs.StringVar(&c.rows, "rows", "", "comma-separated rows to run (default all): misses-p1,misses-p16,set-p16,set-p16-repl,get-p16,aggregate-writes,per-key-memory,soak (the lag and flood rows follow --lag-rates and --flood-n)")
 	fs.IntVar(&c.perKeyN, "perkey-n", 1000000, "distinct keys of the per-key memory row (0 skips it)")
 	perKeySizes := fs.String("perkey-sizes", "32,100", "comma-separated value sizes (bytes) of the per-key memory row; a fresh fleet each")
 	perKeyMem := fs.Int64("perkey-max-memory-mib", 4096, "memory limit of the per-key memory row's processes, MiB (large enough that nothing is evicted)")

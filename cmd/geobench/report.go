@@ -101,6 +101,7 @@ func (r *report) write(w io.Writer) {
 			res.row.name, kilo(median(rr)), res.row.anchor, kilo(median(gr)), ratio, res.row.target, mark,
 			us(medianDur(res.redis)), us(medianDur(res.geo)), own)
 	}
+	r.replShare(w)
 	if len(r.lag) > 0 {
 		fmt.Fprintf(w, "\nReplication visibility lag, SET on one node, EXISTS polled on another (redis: primary → replica; geocache: node a → node b), %v per round, medians of the rounds' p50 and p99 (target ≤ 2×):\n\n", r.cfg.lagDuration)
 		fmt.Fprintln(w, "| writes/s | redis p50 / p99 | geocache p50 / p99 | ratio p50 / p99 | probes per round |")
@@ -204,4 +205,25 @@ func lagList(ls []lagResult) string {
 		parts[i] = fmt.Sprintf("%.3f/%.3f", ms(l.p50), ms(l.p99))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// replShare prints, when both set-p16 rows ran, the share of standalone redis-server's SET rate
+// that Redis keeps while replicating to two replicas, beside geocache's share (the set-p16
+// ratio): the same target applied to Redis's own replication.
+func (r *report) replShare(w io.Writer) {
+	var sa, repl *rowResult
+	for i := range r.rows {
+		switch r.rows[i].row.name {
+		case "set-p16":
+			sa = &r.rows[i]
+		case "set-p16-repl":
+			repl = &r.rows[i]
+		}
+	}
+	if sa == nil || repl == nil {
+		return
+	}
+	standalone := median(rates(sa.redis))
+	fmt.Fprintf(w, "\nSET -P 16 as a share of standalone redis-server (%s/s): redis-server primary + 2 replicas %.2f×, geocache cluster node %.2f× (medians of both set-p16 rows' rounds).\n",
+		kilo(standalone), median(rates(repl.redis))/standalone, median(append(rates(sa.geo), rates(repl.geo)...))/standalone)
 }

@@ -39,6 +39,7 @@ func rows(cfg *config) []row {
 	sa := func(f *fleet) []*server { return []*server{f.redisSA} }
 	three := func(f *fleet) []*server { return []*server{f.redis[0], f.redis[0], f.redis[0]} }
 	redisAll := func(f *fleet) []*server { return f.redis }
+	primary := func(f *fleet) []*server { return f.redis[:1] }
 	nodeA := func(f *fleet) []*server { return f.geo[:1] }
 	cluster := func(f *fleet) []*server { return f.geo }
 	ks := strconv.Itoa(cfg.keyspace)
@@ -50,6 +51,12 @@ func rows(cfg *config) []row {
 			anchor: "standalone", target: "≥ 0.9×", min: 0.9, cpuGeo: cluster},
 		{name: "set-p16", args: []string{"-P", "16", "-t", "set", "-d", "100", "-r", ks}, redis: sa, geo: nodeA,
 			anchor: "standalone", target: "≥ 0.7×", min: 0.7, cpuGeo: cluster},
+		// Not a target of the issue: Redis's own replicated write, the same SET -P 16 against the
+		// primary while it feeds its two replicas (CPU of all three), beside geocache's node a
+		// again. On two cores it says what share of the standalone rate replication to two
+		// copies leaves any implementation, which set-p16's 0.7× is measured against.
+		{name: "set-p16-repl", args: []string{"-P", "16", "-t", "set", "-d", "100", "-r", ks}, redis: primary, geo: nodeA,
+			anchor: "primary + 2 replicas", target: "reference", cpuRedis: redisAll, cpuGeo: cluster},
 		{name: "get-p16", args: []string{"-P", "16", "-t", "get", "-d", "100", "-r", ks}, redis: sa, geo: nodeA,
 			anchor: "standalone", target: "≥ 1.0×", min: 1.0, cpuGeo: cluster},
 		{name: "aggregate-writes", args: []string{"-P", "16", "-t", "set", "-d", "100", "-r", ks}, redis: three, geo: cluster,
