@@ -64,6 +64,9 @@ func TestGeobenchRuns(t *testing.T) {
 			t.Errorf("report lacks row %s", r.row.name)
 		}
 	}
+	if !strings.Contains(out.String(), "SET -P 16 as a share of standalone redis-server") {
+		t.Errorf("report lacks the share of standalone kept while replicating (set-p16 and set-p16-repl both ran)")
+	}
 	if len(rep.lag) != 1 || len(rep.lag[0].redis) != 2 || len(rep.lag[0].geo) != 2 {
 		t.Fatalf("lag rows: %+v", rep.lag)
 	}
