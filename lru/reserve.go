@@ -34,7 +34,7 @@ func (s *shard[K, V, S]) reserve(c *Store[K, V, S], more int64) {
 		s.heads = append(s.heads, make([]uint32, chunkSize(0, headFirst, headMax)))
 	}
 	for int64(s.lowMask)+1+int64(s.split) < want {
-		s.splitBucket(c)
+		s.grow(c)
 	}
 }
 

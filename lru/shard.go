@@ -261,9 +261,54 @@ func (s *shard[K, V, S]) insert(c *Store[K, V, S], h uint64, key K, value V, exp
 		s.nttl.Add(1)
 	}
 	if s.n > int64(s.lowMask)+1+int64(s.split) {
-		s.splitBucket(c)
+		s.grow(c)
 	}
 	return l
+}
+
+// splitRun is how many buckets grow splits at once.
+const splitRun = 8
+
+// grow splits the next splitRun buckets of the index (fewer at the end of a level), their
+// chains' first entries and those entries' keys prefetched first: a split rehashes every key
+// it moves, and splitting one bucket per insert took each chain's cache misses (entry, then
+// the key's bytes) one after another — 40 % of a receiver's CPU and 20 % of a writer's while
+// a node filled with new keys. The index runs up to splitRun-1 buckets ahead of the entries.
+// Needs the write lock.
+func (s *shard[K, V, S]) grow(c *Store[K, V, S]) {
+	k := min(splitRun, s.lowMask+1-s.split) // the buckets left of this level
+	var first [splitRun]uint32
+	for i := range k {
+		if l := *s.head(s.split + i); l != 0 {
+			first[i] = l
+			prefetchEntry(s.at(l - 1))
+		}
+	}
+	for i := range k {
+		l := first[i]
+		if l == 0 {
+			continue
+		}
+		e := s.at(l - 1)
+		if nx := e.hnext(); nx != 0 {
+			prefetchEntry(s.at(nx - 1))
+		}
+		if c.keyAt != nil {
+			if a, n := c.keyAt(&e.value); a != 0 {
+				prefetchSpan(a, n) // the key is behind this: one level is enough to overlap
+				continue
+			}
+		}
+		if c.strKey {
+			key := s.key(e)
+			if ks := *(*string)(unsafe.Pointer(&key)); len(ks) > 0 {
+				prefetch(uintptr(unsafe.Pointer(unsafe.StringData(ks))))
+			}
+		}
+	}
+	for range k {
+		s.splitBucket(c)
+	}
 }
 
 // chainAppend links entry l (with hnext 0) at the end of the chain starting at *hp.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 )
@@ -36,5 +37,27 @@ func BenchmarkSet(b *testing.B) {
 				n.Set(ctx, keys[i&(len(keys)-1)], val, SetOptions{})
 			}
 		})
+	}
+}
+
+// BenchmarkSetNewKeys is a node filling with new keys (16-byte keys, 100-byte values): every
+// write inserts, so the store's slab and hash index grow as they go.
+//
+//	go test ./node -run '^$' -bench 'BenchmarkSetNewKeys' -benchmem
+func BenchmarkSetNewKeys(b *testing.B) {
+	n, err := New(Config{MaxMemory: 4 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	keys := make([]string, b.N)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%012d", i)
+	}
+	val := make([]byte, 100)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		n.Set(ctx, keys[i], val, SetOptions{})
 	}
 }
