@@ -57,7 +57,8 @@
 //
 // Entries live in a per-shard slab of chunks addressed by 20-bit slot numbers: the LRU ring
 // and hash chains are packed slot links, the hash index is a dense array of bucket heads grown
-// one bucket at a time (linear hashing), and an entry has no allocation of its own: 56 bytes
+// by splitting buckets in order (linear hashing: never a whole-table rehash), eight at a time
+// with the keys they move prefetched first, and an entry has no allocation of its own: 56 bytes
 // with K = string and V = []byte, plus 4 bytes of index. A Store whose values carry their keys
 // (NewStore with S = InValue, Options.KeyOf and Own) keeps no key in the slot: the size of V
 // plus 16 bytes. See EntryOverhead. A shard holds at
