@@ -71,9 +71,9 @@ func grow(cur []byte, n uint64) ([]byte, bool) {
 	return next, size > uint64(len(cur))
 }
 
-// modifyError answers the error of a bit write's Modify.
-func modifyError(c *client, err error) {
-	if errors.Is(err, errTooBig) || errors.Is(err, node.ErrValueTooLarge) {
+// bitWriteError answers the error of a bit write: a value over --max-value-size as APPEND's.
+func bitWriteError(c *client, err error) {
+	if errors.Is(err, node.ErrValueTooLarge) {
 		c.out = appendError(c.out, errMaxSize)
 		return
 	}
@@ -110,7 +110,7 @@ func cmdSetBit(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	})
 	switch {
 	case err != nil:
-		modifyError(c, err)
+		bitWriteError(c, err)
 	case was:
 		c.out = appendInt(c.out, 1)
 	default:
@@ -295,7 +295,8 @@ func cmdBitPos(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	c.out = appendInt(c.out, pos)
 }
 
-// bitPos returns the first bit of v in [lo, hi] equal to one, or -1.
+// bitPos returns the first bit of v in [lo, hi] that is set (one) or clear (!one), or -1. It
+// steps over whole bytes holding none.
 func bitPos(v []byte, lo, hi int64, one bool) int64 {
 	skip := byte(0xff) // a byte with no bit sought
 	if one {
@@ -389,7 +390,7 @@ func cmdBitOp(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		}
 	}
 	if _, err := c.be().Set(ctx, dst, res, node.SetOptions{}); err != nil {
-		modifyError(c, err)
+		bitWriteError(c, err)
 		return
 	}
 	c.out = appendInt(c.out, int64(maxLen))
@@ -516,48 +517,12 @@ func cmdBitField(ctx context.Context, s *Server, c *client, argv [][]byte) {
 				continue
 			}
 			old := getBits(next, op.offset, op.width)
-			var val, ret uint64
-			var over int
-			if op.signed {
-				oldv := signExtend(old, op.width)
-				var nv, lim int64
-				if op.op == 'i' {
-					over, lim = signedOverflow(oldv, op.arg, op.width, op.overflow)
-					nv = oldv + op.arg
-					if over != 0 {
-						nv = lim
-					}
-					ret = uint64(nv)
-				} else {
-					nv = op.arg
-					if over, lim = signedOverflow(nv, 0, op.width, op.overflow); over != 0 {
-						nv = lim
-					}
-					ret = uint64(oldv)
-				}
-				val = uint64(nv)
-			} else {
-				var lim uint64
-				if op.op == 'i' {
-					val = old + uint64(op.arg)
-					if over, lim = unsignedOverflow(old, op.arg, op.width, op.overflow); over != 0 {
-						val = lim
-					}
-					ret = val
-				} else {
-					val = uint64(op.arg)
-					if over, lim = unsignedOverflow(val, 0, op.width, op.overflow); over != 0 {
-						val = lim
-					}
-					ret = old
-				}
-			}
-			if over != 0 && op.overflow == overflowFail {
+			n, ok := op.write(next)
+			if !ok {
 				results[i].null = true
 				continue
 			}
-			results[i].n = int64(ret)
-			setBits(next, op.offset, op.width, val)
+			results[i].n = n
 			if getBits(next, op.offset, op.width) != old {
 				changed = true
 			}
@@ -565,7 +530,7 @@ func cmdBitField(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return next, changed, nil
 	})
 	if err != nil {
-		modifyError(c, err)
+		bitWriteError(c, err)
 		return
 	}
 	c.out = appendArrayLen(c.out, len(ops))
@@ -585,6 +550,52 @@ func bitfieldGet(v []byte, op bitfieldOp) int64 {
 		return signExtend(u, op.width)
 	}
 	return int64(u)
+}
+
+// write runs a SET or INCRBY on p, which holds its bits: the reply (SET: the old value,
+// INCRBY: the new one), or false when OVERFLOW FAIL refused it and nothing was written.
+func (op bitfieldOp) write(p []byte) (int64, bool) {
+	old := getBits(p, op.offset, op.width)
+	var val, ret uint64
+	var over int
+	if op.signed {
+		oldv := signExtend(old, op.width)
+		var nv, lim int64
+		if op.op == 'i' {
+			nv = oldv + op.arg
+			if over, lim = signedOverflow(oldv, op.arg, op.width, op.overflow); over != 0 {
+				nv = lim
+			}
+			ret = uint64(nv)
+		} else {
+			nv = op.arg
+			if over, lim = signedOverflow(nv, 0, op.width, op.overflow); over != 0 {
+				nv = lim
+			}
+			ret = uint64(oldv)
+		}
+		val = uint64(nv)
+	} else {
+		var lim uint64
+		if op.op == 'i' {
+			val = old + uint64(op.arg)
+			if over, lim = unsignedOverflow(old, op.arg, op.width, op.overflow); over != 0 {
+				val = lim
+			}
+			ret = val
+		} else {
+			val = uint64(op.arg)
+			if over, lim = unsignedOverflow(val, 0, op.width, op.overflow); over != 0 {
+				val = lim
+			}
+			ret = old
+		}
+	}
+	if over != 0 && op.overflow == overflowFail {
+		return 0, false
+	}
+	setBits(p, op.offset, op.width, val)
+	return int64(ret), true
 }
 
 // getBits reads width bits of p from bit offset as an unsigned integer, most significant bit
