@@ -139,7 +139,8 @@ func parseInt(b []byte) (int64, bool) {
 // and whether the key is live; it returns the new value and whether to write it. fn runs under
 // the key's lock: it must be quick and must not call the node. The key keeps its expiry and
 // content type. Modify returns the value written, or the current one when fn declined; an
-// error from fn, or a value over Config.MaxValueSize (ErrValueTooLarge), changes nothing.
+// error from fn, or a value over Config.MaxValueSize (ErrValueTooLarge), changes nothing. A
+// key holding a collection is ErrWrongType, and fn is not called.
 //
 // A concurrent write of the key in another region is not merged with this one: the later
 // version wins whole (a concurrent APPEND elsewhere is lost), and increments of a counter
@@ -162,6 +163,10 @@ func (n *Node) modify(w writer, nowMs int64, key string, fn func(cur []byte, liv
 	var wrote bool
 	w.apply(key, nowMs, func(cur lru.Current[value]) lru.Update[value] {
 		live := cur.Exists && !cur.Value.tombstone()
+		if live && cur.Value.obj() != nil {
+			err = ErrWrongType // a hash, set or sorted set: fn reads and writes strings only
+			return lru.Update[value]{Action: lru.Keep}
+		}
 		var old []byte
 		ct := ""
 		if live {

@@ -80,6 +80,13 @@ func commandTable() map[string]*command {
 	add("decrby", 3, flagWrite, cmdIncrBy)
 	add("incrbyfloat", 3, flagWrite, cmdIncrByFloat)
 	add("lcs", -3, 0, cmdLCS)
+	add("setbit", 4, flagWrite, cmdSetBit)
+	add("getbit", 3, 0, cmdGetBit)
+	add("bitcount", -2, 0, cmdBitCount)
+	add("bitpos", -3, 0, cmdBitPos)
+	add("bitop", -4, flagWrite, cmdBitOp)
+	add("bitfield", -2, flagWrite, cmdBitField)
+	add("bitfield_ro", -2, 0, cmdBitField)
 
 	addCollections(add)
 

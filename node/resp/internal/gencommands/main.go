@@ -28,6 +28,7 @@ var commands = []string{
 	"get", "set", "getdel", "getex", "mget", "mset", "strlen",
 	"setex", "psetex", "setnx", "getset", "msetnx", "append", "setrange", "getrange", "substr",
 	"incr", "decr", "incrby", "decrby", "incrbyfloat", "lcs",
+	"setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro",
 	"del", "unlink", "exists", "touch", "expire", "pexpire", "expireat", "pexpireat",
 	"expiretime", "pexpiretime", "ttl", "pttl", "persist", "type", "dbsize", "scan", "keys",
 	"flushall", "flushdb", "rename", "renamenx", "copy", "randomkey", "dump", "restore",
