@@ -88,6 +88,8 @@ func counterFrom(t *replicaTable, cur *lru.Current[value]) (crdt.Counter, error)
 		return crdt.CounterOf(&e)
 	case cur.Value.tombstone():
 		return crdt.Counter{BaseVer: cur.Value.ver(t), ExpVer: cur.Value.ver(t)}, nil
+	case cur.Value.obj() != nil:
+		return crdt.Counter{}, ErrWrongType // a hash, set or sorted set
 	}
 	e := cur.Value.entry(t, cur.Expiry)
 	b, ok := parseInt(e.Data())

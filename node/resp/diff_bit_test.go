@@ -86,6 +86,8 @@ func init() {
 			cmd("APPEND", "h", "x"),
 			cmd("SETRANGE", "h", "0", "x"),
 			cmd("INCRBYFLOAT", "h", "1"),
+			cmd("INCR", "h"),
+			cmd("DECRBY", "h", "2"),
 			cmd("TYPE", "h"),
 			cmd("SADD", "set", "m"),
 			cmd("GETBIT", "set", "0"),
