@@ -51,8 +51,8 @@ func TestSetMaxBytes(t *testing.T) {
 	var removed atomic.Int64
 	c := mustNew(t, Options[string, []byte]{
 		MaxBytes: 1000 * cost, Shards: 4,
-		Size:     func(_ string, v []byte) int { return len(v) },
-		Stamp:    func([]byte) uint64 { return 7 },
+		Size:  func(_ string, v []byte) int { return len(v) },
+		Stamp: func([]byte) uint64 { return 7 },
 		OnRemove: func(_ string, _ []byte, r Reason) {
 			if r == Evicted {
 				removed.Add(1)
