@@ -24,14 +24,31 @@ func goMemoryLimit(maxMemory int64) int64 {
 }
 
 // setMemoryLimit tells the runtime the limit, unless the operator set GOMEMLIMIT (which wins).
-func setMemoryLimit(maxMemory int64, log *slog.Logger) {
+// It returns the function that moves the limit with the store's bound when CONFIG SET
+// maxmemory changes it (node.Config.OnMaxMemory): nil under GOMEMLIMIT, which still wins.
+func setMemoryLimit(maxMemory int64, log *slog.Logger) (follow func(maxMemory int64)) {
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
 		log.Info("memory limit from GOMEMLIMIT", "limit", debug.SetMemoryLimit(-1))
-		return
+		return nil
 	}
 	lim := goMemoryLimit(maxMemory)
 	debug.SetMemoryLimit(lim)
 	log.Debug("go memory limit", "bytes", lim)
+	return func(maxMemory int64) {
+		lim := goMemoryLimitAt(maxMemory)
+		debug.SetMemoryLimit(lim)
+		log.Info("go memory limit follows maxmemory", "maxmemory", maxMemory, "limit", lim)
+	}
+}
+
+// goMemoryLimitAt is goMemoryLimit for a bound set at run time, where 0 (maxmemory 0) means no
+// bound on the store: the runtime then gets no limit either (math.MaxInt64, its default), as
+// a limit derived from nothing would make the collector run flat out on a growing store.
+func goMemoryLimitAt(maxMemory int64) int64 {
+	if maxMemory == 0 {
+		return math.MaxInt64
+	}
+	return goMemoryLimit(maxMemory)
 }
 
 // pauseGCForLoad turns the collector's proportional pacing (GOGC) off while the node loads its
