@@ -44,3 +44,14 @@ func logBytesFor(maxMemory int64) int {
 func logBytesForData(data int64) int {
 	return int(min(max(data/64, minLogBytes), maxLogBytes))
 }
+
+// KeptFromStart is what a node started with a bound of maxMemory bytes keeps, sized by that
+// bound, when SetMaxMemory moves it: the evicted-keys table (16 bytes per KiB of the bound,
+// 64 KiB to 16 MiB), allocated at the first eviction. The delta log, also sized at start,
+// shrinks with the data held (logBytesForData) and is not counted. The daemon adds what this
+// exceeds at the new bound to the Go runtime's memory limit, so that a limit derived from a
+// much smaller bound does not fall below what the node still holds and run the collector flat
+// out.
+func KeptFromStart(maxMemory int64) int64 {
+	return int64(evictedSlots(maxMemory)) * 16
+}

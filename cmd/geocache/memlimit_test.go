@@ -75,6 +75,15 @@ func TestMemoryLimitFollowsMaxMemory(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != goMemoryLimit(1<<30) {
 		t.Fatalf("limit after maxmemory 1 GiB: %d, want %d", got, goMemoryLimit(1<<30))
 	}
+	// Shrunk below the start bound, the runtime keeps room for the evicted-keys table sized
+	// at start: 1 MiB at 64 MiB, against 64 KiB at 1 MiB.
+	follow(1 << 20)
+	if got, want := debug.SetMemoryLimit(-1), goMemoryLimit(1<<20)+(1<<20)-(64<<10); got != want {
+		t.Fatalf("limit after maxmemory 1 MiB: %d, want %d", got, want)
+	}
+	if got, want := goMemoryLimitAt(1<<20, 1<<30), goMemoryLimit(1<<20)+(1<<30>>10)*16-(1<<12)*16; got != want {
+		t.Fatalf("limit at 1 MiB started at 1 GiB: %d, want %d", got, want)
+	}
 	follow(0)
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("limit after maxmemory 0: %d, want none", got)
