@@ -70,11 +70,4 @@ func (s *shard[K, V, S]) fits(c *Store[K, V, S], cost int64) bool {
 
 // MaxEntryBytes is the largest charge an entry may have and still be stored: its shard's share
 // of MaxBytes plus what it may borrow (0: unbounded).
-func (c *Store[K, V, S]) MaxEntryBytes() int64 {
-	m := c.maxBytes.Load()
-	if m == 0 {
-		return 0
-	}
-	// Shard 0's share, computed rather than read: SetMaxBytes changes it under the shard's lock.
-	return shardShare(m, len(c.shards), 0) + c.maxOver()
-}
+func (c *Store[K, V, S]) MaxEntryBytes() int64 { return c.MaxEntryBytesAt(c.maxBytes.Load()) }

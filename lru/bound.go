@@ -19,6 +19,17 @@ func shardShare(total int64, n, i int) int64 {
 	return max(share(total, n, i), 1)
 }
 
+// MaxEntryBytesAt is what MaxEntryBytes would be under a bound of maxBytes (0: unbounded), for a
+// caller deciding whether a bound could hold an entry at all before setting it.
+func (c *Store[K, V, S]) MaxEntryBytesAt(maxBytes int64) int64 {
+	if maxBytes <= 0 {
+		return 0
+	}
+	// Shard 0's share, computed rather than read: SetMaxBytes changes it under the shard's lock.
+	others := maxBytes - maxBytes/int64(len(c.shards))
+	return shardShare(maxBytes, len(c.shards), 0) + others - others/4
+}
+
 // MaxBytes returns the current bound on charged bytes (0: unlimited): Options.MaxBytes, or what
 // SetMaxBytes last set.
 func (c *Store[K, V, S]) MaxBytes() int64 { return c.maxBytes.Load() }

@@ -139,8 +139,8 @@ func TestSetMaxBytesBelowOneEntry(t *testing.T) {
 		if c.Len() != 0 || c.Bytes() != 0 {
 			t.Fatalf("bound %d: Len %d Bytes %d", n, c.Len(), c.Bytes())
 		}
-		if m := c.MaxEntryBytes(); m <= 0 || m >= EntryOverhead {
-			t.Fatalf("bound %d: MaxEntryBytes %d, want in (0, %d)", n, m, EntryOverhead)
+		if m := c.MaxEntryBytes(); m <= 0 || m >= EntryOverhead || m != c.MaxEntryBytesAt(n) {
+			t.Fatalf("bound %d: MaxEntryBytes %d (At: %d), want in (0, %d)", n, m, c.MaxEntryBytesAt(n), EntryOverhead)
 		}
 		checkBorrow(t, c)
 	}

@@ -58,17 +58,22 @@ func TestSetMaxMemory(t *testing.T) {
 	if st2 := n.Stats(); st2.Evictions != st.Evictions || st2.MaxMemory != 0 || n.OutOfMemory() {
 		t.Fatalf("unbounded: %d more evictions, MaxMemory %d, OutOfMemory %v", st2.Evictions-st.Evictions, st2.MaxMemory, n.OutOfMemory())
 	}
-	// Below one entry: empty, and OutOfMemory.
-	if _, err := n.SetMaxMemory(1); err != nil {
-		t.Fatal(err)
+	// Below one entry: out of memory, nothing evicted, the store's bound left as it was (and
+	// the hook not called); a bound that holds an entry ends it.
+	keys := n.Len()
+	if ev, err := n.SetMaxMemory(1); err != nil || ev != 0 {
+		t.Fatalf("SetMaxMemory(1): %d evicted, %v", ev, err)
 	}
-	if n.Len() != 0 || !n.OutOfMemory() {
-		t.Fatalf("at 1 byte: Len %d, OutOfMemory %v", n.Len(), n.OutOfMemory())
+	if n.Len() != keys || !n.OutOfMemory() || n.MaxMemory() != 1 || n.Stats().MaxMemory != 1 {
+		t.Fatalf("at 1 byte: Len %d of %d, OutOfMemory %v, MaxMemory %d", n.Len(), keys, n.OutOfMemory(), n.MaxMemory())
 	}
 	if _, err := n.SetMaxMemory(-1); err == nil {
 		t.Fatal("negative bound accepted")
 	}
-	if want := []int64{small, 0, 1}; fmt.Sprint(hook) != fmt.Sprint(want) {
+	if _, err := n.SetMaxMemory(small); err != nil || n.OutOfMemory() || n.MaxMemory() != small {
+		t.Fatalf("back to %d: %v, OutOfMemory %v, MaxMemory %d", small, err, n.OutOfMemory(), n.MaxMemory())
+	}
+	if want := []int64{small, 0, small}; fmt.Sprint(hook) != fmt.Sprint(want) {
 		t.Fatalf("OnMaxMemory called with %v, want %v", hook, want)
 	}
 }

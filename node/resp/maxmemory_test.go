@@ -101,6 +101,28 @@ var maxMemorySteps = []struct {
 	{0, []string{"EXEC"}},
 	{1, []string{"CONFIG", "SET", "maxmemory", "0"}},
 
+	// Data is kept while out of memory (a bound that holds no entry evicts nothing), and
+	// scripts: "allow-oom shebang flag", "FUNCTION - verify allow-omm allows running any
+	// command", "reject script do not cause a Lua stack leak".
+	{0, []string{"SET", "keep", "123"}},
+	{0, []string{"FUNCTION", "LOAD", "REPLACE", "#!lua name=f1\nredis.register_function{function_name='f1', callback=function() return redis.call('set', 'x', '1') end, flags={'allow-oom'}}"}},
+	{0, []string{"CONFIG", "SET", "maxmemory", "1"}},
+	{0, []string{"GET", "keep"}},
+	{0, []string{"EVAL", "redis.call('set','keep',1)\nreturn 1", "1", "keep"}},
+	{0, []string{"EVAL", "return redis.pcall('set','keep',1)", "1", "keep"}},
+	{0, []string{"EVAL", "return redis.call('get','keep')", "1", "keep"}},
+	{0, []string{"EVAL", "#!lua flags=\nreturn 1", "0"}},
+	{0, []string{"EVAL", "#!lua\nreturn 1", "0"}},
+	{0, []string{"EVAL", "#!lua flags=allow-oom\nredis.call('set','keep',1)\nreturn 1", "1", "keep"}},
+	{0, []string{"GET", "keep"}},
+	{0, []string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('get','keep')", "0"}},
+	{0, []string{"EVAL_RO", "return redis.call('get','keep')", "1", "keep"}},
+	{0, []string{"FCALL", "f1", "1", "x"}},
+	{0, []string{"GET", "x"}},
+	{0, []string{"FUNCTION", "LOAD", "#!lua name=f2\nredis.register_function('f2', function() return 1 end)"}},
+	{0, []string{"FUNCTION", "FLUSH"}},
+	{0, []string{"CONFIG", "SET", "maxmemory", "0"}},
+
 	// "MULTI with config error".
 	{0, []string{"MULTI"}},
 	{0, []string{"SET", "foo", "bar"}},

@@ -52,6 +52,11 @@ func markDenyOOM(t map[string]*command) {
 		if hasInfoFlag(commandData[name].info2, "denyoom") {
 			cmd.flags |= flagDenyOOM
 		}
+		for _, sub := range cmd.subs { // FUNCTION LOAD, FUNCTION RESTORE
+			if hasInfoFlag(commandData[sub.name].info2, "denyoom") {
+				sub.flags |= flagDenyOOM
+			}
+		}
 	}
 }
 
@@ -73,3 +78,32 @@ func hasInfoFlag(info2, flag string) bool {
 	}
 	return false
 }
+
+// oomRule is what a script may do while out of memory, as Redis 7.0 decides it from the
+// script's flags (scriptFlagsToCmdFlags, scriptVerifyOOM).
+type oomRule uint8
+
+const (
+	// oomCheckCalls: a script without a shebang starts, and a redis.call of a denyoom command
+	// is refused while out of memory unless the script already wrote (it cannot stop half
+	// way).
+	oomCheckCalls oomRule = iota
+	// oomDenyStart: a script with flags but neither allow-oom nor no-writes, and every
+	// function without them, is refused before it starts, as a denyoom command.
+	oomDenyStart
+	// oomAllow: allow-oom or no-writes: it runs and its calls are not checked.
+	oomAllow
+)
+
+// scriptOOMRule is the rule for a script with flags declared (a shebang, or a function) or not.
+func scriptOOMRule(flagged, noWrites, allowOOM bool) oomRule {
+	switch {
+	case !flagged:
+		return oomCheckCalls
+	case noWrites || allowOOM:
+		return oomAllow
+	}
+	return oomDenyStart
+}
+
+func (cs *cachedScript) oomRule() oomRule { return scriptOOMRule(cs.flagged, cs.noWrites, cs.allowOOM) }
