@@ -13,6 +13,9 @@ package node
 //     one batch of up to 256 deltas and ~32 KiB of keys and values (publishFrameBytes), queued
 //     in pooled 64 KiB chunks, plus 64 KiB of read buffer per data stream and a yamux window of
 //     at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
+//
+// SetMaxMemory moves MaxMemory at run time (maxmemory.go): the store follows; the delta log's
+// ceiling and the evicted-keys table stay sized by the start bound (KeptFromStart).
 const (
 	minLogBytes = 1 << 20
 	maxLogBytes = 16 << 20

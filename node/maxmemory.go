@@ -27,8 +27,8 @@ import (
 // entry capacity). Config.MaxMemory's 0 means the default instead, as every Config field's
 // does; a bound of 0 is reached only at run time.
 //
-// A bound too small for the store to hold even the smallest entry (below about a hundred
-// bytes: minEntryBytes against lru MaxEntryBytesAt) is not one the store can be evicted down
+// A bound too small for the store to hold even the smallest entry (below 83 bytes with 32
+// shards: minEntryBytes against lru MaxEntryBytesAt) is not one the store can be evicted down
 // to: it would empty the node and then drop every write as it is stored. The node takes it as
 // Redis with its default policy (noeviction) takes a bound below its used memory, the way
 // Redis's own tests use maxmemory 1: out of memory (OutOfMemory), the data kept and served,
