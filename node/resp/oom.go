@@ -7,8 +7,9 @@ import "strings"
 // an EXEC whose transaction queued a denyoom command. geocache is a cache that evicts to make
 // room, so the only condition in which it refuses is a bound too small to hold any entry
 // (MemoryBounder.OutOfMemory): CONFIG SET maxmemory 1, which Redis's own tests use to force
-// OOM. There every write would be dropped as it is stored; refusing says so. The command
-// flags are Redis's (the denyoom flag of its COMMAND INFO, commandData).
+// OOM. The node then evicts nothing and keeps serving what it holds (node/maxmemory.go), and
+// the Server refuses writes as Redis does. The command flags are Redis's (the denyoom flag of
+// its COMMAND INFO, commandData).
 
 // errOOM is Redis's reply to a command refused for memory.
 const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
