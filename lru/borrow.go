@@ -22,7 +22,8 @@ package lru
 
 // maxOver is how far the shards together may borrow above their shares.
 func (c *Store[K, V, S]) maxOver() int64 {
-	others := c.maxBytes - c.maxBytes/int64(len(c.shards))
+	m := c.maxBytes.Load()
+	others := m - m/int64(len(c.shards))
 	return others - others/4
 }
 
@@ -69,9 +70,4 @@ func (s *shard[K, V, S]) fits(c *Store[K, V, S], cost int64) bool {
 
 // MaxEntryBytes is the largest charge an entry may have and still be stored: its shard's share
 // of MaxBytes plus what it may borrow (0: unbounded).
-func (c *Store[K, V, S]) MaxEntryBytes() int64 {
-	if c.maxBytes == 0 {
-		return 0
-	}
-	return c.shards[0].maxBytes + c.maxOver()
-}
+func (c *Store[K, V, S]) MaxEntryBytes() int64 { return c.MaxEntryBytesAt(c.maxBytes.Load()) }

@@ -19,7 +19,7 @@ type Store[K comparable, V any, S any] struct {
 	keyAt     func(*V) (at, n uintptr) // Options.KeyAt
 	onRemove  func(K, V, Reason)
 
-	maxBytes int64         // Options.MaxBytes
+	maxBytes atomic.Int64  // Options.MaxBytes, changed by SetMaxBytes (bound.go)
 	over     atomic.Int64  // bytes of shards above their shares (borrow.go)
 	floor    atomic.Uint64 // raised when tombstones are dropped for lack of room
 	expNext  atomic.Uint32 // next shard for ExpireTick

@@ -169,7 +169,6 @@ func newStore[K comparable, V any, S any](opts Options[K, V]) (*Store[K, V, S], 
 	}
 	c := &Store[K, V, S]{
 		shards:    make([]shard[K, V, S], n),
-		maxBytes:  opts.MaxBytes,
 		shift:     uint(64 - bits.TrailingZeros(uint(n))),
 		seed:      maphash.MakeSeed(),
 		strKey:    reflect.TypeFor[K]().Kind() == reflect.String,
@@ -179,13 +178,14 @@ func newStore[K comparable, V any, S any](opts Options[K, V]) (*Store[K, V, S], 
 		keyAt:     opts.KeyAt,
 		onRemove:  opts.OnRemove,
 	}
+	c.maxBytes.Store(opts.MaxBytes)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.maxEntries = share(int64(opts.MaxEntries), n, i)
 		if s.maxEntries == 0 || s.maxEntries > entryCap {
 			s.maxEntries = entryCap
 		}
-		s.maxBytes = share(opts.MaxBytes, n, i)
+		s.maxBytes = shardShare(opts.MaxBytes, n, i)
 		s.maxTomb = max(int(share(int64(maxTomb), n, i)), 1)
 		s.keyOf, s.own = opts.KeyOf, opts.Own
 		s.initRing()

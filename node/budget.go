@@ -13,6 +13,9 @@ package node
 //     one batch of up to 256 deltas and ~32 KiB of keys and values (publishFrameBytes), queued
 //     in pooled 64 KiB chunks, plus 64 KiB of read buffer per data stream and a yamux window of
 //     at most 4 MiB per stream (node/internal/cluster, direct.go and host.go).
+//
+// SetMaxMemory moves MaxMemory at run time (maxmemory.go): the store follows; the delta log's
+// ceiling and the evicted-keys table stay sized by the start bound (KeptFromStart).
 const (
 	minLogBytes = 1 << 20
 	maxLogBytes = 16 << 20
@@ -43,4 +46,15 @@ func logBytesFor(maxMemory int64) int {
 // An empty or small store keeps 1 MiB (~47k writes; Redis's replication backlog is 1 MiB).
 func logBytesForData(data int64) int {
 	return int(min(max(data/64, minLogBytes), maxLogBytes))
+}
+
+// KeptFromStart is what a node started with a bound of maxMemory bytes keeps, sized by that
+// bound, when SetMaxMemory moves it: the evicted-keys table (16 bytes per KiB of the bound,
+// 64 KiB to 16 MiB), allocated at the first eviction. The delta log, also sized at start,
+// shrinks with the data held (logBytesForData) and is not counted. The daemon adds what this
+// exceeds at the new bound to the Go runtime's memory limit, so that a limit derived from a
+// much smaller bound does not fall below what the node still holds and run the collector flat
+// out.
+func KeptFromStart(maxMemory int64) int64 {
+	return int64(evictedSlots(maxMemory)) * 16
 }

@@ -16,6 +16,12 @@ type Config struct {
 	// local and never replicated.
 	MaxMemory int64
 
+	// OnMaxMemory, if set, is called with the store's new bound each time SetMaxMemory changes
+	// it (0: unbounded; a bound too small for any entry leaves the store's as it was), before
+	// SetMaxMemory returns; calls are serialised and in order. The daemon moves the Go
+	// runtime's memory limit with it. It must not call SetMaxMemory. Default nil.
+	OnMaxMemory func(maxMemory int64)
+
 	// MaxEntries optionally bounds the number of entries as well. Default 0: bounded by
 	// MaxMemory only.
 	MaxEntries int

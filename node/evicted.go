@@ -50,9 +50,14 @@ const (
 	evictedMaxSlots = 1 << 20
 )
 
-func newEvictedSet(maxMemory int64) *evictedSet {
+// evictedSlots is the size of the table of a node started with maxMemory.
+func evictedSlots(maxMemory int64) uint64 {
 	n := uint64(max(maxMemory>>10, evictedMinSlots))
-	n = min(uint64(1)<<(64-bits.LeadingZeros64(n-1)), evictedMaxSlots) // next power of two
+	return min(uint64(1)<<(64-bits.LeadingZeros64(n-1)), evictedMaxSlots) // next power of two
+}
+
+func newEvictedSet(maxMemory int64) *evictedSet {
+	n := evictedSlots(maxMemory)
 	return &evictedSet{seed: maphash.MakeSeed(), size: int(n), shift: uint(bits.LeadingZeros64(n) + 1)}
 }
 

@@ -35,6 +35,9 @@ type Node struct {
 	store   *lru.Store[string, value, lru.InValue]
 	reps    *replicaTable // writer ids of the stored values (value.rep); index 0 is replica
 
+	memMu    sync.Mutex   // serialises SetMaxMemory (maxmemory.go)
+	oomBound atomic.Int64 // a bound too small for any entry, while set (maxmemory.go); else 0
+
 	clockMu sync.Mutex
 	clock   *crdt.Clock
 	seq     uint64 // last dot sequence number issued by this replica; guarded by clockMu

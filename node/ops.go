@@ -535,7 +535,7 @@ func (n *Node) statsFrom(s lru.Stats, keys int) Stats {
 		Keys:                   keys,
 		Entries:                int(s.Entries),
 		Bytes:                  s.Bytes,
-		MaxMemory:              n.cfg.MaxMemory,
+		MaxMemory:              n.MaxMemory(),
 		RemoteHits:             n.remoteHits.Load(),
 		RemoteMisses:           n.remoteMisses.Load(),
 		PeerRequests:           n.peerCalls.Load(),

@@ -302,7 +302,7 @@ func (n *Node) reserveFor(info snapfile.Info) {
 	}
 	keys := int64(info.Records)
 	perEntry := info.Size/keys + lru.EntryOverhead + int64(valueOverhead)
-	if m := n.cfg.MaxMemory; m > 0 {
+	if m := n.store.MaxBytes(); m > 0 {
 		keys = min(keys, m/perEntry+1)
 	}
 	n.store.Reserve(int(keys))

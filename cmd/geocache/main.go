@@ -130,7 +130,7 @@ func start(cfg Config, log *slog.Logger) (d *daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	setMemoryLimit(int64(cfg.MaxMemory), log)
+	nc.OnMaxMemory = setMemoryLimit(int64(cfg.MaxMemory), log)
 	d = &daemon{cfg: cfg, log: log, failed: make(chan error, 2)}
 	if cfg.Origin != "" {
 		if d.origin, err = newOrigin(cfg); err != nil {

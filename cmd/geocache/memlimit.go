@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+
+	"github.com/geocache/geocache/node"
 )
 
 // goMemoryLimit is the Go runtime's soft memory limit for a daemon whose store holds maxMemory
@@ -24,14 +26,36 @@ func goMemoryLimit(maxMemory int64) int64 {
 }
 
 // setMemoryLimit tells the runtime the limit, unless the operator set GOMEMLIMIT (which wins).
-func setMemoryLimit(maxMemory int64, log *slog.Logger) {
+// It returns the function that moves the limit with the store's bound when CONFIG SET
+// maxmemory changes it (node.Config.OnMaxMemory): nil under GOMEMLIMIT, which still wins.
+func setMemoryLimit(maxMemory int64, log *slog.Logger) (follow func(maxMemory int64)) {
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
 		log.Info("memory limit from GOMEMLIMIT", "limit", debug.SetMemoryLimit(-1))
-		return
+		return nil
 	}
 	lim := goMemoryLimit(maxMemory)
 	debug.SetMemoryLimit(lim)
 	log.Debug("go memory limit", "bytes", lim)
+	start := maxMemory
+	return func(maxMemory int64) {
+		lim := goMemoryLimitAt(maxMemory, start)
+		debug.SetMemoryLimit(lim)
+		log.Info("go memory limit follows maxmemory", "maxmemory", maxMemory, "limit", lim)
+	}
+}
+
+// goMemoryLimitAt is goMemoryLimit for a bound set at run time in a daemon started with a
+// bound of start bytes: what the node keeps sized by start (node.KeptFromStart: up to 16 MiB)
+// is added where it exceeds what the new bound would size, or a shrink from 1 GiB to 1 MiB would
+// leave the runtime 17 MiB for 15 MiB of node structures and a 16 MiB table. 0 (maxmemory 0)
+// means no bound on the store: the runtime then gets no limit either (math.MaxInt64, its
+// default), as a limit derived from nothing would make the collector run flat out on a
+// growing store.
+func goMemoryLimitAt(maxMemory, start int64) int64 {
+	if maxMemory == 0 {
+		return math.MaxInt64
+	}
+	return goMemoryLimit(maxMemory) + max(node.KeptFromStart(start)-node.KeptFromStart(maxMemory), 0)
 }
 
 // pauseGCForLoad turns the collector's proportional pacing (GOGC) off while the node loads its

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"runtime/debug"
 	"testing"
 )
@@ -51,5 +52,40 @@ func TestPauseGCForLoad(t *testing.T) {
 	pauseGCForLoad(log)()
 	if got := gcPercent(); got != 300 {
 		t.Fatalf("GOGC after the load = %d, want the environment's 300", got)
+	}
+}
+
+// The limit follows a bound set at run time (CONFIG SET maxmemory), 0 lifting it, unless
+// GOMEMLIMIT was set. It changes the process's limit, so it is not parallel and restores it.
+func TestMemoryLimitFollowsMaxMemory(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	limit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(limit) })
+
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if follow := setMemoryLimit(64<<20, log); follow != nil {
+		t.Fatal("under GOMEMLIMIT the limit follows maxmemory")
+	}
+	os.Unsetenv("GOMEMLIMIT") // t.Setenv restores it after the test
+	follow := setMemoryLimit(64<<20, log)
+	if got := debug.SetMemoryLimit(-1); got != goMemoryLimit(64<<20) {
+		t.Fatalf("limit at start %d, want %d", got, goMemoryLimit(64<<20))
+	}
+	follow(1 << 30)
+	if got := debug.SetMemoryLimit(-1); got != goMemoryLimit(1<<30) {
+		t.Fatalf("limit after maxmemory 1 GiB: %d, want %d", got, goMemoryLimit(1<<30))
+	}
+	// Shrunk below the start bound, the runtime keeps room for the evicted-keys table sized
+	// at start: 1 MiB at 64 MiB, against 64 KiB at 1 MiB.
+	follow(1 << 20)
+	if got, want := debug.SetMemoryLimit(-1), goMemoryLimit(1<<20)+(1<<20)-(64<<10); got != want {
+		t.Fatalf("limit after maxmemory 1 MiB: %d, want %d", got, want)
+	}
+	if got, want := goMemoryLimitAt(1<<20, 1<<30), goMemoryLimit(1<<20)+(1<<30>>10)*16-(1<<12)*16; got != want {
+		t.Fatalf("limit at 1 MiB started at 1 GiB: %d, want %d", got, want)
+	}
+	follow(0)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Fatalf("limit after maxmemory 0: %d, want none", got)
 	}
 }

@@ -115,17 +115,17 @@ func parseMemory(s string) (int64, bool) {
 	return v * mul, true
 }
 
-// cmdConfigSet serves CONFIG SET for the encoding parameters only (see encodingParams), with
-// Redis's replies; any other parameter is Redis's error for an unknown one. All pairs are
-// checked before any is applied.
-func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
+// cmdConfigSet serves CONFIG SET for the encoding parameters (see encodingParams) and a few
+// server parameters (checkServerParam), with Redis's replies; any other parameter is Redis's
+// error for an unknown one. All pairs are checked before any is applied.
+func cmdConfigSet(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	if len(argv)%2 != 0 {
 		c.out = appendError(c.out, errSyntax) // Redis 7.0's reply to an odd pair count
 		return
 	}
 	set := map[string]int64{}
 	seen := map[string]bool{}
-	busy := int64(-1) // busy-reply-threshold in ms, if set
+	sp := serverParams{busy: -1, maxMemory: -1}
 	for i := 2; i < len(argv); i += 2 {
 		given := string(argv[i])
 		name := strings.ToLower(given)
@@ -138,7 +138,7 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 				return
 			}
 			seen[name] = true
-			if msg := checkServerParam(s, c, name, argv[i+1], &busy); msg != "" {
+			if msg := checkServerParam(s, c, name, argv[i+1], &sp); msg != "" {
 				c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument '"+given+"') - "+msg)
 				return
 			}
@@ -176,29 +176,52 @@ func cmdConfigSet(_ context.Context, s *Server, c *client, argv [][]byte) {
 		}
 		set[p.name] = v
 	}
-	s.encoding.mu.Lock()
-	if s.encoding.vals == nil {
-		s.encoding.vals = map[string]int64{}
+	apply := func(context.Context) {
+		// maxmemory first: it is the one that can fail (the backend refuses), and then nothing
+		// is applied.
+		if sp.maxMemory >= 0 {
+			if err := s.setMaxMemory(sp.maxMemory); err != nil {
+				c.out = appendError(c.out, "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - "+
+					strings.TrimPrefix(err.Error(), "node: "))
+				return
+			}
+		}
+		s.encoding.mu.Lock()
+		if s.encoding.vals == nil {
+			s.encoding.vals = map[string]int64{}
+		}
+		for k, v := range set {
+			s.encoding.vals[k] = v
+		}
+		s.encoding.mu.Unlock()
+		if sp.busy >= 0 {
+			s.busyTime.Store(sp.busy * int64(time.Millisecond))
+		}
+		c.out = append(c.out, "+OK\r\n"...)
 	}
-	for k, v := range set {
-		s.encoding.vals[k] = v
+	if sp.maxMemory >= 0 && c.loop != nil && !c.offLoop {
+		// A shrink evicts for as long as it takes (~60 ms per 100k keys evicted): off the event
+		// loop, whose other connections it would hold up, as SAVE is.
+		c.wait = &waitRequest{run: apply}
+		return
 	}
-	s.encoding.mu.Unlock()
-	if busy >= 0 {
-		s.busyTime.Store(busy * int64(time.Millisecond))
-	}
-	c.out = append(c.out, "+OK\r\n"...)
+	apply(ctx)
+}
+
+// serverParams are the server parameters of one CONFIG SET, checked and waiting to be applied
+// with the other pairs (-1: not set).
+type serverParams struct {
+	busy      int64 // busy-reply-threshold (lua-time-limit), in milliseconds
+	maxMemory int64 // maxmemory, in bytes
 }
 
 // checkServerParam checks a CONFIG SET of a server parameter and returns the reason it fails,
 // or "". busy-reply-threshold (lua-time-limit), in milliseconds, is how long a script runs
-// before other clients get BUSY; it is stored in *busy to be applied with the other pairs.
-// maxmemory is the node's memory bound, fixed at start (--max-memory): setting the value it
-// has is accepted, any other is refused rather than ignored. save and appendonly likewise: only
-// the values CONFIG GET reports ("" and "no") are accepted, since geocache keeps no RDB save
-// points or append-only file (its snapshots are set at start: --data-dir, --save-interval).
-// Tools and Redis's own test suite set save "" to turn snapshots off.
-func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64) string {
+// before other clients get BUSY. maxmemory is the node's memory bound (setMaxMemory). save and
+// appendonly: only the values CONFIG GET reports ("" and "no") are accepted, since geocache
+// keeps no RDB save points or append-only file (its snapshots are set at start: --data-dir,
+// --save-interval). Tools and Redis's own test suite set save "" to turn snapshots off.
+func checkServerParam(s *Server, c *client, name string, arg []byte, sp *serverParams) string {
 	switch name {
 	case "busy-reply-threshold":
 		v, ok := parseRedisInt(string(arg))
@@ -208,15 +231,24 @@ func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64
 		if v < 0 {
 			return "argument must be between 0 and 9223372036854775807 inclusive"
 		}
-		*busy = min(v, math.MaxInt64/int64(time.Millisecond)) // the longest time.Duration
+		sp.busy = min(v, math.MaxInt64/int64(time.Millisecond)) // the longest time.Duration
 	case "maxmemory":
-		v, ok := parseMemory(string(arg))
+		v, ok := parseMaxMemory(string(arg))
 		if !ok {
 			return "argument must be a memory value"
 		}
-		if v != c.be().Stats().MaxMemory {
-			return "geocache's maxmemory is set at start (--max-memory) and cannot change at run time"
+		if v == c.be().Stats().MaxMemory {
+			return "" // nothing to change (and nothing to lock, inside EXEC too)
 		}
+		if s.mem == nil {
+			return "geocache's maxmemory is set at start (--max-memory) and cannot change with this backend"
+		}
+		if c.tx != nil {
+			// The transaction holds store locks that the change must take: it would wait for
+			// itself.
+			return "geocache cannot change maxmemory inside MULTI/EXEC"
+		}
+		sp.maxMemory = v
 	case "save":
 		if len(arg) != 0 {
 			return "geocache's snapshots are set at start (--save-interval): only save \"\" is accepted"
@@ -227,6 +259,48 @@ func checkServerParam(s *Server, c *client, name string, arg []byte, busy *int64
 		}
 	}
 	return ""
+}
+
+// setMaxMemory changes the backend's memory bound (0: none) and whether writes are refused for
+// memory (oom.go). Changes are serialised, so that the OOM state stored is the last bound's.
+func (s *Server) setMaxMemory(v int64) error {
+	s.memMu.Lock()
+	defer s.memMu.Unlock()
+	if _, err := s.mem.SetMaxMemory(v); err != nil {
+		return err
+	}
+	s.oom.Store(s.mem.OutOfMemory())
+	return nil
+}
+
+// parseMaxMemory parses maxmemory as Redis 7.0 does (memtoull): parseMemory's grammar, but
+// unsigned, a number past 64 bits read as the largest, the product with the unit wrapping
+// round as C's does. geocache's bound is signed: anything above 2^63-1 bytes is 2^63-1, which
+// no store reaches.
+func parseMaxMemory(s string) (int64, bool) {
+	l := strings.ToLower(s)
+	mul := uint64(1)
+	for _, u := range []struct {
+		suf string
+		m   uint64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}} {
+		if strings.HasSuffix(l, u.suf) {
+			l, mul = strings.TrimSuffix(l, u.suf), u.m
+			break
+		}
+	}
+	if strings.ContainsFunc(l, func(r rune) bool { return r < '0' || r > '9' }) {
+		return 0, false
+	}
+	if l == "" {
+		return 0, true
+	}
+	v, err := strconv.ParseUint(l, 10, 64)
+	if err != nil {
+		v = math.MaxUint64 // only digits: out of range (strtoull saturates)
+	}
+	v *= mul
+	return int64(min(v, math.MaxInt64)), true
 }
 
 // cmdMemoryUsage serves MEMORY USAGE key [SAMPLES count]: the bytes the store charges the key

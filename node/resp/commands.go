@@ -18,6 +18,7 @@ const (
 	flagAllowBusy             // runs while a script is busy (Redis's allow_busy)
 	flagNoGate                // does not take the script gate: scripts (serialised by their own lock), WAIT (blocks)
 	flagNoMulti               // refused inside MULTI (Redis's no_multi: SAVE)
+	flagDenyOOM               // refused while out of memory (Redis's denyoom; oom.go)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -250,6 +251,7 @@ func commandTable() map[string]*command {
 		t[name].flags |= flagAllowBusy
 	}
 	deriveKeySpecs(t)
+	markDenyOOM(t)
 	return t
 }
 
@@ -317,6 +319,10 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 	}
 	if c.multi != nil && cmd.flags&flagNoMulti != 0 {
 		c.reject(cmd, "ERR Command not allowed inside a transaction")
+		return
+	}
+	// False unless CONFIG SET maxmemory left a bound too small for any entry (oom.go).
+	if s.oom.Load() && s.refuseOOM(c, cmd) {
 		return
 	}
 	if cmd.flags&flagAllowBusy == 0 {

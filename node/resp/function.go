@@ -51,6 +51,7 @@ type luaFunction struct {
 	desc     *string // nil: none given
 	flags    []string
 	noWrites bool
+	allowOOM bool
 	lib      *library
 }
 
@@ -360,6 +361,7 @@ func registerArgs(L *lua.LState) (*luaFunction, *lua.LFunction, string) {
 					}
 					f.flags = append(f.flags, string(name))
 					f.noWrites = f.noWrites || name == "no-writes"
+					f.allowOOM = f.allowOOM || name == "allow-oom"
 				}
 			default:
 				msg = "unknown argument given to redis.register_function"
@@ -552,5 +554,6 @@ func cmdFCall(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	s.startScript(ctx, c, &luaScript{name: f.name, proto: f.lib.proto, fn: f,
-		keys: argv[3 : 3+n], args: argv[3+n:], ro: ro || f.noWrites, argv: argv})
+		keys: argv[3 : 3+n], args: argv[3+n:], ro: ro || f.noWrites, argv: argv,
+		oom: scriptOOMRule(true, f.noWrites, f.allowOOM)})
 }

@@ -25,6 +25,7 @@ const (
 // luaCall is the state of one script execution that redis.call needs.
 type luaCall struct {
 	s   *Server
+	oom oomRule
 	run *scriptRun // nil inside EXEC (not killable)
 	sc  *client    // the client the script's commands run as: RESP2, the transaction's backend
 	ro  bool
@@ -42,6 +43,7 @@ type luaScript struct {
 	keys, args [][]byte
 	ro         bool     // *_RO command or a no-writes function: writes are refused
 	argv       [][]byte // the command, for FUNCTION STATS
+	oom        oomRule  // what it may do while out of memory (oom.go)
 }
 
 // raisedKey marks an error table raised by redis.call with the script line it came from.
@@ -58,7 +60,7 @@ var luaConstants = map[string]lua.LValue{"LOG_DEBUG": lua.LNumber(0), "LOG_VERBO
 func (s *Server) runLua(ctx context.Context, c *client, tx *node.Tx, run *scriptRun, sc *luaScript) []byte {
 	L := newLuaState(ctx)
 	defer L.Close()
-	lc := &luaCall{s: s, run: run, ro: sc.ro, chunk: "user_script",
+	lc := &luaCall{s: s, run: run, ro: sc.ro, oom: sc.oom, chunk: "user_script",
 		sc: &client{s: s, fd: -1, proto: 2, authed: true, user: c.user, tx: tx, ctx: ctx}}
 	if sc.fn != nil {
 		lc.chunk = chunkFunction
@@ -180,6 +182,9 @@ func (lc *luaCall) call(L *lua.LState, raise bool) int {
 		return fail("ERR This Redis command is not allowed from script")
 	case cmd.flags&flagWrite != 0 && lc.ro:
 		return fail("ERR Write commands are not allowed from read-only scripts.")
+	case lc.oom == oomCheckCalls && cmd.flags&flagDenyOOM != 0 && lc.s.oom.Load() &&
+		(lc.run == nil || !lc.run.wrote.Load()):
+		return fail(errOOM)
 	}
 	if cmd.flags&flagWrite != 0 && lc.run != nil {
 		lc.run.wrote.Store(true)

@@ -45,6 +45,10 @@ type scriptCache struct {
 type cachedScript struct {
 	proto    *lua.FunctionProto
 	noWrites bool
+	// flagged: the script has a shebang, so its flags decide, as a function's do, whether it
+	// may start while out of memory (allow-oom, no-writes); without one, each redis.call of a
+	// denyoom command is checked instead (oom.go).
+	flagged, allowOOM bool
 }
 
 // get returns the compiled script for sha, or nil.
@@ -64,6 +68,7 @@ func (sc *scriptCache) load(body []byte) (string, *cachedScript, string) {
 	cs := &cachedScript{}
 	code := string(body)
 	if strings.HasPrefix(code, "#!") {
+		cs.flagged = true
 		first, _, _ := strings.Cut(code, "\n")
 		parts := strings.Fields(first)
 		if parts[0] != "#!lua" {
@@ -86,6 +91,7 @@ func (sc *scriptCache) load(body []byte) (string, *cachedScript, string) {
 					return "", nil, "ERR Unexpected flag in script shebang: " + f
 				}
 				cs.noWrites = cs.noWrites || f == "no-writes"
+				cs.allowOOM = cs.allowOOM || f == "allow-oom"
 			}
 		}
 		// The shebang stays a blank line, so that positions count lines as Redis does.
@@ -224,7 +230,7 @@ func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
-		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"), oom: cs.oomRule()})
 }
 
 func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
@@ -239,7 +245,7 @@ func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
 		return
 	}
 	s.startScript(ctx, c, &luaScript{name: sha, proto: cs.proto, keys: keys, args: args,
-		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro")})
+		ro: cs.noWrites || strings.HasSuffix(strings.ToLower(string(argv[0])), "_ro"), oom: cs.oomRule()})
 }
 
 // startScript runs a script: at once inside EXEC (the transaction holds the whole store), else
@@ -247,6 +253,12 @@ func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
 func (s *Server) startScript(ctx context.Context, c *client, sc *luaScript) {
 	if s.tr == nil {
 		c.out = appendError(c.out, errNoTx)
+		return
+	}
+	if sc.oom == oomDenyStart && s.oom.Load() {
+		// Refused as a denyoom command is (oom.go); inside EXEC, c.cur is the EXEC.
+		c.flagTransaction()
+		c.out = appendError(c.out, errOOM)
 		return
 	}
 	if tx, ok := c.tx.(*node.Tx); ok {

@@ -35,6 +35,11 @@ type Server struct {
 	// event loop never blocks behind a script.
 	gate    sync.RWMutex
 	persist Persister // nil if the backend does not save to disk
+	// oom is mem's OutOfMemory as of the last CONFIG SET maxmemory (oom.go): dispatch loads it
+	// for every command, a plain load rather than a call through an interface.
+	oom     atomic.Bool
+	mem     MemoryBounder // nil if the backend's memory bound is fixed
+	memMu   sync.Mutex    // serialises CONFIG SET maxmemory
 	cmds    map[string]*command
 	authOn  bool
 	started time.Time
@@ -93,6 +98,9 @@ func New(b Backend, cfg Config) (*Server, error) {
 	s.cluster, _ = b.(Cluster)
 	s.tr, _ = b.(Transactor)
 	s.passer, _ = b.(WritePasser)
+	if s.mem, _ = b.(MemoryBounder); s.mem != nil {
+		s.oom.Store(s.mem.OutOfMemory())
+	}
 	if p, ok := b.(Persister); ok && p.PersistenceStats().Enabled {
 		s.persist = p
 	}
