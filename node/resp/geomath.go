@@ -54,47 +54,90 @@ func ddDivF(a dd, b float64) dd {
 	return quickTwoSum(q1, q2)
 }
 
-// twoPi is 2π as three doubles.
+// π/2 as three doubles, for argument reduction.
 const (
-	twoPi0 = 6.283185307179586
-	twoPi1 = 2.4492935982947064e-16
-	twoPi2 = -5.989539619436679e-33
+	pio2Hi  = 1.5707963267948966
+	pio2Mid = 6.123233995736766e-17
+	pio2Lo  = -1.4973849048591698e-33
 )
 
-// ddReduce returns x reduced to about [-π, π] in double-double.
-func ddReduce(x float64) dd {
-	if math.Abs(x) <= 4 {
-		return dd{x, 0}
+// sinCoef and cosCoef are the Taylor coefficients (-1)^k/(2k+1)! and (-1)^k/(2k)! in
+// double-double, k = 0..14: enough for |r| <= π/4 to 1e-33. Read only.
+var (
+	sinCoef = [15]dd{{1.0, 0.0}, {-0.16666666666666666, -9.25185853854297e-18},
+		{0.008333333333333333, 1.1564823173178714e-19}, {-0.0001984126984126984, -1.7209558293420705e-22},
+		{2.7557319223985893e-06, -1.858393274046472e-22}, {-2.505210838544172e-08, 1.448814070935912e-24},
+		{1.6059043836821613e-10, 1.2585294588752098e-26}, {-7.647163731819816e-13, -7.03872877733453e-30},
+		{2.8114572543455206e-15, 1.6508842730861433e-31}, {-8.22063524662433e-18, -2.2141894119604265e-34},
+		{1.9572941063391263e-20, -1.3643503830087908e-36}, {-3.868170170630684e-23, 8.843177655482344e-40},
+		{6.446950284384474e-26, -1.9330404233703465e-42}, {-9.183689863795546e-29, -1.4303150396787322e-45},
+		{1.1309962886447716e-31, 1.0498015412959506e-47}}
+	cosCoef = [15]dd{{1.0, 0.0}, {-0.5, 0.0},
+		{0.041666666666666664, 2.3129646346357427e-18}, {-0.001388888888888889, 5.300543954373577e-20},
+		{2.48015873015873e-05, 2.1511947866775882e-23}, {-2.755731922398589e-07, -2.3767714622250297e-23},
+		{2.08767569878681e-09, -1.20734505911326e-25}, {-1.1470745597729725e-11, -2.0655512752830745e-28},
+		{4.779477332387385e-14, 4.399205485834081e-31}, {-1.5619206968586225e-16, -1.1910679660273754e-32},
+		{4.110317623312165e-19, 1.4412973378659527e-36}, {-8.896791392450574e-22, 7.911402614872376e-38},
+		{1.6117375710961184e-24, -3.6846573564509766e-41}, {-2.4795962632247976e-27, 1.2953730964765229e-43},
+		{3.279889237069838e-30, 1.5117542744029879e-46}}
+)
+
+// ddReduce returns r = x - q·π/2 with |r| <= about π/4, in double-double, and q mod 4.
+func ddReduce(x float64) (dd, int) {
+	if math.Abs(x) <= math.Pi/4 {
+		return dd{x, 0}, 0
 	}
-	k := math.Round(x / twoPi0)
-	r := ddAdd(dd{x, 0}, ddMulF(dd{-twoPi0, 0}, k))
-	r = ddAdd(r, ddMulF(dd{-twoPi1, 0}, k))
-	return ddAdd(r, dd{-twoPi2 * k, 0})
+	k := math.Round(x / pio2Hi)
+	r := ddAdd(dd{x, 0}, ddMulF(dd{-pio2Hi, 0}, k)) // the product is exact (FMA)
+	r = ddAdd(r, ddMulF(dd{-pio2Mid, 0}, k))
+	r = ddAdd(r, dd{-pio2Lo * k, 0})
+	return r, int(int64(k) & 3)
 }
 
-// ddSinCos returns sin and cos of r (|r| <= about 4) by their Taylor series.
-func ddSinCos(r dd) (s, c dd) {
-	r2 := ddMul(r, r)
-	// sin: r - r^3/3! + ...; cos: 1 - r^2/2! + ...
-	term := r
-	s = r
-	for n := 2; n < 60; n += 2 {
-		term = ddDivF(ddMul(term, r2), -float64(n*(n+1)))
-		s = ddAdd(s, term)
-		if math.Abs(term.hi) < 1e-36 {
-			break
-		}
+// ddPoly is the sum of c[k]·r2^k: the small high-order terms in double (their rounding errors
+// are below 1e-26 of the sum for r2 <= 0.62), the last six in double-double.
+func ddPoly(c *[15]dd, r2 dd) dd {
+	t := c[14].hi
+	for k := 13; k >= 6; k-- {
+		t = t*r2.hi + c[k].hi
 	}
-	term = dd{1, 0}
-	c = dd{1, 0}
-	for n := 1; n < 60; n += 2 {
-		term = ddDivF(ddMul(term, r2), -float64(n*(n+1)))
-		c = ddAdd(c, term)
-		if math.Abs(term.hi) < 1e-36 {
-			break
-		}
+	p := dd{t, 0}
+	for k := 5; k >= 0; k-- {
+		p = ddAdd(ddMul(p, r2), c[k])
 	}
-	return s, c
+	return p
+}
+
+func ddSinR(r dd) dd { return ddMul(r, ddPoly(&sinCoef, ddMul(r, r))) }
+func ddCosR(r dd) dd { return ddPoly(&cosCoef, ddMul(r, r)) }
+
+func ddNeg(a dd) dd { return dd{-a.hi, -a.lo} }
+
+// ddSin and ddCos are sin(x) and cos(x) in double-double.
+func ddSin(x float64) dd {
+	r, q := ddReduce(x)
+	switch q {
+	case 1:
+		return ddCosR(r)
+	case 2:
+		return ddNeg(ddSinR(r))
+	case 3:
+		return ddNeg(ddCosR(r))
+	}
+	return ddSinR(r)
+}
+
+func ddCos(x float64) dd {
+	r, q := ddReduce(x)
+	switch q {
+	case 1:
+		return ddNeg(ddSinR(r))
+	case 2:
+		return ddNeg(ddCosR(r))
+	case 3:
+		return ddSinR(r)
+	}
+	return ddCosR(r)
 }
 
 // geoSin is sin(x) rounded to the nearest double.
@@ -102,7 +145,7 @@ func geoSin(x float64) float64 {
 	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) || math.Abs(x) > 1e9 {
 		return math.Sin(x)
 	}
-	s, _ := ddSinCos(ddReduce(x))
+	s := ddSin(x)
 	return s.hi + s.lo
 }
 
@@ -111,7 +154,7 @@ func geoCos(x float64) float64 {
 	if math.IsInf(x, 0) || math.IsNaN(x) || math.Abs(x) > 1e9 {
 		return math.Cos(x)
 	}
-	_, c := ddSinCos(ddReduce(x))
+	c := ddCos(x)
 	return c.hi + c.lo
 }
 
@@ -122,12 +165,12 @@ func geoAsin(x float64) float64 {
 		return math.Asin(x)
 	}
 	y := math.Asin(x)
-	s, c := ddSinCos(dd{y, 0})
-	f := ddAdd(s, dd{-x, 0})
+	c := ddCos(y)
 	if c.hi == 0 {
 		return y
 	}
+	f := ddAdd(ddSin(y), dd{-x, 0})
 	corr := ddDivF(f, c.hi)
-	r := ddAdd(dd{y, 0}, dd{-corr.hi, -corr.lo})
+	r := ddAdd(dd{y, 0}, ddNeg(corr))
 	return r.hi + r.lo
 }
