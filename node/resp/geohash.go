@@ -319,32 +319,37 @@ func geoDistanceFast(lon1, lat1, lon2, lat2 float64) float64 {
 	return 2.0 * earthRadius * math.Asin(math.Sqrt(a))
 }
 
-// surelyFarther reports whether the distance is certainly above limit metres, judged by
-// geoDistanceFast with a margin far above its error: the exact distance (7 to 10 times as
-// costly) is then not needed to reject a candidate.
-func surelyFarther(lon1, lat1, lon2, lat2, limit float64) bool {
-	return geoDistanceFast(lon1, lat1, lon2, lat2) > limit*(1+1e-6)+1
-}
+// Whether a distance is above a limit is judged by geoDistanceFast when it is far from the
+// limit, with a margin far above its error: the exact distance (about 10 times as costly) is
+// computed only near the limit.
+func geoFastAbove(d, limit float64) bool { return d > limit*(1+1e-6)+1 }
+func geoFastBelow(d, limit float64) bool { return d < limit*(1-1e-6)-1 }
 
-// within reports whether the point (lon, lat) is in the shape, and its distance in metres from
-// the centre (geoWithinShape).
-func (sh *geoShape) within(lon, lat float64) (float64, bool) {
+// within reports whether the point (lon, lat) is in the shape (geoWithinShape), and its
+// distance in metres from the centre: exact (geoDistance's) or, if exact is false,
+// geoDistanceFast's (geoPoint.exactDist makes it exact).
+func (sh *geoShape) within(lon, lat float64) (d float64, exact, ok bool) {
 	if !sh.box {
 		r := sh.radius * sh.conversion
-		if surelyFarther(sh.lon, sh.lat, lon, lat, r) {
-			return 0, false
+		f := geoDistanceFast(sh.lon, sh.lat, lon, lat)
+		switch {
+		case geoFastAbove(f, r):
+			return 0, false, false
+		case geoFastBelow(f, r):
+			return f, false, true
 		}
 		d := geoDistance(sh.lon, sh.lat, lon, lat)
-		return d, d <= r
+		return d, true, d <= r
 	}
 	w, h := sh.width*sh.conversion, sh.height*sh.conversion
 	if geoLatDistance(lat, sh.lat) > h/2 {
-		return 0, false
+		return 0, false, false
 	}
-	if surelyFarther(lon, lat, sh.lon, lat, w/2) || geoDistance(lon, lat, sh.lon, lat) > w/2 {
-		return 0, false
+	f := geoDistanceFast(lon, lat, sh.lon, lat)
+	if geoFastAbove(f, w/2) || (!geoFastBelow(f, w/2) && geoDistance(lon, lat, sh.lon, lat) > w/2) {
+		return 0, false, false
 	}
-	return geoDistance(sh.lon, sh.lat, lon, lat), true
+	return geoDistanceFast(sh.lon, sh.lat, lon, lat), false, true
 }
 
 // geohashString is GEOHASH's 11-character standard geohash of a score: its cell's centre
