@@ -2,11 +2,13 @@ package resp
 
 import "math"
 
-// Correctly rounded sin, cos and asin for Redis's haversine. Redis calls glibc's, which round
-// correctly (to the nearest double) all but never; Go's math.Sin, Cos and Asin are off by an
-// ulp now and then, and an ulp shows: STOREDIST stores a distance with 17 digits, and a
-// point on a search's edge is in or out by it. So these evaluate in double-double arithmetic
-// (about 106 bits) and round once.
+// sin, cos and asin for Redis's haversine. An ulp shows in a reply: STOREDIST stores a
+// distance with 17 digits, and a point on a search's edge is in or out by it. Redis calls the
+// C library's; so does geocache when built with cgo on Linux (geomath_libm.go), and then its
+// distances are redis-server's on the same host bit for bit. Without cgo (the static release
+// build) it uses the correctly rounded functions below, evaluated in double-double arithmetic
+// (about 106 bits) and rounded once: glibc 2.36's round the other way on 125 of 140,000
+// arguments measured, Go's math package's on 46,664.
 
 // dd is a double-double: hi + lo, |lo| <= ulp(hi)/2.
 type dd struct{ hi, lo float64 }
@@ -140,8 +142,8 @@ func ddCos(x float64) dd {
 	return ddCosR(r)
 }
 
-// geoSin is sin(x) rounded to the nearest double.
-func geoSin(x float64) float64 {
+// crSin is sin(x) rounded to the nearest double.
+func crSin(x float64) float64 {
 	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) || math.Abs(x) > 1e9 {
 		return math.Sin(x)
 	}
@@ -149,8 +151,8 @@ func geoSin(x float64) float64 {
 	return s.hi + s.lo
 }
 
-// geoCos is cos(x) rounded to the nearest double.
-func geoCos(x float64) float64 {
+// crCos is cos(x) rounded to the nearest double.
+func crCos(x float64) float64 {
 	if math.IsInf(x, 0) || math.IsNaN(x) || math.Abs(x) > 1e9 {
 		return math.Cos(x)
 	}
@@ -158,9 +160,9 @@ func geoCos(x float64) float64 {
 	return c.hi + c.lo
 }
 
-// geoAsin is asin(x) rounded to the nearest double: math.Asin refined by a Newton step in
+// crAsin is asin(x) rounded to the nearest double: math.Asin refined by a Newton step in
 // double-double.
-func geoAsin(x float64) float64 {
+func crAsin(x float64) float64 {
 	if x == 0 || !(math.Abs(x) <= 1) {
 		return math.Asin(x)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestGeoMathCorrectlyRounded checks geoSin, geoCos and geoAsin against the correctly rounded
+// TestGeoMathCorrectlyRounded checks crSin, crCos and crAsin against the correctly rounded
 // sin, cos and asin, bit for bit, on arguments of the ranges the haversine and the bounding
 // box use: testdata/geo_libm.txt holds "f x f(x)" in C's %a, f(x) computed by mpmath at 200
 // bits and rounded. Its last 40 lines are arguments where glibc 2.36 (redis-server's libm)
@@ -25,7 +25,7 @@ func TestGeoMathCorrectlyRounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fns := map[string]func(float64) float64{"s": geoSin, "c": geoCos, "a": geoAsin}
+	fns := map[string]func(float64) float64{"s": crSin, "c": crCos, "a": crAsin}
 	gos := map[string]func(float64) float64{"s": math.Sin, "c": math.Cos, "a": math.Asin}
 	n, bad, goBad := 0, 0, 0
 	sc := bufio.NewScanner(f)

@@ -114,3 +114,82 @@ func TestGeoIndexConverges(t *testing.T) {
 	}
 	waitUntil(t, 30*time.Second, func() bool { return same("ZRANGE", "near", "0", "-1", "WITHSCORES") })
 }
+
+// TestGeoSearchAtMemberDistances searches around members with radii and boxes equal to
+// another member's distance, as GEODIST gives it (4 decimals: that member lies within 0.05 mm
+// of the edge) and exactly (STOREDIST's 17 digits: on the edge, where a distance an ulp off
+// leaves it out), comparing every reply with redis-server's: the edge decisions and stored
+// distances must be Redis's to the last bit.
+func TestGeoSearchAtMemberDistances(t *testing.T) {
+	geoAddr, _, _ := startGeocache(t, resp.Config{}, nil)
+	geo, red := dialRaw(t, geoAddr), dialRaw(t, startRedis(t))
+	red.do(t, "FLUSHALL")
+	r := rand.New(rand.NewPCG(61, 11))
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	const n = 400
+	args := []string{"GEOADD", "k"}
+	for i := range n {
+		var lon, lat float64
+		switch i % 4 {
+		case 0: // near a pole's limit
+			lon, lat = r.Float64()*360-180, 84.9+r.Float64()*0.15
+		case 1: // across the antimeridian
+			lon, lat = 179.9+r.Float64()*0.1, r.Float64()*2-1
+			if r.IntN(2) == 0 {
+				lon = -lon
+			}
+		case 2: // a city's worth
+			lon, lat = 2.3+r.Float64()*0.1, 48.8+r.Float64()*0.1
+		default:
+			lon, lat = r.Float64()*360-180, r.Float64()*170-85
+		}
+		args = append(args, f(lon), f(lat), "m"+strconv.Itoa(i))
+	}
+	for _, c := range []*rawConn{geo, red} {
+		c.do(t, args...)
+	}
+	for range 300 {
+		a, b := "m"+strconv.Itoa(r.IntN(n)), "m"+strconv.Itoa(r.IntN(n))
+		if r.IntN(2) == 0 { // a neighbour in the same group
+			b = "m" + strconv.Itoa((r.IntN(n/4))*4+(ordinal(a)%4))
+		}
+		d := bulkBody(t, red.do(t, "GEODIST", "k", a, b))
+		dd, _ := strconv.ParseFloat(d, 64)
+		box := f(2 * dd)
+		// b's exact distance, all 17 digits (STOREDIST in metres): b lies on that circle.
+		red.do(t, "GEOSEARCHSTORE", "tmp", "k", "FROMMEMBER", a, "BYRADIUS", "30000000", "m", "STOREDIST")
+		exact := bulkBody(t, red.do(t, "ZSCORE", "tmp", b))
+		qs := [][]string{
+			{"GEOSEARCH", "k", "FROMMEMBER", a, "BYRADIUS", d, "m", "WITHDIST", "ASC"},
+			{"GEOSEARCH", "k", "FROMMEMBER", a, "BYBOX", box, box, "m", "WITHDIST", "DESC"},
+			{"GEOSEARCH", "k", "FROMMEMBER", a, "BYBOX", box, "1e9", "m", "COUNT", "3"},
+			{"GEORADIUSBYMEMBER", "k", a, d, "m", "COUNT", "5", "DESC", "WITHCOORD"},
+		}
+		if resp.GeoUsesLibm {
+			// Without the C library's functions, one distance in a few hundred is an ulp off
+			// (docs/api.md, Geospatial): these would see it.
+			qs = append(qs,
+				[]string{"GEOSEARCH", "k", "FROMMEMBER", a, "BYRADIUS", exact, "m", "ASC"},
+				[]string{"GEORADIUSBYMEMBER", "k", a, exact, "m", "STOREDIST", "st"},
+				[]string{"ZRANGE", "st", "0", "-1", "WITHSCORES"})
+		}
+		for _, q := range qs {
+			if want, got := red.do(t, q...), geo.do(t, q...); want != got {
+				t.Fatalf("%s:\n%s", strings.Join(q, " "), firstDiff(want, got))
+			}
+		}
+	}
+}
+
+// ordinal is the number in a member name "m<n>".
+func ordinal(m string) int { n, _ := strconv.Atoi(m[1:]); return n }
+
+// firstDiff shows where two replies first differ.
+func firstDiff(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	from := max(0, i-120)
+	return fmt.Sprintf("redis:    ...%q\ngeocache: ...%q", want[from:min(len(want), i+60)], got[from:min(len(got), i+60)])
+}
