@@ -153,6 +153,22 @@ func init() {
 		cmd("GEOADD", "s", "1", "2", "m"),
 		cmd("GEOSEARCH", "Sicily"),
 		cmd("GEOSEARCHSTORE", "a", "b", "c"),
+		// Degenerate sizes: infinite, huge, tiny, zero, hexadecimal.
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "inf", "km", "ASC"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "inf", "inf", "km", "ASC"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "inf", "1", "km", "ASC"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "1e300", "mi", "DESC", "WITHDIST"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "20000", "km", "DESC", "WITHDIST"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "-180", "-85.05112878", "BYRADIUS", "20000", "km", "WITHDIST"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "180", "85.05112878", "BYBOX", "40000", "40000", "km", "WITHDIST"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "nan", "km"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "1e-320", "km"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "0x1p20", "m"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "-0", "m"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "0", "0", "m"),
+		cmd("GEOSEARCH", "Sicily", "FROMMEMBER", "Palermo", "BYRADIUS", "0", "m", "WITHCOORD", "WITHHASH"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "COUNT", "9223372036854775807"),
+		cmd("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "COUNT", "9223372036854775808"),
 	)
 	adds := []step{
 		cmd("GEOADD", "g", "1", "2", "a"),
