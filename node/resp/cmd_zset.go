@@ -111,11 +111,18 @@ done:
 		}
 		op.pairs = append(op.pairs, zaddPair{sc, string(rest[i+1])})
 	}
+	zaddWrite(ctx, c, argv[1], op, ch)
+}
+
+// zaddWrite writes op's pairs to key under its flags, as ZADD, and replies as ZADD (ch: the
+// CH flag's count). GEOADD writes through it too, so a geo index is an ordinary sorted set.
+func zaddWrite(ctx context.Context, c *client, key []byte, op *zaddOp, ch bool) {
+	xx, incr := op.xx, op.incr
 	var err error
 	if bw, ok := c.be().(collWriterAt); ok {
-		_, err = bw.UpdateZSetAt(ctx, c.ops.keyOf(argv[1]), !xx, op.fn, c.getNowMs())
+		_, err = bw.UpdateZSetAt(ctx, c.ops.keyOf(key), !xx, op.fn, c.getNowMs())
 	} else {
-		_, err = c.be().UpdateZSet(ctx, string(argv[1]), !xx, op.fn)
+		_, err = c.be().UpdateZSet(ctx, string(key), !xx, op.fn)
 	}
 	added, changed, incrRes, incrDone, nan := op.added, op.changed, op.incrRes, op.incrDone, op.nan
 	op.reset()

@@ -90,6 +90,7 @@ func commandTable() map[string]*command {
 	add("bitfield_ro", -2, 0, cmdBitField)
 
 	addCollections(add)
+	addGeoCommands(add)
 
 	// Keyspace.
 	add("del", -2, flagWrite, cmdDel)
@@ -257,7 +258,7 @@ func commandTable() map[string]*command {
 
 // lookup finds a command by name, ignoring ASCII case, without allocating.
 func lookup(t map[string]*command, name []byte) *command {
-	var buf [16]byte
+	var buf [24]byte // the longest name, GEORADIUSBYMEMBER_RO, has 20
 	if len(name) > len(buf) {
 		return nil
 	}
@@ -278,8 +279,8 @@ func (c *client) lookupCached(t map[string]*command, name []byte) *command {
 		return c.lastName.cmd
 	}
 	cmd := lookup(t, name)
-	if cmd != nil {
-		c.lastName.n = copy(c.lastName.name[:], name) // lookup found it: at most 16 bytes
+	if cmd != nil && len(name) <= len(c.lastName.name) { // a longer name is not cached
+		c.lastName.n = copy(c.lastName.name[:], name)
 		c.lastName.cmd = cmd
 	}
 	return cmd

@@ -23,3 +23,7 @@ func (s *Server) BlockedPops() int {
 
 // LoopsSupported reports whether this platform serves connections with event loops.
 const LoopsSupported = loopsSupported
+
+// GeoUsesLibm reports whether geo distances use the C library's sin, cos and asin (a cgo
+// build on Linux), and so match redis-server's on the same host to the last bit.
+const GeoUsesLibm = geoUsesLibm

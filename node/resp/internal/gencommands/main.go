@@ -52,6 +52,8 @@ var commands = []string{
 	"zscan", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "zintercard",
 	"function", "function|flush", "function|load", "function|delete", "function|kill",
 	"function|list", "function|stats", "function|dump", "function|restore", "fcall", "fcall_ro",
+	"geoadd", "geopos", "geohash", "geodist", "georadius", "georadius_ro", "georadiusbymember",
+	"georadiusbymember_ro", "geosearch", "geosearchstore",
 }
 
 func main() {
