@@ -92,6 +92,35 @@ type client struct {
 	lastCmd    atomic.Pointer[command] // the last command of the last batch, for other connections' CLIENT LIST
 	state      atomic.Int32
 	cmds       atomic.Uint64 // commands processed
+
+	reply      uint8        // CLIENT REPLY's replyOff, replySkip, replySkipNext
+	mon        *monitorSink // the connection's MONITOR feed, else nil (monitor.go)
+	monitoring atomic.Bool  // mon != nil, for CLIENT LIST and the sweeper
+	killed     bool         // by CLIENT KILL, closing: no longer listed or counted (guarded by s.mu)
+}
+
+// CLIENT REPLY's states, as Redis's client flags: while replyOff or replySkip is set the
+// replies of the command that runs are dropped; replySkipNext becomes replySkip after the
+// command that set it (CLIENT REPLY SKIP) and replySkip is cleared after the next.
+const (
+	replyOff uint8 = 1 << iota
+	replySkip
+	replySkipNext
+)
+
+// quiet applies CLIENT REPLY after a command whose reply started at mark in c.out.
+func (c *client) quiet(mark int) {
+	if c.reply&(replyOff|replySkip) != 0 {
+		if c.wait != nil {
+			c.wait.quiet = true // the reply comes from a goroutine: runWait drops it
+		} else if mark <= len(c.out) {
+			c.out = c.out[:mark]
+		}
+	}
+	c.reply &^= replySkip
+	if c.reply&replySkipNext != 0 {
+		c.reply = c.reply&^replySkipNext | replySkip
+	}
 }
 
 func newClient(s *Server, conn net.Conn, addr, laddr string) *client {
@@ -250,7 +279,11 @@ func (c *client) processBatch(ctx context.Context) int {
 		if len(argv) == 0 {
 			continue
 		}
+		mark := len(c.out)
 		c.s.dispatch(ctx, c, argv)
+		if c.reply != 0 {
+			c.quiet(mark) // CLIENT REPLY OFF or SKIP
+		}
 		if c.gotNow {
 			c.gotNow = false // a GET or SET: the next one may use the same time
 		} else {

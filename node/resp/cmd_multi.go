@@ -77,6 +77,11 @@ func (c *client) reject(cmd *command, msg string) {
 	if cmd.name == "exec" {
 		c.multi, c.watched = nil, nil
 		msg = "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+		if c.s.mon.n.Load() != 0 {
+			// Redis's execCommandAbort: monitors saw MULTI, now they see the end of it.
+			// lookupCached kept the name as the client spelt it.
+			c.s.feedMonitors(c.addr, cmd, [][]byte{c.lastName.name[:c.lastName.n]})
+		}
 	}
 	c.out = appendError(c.out, msg)
 }
@@ -204,6 +209,9 @@ func cmdExec(ctx context.Context, s *Server, c *client, _ [][]byte) {
 		defer func() { c.tx = nil }()
 		for i, cmd := range m.cmds {
 			cmd.fn(ctx, s, c, m.argv[i])
+			if s.mon.n.Load() != 0 && cmd.flags&flagNoMonitor == 0 {
+				s.feedMonitors(c.addr, cmd, m.argv[i])
+			}
 		}
 		return nil
 	}
