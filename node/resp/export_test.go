@@ -23,3 +23,10 @@ func (s *Server) BlockedPops() int {
 
 // LoopsSupported reports whether this platform serves connections with event loops.
 const LoopsSupported = loopsSupported
+
+// SetMonitorLimit sets how many bytes of feed may wait for a MONITOR connection (default
+// 32 MiB), before any connection monitors.
+func (s *Server) SetMonitorLimit(n int) { s.mon.limit = n }
+
+// MonitorsDropped is how many MONITOR connections were closed for falling behind.
+func (s *Server) MonitorsDropped() uint64 { return s.mon.dropped.Load() }

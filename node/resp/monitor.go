@@ -42,6 +42,7 @@ type monitorSet struct {
 	mu      sync.Mutex
 	list    []*monitorSink
 	dropped atomic.Uint64 // monitors disconnected for falling behind
+	limit   int           // monitorMaxPending; tests lower it
 }
 
 // monitorSink is the feed of one monitoring connection.
@@ -81,6 +82,7 @@ func cmdMonitor(_ context.Context, s *Server, c *client, _ [][]byte) {
 // monitorOffLoop takes a connection an event loop handed over (cmdMonitor) off the loop for
 // good: its socket becomes a net.Conn served by this goroutine until it closes.
 func (s *Server) monitorOffLoop(c *client, ok bool) {
+	c.wait = nil // the loop's hand-over request, done with here
 	s.mu.Lock()
 	f := os.NewFile(uintptr(c.fd), "monitor")
 	conn, err := net.FileConn(f) // a duplicate of the socket, in Go's netpoller
@@ -170,7 +172,7 @@ func (s *Server) stopMonitor(c *client) {
 // feed overruns.
 func (s *Server) writeMonitor(m *monitorSink) {
 	defer s.connWG.Done()
-	var spare []byte
+	var spare []byte // two buffers take turns: feeders fill one while the other is written
 	for {
 		select {
 		case <-m.wake:
@@ -184,15 +186,13 @@ func (s *Server) writeMonitor(m *monitorSink) {
 		if overrun {
 			return // the feeder closed the connection
 		}
-		if len(b) == 0 {
-			continue
+		if len(b) > 0 {
+			if _, err := m.c.conn.Write(b); err != nil {
+				return
+			}
 		}
-		if _, err := m.c.conn.Write(b); err != nil {
-			return
-		}
-		if cap(b) <= keepOutBuf {
-			spare = b
-		} else {
+		spare = b
+		if cap(b) > keepOutBuf {
 			spare = nil
 		}
 	}
@@ -241,13 +241,17 @@ func (m *monitorSink) feed(s *Server, line []byte) {
 		m.mu.Unlock()
 		return
 	}
-	if len(m.buf)+len(line) > monitorMaxPending {
+	limit := s.mon.limit
+	if limit == 0 {
+		limit = monitorMaxPending
+	}
+	if len(m.buf)+len(line) > limit {
 		m.overrun = true
 		m.buf = nil
 		m.mu.Unlock()
 		s.mon.dropped.Add(1)
 		s.cfg.Logger.Warn("resp: closing a MONITOR connection over its output limit",
-			"client", m.c.addr, "limit", monitorMaxPending)
+			"client", m.c.addr, "limit", limit)
 		m.c.conn.Close() // also ends a write in progress; the reader then stops
 		select {
 		case m.wake <- struct{}{}:
