@@ -71,6 +71,7 @@ type client struct {
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
 
 	multi   *multiState  // an open MULTI, else nil
+	execing *multiState  // the transaction EXEC is running, else nil (for CLIENT INFO)
 	watched []watchedKey // WATCHed keys
 	tx      Backend      // the transaction while EXEC runs the queued commands, else nil
 	offLoop bool         // running on a goroutine an event loop handed the connection to

@@ -124,10 +124,17 @@ func (c *client) describe(now time.Time, asker *client, argvMem int) string {
 	if c.monitoring.Load() {
 		flags = append(flags, 'O')
 	}
-	if self && c.multi != nil {
+	var ms *multiState // another connection's is its own goroutine's to read
+	if self {
+		ms = c.multi
+		if c.execing != nil { // Redis's EXEC keeps the client's MULTI state while it runs
+			ms, argvMem = c.execing, c.execing.execArgv
+		}
+	}
+	if ms != nil {
 		flags = append(flags, 'x')
-		multi = len(c.multi.cmds)
-		for _, argv := range c.multi.argv {
+		multi = len(ms.cmds)
+		for _, argv := range ms.argv {
 			multiMem += argvSize(argv) + 8*len(argv) // Redis adds a pointer per argument
 		}
 	}
