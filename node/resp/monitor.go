@@ -268,12 +268,39 @@ func (m *monitorSink) feed(s *Server, line []byte) {
 }
 
 // redactedArgs says which arguments Redis replaces by "(redacted)" (redactClientCommandArgument):
-// AUTH's (in its one- and two-argument forms) and those after HELLO's AUTH.
+// AUTH's (in its one- and two-argument forms), those after HELLO's AUTH and MIGRATE's AUTH and
+// AUTH2, as far as Redis parses the options before it meets an error.
 func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 	if cmd == nil {
 		return func(int) bool { return false }
 	}
+	var red []int
+	in := func(i int) bool {
+		for _, r := range red {
+			if r == i {
+				return true
+			}
+		}
+		return false
+	}
 	switch cmd.name {
+	case "migrate":
+	migrate:
+		for j := 6; j < len(argv); j++ {
+			more := len(argv) - 1 - j
+			switch {
+			case equalFold(argv[j], "copy"), equalFold(argv[j], "replace"):
+			case equalFold(argv[j], "auth") && more >= 1:
+				red = append(red, j+1)
+				j++
+			case equalFold(argv[j], "auth2") && more >= 2:
+				red = append(red, j+1, j+2)
+				j += 2
+			default: // KEYS (the rest are keys) or an error
+				break migrate
+			}
+		}
+		return in
 	case "auth":
 		if len(argv) > 3 {
 			return func(int) bool { return false } // a syntax error, before Redis redacts
@@ -286,7 +313,6 @@ func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 		if v, ok := string2ll(argv[1]); !ok || v < 2 || v > 3 {
 			break // refused before the options are read
 		}
-		var red []int
 	opts:
 		for j := 2; j < len(argv); j++ {
 			more := len(argv) - 1 - j
@@ -300,14 +326,7 @@ func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 				break opts
 			}
 		}
-		return func(i int) bool {
-			for _, r := range red {
-				if r == i {
-					return true
-				}
-			}
-			return false
-		}
+		return in
 	}
 	return func(int) bool { return false }
 }

@@ -1,0 +1,56 @@
+package resp
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRedactedArgs checks which arguments MONITOR shows as "(redacted)", as Redis 7.0's
+// commands call redactClientCommandArgument while they parse (MIGRATE included, for when it
+// lands: geocache has no MIGRATE yet).
+func TestRedactedArgs(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		argv string
+		want string // the redacted indexes
+	}{
+		{"auth", "auth pw", "1"},
+		{"auth", "auth user pw", "1 2"},
+		{"auth", "auth a b c", ""},
+		{"hello", "hello", ""},
+		{"hello", "hello 3 auth u p", "3 4"},
+		{"hello", "hello 2 setname n AUTH u p", "5 6"},
+		{"hello", "hello 4 auth u p", ""}, // NOPROTO first
+		{"hello", "hello x auth u p", ""}, // not an integer
+		{"hello", "hello 3 bogus auth u p", ""},
+		{"hello", "hello 3 auth u", ""},
+		{"migrate", "migrate h 1 key 0 5000", ""},
+		{"migrate", "migrate h 1 key 0 5000 AUTH pw", "7"},
+		{"migrate", "migrate h 1 key 0 5000 copy AUTH2 u pw replace", "8 9"},
+		{"migrate", "migrate h 1 \"\" 0 5000 KEYS auth pw", ""},
+		{"set", "set auth pw", ""},
+	} {
+		argv := [][]byte{}
+		for _, a := range strings.Fields(tc.argv) {
+			argv = append(argv, []byte(a))
+		}
+		red := redactedArgs(&command{name: tc.cmd}, argv)
+		var got []string
+		for i := range argv {
+			if red(i) {
+				got = append(got, string(rune('0'+i)))
+			}
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s: redacted %q, want %q", tc.argv, g, tc.want)
+		}
+	}
+}
+
+func TestAppendRepr(t *testing.T) {
+	got := string(appendRepr(nil, []byte("a\"b\\c\n\r\t\a\b\x00\x7f\xff~ ")))
+	want := `"a\"b\\c\n\r\t\a\b\x00\x7f\xff~ "`
+	if got != want {
+		t.Fatalf("appendRepr: %s, want %s", got, want)
+	}
+}
