@@ -219,7 +219,7 @@ func (s *Server) feedMonitors(src string, cmd *command, argv [][]byte) {
 		if i > 0 {
 			line = append(line, ' ')
 		}
-		if redacted(i) {
+		if redacted != nil && redacted(i) {
 			line = append(line, `"(redacted)"`...)
 		} else {
 			line = appendRepr(line, a)
@@ -269,10 +269,10 @@ func (m *monitorSink) feed(s *Server, line []byte) {
 
 // redactedArgs says which arguments Redis replaces by "(redacted)" (redactClientCommandArgument):
 // AUTH's (in its one- and two-argument forms), those after HELLO's AUTH and MIGRATE's AUTH and
-// AUTH2, as far as Redis parses the options before it meets an error.
+// AUTH2, as far as Redis parses the options before it meets an error. nil: none.
 func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 	if cmd == nil {
-		return func(int) bool { return false }
+		return nil
 	}
 	var red []int
 	in := func(i int) bool {
@@ -303,7 +303,7 @@ func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 		return in
 	case "auth":
 		if len(argv) > 3 {
-			return func(int) bool { return false } // a syntax error, before Redis redacts
+			return nil // a syntax error, before Redis redacts
 		}
 		return func(i int) bool { return i >= 1 }
 	case "hello":
@@ -328,7 +328,7 @@ func redactedArgs(cmd *command, argv [][]byte) func(int) bool {
 		}
 		return in
 	}
-	return func(int) bool { return false }
+	return nil
 }
 
 // appendRepr appends a quoted as Redis's sdscatrepr does.

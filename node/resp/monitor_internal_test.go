@@ -1,8 +1,12 @@
 package resp
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/geocache/geocache/node"
 )
 
 // TestRedactedArgs checks which arguments MONITOR shows as "(redacted)", as Redis 7.0's
@@ -37,7 +41,7 @@ func TestRedactedArgs(t *testing.T) {
 		red := redactedArgs(&command{name: tc.cmd}, argv)
 		var got []string
 		for i := range argv {
-			if red(i) {
+			if red != nil && red(i) {
 				got = append(got, string(rune('0'+i)))
 			}
 		}
@@ -52,5 +56,39 @@ func TestAppendRepr(t *testing.T) {
 	want := `"a\"b\\c\n\r\t\a\b\x00\x7f\xff~ "`
 	if got != want {
 		t.Fatalf("appendRepr: %s, want %s", got, want)
+	}
+}
+
+// BenchmarkPipelineSETMonitored is BenchmarkPipelineSET with one MONITOR attached (its writer
+// discarding the feed): the cost of building and queueing a feed line per command.
+func BenchmarkPipelineSETMonitored(b *testing.B) {
+	n, err := node.New(node.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	s, err := New(n, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := newClient(s, discardConn{}, "", "")
+	s.startMonitor(m, true)
+	defer s.stopMonitor(m)
+	c := newClient(s, discardConn{}, "127.0.0.1:50000", "")
+	ctx := context.Background()
+	const depth = 16
+	var batch []byte
+	for i := range depth {
+		k := fmt.Sprintf("key:%06d", i)
+		batch = fmt.Appendf(batch, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		c.in = append(c.in[:0], batch...)
+		c.r, c.w = 0, len(batch)
+		if c.process(ctx) != procOK {
+			b.Fatal("connection closed")
+		}
 	}
 }
