@@ -101,16 +101,23 @@ type client struct {
 }
 
 // CLIENT REPLY's states, as Redis's client flags: while replyOff or replySkip is set the
-// replies of the command that runs are dropped; replySkipNext becomes replySkip after the
-// command that set it (CLIENT REPLY SKIP) and replySkip is cleared after the next.
+// replies of the command that runs are dropped; replySkipNext (set by CLIENT REPLY SKIP)
+// becomes replySkip for the next command.
 const (
 	replyOff uint8 = 1 << iota
 	replySkip
 	replySkipNext
 )
 
-// quiet applies CLIENT REPLY after a command whose reply started at mark in c.out.
-func (c *client) quiet(mark int) {
+// dispatchQuiet is dispatch for a connection that sent CLIENT REPLY OFF or SKIP: the reply the
+// command appends to c.out is cut off. processBatch calls it only then, so that the others pay
+// one byte load per command for CLIENT REPLY.
+func (c *client) dispatchQuiet(ctx context.Context, argv [][]byte) {
+	if c.reply&replySkipNext != 0 { // Redis turns SKIP_NEXT into SKIP after the SKIP command
+		c.reply = c.reply&^replySkipNext | replySkip
+	}
+	mark := len(c.out)
+	c.s.dispatch(ctx, c, argv)
 	if c.reply&(replyOff|replySkip) != 0 {
 		if c.wait != nil {
 			c.wait.quiet = true // the reply comes from a goroutine: runWait drops it
@@ -119,9 +126,6 @@ func (c *client) quiet(mark int) {
 		}
 	}
 	c.reply &^= replySkip
-	if c.reply&replySkipNext != 0 {
-		c.reply = c.reply&^replySkipNext | replySkip
-	}
 }
 
 func newClient(s *Server, conn net.Conn, addr, laddr string) *client {
@@ -280,10 +284,10 @@ func (c *client) processBatch(ctx context.Context) int {
 		if len(argv) == 0 {
 			continue
 		}
-		mark := len(c.out)
-		c.s.dispatch(ctx, c, argv)
-		if c.reply != 0 {
-			c.quiet(mark) // CLIENT REPLY OFF or SKIP
+		if c.reply == 0 {
+			c.s.dispatch(ctx, c, argv)
+		} else {
+			c.dispatchQuiet(ctx, argv) // CLIENT REPLY OFF or SKIP was sent
 		}
 		if c.gotNow {
 			c.gotNow = false // a GET or SET: the next one may use the same time

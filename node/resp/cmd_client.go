@@ -335,7 +335,7 @@ func cmdClientKill(_ context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 // cmdClientReply serves CLIENT REPLY ON|OFF|SKIP. Only ON replies; OFF and SKIP take effect
-// through client.quiet, run after every command.
+// through client.dispatchQuiet.
 func cmdClientReply(_ context.Context, _ *Server, c *client, argv [][]byte) {
 	switch v := argv[2]; {
 	case equalFold(v, "on"):
