@@ -259,13 +259,8 @@ func commandTable() map[string]*command {
 
 // markNoMonitor flags the commands Redis 7.0 does not feed to MONITOR from call(): those with
 // the admin or skip_monitor flag in its COMMAND INFO (EVAL and FCALL feed themselves, before
-// their script's commands). Commands missing from commandData are listed here.
+// their script's commands).
 func markNoMonitor(c *command) {
-	switch c.name {
-	case "monitor", "client|kill":
-		c.flags |= flagNoMonitor
-		return
-	}
 	top, _, _ := strings.Cut(c.name, "|")
 	info := commandData[top].info2
 	at := strings.Index(info, "$"+strconv.Itoa(len(c.name))+"\r\n"+c.name+"\r\n:")

@@ -133,6 +133,7 @@ func TestClientListByIDAgainstRedis(t *testing.T) {
 var clientInfoExact = `(?m)^[$=]\d+|\b(?:id|addr|laddr|fd|age|idle|qbuf-free|rbs|rbp|tot-mem)=\S*`
 
 func init() {
+	commandsWithRedisMetadata = append(commandsWithRedisMetadata, "client|kill", "client|reply", "monitor")
 	sessions = append(sessions, session{name: "client-kill-reply", steps: []step{
 		// CLIENT KILL's errors, in the order Redis parses the options.
 		cmd("CLIENT", "KILL"),

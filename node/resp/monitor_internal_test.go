@@ -92,3 +92,23 @@ func BenchmarkPipelineSETMonitored(b *testing.B) {
 		}
 	}
 }
+
+// TestNoMonitorFlags checks the commands dispatch does not feed, read from Redis's flags.
+func TestNoMonitorFlags(t *testing.T) {
+	tab := commandTable()
+	for name, want := range map[string]bool{
+		"monitor": true, "client|kill": true, "client|list": true, "config|set": true, "save": true,
+		"eval": true, "fcall": true, "evalsha_ro": true,
+		"set": false, "client|info": false, "client|reply": false, "multi": false, "exec": false,
+		"auth": false, "hello": false, "function|load": false,
+	} {
+		top, sub, _ := strings.Cut(name, "|")
+		c := tab[top]
+		if sub != "" {
+			c = c.subs[sub]
+		}
+		if got := c.flags&flagNoMonitor != 0; got != want {
+			t.Errorf("%s: not fed to MONITOR %v, want %v", name, got, want)
+		}
+	}
+}
