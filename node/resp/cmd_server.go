@@ -73,7 +73,11 @@ type waitRequest struct {
 func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
 	if req.quiet {
 		mark := len(c.out)
-		defer func() { c.out = c.out[:mark] }()
+		defer func() {
+			if mark <= len(c.out) { // (MONITOR's hand-over writes c.out out itself)
+				c.out = c.out[:mark]
+			}
+		}()
 	}
 	if req.run != nil {
 		if req.blocking {

@@ -103,12 +103,13 @@ func (s *Server) monitorOffLoop(c *client, ok bool) {
 		s.removeClient(c)
 		return
 	}
-	if _, err := conn.Write(c.out[c.wpos:]); err != nil {
+	// The replies before MONITOR's (flush also counts the batch, as the loop would have).
+	c.out, c.wpos, c.outBlocked = c.out[c.wpos:], 0, false
+	if !c.flush() {
 		conn.Close()
 		s.removeClient(c)
 		return
 	}
-	c.out, c.wpos, c.outBlocked = c.out[:0], 0, false
 	s.startMonitor(c, ok)
 	if c.r < c.w { // requests pipelined after MONITOR
 		if c.process(c.ctx) != procOK {

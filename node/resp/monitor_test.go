@@ -105,8 +105,9 @@ func TestMonitor(t *testing.T) {
 			expectFeed(t, m2, src+`"DEL" "foo"`)
 
 			// CLIENT LIST shows the monitors with flag O; RESET ends monitoring.
-			if l := c.do(t, "CLIENT", "LIST"); strings.Count(l, " flags=O ") != 2 {
-				t.Fatalf("CLIENT LIST shows %d monitors, want 2:\n%s", strings.Count(l, " flags=O "), l)
+			if l := c.do(t, "CLIENT", "LIST"); strings.Count(l, " flags=O ") != 2 || strings.Count(l, " cmd=monitor ") != 2 {
+				t.Fatalf("CLIENT LIST shows %d monitors, %d with cmd=monitor, want 2:\n%s",
+					strings.Count(l, " flags=O "), strings.Count(l, " cmd=monitor "), l)
 			}
 			if r := m2.do(t, "RESET"); r != "+RESET\r\n" {
 				t.Fatalf("RESET: %q", r)
