@@ -71,6 +71,7 @@ type client struct {
 	wait       *waitRequest // a WAIT handed to a goroutine by an event loop
 
 	multi   *multiState  // an open MULTI, else nil
+	execing *multiState  // the transaction EXEC is running, else nil (for CLIENT INFO)
 	watched []watchedKey // WATCHed keys
 	tx      Backend      // the transaction while EXEC runs the queued commands, else nil
 	offLoop bool         // running on a goroutine an event loop handed the connection to
@@ -92,6 +93,39 @@ type client struct {
 	lastCmd    atomic.Pointer[command] // the last command of the last batch, for other connections' CLIENT LIST
 	state      atomic.Int32
 	cmds       atomic.Uint64 // commands processed
+
+	reply      uint8        // CLIENT REPLY's replyOff, replySkip, replySkipNext
+	mon        *monitorSink // the connection's MONITOR feed, else nil (monitor.go)
+	monitoring atomic.Bool  // mon != nil, for CLIENT LIST and the sweeper
+	killed     bool         // by CLIENT KILL, closing: no longer listed or counted (guarded by s.mu)
+}
+
+// CLIENT REPLY's states, as Redis's client flags: while replyOff or replySkip is set the
+// replies of the command that runs are dropped; replySkipNext (set by CLIENT REPLY SKIP)
+// becomes replySkip for the next command.
+const (
+	replyOff uint8 = 1 << iota
+	replySkip
+	replySkipNext
+)
+
+// dispatchQuiet is dispatch for a connection that sent CLIENT REPLY OFF or SKIP: the reply the
+// command appends to c.out is cut off. processBatch calls it only then, so that the others pay
+// one byte load per command for CLIENT REPLY.
+func (c *client) dispatchQuiet(ctx context.Context, argv [][]byte) {
+	if c.reply&replySkipNext != 0 { // Redis turns SKIP_NEXT into SKIP after the SKIP command
+		c.reply = c.reply&^replySkipNext | replySkip
+	}
+	mark := len(c.out)
+	c.s.dispatch(ctx, c, argv)
+	if c.reply&(replyOff|replySkip) != 0 {
+		if c.wait != nil {
+			c.wait.quiet = true // the reply comes from a goroutine: runWait drops it
+		} else if mark <= len(c.out) {
+			c.out = c.out[:mark]
+		}
+	}
+	c.reply &^= replySkip
 }
 
 func newClient(s *Server, conn net.Conn, addr, laddr string) *client {
@@ -250,7 +284,11 @@ func (c *client) processBatch(ctx context.Context) int {
 		if len(argv) == 0 {
 			continue
 		}
-		c.s.dispatch(ctx, c, argv)
+		if c.reply == 0 {
+			c.s.dispatch(ctx, c, argv)
+		} else {
+			c.dispatchQuiet(ctx, argv) // CLIENT REPLY OFF or SKIP was sent
+		}
 		if c.gotNow {
 			c.gotNow = false // a GET or SET: the next one may use the same time
 		} else {

@@ -52,6 +52,8 @@ func cmdReset(_ context.Context, s *Server, c *client, _ [][]byte) {
 	c.mu.Unlock()
 	c.authed = !s.authOn
 	c.multi, c.watched = nil, nil
+	c.reply = 0      // CLIENT REPLY ON
+	s.stopMonitor(c) // as Redis's clearClientConnectionState
 	c.out = append(c.out, "+RESET\r\n"...)
 }
 

@@ -47,6 +47,9 @@ type multiState struct {
 	argv  [][][]byte // copies: the input buffer is reused
 	bytes int
 	dirty bool // a command failed to queue: EXEC answers EXECABORT
+	// execArgv is EXEC's own argument bytes while EXEC runs the commands, which CLIENT INFO
+	// among them reports as Redis does (argv-mem, with flags=x and the queue's multi-mem).
+	execArgv int
 }
 
 // watchedKey is a key under WATCH and its state when watched.
@@ -77,6 +80,11 @@ func (c *client) reject(cmd *command, msg string) {
 	if cmd.name == "exec" {
 		c.multi, c.watched = nil, nil
 		msg = "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+		if c.s.mon.n.Load() != 0 {
+			// Redis's execCommandAbort: monitors saw MULTI, now they see the end of it.
+			// lookupCached kept the name as the client spelt it.
+			c.s.feedMonitors(c.addr, cmd, [][]byte{c.lastName.name[:c.lastName.n]})
+		}
 	}
 	c.out = appendError(c.out, msg)
 }
@@ -167,7 +175,7 @@ func cmdUnwatch(_ context.Context, _ *Server, c *client, _ [][]byte) {
 // cmdExec runs the queued commands atomically. The reply array's header is written before the
 // commands run, so a HELLO among them switches the protocol of the replies after it only, as
 // in Redis.
-func cmdExec(ctx context.Context, s *Server, c *client, _ [][]byte) {
+func cmdExec(ctx context.Context, s *Server, c *client, argv [][]byte) {
 	m, watched := c.multi, c.watched
 	if m == nil {
 		c.out = appendError(c.out, "ERR EXEC without MULTI")
@@ -200,10 +208,14 @@ func cmdExec(ctx context.Context, s *Server, c *client, _ [][]byte) {
 			}
 		}
 		c.out = appendArrayLen(c.out, len(m.cmds))
-		c.tx = tx
-		defer func() { c.tx = nil }()
+		c.tx, c.execing = tx, m
+		m.execArgv = argvSize(argv)
+		defer func() { c.tx, c.execing = nil, nil }()
 		for i, cmd := range m.cmds {
 			cmd.fn(ctx, s, c, m.argv[i])
+			if s.mon.n.Load() != 0 && cmd.flags&flagNoMonitor == 0 {
+				s.feedMonitors(c.addr, cmd, m.argv[i])
+			}
 		}
 		return nil
 	}

@@ -66,10 +66,19 @@ type waitRequest struct {
 	timeout  time.Duration // 0: no limit
 	run      func(ctx context.Context)
 	blocking bool // run may wait indefinitely (BZPOPMIN): counted as blocked, cancelled by Shutdown
+	quiet    bool // CLIENT REPLY OFF or SKIP: the reply is dropped (client.quiet)
 }
 
 // runWait blocks until the request is answered and appends the reply.
 func (s *Server) runWait(ctx context.Context, c *client, req *waitRequest) {
+	if req.quiet {
+		mark := len(c.out)
+		defer func() {
+			if mark <= len(c.out) { // (MONITOR's hand-over writes c.out out itself)
+				c.out = c.out[:mark]
+			}
+		}()
+	}
 	if req.run != nil {
 		if req.blocking {
 			bctx, cancel := context.WithCancel(ctx)

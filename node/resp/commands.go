@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/geocache/geocache/node"
@@ -19,6 +20,7 @@ const (
 	flagNoGate                // does not take the script gate: scripts (serialised by their own lock), WAIT (blocks)
 	flagNoMulti               // refused inside MULTI (Redis's no_multi: SAVE)
 	flagDenyOOM               // refused while out of memory (Redis's denyoom; oom.go)
+	flagNoMonitor             // not fed to MONITOR by dispatch (Redis's admin and skip_monitor)
 )
 
 // handler runs one command. argv[0] is the command name (argv[1] the subcommand for container
@@ -143,8 +145,11 @@ func commandTable() map[string]*command {
 		sub("setinfo", 4, 0, cmdClientSetInfo),
 		sub("info", 2, 0, cmdClientInfo),
 		sub("list", -2, 0, cmdClientList),
+		sub("kill", -3, 0, cmdClientKill),
+		sub("reply", 3, 0, cmdClientReply),
 		sub("help", 2, 0, cmdClientHelp),
 	)
+	add("monitor", 1, flagNoGate, cmdMonitor)
 
 	// Transactions.
 	add("multi", 1, flagNoQueue, cmdMulti)
@@ -236,7 +241,7 @@ func commandTable() map[string]*command {
 	// (it reads the store, which the script holds).
 	for _, name := range []string{"multi", "exec", "discard", "watch", "unwatch", "hello", "auth",
 		"quit", "reset", "wait", "client", "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
-		"fcall", "fcall_ro", "function"} {
+		"fcall", "fcall_ro", "function", "monitor"} {
 		t[name].flags |= flagNoScript
 		for _, sub := range t[name].subs {
 			sub.flags |= flagNoScript
@@ -253,7 +258,39 @@ func commandTable() map[string]*command {
 	}
 	deriveKeySpecs(t)
 	markDenyOOM(t)
+	for _, c := range t {
+		markNoMonitor(c)
+		for _, sub := range c.subs {
+			markNoMonitor(sub)
+		}
+	}
 	return t
+}
+
+// markNoMonitor flags the commands Redis 7.0 does not feed to MONITOR from call(): those with
+// the admin or skip_monitor flag in its COMMAND INFO (EVAL and FCALL feed themselves, before
+// their script's commands).
+func markNoMonitor(c *command) {
+	top, _, _ := strings.Cut(c.name, "|")
+	info := commandData[top].info2
+	at := strings.Index(info, "$"+strconv.Itoa(len(c.name))+"\r\n"+c.name+"\r\n:")
+	if at < 0 {
+		return
+	}
+	// The entry's name, arity, and the array of its flags.
+	rest := info[at:]
+	for range 3 {
+		_, rest, _ = strings.Cut(rest, "\r\n")
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(rest[:strings.Index(rest, "\r\n")], "*"))
+	_, rest, _ = strings.Cut(rest, "\r\n")
+	for range n {
+		var flag string
+		flag, rest, _ = strings.Cut(rest, "\r\n")
+		if flag == "+admin" || flag == "+skip_monitor" {
+			c.flags |= flagNoMonitor
+		}
+	}
 }
 
 // lookup finds a command by name, ignoring ASCII case, without allocating.
@@ -346,6 +383,9 @@ func (s *Server) dispatch(ctx context.Context, c *client, argv [][]byte) {
 		return
 	}
 	cmd.fn(ctx, s, c, argv)
+	if s.mon.n.Load() != 0 && cmd.flags&flagNoMonitor == 0 {
+		s.feedMonitors(c.addr, cmd, argv)
+	}
 }
 
 // unknownCommand formats Redis's unknown-command error: the name and the first arguments,

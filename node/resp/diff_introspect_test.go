@@ -127,3 +127,61 @@ func TestClientListByIDAgainstRedis(t *testing.T) {
 		})
 	}
 }
+
+// clientInfoExact masks fewer CLIENT INFO fields than clientInfoVaries: qbuf (the bytes of the
+// batch the command came in), argv-mem, obl and the flags compare exactly.
+var clientInfoExact = `(?m)^[$=]\d+|\b(?:id|addr|laddr|fd|age|idle|qbuf-free|rbs|rbp|tot-mem)=\S*`
+
+func init() {
+	commandsWithRedisMetadata = append(commandsWithRedisMetadata, "client|kill", "client|reply", "monitor")
+	sessions = append(sessions, session{name: "client-kill-reply", steps: []step{
+		// CLIENT KILL's errors, in the order Redis parses the options.
+		cmd("CLIENT", "KILL"),
+		cmd("CLIENT", "KILL", "id", "10", "wrong_arg"),
+		cmd("CLIENT", "KILL", "ID", "str"),
+		cmd("CLIENT", "KILL", "ID", "-1"),
+		cmd("CLIENT", "KILL", "ID", "0"),
+		cmd("CLIENT", "KILL", "ID", "1.5"),
+		cmd("CLIENT", "KILL", "TYPE", "wrong_type"),
+		cmd("CLIENT", "KILL", "USER", "wrong_user"),
+		cmd("CLIENT", "KILL", "SKIPME", "yes_or_no"),
+		cmd("CLIENT", "KILL", "MAXAGE", "5"),
+		cmd("CLIENT", "KILL", "ADDR"),
+		cmd("CLIENT", "KILL", "TYPE", "wrong_type", "ID", "0"),
+		cmd("CLIENT", "KILL", "ID", "0", "TYPE", "wrong_type"),
+		cmd("CLIENT", "KILL", "1.2.3.4:5"),
+		cmd("CLIENT", "KILL", "ID", "99999"),
+		cmd("CLIENT", "KILL", "TYPE", "master"),
+		cmd("CLIENT", "KILL", "TYPE", "replica", "SKIPME", "no"),
+		cmd("CLIENT", "KILL", "TYPE", "slave"),
+		cmd("CLIENT", "KILL", "TYPE", "pubsub", "SKIPME", "NO"),
+		cmd("CLIENT", "KILL", "ADDR", "1.2.3.4:5", "LADDR", "1.2.3.4:6"),
+		cmd("CLIENT", "KILL", "USER", "default", "ADDR", "1.2.3.4:5"),
+
+		// CLIENT REPLY, pipelined as clients use it.
+		cmd("CLIENT", "REPLY", "bogus"),
+		cmd("CLIENT", "REPLY"),
+		cmd("CLIENT", "REPLY", "ON"),
+		raw("CLIENT REPLY OFF\r\nPING a\r\nPING b\r\nCLIENT REPLY ON\r\nPING c\r\n", 2),
+		raw("CLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n", 1),
+		raw("CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n", 2),
+		raw("CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n", 1),
+		raw("CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING a\r\nCLIENT REPLY ON\r\n", 1),
+		raw("CLIENT REPLY OFF\r\nSET k v\r\nGET k\r\nNOSUCH\r\nCLIENT REPLY ON\r\nGET k\r\n", 2),
+		raw("CLIENT REPLY SKIP\r\nEVAL \"return redis.call('get', 'k')\" 0\r\nPING\r\n", 1),
+		raw("CLIENT REPLY SKIP\r\nMULTI\r\nSET a 1\r\nEXEC\r\n", 2),
+
+		// MONITOR where it cannot run; CLIENT INFO with the fields geocache knows exactly.
+		cmd("MULTI"),
+		cmd("MONITOR"),
+		cmd("EXEC"),
+		cmd("EVAL", "return redis.call('monitor')", "0"),
+		cmd("CLIENT", "INFO").masked(clientInfoExact),
+		raw("PING\r\nCLIENT INFO\r\n", 2).masked(clientInfoExact),
+		cmd("CLIENT", "SETNAME", "x"),
+		raw("MULTI\r\nSET a 1\r\nGET a\r\n", 3),
+		cmd("CLIENT", "LIST", "ID", "99999"),
+		cmd("EXEC"),
+		raw("MULTI\r\nSET a 1\r\nCLIENT INFO\r\nEXEC\r\n", 4).masked(clientInfoExact),
+	}})
+}

@@ -27,3 +27,10 @@ const LoopsSupported = loopsSupported
 // GeoUsesLibm reports whether geo distances use the C library's sin, cos and asin (a cgo
 // build on Linux), and so match redis-server's on the same host to the last bit.
 const GeoUsesLibm = geoUsesLibm
+
+// SetMonitorLimit sets how many bytes of feed may wait for a MONITOR connection (default
+// 32 MiB), before any connection monitors.
+func (s *Server) SetMonitorLimit(n int) { s.mon.limit = n }
+
+// MonitorsDropped is how many MONITOR connections were closed for falling behind.
+func (s *Server) MonitorsDropped() uint64 { return s.mon.dropped.Load() }

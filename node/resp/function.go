@@ -531,6 +531,9 @@ func cmdFunctionStats(_ context.Context, s *Server, c *client, _ [][]byte) {
 
 // cmdFCall serves FCALL and FCALL_RO function numkeys [key ...] [arg ...].
 func cmdFCall(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if s.mon.n.Load() != 0 { // fed before the script's commands, as Redis does
+		s.feedMonitors(c.addr, nil, argv)
+	}
 	f := s.funcs.function(string(argv[1]))
 	if f == nil {
 		c.out = appendError(c.out, "ERR Function not found")

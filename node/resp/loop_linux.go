@@ -373,6 +373,9 @@ func (l *loop) after(c *client, res int) bool {
 		req := c.wait
 		go func() {
 			l.s.runWait(c.ctx, c, req)
+			if c.loop != l {
+				return // MONITOR took the connection off the loop for good (monitor.go)
+			}
 			l.enqueue(c)
 		}()
 		return false

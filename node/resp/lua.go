@@ -192,6 +192,9 @@ func (lc *luaCall) call(L *lua.LState, raise bool) int {
 	sc := lc.sc
 	sc.out = sc.out[:0]
 	cmd.fn(sc.ctx, lc.s, sc, argv)
+	if lc.s.mon.n.Load() != 0 && cmd.flags&flagNoMonitor == 0 {
+		lc.s.feedMonitors("lua", cmd, argv)
+	}
 	v, rest, ok := parseReply(L, sc.out)
 	if !ok || len(rest) != 0 {
 		return fail("ERR reply of '" + cmd.name + "' could not be converted for Lua")

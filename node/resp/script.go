@@ -220,6 +220,9 @@ func evalArgs(c *client, argv [][]byte) (keys, args [][]byte, ok bool) {
 }
 
 func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if s.mon.n.Load() != 0 { // fed before the script's commands, as Redis does
+		s.feedMonitors(c.addr, nil, argv)
+	}
 	keys, args, ok := evalArgs(c, argv)
 	if !ok {
 		return
@@ -234,6 +237,9 @@ func cmdEval(ctx context.Context, s *Server, c *client, argv [][]byte) {
 }
 
 func cmdEvalSha(ctx context.Context, s *Server, c *client, argv [][]byte) {
+	if s.mon.n.Load() != 0 { // fed before the script's commands, as Redis does
+		s.feedMonitors(c.addr, nil, argv)
+	}
 	keys, args, ok := evalArgs(c, argv)
 	if !ok {
 		return

@@ -46,6 +46,7 @@ type Server struct {
 
 	encoding encodingParams // CONFIG SET of encoding thresholds (cmd_config.go)
 	bpops    blockedPops    // blocked BZPOP*/BZMPOP clients, in the order they blocked
+	mon      monitorSet     // MONITOR's connections (monitor.go)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -330,11 +331,15 @@ func (s *Server) beginClose() {
 }
 
 func (s *Server) removeClient(c *client) {
+	s.stopMonitor(c)
 	s.mu.Lock()
+	killed := c.killed // CLIENT KILL counted it out already
 	delete(s.clients, c)
 	s.mu.Unlock()
 	s.closedCmds.Add(c.cmds.Load())
-	s.connected.Add(-1)
+	if !killed {
+		s.connected.Add(-1)
+	}
 	s.connWG.Done()
 	if s.shutting.Load() {
 		s.wakeLoops() // a loop may be waiting for the last connection to go
@@ -375,7 +380,8 @@ func (s *Server) sweep(now time.Time) {
 		since := time.Duration(nowNs - c.lastActive.Load())
 		switch c.state.Load() {
 		case stateReading:
-			if s.cfg.IdleTimeout > 0 && since > s.cfg.IdleTimeout {
+			// Monitors only read, and Redis exempts them (as replicas) from its timeout.
+			if s.cfg.IdleTimeout > 0 && since > s.cfg.IdleTimeout && !c.monitoring.Load() {
 				c.kill()
 			}
 		case stateWriting:

@@ -35,6 +35,7 @@ var commands = []string{
 	"object", "object|encoding", "object|refcount", "object|freq", "object|help", "time",
 	"ping", "echo", "hello", "auth", "select", "quit", "reset",
 	"client", "client|id", "client|getname", "client|setname", "client|info", "client|list", "client|help",
+	"client|kill", "client|reply", "monitor",
 	"info", "wait", "multi", "exec", "discard", "watch", "unwatch",
 	"eval", "evalsha", "eval_ro", "evalsha_ro",
 	"script", "script|load", "script|exists", "script|flush", "script|kill",
