@@ -91,11 +91,25 @@ func parseRedisInt(s string) (int64, bool) {
 // parseMemory parses as Redis's memtoull: digits (none is 0) and an optional unit b, k, kb, m,
 // mb, g or gb (k = 1000, kb = 1024), case-insensitive.
 func parseMemory(s string) (int64, bool) {
+	digits, mul, ok := memoryUnit(s)
+	if !ok || digits == "" {
+		return 0, ok
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || v > (1<<63-1)/int64(mul) {
+		return 0, false
+	}
+	return v * int64(mul), true
+}
+
+// memoryUnit splits a memory amount into its digits and its unit's multiplier (memtoull's
+// grammar): ok is false unless what precedes the unit is digits only.
+func memoryUnit(s string) (digits string, mul uint64, ok bool) {
 	l := strings.ToLower(s)
-	mul := int64(1)
+	mul = 1
 	for _, u := range []struct {
 		suf string
-		m   int64
+		m   uint64
 	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}} {
 		if strings.HasSuffix(l, u.suf) {
 			l, mul = strings.TrimSuffix(l, u.suf), u.m
@@ -103,16 +117,9 @@ func parseMemory(s string) (int64, bool) {
 		}
 	}
 	if strings.ContainsFunc(l, func(r rune) bool { return r < '0' || r > '9' }) {
-		return 0, false
+		return "", 0, false
 	}
-	if l == "" {
-		return 0, true
-	}
-	v, err := strconv.ParseInt(l, 10, 64)
-	if err != nil || v > (1<<63-1)/mul {
-		return 0, false
-	}
-	return v * mul, true
+	return l, mul, true
 }
 
 // cmdConfigSet serves CONFIG SET for the encoding parameters (see encodingParams) and a few
@@ -278,24 +285,11 @@ func (s *Server) setMaxMemory(v int64) error {
 // round as C's does. geocache's bound is signed: anything above 2^63-1 bytes is 2^63-1, which
 // no store reaches.
 func parseMaxMemory(s string) (int64, bool) {
-	l := strings.ToLower(s)
-	mul := uint64(1)
-	for _, u := range []struct {
-		suf string
-		m   uint64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"b", 1}} {
-		if strings.HasSuffix(l, u.suf) {
-			l, mul = strings.TrimSuffix(l, u.suf), u.m
-			break
-		}
+	digits, mul, ok := memoryUnit(s)
+	if !ok || digits == "" {
+		return 0, ok
 	}
-	if strings.ContainsFunc(l, func(r rune) bool { return r < '0' || r > '9' }) {
-		return 0, false
-	}
-	if l == "" {
-		return 0, true
-	}
-	v, err := strconv.ParseUint(l, 10, 64)
+	v, err := strconv.ParseUint(digits, 10, 64)
 	if err != nil {
 		v = math.MaxUint64 // only digits: out of range (strtoull saturates)
 	}
