@@ -60,11 +60,14 @@ func TestSetMaxBytes(t *testing.T) {
 		},
 	})
 	key := func(i int) string { return fmt.Sprintf("k%04d", i) }
-	for i := range 900 {
+	// 600 keys in 4 shards of 250: the seeded hash spreads them ~150 ± 12 a shard. (900, as
+	// first written, put over 250 in one shard about one run in twenty, which evicted.)
+	const first = 600
+	for i := range first {
 		c.Set(key(i), make([]byte, 8), 0, 0)
 	}
-	if c.Len() != 900 || c.Stats().Evictions != 0 {
-		t.Fatalf("Len %d evictions %d after 900 writes under a bound of 1000", c.Len(), c.Stats().Evictions)
+	if c.Len() != first || c.Stats().Evictions != 0 {
+		t.Fatalf("Len %d evictions %d after %d writes under a bound of 1000", c.Len(), c.Stats().Evictions, first)
 	}
 	// The first 100 keys are read: the shrink must keep them and evict the others.
 	for i := range 100 {
@@ -78,9 +81,9 @@ func TestSetMaxBytes(t *testing.T) {
 	if c.MaxBytes() != 300*cost || st.Bytes > 300*cost || st.Bytes < 280*cost {
 		t.Fatalf("MaxBytes %d, Bytes %d after shrinking to %d", c.MaxBytes(), st.Bytes, 300*cost)
 	}
-	if n != 900-int(st.Entries) || st.Evictions != uint64(n) || removed.Load() != int64(n) || st.Tombstones != uint64(n) {
-		t.Fatalf("returned %d evicted, Stats %d, OnRemove %d, tombstones %d; %d entries left of 900",
-			n, st.Evictions, removed.Load(), st.Tombstones, st.Entries)
+	if n != first-int(st.Entries) || st.Evictions != uint64(n) || removed.Load() != int64(n) || st.Tombstones != uint64(n) {
+		t.Fatalf("returned %d evicted, Stats %d, OnRemove %d, tombstones %d; %d entries left of %d",
+			n, st.Evictions, removed.Load(), st.Tombstones, st.Entries, first)
 	}
 	for i := range 100 {
 		if _, _, ok := c.Peek(key(i), 0); !ok {
@@ -95,11 +98,11 @@ func TestSetMaxBytes(t *testing.T) {
 		t.Fatalf("growing evicted %d (%v)", n, err)
 	}
 	before := c.Stats().Evictions
-	for i := 1000; c.Len() < 1700; i++ {
+	for i := 1000; c.Len() < 1400; i++ { // ~350 ± 15 a shard
 		c.Set(key(i), make([]byte, 8), 0, 0)
 	}
 	if c.Stats().Evictions != before {
-		t.Fatalf("%d evictions while filling to 1700 of 2000 (4 shards of 500)", c.Stats().Evictions-before)
+		t.Fatalf("%d evictions while filling to 1400 of 2000 (4 shards of 500)", c.Stats().Evictions-before)
 	}
 
 	// Unlimited: nothing is evicted; a bound set again evicts down to it.
@@ -109,7 +112,7 @@ func TestSetMaxBytes(t *testing.T) {
 	for i := 5000; i < 9000; i++ {
 		c.Set(key(i), make([]byte, 8), 0, 0)
 	}
-	if c.Len() != 5700 || c.Stats().Evictions != before || c.MaxEntryBytes() != 0 {
+	if c.Len() != 5400 || c.Stats().Evictions != before || c.MaxEntryBytes() != 0 {
 		t.Fatalf("unbounded: Len %d, %d evictions, MaxEntryBytes %d", c.Len(), c.Stats().Evictions-before, c.MaxEntryBytes())
 	}
 	checkBorrow(t, c)
