@@ -127,39 +127,28 @@ func geoDecodeScore(score float64) (lon, lat float64) {
 // align52 is geohashAlign52Bits: the hash as a 52-bit score prefix.
 func (h geoHash) align52() uint64 { return h.bits << (52 - uint(h.step)*2) }
 
-func (h geoHash) moveX(d int) geoHash {
-	if d == 0 {
-		return h
-	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0x5555555555555555) >> (64 - uint(h.step)*2)
-	if d > 0 {
-		x = x + (zz + 1)
-	} else {
-		x = x | zz
-		x = x - (zz + 1)
-	}
-	x &= uint64(0xaaaaaaaaaaaaaaaa) >> (64 - uint(h.step)*2)
-	h.bits = x | y
-	return h
-}
+// moveX and moveY are geohash_move_x and geohash_move_y: the neighbouring cell d (-1, 0 or 1)
+// steps along the interleaved bits of one axis (x: the odd bits, y: the even ones).
+func (h geoHash) moveX(d int) geoHash { return h.move(d, 0xaaaaaaaaaaaaaaaa) }
+func (h geoHash) moveY(d int) geoHash { return h.move(d, 0x5555555555555555) }
 
-func (h geoHash) moveY(d int) geoHash {
+// move adds d to the axis whose bits are the set bits of axis, leaving the other axis's bits.
+func (h geoHash) move(d int, axis uint64) geoHash {
 	if d == 0 {
 		return h
 	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - uint(h.step)*2)
+	shift := 64 - uint(h.step)*2
+	a := h.bits & axis
+	other := h.bits &^ axis
+	zz := ^axis >> shift // the other axis's bits: carries pass through them
 	if d > 0 {
-		y = y + (zz + 1)
+		a = a + (zz + 1)
 	} else {
-		y = y | zz
-		y = y - (zz + 1)
+		a = a | zz
+		a = a - (zz + 1)
 	}
-	y &= uint64(0x5555555555555555) >> (64 - uint(h.step)*2)
-	h.bits = x | y
+	a &= axis >> shift
+	h.bits = a | other
 	return h
 }
 
