@@ -28,6 +28,12 @@ func benchPipeline(b *testing.B, req func(i int) []byte) {
 
 // benchPipelineOn is benchPipeline with the server over backend(n).
 func benchPipelineOn(b *testing.B, backend func(*node.Node) Backend, req func(i int) []byte) {
+	benchPipelineWith(b, backend, nil, req)
+}
+
+// benchPipelineWith is benchPipelineOn with setup run on the server before the pipeline's
+// connection is made (nil: none); what setup returns runs when the benchmark ends.
+func benchPipelineWith(b *testing.B, backend func(*node.Node) Backend, setup func(*Server) func(), req func(i int) []byte) {
 	n, err := node.New(node.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -37,7 +43,10 @@ func benchPipelineOn(b *testing.B, backend func(*node.Node) Backend, req func(i 
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := newClient(s, discardConn{}, "", "")
+	if setup != nil {
+		defer setup(s)()
+	}
+	c := newClient(s, discardConn{}, "127.0.0.1:50000", "")
 	ctx := context.Background()
 	const depth = 16
 	var batch []byte
@@ -60,10 +69,13 @@ func benchPipelineOn(b *testing.B, backend func(*node.Node) Backend, req func(i 
 }
 
 func BenchmarkPipelineSET(b *testing.B) {
-	benchPipeline(b, func(i int) []byte {
-		k := fmt.Sprintf("key:%06d", i)
-		return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
-	})
+	benchPipeline(b, setRequest)
+}
+
+// setRequest is the i-th request of BenchmarkPipelineSET: SET key:<i> xxx.
+func setRequest(i int) []byte {
+	k := fmt.Sprintf("key:%06d", i)
+	return fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
 }
 
 // BenchmarkPipelineSETWarming is BenchmarkPipelineSET on a node that warms a pipeline's keys

@@ -1,8 +1,6 @@
 package resp
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -62,35 +60,12 @@ func TestAppendRepr(t *testing.T) {
 // BenchmarkPipelineSETMonitored is BenchmarkPipelineSET with one MONITOR attached (its writer
 // discarding the feed): the cost of building and queueing a feed line per command.
 func BenchmarkPipelineSETMonitored(b *testing.B) {
-	n, err := node.New(node.Config{})
-	if err != nil {
-		b.Fatal(err)
+	monitor := func(s *Server) func() {
+		m := newClient(s, discardConn{}, "", "")
+		s.startMonitor(m, true)
+		return func() { s.stopMonitor(m) }
 	}
-	defer n.Close()
-	s, err := New(n, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := newClient(s, discardConn{}, "", "")
-	s.startMonitor(m, true)
-	defer s.stopMonitor(m)
-	c := newClient(s, discardConn{}, "127.0.0.1:50000", "")
-	ctx := context.Background()
-	const depth = 16
-	var batch []byte
-	for i := range depth {
-		k := fmt.Sprintf("key:%06d", i)
-		batch = fmt.Appendf(batch, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += depth {
-		c.in = append(c.in[:0], batch...)
-		c.r, c.w = 0, len(batch)
-		if c.process(ctx) != procOK {
-			b.Fatal("connection closed")
-		}
-	}
+	benchPipelineWith(b, func(n *node.Node) Backend { return n }, monitor, setRequest)
 }
 
 // TestNoMonitorFlags checks the commands dispatch does not feed, read from Redis's flags.
